@@ -1,0 +1,44 @@
+// Runs every *.test.ts under test/ with Node's test runner (through tsx), after saying which
+// database engines this run covers. PARLEY_TEST_ENGINES=sqlite,postgres selects them; a test
+// for an engine whose server is missing fails, it never skips.
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+const KNOWN = ['sqlite', 'postgres'];
+const engines = (process.env.PARLEY_TEST_ENGINES ?? 'sqlite')
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
+const unknown = engines.filter((e) => !KNOWN.includes(e));
+if (unknown.length > 0) {
+  console.error(`PARLEY_TEST_ENGINES: unknown engine(s) ${unknown.join(', ')}; known: ${KNOWN.join(', ')}`);
+  process.exit(2);
+}
+const skipped = KNOWN.filter((e) => !engines.includes(e));
+console.log(`parley tests: engines run: ${engines.join(', ')}${skipped.length ? `; not run: ${skipped.join(', ')} (set PARLEY_TEST_ENGINES=${KNOWN.join(',')})` : ''}`);
+
+function collect(dir) {
+  const out = [];
+  for (const name of readdirSync(dir)) {
+    const full = path.join(dir, name);
+    if (statSync(full).isDirectory()) out.push(...collect(full));
+    else if (name.endsWith('.test.ts')) out.push(full);
+  }
+  return out;
+}
+const filter = process.argv.slice(2);
+let files = collect(path.join(root, 'test')).sort();
+if (filter.length > 0) files = files.filter((f) => filter.some((x) => f.includes(x)));
+if (files.length === 0) {
+  console.error('no test files matched');
+  process.exit(1);
+}
+const result = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files],
+  { stdio: 'inherit', cwd: root, env: { ...process.env, PARLEY_TEST_ENGINES: engines.join(',') } },
+);
+process.exit(result.status ?? 1);

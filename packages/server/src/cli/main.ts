@@ -1,0 +1,206 @@
+import { parseArgs } from 'node:util';
+import { systemClock } from '../clock.js';
+import { type Config, ConfigError, loadConfig, redact } from '../config.js';
+import { SCOPES, type Scope } from '../domain/types.js';
+import { presentKey } from '../http/presenters.js';
+import { createParley } from '../parley.js';
+import { KeysService, WorkspacesService } from '../services/keys.js';
+import { openStore } from '../store/open.js';
+import { migrateSqlite, openSqlite, sqlitePath } from '../store/sqlite/index.js';
+import type { Store } from '../store/types.js';
+
+const USAGE = `parley — conversation store for AI assistants
+
+Usage:
+  parley serve                          start the HTTP server (the default command)
+  parley migrate                        apply database migrations and exit
+  parley workspaces create <name>       create a workspace and print its first admin key
+  parley keys create [--workspace ID] --name NAME --scopes read:ai,write:ai[,admin]
+                     [--user USER_ID] [--expires ISO-8601] [--rate-limit N]
+  parley keys list [--workspace ID]
+  parley keys revoke <key_id> [--workspace ID]
+
+Configuration comes from PARLEY_* environment variables (see README.md).
+--workspace defaults to the first workspace (the one created on first start).`;
+
+function fail(message: string, code = 2): never {
+  process.stderr.write(`parley: ${message}\n`);
+  process.exit(code);
+}
+
+async function withStore<T>(config: Config, fn: (store: Store) => Promise<T>): Promise<T> {
+  const store = await openStore(config);
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+async function defaultWorkspace(store: Store, given: string | undefined): Promise<string> {
+  if (given) {
+    if (!(await store.getWorkspace(given))) fail(`no workspace ${given}`);
+    return given;
+  }
+  const keys = await store.findFirstWorkspaceId();
+  if (!keys) fail('the database has no workspace yet; run `parley serve` once or `parley workspaces create`');
+  return keys;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      workspace: { type: 'string' },
+      name: { type: 'string' },
+      scopes: { type: 'string' },
+      user: { type: 'string' },
+      expires: { type: 'string' },
+      'rate-limit': { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const [command = 'serve', sub, arg] = positionals;
+  if (values.help || command === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.message);
+    throw err;
+  }
+
+  switch (command) {
+    case 'serve':
+      return serve(config);
+    case 'migrate': {
+      if (!config.databaseUrl.startsWith('sqlite:')) {
+        await withStore(config, async () => undefined);
+        process.stdout.write('migrations applied\n');
+        return;
+      }
+      const raw = openSqlite(sqlitePath(config.databaseUrl));
+      try {
+        const report = migrateSqlite(raw);
+        for (const m of report.applied) process.stdout.write(`applied ${m.version}: ${m.name}\n`);
+        process.stdout.write(`schema at version ${report.current}\n`);
+      } finally {
+        raw.close();
+      }
+      return;
+    }
+    case 'workspaces': {
+      if (sub !== 'create' || !arg) fail('usage: parley workspaces create <name>');
+      await withStore(config, async (store) => {
+        const deps = { store, clock: systemClock };
+        const created = await new WorkspacesService(deps, new KeysService(deps)).createAsOperator(arg);
+        process.stdout.write(
+          `workspace ${created.workspace.id} (${created.workspace.name})\nadmin key (shown once): ${created.key.secret}\n`,
+        );
+      });
+      return;
+    }
+    case 'keys': {
+      await withStore(config, async (store) => {
+        const deps = { store, clock: systemClock };
+        const keys = new KeysService(deps);
+        const workspaceId = await defaultWorkspace(store, values.workspace);
+        const operator = {
+          workspaceId,
+          keyId: 'cli',
+          scopes: ['admin'] as Scope[],
+          userId: null,
+          instanceAdmin: false,
+          rateLimit: null,
+        };
+        if (sub === 'create') {
+          if (!values.name) fail('keys create needs --name');
+          const scopes = (values.scopes ?? 'read:ai,write:ai').split(',').map((s) => s.trim());
+          const unknown = scopes.filter((s) => !(SCOPES as readonly string[]).includes(s));
+          if (unknown.length > 0) fail(`unknown scope(s) ${unknown.join(', ')}; known: ${SCOPES.join(', ')}`);
+          const expiresAt = values.expires ? Date.parse(values.expires) : undefined;
+          if (expiresAt !== undefined && Number.isNaN(expiresAt)) fail('--expires must be an ISO 8601 date');
+          const rateLimit = values['rate-limit'] ? Number(values['rate-limit']) : undefined;
+          if (rateLimit !== undefined && (!Number.isInteger(rateLimit) || rateLimit < 1)) {
+            fail('--rate-limit must be a positive whole number');
+          }
+          const created = await keys.create(operator, {
+            name: values.name,
+            scopes: scopes as Scope[],
+            userId: values.user,
+            expiresAt,
+            rateLimit,
+          });
+          if (values.json)
+            process.stdout.write(`${JSON.stringify({ key: presentKey(created.key), secret: created.secret })}\n`);
+          else
+            process.stdout.write(`key ${created.key.id} in ${workspaceId}\nsecret (shown once): ${created.secret}\n`);
+        } else if (sub === 'list') {
+          const list = await keys.list(operator);
+          if (values.json) process.stdout.write(`${JSON.stringify(list.map(presentKey))}\n`);
+          else
+            for (const k of list.map(presentKey)) {
+              process.stdout.write(
+                `${k.id}  ${k.prefix}…  ${k.scopes.join(',')}  ${k.name}${k.revoked_at ? '  (revoked)' : ''}${k.expires_at ? `  expires ${k.expires_at}` : ''}\n`,
+              );
+            }
+        } else if (sub === 'revoke') {
+          if (!arg) fail('usage: parley keys revoke <key_id>');
+          const k = await keys.revoke(operator, arg);
+          process.stdout.write(`revoked ${k.id}\n`);
+        } else {
+          fail('usage: parley keys create|list|revoke');
+        }
+      });
+      return;
+    }
+    default:
+      fail(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+  }
+}
+
+async function serve(config: Config): Promise<void> {
+  const parley = await createParley(config);
+  const address = await parley.start();
+  if (parley.bootstrapped) {
+    const { workspace, key } = parley.bootstrapped;
+    process.stdout.write(
+      [
+        '',
+        '  Parley is set up. This is the instance admin key; it is shown once and stored only as a hash:',
+        '',
+        `    ${key.secret}`,
+        '',
+        `  workspace: ${workspace.id} (default)`,
+        `  try: curl -H "Authorization: Bearer ${key.secret}" ${address}/v1/conversations`,
+        '',
+      ].join('\n'),
+    );
+  }
+  parley.app.log.info({ address, database: redact(config.databaseUrl) }, 'parley listening');
+  let closing = false;
+  const shutdown = (signal: string) => {
+    if (closing) return;
+    closing = true;
+    parley.app.log.info({ signal }, 'shutting down');
+    parley.close().then(
+      () => process.exit(0),
+      (err) => {
+        parley.app.log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  const e = err as { code?: string; message?: string };
+  fail(`${e.message ?? String(err)}${e.code ? ` (${e.code})` : ''}`, 1);
+});

@@ -1,0 +1,134 @@
+import path from 'node:path';
+
+/**
+ * Configuration: read the environment once, validate everything, report every problem at once,
+ * freeze. Defaults give the zero-config SQLite mode. Every variable is listed in README.md.
+ */
+export interface Config {
+  readonly host: string;
+  readonly port: number;
+  readonly dataDir: string;
+  /** `sqlite:<path>` (default `<dataDir>/parley.db`) or `postgres://...`. */
+  readonly databaseUrl: string;
+  readonly redisUrl: string | null;
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Largest accepted request body, bytes. */
+  readonly bodyLimit: number;
+  /** Requests a key may make per window (a key may carry its own limit). */
+  readonly rateLimit: number;
+  /** Requests per window for callers without a valid key, per client address. */
+  readonly rateLimitAnonymous: number;
+  readonly rateLimitWindowSeconds: number;
+  /** How long idempotency records are kept. */
+  readonly idempotencyTtlSeconds: number;
+  /** Whether to trust X-Forwarded-For for the client address (behind a load balancer). */
+  readonly trustProxy: boolean;
+  /** Create the default workspace and print an instance admin key when the database is empty. */
+  readonly bootstrap: boolean;
+  readonly requestTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export const CONFIG_VARIABLES = [
+  ['PARLEY_HOST', 'HOST', '127.0.0.1', 'Address to listen on.'],
+  ['PARLEY_PORT', 'PORT', '8080', 'TCP port to listen on (0 picks a free port).'],
+  ['PARLEY_DATA_DIR', '', './data', 'Directory for the SQLite database; created if missing.'],
+  ['PARLEY_DATABASE_URL', '', 'sqlite:<data dir>/parley.db', '`sqlite:<path>` or `postgres://user@host:port/db`.'],
+  ['PARLEY_REDIS_URL', '', '(none)', '`redis://host:port` for state shared by several instances.'],
+  ['PARLEY_LOG_LEVEL', '', 'info', 'One of fatal, error, warn, info, debug, trace, silent.'],
+  ['PARLEY_BODY_LIMIT', '', '1048576', 'Largest accepted request body in bytes (larger: 413).'],
+  ['PARLEY_RATE_LIMIT', '', '1200', 'Requests per window per API key (a key can carry its own limit).'],
+  ['PARLEY_RATE_LIMIT_ANONYMOUS', '', '120', 'Requests per window per client address without a valid key.'],
+  ['PARLEY_RATE_LIMIT_WINDOW', '', '60', 'Rate-limit window in seconds (fixed windows aligned to the epoch).'],
+  ['PARLEY_IDEMPOTENCY_TTL', '', '86400', 'Seconds an Idempotency-Key and its stored answer are kept.'],
+  ['PARLEY_TRUST_PROXY', '', 'false', 'Trust X-Forwarded-For for the client address (true behind a load balancer).'],
+  ['PARLEY_BOOTSTRAP', '', 'true', 'On an empty database, create the default workspace and print an admin key once.'],
+  ['PARLEY_REQUEST_TIMEOUT_MS', '', '30000', 'Server-side request timeout in milliseconds.'],
+] as const;
+
+export function loadConfig(env: Env = process.env, overrides: Partial<Config> = {}): Config {
+  const problems: string[] = [];
+  const get = (name: string, fallback?: string): string | undefined => {
+    const v = env[name];
+    if (v !== undefined && v !== '') return v;
+    if (fallback) {
+      const f = env[fallback];
+      if (f !== undefined && f !== '') return f;
+    }
+    return undefined;
+  };
+  const int = (name: string, def: number, min: number, max: number, fallback?: string): number => {
+    const raw = get(name, fallback);
+    if (raw === undefined) return def;
+    if (!/^\d+$/.test(raw.trim())) {
+      problems.push(`${name}=${JSON.stringify(raw)} is not a whole number`);
+      return def;
+    }
+    const n = Number(raw);
+    if (n < min || n > max) problems.push(`${name}=${raw} is out of range [${min}, ${max}]`);
+    return n;
+  };
+  const bool = (name: string, def: boolean): boolean => {
+    const raw = get(name);
+    if (raw === undefined) return def;
+    const v = raw.trim().toLowerCase();
+    if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+    if (['0', 'false', 'no', 'off'].includes(v)) return false;
+    problems.push(`${name}=${JSON.stringify(raw)} is not a boolean (true/false)`);
+    return def;
+  };
+
+  const host = get('PARLEY_HOST', 'HOST') ?? '127.0.0.1';
+  const port = int('PARLEY_PORT', 8080, 0, 65535, 'PORT');
+  const dataDir = path.resolve(get('PARLEY_DATA_DIR') ?? './data');
+  const databaseUrl = get('PARLEY_DATABASE_URL') ?? `sqlite:${path.join(dataDir, 'parley.db')}`;
+  if (!/^sqlite:.+/.test(databaseUrl) && !/^postgres(ql)?:\/\/.+/.test(databaseUrl)) {
+    problems.push(
+      `PARLEY_DATABASE_URL must start with sqlite: or postgres:// (got ${JSON.stringify(redact(databaseUrl))})`,
+    );
+  }
+  const redisUrl = get('PARLEY_REDIS_URL') ?? null;
+  if (redisUrl !== null && !/^rediss?:\/\/.+/.test(redisUrl)) {
+    problems.push(`PARLEY_REDIS_URL must start with redis:// or rediss:// (got ${JSON.stringify(redact(redisUrl))})`);
+  }
+  const logLevelRaw = (get('PARLEY_LOG_LEVEL') ?? 'info').toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevelRaw)) {
+    problems.push(`PARLEY_LOG_LEVEL=${JSON.stringify(logLevelRaw)} must be one of ${LOG_LEVELS.join(', ')}`);
+  }
+  const config: Config = {
+    host,
+    port,
+    dataDir,
+    databaseUrl,
+    redisUrl,
+    logLevel: ((LOG_LEVELS as readonly string[]).includes(logLevelRaw) ? logLevelRaw : 'info') as Config['logLevel'],
+    bodyLimit: int('PARLEY_BODY_LIMIT', 1024 * 1024, 1024, 64 * 1024 * 1024),
+    rateLimit: int('PARLEY_RATE_LIMIT', 1200, 1, 10_000_000),
+    rateLimitAnonymous: int('PARLEY_RATE_LIMIT_ANONYMOUS', 120, 1, 10_000_000),
+    rateLimitWindowSeconds: int('PARLEY_RATE_LIMIT_WINDOW', 60, 1, 86_400),
+    idempotencyTtlSeconds: int('PARLEY_IDEMPOTENCY_TTL', 86_400, 60, 30 * 86_400),
+    trustProxy: bool('PARLEY_TRUST_PROXY', false),
+    bootstrap: bool('PARLEY_BOOTSTRAP', true),
+    requestTimeoutMs: int('PARLEY_REQUEST_TIMEOUT_MS', 30_000, 1000, 600_000),
+    ...overrides,
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze(config);
+}
+
+/** Hides a password in a URL before it is printed. */
+export function redact(url: string): string {
+  return url.replace(/(\/\/[^:/@]+:)[^@]*@/, '$1***@');
+}

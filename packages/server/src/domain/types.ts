@@ -1,0 +1,104 @@
+/** Domain types: what services speak. Timestamps are epoch milliseconds. */
+
+export const SCOPES = ['read:ai', 'write:ai', 'admin'] as const;
+export type Scope = (typeof SCOPES)[number];
+
+export const ROLES = ['user', 'assistant', 'system', 'tool'] as const;
+export type Role = (typeof ROLES)[number];
+
+export const TOOL_STATUSES = ['pending', 'running', 'succeeded', 'failed', 'cancelled'] as const;
+export type ToolStatus = (typeof TOOL_STATUSES)[number];
+
+export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+export type JsonObject = { [key: string]: Json };
+
+export interface Workspace {
+  id: string;
+  name: string;
+  createdAt: number;
+}
+
+export interface ApiKey {
+  id: string;
+  workspaceId: string;
+  name: string;
+  /** The first characters of the secret, for recognising a key in a list; never enough to use it. */
+  prefix: string;
+  scopes: Scope[];
+  userId: string | null;
+  instanceAdmin: boolean;
+  rateLimit: number | null;
+  expiresAt: number | null;
+  revokedAt: number | null;
+  createdAt: number;
+}
+
+/** Entity context: three indexed ids plus free keys. */
+export interface ConversationContext {
+  contact_id?: string;
+  deal_id?: string;
+  matter_id?: string;
+  [key: string]: Json | undefined;
+}
+
+export interface Conversation {
+  id: string;
+  workspaceId: string;
+  userId: string | null;
+  botId: string | null;
+  title: string | null;
+  /** 'auto' while generated from the first user message; 'user' once someone set it. */
+  titleSource: 'auto' | 'user' | null;
+  context: ConversationContext;
+  metadata: JsonObject;
+  archived: boolean;
+  messageCount: number;
+  toolInvocationCount: number;
+  lastMessageAt: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface Message {
+  id: string;
+  conversationId: string;
+  role: Role;
+  content: string;
+  metadata: JsonObject;
+  createdAt: number;
+}
+
+export interface ToolInvocation {
+  id: string;
+  conversationId: string;
+  messageId: string | null;
+  toolName: string;
+  input: Json;
+  output: Json;
+  status: ToolStatus;
+  startedAt: number | null;
+  finishedAt: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface AuditEvent {
+  id: string;
+  workspaceId: string;
+  actorKeyId: string | null;
+  action: string;
+  targetType: string;
+  targetId: string;
+  counts: Record<string, number>;
+  createdAt: number;
+}
+
+/** Who is calling: built once per request from the API key. */
+export interface AuthContext {
+  workspaceId: string;
+  keyId: string;
+  scopes: readonly Scope[];
+  userId: string | null;
+  instanceAdmin: boolean;
+  rateLimit: number | null;
+}

@@ -1,0 +1,406 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Ajv } from 'ajv';
+import addFormats from 'ajv-formats';
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
+import type { Logger } from 'pino';
+import type { Clock } from '../clock.js';
+import type { Config } from '../config.js';
+import type { AuthContext, Scope } from '../domain/types.js';
+import { ERROR_CATALOG, type ErrorCode, type ErrorDetail, ParleyError } from '../errors.js';
+import { acceptRequestId } from '../ids.js';
+import type { Metrics } from '../metrics.js';
+import type { RateLimiter, RateLimitResult } from '../rate-limit.js';
+import type { ConversationsService } from '../services/conversations.js';
+import { fingerprint, IdempotencyService } from '../services/idempotency.js';
+import type { KeysService, WorkspacesService } from '../services/keys.js';
+import type { Repo, Store } from '../store/types.js';
+import { registerConversationRoutes } from './routes/conversations.js';
+import { registerDocs } from './routes/docs.js';
+import { registerKeyRoutes } from './routes/keys.js';
+import { registerOpsRoutes } from './routes/ops.js';
+import { SHARED_SCHEMAS } from './schemas.js';
+
+export interface AppDeps {
+  config: Config;
+  clock: Clock;
+  logger: Logger;
+  store: Store;
+  limiter: RateLimiter;
+  metrics: Metrics;
+  keys: KeysService;
+  workspaces: WorkspacesService;
+  conversations: ConversationsService;
+  idempotency: IdempotencyService;
+  /** Extra readiness facts (e.g. Redis fallback) for /readyz. */
+  readiness?: () => Promise<Record<string, unknown>>;
+}
+
+/** What a route declares about itself. */
+export interface RouteAccess {
+  /** Scope the key needs; 'public' routes need no key and are never rate limited. */
+  scope?: Scope | 'public' | 'authenticated';
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    auth: AuthContext | null;
+    idem: { key: string; fingerprint: string; sealed: boolean } | null;
+  }
+  interface FastifyContextConfig {
+    scope?: RouteAccess['scope'];
+  }
+}
+
+export type App = FastifyInstance<
+  import('node:http').Server,
+  import('node:http').IncomingMessage,
+  import('node:http').ServerResponse,
+  import('fastify').FastifyBaseLogger,
+  TypeBoxTypeProvider
+>;
+
+/** Body problems that are the caller's: Fastify's own codes mapped onto ours. */
+const FASTIFY_CODES: Record<string, ErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'validation_failed',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'invalid_json',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_json',
+};
+
+/** Lone surrogates and NUL can't be stored by PostgreSQL; both engines refuse them the same way. */
+function findBadText(value: unknown, where: string, depth = 0): ErrorDetail | null {
+  if (depth > 64) return { field: where, message: 'nested too deeply (max 64 levels)' };
+  if (typeof value === 'string') {
+    if (value.includes('\u0000')) return { field: where, message: 'must not contain NUL characters' };
+    if (!value.isWellFormed()) return { field: where, message: 'must not contain lone UTF-16 surrogates' };
+    return null;
+  }
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const bad = findBadText(value[i], `${where}/${i}`, depth + 1);
+      if (bad) return bad;
+    }
+    return null;
+  }
+  if (value !== null && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      const keyBad = findBadText(k, `${where}/${k}`, depth + 1);
+      if (keyBad) return keyBad;
+      const bad = findBadText(v, `${where}/${k}`, depth + 1);
+      if (bad) return bad;
+    }
+  }
+  return null;
+}
+
+/** One line per finished request; the path only, since query strings can carry credentials. */
+class RequestLogs extends LogController {
+  constructor() {
+    super({ requestIdLogLabel: 'request_id' });
+  }
+  override incomingRequest(): void {}
+  override requestCompleted(_err: unknown, req: FastifyRequest, reply: FastifyReply): void {
+    reply.log.info(
+      {
+        method: req.method,
+        path: req.url.split('?')[0],
+        route: req.routeOptions.url,
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime * 10) / 10,
+      },
+      'request completed',
+    );
+  }
+}
+
+export function errorBody(code: ErrorCode, message: string, requestId: string, details?: ErrorDetail[]) {
+  return { error: { code, message, request_id: requestId, ...(details ? { details } : {}) } };
+}
+
+function setRateHeaders(reply: FastifyReply, r: RateLimitResult): void {
+  reply.header('X-RateLimit-Limit', r.limit);
+  reply.header('X-RateLimit-Remaining', r.remaining);
+  reply.header('X-RateLimit-Reset', r.reset);
+}
+
+export function bearerToken(req: FastifyRequest): string | undefined {
+  const h = req.headers.authorization;
+  if (typeof h !== 'string') return undefined;
+  const m = /^Bearer +(\S+) *$/i.exec(h);
+  return m ? m[1] : '';
+}
+
+export function buildApp(deps: AppDeps): App {
+  const { config } = deps;
+  // Bodies are not coerced (a number where a string belongs is a 400); query strings, params
+  // and headers are, since they arrive as text.
+  const strict = new Ajv({
+    allErrors: true,
+    coerceTypes: false,
+    useDefaults: true,
+    removeAdditional: false,
+    strict: false,
+  });
+  const lenient = new Ajv({
+    allErrors: true,
+    coerceTypes: 'array',
+    useDefaults: true,
+    removeAdditional: false,
+    strict: false,
+  });
+  addFormats.default(strict);
+  addFormats.default(lenient);
+  for (const s of SHARED_SCHEMAS) {
+    strict.addSchema(s);
+    lenient.addSchema(s);
+  }
+
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    bodyLimit: config.bodyLimit,
+    trustProxy: config.trustProxy,
+    requestTimeout: config.requestTimeoutMs,
+    connectionTimeout: config.requestTimeoutMs,
+    keepAliveTimeout: 72_000,
+    genReqId: (req) => acceptRequestId(req.headers['x-request-id']),
+    logController: new RequestLogs(),
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    return503OnClosing: true,
+    routerOptions: { ignoreTrailingSlash: false, maxParamLength: 500 },
+    ajv: { customOptions: { strict: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
+
+  for (const s of SHARED_SCHEMAS) app.addSchema(s);
+  app.setValidatorCompiler(({ schema, httpPart }) => {
+    const ajv = httpPart === 'body' ? strict : lenient;
+    return ajv.compile(schema);
+  });
+
+  app.decorateRequest('auth', null);
+  app.decorateRequest('idem', null);
+
+  // 1. request id, auth, rate limit, scope: in that order, before any body is read
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('X-Request-ID', req.id);
+    deps.metrics.inflight.inc();
+    const access = req.routeOptions.config.scope;
+    const token = bearerToken(req);
+    let auth: AuthContext | null = null;
+    let authError: ParleyError | null = null;
+    if (access !== 'public' && (token !== undefined || access !== undefined)) {
+      try {
+        auth = await deps.keys.authenticate(token);
+      } catch (err) {
+        if (!(err instanceof ParleyError)) throw err;
+        authError = err;
+      }
+    }
+    const bucket = auth ? `key:${auth.keyId}` : `ip:${req.ip}`;
+    const limit = auth ? (auth.rateLimit ?? config.rateLimit) : config.rateLimitAnonymous;
+    const rate = await deps.limiter.hit(bucket, limit, access !== 'public');
+    setRateHeaders(reply, rate);
+    if (!rate.allowed) {
+      const retry = Math.max(1, rate.reset - Math.floor(deps.clock.now() / 1000));
+      throw new ParleyError('rate_limited', 'Rate limit exceeded', { retryAfter: retry });
+    }
+    if (authError && access !== undefined) throw authError;
+    req.auth = auth;
+    if (access === undefined || access === 'public' || access === 'authenticated') return;
+    if (!auth) throw new ParleyError('invalid_key', 'Missing API key');
+    if (!auth.scopes.includes(access) && !auth.scopes.includes('admin')) {
+      throw new ParleyError('insufficient_permissions', `This API key is missing the ${access} scope`);
+    }
+  });
+
+  // 2. text the engines cannot store, anywhere in body or query
+  app.addHook('preValidation', async (req) => {
+    const bad = findBadText(req.body, '/body') ?? findBadText(req.query, '/query') ?? findBadText(req.params, '/path');
+    if (bad) throw new ParleyError('validation_failed', `${bad.field} ${bad.message}`, { details: [bad] });
+  });
+
+  // 3. idempotency, after validation so that a replay is only ever of a valid request
+  app.addHook('preHandler', async (req, reply) => {
+    if (req.method !== 'POST' && req.method !== 'PATCH' && req.method !== 'DELETE') return;
+    const raw = req.headers['idempotency-key'];
+    if (raw === undefined || !req.auth) return;
+    const key = Array.isArray(raw) ? (raw[0] ?? '') : raw;
+    IdempotencyService.validateKey(key);
+    const fp = fingerprint(req.method, req.url, req.body);
+    const start = await deps.idempotency.begin(req.auth.workspaceId, key, fp);
+    if (start.kind === 'replay') {
+      reply.header('Idempotent-Replayed', 'true');
+      reply.code(start.statusCode);
+      if (start.body === null) return reply.send();
+      reply.type('application/json; charset=utf-8');
+      return reply.serializer((p: unknown) => p as string).send(start.body);
+    }
+    req.idem = { key, fingerprint: fp, sealed: false };
+  });
+
+  app.addHook('onResponse', async (req, reply) => {
+    deps.metrics.inflight.dec();
+    deps.metrics.requests.inc({
+      method: req.method,
+      route: req.routeOptions.url ?? 'unmatched',
+      status: String(reply.statusCode),
+    });
+    deps.metrics.duration.observe(
+      { method: req.method, route: req.routeOptions.url ?? 'unmatched' },
+      reply.elapsedTime / 1000,
+    );
+    if (req.idem && !req.idem.sealed && req.auth) {
+      await deps.idempotency.release(req.auth.workspaceId, req.idem.key, req.idem.fingerprint).catch((err) => {
+        req.log.warn({ err }, 'could not release idempotency key; it frees itself when its lock expires');
+      });
+    }
+  });
+
+  app.setErrorHandler((err: FastifyError | ParleyError | Error, req, reply) => {
+    const e = toParleyError(err);
+    if (e.status >= 500) req.log.error({ err }, 'request failed');
+    if (e.retryAfter !== undefined) reply.header('Retry-After', e.retryAfter);
+    const message = e.status >= 500 && e.code === 'internal_error' ? 'Internal server error' : e.message;
+    reply.code(e.status).type('application/json; charset=utf-8');
+    return reply.send(errorBody(e.code, message, req.id, e.details));
+  });
+
+  app.setNotFoundHandler(async (req, reply) => {
+    reply.code(404);
+    return errorBody('not_found', `No route for ${req.method} ${req.url.split('?')[0]}`, req.id);
+  });
+
+  // docs first: the OpenAPI generator must see every route declared after it
+  registerDocs(app);
+  app.register(async (scope) => {
+    const routes = scope as unknown as App;
+    registerOpsRoutes(routes, deps);
+    registerConversationRoutes(routes, deps);
+    registerKeyRoutes(routes, deps);
+  });
+  return app;
+}
+
+export function toParleyError(err: unknown): ParleyError {
+  if (err instanceof ParleyError) return err;
+  const fe = err as FastifyError & {
+    validation?: Array<{ instancePath: string; message?: string; params?: Record<string, unknown> }>;
+    validationContext?: string;
+  };
+  if (fe.validation) {
+    const part =
+      fe.validationContext === 'querystring'
+        ? 'query'
+        : fe.validationContext === 'params'
+          ? 'path'
+          : (fe.validationContext ?? 'body');
+    const details = fe.validation.slice(0, 20).map((v) => {
+      const extra = v.params && 'additionalProperty' in v.params ? `/${String(v.params.additionalProperty)}` : '';
+      const field = `/${part}${v.instancePath}${extra}`;
+      const message = extra ? 'is not a known field' : (v.message ?? 'is invalid');
+      return { field, message };
+    });
+    const first = details[0];
+    return new ParleyError('validation_failed', first ? `${first.field} ${first.message}` : 'Invalid request', {
+      details,
+    });
+  }
+  if (fe.code && FASTIFY_CODES[fe.code]) {
+    const code = FASTIFY_CODES[fe.code] as ErrorCode;
+    return new ParleyError(code, code === 'invalid_json' ? 'The request body is not valid JSON' : fe.message);
+  }
+  if (fe.code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH' || (fe instanceof SyntaxError && fe.statusCode === 400)) {
+    return new ParleyError('invalid_json', 'The request body is not valid JSON');
+  }
+  if (fe.message?.includes('__proto__') || fe.message?.includes('constructor')) {
+    return new ParleyError(
+      'invalid_json',
+      'The request body uses a forbidden property name (__proto__ or constructor.prototype)',
+    );
+  }
+  if (isUnavailable(err)) {
+    return new ParleyError('service_unavailable', 'The database is unavailable; retry shortly', {
+      retryAfter: 1,
+      cause: err,
+    });
+  }
+  if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
+    return new ParleyError('validation_failed', fe.message);
+  }
+  return new ParleyError('internal_error', 'Internal server error', { cause: err });
+}
+
+/** Errors that mean "a backing service is busy or gone", not "a bug". */
+function isUnavailable(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return (
+    typeof code === 'string' &&
+    [
+      'SQLITE_BUSY',
+      'SQLITE_LOCKED',
+      'ECONNREFUSED',
+      'ECONNRESET',
+      'ETIMEDOUT',
+      '57P01',
+      '57P02',
+      '57P03',
+      '08006',
+      '08001',
+      '08003',
+      '53300',
+    ].includes(code)
+  );
+}
+
+/**
+ * Runs a write: when the request carries an Idempotency-Key, the presented answer is stored in
+ * the same transaction as the effect. Returns the body for the route to send.
+ */
+export async function runWrite<T, B>(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  deps: Pick<AppDeps, 'idempotency'>,
+  status: number,
+  run: (inTx: ((tx: Repo, result: unknown) => Promise<void>) | undefined) => Promise<T>,
+  present: (result: T) => B,
+  /** What the idempotency record keeps, when it must differ from the answer (never a secret). */
+  stored: (body: B) => unknown = (b) => b,
+): Promise<B | undefined> {
+  const idem = req.idem;
+  const auth = req.auth;
+  let body: B | undefined;
+  let presented = false;
+  const inTx =
+    idem && auth
+      ? async (tx: Repo, result: unknown) => {
+          body = present(result as T);
+          presented = true;
+          await deps.idempotency.complete(
+            tx,
+            auth.workspaceId,
+            idem.key,
+            status,
+            status === 204 ? null : JSON.stringify(stored(body)),
+          );
+        }
+      : undefined;
+  const result = await run(inTx);
+  if (idem) idem.sealed = true;
+  if (!presented) body = present(result);
+  reply.code(status);
+  return status === 204 ? undefined : body;
+}
+
+export function requireAuth(req: FastifyRequest): AuthContext {
+  if (!req.auth) throw new ParleyError('invalid_key', 'Missing API key');
+  return req.auth;
+}
+
+export const CATALOG = ERROR_CATALOG;

@@ -1,0 +1,82 @@
+import type { ApiKey, AuditEvent, Conversation, Message, ToolInvocation, Workspace } from '../domain/types.js';
+
+/** Domain -> wire. Field order follows the schemas so stored replays match live answers. */
+export const iso = (ms: number): string => new Date(ms).toISOString();
+const isoOrNull = (ms: number | null): string | null => (ms === null ? null : iso(ms));
+
+export function presentConversation(c: Conversation) {
+  return {
+    id: c.id,
+    title: c.title,
+    title_source: c.titleSource,
+    user_id: c.userId,
+    bot_id: c.botId,
+    context: c.context,
+    metadata: c.metadata,
+    archived: c.archived,
+    message_count: c.messageCount,
+    tool_invocation_count: c.toolInvocationCount,
+    last_message_at: isoOrNull(c.lastMessageAt),
+    created_at: iso(c.createdAt),
+    updated_at: iso(c.updatedAt),
+  };
+}
+
+export function presentMessage(m: Message) {
+  return {
+    id: m.id,
+    conversation_id: m.conversationId,
+    role: m.role,
+    content: m.content,
+    metadata: m.metadata,
+    created_at: iso(m.createdAt),
+  };
+}
+
+export function presentTool(t: ToolInvocation) {
+  return {
+    id: t.id,
+    conversation_id: t.conversationId,
+    message_id: t.messageId,
+    tool_name: t.toolName,
+    input: t.input,
+    output: t.output,
+    status: t.status,
+    started_at: isoOrNull(t.startedAt),
+    finished_at: isoOrNull(t.finishedAt),
+    duration_ms: t.startedAt !== null && t.finishedAt !== null ? t.finishedAt - t.startedAt : null,
+    created_at: iso(t.createdAt),
+    updated_at: iso(t.updatedAt),
+  };
+}
+
+export function presentKey(k: ApiKey) {
+  return {
+    id: k.id,
+    name: k.name,
+    prefix: k.prefix,
+    scopes: k.scopes,
+    user_id: k.userId,
+    instance_admin: k.instanceAdmin,
+    rate_limit: k.rateLimit,
+    expires_at: isoOrNull(k.expiresAt),
+    revoked_at: isoOrNull(k.revokedAt),
+    created_at: iso(k.createdAt),
+  };
+}
+
+export function presentWorkspace(w: Workspace) {
+  return { id: w.id, name: w.name, created_at: iso(w.createdAt) };
+}
+
+export function presentAudit(e: AuditEvent) {
+  return {
+    id: e.id,
+    actor_key_id: e.actorKeyId,
+    action: e.action,
+    target_type: e.targetType,
+    target_id: e.targetId,
+    counts: e.counts,
+    created_at: iso(e.createdAt),
+  };
+}

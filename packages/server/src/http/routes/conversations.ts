@@ -1,0 +1,407 @@
+import { Type } from 'typebox';
+import type { ConversationDetail } from '../../services/conversations.js';
+import { type App, type AppDeps, requireAuth, runWrite } from '../app.js';
+import { presentAudit, presentConversation, presentMessage, presentTool } from '../presenters.js';
+import {
+  AUTHED_ERRORS,
+  ConversationParams,
+  ConversationSchema,
+  CreateConversationBody,
+  CursorMeta,
+  errorResponses,
+  GetConversationQuery,
+  ListConversationsQuery,
+  NewMessageBody,
+  NewToolBody,
+  PageQuery,
+  PatchConversationBody,
+  PatchToolBody,
+  ToolParams,
+  WRITE_ERRORS,
+} from '../schemas.js';
+
+const ms = (iso: string | undefined): number | undefined => (iso === undefined ? undefined : Date.parse(iso));
+const msOrNull = (iso: string | null | undefined): number | null | undefined =>
+  iso === undefined ? undefined : iso === null ? null : Date.parse(iso);
+
+const DetailSchema = Type.Object({
+  ...ConversationSchema.properties,
+  messages: Type.Array(Type.Ref('Message'), { description: 'Most recent first' }),
+  tool_invocations: Type.Optional(
+    Type.Array(Type.Ref('ToolInvocation'), { description: 'With include_tool_steps=true' }),
+  ),
+});
+
+const data = <T extends import('typebox').TSchema>(schema: T) => Type.Object({ data: schema });
+const dataPage = <T extends import('typebox').TSchema>(schema: T) =>
+  Type.Object({ data: Type.Array(schema), meta: CursorMeta });
+
+function presentDetail(d: ConversationDetail) {
+  return {
+    ...presentConversation(d.conversation),
+    messages: d.messages.map(presentMessage),
+    ...(d.toolInvocations ? { tool_invocations: d.toolInvocations.map(presentTool) } : {}),
+  };
+}
+
+export function registerConversationRoutes(app: App, deps: AppDeps): void {
+  const svc = deps.conversations;
+  const tags = ['Conversations'];
+
+  app.post(
+    '/v1/conversations',
+    {
+      config: { scope: 'write:ai' },
+      schema: {
+        tags,
+        summary: 'Create a conversation, optionally with its first messages',
+        body: CreateConversationBody,
+        response: { 201: data(DetailSchema), ...errorResponses(...WRITE_ERRORS) },
+      },
+    },
+    async (req, reply) => {
+      const b = req.body;
+      return runWrite(
+        req,
+        reply,
+        deps,
+        201,
+        (inTx) =>
+          svc.create(
+            requireAuth(req),
+            {
+              title: b.title,
+              userId: b.user_id,
+              botId: b.bot_id,
+              context: b.context as never,
+              metadata: b.metadata as never,
+              messages: b.messages?.map((m) => ({ role: m.role, content: m.content, metadata: m.metadata as never })),
+            },
+            inTx,
+          ),
+        (d) => ({ data: presentDetail(d) }),
+      );
+    },
+  );
+
+  app.get(
+    '/v1/conversations',
+    {
+      config: { scope: 'read:ai' },
+      schema: {
+        tags,
+        summary: 'List conversations (page/per_page or keyset cursor/limit), filter and search',
+        querystring: ListConversationsQuery,
+        response: {
+          200: Type.Object({
+            data: Type.Array(Type.Ref('Conversation')),
+            meta: Type.Object({
+              total: Type.Integer(),
+              total_exact: Type.Boolean({ description: 'false when the count stopped at 10,000' }),
+              page: Type.Union([Type.Integer(), Type.Null()]),
+              per_page: Type.Integer(),
+              next_cursor: Type.Union([Type.String(), Type.Null()]),
+            }),
+          }),
+          ...errorResponses(...AUTHED_ERRORS, 'invalid_cursor'),
+        },
+      },
+    },
+    async (req) => {
+      const q = req.query;
+      const page = await svc.list(requireAuth(req), {
+        page: q.page,
+        perPage: q.per_page ?? q.limit,
+        cursor: q.cursor,
+        userId: q.user_id,
+        botId: q.bot_id,
+        contactId: q.contact_id,
+        dealId: q.deal_id,
+        matterId: q.matter_id,
+        archived: q.archived,
+        createdAfter: ms(q.created_after),
+        createdBefore: ms(q.created_before),
+        updatedAfter: ms(q.updated_after),
+        updatedBefore: ms(q.updated_before),
+        orderBy: q.order_by,
+        order: q.order,
+        search: q.search,
+      });
+      return {
+        data: page.items.map(presentConversation),
+        meta: {
+          total: page.total.total,
+          total_exact: page.total.exact,
+          page: page.page,
+          per_page: page.perPage,
+          next_cursor: page.nextCursor,
+        },
+      };
+    },
+  );
+
+  app.get(
+    '/v1/conversations/:id',
+    {
+      config: { scope: 'read:ai' },
+      schema: {
+        tags,
+        summary: 'Get a conversation with its most recent messages',
+        params: ConversationParams,
+        querystring: GetConversationQuery,
+        response: { 200: data(DetailSchema), ...errorResponses(...AUTHED_ERRORS, 'not_found') },
+      },
+    },
+    async (req) => {
+      const d = await svc.get(requireAuth(req), req.params.id, {
+        limit: req.query.limit,
+        includeToolSteps: req.query.include_tool_steps === 'true',
+      });
+      return { data: presentDetail(d) };
+    },
+  );
+
+  app.patch(
+    '/v1/conversations/:id',
+    {
+      config: { scope: 'write:ai' },
+      schema: {
+        tags,
+        summary: 'Rename, archive or restore, or change the context of a conversation',
+        params: ConversationParams,
+        body: PatchConversationBody,
+        response: { 200: data(Type.Ref('Conversation')), ...errorResponses(...WRITE_ERRORS, 'not_found') },
+      },
+    },
+    async (req, reply) =>
+      runWrite(
+        req,
+        reply,
+        deps,
+        200,
+        (inTx) =>
+          svc.update(
+            requireAuth(req),
+            req.params.id,
+            {
+              title: req.body.title,
+              archived: req.body.archived,
+              context: req.body.context as never,
+              metadata: req.body.metadata as never,
+            },
+            inTx,
+          ),
+        (c) => ({ data: presentConversation(c) }),
+      ),
+  );
+
+  app.delete(
+    '/v1/conversations/:id',
+    {
+      config: { scope: 'write:ai' },
+      schema: {
+        tags,
+        summary: 'Delete a conversation with all its messages, tool invocations and index entries, atomically',
+        params: ConversationParams,
+        response: { 204: Type.Null({ description: 'Deleted' }), ...errorResponses(...WRITE_ERRORS, 'not_found') },
+      },
+    },
+    async (req, reply) => {
+      await runWrite(
+        req,
+        reply,
+        deps,
+        204,
+        (inTx) => svc.delete(requireAuth(req), req.params.id, inTx),
+        () => null,
+      );
+      return reply.send(null);
+    },
+  );
+
+  // ---- messages ---------------------------------------------------------------------------
+
+  app.post(
+    '/v1/conversations/:id/messages',
+    {
+      config: { scope: 'write:ai' },
+      schema: {
+        tags: ['Messages'],
+        summary: 'Append a message',
+        params: ConversationParams,
+        body: NewMessageBody,
+        response: { 201: data(Type.Ref('Message')), ...errorResponses(...WRITE_ERRORS, 'not_found') },
+      },
+    },
+    async (req, reply) =>
+      runWrite(
+        req,
+        reply,
+        deps,
+        201,
+        (inTx) =>
+          svc.appendMessage(
+            requireAuth(req),
+            req.params.id,
+            { role: req.body.role, content: req.body.content, metadata: req.body.metadata as never },
+            inTx,
+          ),
+        (m) => ({ data: presentMessage(m) }),
+      ),
+  );
+
+  app.get(
+    '/v1/conversations/:id/messages',
+    {
+      config: { scope: 'read:ai' },
+      schema: {
+        tags: ['Messages'],
+        summary: 'List messages, oldest first by default, in keyset pages',
+        params: ConversationParams,
+        querystring: PageQuery,
+        response: {
+          200: dataPage(Type.Ref('Message')),
+          ...errorResponses(...AUTHED_ERRORS, 'not_found', 'invalid_cursor'),
+        },
+      },
+    },
+    async (req) => {
+      const p = await svc.listMessages(requireAuth(req), req.params.id, req.query);
+      return { data: p.items.map(presentMessage), meta: { next_cursor: p.nextCursor } };
+    },
+  );
+
+  // ---- tool invocations ----------------------------------------------------------------------
+
+  const toolTags = ['Tool invocations'];
+  app.post(
+    '/v1/conversations/:id/tool-invocations',
+    {
+      config: { scope: 'write:ai' },
+      schema: {
+        tags: toolTags,
+        summary: 'Record a tool invocation',
+        params: ConversationParams,
+        body: NewToolBody,
+        response: { 201: data(Type.Ref('ToolInvocation')), ...errorResponses(...WRITE_ERRORS, 'not_found') },
+      },
+    },
+    async (req, reply) => {
+      const b = req.body;
+      return runWrite(
+        req,
+        reply,
+        deps,
+        201,
+        (inTx) =>
+          svc.createToolInvocation(
+            requireAuth(req),
+            req.params.id,
+            {
+              toolName: b.tool_name,
+              input: b.input as never,
+              output: b.output as never,
+              status: b.status,
+              messageId: b.message_id,
+              startedAt: ms(b.started_at),
+              finishedAt: ms(b.finished_at),
+            },
+            inTx,
+          ),
+        (t) => ({ data: presentTool(t) }),
+      );
+    },
+  );
+
+  app.get(
+    '/v1/conversations/:id/tool-invocations',
+    {
+      config: { scope: 'read:ai' },
+      schema: {
+        tags: toolTags,
+        summary: 'List tool invocations in keyset pages',
+        params: ConversationParams,
+        querystring: PageQuery,
+        response: {
+          200: dataPage(Type.Ref('ToolInvocation')),
+          ...errorResponses(...AUTHED_ERRORS, 'not_found', 'invalid_cursor'),
+        },
+      },
+    },
+    async (req) => {
+      const p = await svc.listToolInvocations(requireAuth(req), req.params.id, req.query);
+      return { data: p.items.map(presentTool), meta: { next_cursor: p.nextCursor } };
+    },
+  );
+
+  app.get(
+    '/v1/conversations/:id/tool-invocations/:tool_id',
+    {
+      config: { scope: 'read:ai' },
+      schema: {
+        tags: toolTags,
+        summary: 'Get one tool invocation',
+        params: ToolParams,
+        response: { 200: data(Type.Ref('ToolInvocation')), ...errorResponses(...AUTHED_ERRORS, 'not_found') },
+      },
+    },
+    async (req) => ({
+      data: presentTool(await svc.getToolInvocation(requireAuth(req), req.params.id, req.params.tool_id)),
+    }),
+  );
+
+  app.patch(
+    '/v1/conversations/:id/tool-invocations/:tool_id',
+    {
+      config: { scope: 'write:ai' },
+      schema: {
+        tags: toolTags,
+        summary: 'Update a tool invocation: output, status, timings',
+        params: ToolParams,
+        body: PatchToolBody,
+        response: { 200: data(Type.Ref('ToolInvocation')), ...errorResponses(...WRITE_ERRORS, 'not_found') },
+      },
+    },
+    async (req, reply) => {
+      const b = req.body;
+      return runWrite(
+        req,
+        reply,
+        deps,
+        200,
+        (inTx) =>
+          svc.updateToolInvocation(
+            requireAuth(req),
+            req.params.id,
+            req.params.tool_id,
+            {
+              output: b.output as never,
+              status: b.status,
+              messageId: b.message_id,
+              startedAt: msOrNull(b.started_at),
+              finishedAt: msOrNull(b.finished_at),
+            },
+            inTx,
+          ),
+        (t) => ({ data: presentTool(t) }),
+      );
+    },
+  );
+
+  app.get(
+    '/v1/audit-events',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags: ['Audit'],
+        summary: 'Who deleted or changed what, newest first; never content',
+        querystring: PageQuery,
+        response: { 200: dataPage(Type.Ref('AuditEvent')), ...errorResponses(...AUTHED_ERRORS, 'invalid_cursor') },
+      },
+    },
+    async (req) => {
+      const p = await svc.listAuditEvents(requireAuth(req), req.query);
+      return { data: p.items.map(presentAudit), meta: { next_cursor: p.nextCursor } };
+    },
+  );
+}

@@ -1,0 +1,136 @@
+import { Type } from 'typebox';
+import { type App, type AppDeps, requireAuth, runWrite } from '../app.js';
+import { presentKey, presentWorkspace } from '../presenters.js';
+import { AUTHED_ERRORS, errorResponses, KeyParams, NewKeyBody, NewWorkspaceBody, WRITE_ERRORS } from '../schemas.js';
+
+const CreatedKeySchema = Type.Object({
+  ...Type.Object({ key: Type.Ref('ApiKey') }).properties,
+  secret: Type.Union([Type.String(), Type.Null()], {
+    description: 'The key itself, shown in this response only; null on an idempotent replay (secrets are never stored)',
+  }),
+});
+
+export function registerKeyRoutes(app: App, deps: AppDeps): void {
+  const tags = ['API keys'];
+
+  app.post(
+    '/v1/keys',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags,
+        summary: 'Create an API key; the secret is in this response only',
+        body: NewKeyBody,
+        response: { 201: Type.Object({ data: CreatedKeySchema }), ...errorResponses(...WRITE_ERRORS) },
+      },
+    },
+    async (req, reply) =>
+      runWrite(
+        req,
+        reply,
+        deps,
+        201,
+        (inTx) =>
+          deps.keys.create(
+            requireAuth(req),
+            {
+              name: req.body.name,
+              scopes: req.body.scopes,
+              userId: req.body.user_id,
+              expiresAt: req.body.expires_at === undefined ? undefined : Date.parse(req.body.expires_at),
+              rateLimit: req.body.rate_limit,
+            },
+            inTx,
+          ),
+        (k) => ({ data: { key: presentKey(k.key), secret: k.secret as string | null } }),
+        (b) => ({ data: { ...b.data, secret: null } }),
+      ),
+  );
+
+  app.get(
+    '/v1/keys',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags,
+        summary: 'List the workspace’s API keys (never their secrets)',
+        response: { 200: Type.Object({ data: Type.Array(Type.Ref('ApiKey')) }), ...errorResponses(...AUTHED_ERRORS) },
+      },
+    },
+    async (req) => ({ data: (await deps.keys.list(requireAuth(req))).map(presentKey) }),
+  );
+
+  app.get(
+    '/v1/keys/:id',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags,
+        summary: 'Get one API key (never its secret)',
+        params: KeyParams,
+        response: { 200: Type.Object({ data: Type.Ref('ApiKey') }), ...errorResponses(...AUTHED_ERRORS, 'not_found') },
+      },
+    },
+    async (req) => ({ data: presentKey(await deps.keys.get(requireAuth(req), req.params.id)) }),
+  );
+
+  app.delete(
+    '/v1/keys/:id',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags,
+        summary: 'Revoke an API key; the next request with it is refused',
+        params: KeyParams,
+        response: { 200: Type.Object({ data: Type.Ref('ApiKey') }), ...errorResponses(...WRITE_ERRORS, 'not_found') },
+      },
+    },
+    async (req, reply) =>
+      runWrite(
+        req,
+        reply,
+        deps,
+        200,
+        (inTx) => deps.keys.revoke(requireAuth(req), req.params.id, inTx),
+        (k) => ({ data: presentKey(k) }),
+      ),
+  );
+
+  app.post(
+    '/v1/workspaces',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags: ['Workspaces'],
+        summary: 'Create a workspace and its first admin key (instance admin key only)',
+        body: NewWorkspaceBody,
+        response: {
+          201: Type.Object({
+            data: Type.Object({
+              workspace: Type.Ref('Workspace'),
+              key: Type.Ref('ApiKey'),
+              secret: Type.Union([Type.String(), Type.Null()], { description: 'null on an idempotent replay' }),
+            }),
+          }),
+          ...errorResponses(...WRITE_ERRORS),
+        },
+      },
+    },
+    async (req, reply) =>
+      runWrite(
+        req,
+        reply,
+        deps,
+        201,
+        (inTx) => deps.workspaces.create(requireAuth(req), req.body.name, inTx),
+        (w) => ({
+          data: {
+            workspace: presentWorkspace(w.workspace),
+            key: presentKey(w.key.key),
+            secret: w.key.secret as string | null,
+          },
+        }),
+        (b) => ({ data: { ...b.data, secret: null } }),
+      ),
+  );
+}

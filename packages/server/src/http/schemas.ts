@@ -1,0 +1,282 @@
+import { type Static, type TProperties, type TSchema, Type } from 'typebox';
+import { ROLES, SCOPES, TOOL_STATUSES } from '../domain/types.js';
+import { ERROR_CATALOG, ERROR_CODES, type ErrorCode } from '../errors.js';
+
+/**
+ * Wire schemas: one source for validation, response serialization, TypeScript types and OpenAPI.
+ * Every request object is closed (additionalProperties: false): an unknown field is a 400, everywhere.
+ */
+export const Closed = <T extends TProperties>(props: T, opts: { description?: string } = {}) =>
+  Type.Object(props, { additionalProperties: false, ...opts });
+
+const Timestamp = Type.String({ format: 'date-time', description: 'ISO 8601, UTC' });
+const NullableTimestamp = Type.Union([Timestamp, Type.Null()]);
+const FreeObject = Type.Record(Type.String(), Type.Unknown(), { description: 'Any JSON object' });
+const Id = (description: string) => Type.String({ minLength: 1, maxLength: 128, description });
+const ShortText = (description: string) => Type.String({ minLength: 1, maxLength: 255, description });
+
+export const ScopeSchema = Type.Union(SCOPES.map((s) => Type.Literal(s)));
+export const RoleSchema = Type.Union(ROLES.map((r) => Type.Literal(r)));
+export const ToolStatusSchema = Type.Union(TOOL_STATUSES.map((s) => Type.Literal(s)));
+
+// ---- errors -------------------------------------------------------------------------
+
+export const ErrorBody = Type.Object(
+  {
+    error: Type.Object({
+      code: Type.Union(ERROR_CODES.map((c) => Type.Literal(c))),
+      message: Type.String(),
+      request_id: Type.String(),
+      details: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))),
+    }),
+  },
+  { $id: 'Error', description: 'Every error has this shape; see docs/errors.md for the codes.' },
+);
+export type ErrorBodyT = Static<typeof ErrorBody>;
+
+/** Response entries for the given error codes, grouped by status, for OpenAPI and serialization. */
+export function errorResponses(...codes: ErrorCode[]): Record<number, TSchema> {
+  const always: ErrorCode[] = ['validation_failed', 'rate_limited', 'service_unavailable', 'internal_error'];
+  const byStatus = new Map<number, ErrorCode[]>();
+  for (const code of [...new Set([...codes, ...always])]) {
+    const status = ERROR_CATALOG[code].status;
+    byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
+  }
+  const out: Record<number, TSchema> = {};
+  for (const [status, list] of byStatus) {
+    out[status] = Type.Ref('Error', {
+      description: list.map((c) => `\`${c}\`: ${ERROR_CATALOG[c].description}`).join(' '),
+    });
+  }
+  return out;
+}
+
+export const AUTHED_ERRORS: ErrorCode[] = ['invalid_key', 'insufficient_permissions'];
+export const WRITE_ERRORS: ErrorCode[] = [
+  ...AUTHED_ERRORS,
+  'invalid_json',
+  'payload_too_large',
+  'unsupported_media_type',
+  'invalid_idempotency_key',
+  'idempotency_key_reused',
+  'idempotency_in_progress',
+];
+
+// ---- resources ------------------------------------------------------------------------
+
+export const ContextSchema = Type.Object(
+  {
+    contact_id: Type.Optional(Type.String()),
+    deal_id: Type.Optional(Type.String()),
+    matter_id: Type.Optional(Type.String()),
+  },
+  { additionalProperties: true, description: 'contact_id, deal_id, matter_id plus any free keys' },
+);
+
+export const ConversationSchema = Type.Object(
+  {
+    id: Type.String({ description: '`conv_` + ULID; the same 128 bits as a UUID are accepted in paths' }),
+    title: Type.Union([Type.String(), Type.Null()]),
+    title_source: Type.Union([Type.Literal('auto'), Type.Literal('user'), Type.Null()]),
+    user_id: Type.Union([Type.String(), Type.Null()]),
+    bot_id: Type.Union([Type.String(), Type.Null()]),
+    context: ContextSchema,
+    metadata: FreeObject,
+    archived: Type.Boolean(),
+    message_count: Type.Integer(),
+    tool_invocation_count: Type.Integer(),
+    last_message_at: NullableTimestamp,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+  },
+  { $id: 'Conversation' },
+);
+
+export const MessageSchema = Type.Object(
+  {
+    id: Type.String(),
+    conversation_id: Type.String(),
+    role: RoleSchema,
+    content: Type.String(),
+    metadata: FreeObject,
+    created_at: Timestamp,
+  },
+  { $id: 'Message' },
+);
+
+export const ToolInvocationSchema = Type.Object(
+  {
+    id: Type.String(),
+    conversation_id: Type.String(),
+    message_id: Type.Union([Type.String(), Type.Null()]),
+    tool_name: Type.String(),
+    input: Type.Unknown(),
+    output: Type.Unknown(),
+    status: ToolStatusSchema,
+    started_at: NullableTimestamp,
+    finished_at: NullableTimestamp,
+    duration_ms: Type.Union([Type.Integer(), Type.Null()]),
+    created_at: Timestamp,
+    updated_at: Timestamp,
+  },
+  { $id: 'ToolInvocation' },
+);
+
+export const ApiKeySchema = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    prefix: Type.String({ description: 'First characters of the secret, to recognise it' }),
+    scopes: Type.Array(ScopeSchema),
+    user_id: Type.Union([Type.String(), Type.Null()]),
+    instance_admin: Type.Boolean(),
+    rate_limit: Type.Union([Type.Integer(), Type.Null()]),
+    expires_at: NullableTimestamp,
+    revoked_at: NullableTimestamp,
+    created_at: Timestamp,
+  },
+  { $id: 'ApiKey' },
+);
+
+export const WorkspaceSchema = Type.Object(
+  { id: Type.String(), name: Type.String(), created_at: Timestamp },
+  { $id: 'Workspace' },
+);
+
+export const AuditEventSchema = Type.Object(
+  {
+    id: Type.String(),
+    actor_key_id: Type.Union([Type.String(), Type.Null()]),
+    action: Type.String(),
+    target_type: Type.String(),
+    target_id: Type.String(),
+    counts: Type.Record(Type.String(), Type.Integer()),
+    created_at: Timestamp,
+  },
+  { $id: 'AuditEvent' },
+);
+
+export const SHARED_SCHEMAS = [
+  ErrorBody,
+  ConversationSchema,
+  MessageSchema,
+  ToolInvocationSchema,
+  ApiKeySchema,
+  WorkspaceSchema,
+  AuditEventSchema,
+];
+
+export const CursorMeta = Type.Object({ next_cursor: Type.Union([Type.String(), Type.Null()]) });
+
+// ---- requests ---------------------------------------------------------------------------
+
+const Text = Type.String({ maxLength: 262_144, description: 'Up to 256 Ki characters' });
+
+export const NewMessageBody = Closed({
+  role: RoleSchema,
+  content: Text,
+  metadata: Type.Optional(FreeObject),
+});
+
+export const CreateContext = Type.Object(
+  {
+    contact_id: Type.Optional(Id('Contact id')),
+    deal_id: Type.Optional(Id('Deal id')),
+    matter_id: Type.Optional(Id('Matter id')),
+  },
+  { additionalProperties: true },
+);
+
+export const CreateConversationBody = Closed({
+  title: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  user_id: Type.Optional(Id('Owner user id; defaults to the key’s user')),
+  bot_id: Type.Optional(Id('Bot / assistant id')),
+  context: Type.Optional(CreateContext),
+  metadata: Type.Optional(FreeObject),
+  messages: Type.Optional(Type.Array(NewMessageBody, { maxItems: 1000, description: 'Optional first messages' })),
+});
+
+export const PatchConversationBody = Closed({
+  title: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  archived: Type.Optional(Type.Boolean()),
+  context: Type.Optional(
+    Type.Object(
+      {
+        contact_id: Type.Optional(Type.Union([Id('Contact id'), Type.Null()])),
+        deal_id: Type.Optional(Type.Union([Id('Deal id'), Type.Null()])),
+        matter_id: Type.Optional(Type.Union([Id('Matter id'), Type.Null()])),
+      },
+      { additionalProperties: true, description: 'Merged into the context; null clears a key' },
+    ),
+  ),
+  metadata: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'Merged; null removes a key' })),
+});
+
+const Bool = Type.Union([Type.Literal('true'), Type.Literal('false')]);
+
+export const ListConversationsQuery = Closed({
+  page: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })),
+  per_page: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+  cursor: Type.Optional(Type.String({ maxLength: 2048 })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'Alias of per_page for cursor pages' })),
+  user_id: Type.Optional(Id('Owner; a key bound to a user defaults to that user')),
+  bot_id: Type.Optional(Id('Bot id')),
+  contact_id: Type.Optional(Id('Contact id')),
+  deal_id: Type.Optional(Id('Deal id')),
+  matter_id: Type.Optional(Id('Matter id')),
+  archived: Type.Optional(
+    Type.Union([Type.Literal('false'), Type.Literal('true'), Type.Literal('only')], {
+      description: 'false (default) hides archived; true includes them; only shows just them',
+    }),
+  ),
+  created_after: Type.Optional(Timestamp),
+  created_before: Type.Optional(Timestamp),
+  updated_after: Type.Optional(Timestamp),
+  updated_before: Type.Optional(Timestamp),
+  order_by: Type.Optional(Type.Union([Type.Literal('updated_at'), Type.Literal('created_at')])),
+  order: Type.Optional(Type.Union([Type.Literal('desc'), Type.Literal('asc')])),
+  search: Type.Optional(Type.String({ maxLength: 10_240, description: 'Words in titles and message content' })),
+});
+
+export const GetConversationQuery = Closed({
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'Messages, most recent first' })),
+  include_tool_steps: Type.Optional(Bool),
+});
+
+export const PageQuery = Closed({
+  cursor: Type.Optional(Type.String({ maxLength: 2048 })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+  order: Type.Optional(Type.Union([Type.Literal('asc'), Type.Literal('desc')])),
+});
+
+export const ConversationParams = Closed({ id: ShortText('Conversation id') });
+export const ToolParams = Closed({ id: ShortText('Conversation id'), tool_id: ShortText('Tool invocation id') });
+export const KeyParams = Closed({ id: ShortText('API key id') });
+
+export const NewToolBody = Closed({
+  tool_name: Type.String({ minLength: 1, maxLength: 200 }),
+  input: Type.Optional(Type.Unknown()),
+  output: Type.Optional(Type.Unknown()),
+  status: Type.Optional(ToolStatusSchema),
+  message_id: Type.Optional(ShortText('Message this invocation belongs to')),
+  started_at: Type.Optional(Timestamp),
+  finished_at: Type.Optional(Timestamp),
+});
+
+export const PatchToolBody = Closed({
+  output: Type.Optional(Type.Unknown()),
+  status: Type.Optional(ToolStatusSchema),
+  message_id: Type.Optional(Type.Union([ShortText('Message id'), Type.Null()])),
+  started_at: Type.Optional(Type.Union([Timestamp, Type.Null()])),
+  finished_at: Type.Optional(Type.Union([Timestamp, Type.Null()])),
+});
+
+export const NewKeyBody = Closed({
+  name: Type.String({ minLength: 1, maxLength: 200 }),
+  scopes: Type.Array(ScopeSchema, { minItems: 1, maxItems: 3 }),
+  user_id: Type.Optional(Id('Bind the key to this user')),
+  expires_at: Type.Optional(Timestamp),
+  rate_limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000_000, description: 'Requests per window' })),
+});
+
+export const NewWorkspaceBody = Closed({ name: Type.String({ minLength: 1, maxLength: 200 }) });

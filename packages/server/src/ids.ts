@@ -1,0 +1,114 @@
+import { randomBytes } from 'node:crypto';
+
+/** Every id Parley mints carries one of these prefixes over a ULID. */
+export const ID_PREFIX = {
+  workspace: 'ws_',
+  conversation: 'conv_',
+  message: 'msg_',
+  toolInvocation: 'tool_',
+  apiKey: 'key_',
+  request: 'req_',
+  event: 'evt_',
+  audit: 'aud_',
+} as const;
+export type IdKind = keyof typeof ID_PREFIX;
+
+const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+const ULID_RE = /^[0-7][0-9A-HJKMNP-TV-Z]{25}$/;
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+let lastTime = -1;
+let lastRandom: Uint8Array = new Uint8Array(10);
+
+/** Monotonic ULID: ids minted in the same millisecond still sort in minting order. */
+export function ulid(now: number = Date.now()): string {
+  let rnd: Uint8Array;
+  if (now <= lastTime) {
+    rnd = lastRandom;
+    // increment the 80-bit random part; the carry never overflows in practice
+    for (let i = 9; i >= 0; i--) {
+      const b = rnd[i] ?? 0;
+      if (b === 255) {
+        rnd[i] = 0;
+      } else {
+        rnd[i] = b + 1;
+        break;
+      }
+    }
+    now = lastTime;
+  } else {
+    rnd = new Uint8Array(randomBytes(10));
+    lastTime = now;
+  }
+  lastRandom = rnd;
+  let out = '';
+  let t = now;
+  for (let i = 0; i < 10; i++) {
+    out = CROCKFORD[t % 32] + out;
+    t = Math.floor(t / 32);
+  }
+  // 80 random bits -> 16 base32 chars
+  let bits = 0;
+  let value = 0;
+  for (const byte of rnd) {
+    value = (value << 8) | byte;
+    bits += 8;
+    while (bits >= 5) {
+      out += CROCKFORD[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+    value &= (1 << bits) - 1;
+  }
+  return out;
+}
+
+export function newId(kind: IdKind, now?: number): string {
+  return ID_PREFIX[kind] + ulid(now);
+}
+
+export function isUlid(s: string): boolean {
+  return ULID_RE.test(s);
+}
+
+export function isUuid(s: string): boolean {
+  return UUID_RE.test(s);
+}
+
+/** The 128 bits of a ULID written as a UUID (8-4-4-4-12 hex), and back. */
+export function ulidToUuid(u: string): string {
+  let n = 0n;
+  for (const ch of u) n = n * 32n + BigInt(CROCKFORD.indexOf(ch));
+  const hex = n.toString(16).padStart(32, '0');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+export function uuidToUlid(uuid: string): string {
+  let n = BigInt(`0x${uuid.replace(/-/g, '')}`);
+  let out = '';
+  for (let i = 0; i < 26; i++) {
+    out = CROCKFORD[Number(n % 32n)] + out;
+    n /= 32n;
+  }
+  return out;
+}
+
+/**
+ * Normalises a caller-supplied id of `kind`: `conv_<ULID>` as minted, or the same 128 bits
+ * as a plain UUID (the seeds document UUIDs). Returns null for anything else, so lookups of
+ * malformed ids answer exactly like lookups of missing ones.
+ */
+export function parseId(kind: IdKind, raw: string): string | null {
+  const prefix = ID_PREFIX[kind];
+  if (raw.startsWith(prefix)) {
+    const body = raw.slice(prefix.length).toUpperCase();
+    return isUlid(body) ? prefix + body : null;
+  }
+  if (isUuid(raw)) return prefix + uuidToUlid(raw.toLowerCase());
+  return null;
+}
+
+/** A printable request id an upstream proxy may hand us; anything else gets a fresh one. */
+const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
+export function acceptRequestId(raw: unknown): string {
+  return typeof raw === 'string' && REQUEST_ID_RE.test(raw) ? raw : newId('request');
+}

@@ -1,0 +1,34 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+/** One registry per Parley instance, so several can live in one process (tests, benchmarks). */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'parley_' });
+  return {
+    registry,
+    requests: new Counter({
+      name: 'parley_http_requests_total',
+      help: 'HTTP requests by method, route and status',
+      labelNames: ['method', 'route', 'status'] as const,
+      registers: [registry],
+    }),
+    duration: new Histogram({
+      name: 'parley_http_request_duration_seconds',
+      help: 'HTTP request duration by method and route',
+      labelNames: ['method', 'route'] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    inflight: new Gauge({
+      name: 'parley_http_requests_in_flight',
+      help: 'Requests being served',
+      registers: [registry],
+    }),
+    sharedState: new Gauge({
+      name: 'parley_shared_state_up',
+      help: '1 when shared state (Redis) is in use, 0 when the per-instance fallback is',
+      registers: [registry],
+    }),
+  };
+}
+export type Metrics = ReturnType<typeof createMetrics>;

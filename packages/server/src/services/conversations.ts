@@ -1,0 +1,527 @@
+import type {
+  AuthContext,
+  Conversation,
+  ConversationContext,
+  Json,
+  JsonObject,
+  Message,
+  Role,
+  ToolInvocation,
+  ToolStatus,
+} from '../domain/types.js';
+import { notFound, ParleyError, validation } from '../errors.js';
+import { newId, parseId } from '../ids.js';
+import type { ConversationFilter, ConversationPatch, DeleteCounts, Repo, TotalAnswer } from '../store/types.js';
+import { type InTransaction, requireScope, type ServiceDeps } from './context.js';
+import { type CursorCodec, isIdCursor, isKeysetCursor } from './cursor.js';
+
+export const LIST_MAX = 100;
+export const MESSAGES_IN_GET_MAX = 1000;
+/** Filter combinations that counters cannot answer are counted up to this many rows. */
+export const TOTAL_CAP = 10_000;
+const TITLE_MAX = 200;
+const AUTO_TITLE_LENGTH = 80;
+
+export interface NewMessageInput {
+  role: Role;
+  content: string;
+  metadata?: JsonObject | undefined;
+}
+
+export interface CreateConversationInput {
+  title?: string | undefined;
+  userId?: string | undefined;
+  botId?: string | undefined;
+  context?: ConversationContext | undefined;
+  metadata?: JsonObject | undefined;
+  messages?: NewMessageInput[] | undefined;
+}
+
+export interface ListConversationsInput {
+  page?: number | undefined;
+  perPage?: number | undefined;
+  cursor?: string | undefined;
+  userId?: string | undefined;
+  botId?: string | undefined;
+  contactId?: string | undefined;
+  dealId?: string | undefined;
+  matterId?: string | undefined;
+  archived?: 'false' | 'true' | 'only' | undefined;
+  createdAfter?: number | undefined;
+  createdBefore?: number | undefined;
+  updatedAfter?: number | undefined;
+  updatedBefore?: number | undefined;
+  orderBy?: 'updated_at' | 'created_at' | undefined;
+  order?: 'asc' | 'desc' | undefined;
+  search?: string | undefined;
+}
+
+export interface ConversationPage {
+  items: Conversation[];
+  total: TotalAnswer;
+  page: number | null;
+  perPage: number;
+  nextCursor: string | null;
+}
+
+export interface UpdateConversationInput {
+  title?: string | undefined;
+  archived?: boolean | undefined;
+  /** Merged into the stored context; a null value clears that key. */
+  context?: Record<string, Json> | undefined;
+  /** Merged into the stored metadata; a null value removes that key. */
+  metadata?: Record<string, Json> | undefined;
+}
+
+export interface ConversationDetail {
+  conversation: Conversation;
+  messages: Message[];
+  toolInvocations: ToolInvocation[] | null;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+export interface NewToolInvocationInput {
+  toolName: string;
+  input?: Json | undefined;
+  output?: Json | undefined;
+  status?: ToolStatus | undefined;
+  messageId?: string | undefined;
+  startedAt?: number | undefined;
+  finishedAt?: number | undefined;
+}
+
+export interface UpdateToolInvocationInput {
+  output?: Json | undefined;
+  status?: ToolStatus | undefined;
+  messageId?: string | null | undefined;
+  startedAt?: number | null | undefined;
+  finishedAt?: number | null | undefined;
+}
+
+const TERMINAL: ReadonlySet<ToolStatus> = new Set(['succeeded', 'failed', 'cancelled']);
+
+/** The title a conversation gets from its first user message until a person sets one. */
+export function autoTitle(content: string): string | null {
+  const flat = content.replace(/\s+/g, ' ').trim();
+  if (flat.length === 0) return null;
+  const chars = Array.from(flat);
+  if (chars.length <= AUTO_TITLE_LENGTH) return flat;
+  const cut = chars.slice(0, AUTO_TITLE_LENGTH).join('');
+  const space = cut.lastIndexOf(' ');
+  return `${(space > AUTO_TITLE_LENGTH / 2 ? cut.slice(0, space) : cut).trimEnd()}…`;
+}
+
+function mergePatch(base: Record<string, Json | undefined>, patch: Record<string, Json>): Record<string, Json> {
+  const out: Record<string, Json> = {};
+  for (const [k, v] of Object.entries(base)) if (v !== undefined) out[k] = v;
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else out[k] = v;
+  }
+  return out;
+}
+
+export class ConversationsService {
+  constructor(
+    private readonly deps: ServiceDeps,
+    private readonly cursors: CursorCodec,
+  ) {}
+
+  private resolveId(raw: string): string {
+    const id = parseId('conversation', raw);
+    if (id === null) throw notFound();
+    return id;
+  }
+
+  private async load(tx: Repo, workspaceId: string, rawId: string): Promise<Conversation> {
+    const c = await tx.getConversation(workspaceId, this.resolveId(rawId));
+    if (!c) throw notFound();
+    return c;
+  }
+
+  // ---- conversations ------------------------------------------------------------------
+
+  async create(
+    auth: AuthContext,
+    input: CreateConversationInput,
+    inTx?: InTransaction<ConversationDetail>,
+  ): Promise<ConversationDetail> {
+    requireScope(auth, 'write:ai');
+    const now = this.deps.clock.now();
+    const firstUser = input.messages?.find((m) => m.role === 'user');
+    const generated = input.title === undefined && firstUser ? autoTitle(firstUser.content) : null;
+    const conversation: Conversation = {
+      id: newId('conversation', now),
+      workspaceId: auth.workspaceId,
+      userId: input.userId ?? auth.userId,
+      botId: input.botId ?? null,
+      title: input.title ?? generated,
+      titleSource: input.title !== undefined ? 'user' : generated !== null ? 'auto' : null,
+      context: mergePatch({}, (input.context ?? {}) as Record<string, Json>) as ConversationContext,
+      metadata: input.metadata ?? {},
+      archived: false,
+      messageCount: 0,
+      toolInvocationCount: 0,
+      lastMessageAt: null,
+      createdAt: now,
+      updatedAt: now,
+    };
+    return this.deps.store.transaction(async (tx) => {
+      await tx.insertConversation(conversation);
+      const messages: Message[] = [];
+      for (const m of input.messages ?? []) {
+        const msg: Message = {
+          id: newId('message', now),
+          conversationId: conversation.id,
+          role: m.role,
+          content: m.content,
+          metadata: m.metadata ?? {},
+          createdAt: now,
+        };
+        await tx.insertMessage(auth.workspaceId, msg);
+        messages.push(msg);
+      }
+      if (messages.length > 0) {
+        await tx.touchConversation(auth.workspaceId, conversation.id, {
+          messages: messages.length,
+          lastMessageAt: now,
+          updatedAt: now,
+        });
+        conversation.messageCount = messages.length;
+        conversation.lastMessageAt = now;
+      }
+      // most recent first, as GET returns them
+      const detail: ConversationDetail = { conversation, messages: messages.reverse(), toolInvocations: null };
+      if (inTx) await inTx(tx, detail);
+      return detail;
+    });
+  }
+
+  async list(auth: AuthContext, input: ListConversationsInput): Promise<ConversationPage> {
+    requireScope(auth, 'read:ai');
+    if (input.cursor !== undefined && input.page !== undefined) {
+      throw validation('/query/cursor', 'Use either page or cursor, not both');
+    }
+    const perPage = input.perPage ?? 25;
+    const orderBy = input.orderBy ?? 'updated_at';
+    const order = input.order ?? 'desc';
+    const filter: ConversationFilter = {
+      userId: input.userId ?? auth.userId ?? undefined,
+      botId: input.botId,
+      contactId: input.contactId,
+      dealId: input.dealId,
+      matterId: input.matterId,
+      archived: input.archived === 'true' ? 'include' : input.archived === 'only' ? 'only' : 'exclude',
+      createdAfter: input.createdAfter,
+      createdBefore: input.createdBefore,
+      updatedAfter: input.updatedAfter,
+      updatedBefore: input.updatedBefore,
+      search: input.search,
+    };
+    // the cursor is bound to the workspace, the sort and the filters it was minted for
+    const kind = `conversations:${orderBy}:${order}:${JSON.stringify(filter)}`;
+    const after =
+      input.cursor !== undefined
+        ? this.cursors.decode(auth.workspaceId, kind, input.cursor, isKeysetCursor)
+        : undefined;
+    const page = input.cursor !== undefined ? null : (input.page ?? 1);
+    const rows = await this.deps.store.listConversations(auth.workspaceId, {
+      ...filter,
+      orderBy,
+      order,
+      after: after ? { value: after.v, id: after.i } : undefined,
+      offset: page !== null ? (page - 1) * perPage : undefined,
+      limit: perPage + 1,
+    });
+    const items = rows.slice(0, perPage);
+    const last = items[items.length - 1];
+    const nextCursor =
+      rows.length > perPage && last
+        ? this.cursors.encode(auth.workspaceId, kind, {
+            v: orderBy === 'created_at' ? last.createdAt : last.updatedAt,
+            i: last.id,
+          })
+        : null;
+    const total = await this.deps.store.totalConversations(auth.workspaceId, filter, TOTAL_CAP);
+    return { items, total, page, perPage, nextCursor };
+  }
+
+  async get(
+    auth: AuthContext,
+    rawId: string,
+    opts: { limit?: number | undefined; includeToolSteps?: boolean | undefined } = {},
+  ): Promise<ConversationDetail> {
+    requireScope(auth, 'read:ai');
+    const conversation = await this.load(this.deps.store, auth.workspaceId, rawId);
+    const limit = opts.limit ?? 200;
+    const messages = await this.deps.store.listMessages(auth.workspaceId, conversation.id, { order: 'desc', limit });
+    const toolInvocations = opts.includeToolSteps
+      ? await this.deps.store.listToolInvocations(auth.workspaceId, conversation.id, { order: 'desc', limit })
+      : null;
+    return { conversation, messages, toolInvocations };
+  }
+
+  async update(
+    auth: AuthContext,
+    rawId: string,
+    input: UpdateConversationInput,
+    inTx?: InTransaction<Conversation>,
+  ): Promise<Conversation> {
+    requireScope(auth, 'write:ai');
+    if (
+      input.title === undefined &&
+      input.archived === undefined &&
+      input.context === undefined &&
+      input.metadata === undefined
+    ) {
+      throw validation('/body', 'Provide at least one of title, archived, context, metadata');
+    }
+    if (input.title !== undefined && (input.title.trim().length === 0 || Array.from(input.title).length > TITLE_MAX)) {
+      throw validation('/body/title', `title must be 1 to ${TITLE_MAX} characters`);
+    }
+    return this.deps.store.transaction(async (tx) => {
+      const current = await this.load(tx, auth.workspaceId, rawId);
+      const patch: ConversationPatch = { updatedAt: this.deps.clock.now() };
+      if (input.title !== undefined) {
+        patch.title = input.title;
+        patch.titleSource = 'user';
+      }
+      if (input.archived !== undefined) patch.archived = input.archived;
+      if (input.context !== undefined) {
+        patch.context = mergePatch(current.context, input.context) as ConversationContext;
+      }
+      if (input.metadata !== undefined) patch.metadata = mergePatch(current.metadata, input.metadata);
+      const updated = await tx.updateConversation(auth.workspaceId, current.id, patch);
+      if (!updated) throw notFound();
+      if (inTx) await inTx(tx, updated);
+      return updated;
+    });
+  }
+
+  /** Removes the conversation and everything derived from it in one transaction, with an audit event. */
+  async delete(auth: AuthContext, rawId: string, inTx?: InTransaction<DeleteCounts>): Promise<DeleteCounts> {
+    requireScope(auth, 'write:ai');
+    const id = this.resolveId(rawId);
+    return this.deps.store.transaction(async (tx) => {
+      const counts = await tx.deleteConversation(auth.workspaceId, id);
+      if (!counts) throw notFound();
+      const now = this.deps.clock.now();
+      await tx.insertAuditEvent({
+        id: newId('audit', now),
+        workspaceId: auth.workspaceId,
+        actorKeyId: auth.keyId,
+        action: 'conversation.deleted',
+        targetType: 'conversation',
+        targetId: id,
+        counts: { conversations: 1, ...counts },
+        createdAt: now,
+      });
+      if (inTx) await inTx(tx, counts);
+      return counts;
+    });
+  }
+
+  // ---- messages ----------------------------------------------------------------------------
+
+  async appendMessage(
+    auth: AuthContext,
+    rawConversationId: string,
+    input: NewMessageInput,
+    inTx?: InTransaction<Message>,
+  ): Promise<Message> {
+    requireScope(auth, 'write:ai');
+    return this.deps.store.transaction(async (tx) => {
+      const conversation = await this.load(tx, auth.workspaceId, rawConversationId);
+      const now = this.deps.clock.now();
+      const message: Message = {
+        id: newId('message', now),
+        conversationId: conversation.id,
+        role: input.role,
+        content: input.content,
+        metadata: input.metadata ?? {},
+        createdAt: now,
+      };
+      await tx.insertMessage(auth.workspaceId, message);
+      await tx.touchConversation(auth.workspaceId, conversation.id, {
+        messages: 1,
+        lastMessageAt: now,
+        updatedAt: now,
+      });
+      if (conversation.titleSource === null && input.role === 'user') {
+        const title = autoTitle(input.content);
+        if (title !== null) {
+          await tx.updateConversation(auth.workspaceId, conversation.id, {
+            title,
+            titleSource: 'auto',
+            updatedAt: now,
+          });
+        }
+      }
+      if (inTx) await inTx(tx, message);
+      return message;
+    });
+  }
+
+  async listMessages(
+    auth: AuthContext,
+    rawConversationId: string,
+    q: { cursor?: string | undefined; limit?: number | undefined; order?: 'asc' | 'desc' | undefined },
+  ): Promise<Page<Message>> {
+    requireScope(auth, 'read:ai');
+    const conversation = await this.load(this.deps.store, auth.workspaceId, rawConversationId);
+    return this.idPage(auth.workspaceId, `messages:${conversation.id}`, q, (p) =>
+      this.deps.store.listMessages(auth.workspaceId, conversation.id, p),
+    );
+  }
+
+  /** Keyset pages ordered by id (ids are time-ordered ULIDs). */
+  private async idPage<T extends { id: string }>(
+    workspaceId: string,
+    kindBase: string,
+    q: { cursor?: string | undefined; limit?: number | undefined; order?: 'asc' | 'desc' | undefined },
+    fetch: (p: { after?: string; order: 'asc' | 'desc'; limit: number }) => Promise<T[]>,
+  ): Promise<Page<T>> {
+    const order = q.order ?? 'asc';
+    const limit = q.limit ?? 50;
+    const kind = `${kindBase}:${order}`;
+    const after = q.cursor !== undefined ? this.cursors.decode(workspaceId, kind, q.cursor, isIdCursor).i : undefined;
+    const rows = await fetch({ ...(after !== undefined ? { after } : {}), order, limit: limit + 1 });
+    const items = rows.slice(0, limit);
+    const last = items[items.length - 1];
+    const nextCursor = rows.length > limit && last ? this.cursors.encode(workspaceId, kind, { i: last.id }) : null;
+    return { items, nextCursor };
+  }
+
+  // ---- tool invocations ------------------------------------------------------------------
+
+  private async checkMessage(tx: Repo, workspaceId: string, conversationId: string, raw: string): Promise<string> {
+    const id = parseId('message', raw);
+    if (id === null || !(await tx.messageExists(workspaceId, conversationId, id))) {
+      throw validation('/body/message_id', 'message_id does not name a message of this conversation');
+    }
+    return id;
+  }
+
+  async createToolInvocation(
+    auth: AuthContext,
+    rawConversationId: string,
+    input: NewToolInvocationInput,
+    inTx?: InTransaction<ToolInvocation>,
+  ): Promise<ToolInvocation> {
+    requireScope(auth, 'write:ai');
+    return this.deps.store.transaction(async (tx) => {
+      const conversation = await this.load(tx, auth.workspaceId, rawConversationId);
+      const now = this.deps.clock.now();
+      const status = input.status ?? 'pending';
+      const messageId =
+        input.messageId !== undefined
+          ? await this.checkMessage(tx, auth.workspaceId, conversation.id, input.messageId)
+          : null;
+      const tool: ToolInvocation = {
+        id: newId('toolInvocation', now),
+        conversationId: conversation.id,
+        messageId,
+        toolName: input.toolName,
+        input: input.input ?? null,
+        output: input.output ?? null,
+        status,
+        startedAt: input.startedAt ?? (status === 'pending' ? null : now),
+        finishedAt: input.finishedAt ?? (TERMINAL.has(status) ? now : null),
+        createdAt: now,
+        updatedAt: now,
+      };
+      checkTimings(tool.startedAt, tool.finishedAt);
+      await tx.insertToolInvocation(auth.workspaceId, tool);
+      await tx.touchConversation(auth.workspaceId, conversation.id, { toolInvocations: 1, updatedAt: now });
+      if (inTx) await inTx(tx, tool);
+      return tool;
+    });
+  }
+
+  async getToolInvocation(auth: AuthContext, rawConversationId: string, rawId: string): Promise<ToolInvocation> {
+    requireScope(auth, 'read:ai');
+    const conversation = await this.load(this.deps.store, auth.workspaceId, rawConversationId);
+    const id = parseId('toolInvocation', rawId);
+    const tool = id ? await this.deps.store.getToolInvocation(auth.workspaceId, conversation.id, id) : null;
+    if (!tool) throw notFound('Tool invocation');
+    return tool;
+  }
+
+  async updateToolInvocation(
+    auth: AuthContext,
+    rawConversationId: string,
+    rawId: string,
+    input: UpdateToolInvocationInput,
+    inTx?: InTransaction<ToolInvocation>,
+  ): Promise<ToolInvocation> {
+    requireScope(auth, 'write:ai');
+    if (Object.values(input).every((v) => v === undefined)) {
+      throw validation('/body', 'Provide at least one of output, status, message_id, started_at, finished_at');
+    }
+    return this.deps.store.transaction(async (tx) => {
+      const conversation = await this.load(tx, auth.workspaceId, rawConversationId);
+      const id = parseId('toolInvocation', rawId);
+      const current = id ? await tx.getToolInvocation(auth.workspaceId, conversation.id, id) : null;
+      if (!current) throw notFound('Tool invocation');
+      const now = this.deps.clock.now();
+      const status = input.status ?? current.status;
+      const startedAt =
+        input.startedAt !== undefined ? input.startedAt : (current.startedAt ?? (status === 'pending' ? null : now));
+      const finishedAt =
+        input.finishedAt !== undefined ? input.finishedAt : (current.finishedAt ?? (TERMINAL.has(status) ? now : null));
+      checkTimings(startedAt, finishedAt);
+      const messageId =
+        typeof input.messageId === 'string'
+          ? await this.checkMessage(tx, auth.workspaceId, conversation.id, input.messageId)
+          : input.messageId;
+      const updated = await tx.updateToolInvocation(auth.workspaceId, conversation.id, current.id, {
+        output: input.output,
+        status: input.status,
+        startedAt,
+        finishedAt,
+        messageId,
+        updatedAt: now,
+      });
+      if (!updated) throw notFound('Tool invocation');
+      await tx.touchConversation(auth.workspaceId, conversation.id, { updatedAt: now });
+      if (inTx) await inTx(tx, updated);
+      return updated;
+    });
+  }
+
+  async listToolInvocations(
+    auth: AuthContext,
+    rawConversationId: string,
+    q: { cursor?: string | undefined; limit?: number | undefined; order?: 'asc' | 'desc' | undefined },
+  ): Promise<Page<ToolInvocation>> {
+    requireScope(auth, 'read:ai');
+    const conversation = await this.load(this.deps.store, auth.workspaceId, rawConversationId);
+    return this.idPage(auth.workspaceId, `tools:${conversation.id}`, q, (p) =>
+      this.deps.store.listToolInvocations(auth.workspaceId, conversation.id, p),
+    );
+  }
+
+  // ---- audit -------------------------------------------------------------------------------
+
+  async listAuditEvents(
+    auth: AuthContext,
+    q: { cursor?: string | undefined; limit?: number | undefined; order?: 'asc' | 'desc' | undefined },
+  ) {
+    requireScope(auth, 'admin');
+    return this.idPage(auth.workspaceId, 'audit', { ...q, order: q.order ?? 'desc' }, (p) =>
+      this.deps.store.listAuditEvents(auth.workspaceId, p),
+    );
+  }
+}
+
+function checkTimings(startedAt: number | null, finishedAt: number | null): void {
+  if (startedAt !== null && finishedAt !== null && finishedAt < startedAt) {
+    throw new ParleyError('validation_failed', 'finished_at is before started_at', {
+      details: [{ field: '/body/finished_at', message: 'must not be before started_at' }],
+    });
+  }
+}

@@ -1,0 +1,110 @@
+import { createHash } from 'node:crypto';
+import { ParleyError } from '../errors.js';
+import type { Repo } from '../store/types.js';
+import type { ServiceDeps } from './context.js';
+
+/** How long a running request holds its key before another may take it over (its owner died). */
+const LOCK_MS = 60_000;
+const KEY_RE = /^[\x21-\x7e]{1,255}$/;
+
+export type IdempotencyStart =
+  | { kind: 'replay'; statusCode: number; body: string | null }
+  | { kind: 'proceed'; key: string; fingerprint: string };
+
+/** A stable digest of what was asked: method, path with query, and the body with sorted keys. */
+export function fingerprint(method: string, url: string, body: unknown): string {
+  const canonical = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(canonical);
+    if (v !== null && typeof v === 'object') {
+      return Object.fromEntries(
+        Object.keys(v)
+          .sort()
+          .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
+      );
+    }
+    return v;
+  };
+  return createHash('sha256')
+    .update(`${method} ${url}\n${JSON.stringify(canonical(body ?? null))}`)
+    .digest('hex');
+}
+
+/**
+ * Idempotency-Key handling. The record is claimed (inserted as running) before the effect; the
+ * effect's own transaction marks it done with the stored answer, so effect and record commit
+ * together. A crash before that commit leaves only a running record, which expires after
+ * LOCK_MS and is taken over by the next retry; the effect never happened, so running it then is right.
+ */
+export class IdempotencyService {
+  constructor(
+    private readonly deps: ServiceDeps,
+    private readonly ttlMs: number,
+  ) {}
+
+  static validateKey(raw: string): void {
+    if (!KEY_RE.test(raw)) {
+      throw new ParleyError('invalid_idempotency_key', 'Idempotency-Key must be 1 to 255 printable ASCII characters', {
+        details: [{ field: '/header/idempotency-key', message: 'must be 1 to 255 printable ASCII characters' }],
+      });
+    }
+  }
+
+  async begin(workspaceId: string, key: string, fp: string): Promise<IdempotencyStart> {
+    const { store, clock } = this.deps;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const now = clock.now();
+      const fresh = {
+        workspaceId,
+        key,
+        fingerprint: fp,
+        state: 'running' as const,
+        statusCode: null,
+        responseBody: null,
+        createdAt: now,
+        lockedUntil: now + LOCK_MS,
+      };
+      const existing = await store.getIdempotency(workspaceId, key);
+      if (existing === null) {
+        if (await store.claimIdempotency(fresh)) return { kind: 'proceed', key, fingerprint: fp };
+        continue; // someone claimed it between our read and insert: look again
+      }
+      const expired = existing.createdAt < now - this.ttlMs;
+      if (!expired) {
+        if (existing.fingerprint !== fp) {
+          throw new ParleyError(
+            'idempotency_key_reused',
+            'This Idempotency-Key was already used with a different request',
+          );
+        }
+        if (existing.state === 'done') {
+          return { kind: 'replay', statusCode: existing.statusCode ?? 200, body: existing.responseBody };
+        }
+        if (existing.lockedUntil >= now) {
+          throw new ParleyError('idempotency_in_progress', 'A request with this Idempotency-Key is still running', {
+            retryAfter: 1,
+          });
+        }
+      }
+      if (await store.reclaimIdempotency(fresh, { lockedUntil: now, createdBefore: now - this.ttlMs })) {
+        return { kind: 'proceed', key, fingerprint: fp };
+      }
+    }
+    throw new ParleyError('idempotency_in_progress', 'A request with this Idempotency-Key is still running', {
+      retryAfter: 1,
+    });
+  }
+
+  /** Called inside the effect's transaction. */
+  async complete(tx: Repo, workspaceId: string, key: string, statusCode: number, body: string | null): Promise<void> {
+    await tx.completeIdempotency(workspaceId, key, statusCode, body);
+  }
+
+  /** The request failed without an effect: free the key so a corrected retry may use it. */
+  async release(workspaceId: string, key: string, fp: string): Promise<void> {
+    await this.deps.store.releaseIdempotency(workspaceId, key, fp);
+  }
+
+  async purgeExpired(batch = 1000): Promise<number> {
+    return this.deps.store.purgeIdempotency(this.deps.clock.now() - this.ttlMs, batch);
+  }
+}

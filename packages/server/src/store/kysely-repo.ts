@@ -1,0 +1,754 @@
+import { type ExpressionBuilder, type Kysely, type Selectable, sql } from 'kysely';
+import type {
+  ApiKey,
+  AuditEvent,
+  Conversation,
+  ConversationContext,
+  Json,
+  JsonObject,
+  Message,
+  Role,
+  Scope,
+  ToolInvocation,
+  ToolStatus,
+  Workspace,
+} from '../domain/types.js';
+import type {
+  ApiKeysTable,
+  AuditEventsTable,
+  ConversationsTable,
+  Database,
+  IdempotencyRecordsTable,
+  MessagesTable,
+  ToolInvocationsTable,
+} from './schema.js';
+import type {
+  ConversationFilter,
+  ConversationListQuery,
+  ConversationPatch,
+  DeleteCounts,
+  IdempotencyRecord,
+  PageQuery,
+  Repo,
+  ToolInvocationPatch,
+  TotalAnswer,
+} from './types.js';
+
+/**
+ * The parts of storage that differ per engine: full-text indexing and search. Everything else
+ * is one set of Kysely queries shared by SQLite and PostgreSQL.
+ */
+export interface SearchIndex {
+  indexMessage(db: Kysely<Database>, workspaceId: string, messageId: string): Promise<void>;
+  /** Re-indexes a conversation title; `oldTitle` is what the index holds now. */
+  indexTitle(db: Kysely<Database>, workspaceId: string, conversationId: string, oldTitle: string | null): Promise<void>;
+  /** Removes every index entry of a conversation; returns how many went. */
+  removeConversation(db: Kysely<Database>, workspaceId: string, conversationId: string): Promise<number>;
+  /** A condition on `conversations` (aliased `c`) that keeps rows matching the text, or null for "matches nothing". */
+  matchCondition(
+    eb: ExpressionBuilder<Database & { c: ConversationsTable }, 'c'>,
+    workspaceId: string,
+    text: string,
+  ): ReturnType<typeof sql<boolean>> | null;
+}
+
+const CONVERSATION_COLUMNS = [
+  'c.workspace_id',
+  'c.id',
+  'c.user_id',
+  'c.bot_id',
+  'c.title',
+  'c.title_source',
+  'c.contact_id',
+  'c.deal_id',
+  'c.matter_id',
+  'c.context_extra',
+  'c.metadata',
+  'c.archived',
+  'c.message_count',
+  'c.tool_invocation_count',
+  'c.last_message_at',
+  'c.created_at',
+  'c.updated_at',
+] as const;
+
+const KEY_COLUMNS = [
+  'workspace_id',
+  'id',
+  'name',
+  'prefix',
+  'scopes',
+  'user_id',
+  'instance_admin',
+  'rate_limit',
+  'expires_at',
+  'revoked_at',
+  'created_at',
+] as const;
+
+const num = (v: number | string | bigint): number => (typeof v === 'number' ? v : Number(v));
+const numOrNull = (v: number | string | bigint | null): number | null => (v === null ? null : num(v));
+
+function parseJson<T>(text: string): T {
+  return JSON.parse(text) as T;
+}
+
+export function toConversation(r: Selectable<ConversationsTable>): Conversation {
+  const context: ConversationContext = parseJson<JsonObject>(r.context_extra);
+  if (r.contact_id !== null) context.contact_id = r.contact_id;
+  if (r.deal_id !== null) context.deal_id = r.deal_id;
+  if (r.matter_id !== null) context.matter_id = r.matter_id;
+  return {
+    id: r.id,
+    workspaceId: r.workspace_id,
+    userId: r.user_id,
+    botId: r.bot_id,
+    title: r.title,
+    titleSource: r.title_source as Conversation['titleSource'],
+    context,
+    metadata: parseJson<JsonObject>(r.metadata),
+    archived: num(r.archived) === 1,
+    messageCount: num(r.message_count),
+    toolInvocationCount: num(r.tool_invocation_count),
+    lastMessageAt: numOrNull(r.last_message_at),
+    createdAt: num(r.created_at),
+    updatedAt: num(r.updated_at),
+  };
+}
+
+function contextColumns(ctx: ConversationContext) {
+  const { contact_id, deal_id, matter_id, ...extra } = ctx;
+  return {
+    contact_id: typeof contact_id === 'string' ? contact_id : null,
+    deal_id: typeof deal_id === 'string' ? deal_id : null,
+    matter_id: typeof matter_id === 'string' ? matter_id : null,
+    context_extra: JSON.stringify(extra),
+  };
+}
+
+function toMessage(r: Selectable<MessagesTable>): Message {
+  return {
+    id: r.id,
+    conversationId: r.conversation_id,
+    role: r.role as Role,
+    content: r.content,
+    metadata: parseJson<JsonObject>(r.metadata),
+    createdAt: num(r.created_at),
+  };
+}
+
+function toTool(r: Selectable<ToolInvocationsTable>): ToolInvocation {
+  return {
+    id: r.id,
+    conversationId: r.conversation_id,
+    messageId: r.message_id,
+    toolName: r.tool_name,
+    input: parseJson<Json>(r.input),
+    output: parseJson<Json>(r.output),
+    status: r.status as ToolStatus,
+    startedAt: numOrNull(r.started_at),
+    finishedAt: numOrNull(r.finished_at),
+    createdAt: num(r.created_at),
+    updatedAt: num(r.updated_at),
+  };
+}
+
+function toKey(r: Omit<Selectable<ApiKeysTable>, 'key_hash'>): ApiKey {
+  return {
+    id: r.id,
+    workspaceId: r.workspace_id,
+    name: r.name,
+    prefix: r.prefix,
+    scopes: r.scopes.split(' ').filter(Boolean) as Scope[],
+    userId: r.user_id,
+    instanceAdmin: num(r.instance_admin) === 1,
+    rateLimit: numOrNull(r.rate_limit),
+    expiresAt: numOrNull(r.expires_at),
+    revokedAt: numOrNull(r.revoked_at),
+    createdAt: num(r.created_at),
+  };
+}
+
+function toAudit(r: Selectable<AuditEventsTable>): AuditEvent {
+  return {
+    id: r.id,
+    workspaceId: r.workspace_id,
+    actorKeyId: r.actor_key_id,
+    action: r.action,
+    targetType: r.target_type,
+    targetId: r.target_id,
+    counts: parseJson<Record<string, number>>(r.counts),
+    createdAt: num(r.created_at),
+  };
+}
+
+function toIdem(r: Selectable<IdempotencyRecordsTable>): IdempotencyRecord {
+  return {
+    workspaceId: r.workspace_id,
+    key: r.idem_key,
+    fingerprint: r.fingerprint,
+    state: r.state as IdempotencyRecord['state'],
+    statusCode: numOrNull(r.status_code),
+    responseBody: r.response_body,
+    createdAt: num(r.created_at),
+    lockedUntil: num(r.locked_until),
+  };
+}
+
+/** Counter names kept per workspace; see totalConversations for when they answer. */
+const counterNames = (c: { userId: string | null; botId: string | null }, archived: boolean): string[] => {
+  const names = archived ? ['archived'] : ['all'];
+  if (c.userId !== null) names.push(archived ? `user_archived:${c.userId}` : `user:${c.userId}`);
+  if (c.botId !== null) names.push(archived ? `bot_archived:${c.botId}` : `bot:${c.botId}`);
+  return names;
+};
+
+export class KyselyRepo implements Repo {
+  constructor(
+    protected readonly db: Kysely<Database>,
+    protected readonly search: SearchIndex,
+  ) {}
+
+  // ---- workspaces and keys -------------------------------------------------
+
+  async insertWorkspace(ws: Workspace): Promise<void> {
+    await this.db.insertInto('workspaces').values({ id: ws.id, name: ws.name, created_at: ws.createdAt }).execute();
+  }
+
+  async getWorkspace(id: string): Promise<Workspace | null> {
+    const r = await this.db
+      .selectFrom('workspaces')
+      .select(['id', 'name', 'created_at'])
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return r ? { id: r.id, name: r.name, createdAt: num(r.created_at) } : null;
+  }
+
+  async countWorkspaces(): Promise<number> {
+    const r = await this.db
+      .selectFrom('workspaces')
+      .select((eb) => eb.fn.countAll<number | string>().as('n'))
+      .executeTakeFirstOrThrow();
+    return num(r.n);
+  }
+
+  async findFirstWorkspaceId(): Promise<string | null> {
+    const r = await this.db
+      .selectFrom('workspaces')
+      .select('id')
+      .orderBy('created_at')
+      .orderBy('id')
+      .limit(1)
+      .executeTakeFirst();
+    return r?.id ?? null;
+  }
+
+  async insertApiKey(key: ApiKey, keyHash: string): Promise<void> {
+    await this.db
+      .insertInto('api_keys')
+      .values({
+        workspace_id: key.workspaceId,
+        id: key.id,
+        name: key.name,
+        key_hash: keyHash,
+        prefix: key.prefix,
+        scopes: key.scopes.join(' '),
+        user_id: key.userId,
+        instance_admin: key.instanceAdmin ? 1 : 0,
+        rate_limit: key.rateLimit,
+        expires_at: key.expiresAt,
+        revoked_at: key.revokedAt,
+        created_at: key.createdAt,
+      })
+      .execute();
+  }
+
+  async findApiKeyByHash(keyHash: string): Promise<ApiKey | null> {
+    const r = await this.db
+      .selectFrom('api_keys')
+      .select(KEY_COLUMNS)
+      .where('key_hash', '=', keyHash)
+      .executeTakeFirst();
+    return r ? toKey(r) : null;
+  }
+
+  async listApiKeys(workspaceId: string): Promise<ApiKey[]> {
+    const rows = await this.db
+      .selectFrom('api_keys')
+      .select(KEY_COLUMNS)
+      .where('workspace_id', '=', workspaceId)
+      .orderBy('id')
+      .execute();
+    return rows.map(toKey);
+  }
+
+  async getApiKey(workspaceId: string, id: string): Promise<ApiKey | null> {
+    const r = await this.db
+      .selectFrom('api_keys')
+      .select(KEY_COLUMNS)
+      .where('workspace_id', '=', workspaceId)
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return r ? toKey(r) : null;
+  }
+
+  async revokeApiKey(workspaceId: string, id: string, at: number): Promise<boolean> {
+    const r = await this.db
+      .updateTable('api_keys')
+      .set({ revoked_at: at })
+      .where('workspace_id', '=', workspaceId)
+      .where('id', '=', id)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  // ---- conversations --------------------------------------------------------
+
+  async insertConversation(c: Conversation): Promise<void> {
+    await this.db
+      .insertInto('conversations')
+      .values({
+        workspace_id: c.workspaceId,
+        id: c.id,
+        user_id: c.userId,
+        bot_id: c.botId,
+        title: c.title,
+        title_source: c.titleSource,
+        ...contextColumns(c.context),
+        metadata: JSON.stringify(c.metadata),
+        archived: c.archived ? 1 : 0,
+        message_count: c.messageCount,
+        tool_invocation_count: c.toolInvocationCount,
+        last_message_at: c.lastMessageAt,
+        created_at: c.createdAt,
+        updated_at: c.updatedAt,
+      })
+      .execute();
+    await this.bumpCounters(c.workspaceId, counterNames(c, false), 1);
+    if (c.archived) await this.bumpCounters(c.workspaceId, counterNames(c, true), 1);
+    if (c.title !== null) await this.search.indexTitle(this.db, c.workspaceId, c.id, null);
+  }
+
+  async getConversation(workspaceId: string, id: string): Promise<Conversation | null> {
+    const r = await this.db
+      .selectFrom('conversations as c')
+      .select(CONVERSATION_COLUMNS)
+      .where('c.workspace_id', '=', workspaceId)
+      .where('c.id', '=', id)
+      .executeTakeFirst();
+    return r ? toConversation(r) : null;
+  }
+
+  async updateConversation(workspaceId: string, id: string, patch: ConversationPatch): Promise<Conversation | null> {
+    const before = await this.getConversation(workspaceId, id);
+    if (!before) return null;
+    const set: Partial<ConversationsTable> = { updated_at: patch.updatedAt };
+    if (patch.title !== undefined) set.title = patch.title;
+    if (patch.titleSource !== undefined) set.title_source = patch.titleSource;
+    if (patch.archived !== undefined) set.archived = patch.archived ? 1 : 0;
+    if (patch.context !== undefined) Object.assign(set, contextColumns(patch.context));
+    if (patch.metadata !== undefined) set.metadata = JSON.stringify(patch.metadata);
+    await this.db
+      .updateTable('conversations')
+      .set(set)
+      .where('workspace_id', '=', workspaceId)
+      .where('id', '=', id)
+      .execute();
+    if (patch.archived !== undefined && patch.archived !== before.archived) {
+      await this.bumpCounters(workspaceId, counterNames(before, true), patch.archived ? 1 : -1);
+    }
+    if (patch.title !== undefined && patch.title !== before.title) {
+      await this.search.indexTitle(this.db, workspaceId, id, before.title);
+    }
+    return this.getConversation(workspaceId, id);
+  }
+
+  async deleteConversation(workspaceId: string, id: string): Promise<DeleteCounts | null> {
+    const before = await this.getConversation(workspaceId, id);
+    if (!before) return null;
+    // derived rows first: the external-content index needs the rows it indexed
+    const searchEntries = await this.search.removeConversation(this.db, workspaceId, id);
+    const tools = await this.db
+      .deleteFrom('tool_invocations')
+      .where('workspace_id', '=', workspaceId)
+      .where('conversation_id', '=', id)
+      .executeTakeFirst();
+    const messages = await this.db
+      .deleteFrom('messages')
+      .where('workspace_id', '=', workspaceId)
+      .where('conversation_id', '=', id)
+      .executeTakeFirst();
+    await this.db.deleteFrom('conversations').where('workspace_id', '=', workspaceId).where('id', '=', id).execute();
+    await this.bumpCounters(workspaceId, counterNames(before, false), -1);
+    if (before.archived) await this.bumpCounters(workspaceId, counterNames(before, true), -1);
+    return {
+      messages: Number(messages.numDeletedRows),
+      tool_invocations: Number(tools.numDeletedRows),
+      search_entries: searchEntries,
+    };
+  }
+
+  private filtered(workspaceId: string, f: ConversationFilter) {
+    let q = this.db.selectFrom('conversations as c').where('c.workspace_id', '=', workspaceId);
+    if (f.userId !== undefined) q = q.where('c.user_id', '=', f.userId);
+    if (f.botId !== undefined) q = q.where('c.bot_id', '=', f.botId);
+    if (f.contactId !== undefined) q = q.where('c.contact_id', '=', f.contactId);
+    if (f.dealId !== undefined) q = q.where('c.deal_id', '=', f.dealId);
+    if (f.matterId !== undefined) q = q.where('c.matter_id', '=', f.matterId);
+    if (f.archived === 'exclude') q = q.where('c.archived', '=', 0);
+    else if (f.archived === 'only') q = q.where('c.archived', '=', 1);
+    if (f.createdAfter !== undefined) q = q.where('c.created_at', '>=', f.createdAfter);
+    if (f.createdBefore !== undefined) q = q.where('c.created_at', '<', f.createdBefore);
+    if (f.updatedAfter !== undefined) q = q.where('c.updated_at', '>=', f.updatedAfter);
+    if (f.updatedBefore !== undefined) q = q.where('c.updated_at', '<', f.updatedBefore);
+    if (f.search !== undefined) {
+      const text = f.search;
+      q = q.where((eb) => this.search.matchCondition(eb, workspaceId, text) ?? sql<boolean>`1 = 0`);
+    }
+    return q;
+  }
+
+  async listConversations(workspaceId: string, q: ConversationListQuery): Promise<Conversation[]> {
+    const col = q.orderBy === 'created_at' ? ('c.created_at' as const) : ('c.updated_at' as const);
+    let query = this.filtered(workspaceId, q).select(CONVERSATION_COLUMNS);
+    if (q.after) {
+      const { value, id } = q.after;
+      const cmp = q.order === 'desc' ? '<' : '>';
+      query = query.where((eb) => eb.or([eb(col, cmp, value), eb.and([eb(col, '=', value), eb('c.id', cmp, id)])]));
+    }
+    query = query.orderBy(col, q.order).orderBy('c.id', q.order).limit(q.limit);
+    if (q.offset) query = query.offset(q.offset);
+    const rows = await query.execute();
+    return rows.map(toConversation);
+  }
+
+  async totalConversations(workspaceId: string, f: ConversationFilter, cap: number): Promise<TotalAnswer> {
+    const onlyCounted =
+      f.contactId === undefined &&
+      f.dealId === undefined &&
+      f.matterId === undefined &&
+      f.search === undefined &&
+      f.createdAfter === undefined &&
+      f.createdBefore === undefined &&
+      f.updatedAfter === undefined &&
+      f.updatedBefore === undefined &&
+      !(f.userId !== undefined && f.botId !== undefined);
+    if (onlyCounted) {
+      const [all, archived] =
+        f.userId !== undefined
+          ? [`user:${f.userId}`, `user_archived:${f.userId}`]
+          : f.botId !== undefined
+            ? [`bot:${f.botId}`, `bot_archived:${f.botId}`]
+            : ['all', 'archived'];
+      const rows = await this.db
+        .selectFrom('counters')
+        .select(['name', 'value'])
+        .where('workspace_id', '=', workspaceId)
+        .where('name', 'in', [all, archived])
+        .execute();
+      const get = (n: string) => num(rows.find((r) => r.name === n)?.value ?? 0);
+      const total =
+        f.archived === 'include' ? get(all) : f.archived === 'only' ? get(archived) : get(all) - get(archived);
+      return { total, exact: true };
+    }
+    // Bounded: count at most `cap` matching rows.
+    const inner = this.filtered(workspaceId, f)
+      .select('c.id')
+      .limit(cap + 1);
+    const r = await this.db
+      .selectFrom(inner.as('t'))
+      .select((eb) => eb.fn.countAll<number | string>().as('n'))
+      .executeTakeFirstOrThrow();
+    const n = num(r.n);
+    return n > cap ? { total: cap, exact: false } : { total: n, exact: true };
+  }
+
+  private async bumpCounters(workspaceId: string, names: string[], delta: number): Promise<void> {
+    if (names.length === 0) return;
+    await this.db
+      .insertInto('counters')
+      .values(names.map((name) => ({ workspace_id: workspaceId, name, value: delta })))
+      .onConflict((oc) =>
+        oc.columns(['workspace_id', 'name']).doUpdateSet({ value: sql<number>`counters.value + excluded.value` }),
+      )
+      .execute();
+  }
+
+  // ---- messages and tool invocations ------------------------------------------
+
+  async insertMessage(workspaceId: string, m: Message): Promise<void> {
+    await this.db
+      .insertInto('messages')
+      .values({
+        workspace_id: workspaceId,
+        conversation_id: m.conversationId,
+        id: m.id,
+        role: m.role,
+        content: m.content,
+        metadata: JSON.stringify(m.metadata),
+        created_at: m.createdAt,
+      })
+      .execute();
+    await this.search.indexMessage(this.db, workspaceId, m.id);
+  }
+
+  async listMessages(workspaceId: string, conversationId: string, q: PageQuery): Promise<Message[]> {
+    let query = this.db
+      .selectFrom('messages')
+      .select(['workspace_id', 'conversation_id', 'id', 'role', 'content', 'metadata', 'created_at'])
+      .where('workspace_id', '=', workspaceId)
+      .where('conversation_id', '=', conversationId);
+    if (q.after !== undefined) query = query.where('id', q.order === 'desc' ? '<' : '>', q.after);
+    const rows = await query.orderBy('id', q.order).limit(q.limit).execute();
+    return rows.map(toMessage);
+  }
+
+  async messageExists(workspaceId: string, conversationId: string, id: string): Promise<boolean> {
+    const r = await this.db
+      .selectFrom('messages')
+      .select('id')
+      .where('workspace_id', '=', workspaceId)
+      .where('conversation_id', '=', conversationId)
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return r !== undefined;
+  }
+
+  async touchConversation(
+    workspaceId: string,
+    id: string,
+    change: { messages?: number; toolInvocations?: number; lastMessageAt?: number; updatedAt: number },
+  ): Promise<void> {
+    await this.db
+      .updateTable('conversations')
+      .set((eb) => ({
+        message_count: eb('message_count', '+', change.messages ?? 0),
+        tool_invocation_count: eb('tool_invocation_count', '+', change.toolInvocations ?? 0),
+        updated_at: change.updatedAt,
+        ...(change.lastMessageAt !== undefined ? { last_message_at: change.lastMessageAt } : {}),
+      }))
+      .where('workspace_id', '=', workspaceId)
+      .where('id', '=', id)
+      .execute();
+  }
+
+  async insertToolInvocation(workspaceId: string, t: ToolInvocation): Promise<void> {
+    await this.db
+      .insertInto('tool_invocations')
+      .values({
+        workspace_id: workspaceId,
+        conversation_id: t.conversationId,
+        id: t.id,
+        message_id: t.messageId,
+        tool_name: t.toolName,
+        input: JSON.stringify(t.input),
+        output: JSON.stringify(t.output),
+        status: t.status,
+        started_at: t.startedAt,
+        finished_at: t.finishedAt,
+        created_at: t.createdAt,
+        updated_at: t.updatedAt,
+      })
+      .execute();
+  }
+
+  private toolQuery(workspaceId: string, conversationId: string) {
+    return this.db
+      .selectFrom('tool_invocations')
+      .select([
+        'workspace_id',
+        'conversation_id',
+        'id',
+        'message_id',
+        'tool_name',
+        'input',
+        'output',
+        'status',
+        'started_at',
+        'finished_at',
+        'created_at',
+        'updated_at',
+      ])
+      .where('workspace_id', '=', workspaceId)
+      .where('conversation_id', '=', conversationId);
+  }
+
+  async getToolInvocation(workspaceId: string, conversationId: string, id: string): Promise<ToolInvocation | null> {
+    const r = await this.toolQuery(workspaceId, conversationId).where('id', '=', id).executeTakeFirst();
+    return r ? toTool(r) : null;
+  }
+
+  async updateToolInvocation(
+    workspaceId: string,
+    conversationId: string,
+    id: string,
+    patch: ToolInvocationPatch,
+  ): Promise<ToolInvocation | null> {
+    const set: Partial<ToolInvocationsTable> = { updated_at: patch.updatedAt };
+    if (patch.output !== undefined) set.output = JSON.stringify(patch.output);
+    if (patch.status !== undefined) set.status = patch.status;
+    if (patch.startedAt !== undefined) set.started_at = patch.startedAt;
+    if (patch.finishedAt !== undefined) set.finished_at = patch.finishedAt;
+    if (patch.messageId !== undefined) set.message_id = patch.messageId;
+    const r = await this.db
+      .updateTable('tool_invocations')
+      .set(set)
+      .where('workspace_id', '=', workspaceId)
+      .where('conversation_id', '=', conversationId)
+      .where('id', '=', id)
+      .executeTakeFirst();
+    if (Number(r.numUpdatedRows) === 0) return null;
+    return this.getToolInvocation(workspaceId, conversationId, id);
+  }
+
+  async listToolInvocations(workspaceId: string, conversationId: string, q: PageQuery): Promise<ToolInvocation[]> {
+    let query = this.toolQuery(workspaceId, conversationId);
+    if (q.after !== undefined) query = query.where('id', q.order === 'desc' ? '<' : '>', q.after);
+    const rows = await query.orderBy('id', q.order).limit(q.limit).execute();
+    return rows.map(toTool);
+  }
+
+  // ---- idempotency -------------------------------------------------------------
+
+  private idemValues(rec: IdempotencyRecord) {
+    return {
+      workspace_id: rec.workspaceId,
+      idem_key: rec.key,
+      fingerprint: rec.fingerprint,
+      state: rec.state,
+      status_code: rec.statusCode,
+      response_body: rec.responseBody,
+      created_at: rec.createdAt,
+      locked_until: rec.lockedUntil,
+    };
+  }
+
+  async getIdempotency(workspaceId: string, key: string): Promise<IdempotencyRecord | null> {
+    const r = await this.db
+      .selectFrom('idempotency_records')
+      .select([
+        'workspace_id',
+        'idem_key',
+        'fingerprint',
+        'state',
+        'status_code',
+        'response_body',
+        'created_at',
+        'locked_until',
+      ])
+      .where('workspace_id', '=', workspaceId)
+      .where('idem_key', '=', key)
+      .executeTakeFirst();
+    return r ? toIdem(r) : null;
+  }
+
+  async claimIdempotency(rec: IdempotencyRecord): Promise<boolean> {
+    const r = await this.db
+      .insertInto('idempotency_records')
+      .values(this.idemValues(rec))
+      .onConflict((oc) => oc.columns(['workspace_id', 'idem_key']).doNothing())
+      .executeTakeFirst();
+    return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
+  }
+
+  async reclaimIdempotency(
+    rec: IdempotencyRecord,
+    stale: { lockedUntil: number; createdBefore: number },
+  ): Promise<boolean> {
+    const { workspace_id, idem_key, ...rest } = this.idemValues(rec);
+    const r = await this.db
+      .updateTable('idempotency_records')
+      .set(rest)
+      .where('workspace_id', '=', workspace_id)
+      .where('idem_key', '=', idem_key)
+      .where((eb) =>
+        eb.or([
+          eb('created_at', '<', stale.createdBefore),
+          eb.and([eb('state', '=', 'running'), eb('locked_until', '<', stale.lockedUntil)]),
+        ]),
+      )
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  async completeIdempotency(workspaceId: string, key: string, statusCode: number, body: string | null): Promise<void> {
+    await this.db
+      .updateTable('idempotency_records')
+      .set({ state: 'done', status_code: statusCode, response_body: body })
+      .where('workspace_id', '=', workspaceId)
+      .where('idem_key', '=', key)
+      .execute();
+  }
+
+  async releaseIdempotency(workspaceId: string, key: string, fingerprint: string): Promise<void> {
+    await this.db
+      .deleteFrom('idempotency_records')
+      .where('workspace_id', '=', workspaceId)
+      .where('idem_key', '=', key)
+      .where('fingerprint', '=', fingerprint)
+      .where('state', '=', 'running')
+      .execute();
+  }
+
+  async purgeIdempotency(createdBefore: number, limit: number): Promise<number> {
+    const victims = await this.db
+      .selectFrom('idempotency_records')
+      .select(['workspace_id', 'idem_key'])
+      .where('created_at', '<', createdBefore)
+      .limit(limit)
+      .execute();
+    for (const v of victims) {
+      await this.db
+        .deleteFrom('idempotency_records')
+        .where('workspace_id', '=', v.workspace_id)
+        .where('idem_key', '=', v.idem_key)
+        .where('created_at', '<', createdBefore)
+        .execute();
+    }
+    return victims.length;
+  }
+
+  // ---- audit ------------------------------------------------------------------------
+
+  async insertAuditEvent(e: AuditEvent): Promise<void> {
+    await this.db
+      .insertInto('audit_events')
+      .values({
+        workspace_id: e.workspaceId,
+        id: e.id,
+        actor_key_id: e.actorKeyId,
+        action: e.action,
+        target_type: e.targetType,
+        target_id: e.targetId,
+        counts: JSON.stringify(e.counts),
+        created_at: e.createdAt,
+      })
+      .execute();
+  }
+
+  async listAuditEvents(workspaceId: string, q: PageQuery): Promise<AuditEvent[]> {
+    let query = this.db
+      .selectFrom('audit_events')
+      .select(['workspace_id', 'id', 'actor_key_id', 'action', 'target_type', 'target_id', 'counts', 'created_at'])
+      .where('workspace_id', '=', workspaceId);
+    if (q.after !== undefined) query = query.where('id', q.order === 'desc' ? '<' : '>', q.after);
+    const rows = await query.orderBy('id', q.order).limit(q.limit).execute();
+    return rows.map(toAudit);
+  }
+
+  // ---- instance ------------------------------------------------------------------------
+
+  async getMeta(key: string): Promise<string | null> {
+    const r = await this.db.selectFrom('instance_meta').select('value').where('key', '=', key).executeTakeFirst();
+    return r?.value ?? null;
+  }
+
+  async setMetaIfAbsent(key: string, value: string): Promise<void> {
+    await this.db
+      .insertInto('instance_meta')
+      .values({ key, value })
+      .onConflict((oc) => oc.column('key').doNothing())
+      .execute();
+  }
+}

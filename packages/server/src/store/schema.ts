@@ -1,0 +1,117 @@
+/**
+ * Row types: what the tables hold, engine-neutral. Timestamps are epoch ms (INTEGER / BIGINT),
+ * booleans 0/1, JSON as text so that every byte round-trips identically on every engine.
+ * workspace_id leads every primary key and index.
+ */
+export interface WorkspacesTable {
+  id: string;
+  name: string;
+  created_at: number;
+}
+
+export interface ApiKeysTable {
+  workspace_id: string;
+  id: string;
+  name: string;
+  key_hash: string;
+  prefix: string;
+  scopes: string;
+  user_id: string | null;
+  instance_admin: number;
+  rate_limit: number | null;
+  expires_at: number | null;
+  revoked_at: number | null;
+  created_at: number;
+}
+
+export interface ConversationsTable {
+  workspace_id: string;
+  id: string;
+  user_id: string | null;
+  bot_id: string | null;
+  title: string | null;
+  title_source: string | null;
+  contact_id: string | null;
+  deal_id: string | null;
+  matter_id: string | null;
+  context_extra: string;
+  metadata: string;
+  archived: number;
+  message_count: number;
+  tool_invocation_count: number;
+  last_message_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface MessagesTable {
+  workspace_id: string;
+  conversation_id: string;
+  id: string;
+  role: string;
+  content: string;
+  metadata: string;
+  created_at: number;
+}
+
+export interface ToolInvocationsTable {
+  workspace_id: string;
+  conversation_id: string;
+  id: string;
+  message_id: string | null;
+  tool_name: string;
+  input: string;
+  output: string;
+  status: string;
+  started_at: number | null;
+  finished_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface IdempotencyRecordsTable {
+  workspace_id: string;
+  idem_key: string;
+  fingerprint: string;
+  /** 'running' until the effect commits, then 'done'. */
+  state: string;
+  status_code: number | null;
+  response_body: string | null;
+  created_at: number;
+  locked_until: number;
+}
+
+export interface AuditEventsTable {
+  workspace_id: string;
+  id: string;
+  actor_key_id: string | null;
+  action: string;
+  target_type: string;
+  target_id: string;
+  counts: string;
+  created_at: number;
+}
+
+/** Totals kept in the same transactions as the rows they count (meta.total without count(*)). */
+export interface CountersTable {
+  workspace_id: string;
+  name: string;
+  value: number;
+}
+
+export interface InstanceMetaTable {
+  key: string;
+  value: string;
+}
+
+export interface Database {
+  workspaces: WorkspacesTable;
+  api_keys: ApiKeysTable;
+  conversations: ConversationsTable;
+  messages: MessagesTable;
+  tool_invocations: ToolInvocationsTable;
+  idempotency_records: IdempotencyRecordsTable;
+  audit_events: AuditEventsTable;
+  counters: CountersTable;
+  instance_meta: InstanceMetaTable;
+}

@@ -1,0 +1,97 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, SqliteDialect, sql } from 'kysely';
+import { KyselyRepo } from '../kysely-repo.js';
+import type { Database } from '../schema.js';
+import type { Repo, Store } from '../types.js';
+import { SQLITE_MIGRATIONS } from './migrations.js';
+import { sqliteSearch } from './search.js';
+
+export interface MigrationReport {
+  applied: Array<{ version: number; name: string }>;
+  current: number;
+}
+
+/** Opens the database file with the settings Parley relies on. */
+export function openSqlite(file: string, synchronous: 'NORMAL' | 'FULL' = 'NORMAL'): BetterSqlite3.Database {
+  if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
+  const raw = new BetterSqlite3(file);
+  raw.pragma('journal_mode = WAL');
+  // NORMAL under WAL keeps every commit atomic and durable across a process crash (kill -9);
+  // only an OS crash or power loss can lose the last commits. FULL fsyncs every commit.
+  raw.pragma(`synchronous = ${synchronous}`);
+  raw.pragma('busy_timeout = 5000');
+  raw.pragma('foreign_keys = ON');
+  return raw;
+}
+
+export function migrateSqlite(raw: BetterSqlite3.Database): MigrationReport {
+  raw.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
+  const done = new Set(
+    (raw.prepare('SELECT version FROM schema_migrations').all() as Array<{ version: number }>).map((r) => r.version),
+  );
+  const applied: MigrationReport['applied'] = [];
+  for (const m of SQLITE_MIGRATIONS) {
+    if (done.has(m.version)) continue;
+    raw
+      .transaction(() => {
+        raw.exec(m.sql);
+        raw
+          .prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
+          .run(m.version, m.name, Date.now());
+      })
+      .immediate();
+    applied.push({ version: m.version, name: m.name });
+  }
+  const current = Math.max(0, ...SQLITE_MIGRATIONS.map((m) => m.version));
+  return { applied, current };
+}
+
+export function sqlitePath(databaseUrl: string): string {
+  return databaseUrl.replace(/^sqlite:(\/\/)?/, '');
+}
+
+export class SqliteStore extends KyselyRepo implements Store {
+  readonly engine = 'sqlite' as const;
+  readonly raw: BetterSqlite3.Database;
+  readonly kysely: Kysely<Database>;
+
+  constructor(raw: BetterSqlite3.Database) {
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
+    super(db, sqliteSearch);
+    this.raw = raw;
+    this.kysely = db;
+  }
+
+  async transaction<T>(fn: (tx: Repo) => Promise<T>): Promise<T> {
+    // BEGIN IMMEDIATE takes the write lock up front, so a second process (the CLI) waits on
+    // busy_timeout instead of failing mid-transaction on a lock upgrade.
+    return this.kysely.connection().execute(async (conn) => {
+      await sql`BEGIN IMMEDIATE`.execute(conn);
+      try {
+        const result = await fn(new KyselyRepo(conn, sqliteSearch));
+        await sql`COMMIT`.execute(conn);
+        return result;
+      } catch (err) {
+        if (this.raw.inTransaction) await sql`ROLLBACK`.execute(conn);
+        throw err;
+      }
+    });
+  }
+
+  async ping(): Promise<void> {
+    this.raw.prepare('SELECT 1').get();
+  }
+
+  async close(): Promise<void> {
+    await this.kysely.destroy();
+  }
+}
+
+export function createSqliteStore(databaseUrl: string, opts: { migrate?: boolean } = {}): SqliteStore {
+  const raw = openSqlite(sqlitePath(databaseUrl));
+  if (opts.migrate !== false) migrateSqlite(raw);
+  return new SqliteStore(raw);
+}

@@ -1,0 +1,143 @@
+/**
+ * SQLite migrations, numbered, applied in order inside one transaction each. Never edit a
+ * shipped migration: add the next number.
+ */
+export const SQLITE_MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [
+  {
+    version: 1,
+    name: 'initial schema',
+    sql: `
+CREATE TABLE workspaces (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+
+CREATE TABLE api_keys (
+  workspace_id TEXT NOT NULL REFERENCES workspaces(id),
+  id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  key_hash TEXT NOT NULL,
+  prefix TEXT NOT NULL,
+  scopes TEXT NOT NULL,
+  user_id TEXT,
+  instance_admin INTEGER NOT NULL DEFAULT 0,
+  rate_limit INTEGER,
+  expires_at INTEGER,
+  revoked_at INTEGER,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (workspace_id, id)
+);
+-- the one lookup that finds the tenant; api_keys is a small reference table
+CREATE UNIQUE INDEX api_keys_hash ON api_keys (key_hash);
+
+CREATE TABLE conversations (
+  workspace_id TEXT NOT NULL REFERENCES workspaces(id),
+  id TEXT NOT NULL,
+  user_id TEXT,
+  bot_id TEXT,
+  title TEXT,
+  title_source TEXT,
+  contact_id TEXT,
+  deal_id TEXT,
+  matter_id TEXT,
+  context_extra TEXT NOT NULL DEFAULT '{}',
+  metadata TEXT NOT NULL DEFAULT '{}',
+  archived INTEGER NOT NULL DEFAULT 0,
+  message_count INTEGER NOT NULL DEFAULT 0,
+  tool_invocation_count INTEGER NOT NULL DEFAULT 0,
+  last_message_at INTEGER,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (workspace_id, id)
+);
+CREATE INDEX conversations_updated ON conversations (workspace_id, updated_at, id);
+CREATE INDEX conversations_created ON conversations (workspace_id, created_at, id);
+CREATE INDEX conversations_user_updated ON conversations (workspace_id, user_id, updated_at, id);
+CREATE INDEX conversations_bot ON conversations (workspace_id, bot_id, updated_at, id);
+CREATE INDEX conversations_contact ON conversations (workspace_id, contact_id) WHERE contact_id IS NOT NULL;
+CREATE INDEX conversations_deal ON conversations (workspace_id, deal_id) WHERE deal_id IS NOT NULL;
+CREATE INDEX conversations_matter ON conversations (workspace_id, matter_id) WHERE matter_id IS NOT NULL;
+
+CREATE TABLE messages (
+  workspace_id TEXT NOT NULL,
+  conversation_id TEXT NOT NULL,
+  id TEXT NOT NULL,
+  role TEXT NOT NULL,
+  content TEXT NOT NULL,
+  metadata TEXT NOT NULL DEFAULT '{}',
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (workspace_id, id),
+  FOREIGN KEY (workspace_id, conversation_id) REFERENCES conversations (workspace_id, id)
+);
+CREATE INDEX messages_conversation ON messages (workspace_id, conversation_id, id);
+
+CREATE TABLE tool_invocations (
+  workspace_id TEXT NOT NULL,
+  conversation_id TEXT NOT NULL,
+  id TEXT NOT NULL,
+  message_id TEXT,
+  tool_name TEXT NOT NULL,
+  input TEXT NOT NULL,
+  output TEXT NOT NULL,
+  status TEXT NOT NULL,
+  started_at INTEGER,
+  finished_at INTEGER,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (workspace_id, id),
+  FOREIGN KEY (workspace_id, conversation_id) REFERENCES conversations (workspace_id, id),
+  FOREIGN KEY (workspace_id, message_id) REFERENCES messages (workspace_id, id)
+);
+CREATE INDEX tool_invocations_conversation ON tool_invocations (workspace_id, conversation_id, id);
+CREATE INDEX tool_invocations_message ON tool_invocations (workspace_id, message_id) WHERE message_id IS NOT NULL;
+
+CREATE TABLE idempotency_records (
+  workspace_id TEXT NOT NULL,
+  idem_key TEXT NOT NULL,
+  fingerprint TEXT NOT NULL,
+  state TEXT NOT NULL,
+  status_code INTEGER,
+  response_body TEXT,
+  created_at INTEGER NOT NULL,
+  locked_until INTEGER NOT NULL,
+  PRIMARY KEY (workspace_id, idem_key)
+);
+CREATE INDEX idempotency_records_created ON idempotency_records (created_at);
+
+CREATE TABLE audit_events (
+  workspace_id TEXT NOT NULL REFERENCES workspaces(id),
+  id TEXT NOT NULL,
+  actor_key_id TEXT,
+  action TEXT NOT NULL,
+  target_type TEXT NOT NULL,
+  target_id TEXT NOT NULL,
+  counts TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (workspace_id, id)
+);
+
+CREATE TABLE counters (
+  workspace_id TEXT NOT NULL REFERENCES workspaces(id),
+  name TEXT NOT NULL,
+  value INTEGER NOT NULL,
+  PRIMARY KEY (workspace_id, name)
+);
+
+CREATE TABLE instance_meta (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+
+-- full-text index over message content and titles; external content, so text is stored once
+CREATE VIRTUAL TABLE message_fts USING fts5(
+  content, content='messages', content_rowid='rowid',
+  tokenize = 'unicode61 remove_diacritics 2'
+);
+CREATE VIRTUAL TABLE title_fts USING fts5(
+  title, content='conversations', content_rowid='rowid',
+  tokenize = 'unicode61 remove_diacritics 2'
+);
+`,
+  },
+];

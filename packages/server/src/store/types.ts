@@ -1,0 +1,163 @@
+import type {
+  ApiKey,
+  AuditEvent,
+  Conversation,
+  ConversationContext,
+  JsonObject,
+  Message,
+  ToolInvocation,
+  Workspace,
+} from '../domain/types.js';
+
+/** Keyset position: the sort value and id of the last row of the previous page. */
+export interface KeysetPosition {
+  value: number;
+  id: string;
+}
+
+export interface ConversationFilter {
+  userId?: string | undefined;
+  botId?: string | undefined;
+  contactId?: string | undefined;
+  dealId?: string | undefined;
+  matterId?: string | undefined;
+  archived: 'exclude' | 'include' | 'only';
+  createdAfter?: number | undefined;
+  createdBefore?: number | undefined;
+  updatedAfter?: number | undefined;
+  updatedBefore?: number | undefined;
+  /** Raw user text; each engine turns it into a literal full-text query. */
+  search?: string | undefined;
+}
+
+export interface ConversationListQuery extends ConversationFilter {
+  orderBy: 'updated_at' | 'created_at';
+  order: 'asc' | 'desc';
+  after?: KeysetPosition | undefined;
+  offset?: number | undefined;
+  limit: number;
+}
+
+export interface ConversationPatch {
+  title?: string | null;
+  titleSource?: 'auto' | 'user' | null;
+  archived?: boolean;
+  context?: ConversationContext;
+  metadata?: JsonObject;
+  updatedAt: number;
+}
+
+export interface PageQuery {
+  after?: string | undefined;
+  order: 'asc' | 'desc';
+  limit: number;
+}
+
+export interface ToolInvocationPatch {
+  output?: ToolInvocation['output'];
+  status?: ToolInvocation['status'];
+  startedAt?: number | null;
+  finishedAt?: number | null;
+  messageId?: string | null;
+  updatedAt: number;
+}
+
+export interface IdempotencyRecord {
+  workspaceId: string;
+  key: string;
+  fingerprint: string;
+  state: 'running' | 'done';
+  statusCode: number | null;
+  responseBody: string | null;
+  createdAt: number;
+  lockedUntil: number;
+}
+
+export interface DeleteCounts {
+  messages: number;
+  tool_invocations: number;
+  search_entries: number;
+}
+
+export interface TotalAnswer {
+  total: number;
+  /** false when the count stopped at the cap. */
+  exact: boolean;
+}
+
+/**
+ * Everything the services may ask of storage. The tenant is in every signature; the only
+ * lookups without it are the ones that find the tenant (key by hash, workspace by id).
+ */
+export interface Repo {
+  // workspaces and keys
+  insertWorkspace(ws: Workspace): Promise<void>;
+  getWorkspace(id: string): Promise<Workspace | null>;
+  countWorkspaces(): Promise<number>;
+  /** The oldest workspace: the default one created on first start. */
+  findFirstWorkspaceId(): Promise<string | null>;
+  insertApiKey(key: ApiKey, keyHash: string): Promise<void>;
+  findApiKeyByHash(keyHash: string): Promise<ApiKey | null>;
+  listApiKeys(workspaceId: string): Promise<ApiKey[]>;
+  getApiKey(workspaceId: string, id: string): Promise<ApiKey | null>;
+  revokeApiKey(workspaceId: string, id: string, at: number): Promise<boolean>;
+
+  // conversations
+  insertConversation(c: Conversation): Promise<void>;
+  getConversation(workspaceId: string, id: string): Promise<Conversation | null>;
+  updateConversation(workspaceId: string, id: string, patch: ConversationPatch): Promise<Conversation | null>;
+  deleteConversation(workspaceId: string, id: string): Promise<DeleteCounts | null>;
+  listConversations(workspaceId: string, q: ConversationListQuery): Promise<Conversation[]>;
+  /** O(1) from counters where the filter allows it, else a count bounded by `cap`. */
+  totalConversations(workspaceId: string, f: ConversationFilter, cap: number): Promise<TotalAnswer>;
+
+  // messages and tool invocations
+  insertMessage(workspaceId: string, m: Message): Promise<void>;
+  listMessages(workspaceId: string, conversationId: string, q: PageQuery): Promise<Message[]>;
+  insertToolInvocation(workspaceId: string, t: ToolInvocation): Promise<void>;
+  getToolInvocation(workspaceId: string, conversationId: string, id: string): Promise<ToolInvocation | null>;
+  updateToolInvocation(
+    workspaceId: string,
+    conversationId: string,
+    id: string,
+    patch: ToolInvocationPatch,
+  ): Promise<ToolInvocation | null>;
+  listToolInvocations(workspaceId: string, conversationId: string, q: PageQuery): Promise<ToolInvocation[]>;
+  messageExists(workspaceId: string, conversationId: string, id: string): Promise<boolean>;
+  /** Bumps message/tool counters and timestamps of a conversation after an append. */
+  touchConversation(
+    workspaceId: string,
+    id: string,
+    change: { messages?: number; toolInvocations?: number; lastMessageAt?: number; updatedAt: number },
+  ): Promise<void>;
+
+  // idempotency
+  getIdempotency(workspaceId: string, key: string): Promise<IdempotencyRecord | null>;
+  /** Inserts a running record; false when one exists (the unique key decides the winner). */
+  claimIdempotency(rec: IdempotencyRecord): Promise<boolean>;
+  /** Takes over a record whose owner died (lock expired) or that expired; false if someone else holds it. */
+  reclaimIdempotency(
+    rec: IdempotencyRecord,
+    staleBefore: { lockedUntil: number; createdBefore: number },
+  ): Promise<boolean>;
+  completeIdempotency(workspaceId: string, key: string, statusCode: number, body: string | null): Promise<void>;
+  releaseIdempotency(workspaceId: string, key: string, fingerprint: string): Promise<void>;
+  purgeIdempotency(createdBefore: number, limit: number): Promise<number>;
+
+  // audit
+  insertAuditEvent(e: AuditEvent): Promise<void>;
+  listAuditEvents(workspaceId: string, q: PageQuery): Promise<AuditEvent[]>;
+
+  // instance
+  getMeta(key: string): Promise<string | null>;
+  setMetaIfAbsent(key: string, value: string): Promise<void>;
+}
+
+export interface Store extends Repo {
+  readonly engine: 'sqlite' | 'postgres';
+  /** Runs fn in one short transaction; it must never wait on the network. */
+  transaction<T>(fn: (tx: Repo) => Promise<T>): Promise<T>;
+  /** Cheap liveness probe for /readyz. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
