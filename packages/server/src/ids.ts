@@ -41,8 +41,13 @@ export function ulid(now: number = Date.now()): string {
     lastTime = now;
   }
   lastRandom = rnd;
+  return encodeUlid(now, rnd);
+}
+
+/** The 26-character ULID for a millisecond time and 10 random bytes. */
+export function encodeUlid(time: number, rnd: Uint8Array): string {
   let out = '';
-  let t = now;
+  let t = time;
   for (let i = 0; i < 10; i++) {
     out = CROCKFORD[t % 32] + out;
     t = Math.floor(t / 32);

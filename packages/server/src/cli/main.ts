@@ -4,6 +4,7 @@ import { type Config, ConfigError, loadConfig, redact } from '../config.js';
 import { SCOPES, type Scope } from '../domain/types.js';
 import { presentKey } from '../http/presenters.js';
 import { createParley } from '../parley.js';
+import { seedData } from '../seed/run.js';
 import { KeysService, WorkspacesService } from '../services/keys.js';
 import { openStore } from '../store/open.js';
 import { migrateSqlite, openSqlite, sqlitePath } from '../store/sqlite/index.js';
@@ -19,6 +20,8 @@ Usage:
                      [--user USER_ID] [--expires ISO-8601] [--rate-limit N]
   parley keys list [--workspace ID]
   parley keys revoke <key_id> [--workspace ID]
+  parley seed-data [--workspaces 10] [--conversations 100000] [--messages 1000000] [--seed 1]
+                                        fill the database with realistic generated data (benchmarks, demos)
 
 Configuration comes from PARLEY_* environment variables (see README.md).
 --workspace defaults to the first workspace (the one created on first start).`;
@@ -59,6 +62,10 @@ async function main(argv: string[]): Promise<void> {
       expires: { type: 'string' },
       'rate-limit': { type: 'string' },
       json: { type: 'boolean' },
+      workspaces: { type: 'string' },
+      conversations: { type: 'string' },
+      messages: { type: 'string' },
+      seed: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -156,6 +163,28 @@ async function main(argv: string[]): Promise<void> {
         } else {
           fail('usage: parley keys create|list|revoke');
         }
+      });
+      return;
+    }
+    case 'seed-data': {
+      const whole = (name: string, raw: string | undefined, def: number): number => {
+        if (raw === undefined) return def;
+        const n = Number(raw);
+        if (!Number.isInteger(n) || n < 1) fail(`--${name} must be a positive whole number`);
+        return n;
+      };
+      const opts = {
+        workspaces: whole('workspaces', values.workspaces, 10),
+        conversations: whole('conversations', values.conversations, 100_000),
+        messages: whole('messages', values.messages, 1_000_000),
+        seed: whole('seed', values.seed, 1),
+        now: Date.UTC(2026, 10, 1),
+      };
+      await withStore(config, async (store) => {
+        const report = await seedData(store, opts);
+        process.stdout.write(
+          `${values.json ? JSON.stringify(report) : `seeded ${report.workspaces} workspaces, ${report.conversations.toLocaleString('en')} conversations, ${report.messages.toLocaleString('en')} messages, ${report.toolInvocations.toLocaleString('en')} tool invocations in ${report.seconds.toFixed(1)} s (${Math.round(report.messages / report.seconds).toLocaleString('en')} messages/s); largest workspace ${report.largestWorkspace.id} with ${report.largestWorkspace.conversations.toLocaleString('en')} conversations`}\n`,
+        );
       });
       return;
     }

@@ -1,0 +1,108 @@
+import { Worker } from 'node:worker_threads';
+import type { Store } from '../store/types.js';
+import { type SeedConversation, SeedGenerator, type SeedOptions } from './generator.js';
+import { SqliteSeedWriter } from './sqlite-writer.js';
+
+export interface SeedReport {
+  workspaces: number;
+  conversations: number;
+  messages: number;
+  toolInvocations: number;
+  seconds: number;
+  largestWorkspace: { id: string; conversations: number };
+}
+
+/** A one-line progress bar on stderr (TTY or not: it rewrites with \r only on a TTY). */
+function progress(done: number, total: number, started: number): void {
+  const pct = Math.min(1, done / Math.max(1, total));
+  const width = 30;
+  const bar = '#'.repeat(Math.round(pct * width)).padEnd(width, '-');
+  const secs = (performance.now() - started) / 1000;
+  const rate = done / Math.max(0.001, secs);
+  const eta = rate > 0 ? Math.max(0, (total - done) / rate) : 0;
+  const line = `[${bar}] ${(pct * 100).toFixed(0).padStart(3)}%  ${done.toLocaleString('en')} / ~${total.toLocaleString('en')} messages  ${Math.round(rate).toLocaleString('en')}/s  eta ${eta.toFixed(0)}s`;
+  if (process.stderr.isTTY) process.stderr.write(`\r${line}`);
+  else process.stderr.write(`${line}\n`);
+}
+
+/** Fills the store with generated data in batches of about `batchMessages` messages. */
+export async function seedData(
+  store: Store,
+  opts: SeedOptions,
+  {
+    batchMessages = 10_000,
+    quiet = false,
+    generatorThreads = 2,
+  }: { batchMessages?: number; quiet?: boolean; generatorThreads?: number } = {},
+): Promise<SeedReport> {
+  if (store.engine !== 'sqlite') {
+    throw new Error('seed-data writes to SQLite in this version');
+  }
+  const raw = (store as unknown as { raw: import('better-sqlite3').Database }).raw;
+  const writer = new SqliteSeedWriter(raw);
+  // Bulk-load settings for this connection only; the server's own connections keep theirs.
+  const previousSync = raw.pragma('synchronous', { simple: true });
+  raw.pragma('synchronous = OFF');
+  raw.pragma('cache_size = -262144');
+  const started = performance.now();
+  const totals = { conversations: 0, messages: 0, tools: 0 };
+  const plan = new SeedGenerator(opts);
+  writer.workspaces(plan.workspaceIds, opts.now - 200 * 86_400_000);
+  let lastReport = 0;
+  // generation runs on worker threads (each chunk has its own random stream, so the data does
+  // not depend on how many), writing here: generating and writing overlap
+  const workers = Array.from(
+    { length: generatorThreads },
+    (_, worker) =>
+      new Worker(new URL('./gen-worker-entry.mjs', import.meta.url), {
+        workerData: { opts, batchMessages, worker, workers: generatorThreads },
+      }),
+  );
+  try {
+    await Promise.all(
+      workers.map(
+        (worker) =>
+          new Promise<void>((resolve, reject) => {
+            worker.on('error', reject);
+            worker.on('exit', (code) => reject(new Error(`generator exited early with ${code}`)));
+            worker.on('message', (m: { kind: string; batch?: SeedConversation[] }) => {
+              try {
+                if (m.kind === 'done') resolve();
+                else if (m.kind === 'batch' && m.batch) {
+                  totals.messages += writer.write(m.batch);
+                  totals.conversations += m.batch.length;
+                  for (const c of m.batch) totals.tools += c.tools.length;
+                  worker.postMessage('more');
+                  const now = performance.now();
+                  if (!quiet && now - lastReport > 250) {
+                    progress(totals.messages, opts.messages, started);
+                    lastReport = now;
+                  }
+                }
+              } catch (err) {
+                reject(err);
+              }
+            });
+          }),
+      ),
+    );
+  } finally {
+    for (const w of workers) {
+      w.removeAllListeners('exit');
+      await w.terminate();
+    }
+    raw.pragma(`synchronous = ${Number(previousSync)}`);
+  }
+  if (!quiet) {
+    progress(totals.messages, totals.messages, started);
+    if (process.stderr.isTTY) process.stderr.write('\n');
+  }
+  return {
+    conversations: totals.conversations,
+    messages: totals.messages,
+    toolInvocations: totals.tools,
+    seconds: (performance.now() - started) / 1000,
+    largestWorkspace: { id: plan.workspaceIds[0] ?? '', conversations: plan.plan[0] ?? 0 },
+    workspaces: plan.workspaceIds.length,
+  };
+}

@@ -1,0 +1,101 @@
+import type BetterSqlite3 from 'better-sqlite3';
+import type { SeedConversation } from './generator.js';
+
+/**
+ * Bulk writer for SQLite: prepared statements, one transaction per batch, the full-text index
+ * filled from the batch's rows, counters added once per batch. Same rows as the API would write.
+ */
+export class SqliteSeedWriter {
+  private readonly ins: {
+    ws: BetterSqlite3.Statement;
+    conv: BetterSqlite3.Statement;
+    msg: BetterSqlite3.Statement;
+    tool: BetterSqlite3.Statement;
+    msgFts: BetterSqlite3.Statement;
+    titleFts: BetterSqlite3.Statement;
+    counter: BetterSqlite3.Statement;
+  };
+
+  constructor(private readonly db: BetterSqlite3.Database) {
+    this.ins = {
+      ws: db.prepare('INSERT OR IGNORE INTO workspaces (id, name, created_at) VALUES (?, ?, ?)'),
+      conv: db.prepare(`INSERT INTO conversations (workspace_id, id, user_id, bot_id, title, title_source, contact_id,
+        deal_id, matter_id, context_extra, metadata, archived, message_count, tool_invocation_count, last_message_at,
+        created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'auto', ?, ?, ?, '{}', '{}', ?, ?, ?, ?, ?, ?)`),
+      msg: db.prepare(`INSERT INTO messages (workspace_id, conversation_id, id, role, content, metadata, created_at)
+        VALUES (?, ?, ?, ?, ?, '{}', ?)`),
+      tool: db.prepare(`INSERT INTO tool_invocations (workspace_id, conversation_id, id, message_id, tool_name, input,
+        output, status, started_at, finished_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'succeeded', ?, ?, ?, ?)`),
+      msgFts: db.prepare('INSERT INTO message_fts (rowid, content) VALUES (?, ?)'),
+      titleFts: db.prepare('INSERT INTO title_fts (rowid, title) VALUES (?, ?)'),
+      counter: db.prepare(`INSERT INTO counters (workspace_id, name, value) VALUES (?, ?, ?)
+        ON CONFLICT (workspace_id, name) DO UPDATE SET value = counters.value + excluded.value`),
+    };
+  }
+
+  workspaces(ids: string[], createdAt: number): void {
+    this.db.transaction(() => {
+      ids.forEach((id, i) => this.ins.ws.run(id, `seed workspace ${i + 1}`, createdAt));
+    })();
+  }
+
+  /** Writes a batch in one transaction; returns messages written. */
+  write(batch: SeedConversation[]): number {
+    let messages = 0;
+    this.db.transaction(() => {
+      const counters = new Map<string, number>();
+      const bump = (ws: string, name: string) => {
+        const k = `${ws}\u0000${name}`;
+        counters.set(k, (counters.get(k) ?? 0) + 1);
+      };
+      for (const c of batch) {
+        const r = this.ins.conv.run(
+          c.workspaceId,
+          c.id,
+          c.userId,
+          c.botId,
+          c.title,
+          c.contactId,
+          c.dealId,
+          c.matterId,
+          c.archived ? 1 : 0,
+          c.messages.length,
+          c.tools.length,
+          c.lastMessageAt,
+          c.createdAt,
+          c.updatedAt,
+        );
+        this.ins.titleFts.run(r.lastInsertRowid, c.title);
+        for (const m of c.messages) {
+          const mr = this.ins.msg.run(c.workspaceId, c.id, m.id, m.role, m.content, m.createdAt);
+          this.ins.msgFts.run(mr.lastInsertRowid, m.content);
+        }
+        for (const t of c.tools) {
+          this.ins.tool.run(
+            c.workspaceId,
+            c.id,
+            t.id,
+            t.messageId,
+            t.toolName,
+            t.input,
+            t.output,
+            t.startedAt,
+            t.finishedAt,
+            t.startedAt,
+            t.finishedAt,
+          );
+        }
+        messages += c.messages.length;
+        for (const name of ['all', `user:${c.userId}`, `bot:${c.botId}`]) bump(c.workspaceId, name);
+        if (c.archived)
+          for (const name of ['archived', `user_archived:${c.userId}`, `bot_archived:${c.botId}`])
+            bump(c.workspaceId, name);
+      }
+      for (const [k, v] of counters) {
+        const [ws, name] = k.split('\u0000') as [string, string];
+        this.ins.counter.run(ws, name, v);
+      }
+    })();
+    return messages;
+  }
+}
