@@ -35,7 +35,9 @@ export class SqliteSeedWriter {
 
   workspaces(ids: string[], createdAt: number): void {
     this.db.transaction(() => {
-      ids.forEach((id, i) => this.ins.ws.run(id, `seed workspace ${i + 1}`, createdAt));
+      ids.forEach((id, i) => {
+        this.ins.ws.run(id, `seed workspace ${i + 1}`, createdAt);
+      });
     })();
   }
 
