@@ -207,7 +207,8 @@ export function buildApp(deps: AppDeps): App {
     const limit = auth ? (auth.rateLimit ?? config.rateLimit) : config.rateLimitAnonymous;
     const rate = await deps.limiter.hit(bucket, limit, access !== 'public');
     setRateHeaders(reply, rate);
-    if (!rate.allowed) {
+    // public routes (health, docs) only report the address's budget: a busy address must not fail its probes
+    if (!rate.allowed && access !== 'public') {
       const retry = Math.max(1, rate.reset - Math.floor(deps.clock.now() / 1000));
       throw new ParleyError('rate_limited', 'Rate limit exceeded', { retryAfter: retry });
     }
