@@ -184,6 +184,10 @@ export function buildApp(deps: AppDeps): App {
     return ajv.compile(schema);
   });
 
+  // JSON only: Fastify's built-in text/plain parser would turn a text body into a 400 "must be object"
+  // instead of the 415 a wrong content type deserves
+  app.removeContentTypeParser('text/plain');
+
   app.decorateRequest('auth', null);
   app.decorateRequest('idem', null);
 
