@@ -227,6 +227,14 @@ export function buildApp(deps: AppDeps): App {
 
   // 2. text the engines cannot store, anywhere in body or query
   app.addHook('preValidation', async (req) => {
+    // a native route that declares no query parameters refuses any, as a closed query schema would
+    if (req.routeOptions.url?.startsWith('/v1/') && !req.routeOptions.schema?.querystring) {
+      const unknown = Object.keys((req.query ?? {}) as Record<string, unknown>).slice(0, 20);
+      if (unknown.length > 0) {
+        const details = unknown.map((k) => ({ field: `/query/${k}`, message: 'is not a known field' }));
+        throw new ParleyError('validation_failed', `/query/${unknown[0]} is not a known field`, { details });
+      }
+    }
     const bad = findBadText(req.body, '/body') ?? findBadText(req.query, '/query') ?? findBadText(req.params, '/path');
     if (bad) throw new ParleyError('validation_failed', `${bad.field} ${bad.message}`, { details: [bad] });
   });
