@@ -184,6 +184,10 @@ export function buildApp(deps: AppDeps): App {
     return ajv.compile(schema);
   });
 
+  // JSON only: Fastify's built-in text/plain parser would turn a text body into a 400 "must be object"
+  // instead of the 415 a wrong content type deserves
+  app.removeContentTypeParser('text/plain');
+
   app.decorateRequest('auth', null);
   app.decorateRequest('idem', null);
 
@@ -207,7 +211,8 @@ export function buildApp(deps: AppDeps): App {
     const limit = auth ? (auth.rateLimit ?? config.rateLimit) : config.rateLimitAnonymous;
     const rate = await deps.limiter.hit(bucket, limit, access !== 'public');
     setRateHeaders(reply, rate);
-    if (!rate.allowed) {
+    // public routes (health, docs) only report the address's budget: a busy address must not fail its probes
+    if (!rate.allowed && access !== 'public') {
       const retry = Math.max(1, rate.reset - Math.floor(deps.clock.now() / 1000));
       throw new ParleyError('rate_limited', 'Rate limit exceeded', { retryAfter: retry });
     }
@@ -222,6 +227,14 @@ export function buildApp(deps: AppDeps): App {
 
   // 2. text the engines cannot store, anywhere in body or query
   app.addHook('preValidation', async (req) => {
+    // a native route that declares no query parameters refuses any, as a closed query schema would
+    if (req.routeOptions.url?.startsWith('/v1/') && !req.routeOptions.schema?.querystring) {
+      const unknown = Object.keys((req.query ?? {}) as Record<string, unknown>).slice(0, 20);
+      if (unknown.length > 0) {
+        const details = unknown.map((k) => ({ field: `/query/${k}`, message: 'is not a known field' }));
+        throw new ParleyError('validation_failed', `/query/${unknown[0]} is not a known field`, { details });
+      }
+    }
     const bad = findBadText(req.body, '/body') ?? findBadText(req.query, '/query') ?? findBadText(req.params, '/path');
     if (bad) throw new ParleyError('validation_failed', `${bad.field} ${bad.message}`, { details: [bad] });
   });

@@ -1,0 +1,54 @@
+/** Ids a route template can need; filled per test from fresh fixtures. */
+export interface Ids {
+  id: string;
+  tool_id: string;
+  key_id: string;
+}
+
+export interface Route {
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  path: string;
+  scope: 'read:ai' | 'write:ai' | 'admin';
+  body?: () => unknown;
+  /** Instance admin key only (a workspace admin key is refused too). */
+  instanceOnly?: boolean;
+}
+
+/** Every native /v1 route: http/routes/conversations.ts and keys.ts. docs-catalog checks this list is whole. */
+export const NATIVE_ROUTES: Route[] = [
+  { method: 'POST', path: '/v1/conversations', scope: 'write:ai', body: () => ({ title: 'contract' }) },
+  { method: 'GET', path: '/v1/conversations', scope: 'read:ai' },
+  { method: 'GET', path: '/v1/conversations/{id}', scope: 'read:ai' },
+  { method: 'PATCH', path: '/v1/conversations/{id}', scope: 'write:ai', body: () => ({ title: 'renamed' }) },
+  { method: 'DELETE', path: '/v1/conversations/{id}', scope: 'write:ai' },
+  {
+    method: 'POST',
+    path: '/v1/conversations/{id}/messages',
+    scope: 'write:ai',
+    body: () => ({ role: 'user', content: 'hello' }),
+  },
+  { method: 'GET', path: '/v1/conversations/{id}/messages', scope: 'read:ai' },
+  {
+    method: 'POST',
+    path: '/v1/conversations/{id}/tool-invocations',
+    scope: 'write:ai',
+    body: () => ({ tool_name: 'lookup' }),
+  },
+  { method: 'GET', path: '/v1/conversations/{id}/tool-invocations', scope: 'read:ai' },
+  { method: 'GET', path: '/v1/conversations/{id}/tool-invocations/{tool_id}', scope: 'read:ai' },
+  {
+    method: 'PATCH',
+    path: '/v1/conversations/{id}/tool-invocations/{tool_id}',
+    scope: 'write:ai',
+    body: () => ({ status: 'succeeded' }),
+  },
+  { method: 'GET', path: '/v1/audit-events', scope: 'admin' },
+  { method: 'POST', path: '/v1/keys', scope: 'admin', body: () => ({ name: 'contract', scopes: ['read:ai'] }) },
+  { method: 'GET', path: '/v1/keys', scope: 'admin' },
+  { method: 'GET', path: '/v1/keys/{key_id}', scope: 'admin' },
+  { method: 'DELETE', path: '/v1/keys/{key_id}', scope: 'admin' },
+  { method: 'POST', path: '/v1/workspaces', scope: 'admin', body: () => ({ name: 'contract' }), instanceOnly: true },
+];
+
+export const fill = (template: string, ids: Ids): string =>
+  template.replace('{id}', ids.id).replace('{tool_id}', ids.tool_id).replace('{key_id}', ids.key_id);
