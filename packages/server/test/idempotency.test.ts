@@ -52,6 +52,9 @@ function assertReplay(first: Reply, again: Reply): void {
   assert.equal(again.status, first.status);
   assert.equal(again.headers.get('idempotent-replayed'), 'true');
   assert.deepEqual(again.body, first.body);
+  assert.equal(again.headers.get('content-type'), first.headers.get('content-type'));
+  assert.match(again.headers.get('x-request-id') ?? '', /^req_/);
+  assert.notEqual(again.headers.get('x-request-id'), first.headers.get('x-request-id'), 'a replay is a new request');
 }
 
 for (const engine of testEngines()) {
@@ -325,6 +328,14 @@ for (const engine of testEngines()) {
       // and the new answer is now the one replayed
       const again = await api.post('/v1/conversations', body, idem(key));
       assertReplay(afterTtl, again);
+
+      // an expired key is free for a different request too (no 422 once it has expired)
+      const key2 = freshKey('ttl-other');
+      assert.equal((await api.post('/v1/conversations', { title: 'one' }, idem(key2))).status, 201);
+      server.clock.advance(DAY_MS + 1000);
+      const other = await api.post('/v1/conversations', { title: 'two' }, idem(key2));
+      assert.equal(other.status, 201, other.text);
+      assert.equal(other.body.data.title, 'two');
     });
 
     test('a failed request does not burn its key: 404, service 400 and schema 400 then a fixed retry', async () => {
