@@ -26,6 +26,16 @@ export interface Config {
   /** Create the default workspace and print an instance admin key when the database is empty. */
   readonly bootstrap: boolean;
   readonly requestTimeoutMs: number;
+  /** PostgreSQL: connections per instance. */
+  readonly pgPoolSize: number;
+  /** PostgreSQL: server-side statement timeout (and, +1 s, the client-side query timeout). */
+  readonly pgStatementTimeoutMs: number;
+  /** PostgreSQL: how long to wait for a connection (new or from a full pool) before answering 503. */
+  readonly pgConnectTimeoutMs: number;
+  /** Prefix of every Redis key and channel, so several deployments (or tests) can share one Redis. */
+  readonly redisPrefix: string;
+  /** Redis command timeout; past it the instance falls back to its own limiter. */
+  readonly redisTimeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -56,6 +66,26 @@ export const CONFIG_VARIABLES = [
   ['PARLEY_TRUST_PROXY', '', 'false', 'Trust X-Forwarded-For for the client address (true behind a load balancer).'],
   ['PARLEY_BOOTSTRAP', '', 'true', 'On an empty database, create the default workspace and print an admin key once.'],
   ['PARLEY_REQUEST_TIMEOUT_MS', '', '30000', 'Server-side request timeout in milliseconds.'],
+  ['PARLEY_PG_POOL_SIZE', '', '10', 'PostgreSQL connections per instance.'],
+  ['PARLEY_PG_STATEMENT_TIMEOUT_MS', '', '5000', 'PostgreSQL statement timeout in ms; a slower statement answers 503.'],
+  [
+    'PARLEY_PG_CONNECT_TIMEOUT_MS',
+    '',
+    '3000',
+    'Wait at most this long (ms, max 10000) for a PostgreSQL connection before answering 503.',
+  ],
+  [
+    'PARLEY_REDIS_PREFIX',
+    '',
+    'parley:',
+    'Prefix of every Redis key and channel (several deployments can share one Redis).',
+  ],
+  [
+    'PARLEY_REDIS_TIMEOUT_MS',
+    '',
+    '300',
+    'Redis command timeout in ms; past it an instance uses its own rate limiter until Redis answers again.',
+  ],
 ] as const;
 
 export function loadConfig(env: Env = process.env, overrides: Partial<Config> = {}): Config {
@@ -122,6 +152,11 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     trustProxy: bool('PARLEY_TRUST_PROXY', false),
     bootstrap: bool('PARLEY_BOOTSTRAP', true),
     requestTimeoutMs: int('PARLEY_REQUEST_TIMEOUT_MS', 30_000, 1000, 600_000),
+    pgPoolSize: int('PARLEY_PG_POOL_SIZE', 10, 1, 1000),
+    pgStatementTimeoutMs: int('PARLEY_PG_STATEMENT_TIMEOUT_MS', 5000, 100, 600_000),
+    pgConnectTimeoutMs: int('PARLEY_PG_CONNECT_TIMEOUT_MS', 3000, 100, 10_000),
+    redisPrefix: get('PARLEY_REDIS_PREFIX') ?? 'parley:',
+    redisTimeoutMs: int('PARLEY_REDIS_TIMEOUT_MS', 300, 50, 5000),
     ...overrides,
   };
   if (problems.length > 0) throw new ConfigError(problems);

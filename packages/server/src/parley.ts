@@ -10,6 +10,8 @@ import { ConversationsService } from './services/conversations.js';
 import { CursorCodec } from './services/cursor.js';
 import { IdempotencyService } from './services/idempotency.js';
 import { type CreatedWorkspace, KeysService, WorkspacesService } from './services/keys.js';
+import { checkRedis, createRedis } from './shared/redis.js';
+import { RedisRateLimiter } from './shared/redis-rate-limiter.js';
 import { openStore } from './store/open.js';
 import type { Store } from './store/types.js';
 
@@ -37,7 +39,10 @@ export interface Parley {
 export async function createParley(config: Config, opts: ParleyOptions = {}): Promise<Parley> {
   const clock = opts.clock ?? systemClock;
   const logger = opts.logger ?? createLogger(config);
+  // an unreachable Redis stops the start (once running, Redis trouble only means fallback)
+  if (config.redisUrl !== null) await checkRedis(config.redisUrl, config.redisTimeoutMs);
   const store = await openStore(config);
+  let redis: ReturnType<typeof createRedis> | null = null;
   try {
     await store.setMetaIfAbsent('cursor_secret', randomBytes(32).toString('hex'));
     const cursorSecret = await store.getMeta('cursor_secret');
@@ -47,8 +52,25 @@ export async function createParley(config: Config, opts: ParleyOptions = {}): Pr
     const workspaces = new WorkspacesService(deps, keys);
     const conversations = new ConversationsService(deps, new CursorCodec(cursorSecret));
     const idempotency = new IdempotencyService(deps, config.idempotencyTtlSeconds * 1000);
-    const limiter: RateLimiter = new MemoryRateLimiter(config.rateLimitWindowSeconds, clock);
     const metrics = createMetrics();
+    let limiter: RateLimiter;
+    let readiness: (() => Promise<Record<string, unknown>>) | undefined;
+    if (config.redisUrl !== null) {
+      redis = createRedis(config.redisUrl, config.redisTimeoutMs);
+      await redis.connect().catch(() => undefined); // checked above; a blip now just means fallback
+      const shared = new RedisRateLimiter({
+        redis,
+        prefix: config.redisPrefix,
+        windowSeconds: config.rateLimitWindowSeconds,
+        clock,
+        logger: logger.child({ subsystem: 'shared-state' }),
+        onStateChange: (s) => metrics.sharedState.set(s === 'redis' ? 1 : 0),
+      });
+      limiter = shared;
+      readiness = async () => ({ shared_state: shared.state });
+    } else {
+      limiter = new MemoryRateLimiter(config.rateLimitWindowSeconds, clock);
+    }
     const bootstrapped = config.bootstrap ? await workspaces.bootstrap() : null;
     const app = buildApp({
       config,
@@ -61,6 +83,7 @@ export async function createParley(config: Config, opts: ParleyOptions = {}): Pr
       workspaces,
       conversations,
       idempotency,
+      ...(readiness ? { readiness } : {}),
     });
     await app.ready();
 
@@ -86,10 +109,12 @@ export async function createParley(config: Config, opts: ParleyOptions = {}): Pr
         clearInterval(purge);
         await app.close();
         await limiter.close();
+        redis?.disconnect();
         await store.close();
       },
     };
   } catch (err) {
+    redis?.disconnect();
     await store.close();
     throw err;
   }

@@ -7,6 +7,7 @@ import { createParley } from '../parley.js';
 import { seedData } from '../seed/run.js';
 import { KeysService, WorkspacesService } from '../services/keys.js';
 import { openStore } from '../store/open.js';
+import { createPostgresStore, migratePostgres } from '../store/postgres/index.js';
 import { migrateSqlite, openSqlite, sqlitePath } from '../store/sqlite/index.js';
 import type { Store } from '../store/types.js';
 
@@ -87,8 +88,17 @@ async function main(argv: string[]): Promise<void> {
       return serve(config);
     case 'migrate': {
       if (!config.databaseUrl.startsWith('sqlite:')) {
-        await withStore(config, async () => undefined);
-        process.stdout.write('migrations applied\n');
+        const store = await createPostgresStore(config.databaseUrl, {
+          migrate: false,
+          settings: { poolSize: 1, connectTimeoutMs: config.pgConnectTimeoutMs, statementTimeoutMs: 600_000 },
+        });
+        try {
+          const report = await migratePostgres(store.pool);
+          for (const m of report.applied) process.stdout.write(`applied ${m.version}: ${m.name}\n`);
+          process.stdout.write(`schema at version ${report.current}\n`);
+        } finally {
+          await store.close();
+        }
         return;
       }
       const raw = openSqlite(sqlitePath(config.databaseUrl));

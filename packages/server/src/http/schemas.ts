@@ -11,7 +11,14 @@ export const Closed = <T extends TProperties>(props: T, opts: { description?: st
 
 const Timestamp = Type.String({ format: 'date-time', description: 'ISO 8601, UTC' });
 const NullableTimestamp = Type.Union([Timestamp, Type.Null()]);
-const FreeObject = Type.Record(Type.String(), Type.Unknown(), { description: 'Any JSON object' });
+/**
+ * An object with any keys. Not Type.Record(Type.String(), ...): that compiles to patternProperties
+ * "^.*$", which no key holding a line break (\n, \u2028) matches, so the response serializer
+ * silently dropped such keys.
+ */
+const AnyKeys = <T extends TSchema>(value: T, opts: { description?: string } = {}) =>
+  Type.Unsafe<Record<string, Static<T>>>({ type: 'object', additionalProperties: value, ...opts });
+const FreeObject = AnyKeys(Type.Unknown(), { description: 'Any JSON object' });
 const Id = (description: string) => Type.String({ minLength: 1, maxLength: 128, description });
 const ShortText = (description: string) => Type.String({ minLength: 1, maxLength: 255, description });
 
@@ -150,7 +157,7 @@ export const AuditEventSchema = Type.Object(
     action: Type.String(),
     target_type: Type.String(),
     target_id: Type.String(),
-    counts: Type.Record(Type.String(), Type.Integer()),
+    counts: AnyKeys(Type.Integer()),
     created_at: Timestamp,
   },
   { $id: 'AuditEvent' },
@@ -209,7 +216,7 @@ export const PatchConversationBody = Closed({
       { additionalProperties: true, description: 'Merged into the context; null clears a key' },
     ),
   ),
-  metadata: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'Merged; null removes a key' })),
+  metadata: Type.Optional(AnyKeys(Type.Unknown(), { description: 'Merged; null removes a key' })),
 });
 
 const Bool = Type.Union([Type.Literal('true'), Type.Literal('false')]);

@@ -207,6 +207,8 @@ export class KyselyRepo implements Repo {
   constructor(
     protected readonly db: Kysely<Database>,
     protected readonly search: SearchIndex,
+    /** Inside a PostgreSQL transaction: a loaded conversation is locked (FOR UPDATE) until commit. */
+    protected readonly opts: { lockRows?: boolean } = {},
   ) {}
 
   // ---- workspaces and keys -------------------------------------------------
@@ -331,12 +333,15 @@ export class KyselyRepo implements Repo {
   }
 
   async getConversation(workspaceId: string, id: string): Promise<Conversation | null> {
-    const r = await this.db
+    let q = this.db
       .selectFrom('conversations as c')
       .select(CONVERSATION_COLUMNS)
       .where('c.workspace_id', '=', workspaceId)
-      .where('c.id', '=', id)
-      .executeTakeFirst();
+      .where('c.id', '=', id);
+    // writers of one conversation queue on its row, as they queue on the file lock on SQLite,
+    // so counters and the auto title stay exact under concurrency
+    if (this.opts.lockRows) q = q.forUpdate();
+    const r = await q.executeTakeFirst();
     return r ? toConversation(r) : null;
   }
 

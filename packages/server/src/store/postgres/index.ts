@@ -1,0 +1,267 @@
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import { notFound, ParleyError } from '../../errors.js';
+import { KyselyRepo } from '../kysely-repo.js';
+import type { Database } from '../schema.js';
+import type { Repo, Store } from '../types.js';
+import { PG_MIGRATIONS } from './migrations.js';
+import { pgSearch } from './search.js';
+
+export interface PgSettings {
+  poolSize: number;
+  statementTimeoutMs: number;
+  connectTimeoutMs: number;
+}
+
+export const PG_DEFAULTS: PgSettings = { poolSize: 10, statementTimeoutMs: 5000, connectTimeoutMs: 3000 };
+
+export interface MigrationReport {
+  applied: Array<{ version: number; name: string }>;
+  current: number;
+}
+
+/** SQLSTATEs that mean "the server is going away, starting, or full", not "your request is wrong". */
+const UNAVAILABLE_STATES = new Set([
+  '57P01', // admin_shutdown
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now (starting up / recovering)
+  '57014', // query_canceled: statement_timeout
+  '55P03', // lock_not_available
+  '53300', // too_many_connections
+  '53400', // configuration_limit_exceeded
+  '08000',
+  '08001',
+  '08003',
+  '08004',
+  '08006',
+]);
+const RETRYABLE_STATES = new Set(['40001', '40P01']); // serialization_failure, deadlock_detected
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND']);
+
+function pgCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** True for errors pg raises when the connection is gone or never came (they carry no SQLSTATE). */
+function isConnectionError(err: unknown): boolean {
+  const code = pgCode(err);
+  if (code !== undefined && (UNAVAILABLE_STATES.has(code) || NETWORK_CODES.has(code))) return true;
+  if (err instanceof AggregateError) return err.errors.some(isConnectionError);
+  const msg = (err as { message?: unknown } | null)?.message;
+  return (
+    typeof msg === 'string' &&
+    /Connection terminated|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error|not queryable|Connection ended/i.test(
+      msg,
+    )
+  );
+}
+
+export const unavailable = (cause: unknown): ParleyError =>
+  new ParleyError('service_unavailable', 'The database is unavailable; retry shortly', { retryAfter: 1, cause });
+
+/**
+ * Maps a pg error onto what it means for the caller: gone or restarting -> 503 with Retry-After;
+ * a foreign key violated because the parent was deleted concurrently -> 404, exactly like a
+ * missing one. Other errors pass through (serialization failures are retried by transaction()).
+ */
+export function mapPgError(err: unknown): unknown {
+  if (err instanceof ParleyError) return err;
+  const code = pgCode(err);
+  if (code === '23503') return notFound();
+  if (isConnectionError(err)) return unavailable(err);
+  return err;
+}
+
+function poolConfig(url: string, s: PgSettings): pg.PoolConfig {
+  return {
+    connectionString: url,
+    max: s.poolSize,
+    connectionTimeoutMillis: s.connectTimeoutMs,
+    idleTimeoutMillis: 30_000,
+    statement_timeout: s.statementTimeoutMs,
+    // a stalled server (no RST, no answer) must not hold a request past the statement timeout
+    query_timeout: s.statementTimeoutMs + 1000,
+    idle_in_transaction_session_timeout: Math.max(10_000, s.statementTimeoutMs * 2),
+    keepAlive: true,
+    // BIGINT epoch-ms timestamps and count(*) come back as JS numbers, for this pool only
+    types: {
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+        oid === 20 && format !== 'binary'
+          ? (v: string) => Number(v)
+          : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+    },
+  };
+}
+
+/**
+ * A pg Pool whose errors arrive already mapped (503 / 404), and whose clients can never crash the
+ * process with an unhandled 'error' event when the server goes away between queries.
+ */
+function createPool(url: string, s: PgSettings, onError: (err: Error) => void): pg.Pool {
+  const pool = new pg.Pool(poolConfig(url, s));
+  pool.on('error', onError);
+  pool.on('connect', (client) => client.on('error', onError));
+  return pool;
+}
+
+/** What Kysely sees: the pool with connect() and query() errors mapped. */
+function mappedPool(pool: pg.Pool) {
+  return {
+    async connect() {
+      let client: pg.PoolClient;
+      try {
+        client = await pool.connect();
+      } catch (err) {
+        throw mapPgError(err);
+      }
+      // a client that lost its server (or timed out mid-query) is destroyed, never reused
+      let broken: Error | undefined;
+      return {
+        query(...args: unknown[]) {
+          return (client.query as (...a: unknown[]) => Promise<unknown>)(...args).catch((err: unknown) => {
+            const mapped = mapPgError(err);
+            if (mapped instanceof ParleyError && mapped.code === 'service_unavailable') broken = err as Error;
+            throw mapped;
+          });
+        },
+        release() {
+          client.release(broken);
+        },
+      };
+    },
+    end: () => pool.end(),
+  };
+}
+
+const MIGRATION_LOCK = 7_041_946_214; // any constant: serialises concurrent `parley migrate` / starts
+
+export async function migratePostgres(pool: pg.Pool): Promise<MigrationReport> {
+  const client = await pool.connect();
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+    try {
+      await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+        version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`);
+      const done = new Set(
+        (await client.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) => r.version),
+      );
+      const applied: MigrationReport['applied'] = [];
+      for (const m of PG_MIGRATIONS) {
+        if (done.has(m.version)) continue;
+        await client.query('BEGIN');
+        try {
+          await client.query(m.sql);
+          await client.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [
+            m.version,
+            m.name,
+            Date.now(),
+          ]);
+          await client.query('COMMIT');
+        } catch (err) {
+          await client.query('ROLLBACK').catch(() => undefined);
+          throw new Error(`migration ${m.version} (${m.name}) failed: ${(err as Error).message}`);
+        }
+        applied.push({ version: m.version, name: m.name });
+      }
+      return { applied, current: Math.max(0, ...PG_MIGRATIONS.map((m) => m.version)) };
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
+    }
+  } finally {
+    client.release();
+  }
+}
+
+/** A one-line reason why the database cannot be used at boot: unreachable, refused, missing. */
+export function describeConnectError(url: string, err: unknown): string {
+  let where = 'PostgreSQL';
+  try {
+    const u = new URL(url);
+    where = `PostgreSQL at ${u.hostname}:${u.port || '5432'}${u.pathname}`;
+  } catch {
+    // keep the generic name; the URL itself may hold a password
+  }
+  const first = err instanceof AggregateError ? (err.errors[0] ?? err) : err;
+  const e = first as { code?: string; message?: string };
+  const reason = e.message && e.message.length > 0 ? e.message : String(e.code ?? err);
+  return `cannot use ${where}: ${reason}${e.code && !reason.includes(e.code) ? ` (${e.code})` : ''}`;
+}
+
+export class StartupError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StartupError';
+  }
+}
+
+export class PostgresStore extends KyselyRepo implements Store {
+  readonly engine = 'postgres' as const;
+  readonly kysely: Kysely<Database>;
+  readonly pool: pg.Pool;
+
+  constructor(pool: pg.Pool) {
+    const db = new Kysely<Database>({
+      dialect: new PostgresDialect({ pool: mappedPool(pool) as unknown as pg.Pool }),
+    });
+    super(db, pgSearch);
+    this.pool = pool;
+    this.kysely = db;
+  }
+
+  async transaction<T>(fn: (tx: Repo) => Promise<T>): Promise<T> {
+    // READ COMMITTED plus a row lock on the conversation a write loads (lockRows), so concurrent
+    // writers of one conversation queue up as they do on SQLite; a deadlock or serialization
+    // failure is retried a few times, then reported as 503 with Retry-After.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.kysely.transaction().execute((trx) => fn(new KyselyRepo(trx, pgSearch, { lockRows: true })));
+      } catch (err) {
+        const code = pgCode(err);
+        if (code !== undefined && RETRYABLE_STATES.has(code)) {
+          if (attempt < 3) continue;
+          throw unavailable(err);
+        }
+        throw mapPgError(err);
+      }
+    }
+  }
+
+  async ping(): Promise<void> {
+    const client = await mappedPool(this.pool).connect();
+    try {
+      await client.query('SELECT 1');
+    } finally {
+      client.release();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.kysely.destroy();
+  }
+}
+
+export async function createPostgresStore(
+  url: string,
+  opts: { migrate?: boolean; settings?: Partial<PgSettings>; onPoolError?: (err: Error) => void } = {},
+): Promise<PostgresStore> {
+  const settings = { ...PG_DEFAULTS, ...opts.settings };
+  const pool = createPool(url, settings, opts.onPoolError ?? (() => undefined));
+  try {
+    // one round trip first, so that a wrong URL reads as such rather than as a migration error
+    const c = await pool.connect();
+    c.release();
+  } catch (err) {
+    await pool.end().catch(() => undefined);
+    throw new StartupError(describeConnectError(url, err));
+  }
+  if (opts.migrate !== false) {
+    try {
+      await migratePostgres(pool);
+    } catch (err) {
+      await pool.end().catch(() => undefined);
+      throw err;
+    }
+  }
+  return new PostgresStore(pool);
+}

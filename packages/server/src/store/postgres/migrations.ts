@@ -1,0 +1,197 @@
+/**
+ * PostgreSQL migrations, numbered, each applied in its own transaction under an advisory lock
+ * (several instances may start at once). Never edit a shipped migration: add the next number.
+ *
+ * Same tables and columns as the SQLite schema. Timestamps are BIGINT epoch ms (parsed back to JS
+ * numbers by the pool), flags INTEGER 0/1, JSON stays TEXT so every byte round-trips. Identifier
+ * columns use the "C" collation: byte order for keyset pagination, whatever the database locale.
+ */
+export const PG_MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [
+  {
+    version: 1,
+    name: 'initial schema',
+    sql: `
+CREATE TABLE workspaces (
+  id TEXT COLLATE "C" PRIMARY KEY,
+  name TEXT NOT NULL,
+  created_at BIGINT NOT NULL
+);
+
+CREATE TABLE api_keys (
+  workspace_id TEXT COLLATE "C" NOT NULL REFERENCES workspaces(id),
+  id TEXT COLLATE "C" NOT NULL,
+  name TEXT NOT NULL,
+  key_hash TEXT COLLATE "C" NOT NULL,
+  prefix TEXT NOT NULL,
+  scopes TEXT NOT NULL,
+  user_id TEXT,
+  instance_admin INTEGER NOT NULL DEFAULT 0,
+  rate_limit INTEGER,
+  expires_at BIGINT,
+  revoked_at BIGINT,
+  created_at BIGINT NOT NULL,
+  PRIMARY KEY (workspace_id, id)
+);
+-- the one lookup that finds the tenant; api_keys is a small reference table (see docs/scale-out.md)
+CREATE UNIQUE INDEX api_keys_hash ON api_keys (key_hash);
+
+CREATE TABLE conversations (
+  workspace_id TEXT COLLATE "C" NOT NULL REFERENCES workspaces(id),
+  id TEXT COLLATE "C" NOT NULL,
+  user_id TEXT COLLATE "C",
+  bot_id TEXT COLLATE "C",
+  title TEXT,
+  title_source TEXT,
+  contact_id TEXT COLLATE "C",
+  deal_id TEXT COLLATE "C",
+  matter_id TEXT COLLATE "C",
+  context_extra TEXT NOT NULL DEFAULT '{}',
+  metadata TEXT NOT NULL DEFAULT '{}',
+  archived INTEGER NOT NULL DEFAULT 0,
+  message_count INTEGER NOT NULL DEFAULT 0,
+  tool_invocation_count INTEGER NOT NULL DEFAULT 0,
+  last_message_at BIGINT,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  PRIMARY KEY (workspace_id, id)
+);
+CREATE INDEX conversations_updated ON conversations (workspace_id, updated_at, id);
+CREATE INDEX conversations_created ON conversations (workspace_id, created_at, id);
+CREATE INDEX conversations_user_updated ON conversations (workspace_id, user_id, updated_at, id);
+CREATE INDEX conversations_bot ON conversations (workspace_id, bot_id, updated_at, id);
+CREATE INDEX conversations_contact ON conversations (workspace_id, contact_id) WHERE contact_id IS NOT NULL;
+CREATE INDEX conversations_deal ON conversations (workspace_id, deal_id) WHERE deal_id IS NOT NULL;
+CREATE INDEX conversations_matter ON conversations (workspace_id, matter_id) WHERE matter_id IS NOT NULL;
+
+CREATE TABLE messages (
+  workspace_id TEXT COLLATE "C" NOT NULL,
+  conversation_id TEXT COLLATE "C" NOT NULL,
+  id TEXT COLLATE "C" NOT NULL,
+  role TEXT NOT NULL,
+  content TEXT NOT NULL,
+  metadata TEXT NOT NULL DEFAULT '{}',
+  created_at BIGINT NOT NULL,
+  PRIMARY KEY (workspace_id, id),
+  FOREIGN KEY (workspace_id, conversation_id) REFERENCES conversations (workspace_id, id)
+);
+CREATE INDEX messages_conversation ON messages (workspace_id, conversation_id, id);
+
+CREATE TABLE tool_invocations (
+  workspace_id TEXT COLLATE "C" NOT NULL,
+  conversation_id TEXT COLLATE "C" NOT NULL,
+  id TEXT COLLATE "C" NOT NULL,
+  message_id TEXT COLLATE "C",
+  tool_name TEXT NOT NULL,
+  input TEXT NOT NULL,
+  output TEXT NOT NULL,
+  status TEXT NOT NULL,
+  started_at BIGINT,
+  finished_at BIGINT,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  PRIMARY KEY (workspace_id, id),
+  FOREIGN KEY (workspace_id, conversation_id) REFERENCES conversations (workspace_id, id),
+  FOREIGN KEY (workspace_id, message_id) REFERENCES messages (workspace_id, id)
+);
+CREATE INDEX tool_invocations_conversation ON tool_invocations (workspace_id, conversation_id, id);
+CREATE INDEX tool_invocations_message ON tool_invocations (workspace_id, message_id) WHERE message_id IS NOT NULL;
+
+CREATE TABLE idempotency_records (
+  workspace_id TEXT COLLATE "C" NOT NULL,
+  idem_key TEXT COLLATE "C" NOT NULL,
+  fingerprint TEXT NOT NULL,
+  state TEXT NOT NULL,
+  status_code INTEGER,
+  response_body TEXT,
+  created_at BIGINT NOT NULL,
+  locked_until BIGINT NOT NULL,
+  PRIMARY KEY (workspace_id, idem_key)
+);
+-- the purge scans by age across tenants; workspace_id follows so the delete finds its row
+CREATE INDEX idempotency_records_created ON idempotency_records (created_at, workspace_id);
+
+CREATE TABLE audit_events (
+  workspace_id TEXT COLLATE "C" NOT NULL REFERENCES workspaces(id),
+  id TEXT COLLATE "C" NOT NULL,
+  actor_key_id TEXT,
+  action TEXT NOT NULL,
+  target_type TEXT NOT NULL,
+  target_id TEXT NOT NULL,
+  counts TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  PRIMARY KEY (workspace_id, id)
+);
+
+CREATE TABLE counters (
+  workspace_id TEXT COLLATE "C" NOT NULL REFERENCES workspaces(id),
+  name TEXT COLLATE "C" NOT NULL,
+  value BIGINT NOT NULL,
+  PRIMARY KEY (workspace_id, name)
+);
+
+CREATE TABLE instance_meta (
+  key TEXT COLLATE "C" PRIMARY KEY,
+  value TEXT NOT NULL
+);
+`,
+  },
+  {
+    version: 2,
+    name: 'full-text search',
+    // unaccent and btree_gin are contrib extensions; when the role may not create them (a managed
+    // service without them), search still works, only accent-sensitive / without the workspace
+    // column in the GIN index. docs/scale-out.md says so.
+    sql: `
+DO $do$ BEGIN
+  CREATE EXTENSION IF NOT EXISTS unaccent;
+EXCEPTION WHEN OTHERS THEN RAISE NOTICE 'unaccent unavailable (%); search stays accent-sensitive', SQLERRM;
+END $do$;
+DO $do$ BEGIN
+  CREATE EXTENSION IF NOT EXISTS btree_gin;
+EXCEPTION WHEN OTHERS THEN RAISE NOTICE 'btree_gin unavailable (%); GIN indexes without workspace_id', SQLERRM;
+END $do$;
+
+-- What the index and the query both see: NFKC, accents removed, lower case, ASCII punctuation as
+-- spaces (so "3.14" or "a@b.io" split into words the way the SQLite tokenizer splits them).
+DO $do$
+DECLARE s text;
+BEGIN
+  SELECT n.nspname INTO s FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+    WHERE e.extname = 'unaccent';
+  IF s IS NOT NULL THEN
+    EXECUTE format($f$CREATE FUNCTION parley_search_text(t text) RETURNS text
+      LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+      AS $b$ SELECT lower(regexp_replace(%I.unaccent(%L::regdictionary, normalize(t, NFKC)), '[!-/:-@[-\`{-~]+', ' ', 'g')) $b$ $f$,
+      s, s || '.unaccent');
+  ELSE
+    CREATE FUNCTION parley_search_text(t text) RETURNS text
+      LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+      AS $b$ SELECT lower(regexp_replace(normalize(t, NFKC), '[!-/:-@[-\`{-~]+', ' ', 'g')) $b$;
+  END IF;
+END $do$;
+
+CREATE FUNCTION parley_tsv(t text) RETURNS tsvector
+  LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+  AS $b$ SELECT to_tsvector('simple'::regconfig, parley_search_text(t)) $b$;
+
+-- One literal search term as a tsquery: the words as a phrase (<->), the last a prefix (:*).
+-- The words go through the same parser as the documents; no user text is read as tsquery syntax
+-- (the only text cast to tsquery is PostgreSQL's own rendering of a parsed query).
+CREATE FUNCTION parley_term_query(words text, is_prefix boolean) RETURNS tsquery
+  LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+  AS $b$ SELECT CASE WHEN NOT is_prefix OR numnode(q) = 0 THEN q ELSE (q::text || ':*')::tsquery END
+         FROM phraseto_tsquery('simple'::regconfig, parley_search_text(words)) AS q $b$;
+
+DO $do$ BEGIN
+  IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'btree_gin') THEN
+    CREATE INDEX messages_search ON messages USING GIN (workspace_id, parley_tsv(content));
+    CREATE INDEX conversations_title_search ON conversations USING GIN (workspace_id, parley_tsv(title))
+      WHERE title IS NOT NULL;
+  ELSE
+    CREATE INDEX messages_search ON messages USING GIN (parley_tsv(content));
+    CREATE INDEX conversations_title_search ON conversations USING GIN (parley_tsv(title)) WHERE title IS NOT NULL;
+  END IF;
+END $do$;
+`,
+  },
+];
