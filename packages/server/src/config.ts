@@ -180,8 +180,9 @@ function origins(raw: string | undefined, problems: string[]): readonly string[]
     .map((s) => s.trim())
     .filter(Boolean);
   for (const o of list) {
-    if (o !== '*' && !/^https?:\/\/[^/\s]+$/.test(o)) {
-      problems.push(`PARLEY_WS_ALLOWED_ORIGINS: ${JSON.stringify(o)} is not * or scheme://host[:port]`);
+    // `null` is what browsers send from file:// pages
+    if (o !== '*' && o !== 'null' && !/^https?:\/\/[^/\s]+$/.test(o)) {
+      problems.push(`PARLEY_WS_ALLOWED_ORIGINS: ${JSON.stringify(o)} is not *, null or scheme://host[:port]`);
     }
   }
   return Object.freeze(list);

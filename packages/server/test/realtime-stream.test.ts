@@ -250,6 +250,16 @@ for (const engine of testEngines()) {
       assert.equal(again.status, 404);
     });
 
+    test('the example page is served publicly and never asks for the key in a URL', async () => {
+      const r = await fetch(`${server.url}/examples/live`);
+      assert.equal(r.status, 200);
+      assert.match(r.headers.get('content-type') ?? '', /^text\/html/);
+      const html = await r.text();
+      assert.match(html, /parley\.token\./);
+      assert.match(html, /stream-tokens/);
+      assert.doesNotMatch(html, /<script[^>]+src=/, 'no external scripts');
+    });
+
     test('a closed stream stops counting; then DELETE is a plain 204', async () => {
       const id = await newConversation();
       const s = await LiveSocket.ready(streamUrl(id), bearer());
