@@ -188,6 +188,10 @@ for (const engine of testEngines()) {
       } finally {
         server.clock.advance(-31_000);
       }
+      const empty = await api.post(`/v1/conversations/${id}/stream-tokens`);
+      assert.equal(empty.status, 201, 'an empty POST mints a token with the default lifetime');
+      const ttl = Date.parse(empty.body.data.expires_at) - server.clock.now();
+      assert.ok(ttl > 0 && ttl <= 60_000, `default lifetime 60 s (got ${ttl} ms)`);
       const short = (await api.post(`/v1/conversations/${id}/stream-tokens`, { expires_in: 301 })).status;
       assert.equal(short, 400, 'at most 5 minutes');
     });

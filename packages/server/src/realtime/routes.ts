@@ -319,17 +319,15 @@ export function registerRealtimeRoutes(app: App, deps: AppDeps, rt: Realtime): v
         tags,
         summary: "Mint a short-lived token that opens this conversation's live stream (for browsers)",
         params: ConversationParams,
-        body: Type.Optional(
-          Closed({
-            expires_in: Type.Optional(
-              Type.Integer({
-                minimum: 10,
-                maximum: STREAM_TOKEN_MAX_TTL_SECONDS,
-                description: `Seconds, default ${STREAM_TOKEN_DEFAULT_TTL_SECONDS}`,
-              }),
-            ),
-          }),
-        ),
+        body: Closed({
+          expires_in: Type.Optional(
+            Type.Integer({
+              minimum: 10,
+              maximum: STREAM_TOKEN_MAX_TTL_SECONDS,
+              description: `Seconds, default ${STREAM_TOKEN_DEFAULT_TTL_SECONDS}`,
+            }),
+          ),
+        }),
         response: {
           201: Type.Object({
             data: Type.Object({
@@ -340,6 +338,10 @@ export function registerRealtimeRoutes(app: App, deps: AppDeps, rt: Realtime): v
           }),
           ...errorResponses(...AUTHED_ERRORS, 'not_found'),
         },
+      },
+      // the body is optional: an empty POST mints a token with the default lifetime
+      preValidation: async (req) => {
+        if (req.body === undefined || req.body === null) req.body = {};
       },
     },
     async (req, reply) => {
