@@ -36,6 +36,18 @@ export interface Config {
   readonly redisPrefix: string;
   /** Redis command timeout; past it the instance falls back to its own limiter. */
   readonly redisTimeoutMs: number;
+  /** Live streams: Origin values allowed to open them; null = the default rule (no Origin, or same host). */
+  readonly wsAllowedOrigins: readonly string[] | null;
+  /** Ping (WebSocket) / comment (SSE) interval; a WebSocket that misses one pong is dropped. */
+  readonly wsHeartbeatMs: number;
+  /** Largest frame a client may send, bytes (larger: close 1009). */
+  readonly wsMaxPayload: number;
+  /** Bytes queued to one slow client before it is closed (1013). */
+  readonly wsMaxBufferedBytes: number;
+  /** A WebSocket opened without credentials must authenticate in its first frame within this time. */
+  readonly wsAuthTimeoutMs: number;
+  /** Presence lease: a killed instance's connections stop counting after at most this long. */
+  readonly presenceLeaseMs: number;
 }
 
 export class ConfigError extends Error {
@@ -85,6 +97,32 @@ export const CONFIG_VARIABLES = [
     '',
     '300',
     'Redis command timeout in ms; past it an instance uses its own rate limiter until Redis answers again.',
+  ],
+  [
+    'PARLEY_WS_ALLOWED_ORIGINS',
+    '',
+    '(same host)',
+    'Comma-separated Origins allowed to open live streams, or `*`. Default: requests without Origin, or whose Origin host equals Host.',
+  ],
+  [
+    'PARLEY_WS_HEARTBEAT_MS',
+    '',
+    '25000',
+    'Live-stream ping / SSE comment interval; a WebSocket missing one pong is dropped.',
+  ],
+  ['PARLEY_WS_MAX_PAYLOAD', '', '65536', 'Largest client WebSocket frame in bytes (larger: close 1009).'],
+  ['PARLEY_WS_MAX_BUFFERED', '', '4194304', 'Bytes queued to one slow stream client before it is closed (1013).'],
+  [
+    'PARLEY_WS_AUTH_TIMEOUT_MS',
+    '',
+    '5000',
+    'Time a WebSocket opened without credentials has to authenticate in its first frame.',
+  ],
+  [
+    'PARLEY_PRESENCE_LEASE_SECONDS',
+    '',
+    '30',
+    "Presence lease in Redis (5 to 45): bound for a killed instance's connections to stop counting.",
   ],
 ] as const;
 
@@ -157,10 +195,32 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     pgConnectTimeoutMs: int('PARLEY_PG_CONNECT_TIMEOUT_MS', 3000, 100, 10_000),
     redisPrefix: get('PARLEY_REDIS_PREFIX') ?? 'parley:',
     redisTimeoutMs: int('PARLEY_REDIS_TIMEOUT_MS', 300, 50, 5000),
+    wsAllowedOrigins: origins(get('PARLEY_WS_ALLOWED_ORIGINS'), problems),
+    wsHeartbeatMs: int('PARLEY_WS_HEARTBEAT_MS', 25_000, 50, 300_000),
+    wsMaxPayload: int('PARLEY_WS_MAX_PAYLOAD', 65_536, 1024, 16 * 1024 * 1024),
+    wsMaxBufferedBytes: int('PARLEY_WS_MAX_BUFFERED', 4 * 1024 * 1024, 16 * 1024, 1024 * 1024 * 1024),
+    wsAuthTimeoutMs: int('PARLEY_WS_AUTH_TIMEOUT_MS', 5000, 50, 120_000),
+    presenceLeaseMs: int('PARLEY_PRESENCE_LEASE_SECONDS', 30, 5, 45) * 1000,
     ...overrides,
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);
+}
+
+/** `*`, or a comma-separated list of `scheme://host[:port]` origins. */
+function origins(raw: string | undefined, problems: string[]): readonly string[] | null {
+  if (raw === undefined) return null;
+  const list = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const o of list) {
+    // `null` is what browsers send from file:// pages
+    if (o !== '*' && o !== 'null' && !/^https?:\/\/[^/\s]+$/.test(o)) {
+      problems.push(`PARLEY_WS_ALLOWED_ORIGINS: ${JSON.stringify(o)} is not *, null or scheme://host[:port]`);
+    }
+  }
+  return Object.freeze(list);
 }
 
 /** Hides a password in a URL before it is printed. */

@@ -19,6 +19,10 @@ export const ERROR_CATALOG = {
     status: 403,
     description: 'The API key lacks the scope this operation needs; the message names it.',
   },
+  origin_not_allowed: {
+    status: 403,
+    description: 'The Origin header is not allowed to open live streams (PARLEY_WS_ALLOWED_ORIGINS).',
+  },
   not_found: {
     status: 404,
     description: 'No such object in this workspace (objects of other workspaces answer identically), or no such route.',

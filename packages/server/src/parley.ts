@@ -6,6 +6,7 @@ import { type App, buildApp } from './http/app.js';
 import { createLogger } from './log.js';
 import { createMetrics } from './metrics.js';
 import { MemoryRateLimiter, type RateLimiter } from './rate-limit.js';
+import { Realtime } from './realtime/index.js';
 import { ConversationsService } from './services/conversations.js';
 import { CursorCodec } from './services/cursor.js';
 import { IdempotencyService } from './services/idempotency.js';
@@ -28,6 +29,7 @@ export interface Parley {
   readonly keys: KeysService;
   readonly workspaces: WorkspacesService;
   readonly conversations: ConversationsService;
+  readonly realtime: Realtime;
   /** Set on the very first start only: the default workspace and its instance admin key. */
   readonly bootstrapped: CreatedWorkspace | null;
   /** Listens on config.host:config.port; returns the address. */
@@ -43,14 +45,17 @@ export async function createParley(config: Config, opts: ParleyOptions = {}): Pr
   if (config.redisUrl !== null) await checkRedis(config.redisUrl, config.redisTimeoutMs);
   const store = await openStore(config);
   let redis: ReturnType<typeof createRedis> | null = null;
+  let realtime: Realtime | undefined;
   try {
     await store.setMetaIfAbsent('cursor_secret', randomBytes(32).toString('hex'));
     const cursorSecret = await store.getMeta('cursor_secret');
     if (cursorSecret === null) throw new Error('cursor secret missing after creation');
     const deps = { store, clock };
+    realtime = await Realtime.create(config, { store, clock, logger });
     const keys = new KeysService(deps);
     const workspaces = new WorkspacesService(deps, keys);
-    const conversations = new ConversationsService(deps, new CursorCodec(cursorSecret));
+    const conversations = new ConversationsService(deps, new CursorCodec(cursorSecret), realtime.hub);
+    realtime.bind(conversations);
     const idempotency = new IdempotencyService(deps, config.idempotencyTtlSeconds * 1000);
     const metrics = createMetrics();
     let limiter: RateLimiter;
@@ -84,8 +89,10 @@ export async function createParley(config: Config, opts: ParleyOptions = {}): Pr
       conversations,
       idempotency,
       ...(readiness ? { readiness } : {}),
+      realtime,
     });
     await app.ready();
+    const rt = realtime;
 
     // expired idempotency records go in small batches, off the request path
     const purge = setInterval(() => {
@@ -101,12 +108,15 @@ export async function createParley(config: Config, opts: ParleyOptions = {}): Pr
       keys,
       workspaces,
       conversations,
+      realtime: rt,
       bootstrapped,
       async start() {
         return app.listen({ host: config.host, port: config.port });
       },
       async close() {
         clearInterval(purge);
+        // live streams first: open SSE responses would otherwise hold the server's close
+        await rt.close();
         await app.close();
         await limiter.close();
         redis?.disconnect();
@@ -114,6 +124,7 @@ export async function createParley(config: Config, opts: ParleyOptions = {}): Pr
       },
     };
   } catch (err) {
+    await realtime?.close();
     redis?.disconnect();
     await store.close();
     throw err;

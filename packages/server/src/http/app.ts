@@ -1,4 +1,5 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import websocket from '@fastify/websocket';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import Fastify, {
@@ -16,6 +17,8 @@ import { ERROR_CATALOG, type ErrorCode, type ErrorDetail, ParleyError } from '..
 import { acceptRequestId } from '../ids.js';
 import type { Metrics } from '../metrics.js';
 import type { RateLimiter, RateLimitResult } from '../rate-limit.js';
+import type { Realtime } from '../realtime/index.js';
+import { registerRealtimeRoutes, SUBPROTOCOL } from '../realtime/routes.js';
 import type { ConversationsService } from '../services/conversations.js';
 import { fingerprint, IdempotencyService } from '../services/idempotency.js';
 import type { KeysService, WorkspacesService } from '../services/keys.js';
@@ -37,6 +40,8 @@ export interface AppDeps {
   workspaces: WorkspacesService;
   conversations: ConversationsService;
   idempotency: IdempotencyService;
+  /** Live streams (WebSocket, SSE, presence); absent in tools that serve no HTTP streams. */
+  realtime?: Realtime;
   /** Extra readiness facts (e.g. Redis fallback) for /readyz. */
   readiness?: () => Promise<Record<string, unknown>>;
 }
@@ -120,8 +125,16 @@ class RequestLogs extends LogController {
   }
 }
 
-export function errorBody(code: ErrorCode, message: string, requestId: string, details?: ErrorDetail[]) {
-  return { error: { code, message, request_id: requestId, ...(details ? { details } : {}) } };
+export function errorBody(
+  code: ErrorCode,
+  message: string,
+  requestId: string,
+  details?: ErrorDetail[],
+  extra?: Record<string, unknown>,
+) {
+  // only facts the Error schema declares are shown (conversation_busy's live_connections)
+  const facts = extra && typeof extra.live_connections === 'number' ? { live_connections: extra.live_connections } : {};
+  return { error: { code, message, request_id: requestId, ...(details ? { details } : {}), ...facts } };
 }
 
 function setRateHeaders(reply: FastifyReply, r: RateLimitResult): void {
@@ -282,7 +295,7 @@ export function buildApp(deps: AppDeps): App {
     if (e.retryAfter !== undefined) reply.header('Retry-After', e.retryAfter);
     const message = e.status >= 500 && e.code === 'internal_error' ? 'Internal server error' : e.message;
     reply.code(e.status).type('application/json; charset=utf-8');
-    return reply.send(errorBody(e.code, message, req.id, e.details));
+    return reply.send(errorBody(e.code, message, req.id, e.details, e.extra));
   });
 
   app.setNotFoundHandler(async (req, reply) => {
@@ -292,11 +305,22 @@ export function buildApp(deps: AppDeps): App {
 
   // docs first: the OpenAPI generator must see every route declared after it
   registerDocs(app);
+  const realtime = deps.realtime;
+  if (realtime) {
+    app.register(websocket, {
+      options: {
+        maxPayload: config.wsMaxPayload,
+        // browsers that pass a stream token as a subprotocol offer parley.v1 too; it is the one echoed
+        handleProtocols: (offered: Set<string>) => (offered.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
+      },
+    });
+  }
   app.register(async (scope) => {
     const routes = scope as unknown as App;
     registerOpsRoutes(routes, deps);
     registerConversationRoutes(routes, deps);
     registerKeyRoutes(routes, deps);
+    if (realtime) registerRealtimeRoutes(routes, deps, realtime);
   });
   return app;
 }

@@ -35,6 +35,9 @@ export const ErrorBody = Type.Object(
       message: Type.String(),
       request_id: Type.String(),
       details: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))),
+      live_connections: Type.Optional(
+        Type.Integer({ description: 'conversation_busy only: live connections on every instance' }),
+      ),
     }),
   },
   { $id: 'Error', description: 'Every error has this shape; see docs/errors.md for the codes.' },

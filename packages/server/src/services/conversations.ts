@@ -11,6 +11,7 @@ import type {
 } from '../domain/types.js';
 import { notFound, ParleyError, validation } from '../errors.js';
 import { newId, parseId } from '../ids.js';
+import type { ConversationEvent, EventPayload, EventPublisher } from '../realtime/events.js';
 import type { ConversationFilter, ConversationPatch, DeleteCounts, Repo, TotalAnswer } from '../store/types.js';
 import { type InTransaction, requireScope, type ServiceDeps } from './context.js';
 import { type CursorCodec, isIdCursor, isKeysetCursor } from './cursor.js';
@@ -125,11 +126,62 @@ function mergePatch(base: Record<string, Json | undefined>, patch: Record<string
   return out;
 }
 
+/** Appends an event to the conversation's log inside the running transaction. */
+type Emit = (workspaceId: string, conversationId: string, event: EventPayload, at: number) => Promise<void>;
+
 export class ConversationsService {
   constructor(
     private readonly deps: ServiceDeps,
     private readonly cursors: CursorCodec,
+    /** Receives each write's events after its transaction commits (never before, never on rollback). */
+    private readonly events?: EventPublisher,
   ) {}
+
+  /** A write transaction whose events are logged with it and published once it has committed. */
+  private async write<T>(fn: (tx: Repo, emit: Emit) => Promise<T>): Promise<T> {
+    let committed: ConversationEvent[] = [];
+    const result = await this.deps.store.transaction(async (tx) => {
+      committed = [];
+      return fn(tx, async (workspaceId, conversationId, event, at) => {
+        const payload = JSON.stringify(event.data);
+        const seq = await tx.appendConversationEvent({
+          workspaceId,
+          conversationId,
+          type: event.type,
+          payload,
+          createdAt: at,
+        });
+        if (seq === null) throw notFound();
+        committed.push({ workspaceId, conversationId, seq, type: event.type, payload, createdAt: at });
+      });
+    });
+    if (committed.length > 0) this.events?.publish(committed);
+    return result;
+  }
+
+  /** What a live stream needs before it attaches: the conversation exists here, and its last seq. */
+  async streamPosition(auth: AuthContext, rawId: string): Promise<{ conversationId: string; seq: number }> {
+    requireScope(auth, 'read:ai');
+    const conversationId = this.resolveId(rawId);
+    const seq = await this.deps.store.conversationEventSeq(auth.workspaceId, conversationId);
+    if (seq === null) throw notFound();
+    return { conversationId, seq };
+  }
+
+  /** Logged events after `afterSeq` (up to `upTo`), oldest first; the caller already holds access. */
+  async loggedEvents(
+    workspaceId: string,
+    conversationId: string,
+    afterSeq: number,
+    opts: { upTo?: number | undefined; limit: number },
+  ): Promise<ConversationEvent[]> {
+    const rows = await this.deps.store.listConversationEvents(workspaceId, conversationId, {
+      afterSeq,
+      upTo: opts.upTo,
+      limit: opts.limit,
+    });
+    return rows.map((r) => ({ ...r, type: r.type as ConversationEvent['type'] }));
+  }
 
   private resolveId(raw: string): string {
     const id = parseId('conversation', raw);
@@ -170,7 +222,7 @@ export class ConversationsService {
       createdAt: now,
       updatedAt: now,
     };
-    return this.deps.store.transaction(async (tx) => {
+    return this.write(async (tx, emit) => {
       await tx.insertConversation(conversation);
       const messages: Message[] = [];
       for (const m of input.messages ?? []) {
@@ -183,6 +235,7 @@ export class ConversationsService {
           createdAt: now,
         };
         await tx.insertMessage(auth.workspaceId, msg);
+        await emit(auth.workspaceId, conversation.id, { type: 'message.created', data: msg }, now);
         messages.push(msg);
       }
       if (messages.length > 0) {
@@ -283,7 +336,7 @@ export class ConversationsService {
     if (input.title !== undefined && (input.title.trim().length === 0 || Array.from(input.title).length > TITLE_MAX)) {
       throw validation('/body/title', `title must be 1 to ${TITLE_MAX} characters`);
     }
-    return this.deps.store.transaction(async (tx) => {
+    return this.write(async (tx, emit) => {
       const current = await this.load(tx, auth.workspaceId, rawId);
       const patch: ConversationPatch = { updatedAt: this.deps.clock.now() };
       if (input.title !== undefined) {
@@ -297,6 +350,13 @@ export class ConversationsService {
       if (input.metadata !== undefined) patch.metadata = mergePatch(current.metadata, input.metadata);
       const updated = await tx.updateConversation(auth.workspaceId, current.id, patch);
       if (!updated) throw notFound();
+      const archivedNow = input.archived === true && !current.archived;
+      await emit(
+        auth.workspaceId,
+        current.id,
+        { type: archivedNow ? 'conversation.archived' : 'conversation.updated', data: updated },
+        patch.updatedAt,
+      );
       if (inTx) await inTx(tx, updated);
       return updated;
     });
@@ -306,10 +366,21 @@ export class ConversationsService {
   async delete(auth: AuthContext, rawId: string, inTx?: InTransaction<DeleteCounts>): Promise<DeleteCounts> {
     requireScope(auth, 'write:ai');
     const id = this.resolveId(rawId);
-    return this.deps.store.transaction(async (tx) => {
+    let deleted: ConversationEvent | null = null;
+    const result = await this.deps.store.transaction(async (tx) => {
+      const lastSeq = await tx.conversationEventSeq(auth.workspaceId, id);
       const counts = await tx.deleteConversation(auth.workspaceId, id);
-      if (!counts) throw notFound();
+      if (!counts || lastSeq === null) throw notFound();
       const now = this.deps.clock.now();
+      // delivered live only: the log goes with the conversation
+      deleted = {
+        workspaceId: auth.workspaceId,
+        conversationId: id,
+        seq: lastSeq + 1,
+        type: 'conversation.deleted',
+        payload: JSON.stringify({ id }),
+        createdAt: now,
+      };
       await tx.insertAuditEvent({
         id: newId('audit', now),
         workspaceId: auth.workspaceId,
@@ -323,6 +394,8 @@ export class ConversationsService {
       if (inTx) await inTx(tx, counts);
       return counts;
     });
+    if (deleted) this.events?.publish([deleted]);
+    return result;
   }
 
   // ---- messages ----------------------------------------------------------------------------
@@ -334,7 +407,7 @@ export class ConversationsService {
     inTx?: InTransaction<Message>,
   ): Promise<Message> {
     requireScope(auth, 'write:ai');
-    return this.deps.store.transaction(async (tx) => {
+    return this.write(async (tx, emit) => {
       const conversation = await this.load(tx, auth.workspaceId, rawConversationId);
       const now = this.deps.clock.now();
       const message: Message = {
@@ -351,14 +424,17 @@ export class ConversationsService {
         lastMessageAt: now,
         updatedAt: now,
       });
+      await emit(auth.workspaceId, conversation.id, { type: 'message.created', data: message }, now);
       if (conversation.titleSource === null && input.role === 'user') {
         const title = autoTitle(input.content);
         if (title !== null) {
-          await tx.updateConversation(auth.workspaceId, conversation.id, {
+          const retitled = await tx.updateConversation(auth.workspaceId, conversation.id, {
             title,
             titleSource: 'auto',
             updatedAt: now,
           });
+          if (retitled)
+            await emit(auth.workspaceId, conversation.id, { type: 'conversation.updated', data: retitled }, now);
         }
       }
       if (inTx) await inTx(tx, message);
@@ -413,7 +489,7 @@ export class ConversationsService {
     inTx?: InTransaction<ToolInvocation>,
   ): Promise<ToolInvocation> {
     requireScope(auth, 'write:ai');
-    return this.deps.store.transaction(async (tx) => {
+    return this.write(async (tx, emit) => {
       const conversation = await this.load(tx, auth.workspaceId, rawConversationId);
       const now = this.deps.clock.now();
       const status = input.status ?? 'pending';
@@ -437,6 +513,7 @@ export class ConversationsService {
       checkTimings(tool.startedAt, tool.finishedAt);
       await tx.insertToolInvocation(auth.workspaceId, tool);
       await tx.touchConversation(auth.workspaceId, conversation.id, { toolInvocations: 1, updatedAt: now });
+      await emit(auth.workspaceId, conversation.id, { type: 'tool_invocation.created', data: tool }, now);
       if (inTx) await inTx(tx, tool);
       return tool;
     });
@@ -462,7 +539,7 @@ export class ConversationsService {
     if (Object.values(input).every((v) => v === undefined)) {
       throw validation('/body', 'Provide at least one of output, status, message_id, started_at, finished_at');
     }
-    return this.deps.store.transaction(async (tx) => {
+    return this.write(async (tx, emit) => {
       const conversation = await this.load(tx, auth.workspaceId, rawConversationId);
       const id = parseId('toolInvocation', rawId);
       const current = id ? await tx.getToolInvocation(auth.workspaceId, conversation.id, id) : null;
@@ -488,6 +565,7 @@ export class ConversationsService {
       });
       if (!updated) throw notFound('Tool invocation');
       await tx.touchConversation(auth.workspaceId, conversation.id, { updatedAt: now });
+      await emit(auth.workspaceId, conversation.id, { type: 'tool_invocation.updated', data: updated }, now);
       if (inTx) await inTx(tx, updated);
       return updated;
     });

@@ -28,8 +28,10 @@ import type {
   ConversationPatch,
   DeleteCounts,
   IdempotencyRecord,
+  NewStoredEvent,
   PageQuery,
   Repo,
+  StoredEvent,
   ToolInvocationPatch,
   TotalAnswer,
 } from './types.js';
@@ -93,7 +95,7 @@ function parseJson<T>(text: string): T {
   return JSON.parse(text) as T;
 }
 
-export function toConversation(r: Selectable<ConversationsTable>): Conversation {
+export function toConversation(r: Omit<Selectable<ConversationsTable>, 'event_seq'>): Conversation {
   const context: ConversationContext = parseJson<JsonObject>(r.context_extra);
   if (r.contact_id !== null) context.contact_id = r.contact_id;
   if (r.deal_id !== null) context.deal_id = r.deal_id;
@@ -348,7 +350,7 @@ export class KyselyRepo implements Repo {
   async updateConversation(workspaceId: string, id: string, patch: ConversationPatch): Promise<Conversation | null> {
     const before = await this.getConversation(workspaceId, id);
     if (!before) return null;
-    const set: Partial<ConversationsTable> = { updated_at: patch.updatedAt };
+    const set: Partial<Omit<ConversationsTable, 'event_seq'>> = { updated_at: patch.updatedAt };
     if (patch.title !== undefined) set.title = patch.title;
     if (patch.titleSource !== undefined) set.title_source = patch.titleSource;
     if (patch.archived !== undefined) set.archived = patch.archived ? 1 : 0;
@@ -384,6 +386,11 @@ export class KyselyRepo implements Repo {
       .where('workspace_id', '=', workspaceId)
       .where('conversation_id', '=', id)
       .executeTakeFirst();
+    await this.db
+      .deleteFrom('conversation_events')
+      .where('workspace_id', '=', workspaceId)
+      .where('conversation_id', '=', id)
+      .execute();
     await this.db.deleteFrom('conversations').where('workspace_id', '=', workspaceId).where('id', '=', id).execute();
     await this.bumpCounters(workspaceId, counterNames(before, false), -1);
     if (before.archived) await this.bumpCounters(workspaceId, counterNames(before, true), -1);
@@ -740,6 +747,67 @@ export class KyselyRepo implements Repo {
     if (q.after !== undefined) query = query.where('id', q.order === 'desc' ? '<' : '>', q.after);
     const rows = await query.orderBy('id', q.order).limit(q.limit).execute();
     return rows.map(toAudit);
+  }
+
+  // ---- conversation event log -------------------------------------------------------------
+
+  async appendConversationEvent(e: NewStoredEvent): Promise<number | null> {
+    // The UPDATE takes the conversation's row lock (PostgreSQL) / the write lock (SQLite), so
+    // seqs are handed out in commit order: seq n+1 cannot commit before seq n.
+    const bumped = await this.db
+      .updateTable('conversations')
+      .set((eb) => ({ event_seq: eb('event_seq', '+', 1) }))
+      .where('workspace_id', '=', e.workspaceId)
+      .where('id', '=', e.conversationId)
+      .executeTakeFirst();
+    if (Number(bumped.numUpdatedRows) === 0) return null;
+    const seq = await this.conversationEventSeq(e.workspaceId, e.conversationId);
+    if (seq === null) return null;
+    await this.db
+      .insertInto('conversation_events')
+      .values({
+        workspace_id: e.workspaceId,
+        conversation_id: e.conversationId,
+        seq,
+        type: e.type,
+        payload: e.payload,
+        created_at: e.createdAt,
+      })
+      .execute();
+    return seq;
+  }
+
+  async conversationEventSeq(workspaceId: string, conversationId: string): Promise<number | null> {
+    const r = await this.db
+      .selectFrom('conversations')
+      .select('event_seq')
+      .where('workspace_id', '=', workspaceId)
+      .where('id', '=', conversationId)
+      .executeTakeFirst();
+    return r ? num(r.event_seq ?? 0) : null;
+  }
+
+  async listConversationEvents(
+    workspaceId: string,
+    conversationId: string,
+    q: { afterSeq: number; upTo?: number | undefined; limit: number },
+  ): Promise<StoredEvent[]> {
+    let query = this.db
+      .selectFrom('conversation_events')
+      .select(['workspace_id', 'conversation_id', 'seq', 'type', 'payload', 'created_at'])
+      .where('workspace_id', '=', workspaceId)
+      .where('conversation_id', '=', conversationId)
+      .where('seq', '>', q.afterSeq);
+    if (q.upTo !== undefined) query = query.where('seq', '<=', q.upTo);
+    const rows = await query.orderBy('seq').limit(q.limit).execute();
+    return rows.map((r) => ({
+      workspaceId: r.workspace_id,
+      conversationId: r.conversation_id,
+      seq: num(r.seq),
+      type: r.type,
+      payload: r.payload,
+      createdAt: num(r.created_at),
+    }));
   }
 
   // ---- instance ------------------------------------------------------------------------

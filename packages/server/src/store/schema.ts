@@ -1,3 +1,5 @@
+import type { Generated } from 'kysely';
+
 /**
  * Row types: what the tables hold, engine-neutral. Timestamps are epoch ms (INTEGER / BIGINT),
  * booleans 0/1, JSON as text so that every byte round-trips identically on every engine.
@@ -42,6 +44,8 @@ export interface ConversationsTable {
   last_message_at: number | null;
   created_at: number;
   updated_at: number;
+  /** Last per-conversation event sequence number handed out (migration 2). */
+  event_seq: Generated<number>;
 }
 
 export interface MessagesTable {
@@ -104,6 +108,17 @@ export interface InstanceMetaTable {
   value: string;
 }
 
+/** Durable per-conversation event log that live streams resume from (migration 2). */
+export interface ConversationEventsTable {
+  workspace_id: string;
+  conversation_id: string;
+  seq: number;
+  type: string;
+  /** JSON of the domain object the event carries. */
+  payload: string;
+  created_at: number;
+}
+
 export interface Database {
   workspaces: WorkspacesTable;
   api_keys: ApiKeysTable;
@@ -114,4 +129,5 @@ export interface Database {
   audit_events: AuditEventsTable;
   counters: CountersTable;
   instance_meta: InstanceMetaTable;
+  conversation_events: ConversationEventsTable;
 }

@@ -79,6 +79,19 @@ export interface DeleteCounts {
   search_entries: number;
 }
 
+export interface NewStoredEvent {
+  workspaceId: string;
+  conversationId: string;
+  type: string;
+  /** JSON text. */
+  payload: string;
+  createdAt: number;
+}
+
+export interface StoredEvent extends NewStoredEvent {
+  seq: number;
+}
+
 export interface TotalAnswer {
   total: number;
   /** false when the count stopped at the cap. */
@@ -147,6 +160,21 @@ export interface Repo {
   // audit
   insertAuditEvent(e: AuditEvent): Promise<void>;
   listAuditEvents(workspaceId: string, q: PageQuery): Promise<AuditEvent[]>;
+
+  // conversation event log (live streams)
+  /**
+   * Takes the conversation's next event seq and stores the event, in the caller's transaction;
+   * returns the seq, or null when the conversation does not exist.
+   */
+  appendConversationEvent(e: NewStoredEvent): Promise<number | null>;
+  /** The last seq handed out, or null when the conversation does not exist. */
+  conversationEventSeq(workspaceId: string, conversationId: string): Promise<number | null>;
+  /** Events with seq > afterSeq (and <= upTo when given), oldest first. */
+  listConversationEvents(
+    workspaceId: string,
+    conversationId: string,
+    q: { afterSeq: number; upTo?: number | undefined; limit: number },
+  ): Promise<StoredEvent[]>;
 
   // instance
   getMeta(key: string): Promise<string | null>;

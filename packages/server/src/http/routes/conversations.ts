@@ -1,9 +1,12 @@
 import { Type } from 'typebox';
+import { ParleyError } from '../../errors.js';
+import { parseId } from '../../ids.js';
 import type { ConversationDetail } from '../../services/conversations.js';
 import { type App, type AppDeps, requireAuth, runWrite } from '../app.js';
 import { presentAudit, presentConversation, presentMessage, presentTool } from '../presenters.js';
 import {
   AUTHED_ERRORS,
+  Closed,
   ConversationParams,
   ConversationSchema,
   CreateConversationBody,
@@ -29,6 +32,11 @@ const DetailSchema = Type.Object({
   messages: Type.Array(Type.Ref('Message'), { description: 'Most recent first' }),
   tool_invocations: Type.Optional(
     Type.Array(Type.Ref('ToolInvocation'), { description: 'With include_tool_steps=true' }),
+  ),
+  live_connections: Type.Optional(
+    Type.Union([Type.Integer(), Type.Null()], {
+      description: 'GET only: live streams open on it across instances; null when presence is unavailable',
+    }),
   ),
 });
 
@@ -153,11 +161,15 @@ export function registerConversationRoutes(app: App, deps: AppDeps): void {
       },
     },
     async (req) => {
-      const d = await svc.get(requireAuth(req), req.params.id, {
+      const auth = requireAuth(req);
+      const d = await svc.get(auth, req.params.id, {
         limit: req.query.limit,
         includeToolSteps: req.query.include_tool_steps === 'true',
       });
-      return { data: presentDetail(d) };
+      const live = deps.realtime
+        ? await deps.realtime.liveConnections(auth.workspaceId, d.conversation.id).catch(() => null)
+        : 0;
+      return { data: { ...presentDetail(d), live_connections: live } };
     },
   );
 
@@ -202,11 +214,33 @@ export function registerConversationRoutes(app: App, deps: AppDeps): void {
       schema: {
         tags,
         summary: 'Delete a conversation with all its messages, tool invocations and index entries, atomically',
+        description:
+          'While live streams are open on it: 409 conversation_busy with live_connections, unless force=true, ' +
+          'which deletes and closes those streams on every instance (close code 4410).',
         params: ConversationParams,
-        response: { 204: Type.Null({ description: 'Deleted' }), ...errorResponses(...WRITE_ERRORS, 'not_found') },
+        querystring: Closed({
+          force: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')])),
+        }),
+        response: {
+          204: Type.Null({ description: 'Deleted' }),
+          ...errorResponses(...WRITE_ERRORS, 'not_found', 'conversation_busy'),
+        },
       },
     },
     async (req, reply) => {
+      const rt = deps.realtime;
+      if (rt && req.query.force !== 'true') {
+        const auth = requireAuth(req);
+        const id = parseId('conversation', req.params.id);
+        // unknown ids fall through to the delete's own 404; a presence failure is a 503, never a blind 204
+        const live = id === null ? 0 : await rt.liveConnections(auth.workspaceId, id);
+        if (live > 0) {
+          throw new ParleyError('conversation_busy', `The conversation has ${live} live connection(s)`, {
+            extra: { live_connections: live },
+            details: [{ field: '/live_connections', message: `${live} live connection(s)` }],
+          });
+        }
+      }
       await runWrite(
         req,
         reply,

@@ -194,4 +194,23 @@ DO $do$ BEGIN
 END $do$;
 `,
   },
+  {
+    version: 3,
+    name: 'conversation event log for live streams',
+    // Same as SQLite migration 2: each write appends its event with the next per-conversation
+    // seq in its own transaction; workspace_id leads the key (co-located with conversations).
+    sql: `
+ALTER TABLE conversations ADD COLUMN event_seq BIGINT NOT NULL DEFAULT 0;
+
+CREATE TABLE conversation_events (
+  workspace_id TEXT COLLATE "C" NOT NULL,
+  conversation_id TEXT COLLATE "C" NOT NULL,
+  seq BIGINT NOT NULL,
+  type TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  PRIMARY KEY (workspace_id, conversation_id, seq)
+);
+`,
+  },
 ];

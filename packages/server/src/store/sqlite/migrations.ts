@@ -140,4 +140,23 @@ CREATE VIRTUAL TABLE title_fts USING fts5(
 );
 `,
   },
+  {
+    version: 2,
+    name: 'conversation event log for live streams',
+    // Each write appends its event with the next per-conversation seq in the write's own
+    // transaction; streams resume from it. Rows go with their conversation on delete.
+    sql: `
+ALTER TABLE conversations ADD COLUMN event_seq INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE conversation_events (
+  workspace_id TEXT NOT NULL,
+  conversation_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  type TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (workspace_id, conversation_id, seq)
+);
+`,
+  },
 ];
