@@ -18,7 +18,9 @@ if (unknown.length > 0) {
   process.exit(2);
 }
 const skipped = KNOWN.filter((e) => !engines.includes(e));
-console.log(`parley tests: engines run: ${engines.join(', ')}${skipped.length ? `; not run: ${skipped.join(', ')} (set PARLEY_TEST_ENGINES=${KNOWN.join(',')})` : ''}`);
+console.log(
+  `parley tests: engines run: ${engines.join(', ')}${skipped.length ? `; not run: ${skipped.join(', ')} (set PARLEY_TEST_ENGINES=${KNOWN.join(',')})` : ''}`,
+);
 
 function collect(dir) {
   const out = [];

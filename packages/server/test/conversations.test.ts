@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { Client, newWorkspace, startServer, type TestServer, type TestWorkspace, testEngines } from './helpers/harness.js';
+import {
+  type Client,
+  newWorkspace,
+  startServer,
+  type TestServer,
+  type TestWorkspace,
+  testEngines,
+} from './helpers/harness.js';
 
 for (const engine of testEngines()) {
   describe(`conversations [${engine}]`, () => {
@@ -65,7 +72,8 @@ for (const engine of testEngines()) {
 
     test('get: limit and include_tool_steps; the UUID form of an id finds the same conversation', async () => {
       const c = (await api.post('/v1/conversations', { messages: [{ role: 'user', content: 'q' }] })).body.data;
-      for (let i = 0; i < 4; i++) await api.post(`/v1/conversations/${c.id}/messages`, { role: 'assistant', content: `a${i}` });
+      for (let i = 0; i < 4; i++)
+        await api.post(`/v1/conversations/${c.id}/messages`, { role: 'assistant', content: `a${i}` });
       const t = await api.post(`/v1/conversations/${c.id}/tool-invocations`, { tool_name: 'search', input: { q: 1 } });
       assert.equal(t.status, 201);
       const r = await api.get(`/v1/conversations/${c.id}?limit=2`);
@@ -89,7 +97,10 @@ for (const engine of testEngines()) {
 
     test('patch: title, archive, context merge with null clearing, metadata merge; at least one field', async () => {
       const c = (
-        await api.post('/v1/conversations', { context: { contact_id: 'c9', matter_id: 'm9' }, metadata: { a: 1, b: 2 } })
+        await api.post('/v1/conversations', {
+          context: { contact_id: 'c9', matter_id: 'm9' },
+          metadata: { a: 1, b: 2 },
+        })
       ).body.data;
       const r = await api.patch(`/v1/conversations/${c.id}`, {
         archived: true,
@@ -113,7 +124,11 @@ for (const engine of testEngines()) {
     test('messages: keyset pages in both orders, no duplicates, no gaps', async () => {
       const c = (await api.post('/v1/conversations', {})).body.data;
       for (let i = 0; i < 7; i++) {
-        const m = await api.post(`/v1/conversations/${c.id}/messages`, { role: 'user', content: `m${i}`, metadata: { i } });
+        const m = await api.post(`/v1/conversations/${c.id}/messages`, {
+          role: 'user',
+          content: `m${i}`,
+          metadata: { i },
+        });
         assert.equal(m.status, 201);
       }
       for (const order of ['asc', 'desc'] as const) {
@@ -132,7 +147,8 @@ for (const engine of testEngines()) {
     });
 
     test('tool invocations: create, get, patch status with derived timings, list', async () => {
-      const c = (await api.post('/v1/conversations', { messages: [{ role: 'assistant', content: 'calling' }] })).body.data;
+      const c = (await api.post('/v1/conversations', { messages: [{ role: 'assistant', content: 'calling' }] })).body
+        .data;
       const msgId = c.messages[0].id;
       const t = await api.post(`/v1/conversations/${c.id}/tool-invocations`, {
         tool_name: 'crm.lookup',
@@ -167,7 +183,10 @@ for (const engine of testEngines()) {
         finished_at: '2029-01-01T00:00:00Z',
       });
       assert.equal(bad.status, 400);
-      assert.equal((await api.get(`/v1/conversations/${c.id}/tool-invocations/tool_01ARZ3NDEKTSV4RRFFQ69G5FAV`)).status, 404);
+      assert.equal(
+        (await api.get(`/v1/conversations/${c.id}/tool-invocations/tool_01ARZ3NDEKTSV4RRFFQ69G5FAV`)).status,
+        404,
+      );
     });
 
     test('delete: 204 then 404, and every child row is gone', async () => {
@@ -193,4 +212,3 @@ for (const engine of testEngines()) {
     });
   });
 }
-

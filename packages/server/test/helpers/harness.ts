@@ -25,7 +25,10 @@ export interface TestServer {
 }
 
 /** Database URL for a fresh, empty database of the given engine; each suite gets its own. */
-export async function freshDatabase(engine: Engine, dataDir: string): Promise<{ url: string; drop: () => Promise<void> }> {
+export async function freshDatabase(
+  engine: Engine,
+  dataDir: string,
+): Promise<{ url: string; drop: () => Promise<void> }> {
   if (engine === 'sqlite') return { url: `sqlite:${path.join(dataDir, 'parley.db')}`, drop: async () => {} };
   const { freshPostgresDatabase } = await import('./postgres.js');
   return freshPostgresDatabase();
@@ -92,7 +95,7 @@ export class Client {
     }
     const res = await fetch(this.url + path, { method, headers, body });
     const text = await res.text();
-    let parsed: unknown = undefined;
+    let parsed: unknown;
     if (text.length > 0 && (res.headers.get('content-type') ?? '').includes('json')) parsed = JSON.parse(text);
     return { status: res.status, headers: res.headers, body: parsed as T, text };
   }

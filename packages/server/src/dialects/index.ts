@@ -1,0 +1,7 @@
+import type { App, AppDeps } from '../http/app.js';
+import { registerLeadLex } from './leadlex/index.js';
+
+/** The compatible surfaces: each one folder, one plugin with its own error shape. */
+export function registerDialects(app: App, deps: AppDeps): void {
+  registerLeadLex(app, deps);
+}
