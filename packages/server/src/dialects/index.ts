@@ -1,7 +1,9 @@
 import type { App, AppDeps } from '../http/app.js';
 import { registerLeadLex } from './leadlex/index.js';
+import { registerLexicon } from './lexicon/index.js';
 
 /** The compatible surfaces: each one folder, one plugin with its own error shape. */
 export function registerDialects(app: App, deps: AppDeps): void {
   registerLeadLex(app, deps);
+  registerLexicon(app, deps);
 }

@@ -72,3 +72,18 @@ export async function hasPythonRequests(): Promise<boolean> {
 export async function python(code: string): Promise<{ stdout: string; stderr: string }> {
   return run('python3', ['-c', code], { maxBuffer: 10_000_000, env });
 }
+
+/**
+ * Runs a JavaScript example as a Node ES module in its own process, as a reader pasting it into
+ * a file would: the process lives until the example's promises settle. Never rejects; the exit
+ * code tells whether the example threw.
+ */
+export async function node(code: string): Promise<{ stdout: string; stderr: string; code: number }> {
+  try {
+    const r = await run(process.execPath, ['--input-type=module', '-e', code], { maxBuffer: 10_000_000, env });
+    return { ...r, code: 0 };
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string; code?: number };
+    return { stdout: e.stdout ?? '', stderr: e.stderr ?? '', code: typeof e.code === 'number' ? e.code : 1 };
+  }
+}
