@@ -1,4 +1,5 @@
 import type { App, AppDeps } from '../http/app.js';
+import { registerFini } from './fini/index.js';
 import { registerLeadLex } from './leadlex/index.js';
 import { registerLexicon } from './lexicon/index.js';
 
@@ -6,4 +7,5 @@ import { registerLexicon } from './lexicon/index.js';
 export function registerDialects(app: App, deps: AppDeps): void {
   registerLeadLex(app, deps);
   registerLexicon(app, deps);
+  registerFini(app, deps);
 }
