@@ -1,4 +1,5 @@
 import type { App, AppDeps } from '../http/app.js';
+import { registerBotpress } from './botpress/index.js';
 import { registerFini } from './fini/index.js';
 import { registerLeadLex } from './leadlex/index.js';
 import { registerLexicon } from './lexicon/index.js';
@@ -8,4 +9,5 @@ export function registerDialects(app: App, deps: AppDeps): void {
   registerLeadLex(app, deps);
   registerLexicon(app, deps);
   registerFini(app, deps);
+  registerBotpress(app, deps);
 }

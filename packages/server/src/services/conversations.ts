@@ -411,13 +411,12 @@ export class ConversationsService {
   }
 
   /**
-   * Returns the newest conversation of the bot whose metadata holds every entry of `match`
-   * (among the FIND_OR_CREATE_SCAN most recently updated), else creates one. Runs in one
+   * Returns the newest conversation of the bot that `matches` accepts (among the FIND_OR_CREATE_SCAN most recently updated), else creates one. Runs in one
    * transaction so that, on SQLite, two concurrent calls cannot both create.
    */
   async findOrCreate(
     auth: AuthContext,
-    match: { botId: string | null; metadata: JsonObject },
+    match: { botId: string | null; matches: (c: Conversation) => boolean },
     input: CreateConversationInput,
   ): Promise<{ conversation: Conversation; created: boolean }> {
     requireScope(auth, 'write:ai');
@@ -430,9 +429,7 @@ export class ConversationsService {
         order: 'desc',
         limit: FIND_OR_CREATE_SCAN,
       });
-      const found = rows.find((c) =>
-        Object.entries(match.metadata).every(([k, v]) => JSON.stringify(c.metadata[k]) === JSON.stringify(v)),
-      );
+      const found = rows.find(match.matches);
       if (found) return { conversation: found, created: false };
       const now = this.deps.clock.now();
       const conversation: Conversation = {
