@@ -12,6 +12,7 @@ import Fastify, {
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
+import { registerDialects } from '../dialects/index.js';
 import type { AuthContext, Scope } from '../domain/types.js';
 import { ERROR_CATALOG, type ErrorCode, type ErrorDetail, ParleyError } from '../errors.js';
 import { acceptRequestId } from '../ids.js';
@@ -50,6 +51,8 @@ export interface AppDeps {
 export interface RouteAccess {
   /** Scope the key needs; 'public' routes need no key and are never rate limited. */
   scope?: Scope | 'public' | 'authenticated';
+  /** Where the key arrives: `Authorization: Bearer` (default) or a compat product's `X-API-Key`. */
+  keyHeader?: 'bearer' | 'x-api-key';
 }
 
 declare module 'fastify' {
@@ -59,6 +62,7 @@ declare module 'fastify' {
   }
   interface FastifyContextConfig {
     scope?: RouteAccess['scope'];
+    keyHeader?: RouteAccess['keyHeader'];
   }
 }
 
@@ -150,6 +154,14 @@ export function bearerToken(req: FastifyRequest): string | undefined {
   return m ? m[1] : '';
 }
 
+/** The key as the route expects it; '' for a header present but not a key. */
+export function presentedKey(req: FastifyRequest): string | undefined {
+  if (req.routeOptions.config.keyHeader !== 'x-api-key') return bearerToken(req);
+  const h = req.headers['x-api-key'];
+  if (h === undefined) return undefined;
+  return typeof h === 'string' ? h.trim() : '';
+}
+
 export function buildApp(deps: AppDeps): App {
   const { config } = deps;
   // Bodies are not coerced (a number where a string belongs is a 400); query strings, params
@@ -209,7 +221,7 @@ export function buildApp(deps: AppDeps): App {
     reply.header('X-Request-ID', req.id);
     deps.metrics.inflight.inc();
     const access = req.routeOptions.config.scope;
-    const token = bearerToken(req);
+    const token = presentedKey(req);
     let auth: AuthContext | null = null;
     let authError: ParleyError | null = null;
     if (access !== 'public' && (token !== undefined || access !== undefined)) {
@@ -321,6 +333,7 @@ export function buildApp(deps: AppDeps): App {
     registerConversationRoutes(routes, deps);
     registerKeyRoutes(routes, deps);
     if (realtime) registerRealtimeRoutes(routes, deps, realtime);
+    registerDialects(routes, deps);
   });
   return app;
 }

@@ -40,6 +40,8 @@ export interface CreateConversationInput {
 
 export interface ListConversationsInput {
   page?: number | undefined;
+  /** Rows to skip instead of whole pages (offset-paginated compat surfaces). */
+  offset?: number | undefined;
   perPage?: number | undefined;
   cursor?: string | undefined;
   userId?: string | undefined;
@@ -73,6 +75,22 @@ export interface UpdateConversationInput {
   /** Merged into the stored metadata; a null value removes that key. */
   metadata?: Record<string, Json> | undefined;
 }
+
+/** A keyset window anchored on a conversation (compat surfaces whose cursor is an id). */
+export interface ListFromInput {
+  anchor?: string | undefined;
+  orderBy: 'updated_at' | 'created_at';
+  order: 'asc' | 'desc';
+  limit: number;
+  botId?: string | undefined;
+  userId?: string | undefined;
+  updatedAfter?: number | undefined;
+  updatedBefore?: number | undefined;
+  archived?: 'exclude' | 'include' | 'only' | undefined;
+}
+
+/** How far find-or-create looks for a match, newest first. */
+export const FIND_OR_CREATE_SCAN = 1000;
 
 export interface ConversationDetail {
   conversation: Conversation;
@@ -287,7 +305,7 @@ export class ConversationsService {
       orderBy,
       order,
       after: after ? { value: after.v, id: after.i } : undefined,
-      offset: page !== null ? (page - 1) * perPage : undefined,
+      offset: page !== null ? (input.offset ?? (page - 1) * perPage) : undefined,
       limit: perPage + 1,
     });
     const items = rows.slice(0, perPage);
@@ -396,6 +414,134 @@ export class ConversationsService {
     });
     if (deleted) this.events?.publish([deleted]);
     return result;
+  }
+
+  /**
+   * Deletes every listed conversation in one transaction, or none: when any id is missing
+   * (or another workspace's) nothing is deleted and not_found names the missing ids.
+   */
+  async deleteMany(
+    auth: AuthContext,
+    rawIds: readonly string[],
+    inTx?: InTransaction<DeleteCounts[]>,
+  ): Promise<DeleteCounts[]> {
+    requireScope(auth, 'write:ai');
+    return this.deps.store.transaction(async (tx) => {
+      const out: DeleteCounts[] = [];
+      const missing: string[] = [];
+      const now = this.deps.clock.now();
+      for (const raw of rawIds) {
+        const id = parseId('conversation', raw);
+        const counts = id === null ? null : await tx.deleteConversation(auth.workspaceId, id);
+        if (!counts || id === null) {
+          missing.push(raw);
+          continue;
+        }
+        out.push(counts);
+        await tx.insertAuditEvent({
+          id: newId('audit', now),
+          workspaceId: auth.workspaceId,
+          actorKeyId: auth.keyId,
+          action: 'conversation.deleted',
+          targetType: 'conversation',
+          targetId: id,
+          counts: { conversations: 1, ...counts },
+          createdAt: now,
+        });
+      }
+      // throwing rolls back the deletions already made: all or nothing
+      if (missing.length > 0) {
+        throw new ParleyError('not_found', `${missing.length} of ${rawIds.length} conversations were not found`, {
+          extra: { missing },
+        });
+      }
+      if (inTx) await inTx(tx, out);
+      return out;
+    });
+  }
+
+  /** Up to `limit` conversations strictly after the anchor conversation in the given order. */
+  async listFrom(auth: AuthContext, q: ListFromInput): Promise<Conversation[]> {
+    requireScope(auth, 'read:ai');
+    let after: { value: number; id: string } | undefined;
+    if (q.anchor !== undefined) {
+      const id = parseId('conversation', q.anchor);
+      const anchor = id === null ? null : await this.deps.store.getConversation(auth.workspaceId, id);
+      if (!anchor) throw validation('/query/cursor', 'cursor does not name a conversation of this workspace');
+      after = { value: q.orderBy === 'created_at' ? anchor.createdAt : anchor.updatedAt, id: anchor.id };
+    }
+    return this.deps.store.listConversations(auth.workspaceId, {
+      archived: q.archived ?? 'include',
+      botId: q.botId,
+      userId: q.userId,
+      updatedAfter: q.updatedAfter,
+      updatedBefore: q.updatedBefore,
+      orderBy: q.orderBy,
+      order: q.order,
+      after,
+      limit: q.limit,
+    });
+  }
+
+  /**
+   * Returns the newest conversation of the bot that `matches` accepts (among the FIND_OR_CREATE_SCAN most recently updated), else creates one. Runs in one
+   * transaction so that, on SQLite, two concurrent calls cannot both create.
+   */
+  async findOrCreate(
+    auth: AuthContext,
+    match: { botId: string | null; matches: (c: Conversation) => boolean },
+    input: CreateConversationInput,
+  ): Promise<{ conversation: Conversation; created: boolean }> {
+    requireScope(auth, 'write:ai');
+    requireScope(auth, 'read:ai');
+    return this.deps.store.transaction(async (tx) => {
+      const rows = await tx.listConversations(auth.workspaceId, {
+        archived: 'include',
+        botId: match.botId ?? undefined,
+        orderBy: 'updated_at',
+        order: 'desc',
+        limit: FIND_OR_CREATE_SCAN,
+      });
+      const found = rows.find(match.matches);
+      if (found) return { conversation: found, created: false };
+      const now = this.deps.clock.now();
+      const conversation: Conversation = {
+        id: newId('conversation', now),
+        workspaceId: auth.workspaceId,
+        userId: input.userId ?? auth.userId,
+        botId: input.botId ?? null,
+        title: input.title ?? null,
+        titleSource: input.title !== undefined ? 'user' : null,
+        context: mergePatch({}, (input.context ?? {}) as Record<string, Json>) as ConversationContext,
+        metadata: input.metadata ?? {},
+        archived: false,
+        messageCount: 0,
+        toolInvocationCount: 0,
+        lastMessageAt: null,
+        createdAt: now,
+        updatedAt: now,
+      };
+      await tx.insertConversation(conversation);
+      return { conversation, created: true };
+    });
+  }
+
+  // ---- messages ----------------------------------------------------------------------------
+
+  /** Offset pages of messages with their total (offset-paginated compat surfaces). */
+  async listMessagesAt(
+    auth: AuthContext,
+    rawConversationId: string,
+    q: { offset: number; limit: number; order: 'asc' | 'desc' },
+  ): Promise<{ conversation: Conversation; items: Message[]; total: number }> {
+    requireScope(auth, 'read:ai');
+    const conversation = await this.load(this.deps.store, auth.workspaceId, rawConversationId);
+    const items = await this.deps.store.listMessages(auth.workspaceId, conversation.id, {
+      order: q.order,
+      limit: q.limit,
+      offset: q.offset,
+    });
+    return { conversation, items, total: conversation.messageCount };
   }
 
   // ---- messages ----------------------------------------------------------------------------

@@ -512,7 +512,9 @@ export class KyselyRepo implements Repo {
       .where('workspace_id', '=', workspaceId)
       .where('conversation_id', '=', conversationId);
     if (q.after !== undefined) query = query.where('id', q.order === 'desc' ? '<' : '>', q.after);
-    const rows = await query.orderBy('id', q.order).limit(q.limit).execute();
+    query = query.orderBy('id', q.order).limit(q.limit);
+    if (q.offset) query = query.offset(q.offset);
+    const rows = await query.execute();
     return rows.map(toMessage);
   }
 

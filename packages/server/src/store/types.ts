@@ -51,6 +51,8 @@ export interface PageQuery {
   after?: string | undefined;
   order: 'asc' | 'desc';
   limit: number;
+  /** Rows to skip (offset pagination of the compat surfaces); keyset `after` is preferred. */
+  offset?: number | undefined;
 }
 
 export interface ToolInvocationPatch {

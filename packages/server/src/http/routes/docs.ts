@@ -15,7 +15,17 @@ export function registerDocs(app: App): void {
           'X-RateLimit-Limit / -Remaining / -Reset (Unix seconds). Errors: {"error":{"code","message","request_id","details"?}}; ' +
           'codes are listed in docs/errors.md. POST, PATCH and DELETE accept an Idempotency-Key header (kept 24 h).',
       },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'prl_… API key' } } },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'prl_… API key' },
+          lexiconKey: {
+            type: 'apiKey',
+            in: 'header',
+            name: 'X-API-Key',
+            description: 'prl_… API key (Lexicon Labs surface)',
+          },
+        },
+      },
       security: [{ bearer: [] }],
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },

@@ -1,0 +1,388 @@
+import { randomBytes } from 'node:crypto';
+import { type TSchema, Type } from 'typebox';
+import type { Conversation, Json, JsonObject, Message } from '../../domain/types.js';
+import type { ParleyError } from '../../errors.js';
+import { type App, type AppDeps, requireAuth, runWrite } from '../../http/app.js';
+import { iso } from '../../http/presenters.js';
+import { Closed } from '../../http/schemas.js';
+import { publicMessage, useErrorShape } from '../common.js';
+
+/**
+ * Botpress Runtime API conversations and messages (seed 003 deleteConversation; list, get,
+ * get-or-create, update and listMessages from its sibling pages). Channel, integration, tags and
+ * the current task live in the conversation's metadata; x-bot-id is stamped as its bot_id.
+ */
+const TAGS = ['Botpress'];
+const PAGE = 20;
+
+/** Botpress error types by HTTP status, as its generated client names them. */
+const TYPE_BY_STATUS: Record<number, string> = {
+  400: 'InvalidPayload',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'ResourceNotFound',
+  409: 'ResourceLockedConflict',
+  413: 'PayloadTooLarge',
+  415: 'UnsupportedMediaType',
+  422: 'InvalidPayload',
+  429: 'RateLimited',
+  500: 'Internal',
+  503: 'Internal',
+};
+
+const pad = (n: number, w = 2) => String(n).padStart(w, '0');
+/** `err_<YYYYMMDDHHMMSS>x<8 hex>`, the id format of Botpress errors. */
+export function botpressErrorId(now: number): string {
+  const d = new Date(now);
+  const stamp = `${d.getUTCFullYear()}${pad(d.getUTCMonth() + 1)}${pad(d.getUTCDate())}${pad(d.getUTCHours())}${pad(d.getUTCMinutes())}${pad(d.getUTCSeconds())}`;
+  return `err_${stamp}x${randomBytes(4).toString('hex')}`;
+}
+
+export const BotpressError = Type.Object({
+  id: Type.String({ description: 'err_<YYYYMMDDHHMMSS>x<8 hex>' }),
+  code: Type.Integer(),
+  type: Type.String(),
+  message: Type.String(),
+  metadata: Type.Record(Type.String(), Type.Unknown()),
+});
+const errors = (...statuses: number[]): Record<number, TSchema> =>
+  Object.fromEntries([...statuses, 400, 401, 403, 429, 500].map((s) => [s, BotpressError]));
+
+const Tags = Type.Record(Type.String(), Type.String());
+const ConversationSchema = Type.Object({
+  id: Type.String(),
+  createdAt: Type.String(),
+  updatedAt: Type.String(),
+  channel: Type.String(),
+  integration: Type.String(),
+  tags: Tags,
+  messageCount: Type.Integer(),
+  currentTaskId: Type.Optional(Type.String()),
+  currentWorkflowId: Type.Optional(Type.String()),
+});
+const MessageSchema = Type.Object({
+  id: Type.String(),
+  createdAt: Type.String(),
+  updatedAt: Type.String(),
+  type: Type.String(),
+  payload: Type.Record(Type.String(), Type.Unknown()),
+  direction: Type.Union([Type.Literal('incoming'), Type.Literal('outgoing')]),
+  userId: Type.String(),
+  conversationId: Type.String(),
+  tags: Tags,
+  origin: Type.String(),
+});
+
+const Headers = Type.Object(
+  {
+    'x-bot-id': Type.String({ minLength: 1, maxLength: 128, description: 'Bot id (required)' }),
+    'x-integration-id': Type.Optional(Type.String({ maxLength: 128 })),
+    'x-integration-alias': Type.Optional(Type.String({ maxLength: 128 })),
+  },
+  { additionalProperties: true },
+);
+const IdParams = Closed({ id: Type.String({ minLength: 1, maxLength: 255 }) });
+
+const str = (v: Json | undefined, dflt: string): string => (typeof v === 'string' ? v : dflt);
+function tagsOf(c: Conversation): Record<string, string> {
+  const t = c.metadata.tags;
+  if (t === null || typeof t !== 'object' || Array.isArray(t)) return {};
+  return Object.fromEntries(Object.entries(t).filter((e): e is [string, string] => typeof e[1] === 'string'));
+}
+
+function conversation(c: Conversation) {
+  const task = c.metadata.currentTaskId;
+  const flow = c.metadata.currentWorkflowId;
+  return {
+    id: c.id,
+    createdAt: iso(c.createdAt),
+    updatedAt: iso(c.updatedAt),
+    channel: str(c.metadata.channel, 'channel'),
+    integration: str(c.metadata.integration, 'parley'),
+    tags: tagsOf(c),
+    messageCount: c.messageCount,
+    ...(typeof task === 'string' ? { currentTaskId: task } : {}),
+    ...(typeof flow === 'string' ? { currentWorkflowId: flow } : {}),
+  };
+}
+
+function message(m: Message, c: Conversation) {
+  const payload = m.metadata.payload;
+  const type = m.metadata.type;
+  return {
+    id: m.id,
+    createdAt: iso(m.createdAt),
+    updatedAt: iso(m.createdAt),
+    type: typeof type === 'string' ? type : 'text',
+    payload:
+      payload !== null && typeof payload === 'object' && !Array.isArray(payload)
+        ? (payload as JsonObject)
+        : { text: m.content },
+    direction: m.role === 'user' ? ('incoming' as const) : ('outgoing' as const),
+    userId: str(m.metadata.userId, c.userId ?? ''),
+    conversationId: c.id,
+    tags: {},
+    origin: str(m.metadata.origin, 'parley'),
+  };
+}
+
+/** `tags[key]=value` query pairs (deepObject style, as the official client sends them). */
+function tagQuery(query: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(query)) {
+    const m = /^tags\[(.+)\]$/.exec(k);
+    if (m?.[1] && typeof v === 'string') out[m[1]] = v;
+  }
+  return out;
+}
+
+export function registerBotpress(app: App, deps: AppDeps): void {
+  const shape = (e: ParleyError) => ({
+    id: botpressErrorId(deps.clock.now()),
+    code: e.status,
+    type: TYPE_BY_STATUS[e.status] ?? 'Unknown',
+    message: publicMessage(e),
+    metadata: {},
+  });
+  app.register(
+    async (scope) => {
+      const r = scope as unknown as App;
+      useErrorShape(r, (e) => ({ body: shape(e) }));
+      r.setNotFoundHandler(async (req, reply) => {
+        reply.code(404);
+        return {
+          id: botpressErrorId(deps.clock.now()),
+          code: 404,
+          type: 'MethodNotFound',
+          message: `No route for ${req.method} ${req.url.split('?')[0]}`,
+          metadata: {},
+        };
+      });
+      routes(r, deps);
+    },
+    { prefix: '/v1/chat' },
+  );
+}
+
+function routes(app: App, deps: AppDeps): void {
+  const svc = deps.conversations;
+
+  app.get(
+    '/conversations',
+    {
+      config: { scope: 'read:ai' },
+      schema: {
+        tags: TAGS,
+        summary: 'listConversations: most recent first, nextToken pages',
+        headers: Headers,
+        querystring: Type.Object(
+          {
+            nextToken: Type.Optional(Type.String({ maxLength: 2048 })),
+            sortField: Type.Optional(Type.Union([Type.Literal('createdAt'), Type.Literal('updatedAt')])),
+            sortDirection: Type.Optional(Type.Union([Type.Literal('asc'), Type.Literal('desc')])),
+            participantIds: Type.Optional(Type.Array(Type.String(), { maxItems: 50 })),
+            integrationName: Type.Optional(Type.String()),
+            channel: Type.Optional(Type.String()),
+          },
+          { additionalProperties: true, description: 'tags[key]=value filters are accepted too' },
+        ),
+        response: {
+          200: Type.Object({
+            conversations: Type.Array(ConversationSchema),
+            meta: Type.Object({ nextToken: Type.Optional(Type.String()) }),
+          }),
+          ...errors(),
+        },
+      },
+    },
+    async (req) => {
+      const q = req.query;
+      const tags = tagQuery(q as Record<string, unknown>);
+      const page = await svc.list(requireAuth(req), {
+        cursor: q.nextToken,
+        perPage: PAGE,
+        archived: 'true',
+        orderBy: q.sortField === 'createdAt' ? 'created_at' : 'updated_at',
+        order: q.sortDirection ?? 'desc',
+      });
+      // filters Parley does not index apply within the page; nextToken still walks every page
+      const items = page.items.filter((c) => {
+        const view = conversation(c);
+        if (q.channel !== undefined && view.channel !== q.channel) return false;
+        if (q.integrationName !== undefined && view.integration !== q.integrationName) return false;
+        if (q.participantIds && !(c.userId !== null && q.participantIds.includes(c.userId))) return false;
+        return Object.entries(tags).every(([k, v]) => view.tags[k] === v);
+      });
+      return {
+        conversations: items.map(conversation),
+        meta: page.nextCursor ? { nextToken: page.nextCursor } : {},
+      };
+    },
+  );
+
+  app.post(
+    '/conversations/get-or-create',
+    {
+      config: { scope: 'write:ai' },
+      schema: {
+        tags: TAGS,
+        summary: 'getOrCreateConversation: by channel, integration and the discriminating tags',
+        headers: Headers,
+        body: Closed({
+          channel: Type.String({ minLength: 1, maxLength: 200 }),
+          tags: Tags,
+          integrationName: Type.String({ minLength: 1, maxLength: 200 }),
+          discriminateByTags: Type.Optional(Type.Array(Type.String(), { maxItems: 50 })),
+        }),
+        response: { 200: Type.Object({ conversation: ConversationSchema }), ...errors() },
+      },
+    },
+    async (req) => {
+      const b = req.body;
+      const botId = req.headers['x-bot-id'];
+      const keys = b.discriminateByTags ?? Object.keys(b.tags);
+      const { conversation: c } = await svc.findOrCreate(
+        requireAuth(req),
+        {
+          botId,
+          matches: (c) => {
+            const view = conversation(c);
+            return (
+              view.channel === b.channel &&
+              view.integration === b.integrationName &&
+              keys.every((k) => view.tags[k] === b.tags[k])
+            );
+          },
+        },
+        { botId, metadata: { channel: b.channel, integration: b.integrationName, tags: b.tags } },
+      );
+      return { conversation: conversation(c) };
+    },
+  );
+
+  app.get(
+    '/conversations/:id',
+    {
+      config: { scope: 'read:ai' },
+      schema: {
+        tags: TAGS,
+        summary: 'getConversation',
+        headers: Headers,
+        params: IdParams,
+        response: { 200: Type.Object({ conversation: ConversationSchema }), ...errors(404) },
+      },
+    },
+    async (req) => {
+      const d = await svc.get(requireAuth(req), req.params.id, { limit: 1 });
+      return { conversation: conversation(d.conversation) };
+    },
+  );
+
+  app.put(
+    '/conversations/:id',
+    {
+      config: { scope: 'write:ai' },
+      schema: {
+        tags: TAGS,
+        summary: 'updateConversation: currentTaskId and tags (merged; an empty string removes a tag)',
+        headers: Headers,
+        params: IdParams,
+        body: Closed({
+          currentTaskId: Type.Optional(Type.String({ maxLength: 200 })),
+          tags: Type.Optional(Tags),
+        }),
+        response: { 200: Type.Object({ conversation: ConversationSchema }), ...errors(404, 409, 422) },
+      },
+    },
+    async (req, reply) => {
+      const auth = requireAuth(req);
+      const b = req.body;
+      const patch: Record<string, Json> = {};
+      if (b.currentTaskId !== undefined) patch.currentTaskId = b.currentTaskId;
+      if (b.tags !== undefined) {
+        const current = tagsOf((await svc.get(auth, req.params.id, { limit: 1 })).conversation);
+        const merged: Record<string, string> = { ...current };
+        for (const [k, v] of Object.entries(b.tags)) {
+          if (v === '') delete merged[k];
+          else merged[k] = v;
+        }
+        patch.tags = merged;
+      }
+      if (Object.keys(patch).length === 0) {
+        const d = await svc.get(auth, req.params.id, { limit: 1 });
+        return { conversation: conversation(d.conversation) };
+      }
+      return runWrite(
+        req,
+        reply,
+        deps,
+        200,
+        (inTx) => svc.update(auth, req.params.id, { metadata: patch }, inTx),
+        (c) => ({ conversation: conversation(c) }),
+      );
+    },
+  );
+
+  app.delete(
+    '/conversations/:id',
+    {
+      config: { scope: 'write:ai' },
+      schema: {
+        tags: TAGS,
+        summary: 'deleteConversation: permanently deletes it and its messages; 200 {}',
+        headers: Headers,
+        params: IdParams,
+        response: {
+          200: Type.Object({}, { additionalProperties: false, description: 'Always {}' }),
+          ...errors(404, 409, 422),
+        },
+      },
+    },
+    async (req, reply) =>
+      runWrite(
+        req,
+        reply,
+        deps,
+        200,
+        (inTx) => svc.delete(requireAuth(req), req.params.id, inTx),
+        () => ({}),
+      ),
+  );
+
+  app.get(
+    '/messages',
+    {
+      config: { scope: 'read:ai' },
+      schema: {
+        tags: TAGS,
+        summary: 'listMessages of a conversation, most recent first, nextToken pages',
+        headers: Headers,
+        querystring: Type.Object(
+          {
+            conversationId: Type.String({ minLength: 1, maxLength: 255 }),
+            nextToken: Type.Optional(Type.String({ maxLength: 2048 })),
+          },
+          { additionalProperties: true },
+        ),
+        response: {
+          200: Type.Object({
+            messages: Type.Array(MessageSchema),
+            meta: Type.Object({ nextToken: Type.Optional(Type.String()) }),
+          }),
+          ...errors(404),
+        },
+      },
+    },
+    async (req) => {
+      const auth = requireAuth(req);
+      const c = (await svc.get(auth, req.query.conversationId, { limit: 1 })).conversation;
+      const p = await svc.listMessages(auth, c.id, { cursor: req.query.nextToken, limit: PAGE, order: 'desc' });
+      return {
+        messages: p.items.map((m) => message(m, c)),
+        meta: p.nextCursor ? { nextToken: p.nextCursor } : {},
+      };
+    },
+  );
+}
+
+export const BOTPRESS_PAGE_SIZE = PAGE;

@@ -1,0 +1,277 @@
+import { type TSchema, Type } from 'typebox';
+import type { Conversation, Message } from '../../domain/types.js';
+import { ParleyError } from '../../errors.js';
+import { type App, type AppDeps, requireAuth, runWrite } from '../../http/app.js';
+import { Closed } from '../../http/schemas.js';
+import { ulidToUuid } from '../../ids.js';
+import { isoSeconds, isoSecondsOrNull, publicMessage, useErrorShape } from '../common.js';
+
+/**
+ * Lexicon Labs chats (seed 001 delete; create, get, list-by-user and messages from its sibling
+ * pages), keyed by `X-API-Key`. The WebSocket /ws/chat and the 409-while-attached arrive with
+ * the realtime work.
+ */
+const TAGS = ['Lexicon Labs'];
+
+/** Lexicon shows chat ids as UUIDs: the same 128 bits as our conv_ ULID. */
+export const chatId = (c: Conversation): string => ulidToUuid(c.id.slice('conv_'.length));
+const messageId = (m: Message): string => ulidToUuid(m.id.slice('msg_'.length));
+
+/** The body FastAPI gives an HTTPException; Lexicon's pages show none, so this is our choice. */
+const Detail = Type.Object({ detail: Type.String() }, { description: 'FastAPI-style error: {"detail": "..."}' });
+const errors = (...statuses: number[]): Record<number, TSchema> =>
+  Object.fromEntries([...statuses, 401, 429, 500].map((s) => [s, Detail]));
+
+function detailFor(e: ParleyError): string {
+  if (e.code === 'invalid_key') return 'Invalid or missing API key';
+  if (e.code === 'not_found' && e.message === 'Conversation not found') return 'Chat not found';
+  return publicMessage(e);
+}
+
+const ChatSchema = Type.Object({
+  id: Type.String({ format: 'uuid' }),
+  user_id: Type.Union([Type.String(), Type.Null()]),
+  tenant_id: Type.String({ description: 'The workspace id' }),
+  title: Type.Union([Type.String(), Type.Null()]),
+  config: Type.Object({ metadata: Type.Record(Type.String(), Type.Unknown()) }),
+  created_at: Type.String(),
+  updated_at: Type.String(),
+  last_message_at: Type.Union([Type.String(), Type.Null()]),
+});
+const ChatWithCount = Type.Object({ ...ChatSchema.properties, message_count: Type.Integer() });
+
+const MessageSchema = Type.Object({
+  id: Type.String({ format: 'uuid' }),
+  chat_id: Type.String({ format: 'uuid' }),
+  content: Type.String(),
+  sender_role: Type.String({ description: 'user, assistant, system or tool' }),
+  metadata: Type.Record(Type.String(), Type.Unknown()),
+  created_at: Type.String(),
+});
+
+const Id = Type.String({ minLength: 1, maxLength: 128 });
+const ChatParams = Closed({ chat_id: Type.String({ minLength: 1, maxLength: 255, description: 'Chat UUID' }) });
+const UserParams = Closed({ user_id: Id });
+const Order = Type.Union([Type.Literal('asc'), Type.Literal('desc')]);
+
+const CreateBody = Closed({
+  user_id: Id,
+  title: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  metadata: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+});
+
+function chat(c: Conversation) {
+  return {
+    id: chatId(c),
+    user_id: c.userId,
+    tenant_id: c.workspaceId,
+    title: c.title,
+    config: { metadata: c.metadata },
+    created_at: isoSeconds(c.createdAt),
+    updated_at: isoSeconds(c.updatedAt),
+    last_message_at: isoSecondsOrNull(c.lastMessageAt),
+  };
+}
+
+function message(m: Message, c: Conversation) {
+  return {
+    id: messageId(m),
+    chat_id: chatId(c),
+    content: m.content,
+    sender_role: m.role,
+    metadata: m.metadata,
+    created_at: isoSeconds(m.createdAt),
+  };
+}
+
+export function registerLexicon(app: App, deps: AppDeps): void {
+  app.register(
+    async (scope) => {
+      const r = scope as unknown as App;
+      useErrorShape(r, (e) => ({ body: { detail: detailFor(e) } }));
+      r.setNotFoundHandler(async (_req, reply) => {
+        reply.code(404);
+        return { detail: 'Not Found' };
+      });
+      routes(r, deps);
+    },
+    { prefix: '/api' },
+  );
+}
+
+function routes(app: App, deps: AppDeps): void {
+  const svc = deps.conversations;
+  const config = { keyHeader: 'x-api-key' } as const;
+  const security = [{ lexiconKey: [] }];
+
+  for (const path of ['/v1/chats/', '/v1/chats']) {
+    app.post(
+      path,
+      {
+        config: { ...config, scope: 'write:ai' },
+        schema: {
+          hide: path === '/v1/chats',
+          tags: TAGS,
+          security,
+          summary: 'Create a chat for a user (201)',
+          body: CreateBody,
+          response: { 201: ChatSchema, ...errors(400, 403, 409, 413, 415, 422) },
+        },
+      },
+      async (req, reply) =>
+        runWrite(
+          req,
+          reply,
+          deps,
+          201,
+          (inTx) =>
+            svc.create(
+              requireAuth(req),
+              { userId: req.body.user_id, title: req.body.title, metadata: req.body.metadata as never },
+              inTx,
+            ),
+          (d) => chat(d.conversation),
+        ),
+    );
+  }
+
+  app.get(
+    '/v1/chats/user/:user_id',
+    {
+      config: { ...config, scope: 'read:ai' },
+      schema: {
+        tags: TAGS,
+        security,
+        summary: "List a user's chats (offset/limit, by created_at); 404 when the user has none",
+        params: UserParams,
+        querystring: Closed({
+          offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000, default: 0 })),
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 50 })),
+          order: Type.Optional(Order),
+        }),
+        response: {
+          200: Type.Object({
+            chats: Type.Array(ChatWithCount),
+            total: Type.Integer(),
+            offset: Type.Integer(),
+            limit: Type.Integer(),
+            has_more: Type.Boolean(),
+          }),
+          ...errors(400, 403, 404),
+        },
+      },
+    },
+    async (req) => {
+      const offset = req.query.offset ?? 0;
+      const limit = req.query.limit ?? 50;
+      const page = await svc.list(requireAuth(req), {
+        userId: req.params.user_id,
+        page: 1,
+        offset,
+        perPage: limit,
+        archived: 'true',
+        orderBy: 'created_at',
+        order: req.query.order ?? 'desc',
+      });
+      // Lexicon answers an empty list with 404 (its list page documents this)
+      if (page.total.total === 0) {
+        throw new ParleyError('not_found', 'User not found or no chats exist for this user');
+      }
+      return {
+        chats: page.items.map((c) => ({ ...chat(c), message_count: c.messageCount })),
+        total: page.total.total,
+        offset,
+        limit,
+        has_more: offset + page.items.length < page.total.total,
+      };
+    },
+  );
+
+  app.get(
+    '/v1/chats/:chat_id',
+    {
+      config: { ...config, scope: 'read:ai' },
+      schema: {
+        tags: TAGS,
+        security,
+        summary: 'Get a chat',
+        params: ChatParams,
+        response: { 200: ChatWithCount, ...errors(400, 403, 404) },
+      },
+    },
+    async (req) => {
+      const d = await svc.get(requireAuth(req), req.params.chat_id, { limit: 1 });
+      return { ...chat(d.conversation), message_count: d.conversation.messageCount };
+    },
+  );
+
+  app.get(
+    '/v1/chats/:chat_id/messages',
+    {
+      config: { ...config, scope: 'read:ai' },
+      schema: {
+        tags: TAGS,
+        security,
+        summary: 'List the messages of a chat (offset/limit, oldest first by default)',
+        params: ChatParams,
+        querystring: Closed({
+          offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000, default: 0 })),
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 50 })),
+          order: Type.Optional(Order),
+        }),
+        response: {
+          200: Type.Object({
+            messages: Type.Array(MessageSchema),
+            total: Type.Integer(),
+            offset: Type.Integer(),
+            limit: Type.Integer(),
+            has_more: Type.Boolean(),
+          }),
+          ...errors(400, 403, 404),
+        },
+      },
+    },
+    async (req) => {
+      const offset = req.query.offset ?? 0;
+      const limit = req.query.limit ?? 50;
+      const p = await svc.listMessagesAt(requireAuth(req), req.params.chat_id, {
+        offset,
+        limit,
+        order: req.query.order ?? 'asc',
+      });
+      return {
+        messages: p.items.map((m) => message(m, p.conversation)),
+        total: p.total,
+        offset,
+        limit,
+        has_more: offset + p.items.length < p.total,
+      };
+    },
+  );
+
+  app.delete(
+    '/v1/chats/:chat_id',
+    {
+      config: { ...config, scope: 'write:ai' },
+      schema: {
+        tags: TAGS,
+        security,
+        summary: 'Delete a chat and all its messages, atomically: 200 {success, message, deleted_at}',
+        params: ChatParams,
+        response: {
+          200: Type.Object({ success: Type.Boolean(), message: Type.String(), deleted_at: Type.String() }),
+          ...errors(400, 403, 404, 409, 422),
+        },
+      },
+    },
+    async (req, reply) =>
+      runWrite(
+        req,
+        reply,
+        deps,
+        200,
+        (inTx) => svc.delete(requireAuth(req), req.params.chat_id, inTx),
+        () => ({ success: true, message: 'Chat deleted successfully', deleted_at: isoSeconds(deps.clock.now()) }),
+      ),
+  );
+}
