@@ -34,6 +34,17 @@ describe('loadConfig', () => {
         trustProxy: false,
         bootstrap: true,
         requestTimeoutMs: 30_000,
+        pgPoolSize: 10,
+        pgStatementTimeoutMs: 5000,
+        pgConnectTimeoutMs: 3000,
+        redisPrefix: 'parley:',
+        redisTimeoutMs: 300,
+        wsAllowedOrigins: null,
+        wsHeartbeatMs: 25_000,
+        wsMaxPayload: 65_536,
+        wsMaxBufferedBytes: 4 * 1024 * 1024,
+        wsAuthTimeoutMs: 5000,
+        presenceLeaseMs: 30_000,
       },
     );
   });

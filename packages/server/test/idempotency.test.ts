@@ -37,7 +37,9 @@ async function rawPost(
   ]);
   const text = await new Promise<string>((resolve, reject) => {
     const chunks: Buffer[] = [];
-    const sock = net.connect(Number(port), hostname, () => sock.end(head));
+    // write, not end: a half-closed socket may be dropped before a slower engine answers;
+    // Connection: close makes the server end it after the response
+    const sock = net.connect(Number(port), hostname, () => sock.write(head));
     sock.on('data', (c: Buffer) => chunks.push(c));
     sock.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     sock.on('error', reject);

@@ -294,11 +294,18 @@ export function buildApp(deps: AppDeps): App {
       { method: req.method, route: req.routeOptions.url ?? 'unmatched' },
       reply.elapsedTime / 1000,
     );
+  });
+
+  // A request that failed had no effect: free its key BEFORE the answer leaves, so a client
+  // retrying at once with the corrected request never races the release.
+  app.addHook('onSend', async (req, _reply, payload) => {
     if (req.idem && !req.idem.sealed && req.auth) {
+      req.idem.sealed = true;
       await deps.idempotency.release(req.auth.workspaceId, req.idem.key, req.idem.fingerprint).catch((err) => {
         req.log.warn({ err }, 'could not release idempotency key; it frees itself when its lock expires');
       });
     }
+    return payload;
   });
 
   app.setErrorHandler((err: FastifyError | ParleyError | Error, req, reply) => {

@@ -82,6 +82,7 @@ export class Realtime {
   /** The service whose writes feed the hub; set once by createParley. */
   bind(conversations: ConversationsService): void {
     this.conversations = conversations;
+    conversations.watchPresence(this);
   }
 
   private service(): ConversationsService {

@@ -364,15 +364,22 @@ export function registerRealtimeRoutes(app: App, deps: AppDeps, rt: Realtime): v
   // ---- the example page -----------------------------------------------------------------------
 
   const page = readExample();
-  app.get('/examples/live', { config: { scope: 'public' }, schema: { hide: true } }, async (req, reply) => {
-    if (page === null) throw new ParleyError('not_found', `No route for GET ${req.url.split('?')[0]}`);
-    reply.type('text/html; charset=utf-8');
-    reply.header(
-      'content-security-policy',
-      "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self' ws: wss:",
-    );
-    return page;
-  });
+  app.get(
+    '/examples/live',
+    {
+      config: { scope: 'public' },
+      schema: { tags: ['Examples'], summary: 'A small page that shows a conversation live (examples/live.html)' },
+    },
+    async (req, reply) => {
+      if (page === null) throw new ParleyError('not_found', `No route for GET ${req.url.split('?')[0]}`);
+      reply.type('text/html; charset=utf-8');
+      reply.header(
+        'content-security-policy',
+        "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self' ws: wss:",
+      );
+      return page;
+    },
+  );
 }
 
 function readExample(): string | null {

@@ -4,7 +4,7 @@
  * gives search benchmarks terms across the whole frequency range.
  */
 export interface Language {
-  code: string;
+  tag: string;
   /** Whether words are joined without spaces (CJK). */
   joined: boolean;
   words: string[];
@@ -55,12 +55,12 @@ const zh = `会议 发票 合同 客户 订单 报告 草稿 预算 续约 发�
 const split = (s: string) => s.split(/\s+/).filter(Boolean);
 
 export const LANGUAGES: Language[] = [
-  { code: 'en', joined: false, words: split(en) },
-  { code: 'es', joined: false, words: split(es) },
-  { code: 'fr', joined: false, words: split(fr) },
-  { code: 'de', joined: false, words: split(de) },
-  { code: 'ja', joined: true, words: split(ja) },
-  { code: 'zh', joined: true, words: split(zh) },
+  { tag: 'en', joined: false, words: split(en) },
+  { tag: 'es', joined: false, words: split(es) },
+  { tag: 'fr', joined: false, words: split(fr) },
+  { tag: 'de', joined: false, words: split(de) },
+  { tag: 'ja', joined: true, words: split(ja) },
+  { tag: 'zh', joined: true, words: split(zh) },
 ];
 
 /** Share of conversations per language. */

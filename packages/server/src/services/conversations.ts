@@ -29,6 +29,11 @@ export interface NewMessageInput {
   metadata?: JsonObject | undefined;
 }
 
+/** Live streams per conversation, across instances (realtime presence). */
+export interface LiveCount {
+  liveConnections(workspaceId: string, conversationId: string): Promise<number>;
+}
+
 export interface CreateConversationInput {
   title?: string | undefined;
   userId?: string | undefined;
@@ -154,6 +159,25 @@ export class ConversationsService {
     /** Receives each write's events after its transaction commits (never before, never on rollback). */
     private readonly events?: EventPublisher,
   ) {}
+
+  private live: LiveCount | undefined;
+
+  /** Deletes consult this for live streams (set by realtime; without it nothing is ever live). */
+  watchPresence(live: LiveCount): void {
+    this.live = live;
+  }
+
+  /** 409 conversation_busy while streams are open; presence that cannot be read throws 503 itself. */
+  private async assertNotLive(workspaceId: string, id: string): Promise<void> {
+    if (!this.live) return;
+    const live = await this.live.liveConnections(workspaceId, id);
+    if (live > 0) {
+      throw new ParleyError('conversation_busy', `The conversation has ${live} live connection(s)`, {
+        extra: { live_connections: live },
+        details: [{ field: '/live_connections', message: `${live} live connection(s)` }],
+      });
+    }
+  }
 
   /** A write transaction whose events are logged with it and published once it has committed. */
   private async write<T>(fn: (tx: Repo, emit: Emit) => Promise<T>): Promise<T> {
@@ -381,39 +405,61 @@ export class ConversationsService {
   }
 
   /** Removes the conversation and everything derived from it in one transaction, with an audit event. */
-  async delete(auth: AuthContext, rawId: string, inTx?: InTransaction<DeleteCounts>): Promise<DeleteCounts> {
+  /**
+   * While live streams are open: 409 conversation_busy, unless `force`, which deletes and then
+   * closes them everywhere (the deleted event ends every stream with 4410).
+   */
+  async delete(
+    auth: AuthContext,
+    rawId: string,
+    inTx?: InTransaction<DeleteCounts>,
+    opts: { force?: boolean } = {},
+  ): Promise<DeleteCounts> {
     requireScope(auth, 'write:ai');
     const id = this.resolveId(rawId);
+    if (!opts.force) await this.assertNotLive(auth.workspaceId, id);
     let deleted: ConversationEvent | null = null;
     const result = await this.deps.store.transaction(async (tx) => {
-      const lastSeq = await tx.conversationEventSeq(auth.workspaceId, id);
-      const counts = await tx.deleteConversation(auth.workspaceId, id);
-      if (!counts || lastSeq === null) throw notFound();
-      const now = this.deps.clock.now();
-      // delivered live only: the log goes with the conversation
-      deleted = {
-        workspaceId: auth.workspaceId,
-        conversationId: id,
-        seq: lastSeq + 1,
-        type: 'conversation.deleted',
-        payload: JSON.stringify({ id }),
-        createdAt: now,
-      };
-      await tx.insertAuditEvent({
-        id: newId('audit', now),
-        workspaceId: auth.workspaceId,
-        actorKeyId: auth.keyId,
-        action: 'conversation.deleted',
-        targetType: 'conversation',
-        targetId: id,
-        counts: { conversations: 1, ...counts },
-        createdAt: now,
-      });
-      if (inTx) await inTx(tx, counts);
-      return counts;
+      const removed = await this.deleteIn(tx, auth, id);
+      if (!removed) throw notFound();
+      deleted = removed.event;
+      if (inTx) await inTx(tx, removed.counts);
+      return removed.counts;
     });
     if (deleted) this.events?.publish([deleted]);
     return result;
+  }
+
+  /** One conversation's delete inside a transaction: rows, audit event, and its live-only deleted event. */
+  private async deleteIn(
+    tx: Repo,
+    auth: AuthContext,
+    id: string,
+  ): Promise<{ counts: DeleteCounts; event: ConversationEvent } | null> {
+    const lastSeq = await tx.conversationEventSeq(auth.workspaceId, id);
+    const counts = await tx.deleteConversation(auth.workspaceId, id);
+    if (!counts || lastSeq === null) return null;
+    const now = this.deps.clock.now();
+    await tx.insertAuditEvent({
+      id: newId('audit', now),
+      workspaceId: auth.workspaceId,
+      actorKeyId: auth.keyId,
+      action: 'conversation.deleted',
+      targetType: 'conversation',
+      targetId: id,
+      counts: { conversations: 1, ...counts },
+      createdAt: now,
+    });
+    // delivered live only: the log goes with the conversation
+    const event: ConversationEvent = {
+      workspaceId: auth.workspaceId,
+      conversationId: id,
+      seq: lastSeq + 1,
+      type: 'conversation.deleted',
+      payload: JSON.stringify({ id }),
+      createdAt: now,
+    };
+    return { counts, event };
   }
 
   /**
@@ -426,28 +472,20 @@ export class ConversationsService {
     inTx?: InTransaction<DeleteCounts[]>,
   ): Promise<DeleteCounts[]> {
     requireScope(auth, 'write:ai');
-    return this.deps.store.transaction(async (tx) => {
+    const ids = rawIds.map((raw) => ({ raw, id: parseId('conversation', raw) }));
+    for (const { id } of ids) if (id !== null) await this.assertNotLive(auth.workspaceId, id);
+    const events: ConversationEvent[] = [];
+    const result = await this.deps.store.transaction(async (tx) => {
       const out: DeleteCounts[] = [];
       const missing: string[] = [];
-      const now = this.deps.clock.now();
-      for (const raw of rawIds) {
-        const id = parseId('conversation', raw);
-        const counts = id === null ? null : await tx.deleteConversation(auth.workspaceId, id);
-        if (!counts || id === null) {
+      for (const { raw, id } of ids) {
+        const removed = id === null ? null : await this.deleteIn(tx, auth, id);
+        if (!removed) {
           missing.push(raw);
           continue;
         }
-        out.push(counts);
-        await tx.insertAuditEvent({
-          id: newId('audit', now),
-          workspaceId: auth.workspaceId,
-          actorKeyId: auth.keyId,
-          action: 'conversation.deleted',
-          targetType: 'conversation',
-          targetId: id,
-          counts: { conversations: 1, ...counts },
-          createdAt: now,
-        });
+        out.push(removed.counts);
+        events.push(removed.event);
       }
       // throwing rolls back the deletions already made: all or nothing
       if (missing.length > 0) {
@@ -458,6 +496,8 @@ export class ConversationsService {
       if (inTx) await inTx(tx, out);
       return out;
     });
+    this.events?.publish(events);
+    return result;
   }
 
   /** Up to `limit` conversations strictly after the anchor conversation in the given order. */

@@ -82,8 +82,8 @@ function sqliteInspector(server: TestServer): RawInspector {
 }
 
 /**
- * PostgreSQL: through the store's own Kysely instance. Its full-text layout is engine-specific,
- * so the PostgreSQL work must supply `searchEntries` here; until then this fails loudly.
+ * PostgreSQL: through the store's own Kysely instance. Full text is an expression index over the
+ * rows themselves (parley_tsv), so an entry exists exactly while a row matches the term.
  */
 function postgresInspector(server: TestServer): RawInspector {
   const db = (server.parley.store as unknown as { kysely?: Kysely<Database> }).kysely;
@@ -93,10 +93,12 @@ function postgresInspector(server: TestServer): RawInspector {
         'add `readonly kysely` to the PostgreSQL store and its entry in test/helpers/raw-rows.ts',
     );
   }
-  return kyselyInspector(db, async () => {
-    throw new Error(
-      'raw-rows: no full-text inspection for postgres yet; implement searchEntries in test/helpers/raw-rows.ts',
-    );
+  return kyselyInspector(db, async (word) => {
+    const m = await sql<{ n: string }>`SELECT count(*) AS n FROM messages
+      WHERE parley_tsv(content) @@ parley_term_query(${word}, false)`.execute(db);
+    const t = await sql<{ n: string }>`SELECT count(*) AS n FROM conversations
+      WHERE title IS NOT NULL AND parley_tsv(title) @@ parley_term_query(${word}, false)`.execute(db);
+    return { messages: Number(m.rows[0]?.n ?? 0), titles: Number(t.rows[0]?.n ?? 0) };
   });
 }
 

@@ -14,7 +14,12 @@ export interface Route {
   instanceOnly?: boolean;
 }
 
-/** Every native /v1 route: http/routes/conversations.ts and keys.ts. docs-catalog checks this list is whole. */
+/**
+ * Every native /v1 request-response route: http/routes/conversations.ts, keys.ts and the stream-token
+ * route of realtime/routes.ts. docs-catalog checks this list is whole. The two live streams (WebSocket
+ * /stream, SSE /events) never end on success, so their refusals are tested in realtime-*.test.ts.
+ */
+export const STREAMING_ROUTES = ['GET /v1/conversations/{id}/stream', 'GET /v1/conversations/{id}/events'];
 export const NATIVE_ROUTES: Route[] = [
   { method: 'POST', path: '/v1/conversations', scope: 'write:ai', body: () => ({ title: 'contract' }) },
   { method: 'GET', path: '/v1/conversations', scope: 'read:ai' },
@@ -43,6 +48,7 @@ export const NATIVE_ROUTES: Route[] = [
     body: () => ({ status: 'succeeded' }),
   },
   { method: 'GET', path: '/v1/audit-events', scope: 'admin' },
+  { method: 'POST', path: '/v1/conversations/{id}/stream-tokens', scope: 'read:ai', body: () => ({}) },
   { method: 'POST', path: '/v1/keys', scope: 'admin', body: () => ({ name: 'contract', scopes: ['read:ai'] }) },
   { method: 'GET', path: '/v1/keys', scope: 'admin' },
   { method: 'GET', path: '/v1/keys/{key_id}', scope: 'admin' },

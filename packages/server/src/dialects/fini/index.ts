@@ -174,7 +174,7 @@ export function registerFini(app: App, deps: AppDeps): void {
       });
       routes(r, deps);
     },
-    { prefix: '/v2' },
+    { prefix: '/v2/hc-interactions' },
   );
 }
 
@@ -182,7 +182,7 @@ function routes(app: App, deps: AppDeps): void {
   const svc = deps.conversations;
 
   app.delete(
-    '/hc-interactions/:id/public',
+    '/:id/public',
     {
       config: { scope: 'write:ai' },
       schema: {
@@ -211,7 +211,7 @@ function routes(app: App, deps: AppDeps): void {
   );
 
   app.delete(
-    '/hc-interactions/public',
+    '/public',
     {
       config: { scope: 'write:ai' },
       schema: {
@@ -242,7 +242,7 @@ function routes(app: App, deps: AppDeps): void {
   );
 
   app.get(
-    '/hc-interactions/public',
+    '/public',
     {
       config: { scope: 'read:ai' },
       schema: {
@@ -321,7 +321,7 @@ function routes(app: App, deps: AppDeps): void {
   );
 
   app.get(
-    '/hc-interactions/:id/public',
+    '/:id/public',
     {
       config: { scope: 'read:ai' },
       schema: {

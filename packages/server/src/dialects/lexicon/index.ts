@@ -110,10 +110,12 @@ function routes(app: App, deps: AppDeps): void {
       {
         config: { ...config, scope: 'write:ai' },
         schema: {
-          hide: path === '/v1/chats',
           tags: TAGS,
           security,
-          summary: 'Create a chat for a user (201)',
+          summary:
+            path === '/v1/chats'
+              ? 'Create a chat (alias without the trailing slash)'
+              : 'Create a chat for a user (201)',
           body: CreateBody,
           response: { 201: ChatSchema, ...errors(400, 403, 409, 413, 415, 422) },
         },

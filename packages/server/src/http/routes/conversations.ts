@@ -1,6 +1,4 @@
 import { Type } from 'typebox';
-import { ParleyError } from '../../errors.js';
-import { parseId } from '../../ids.js';
 import type { ConversationDetail } from '../../services/conversations.js';
 import { type App, type AppDeps, requireAuth, runWrite } from '../app.js';
 import { presentAudit, presentConversation, presentMessage, presentTool } from '../presenters.js';
@@ -228,25 +226,12 @@ export function registerConversationRoutes(app: App, deps: AppDeps): void {
       },
     },
     async (req, reply) => {
-      const rt = deps.realtime;
-      if (rt && req.query.force !== 'true') {
-        const auth = requireAuth(req);
-        const id = parseId('conversation', req.params.id);
-        // unknown ids fall through to the delete's own 404; a presence failure is a 503, never a blind 204
-        const live = id === null ? 0 : await rt.liveConnections(auth.workspaceId, id);
-        if (live > 0) {
-          throw new ParleyError('conversation_busy', `The conversation has ${live} live connection(s)`, {
-            extra: { live_connections: live },
-            details: [{ field: '/live_connections', message: `${live} live connection(s)` }],
-          });
-        }
-      }
       await runWrite(
         req,
         reply,
         deps,
         204,
-        (inTx) => svc.delete(requireAuth(req), req.params.id, inTx),
+        (inTx) => svc.delete(requireAuth(req), req.params.id, inTx, { force: req.query.force === 'true' }),
         () => null,
       );
       return reply.send(null);
