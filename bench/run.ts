@@ -94,9 +94,13 @@ function pin(child: ChildProcess, core: number): void {
   execFileSync('taskset', ['-a', '-p', '-c', String(core), String(child.pid)], { stdio: 'ignore' });
 }
 
-function forkTs(script: string, argv: string[]): ChildProcess {
+/** BENCH_CPU_PROF=<dir> writes a V8 CPU profile of every Parley server process there (for diagnosis). */
+const cpuProfDir = process.env.BENCH_CPU_PROF;
+
+function forkTs(script: string, argv: string[], profile = false): ChildProcess {
+  const prof = profile && cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [];
   return fork(path.join(here, script), argv, {
-    execArgv: ['--import', 'tsx'],
+    execArgv: ['--import', 'tsx', ...prof],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
 }
@@ -132,7 +136,7 @@ interface Running {
 }
 
 async function startTarget(def: TargetDef): Promise<Running> {
-  const child = forkTs(def.script, [JSON.stringify(def.options)]);
+  const child = forkTs(def.script, [JSON.stringify(def.options)], def.kind === 'parley');
   const { url } = await nextMessage<{ url: string }>(child, 'ready');
   pin(child, SERVER_CORE);
   return { def, child, url };
