@@ -36,3 +36,49 @@ const top = (m: Map<string, number>, k: number) =>
     .map(([name, hits]) => `${((100 * hits) / total).toFixed(1).padStart(5)}%  ${name}`)
     .join('\n');
 console.log(`samples: ${total}\n\nby package / file (self time):\n${top(byPkg, 25)}\n\nby function (self time):\n${top(byFn, 40)}`);
+
+// inclusive time of Parley's own functions: which hook / service / repo call costs what
+const byId = new Map(prof.nodes.map((n) => [n.id, n]));
+const inclusive = new Map<number, number>();
+const incl = (id: number): number => {
+  const cached = inclusive.get(id);
+  if (cached !== undefined) return cached;
+  const n = byId.get(id) as Node;
+  const v = n.hitCount + (n.children ?? []).reduce((a, c) => a + incl(c), 0);
+  inclusive.set(id, v);
+  return v;
+};
+const parleyIncl = new Map<string, number>();
+const visit = (id: number, seen: Set<string>) => {
+  const n = byId.get(id) as Node;
+  const url = n.callFrame.url;
+  let key: string | null = null;
+  if (url.includes('/packages/server/src/') || url.includes('fastify/lib') || url.includes('prom-client')) {
+    key = `${n.callFrame.functionName || '(anon)'} ${url.split('/').slice(-2).join('/')}:${n.callFrame.lineNumber + 1}`;
+  }
+  // count each function once per stack (recursion must not double count)
+  const add = key !== null && !seen.has(key);
+  if (add) parleyIncl.set(key as string, (parleyIncl.get(key as string) ?? 0) + n.hitCount);
+  const next = add ? new Set(seen).add(key as string) : seen;
+  for (const c of n.children ?? []) visit(c, next);
+};
+const root = prof.nodes[0];
+if (root) {
+  incl(root.id);
+  // attribute every sample to each distinct Parley/Fastify function on its stack
+  const walk = (id: number, stack: string[]) => {
+    const n = byId.get(id) as Node;
+    const url = n.callFrame.url;
+    const key =
+      url.includes('/packages/server/src/') || url.includes('fastify/lib') || url.includes('prom-client/lib')
+        ? `${n.callFrame.functionName || '(anon)'} ${url.split('/').slice(-2).join('/')}:${n.callFrame.lineNumber + 1}`
+        : null;
+    const s = key && !stack.includes(key) ? [...stack, key] : stack;
+    for (const k of s) parleyIncl.set(k, (parleyIncl.get(k) ?? 0) + n.hitCount);
+    for (const c of n.children ?? []) walk(c, s);
+  };
+  parleyIncl.clear();
+  walk(root.id, []);
+  void visit;
+}
+console.log(`\ninclusive (Parley, Fastify, prom-client functions):\n${top(parleyIncl, 45)}`);
