@@ -35,7 +35,9 @@ const top = (m: Map<string, number>, k: number) =>
     .slice(0, k)
     .map(([name, hits]) => `${((100 * hits) / total).toFixed(1).padStart(5)}%  ${name}`)
     .join('\n');
-console.log(`samples: ${total}\n\nby package / file (self time):\n${top(byPkg, 25)}\n\nby function (self time):\n${top(byFn, 40)}`);
+console.log(
+  `samples: ${total}\n\nby package / file (self time):\n${top(byPkg, 25)}\n\nby function (self time):\n${top(byFn, 40)}`,
+);
 
 // inclusive time of Parley's own functions: which hook / service / repo call costs what
 const byId = new Map(prof.nodes.map((n) => [n.id, n]));
