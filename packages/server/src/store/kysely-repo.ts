@@ -13,6 +13,7 @@ import type {
   ToolStatus,
   Workspace,
 } from '../domain/types.js';
+import { QueryTemplate, TemplateFamily } from './query-template.js';
 import type {
   ApiKeysTable,
   AuditEventsTable,
@@ -205,6 +206,84 @@ const counterNames = (c: { userId: string | null; botId: string | null }, archiv
   return names;
 };
 
+// ---- hot reads, compiled once (see query-template.ts) ---------------------------------------
+
+const keyByHash = new QueryTemplate((db, p: { hash: string }) =>
+  db.selectFrom('api_keys').select(KEY_COLUMNS).where('key_hash', '=', p.hash),
+);
+
+const conversationById = new QueryTemplate((db, p: { ws: string; id: string }) =>
+  db
+    .selectFrom('conversations as c')
+    .select(CONVERSATION_COLUMNS)
+    .where('c.workspace_id', '=', p.ws)
+    .where('c.id', '=', p.id),
+);
+
+const conversationByIdForUpdate = new QueryTemplate((db, p: { ws: string; id: string }) =>
+  db
+    .selectFrom('conversations as c')
+    .select(CONVERSATION_COLUMNS)
+    .where('c.workspace_id', '=', p.ws)
+    .where('c.id', '=', p.id)
+    .forUpdate(),
+);
+
+const countersByName = new QueryTemplate((db, p: { ws: string; a: string; b: string }) =>
+  db.selectFrom('counters').select(['name', 'value']).where('workspace_id', '=', p.ws).where('name', 'in', [p.a, p.b]),
+);
+
+type MessagePageParams = { ws: string; conv: string; limit: number; after?: string; offset?: number };
+const messagePages = new TemplateFamily<MessagePageParams, Selectable<MessagesTable>>();
+
+/** The filter fields that bind a value; which of them are present is part of a list query's shape. */
+const FILTER_VALUES = [
+  'userId',
+  'botId',
+  'contactId',
+  'dealId',
+  'matterId',
+  'createdAfter',
+  'createdBefore',
+  'updatedAfter',
+  'updatedBefore',
+] as const;
+type ListParams = Record<string, unknown>;
+const conversationPages = new TemplateFamily<ListParams, Selectable<ConversationsTable>>();
+
+function filteredOn(db: Kysely<Database>, search: SearchIndex, workspaceId: string, f: ConversationFilter) {
+  let q = db.selectFrom('conversations as c').where('c.workspace_id', '=', workspaceId);
+  if (f.userId !== undefined) q = q.where('c.user_id', '=', f.userId);
+  if (f.botId !== undefined) q = q.where('c.bot_id', '=', f.botId);
+  if (f.contactId !== undefined) q = q.where('c.contact_id', '=', f.contactId);
+  if (f.dealId !== undefined) q = q.where('c.deal_id', '=', f.dealId);
+  if (f.matterId !== undefined) q = q.where('c.matter_id', '=', f.matterId);
+  if (f.archived === 'exclude') q = q.where('c.archived', '=', 0);
+  else if (f.archived === 'only') q = q.where('c.archived', '=', 1);
+  if (f.createdAfter !== undefined) q = q.where('c.created_at', '>=', f.createdAfter);
+  if (f.createdBefore !== undefined) q = q.where('c.created_at', '<', f.createdBefore);
+  if (f.updatedAfter !== undefined) q = q.where('c.updated_at', '>=', f.updatedAfter);
+  if (f.updatedBefore !== undefined) q = q.where('c.updated_at', '<', f.updatedBefore);
+  if (f.search !== undefined) {
+    const text = f.search;
+    q = q.where((eb) => search.matchCondition(eb, workspaceId, text) ?? sql<boolean>`1 = 0`);
+  }
+  return q;
+}
+
+function listQueryOn(db: Kysely<Database>, search: SearchIndex, workspaceId: string, q: ConversationListQuery) {
+  const col = q.orderBy === 'created_at' ? ('c.created_at' as const) : ('c.updated_at' as const);
+  let query = filteredOn(db, search, workspaceId, q).select(CONVERSATION_COLUMNS);
+  if (q.after) {
+    const { value, id } = q.after;
+    const cmp = q.order === 'desc' ? '<' : '>';
+    query = query.where((eb) => eb.or([eb(col, cmp, value), eb.and([eb(col, '=', value), eb('c.id', cmp, id)])]));
+  }
+  query = query.orderBy(col, q.order).orderBy('c.id', q.order).limit(q.limit);
+  if (q.offset) query = query.offset(q.offset);
+  return query;
+}
+
 export class KyselyRepo implements Repo {
   constructor(
     protected readonly db: Kysely<Database>,
@@ -268,11 +347,7 @@ export class KyselyRepo implements Repo {
   }
 
   async findApiKeyByHash(keyHash: string): Promise<ApiKey | null> {
-    const r = await this.db
-      .selectFrom('api_keys')
-      .select(KEY_COLUMNS)
-      .where('key_hash', '=', keyHash)
-      .executeTakeFirst();
+    const [r] = await keyByHash.execute(this.db, { hash: keyHash });
     return r ? toKey(r) : null;
   }
 
@@ -335,15 +410,11 @@ export class KyselyRepo implements Repo {
   }
 
   async getConversation(workspaceId: string, id: string): Promise<Conversation | null> {
-    let q = this.db
-      .selectFrom('conversations as c')
-      .select(CONVERSATION_COLUMNS)
-      .where('c.workspace_id', '=', workspaceId)
-      .where('c.id', '=', id);
     // writers of one conversation queue on its row, as they queue on the file lock on SQLite,
     // so counters and the auto title stay exact under concurrency
-    if (this.opts.lockRows) q = q.forUpdate();
-    const r = await q.executeTakeFirst();
+    const [r] = this.opts.lockRows
+      ? await conversationByIdForUpdate.execute(this.db, { ws: workspaceId, id })
+      : await conversationById.execute(this.db, { ws: workspaceId, id });
     return r ? toConversation(r) : null;
   }
 
@@ -402,37 +473,37 @@ export class KyselyRepo implements Repo {
   }
 
   private filtered(workspaceId: string, f: ConversationFilter) {
-    let q = this.db.selectFrom('conversations as c').where('c.workspace_id', '=', workspaceId);
-    if (f.userId !== undefined) q = q.where('c.user_id', '=', f.userId);
-    if (f.botId !== undefined) q = q.where('c.bot_id', '=', f.botId);
-    if (f.contactId !== undefined) q = q.where('c.contact_id', '=', f.contactId);
-    if (f.dealId !== undefined) q = q.where('c.deal_id', '=', f.dealId);
-    if (f.matterId !== undefined) q = q.where('c.matter_id', '=', f.matterId);
-    if (f.archived === 'exclude') q = q.where('c.archived', '=', 0);
-    else if (f.archived === 'only') q = q.where('c.archived', '=', 1);
-    if (f.createdAfter !== undefined) q = q.where('c.created_at', '>=', f.createdAfter);
-    if (f.createdBefore !== undefined) q = q.where('c.created_at', '<', f.createdBefore);
-    if (f.updatedAfter !== undefined) q = q.where('c.updated_at', '>=', f.updatedAfter);
-    if (f.updatedBefore !== undefined) q = q.where('c.updated_at', '<', f.updatedBefore);
-    if (f.search !== undefined) {
-      const text = f.search;
-      q = q.where((eb) => this.search.matchCondition(eb, workspaceId, text) ?? sql<boolean>`1 = 0`);
-    }
-    return q;
+    return filteredOn(this.db, this.search, workspaceId, f);
   }
 
   async listConversations(workspaceId: string, q: ConversationListQuery): Promise<Conversation[]> {
-    const col = q.orderBy === 'created_at' ? ('c.created_at' as const) : ('c.updated_at' as const);
-    let query = this.filtered(workspaceId, q).select(CONVERSATION_COLUMNS);
-    if (q.after) {
-      const { value, id } = q.after;
-      const cmp = q.order === 'desc' ? '<' : '>';
-      query = query.where((eb) => eb.or([eb(col, cmp, value), eb.and([eb(col, '=', value), eb('c.id', cmp, id)])]));
+    // search conditions are engine-built from the text, so they take the builder every time
+    if (q.search !== undefined) {
+      return (await listQueryOn(this.db, this.search, workspaceId, q).execute()).map(toConversation);
     }
-    query = query.orderBy(col, q.order).orderBy('c.id', q.order).limit(q.limit);
-    if (q.offset) query = query.offset(q.offset);
-    const rows = await query.execute();
-    return rows.map(toConversation);
+    const present = FILTER_VALUES.filter((k) => q[k] !== undefined);
+    const shape = [present.join(','), q.archived, q.orderBy, q.order, q.after ? 'after' : '', q.offset ? 'offset' : ''];
+    const params: ListParams = { ws: workspaceId, limit: q.limit };
+    for (const k of present) params[k] = q[k];
+    if (q.after) {
+      params.afterValue = q.after.value;
+      params.afterId = q.after.id;
+    }
+    if (q.offset) params.offset = q.offset;
+    const search = this.search;
+    const template = conversationPages.get(shape.join('|'), () => (db, p) => {
+      const structure: ConversationListQuery = {
+        archived: q.archived,
+        orderBy: q.orderBy,
+        order: q.order,
+        limit: p.limit as number,
+        after: q.after ? { value: p.afterValue as number, id: p.afterId as string } : undefined,
+        offset: q.offset ? (p.offset as number) : undefined,
+      };
+      for (const k of present) (structure as unknown as Record<string, unknown>)[k] = p[k];
+      return listQueryOn(db, search, p.ws as string, structure);
+    });
+    return (await template.execute(this.db, params)).map(toConversation);
   }
 
   async totalConversations(workspaceId: string, f: ConversationFilter, cap: number): Promise<TotalAnswer> {
@@ -453,12 +524,7 @@ export class KyselyRepo implements Repo {
           : f.botId !== undefined
             ? [`bot:${f.botId}`, `bot_archived:${f.botId}`]
             : ['all', 'archived'];
-      const rows = await this.db
-        .selectFrom('counters')
-        .select(['name', 'value'])
-        .where('workspace_id', '=', workspaceId)
-        .where('name', 'in', [all, archived])
-        .execute();
+      const rows = await countersByName.execute(this.db, { ws: workspaceId, a: all, b: archived });
       const get = (n: string) => num(rows.find((r) => r.name === n)?.value ?? 0);
       const total =
         f.archived === 'include' ? get(all) : f.archived === 'only' ? get(archived) : get(all) - get(archived);
@@ -506,15 +572,21 @@ export class KyselyRepo implements Repo {
   }
 
   async listMessages(workspaceId: string, conversationId: string, q: PageQuery): Promise<Message[]> {
-    let query = this.db
-      .selectFrom('messages')
-      .select(['workspace_id', 'conversation_id', 'id', 'role', 'content', 'metadata', 'created_at'])
-      .where('workspace_id', '=', workspaceId)
-      .where('conversation_id', '=', conversationId);
-    if (q.after !== undefined) query = query.where('id', q.order === 'desc' ? '<' : '>', q.after);
-    query = query.orderBy('id', q.order).limit(q.limit);
-    if (q.offset) query = query.offset(q.offset);
-    const rows = await query.execute();
+    const params: MessagePageParams = { ws: workspaceId, conv: conversationId, limit: q.limit };
+    if (q.after !== undefined) params.after = q.after;
+    if (q.offset) params.offset = q.offset;
+    const shape = `${q.order}|${q.after !== undefined}|${Boolean(q.offset)}`;
+    const template = messagePages.get(shape, () => (db, p) => {
+      let query = db
+        .selectFrom('messages')
+        .select(['workspace_id', 'conversation_id', 'id', 'role', 'content', 'metadata', 'created_at'])
+        .where('workspace_id', '=', p.ws)
+        .where('conversation_id', '=', p.conv);
+      if (q.after !== undefined) query = query.where('id', q.order === 'desc' ? '<' : '>', p.after as string);
+      const page = query.orderBy('id', q.order).limit(p.limit);
+      return q.offset ? page.offset(p.offset as number) : page;
+    });
+    const rows = await template.execute(this.db, params);
     return rows.map(toMessage);
   }
 

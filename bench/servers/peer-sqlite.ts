@@ -1,0 +1,197 @@
+/**
+ * The peer Parley is measured against: bare node:http + better-sqlite3 running the same SQL as
+ * prepared statements, with the same JSON out and the comparable work in: API-key auth by the
+ * SHA-256 of the bearer token (revocation, expiry and scope checked), the id parsed, JSON columns
+ * parsed and re-serialised, ISO timestamps, counters for the total, an HMAC'd next cursor.
+ * What it does not have is what Parley adds on top: request ids, rate limits, schema validation,
+ * metrics, logs, error envelopes for every case.
+ */
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import http from 'node:http';
+import BetterSqlite3 from 'better-sqlite3';
+
+const opts = JSON.parse(process.argv[2] ?? '{}') as { databaseUrl: string };
+const db = new BetterSqlite3(opts.databaseUrl.replace(/^sqlite:(\/\/)?/, ''));
+db.pragma('journal_mode = WAL');
+db.pragma('synchronous = NORMAL');
+db.pragma('busy_timeout = 5000');
+db.pragma('foreign_keys = ON');
+
+const CONV_COLS = `"c"."workspace_id", "c"."id", "c"."user_id", "c"."bot_id", "c"."title", "c"."title_source",
+  "c"."contact_id", "c"."deal_id", "c"."matter_id", "c"."context_extra", "c"."metadata", "c"."archived",
+  "c"."message_count", "c"."tool_invocation_count", "c"."last_message_at", "c"."created_at", "c"."updated_at"`;
+const keyByHash = db.prepare(
+  'SELECT workspace_id, id, scopes, user_id, revoked_at, expires_at FROM api_keys WHERE key_hash = ?',
+);
+const convById = db.prepare(
+  `SELECT ${CONV_COLS} FROM "conversations" AS "c" WHERE "c"."workspace_id" = ? AND "c"."id" = ?`,
+);
+const recentMessages = db.prepare(
+  `SELECT "workspace_id", "conversation_id", "id", "role", "content", "metadata", "created_at" FROM "messages"
+   WHERE "workspace_id" = ? AND "conversation_id" = ? ORDER BY "id" DESC LIMIT ?`,
+);
+const listPage = db.prepare(
+  `SELECT ${CONV_COLS} FROM "conversations" AS "c" WHERE "c"."workspace_id" = ? AND "c"."archived" = ?
+   ORDER BY "c"."updated_at" DESC, "c"."id" DESC LIMIT ?`,
+);
+const listPageUser = db.prepare(
+  `SELECT ${CONV_COLS} FROM "conversations" AS "c" WHERE "c"."workspace_id" = ? AND "c"."user_id" = ? AND "c"."archived" = ?
+   ORDER BY "c"."updated_at" DESC, "c"."id" DESC LIMIT ?`,
+);
+const counters = db.prepare('SELECT "name", "value" FROM "counters" WHERE "workspace_id" = ? AND "name" IN (?, ?)');
+const cursorSecret = randomBytes(32).toString('hex');
+
+interface KeyRow {
+  workspace_id: string;
+  id: string;
+  scopes: string;
+  user_id: string | null;
+  revoked_at: number | null;
+  expires_at: number | null;
+}
+interface ConvRow {
+  workspace_id: string;
+  id: string;
+  user_id: string | null;
+  bot_id: string | null;
+  title: string | null;
+  title_source: string | null;
+  contact_id: string | null;
+  deal_id: string | null;
+  matter_id: string | null;
+  context_extra: string;
+  metadata: string;
+  archived: number;
+  message_count: number;
+  tool_invocation_count: number;
+  last_message_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+interface MsgRow {
+  conversation_id: string;
+  id: string;
+  role: string;
+  content: string;
+  metadata: string;
+  created_at: number;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+
+function presentConversation(r: ConvRow) {
+  const context = JSON.parse(r.context_extra) as Record<string, unknown>;
+  if (r.contact_id !== null) context.contact_id = r.contact_id;
+  if (r.deal_id !== null) context.deal_id = r.deal_id;
+  if (r.matter_id !== null) context.matter_id = r.matter_id;
+  return {
+    id: r.id,
+    title: r.title,
+    title_source: r.title_source,
+    user_id: r.user_id,
+    bot_id: r.bot_id,
+    context,
+    metadata: JSON.parse(r.metadata),
+    archived: r.archived === 1,
+    message_count: r.message_count,
+    tool_invocation_count: r.tool_invocation_count,
+    last_message_at: r.last_message_at === null ? null : iso(r.last_message_at),
+    created_at: iso(r.created_at),
+    updated_at: iso(r.updated_at),
+  };
+}
+
+function send(res: http.ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+  });
+  res.end(text);
+}
+
+function authenticate(req: http.IncomingMessage): KeyRow | null {
+  const h = req.headers.authorization;
+  if (typeof h !== 'string' || !h.startsWith('Bearer ')) return null;
+  const hash = createHash('sha256').update(h.slice(7).trim()).digest('hex');
+  const key = keyByHash.get(hash) as KeyRow | undefined;
+  if (!key || key.revoked_at !== null || (key.expires_at !== null && key.expires_at <= Date.now())) return null;
+  return key;
+}
+
+const server = http.createServer((req, res) => {
+  const url = new URL(req.url ?? '/', 'http://x');
+  const key = authenticate(req);
+  if (!key) return send(res, 401, { error: { code: 'invalid_key', message: 'Invalid or expired API key' } });
+  const scopes = key.scopes.split(' ');
+  if (!scopes.includes('read:ai') && !scopes.includes('admin')) {
+    return send(res, 403, { error: { code: 'insufficient_permissions', message: 'missing read:ai' } });
+  }
+  if (req.method === 'GET' && url.pathname === '/v1/conversations') {
+    const perPage = Number(url.searchParams.get('per_page') ?? 25);
+    const userId = url.searchParams.get('user_id') ?? key.user_id;
+    const rows = (
+      userId === null
+        ? listPage.all(key.workspace_id, 0, perPage + 1)
+        : listPageUser.all(key.workspace_id, userId, 0, perPage + 1)
+    ) as ConvRow[];
+    const items = rows.slice(0, perPage);
+    const names = userId === null ? ['all', 'archived'] : [`user:${userId}`, `user_archived:${userId}`];
+    const counts = counters.all(key.workspace_id, names[0], names[1]) as Array<{ name: string; value: number }>;
+    const get = (n: string | undefined) => counts.find((c) => c.name === n)?.value ?? 0;
+    const last = items[items.length - 1];
+    let nextCursor: string | null = null;
+    if (rows.length > perPage && last) {
+      const payload = Buffer.from(JSON.stringify({ v: last.updated_at, i: last.id })).toString('base64url');
+      const mac = createHmac('sha256', cursorSecret)
+        .update(`${key.workspace_id}|conversations:updated_at:desc|${payload}`)
+        .digest()
+        .subarray(0, 16);
+      nextCursor = `${payload}.${mac.toString('base64url')}`;
+    }
+    return send(res, 200, {
+      data: items.map(presentConversation),
+      meta: {
+        total: get(names[0]) - get(names[1]),
+        total_exact: true,
+        page: 1,
+        per_page: perPage,
+        next_cursor: nextCursor,
+      },
+    });
+  }
+  const m = req.method === 'GET' ? /^\/v1\/conversations\/conv_([0-9A-Za-z]{26})$/.exec(url.pathname) : null;
+  if (m) {
+    const body = (m[1] as string).toUpperCase();
+    if (!ULID.test(body)) return send(res, 404, { error: { code: 'not_found', message: 'Not found' } });
+    const conv = convById.get(key.workspace_id, `conv_${body}`) as ConvRow | undefined;
+    if (!conv) return send(res, 404, { error: { code: 'not_found', message: 'Not found' } });
+    const limit = Number(url.searchParams.get('limit') ?? 200);
+    const messages = recentMessages.all(key.workspace_id, conv.id, limit) as MsgRow[];
+    return send(res, 200, {
+      data: {
+        ...presentConversation(conv),
+        messages: messages.map((r) => ({
+          id: r.id,
+          conversation_id: r.conversation_id,
+          role: r.role,
+          content: r.content,
+          metadata: JSON.parse(r.metadata),
+          created_at: iso(r.created_at),
+        })),
+      },
+    });
+  }
+  send(res, 404, { error: { code: 'not_found', message: 'No route' } });
+});
+server.keepAliveTimeout = 72_000;
+server.listen(0, '127.0.0.1', () => {
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : 0;
+  process.send?.({ type: 'ready', url: `http://127.0.0.1:${port}` });
+});
+process.on('message', (m: { type?: string }) => {
+  if (m.type === 'stop') server.close(() => process.exit(0));
+});
+process.on('disconnect', () => process.exit(0));

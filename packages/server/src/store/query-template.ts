@@ -1,0 +1,68 @@
+import { type Compilable, type CompiledQuery, createQueryId, type Kysely } from 'kysely';
+import type { Database } from './schema.js';
+
+type Slot = { arg: string } | { value: unknown };
+
+/**
+ * A Kysely query built and compiled once per dialect, then run with new parameter values.
+ * Building a query through Kysely's builder costs more CPU than SQLite takes to answer a
+ * primary-key read, so the hot reads (key lookup, get, list) keep their shared Kysely definition
+ * but skip the rebuild. The builder is called once with marker strings in place of the values;
+ * each marker must come out as a bound parameter, so a builder that branches on a value or
+ * inlines it fails loudly on first use instead of running the wrong SQL.
+ */
+export class QueryTemplate<P extends Record<string, unknown>, O> {
+  // keyed by the dialect adapter: transactions and the root instance share it, engines do not
+  private readonly compiled = new WeakMap<object, { base: CompiledQuery<O>; slots: Slot[] }>();
+
+  constructor(private readonly build: (db: Kysely<Database>, params: P) => Compilable<O>) {}
+
+  private compile(db: Kysely<Database>, keys: string[]): { base: CompiledQuery<O>; slots: Slot[] } {
+    const markers = Object.fromEntries(keys.map((k) => [k, `\u0000qt:${k}\u0000`]));
+    const base = this.build(db, markers as P).compile();
+    const byMarker = new Map(keys.map((k) => [markers[k], k]));
+    const seen = new Set<string>();
+    const slots = base.parameters.map((p): Slot => {
+      const arg = typeof p === 'string' ? byMarker.get(p) : undefined;
+      if (arg === undefined) return { value: p };
+      seen.add(arg);
+      return { arg };
+    });
+    for (const k of keys) {
+      if (!seen.has(k)) throw new Error(`query template: parameter ${k} is not bound in ${base.sql}`);
+    }
+    if (base.sql.includes('\u0000qt:')) throw new Error(`query template: a parameter was inlined in ${base.sql}`);
+    return { base, slots };
+  }
+
+  async execute(db: Kysely<Database>, params: P): Promise<O[]> {
+    const adapter = db.getExecutor().adapter;
+    let c = this.compiled.get(adapter);
+    if (c === undefined) {
+      c = this.compile(db, Object.keys(params));
+      this.compiled.set(adapter, c);
+    }
+    const parameters = c.slots.map((s) => ('arg' in s ? params[s.arg] : s.value));
+    const query: CompiledQuery<O> = { sql: c.base.sql, query: c.base.query, queryId: createQueryId(), parameters };
+    return (await db.executeQuery(query)).rows;
+  }
+}
+
+/**
+ * Templates for one query whose shape varies (which filters are present, sort, paging), one per
+ * shape key. The key must name everything the builder branches on; the builder is only used on
+ * the first call with that key.
+ */
+export class TemplateFamily<P extends Record<string, unknown>, O> {
+  private readonly templates = new Map<string, QueryTemplate<P, O>>();
+
+  get(shape: string, build: () => (db: Kysely<Database>, params: P) => Compilable<O>): QueryTemplate<P, O> {
+    let t = this.templates.get(shape);
+    if (t === undefined) {
+      t = new QueryTemplate(build());
+      // shapes come from a closed set of filter combinations; the bound is a safety net
+      if (this.templates.size < 512) this.templates.set(shape, t);
+    }
+    return t;
+  }
+}

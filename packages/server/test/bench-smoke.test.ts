@@ -1,0 +1,46 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+
+// The benchmark is not a test; this only proves `npm run bench -- --quick` still runs end to end
+// and writes its results. No timing is asserted: ratios on a busy machine are whatever they are.
+describe('bench smoke (--quick)', () => {
+  it('runs every scenario and writes JSON with ratios and a RESULTS.md section', () => {
+    const out = mkdtempSync(path.join(os.tmpdir(), 'parley-bench-smoke-'));
+    try {
+      const run = spawnSync(
+        process.execPath,
+        ['--import', 'tsx', 'bench/run.ts', '--quick', '--out', out, '--md', path.join(out, 'RESULTS.md')],
+        { cwd: repoRoot, encoding: 'utf8', timeout: 240_000 },
+      );
+      assert.equal(run.status, 0, `bench failed:\n${run.stdout}\n${run.stderr}`);
+      const files = readdirSync(out).filter((f) => f.endsWith('.json'));
+      assert.deepEqual(files.map((f) => f.replace(/^\d{4}-\d{2}-\d{2}-/, '')).sort(), ['get.json', 'list.json']);
+      for (const f of files) {
+        const doc = JSON.parse(readFileSync(path.join(out, f), 'utf8'));
+        const runRecord = doc.runs[0];
+        assert.equal(runRecord.engine, 'sqlite');
+        assert.ok(runRecord.rows.length >= 2 * runRecord.targets.length, 'one row per target per round');
+        for (const row of runRecord.rows) assert.equal(row.errors, 0);
+        const judged = runRecord.ratios.find((r: { target: number | null }) => r.target !== null);
+        assert.ok(judged, 'a judged ratio');
+        assert.equal(judged.parley, 'parley');
+        assert.equal(judged.peer, 'node-http');
+        assert.ok(Number.isFinite(judged.median) && judged.median > 0);
+        assert.equal(typeof judged.pass, 'boolean');
+      }
+      const md = readFileSync(path.join(out, 'RESULTS.md'), 'utf8');
+      assert.match(md, /<!-- bench:sqlite:get:start -->/);
+      assert.match(md, /<!-- bench:sqlite:list:start -->/);
+      assert.match(run.stdout, /ratio parley\/node-http: median/);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+});
