@@ -120,6 +120,9 @@ function authenticate(req: http.IncomingMessage): KeyRow | null {
   return key;
 }
 
+/** Live streams per conversation, as Parley keeps them in-process without Redis. */
+const presence = new Map<string, Set<string>>();
+
 const server = http.createServer((req, res) => {
   const url = new URL(req.url ?? '/', 'http://x');
   const key = authenticate(req);
@@ -180,6 +183,8 @@ const server = http.createServer((req, res) => {
           metadata: JSON.parse(r.metadata),
           created_at: iso(r.created_at),
         })),
+        // Parley reads its in-process presence map here; so does the peer
+        live_connections: presence.get(`${key.workspace_id}|${conv.id}`)?.size ?? 0,
       },
     });
   }

@@ -344,10 +344,14 @@ for (const engine of testEngines()) {
       assert.equal(await exists(c.id), true);
     });
 
-    test('an unknown path under /v2 answers NestJS-style 404', async () => {
-      const r = await api.get('/v2/nothing');
+    test('an unknown path under /v2/hc-interactions answers NestJS-style 404', async () => {
+      const r = await api.get('/v2/hc-interactions/nothing/here');
       assert.equal(r.status, 404);
-      assert.deepEqual(r.body, { statusCode: 404, message: 'Cannot GET /v2/nothing', error: 'Not Found' });
+      assert.deepEqual(r.body, {
+        statusCode: 404,
+        message: 'Cannot GET /v2/hc-interactions/nothing/here',
+        error: 'Not Found',
+      });
     });
   });
 }
