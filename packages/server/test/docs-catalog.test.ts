@@ -3,6 +3,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { CONFIG_VARIABLES } from '../src/config.js';
 import { ERROR_CATALOG, ERROR_CODES } from '../src/errors.js';
 import { startServer, type TestServer, testEngines } from './helpers/harness.js';
 import { NATIVE_ROUTES, STREAMING_ROUTES } from './helpers/routes.js';
@@ -182,3 +183,15 @@ for (const engine of testEngines()) {
     });
   });
 }
+
+describe('configuration docs', () => {
+  test('README.md documents every configuration variable with its default', () => {
+    const readme = readFileSync(path.join(path.dirname(ERRORS_MD), '..', 'README.md'), 'utf8');
+    for (const [name, fallback, def] of CONFIG_VARIABLES) {
+      const row = readme.split('\n').find((l) => l.startsWith(`| \`${name}\``));
+      assert.ok(row, `README.md has no configuration row for ${name}`);
+      assert.ok(row.includes(def), `README.md row for ${name} does not show its default ${def}`);
+      if (fallback) assert.ok(row.includes(`\`${fallback}\``), `README.md row for ${name} does not name ${fallback}`);
+    }
+  });
+});
