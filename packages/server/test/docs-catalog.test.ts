@@ -195,3 +195,26 @@ describe('configuration docs', () => {
     }
   });
 });
+
+describe('API reference page', () => {
+  test('/docs and its assets are served locally, with no address outside this server', async () => {
+    const server = await startServer('sqlite');
+    try {
+      const page = await fetch(`${server.url}/docs/`);
+      assert.equal(page.status, 200);
+      const html = await page.text();
+      const assets = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1] as string);
+      assert.ok(assets.length >= 3, 'the page loads its scripts and styles');
+      for (const a of assets) {
+        assert.ok(!/^(https?:)?\/\//.test(a), `asset ${a} must be local`);
+        const r = await fetch(new URL(a, `${server.url}/docs/`));
+        assert.equal(r.status, 200, `asset ${a}`);
+        await r.arrayBuffer();
+      }
+      const init = await (await fetch(`${server.url}/docs/static/swagger-initializer.js`)).text();
+      assert.match(init, /validatorUrl["']?\s*:\s*null/, 'no online validator badge');
+    } finally {
+      await server.close();
+    }
+  });
+});

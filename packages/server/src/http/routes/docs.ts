@@ -32,7 +32,8 @@ export function registerDocs(app: App): void {
   });
   app.register(swaggerUi, {
     routePrefix: '/docs',
-    uiConfig: { docExpansion: 'list', deepLinking: true },
+    // validatorUrl: null — the default would load a badge from the internet; the docs work offline
+    uiConfig: { docExpansion: 'list', deepLinking: true, validatorUrl: null },
     staticCSP: true,
   });
   app.get('/openapi.json', { config: { scope: 'public' }, schema: { hide: true } }, async () => app.swagger());
