@@ -168,7 +168,6 @@ for (const engine of testEngines()) {
         'createdAt',
         'direction',
         'id',
-        'origin',
         'payload',
         'tags',
         'type',

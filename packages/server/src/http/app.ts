@@ -84,7 +84,7 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
 };
 
 /** Lone surrogates and NUL can't be stored by PostgreSQL; both engines refuse them the same way. */
-function findBadText(value: unknown, where: string, depth = 0): ErrorDetail | null {
+export function findBadText(value: unknown, where: string, depth = 0): ErrorDetail | null {
   if (depth > 64) return { field: where, message: 'nested too deeply (max 64 levels)' };
   if (typeof value === 'string') {
     if (value.includes('\u0000')) return { field: where, message: 'must not contain NUL characters' };

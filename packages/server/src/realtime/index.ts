@@ -9,6 +9,7 @@ import { parseId } from '../ids.js';
 import type { ConversationsService } from '../services/conversations.js';
 import type { Store } from '../store/types.js';
 import { type Bus, InProcessBus, RedisBus } from './bus.js';
+import { Heartbeat } from './heartbeat.js';
 import { Hub } from './hub.js';
 import { MemoryPresence, type Presence, RedisPresence } from './presence.js';
 import { type SessionTransport, StreamSession } from './session.js';
@@ -31,6 +32,8 @@ export interface Attached {
 export class Realtime {
   private readonly sessions = new Set<StreamSession>();
   private conversations: ConversationsService | null = null;
+  /** Dead-peer detection for every WebSocket on this instance (native and compat). */
+  readonly heartbeat: Heartbeat;
 
   private constructor(
     readonly config: Config,
@@ -42,7 +45,9 @@ export class Realtime {
     private readonly bus: Bus,
     private readonly redis: Redis[],
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.heartbeat = new Heartbeat(config.wsHeartbeatMs);
+  }
 
   static async create(config: Config, deps: { store: Store; clock: Clock; logger: Logger }): Promise<Realtime> {
     const log = deps.logger.child({ subsystem: 'realtime' });
@@ -148,6 +153,7 @@ export class Realtime {
   async close(): Promise<void> {
     for (const s of [...this.sessions]) s.end(1001, 'server shutting down');
     this.sessions.clear();
+    this.heartbeat.stop();
     await this.presence.close();
     await this.bus.close();
     for (const r of this.redis) r.disconnect();

@@ -36,7 +36,7 @@ declare module 'fastify' {
 }
 
 /** Close code for an error met after the upgrade. */
-function closeCodeFor(err: unknown): number {
+export function closeCodeFor(err: unknown): number {
   if (!(err instanceof ParleyError)) return CLOSE.internal;
   switch (err.code) {
     case 'invalid_key':
@@ -128,22 +128,6 @@ export function registerRealtimeRoutes(app: App, deps: AppDeps, rt: Realtime): v
 
   // ---- WebSocket --------------------------------------------------------------------------
 
-  const heartbeat = new Map<WebSocket, { alive: boolean }>();
-  const beat = setInterval(() => {
-    for (const [socket, state] of heartbeat) {
-      if (!state.alive) {
-        // no pong since the last ping: the peer is gone (or wedged); drop it
-        socket.terminate();
-        heartbeat.delete(socket);
-        continue;
-      }
-      state.alive = false;
-      socket.ping();
-    }
-  }, config.wsHeartbeatMs);
-  beat.unref();
-  app.addHook('onClose', async () => clearInterval(beat));
-
   function wsTransport(socket: WebSocket): SessionTransport & { ready(conversationId: string, seq: number): void } {
     return {
       ready(conversationId, seq) {
@@ -199,12 +183,7 @@ export function registerRealtimeRoutes(app: App, deps: AppDeps, rt: Realtime): v
     wsHandler: (socket: WebSocket, request: FastifyRequest) => {
       const req = request as StreamRequest;
       deps.metrics.inflight.dec();
-      const state = { alive: true };
-      heartbeat.set(socket, state);
-      socket.on('pong', () => {
-        state.alive = true;
-      });
-      socket.once('close', () => heartbeat.delete(socket));
+      rt.heartbeat.watch(socket);
       const fail = (err: unknown) => {
         const code = closeCodeFor(err);
         if (code === CLOSE.internal) req.log.error({ err }, 'live stream failed to start');
@@ -391,7 +370,7 @@ function readExample(): string | null {
   }
 }
 
-function parseFrame(data: unknown, isBinary: boolean): Record<string, unknown> | null {
+export function parseFrame(data: unknown, isBinary: boolean): Record<string, unknown> | null {
   if (isBinary) return null;
   try {
     const v: unknown = JSON.parse(String(data));

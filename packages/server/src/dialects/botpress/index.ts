@@ -49,6 +49,8 @@ const errors = (...statuses: number[]): Record<number, TSchema> =>
   Object.fromEntries([...statuses, 400, 401, 403, 429, 500].map((s) => [s, BotpressError]));
 
 const Tags = Type.Record(Type.String(), Type.String());
+/** Request maps: the official client sends `null` to remove a key (an empty string does too). */
+const NullableTags = Type.Record(Type.String(), Type.Union([Type.String(), Type.Null()]));
 const ConversationSchema = Type.Object({
   id: Type.String(),
   createdAt: Type.String(),
@@ -59,6 +61,7 @@ const ConversationSchema = Type.Object({
   messageCount: Type.Integer(),
   currentTaskId: Type.Optional(Type.String()),
   currentWorkflowId: Type.Optional(Type.String()),
+  properties: Type.Optional(Tags),
 });
 const MessageSchema = Type.Object({
   id: Type.String(),
@@ -70,7 +73,7 @@ const MessageSchema = Type.Object({
   userId: Type.String(),
   conversationId: Type.String(),
   tags: Tags,
-  origin: Type.String(),
+  origin: Type.Optional(Type.Literal('synthetic')),
 });
 
 const Headers = Type.Object(
@@ -84,10 +87,20 @@ const Headers = Type.Object(
 const IdParams = Closed({ id: Type.String({ minLength: 1, maxLength: 255 }) });
 
 const str = (v: Json | undefined, dflt: string): string => (typeof v === 'string' ? v : dflt);
-function tagsOf(c: Conversation): Record<string, string> {
-  const t = c.metadata.tags;
-  if (t === null || typeof t !== 'object' || Array.isArray(t)) return {};
+function stringMap(t: Json | undefined): Record<string, string> {
+  if (t === null || t === undefined || typeof t !== 'object' || Array.isArray(t)) return {};
   return Object.fromEntries(Object.entries(t).filter((e): e is [string, string] => typeof e[1] === 'string'));
+}
+const tagsOf = (c: Conversation) => stringMap(c.metadata.tags);
+
+/** Applies a request map onto the stored one: null or '' removes a key. */
+function merged(current: Record<string, string>, change: Record<string, string | null>): Record<string, string> {
+  const out = { ...current };
+  for (const [k, v] of Object.entries(change)) {
+    if (v === null || v === '') delete out[k];
+    else out[k] = v;
+  }
+  return out;
 }
 
 function conversation(c: Conversation) {
@@ -103,6 +116,7 @@ function conversation(c: Conversation) {
     messageCount: c.messageCount,
     ...(typeof task === 'string' ? { currentTaskId: task } : {}),
     ...(typeof flow === 'string' ? { currentWorkflowId: flow } : {}),
+    ...(c.metadata.properties !== undefined ? { properties: stringMap(c.metadata.properties) } : {}),
   };
 }
 
@@ -121,17 +135,22 @@ function message(m: Message, c: Conversation) {
     direction: m.role === 'user' ? ('incoming' as const) : ('outgoing' as const),
     userId: str(m.metadata.userId, c.userId ?? ''),
     conversationId: c.id,
-    tags: {},
-    origin: str(m.metadata.origin, 'parley'),
+    tags: stringMap(m.metadata.tags),
+    // the official client types origin as 'synthetic' or absent
+    ...(m.metadata.origin === 'synthetic' ? { origin: 'synthetic' as const } : {}),
   };
 }
 
-/** `tags[key]=value` query pairs (deepObject style, as the official client sends them). */
+/**
+ * Tag filters from the query: `tags.key=value` is what the official @botpress/client sends (qs
+ * with allowDots); `tags[key]=value` (deepObject) is accepted too.
+ */
 function tagQuery(query: Record<string, unknown>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(query)) {
-    const m = /^tags\[(.+)\]$/.exec(k);
-    if (m?.[1] && typeof v === 'string') out[m[1]] = v;
+    const m = /^tags(?:\[(.+)\]|\.(.+))$/.exec(k);
+    const name = m?.[1] ?? m?.[2];
+    if (name && typeof v === 'string') out[name] = v;
   }
   return out;
 }
@@ -178,6 +197,7 @@ function routes(app: App, deps: AppDeps): void {
         querystring: Type.Object(
           {
             nextToken: Type.Optional(Type.String({ maxLength: 2048 })),
+            pageSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: `Default ${PAGE}` })),
             sortField: Type.Optional(Type.Union([Type.Literal('createdAt'), Type.Literal('updatedAt')])),
             sortDirection: Type.Optional(Type.Union([Type.Literal('asc'), Type.Literal('desc')])),
             participantIds: Type.Optional(Type.Array(Type.String(), { maxItems: 50 })),
@@ -200,7 +220,7 @@ function routes(app: App, deps: AppDeps): void {
       const tags = tagQuery(q as Record<string, unknown>);
       const page = await svc.list(requireAuth(req), {
         cursor: q.nextToken,
-        perPage: PAGE,
+        perPage: q.pageSize ?? PAGE,
         archived: 'true',
         orderBy: q.sortField === 'createdAt' ? 'created_at' : 'updated_at',
         order: q.sortDirection ?? 'desc',
@@ -230,8 +250,9 @@ function routes(app: App, deps: AppDeps): void {
         headers: Headers,
         body: Closed({
           channel: Type.String({ minLength: 1, maxLength: 200 }),
-          tags: Tags,
-          integrationName: Type.String({ minLength: 1, maxLength: 200 }),
+          tags: NullableTags,
+          integrationName: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+          properties: Type.Optional(NullableTags),
           discriminateByTags: Type.Optional(Type.Array(Type.String(), { maxItems: 50 })),
         }),
         response: { 200: Type.Object({ conversation: ConversationSchema }), ...errors() },
@@ -240,6 +261,7 @@ function routes(app: App, deps: AppDeps): void {
     async (req) => {
       const b = req.body;
       const botId = req.headers['x-bot-id'];
+      const tags = merged({}, b.tags);
       const keys = b.discriminateByTags ?? Object.keys(b.tags);
       const { conversation: c } = await svc.findOrCreate(
         requireAuth(req),
@@ -249,12 +271,21 @@ function routes(app: App, deps: AppDeps): void {
             const view = conversation(c);
             return (
               view.channel === b.channel &&
-              view.integration === b.integrationName &&
-              keys.every((k) => view.tags[k] === b.tags[k])
+              // without integrationName (a bot's own call) any integration matches
+              (b.integrationName === undefined || view.integration === b.integrationName) &&
+              keys.every((k) => view.tags[k] === tags[k])
             );
           },
         },
-        { botId, metadata: { channel: b.channel, integration: b.integrationName, tags: b.tags } },
+        {
+          botId,
+          metadata: {
+            channel: b.channel,
+            ...(b.integrationName !== undefined ? { integration: b.integrationName } : {}),
+            tags,
+            ...(b.properties !== undefined ? { properties: merged({}, b.properties) } : {}),
+          },
+        },
       );
       return { conversation: conversation(c) };
     },
@@ -284,12 +315,14 @@ function routes(app: App, deps: AppDeps): void {
       config: { scope: 'write:ai' },
       schema: {
         tags: TAGS,
-        summary: 'updateConversation: currentTaskId and tags (merged; an empty string removes a tag)',
+        summary:
+          'updateConversation: currentTaskId, tags and properties (merged; null or an empty string removes a key)',
         headers: Headers,
         params: IdParams,
         body: Closed({
           currentTaskId: Type.Optional(Type.String({ maxLength: 200 })),
-          tags: Type.Optional(Tags),
+          tags: Type.Optional(NullableTags),
+          properties: Type.Optional(NullableTags),
         }),
         response: { 200: Type.Object({ conversation: ConversationSchema }), ...errors(404, 409, 422) },
       },
@@ -299,14 +332,10 @@ function routes(app: App, deps: AppDeps): void {
       const b = req.body;
       const patch: Record<string, Json> = {};
       if (b.currentTaskId !== undefined) patch.currentTaskId = b.currentTaskId;
-      if (b.tags !== undefined) {
-        const current = tagsOf((await svc.get(auth, req.params.id, { limit: 1 })).conversation);
-        const merged: Record<string, string> = { ...current };
-        for (const [k, v] of Object.entries(b.tags)) {
-          if (v === '') delete merged[k];
-          else merged[k] = v;
-        }
-        patch.tags = merged;
+      if (b.tags !== undefined || b.properties !== undefined) {
+        const current = (await svc.get(auth, req.params.id, { limit: 1 })).conversation;
+        if (b.tags !== undefined) patch.tags = merged(tagsOf(current), b.tags);
+        if (b.properties !== undefined) patch.properties = merged(stringMap(current.metadata.properties), b.properties);
       }
       if (Object.keys(patch).length === 0) {
         const d = await svc.get(auth, req.params.id, { limit: 1 });
@@ -361,6 +390,7 @@ function routes(app: App, deps: AppDeps): void {
           {
             conversationId: Type.String({ minLength: 1, maxLength: 255 }),
             nextToken: Type.Optional(Type.String({ maxLength: 2048 })),
+            pageSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: `Default ${PAGE}` })),
           },
           { additionalProperties: true },
         ),
@@ -376,9 +406,17 @@ function routes(app: App, deps: AppDeps): void {
     async (req) => {
       const auth = requireAuth(req);
       const c = (await svc.get(auth, req.query.conversationId, { limit: 1 })).conversation;
-      const p = await svc.listMessages(auth, c.id, { cursor: req.query.nextToken, limit: PAGE, order: 'desc' });
+      const tags = tagQuery(req.query as Record<string, unknown>);
+      const p = await svc.listMessages(auth, c.id, {
+        cursor: req.query.nextToken,
+        limit: req.query.pageSize ?? PAGE,
+        order: 'desc',
+      });
       return {
-        messages: p.items.map((m) => message(m, c)),
+        // like the conversation filters, tags apply within the page; nextToken walks every page
+        messages: p.items
+          .map((m) => message(m, c))
+          .filter((m) => Object.entries(tags).every(([k, v]) => m.tags[k] === v)),
         meta: p.nextCursor ? { nextToken: p.nextCursor } : {},
       };
     },

@@ -3,27 +3,27 @@ import type { Conversation, Message } from '../../domain/types.js';
 import { ParleyError } from '../../errors.js';
 import { type App, type AppDeps, requireAuth, runWrite } from '../../http/app.js';
 import { Closed } from '../../http/schemas.js';
-import { ulidToUuid } from '../../ids.js';
 import { isoSeconds, isoSecondsOrNull, publicMessage, useErrorShape } from '../common.js';
+import { chatId, messageId } from './ids.js';
+import { registerLexiconSocket } from './ws.js';
+
+export { chatId } from './ids.js';
 
 /**
  * Lexicon Labs chats (seed 001 delete; create, get, list-by-user and messages from its sibling
- * pages), keyed by `X-API-Key`. The WebSocket /ws/chat and the 409-while-attached arrive with
- * the realtime work.
+ * pages), keyed by `X-API-Key`, and the WebSocket /ws/chat (ws.ts). A socket there is live
+ * presence, so DELETE answers 409 while one is attached (quirk 7).
  */
 const TAGS = ['Lexicon Labs'];
-
-/** Lexicon shows chat ids as UUIDs: the same 128 bits as our conv_ ULID. */
-export const chatId = (c: Conversation): string => ulidToUuid(c.id.slice('conv_'.length));
-const messageId = (m: Message): string => ulidToUuid(m.id.slice('msg_'.length));
 
 /** The body FastAPI gives an HTTPException; Lexicon's pages show none, so this is our choice. */
 const Detail = Type.Object({ detail: Type.String() }, { description: 'FastAPI-style error: {"detail": "..."}' });
 const errors = (...statuses: number[]): Record<number, TSchema> =>
   Object.fromEntries([...statuses, 401, 429, 500].map((s) => [s, Detail]));
 
-function detailFor(e: ParleyError): string {
+export function detailFor(e: ParleyError): string {
   if (e.code === 'invalid_key') return 'Invalid or missing API key';
+  if (e.code === 'conversation_busy') return 'Chat cannot be deleted: it has active WebSocket connections';
   if (e.code === 'not_found' && e.message === 'Conversation not found') return 'Chat not found';
   return publicMessage(e);
 }
@@ -97,6 +97,7 @@ export function registerLexicon(app: App, deps: AppDeps): void {
     },
     { prefix: '/api' },
   );
+  if (deps.realtime) registerLexiconSocket(app, deps, deps.realtime);
 }
 
 function routes(app: App, deps: AppDeps): void {
