@@ -93,20 +93,24 @@ export class PgSeedWriter implements SeedWriter {
       await client.query('SET LOCAL synchronous_commit = off');
       await client.query('SET LOCAL statement_timeout = 0');
       await client.query(
-        `INSERT INTO conversations (workspace_id, id, user_id, bot_id, title, title_source, contact_id, deal_id,
+        long({
+          text: `INSERT INTO conversations (workspace_id, id, user_id, bot_id, title, title_source, contact_id, deal_id,
            matter_id, context_extra, metadata, archived, message_count, tool_invocation_count, last_message_at,
            created_at, updated_at)
          SELECT w, i, u, b, t, 'auto', ct, d, mt, '{}', '{}', a, mc, tc, lm, ca, ua
          FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
            $9::int[], $10::int[], $11::int[], $12::bigint[], $13::bigint[], $14::bigint[])
            AS x(w, i, u, b, t, ct, d, mt, a, mc, tc, lm, ca, ua)`,
-        conv.slice(0, 14),
+          values: conv.slice(0, 14),
+        }),
       );
       await client.query(
-        `INSERT INTO messages (workspace_id, conversation_id, id, role, content, metadata, created_at)
+        long({
+          text: `INSERT INTO messages (workspace_id, conversation_id, id, role, content, metadata, created_at)
          SELECT w, c, i, r, t, '{}', ca
          FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[]) AS x(w, c, i, r, t, ca)`,
-        msg,
+          values: msg,
+        }),
       );
       if ((tool[0] as unknown[]).length > 0) {
         await client.query(
@@ -142,14 +146,23 @@ export class PgSeedWriter implements SeedWriter {
       await client.query(`SET maintenance_work_mem = '512MB'`);
       await client.query('SET max_parallel_maintenance_workers = 2');
       // also after a failed load: the schema the server relies on comes back either way
-      for (const ix of this.deferred) await client.query(ix.def);
+      // (and past the pool's client-side read timeout, hence the per-query one)
+      for (const ix of this.deferred) await client.query(long({ text: ix.def }));
       this.deferred = [];
       // fresh statistics, so the first queries after a load plan with the real row counts
-      await client.query('ANALYZE');
+      await client.query(long({ text: 'ANALYZE' }));
     } finally {
       client.release();
     }
   }
+}
+
+/** Client-side read timeout for the load's long statements (the pool's is the request-sized one). */
+const LONG_MS = 3_600_000;
+
+/** pg honours a per-query query_timeout at run time; its types only know the pool-wide one. */
+function long(q: pg.QueryConfig): pg.QueryConfig {
+  return { ...q, query_timeout: LONG_MS } as pg.QueryConfig;
 }
 
 function quoteIdent(name: string): string {
