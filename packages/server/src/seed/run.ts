@@ -1,7 +1,9 @@
 import { Worker } from 'node:worker_threads';
 import type { Store } from '../store/types.js';
 import { type SeedConversation, SeedGenerator, type SeedOptions } from './generator.js';
+import { PgSeedWriter } from './pg-writer.js';
 import { SqliteSeedWriter } from './sqlite-writer.js';
+import type { SeedWriter } from './writer.js';
 
 export interface SeedReport {
   workspaces: number;
@@ -25,6 +27,13 @@ function progress(done: number, total: number, started: number): void {
   else process.stderr.write(`${line}\n`);
 }
 
+function writerFor(store: Store): SeedWriter {
+  if (store.engine === 'sqlite') {
+    return new SqliteSeedWriter((store as unknown as { raw: import('better-sqlite3').Database }).raw);
+  }
+  return new PgSeedWriter((store as unknown as { pool: import('pg').Pool }).pool);
+}
+
 /** Fills the store with generated data in batches of about `batchMessages` messages. */
 export async function seedData(
   store: Store,
@@ -35,19 +44,13 @@ export async function seedData(
     generatorThreads = 2,
   }: { batchMessages?: number; quiet?: boolean; generatorThreads?: number } = {},
 ): Promise<SeedReport> {
-  if (store.engine !== 'sqlite') {
-    throw new Error('seed-data writes to SQLite in this version');
-  }
-  const raw = (store as unknown as { raw: import('better-sqlite3').Database }).raw;
-  const writer = new SqliteSeedWriter(raw);
-  // Bulk-load settings for this connection only; the server's own connections keep theirs.
-  const previousSync = raw.pragma('synchronous', { simple: true });
-  raw.pragma('synchronous = OFF');
-  raw.pragma('cache_size = -262144');
+  const writer = writerFor(store);
   const started = performance.now();
   const totals = { conversations: 0, messages: 0, tools: 0 };
   const plan = new SeedGenerator(opts);
-  writer.workspaces(plan.workspaceIds, opts.now - 200 * 86_400_000);
+  await writer.workspaces(plan.workspaceIds, opts.now - 200 * 86_400_000);
+  // batches are written one after another in arrival order (the PostgreSQL writer is async)
+  let queue: Promise<void> = Promise.resolve();
   let lastReport = 0;
   // generation runs on worker threads (each chunk has its own random stream, so the data does
   // not depend on how many), writing here: generating and writing overlap
@@ -69,15 +72,19 @@ export async function seedData(
               try {
                 if (m.kind === 'done') resolve();
                 else if (m.kind === 'batch' && m.batch) {
-                  totals.messages += writer.write(m.batch);
-                  totals.conversations += m.batch.length;
-                  for (const c of m.batch) totals.tools += c.tools.length;
-                  worker.postMessage('more');
-                  const now = performance.now();
-                  if (!quiet && now - lastReport > 250) {
-                    progress(totals.messages, opts.messages, started);
-                    lastReport = now;
-                  }
+                  const batch = m.batch;
+                  queue = queue.then(async () => {
+                    totals.messages += await writer.write(batch);
+                    totals.conversations += batch.length;
+                    for (const c of batch) totals.tools += c.tools.length;
+                    worker.postMessage('more');
+                    const now = performance.now();
+                    if (!quiet && now - lastReport > 250) {
+                      progress(totals.messages, opts.messages, started);
+                      lastReport = now;
+                    }
+                  });
+                  queue.catch(reject);
                 }
               } catch (err) {
                 reject(err);
@@ -86,12 +93,14 @@ export async function seedData(
           }),
       ),
     );
+    await queue;
   } finally {
     for (const w of workers) {
       w.removeAllListeners('exit');
       await w.terminate();
     }
-    raw.pragma(`synchronous = ${Number(previousSync)}`);
+    await queue.catch(() => undefined);
+    await writer.finish();
   }
   if (!quiet) {
     progress(totals.messages, totals.messages, started);

@@ -1,11 +1,12 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import type { SeedConversation } from './generator.js';
+import type { SeedWriter } from './writer.js';
 
 /**
  * Bulk writer for SQLite: prepared statements, one transaction per batch, the full-text index
  * filled from the batch's rows, counters added once per batch. Same rows as the API would write.
  */
-export class SqliteSeedWriter {
+export class SqliteSeedWriter implements SeedWriter {
   private readonly ins: {
     ws: BetterSqlite3.Statement;
     conv: BetterSqlite3.Statement;
@@ -16,7 +17,13 @@ export class SqliteSeedWriter {
     counter: BetterSqlite3.Statement;
   };
 
+  private readonly previousSync: number;
+
   constructor(private readonly db: BetterSqlite3.Database) {
+    // bulk-load settings for this connection only; the server's own connections keep theirs
+    this.previousSync = Number(db.pragma('synchronous', { simple: true }));
+    db.pragma('synchronous = OFF');
+    db.pragma('cache_size = -262144');
     this.ins = {
       ws: db.prepare('INSERT OR IGNORE INTO workspaces (id, name, created_at) VALUES (?, ?, ?)'),
       conv: db.prepare(`INSERT INTO conversations (workspace_id, id, user_id, bot_id, title, title_source, contact_id,
@@ -33,7 +40,7 @@ export class SqliteSeedWriter {
     };
   }
 
-  workspaces(ids: string[], createdAt: number): void {
+  async workspaces(ids: string[], createdAt: number): Promise<void> {
     this.db.transaction(() => {
       ids.forEach((id, i) => {
         this.ins.ws.run(id, `seed workspace ${i + 1}`, createdAt);
@@ -42,7 +49,7 @@ export class SqliteSeedWriter {
   }
 
   /** Writes a batch in one transaction; returns messages written. */
-  write(batch: SeedConversation[]): number {
+  async write(batch: SeedConversation[]): Promise<number> {
     let messages = 0;
     this.db.transaction(() => {
       const counters = new Map<string, number>();
@@ -99,5 +106,9 @@ export class SqliteSeedWriter {
       }
     })();
     return messages;
+  }
+
+  async finish(): Promise<void> {
+    this.db.pragma(`synchronous = ${this.previousSync}`);
   }
 }

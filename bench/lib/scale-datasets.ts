@@ -1,0 +1,138 @@
+/**
+ * Datasets for the scale scenarios, built by `parley seed-data`'s own code and cached: SQLite
+ * under bench/.data/ keyed by engine+size+seed, PostgreSQL in a dedicated database
+ * `parley_bench_<size>` reused when complete. API keys (one per workspace) are kept next to them
+ * in bench/.data/<key>.json: a key's secret is shown once, so it is stored with the data it opens.
+ */
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { systemClock } from '../../packages/server/src/clock.js';
+import { SeedGenerator, type SeedOptions } from '../../packages/server/src/seed/generator.js';
+import { seedData } from '../../packages/server/src/seed/run.js';
+import { KeysService } from '../../packages/server/src/services/keys.js';
+import { openStore } from '../../packages/server/src/store/open.js';
+
+const dataDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '.data');
+
+export const SIZES = {
+  '1m': { workspaces: 10, conversations: 100_000, messages: 1_000_000 },
+  quick: { workspaces: 4, conversations: 1_000, messages: 10_000 },
+} as const;
+export type SizeName = keyof typeof SIZES;
+
+export interface ScaleDataset {
+  engine: 'sqlite' | 'postgres';
+  size: SizeName;
+  databaseUrl: string;
+  opts: SeedOptions;
+  /** Workspace ids, largest first (the generator's skew puts the biggest first). */
+  workspaces: string[];
+  conversationsPerWorkspace: number[];
+  keys: Record<string, string>;
+  seedReport: unknown;
+}
+
+export const PG_ADMIN_URL = process.env.PARLEY_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+async function pgAdmin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: PG_ADMIN_URL });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
+export async function prepareScale(engine: 'sqlite' | 'postgres', size: SizeName, seed = 1): Promise<ScaleDataset> {
+  mkdirSync(dataDir, { recursive: true });
+  const opts: SeedOptions = { ...SIZES[size], seed, now: Date.UTC(2026, 10, 1) };
+  const key = `${engine}-${size}-seed${seed}`;
+  const metaFile = path.join(dataDir, `${key}.json`);
+  const plan = new SeedGenerator(opts);
+  const expected = plan.plan.reduce((a, b) => a + b, 0);
+  let databaseUrl: string;
+  if (engine === 'sqlite') databaseUrl = `sqlite:${path.join(dataDir, `${key}.db`)}`;
+  else {
+    const u = new URL(PG_ADMIN_URL);
+    u.pathname = `/parley_bench_${size}${seed === 1 ? '' : `_s${seed}`}`;
+    databaseUrl = u.toString();
+  }
+  // complete = every generated conversation is there (a load cut short is rebuilt)
+  const complete = async (): Promise<boolean> => {
+    if (engine === 'sqlite') {
+      if (!existsSync(databaseUrl.slice('sqlite:'.length))) return false;
+    } else {
+      const name = new URL(databaseUrl).pathname.slice(1);
+      const exists = await pgAdmin((c) => c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]));
+      if (exists.rowCount === 0) return false;
+    }
+    const store = await openStore({ databaseUrl });
+    try {
+      const n = await countConversations(store);
+      return n >= expected;
+    } finally {
+      await store.close();
+    }
+  };
+  let seedReport: unknown = existsSync(metaFile) ? JSON.parse(readFileSync(metaFile, 'utf8')).seedReport : null;
+  if (!(await complete())) {
+    process.stderr.write(`building ${key} (${opts.messages.toLocaleString('en')} messages)…\n`);
+    if (engine === 'sqlite') {
+      const file = databaseUrl.slice('sqlite:'.length);
+      for (const suffix of ['', '-wal', '-shm']) rmSync(file + suffix, { force: true });
+    } else {
+      const name = new URL(databaseUrl).pathname.slice(1);
+      await pgAdmin(async (c) => {
+        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+        await c.query(`CREATE DATABASE ${name} ENCODING 'UTF8' TEMPLATE template0`);
+      });
+    }
+    rmSync(metaFile, { force: true });
+    const store = await openStore({ databaseUrl });
+    try {
+      seedReport = await seedData(store, opts, { quiet: size === 'quick' });
+      if (engine === 'sqlite') (store as unknown as { raw: import('better-sqlite3').Database }).raw.exec('ANALYZE');
+    } finally {
+      await store.close();
+    }
+  }
+  let keys: Record<string, string> = existsSync(metaFile) ? JSON.parse(readFileSync(metaFile, 'utf8')).keys : {};
+  if (Object.keys(keys).length !== plan.workspaceIds.length) {
+    keys = {};
+    const store = await openStore({ databaseUrl });
+    try {
+      const svc = new KeysService({ store, clock: systemClock });
+      for (const ws of plan.workspaceIds) {
+        const k = await store.transaction((tx) =>
+          svc.insert(tx, ws, { name: 'bench', scopes: ['read:ai', 'write:ai'], rateLimit: 100_000_000 }),
+        );
+        keys[ws] = k.secret;
+      }
+    } finally {
+      await store.close();
+    }
+    writeFileSync(metaFile, `${JSON.stringify({ key, opts, keys, seedReport }, null, 2)}\n`);
+  }
+  return {
+    engine,
+    size,
+    databaseUrl,
+    opts,
+    workspaces: plan.workspaceIds,
+    conversationsPerWorkspace: plan.plan,
+    keys,
+    seedReport,
+  };
+}
+
+async function countConversations(store: Awaited<ReturnType<typeof openStore>>): Promise<number> {
+  if (store.engine === 'sqlite') {
+    const raw = (store as unknown as { raw: import('better-sqlite3').Database }).raw;
+    return Number((raw.prepare('SELECT count(*) AS n FROM conversations').get() as { n: number }).n);
+  }
+  const pool = (store as unknown as { pool: pg.Pool }).pool;
+  return Number((await pool.query('SELECT count(*) AS n FROM conversations')).rows[0].n);
+}

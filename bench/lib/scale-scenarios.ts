@@ -1,0 +1,361 @@
+/**
+ * The scale scenarios (issue 5, item 6). Each yields parts: a list of calls, each both an HTTP
+ * request (Parley and the node:http peer) and an op with arguments (the raw peer), and judges
+ * the results against the issue's targets.
+ */
+import { newId } from '../../packages/server/src/ids.js';
+import type { SeedConversation } from '../../packages/server/src/seed/generator.js';
+import { PgSeedWriter } from '../../packages/server/src/seed/pg-writer.js';
+import { SqliteSeedWriter } from '../../packages/server/src/seed/sqlite-writer.js';
+import { LANGUAGES } from '../../packages/server/src/seed/vocabulary.js';
+import { openStore } from '../../packages/server/src/store/open.js';
+import type { ScaleDataset } from './scale-datasets.js';
+import type { OpName } from './scale-ops.js';
+
+export interface Call {
+  http: {
+    method: 'GET' | 'POST' | 'DELETE';
+    path: string;
+    body?: unknown;
+    headers?: Record<string, string>;
+    idempotent?: boolean;
+  };
+  key: string;
+  op: OpName;
+  args: Record<string, unknown>;
+}
+
+export interface Part {
+  name: string;
+  description: string;
+  concurrency: number;
+  calls: Call[];
+  /** Calls that need fresh rows each time (deletes): built before each target's turn, untimed. */
+  setup?: (ds: ScaleDataset, target: string, round: number) => Promise<Call[]>;
+}
+
+export interface PartStats {
+  part: string;
+  perTarget: Record<string, { p50: number; p95: number; p99: number; perSecond: number }>;
+  ratios: { parleyNodeHttpP50: number; parleyRawP50: number; parleyNodeHttpThroughput: number };
+}
+
+export interface ScaleScenario {
+  name: string;
+  description: string;
+  parts(ds: ScaleDataset, parleyUrl: string): Promise<Part[]>;
+  judge(engine: string, parts: PartStats[]): string[];
+}
+
+/**
+ * THE one place that says how a search is asked for. When the `search` branch lands (ranked,
+ * with a `match` snippet per item), change the path here (e.g. add `&order_by=relevance`, or
+ * `/v1/search?q=`) and the peers' SQL in scale-ops.ts listOp.
+ */
+export function searchCall(ds: ScaleDataset, ws: string, term: string): Call {
+  return {
+    http: { method: 'GET', path: `/v1/conversations?search=${encodeURIComponent(term)}&per_page=20` },
+    key: ds.keys[ws] as string,
+    op: 'list',
+    args: { ws, perPage: 20, search: term },
+  };
+}
+
+/**
+ * 40 English terms from rare to very common: the generator picks word rank r with probability
+ * ln((r+2)/(r+1)) / ln(n+1), so log-spaced ranks cover the whole frequency range.
+ */
+export function searchTerms(count = 40): Array<{ term: string; rank: number; wordShare: number }> {
+  const words = (LANGUAGES[0] as { words: string[] }).words;
+  const n = words.length;
+  const out: Array<{ term: string; rank: number; wordShare: number }> = [];
+  for (let k = 0; k < count; k++) {
+    const rank = Math.min(n - 1, Math.round(Math.exp((Math.log(n) * k) / (count - 1)) - 1));
+    const term = words[rank] as string;
+    if (out.some((o) => o.term === term)) continue;
+    out.push({ term, rank, wordShare: Math.log((rank + 2) / (rank + 1)) / Math.log(n + 1) });
+  }
+  let r = n - 1;
+  while (out.length < count && r > 0) {
+    const term = words[r] as string;
+    if (!out.some((o) => o.term === term))
+      out.push({ term, rank: r, wordShare: Math.log((r + 2) / (r + 1)) / Math.log(n + 1) });
+    r -= 7;
+  }
+  return out.sort((a, b) => b.rank - a.rank);
+}
+
+async function getJson(
+  url: string,
+  key: string,
+): Promise<{ data: Array<{ id: string }>; meta: { next_cursor: string | null } }> {
+  const res = await fetch(url, { headers: { authorization: `Bearer ${key}` } });
+  if (!res.ok) throw new Error(`${res.status} ${url}: ${await res.text()}`);
+  return (await res.json()) as { data: Array<{ id: string }>; meta: { next_cursor: string | null } };
+}
+
+const met = (ok: boolean, text: string) => `${ok ? 'MET' : 'NOT MET'}: ${text}`;
+const p = (parts: PartStats[], name: string) => parts.find((x) => x.part === name);
+
+/** One conversation of `messages` messages and `tools` tool invocations, in the given workspace. */
+function bigConversation(ws: string, messages: number, tools: number, salt: number): SeedConversation {
+  const t0 = Date.UTC(2026, 9, 1) + salt * 1000;
+  const msgs = Array.from({ length: messages }, (_, i) => ({
+    id: newId('message', t0 + i),
+    role: (i % 2 === 0 ? 'user' : 'assistant') as 'user' | 'assistant',
+    content: `bench delete message ${i} with some words about invoice contract renewal and the quarter forecast`,
+    createdAt: t0 + i,
+  }));
+  const tls = Array.from({ length: tools }, (_, i) => ({
+    id: newId('toolInvocation', t0 + i),
+    messageId: (msgs[i * 2 + 1] ?? msgs[0])?.id as string,
+    toolName: 'crm.lookup_contact',
+    input: '{"query":"acme"}',
+    output: '{"results":3}',
+    startedAt: t0 + i,
+    finishedAt: t0 + i + 50,
+  }));
+  return {
+    workspaceId: ws,
+    id: newId('conversation', t0),
+    userId: 'user_bench_delete',
+    botId: 'sidebar',
+    title: 'bench delete target',
+    contactId: null,
+    dealId: null,
+    matterId: null,
+    archived: false,
+    createdAt: t0,
+    updatedAt: t0 + messages,
+    lastMessageAt: t0 + messages,
+    messages: msgs,
+    tools: tls,
+  };
+}
+
+let salt = 0;
+
+export const SCALE_SCENARIOS: ScaleScenario[] = [
+  {
+    name: 'search',
+    description:
+      'Scoped search, top 20 (current `search` filter of GET /v1/conversations, meta.total bounded count), 40 terms rare to very common, the last word a prefix',
+    async parts(ds) {
+      const terms = searchTerms(40);
+      const rotating = terms.map((t, i) => searchCall(ds, ds.workspaces[i % ds.workspaces.length] as string, t.term));
+      const largest = terms.map((t) => searchCall(ds, ds.workspaces[0] as string, t.term));
+      return [
+        { name: 'search-rotating-ws', description: '40 terms, workspaces rotating', concurrency: 1, calls: rotating },
+        { name: 'search-largest-ws', description: '40 terms in the largest workspace', concurrency: 1, calls: largest },
+      ];
+    },
+    judge(_engine, parts) {
+      const r = p(parts, 'search-rotating-ws')?.perTarget.parley;
+      const l = p(parts, 'search-largest-ws')?.perTarget.parley;
+      return [
+        met(!!r && r.p50 <= 10, `rotating workspaces p50 ${r?.p50.toFixed(2)} ms (target <= 10 ms)`),
+        met(!!r && r.p95 <= 40, `rotating workspaces p95 ${r?.p95.toFixed(2)} ms (target <= 40 ms)`),
+        met(!!l && l.p95 <= 100, `largest workspace p95 ${l?.p95.toFixed(2)} ms (target <= 100 ms)`),
+      ];
+    },
+  },
+  {
+    name: 'deep-cursor',
+    description:
+      'Largest workspace, 25 per page by updated_at: first page vs a keyset cursor 80% deep vs OFFSET at that depth',
+    async parts(ds, parleyUrl) {
+      const ws = ds.workspaces[0] as string;
+      const key = ds.keys[ws] as string;
+      const reps = ds.size === 'quick' ? 10 : 40;
+      const depthPage = Math.max(2, Math.floor(((ds.conversationsPerWorkspace[0] ?? 100) * 0.85 * 0.8) / 25));
+      const deep = await getJson(`${parleyUrl}/v1/conversations?page=${depthPage - 1}&per_page=25`, key);
+      const cursor = deep.meta.next_cursor;
+      if (!cursor) throw new Error('no cursor at depth');
+      const payload = JSON.parse(Buffer.from(cursor.split('.')[0] as string, 'base64url').toString()) as {
+        v: number;
+        i: string;
+      };
+      const rep = (c: Call) => Array.from({ length: reps }, () => c);
+      return [
+        {
+          name: 'first-page',
+          description: 'page 1',
+          concurrency: 1,
+          calls: rep({
+            http: { method: 'GET', path: '/v1/conversations?per_page=25' },
+            key,
+            op: 'list',
+            args: { ws, perPage: 25 },
+          }),
+        },
+        {
+          name: `cursor-${(depthPage - 1) * 25}-deep`,
+          description: 'keyset cursor',
+          concurrency: 1,
+          calls: rep({
+            http: { method: 'GET', path: `/v1/conversations?per_page=25&cursor=${encodeURIComponent(cursor)}` },
+            key,
+            op: 'list',
+            args: { ws, perPage: 25, after: payload },
+          }),
+        },
+        {
+          name: `offset-${(depthPage - 1) * 25}-deep`,
+          description: 'OFFSET (page/per_page)',
+          concurrency: 1,
+          calls: rep({
+            http: { method: 'GET', path: `/v1/conversations?per_page=25&page=${depthPage}` },
+            key,
+            op: 'list',
+            args: { ws, perPage: 25, offset: (depthPage - 1) * 25 },
+          }),
+        },
+      ];
+    },
+    judge(_engine, parts) {
+      const first = parts[0]?.perTarget.parley;
+      const deep = parts[1]?.perTarget.parley;
+      const off = parts[2]?.perTarget.parley;
+      const ratio = deep && first ? deep.p50 / first.p50 : Number.NaN;
+      return [
+        met(
+          ratio <= 1.2,
+          `deep cursor page p50 ${deep?.p50.toFixed(2)} ms = ${ratio.toFixed(2)}x the first page (target <= 1.2x)`,
+        ),
+        `measured: OFFSET at the same depth p50 ${off?.p50.toFixed(2)} ms = ${off && first ? (off.p50 / first.p50).toFixed(2) : 'n/a'}x the first page`,
+      ];
+    },
+  },
+  {
+    name: 'total',
+    description:
+      'meta.total from the counters: GET /v1/conversations?per_page=1 in the largest workspace; raw = the counters read alone',
+    async parts(ds) {
+      const ws = ds.workspaces[0] as string;
+      const reps = ds.size === 'quick' ? 50 : 200;
+      return [
+        {
+          name: 'total-counters',
+          description: 'counters path',
+          concurrency: 1,
+          calls: Array.from({ length: reps }, () => ({
+            http: { method: 'GET' as const, path: '/v1/conversations?per_page=1' },
+            key: ds.keys[ws] as string,
+            op: 'total' as const,
+            args: { ws },
+          })),
+        },
+      ];
+    },
+    judge(_engine, parts) {
+      const raw = parts[0]?.perTarget.raw;
+      return [
+        met(
+          !!raw && raw.p95 <= 1,
+          `counters read p50 ${raw?.p50.toFixed(3)} ms, p95 ${raw?.p95.toFixed(3)} ms (target <= 1 ms; the HTTP rows are a whole 1-row page with its total)`,
+        ),
+      ];
+    },
+  },
+  {
+    name: 'delete-big',
+    description:
+      'DELETE /v1/conversations/{id} of a conversation with 1,000 messages and 500 tool invocations (rows created untimed before each turn)',
+    async parts(ds) {
+      const ws = ds.workspaces[0] as string;
+      const per = ds.size === 'quick' ? 2 : 5;
+      return [
+        {
+          name: 'delete-1000m-500t',
+          description: 'one delete at a time',
+          concurrency: 1,
+          calls: [],
+          async setup(d) {
+            const store = await openStore({ databaseUrl: d.databaseUrl });
+            try {
+              const convs = Array.from({ length: per }, () => bigConversation(ws, 1000, 500, ++salt));
+              const writer =
+                store.engine === 'sqlite'
+                  ? new SqliteSeedWriter((store as unknown as { raw: import('better-sqlite3').Database }).raw)
+                  : new PgSeedWriter((store as unknown as { pool: import('pg').Pool }).pool);
+              await writer.write(convs);
+              if (store.engine === 'sqlite') await writer.finish();
+              return convs.map((c) => ({
+                http: { method: 'DELETE' as const, path: `/v1/conversations/${c.id}` },
+                key: d.keys[ws] as string,
+                op: 'delete' as const,
+                args: { ws, id: c.id },
+              }));
+            } finally {
+              await store.close();
+            }
+          },
+        },
+      ];
+    },
+    judge(engine, parts) {
+      const s = parts[0];
+      const limit = engine === 'sqlite' ? 20 : 10;
+      return [
+        met(
+          !!s && (s.perTarget.parley?.p50 ?? Number.NaN) <= limit,
+          `p50 ${s?.perTarget.parley?.p50.toFixed(2)} ms (target <= ${limit} ms)`,
+        ),
+        met(
+          !!s && s.ratios.parleyRawP50 <= 1.3,
+          `${s?.ratios.parleyRawP50.toFixed(2)}x the raw SQL delete (target <= 1.3x)`,
+        ),
+      ];
+    },
+  },
+  {
+    name: 'append',
+    description:
+      'POST /v1/conversations/{id}/messages with an Idempotency-Key (index, counters, event log, idempotency record), 8 concurrent',
+    async parts(ds, parleyUrl) {
+      const ws = ds.workspaces[0] as string;
+      const key = ds.keys[ws] as string;
+      const ids = (await getJson(`${parleyUrl}/v1/conversations?per_page=50`, key)).data.map((c) => c.id);
+      const n = ds.size === 'quick' ? 200 : 2000;
+      const content = 'Appended during the benchmark: please confirm the renewal invoice for the quarter.';
+      return [
+        {
+          name: 'append-message',
+          description: 'appends',
+          concurrency: 8,
+          calls: Array.from({ length: n }, (_, i) => {
+            const conv = ids[i % ids.length] as string;
+            return {
+              http: {
+                method: 'POST' as const,
+                path: `/v1/conversations/${conv}/messages`,
+                body: { role: 'assistant', content },
+                idempotent: true,
+              },
+              key,
+              op: 'append' as const,
+              args: { ws, conv, role: 'assistant', content },
+            };
+          }),
+        },
+      ];
+    },
+    judge(engine, parts) {
+      const s = parts[0];
+      const out = [
+        met(
+          !!s && s.ratios.parleyNodeHttpThroughput >= 0.5,
+          `${s?.ratios.parleyNodeHttpThroughput.toFixed(2)}x the node:http peer's appends/s (target >= 0.5x)`,
+        ),
+      ];
+      if (engine === 'sqlite')
+        out.unshift(
+          met(
+            !!s && (s.perTarget.parley?.perSecond ?? Number.NaN) >= 4000,
+            `${s?.perTarget.parley?.perSecond.toFixed(0)} appends/s (target >= 4,000)`,
+          ),
+        );
+      return out;
+    },
+  },
+];
