@@ -27,7 +27,10 @@ export function openDb(databaseUrl: string): Db {
     const cache = new Map<string, BetterSqlite3.Statement>();
     const stmt = (s: string) => {
       let p = cache.get(s);
-      if (!p) cache.set(s, (p = raw.prepare(s)));
+      if (!p) {
+        p = raw.prepare(s);
+        cache.set(s, p);
+      }
       return p;
     };
     let lock: Promise<void> = Promise.resolve();
