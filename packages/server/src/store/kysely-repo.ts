@@ -43,6 +43,8 @@ import type {
  * is one set of Kysely queries shared by SQLite and PostgreSQL.
  */
 export interface SearchIndex {
+  /** True when a row's score depends only on the row and the query (not on other rows). */
+  readonly stableScores: boolean;
   /** Extra column values for a message's INSERT (an engine that keeps its index in the row). */
   messageValues(content: string): Record<string, unknown>;
   /** Extra column values for a conversation's INSERT, or its UPDATE when the title changes. */
@@ -516,7 +518,21 @@ export class KyselyRepo implements Repo {
       .select([...CONVERSATION_COLUMNS, 'best.score', 'best.hit']);
     if (q.orderBy === 'relevance') {
       if (q.after) {
-        const { value, id } = q.after;
+        const { id } = q.after;
+        let value = q.after.value;
+        if (!this.search.stableScores) {
+          // bm25 moves with corpus statistics: every write shifts every score a little, so the
+          // page boundary is the anchor conversation's score now (its position among the others
+          // holds), falling back to the cursor's value when the anchor no longer matches
+          const anchor = await this.db
+            .selectFrom('conversations as c')
+            .innerJoin(ranked.source.as('best'), (j) => j.on(ranked.on))
+            .select('best.score')
+            .where('c.workspace_id', '=', workspaceId)
+            .where('c.id', '=', id)
+            .executeTakeFirst();
+          if (anchor) value = num(anchor.score);
+        }
         query = query.where(sql<boolean>`(best.score > ${value} OR (best.score = ${value} AND c.id > ${id}))`);
       }
       query = query.orderBy('best.score').orderBy('c.id');

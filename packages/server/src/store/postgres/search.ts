@@ -77,6 +77,8 @@ export async function backfillPgSearch(client: pg.PoolClient | pg.Client): Promi
 }
 
 export const pgSearch: SearchIndex = {
+  // ts_rank_cd reads only the row's own tsvector
+  stableScores: true,
   messageValues: (content) => ({ search_tsv: sql`${tsvLiteral(content)}::tsvector` }),
   titleValues: (title) => ({ search_tsv: title === null ? null : sql`${tsvLiteral(title)}::tsvector` }),
   async prepare() {},

@@ -125,6 +125,7 @@ export function createSqliteSearch(): SearchIndex {
   };
 
   return {
+    stableScores: false,
     messageValues: () => ({}),
     titleValues: () => ({}),
 
