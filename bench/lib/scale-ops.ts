@@ -7,7 +7,7 @@
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
 import { literalTerms } from '../../packages/server/src/store/search-terms.js';
-import { fts5Query } from '../../packages/server/src/store/sqlite/search.js';
+import { fts5Query, workspaceTag } from '../../packages/server/src/store/sqlite/search.js';
 
 export interface Db {
   engine: 'sqlite' | 'postgres';
@@ -15,6 +15,13 @@ export interface Db {
   run(sql: string, params: unknown[]): Promise<number>;
   tx<T>(fn: (db: Db) => Promise<T>): Promise<T>;
   close(): Promise<void>;
+  /** SQLite: the workspace's search-index tag (its rowid in base 36, see store/sqlite/search.ts). */
+  searchTag?(workspaceId: string): string;
+}
+
+function workspaceTagOf(db: Db, ws: string): string {
+  if (!db.searchTag) throw new Error('searchTag is SQLite-only');
+  return db.searchTag(ws);
 }
 
 export function openDb(databaseUrl: string): Db {
@@ -36,6 +43,10 @@ export function openDb(databaseUrl: string): Db {
     let lock: Promise<void> = Promise.resolve();
     const db: Db = {
       engine: 'sqlite',
+      searchTag: (ws) => {
+        const r = stmt('SELECT rowid AS r FROM workspaces WHERE id = ?').get(ws) as { r: number } | undefined;
+        return workspaceTag(r?.r ?? 0);
+      },
       all: async (s, p) => stmt(s).all(...p) as Record<string, unknown>[],
       run: async (s, p) => stmt(s).run(...p).changes,
       async tx(fn) {
@@ -102,11 +113,13 @@ const TOTAL_CAP = 10_000;
 /** The search condition Parley's SearchIndex builds (see store/{sqlite,postgres}/search.ts). */
 function searchCondition(db: Db, ws: string, text: string): { sql: string; params: unknown[] } {
   if (db.engine === 'sqlite') {
-    const q = fts5Query(text) ?? '""';
+    // the workspace's tag is its rowid in base 36 (store/sqlite/search.ts); resolved per call by the caller's SQL
+    const tag = workspaceTagOf(db, ws);
+    const q = fts5Query(tag, text) ?? '""';
     return {
-      sql: `(c.rowid IN (SELECT rowid FROM title_fts WHERE title_fts MATCH ?)
-        OR c.id IN (SELECT m.conversation_id FROM message_fts f JOIN messages m ON m.rowid = f.rowid
-                    WHERE message_fts MATCH ? AND m.workspace_id = ?))`,
+      sql: `(c.rowid IN (SELECT rowid FROM title_idx WHERE title_idx MATCH ?)
+        OR c.id IN (SELECT m.conversation_id FROM message_idx f JOIN messages m ON m.rowid = f.rowid
+                    WHERE message_idx MATCH ? AND m.workspace_id = ?))`,
       params: [q, q, ws],
     };
   }

@@ -5,6 +5,7 @@ import { systemClock } from '../../packages/server/src/clock.js';
 import { newId } from '../../packages/server/src/ids.js';
 import { KeysService, WorkspacesService } from '../../packages/server/src/services/keys.js';
 import { createSqliteStore } from '../../packages/server/src/store/sqlite/index.js';
+import { rebuildSqliteSearch } from '../../packages/server/src/store/sqlite/search.js';
 import type { Dataset, EngineDef } from './types.js';
 
 const WORDS = (
@@ -119,9 +120,8 @@ export async function prepareSqlite(size: { conversations: number; quiet: boolea
       }
       const insCounter = db.prepare('INSERT INTO counters (workspace_id, name, value) VALUES (?, ?, ?)');
       for (const [name, value] of counters) insCounter.run(workspaceId, name, value);
-      // the full-text indexes are external-content: rebuilding reads every row once
-      db.exec(`INSERT INTO message_fts (message_fts) VALUES ('rebuild')`);
-      db.exec(`INSERT INTO title_fts (title_fts) VALUES ('rebuild')`);
+      // the full-text index is filled from the rows once, after the bulk insert
+      rebuildSqliteSearch(db);
     })();
     db.exec('ANALYZE');
     db.pragma('wal_checkpoint(TRUNCATE)');

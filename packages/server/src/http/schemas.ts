@@ -98,6 +98,25 @@ export const ConversationSchema = Type.Object(
     last_message_at: NullableTimestamp,
     created_at: Timestamp,
     updated_at: Timestamp,
+    match: Type.Optional(
+      Type.Object(
+        {
+          message_id: Type.Union([Type.String(), Type.Null()], {
+            description: 'The best-matching message; null when the title is the best match',
+          }),
+          field: Type.Union([Type.Literal('title'), Type.Literal('content')]),
+          snippet: Type.String({
+            description:
+              'Plain text (never HTML) of about 200 characters around the matches, "…" where text was left out',
+          }),
+          highlights: Type.Array(Type.Object({ start: Type.Integer(), end: Type.Integer() }), {
+            description:
+              'Where the matched terms are in `snippet`: [start, end) as UTF-16 code unit offsets (JavaScript string indices), ascending, non-overlapping; clients render them',
+          }),
+        },
+        { description: 'Only on list items answering `search`: why this conversation matched (see docs/search.md)' },
+      ),
+    ),
   },
   { $id: 'Conversation' },
 );
@@ -243,9 +262,20 @@ export const ListConversationsQuery = Closed({
   created_before: Type.Optional(Timestamp),
   updated_after: Type.Optional(Timestamp),
   updated_before: Type.Optional(Timestamp),
-  order_by: Type.Optional(Type.Union([Type.Literal('updated_at'), Type.Literal('created_at')])),
+  order_by: Type.Optional(
+    Type.Union([Type.Literal('updated_at'), Type.Literal('created_at'), Type.Literal('relevance')], {
+      description:
+        'relevance (best match first; the default when `search` is given, and only valid with it) ignores `order`',
+    }),
+  ),
   order: Type.Optional(Type.Union([Type.Literal('desc'), Type.Literal('asc')])),
-  search: Type.Optional(Type.String({ maxLength: 10_240, description: 'Words in titles and message content' })),
+  search: Type.Optional(
+    Type.String({
+      maxLength: 10_240,
+      description:
+        'Literal text found in titles and message content: every word must match (case- and accent-insensitive), the last one as a prefix; "quoted phrases" match as phrases; CJK and emoji are findable; operators and punctuation are plain text. Each item then carries `match`. See docs/search.md',
+    }),
+  ),
 });
 
 export const GetConversationQuery = Closed({

@@ -1,4 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
+import { indexTokens } from '../store/search-terms.js';
 import { type SeedConversation, SeedGenerator, type SeedOptions } from './generator.js';
 
 /**
@@ -35,6 +36,9 @@ const chunks = gen.chunks();
 for (let i = worker; i < chunks.length; i += workers) {
   const [w, first, count] = chunks[i] as [number, number, number];
   for (const c of gen.chunk(w, first, count)) {
+    // analysis is the costly part of indexing: done here, in parallel; the writer only tags it
+    c.titleTokens = indexTokens(c.title).join(' ');
+    for (const m of c.messages) m.tokens = indexTokens(m.content).join(' ');
     batch.push(c);
     size += c.messages.length;
     if (size >= batchMessages) await send();

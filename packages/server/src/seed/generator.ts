@@ -33,7 +33,16 @@ export interface SeedConversation {
   createdAt: number;
   updatedAt: number;
   lastMessageAt: number;
-  messages: Array<{ id: string; role: 'user' | 'assistant'; content: string; createdAt: number }>;
+  messages: Array<{
+    id: string;
+    role: 'user' | 'assistant';
+    content: string;
+    createdAt: number;
+    /** The content's search tokens, space-separated (filled on the generator thread, see gen-worker). */
+    tokens?: string;
+  }>;
+  /** The title's search tokens, space-separated. */
+  titleTokens?: string;
   tools: Array<{
     id: string;
     messageId: string;

@@ -1,6 +1,13 @@
 import type BetterSqlite3 from 'better-sqlite3';
+import { indexTokens } from '../store/search-terms.js';
+import { workspaceTag } from '../store/sqlite/search.js';
 import type { SeedConversation } from './generator.js';
 import type { SeedWriter } from './writer.js';
+
+/** Prefixes each space-separated token with the workspace tag (the layout of store/sqlite/search.ts). */
+function tagged(tag: string, tokens: string): string {
+  return tokens.length === 0 ? '' : `${tag}_${tokens.replaceAll(' ', ` ${tag}_`)}`;
+}
 
 /**
  * Bulk writer for SQLite: prepared statements, one transaction per batch, the full-text index
@@ -18,6 +25,20 @@ export class SqliteSeedWriter implements SeedWriter {
   };
 
   private readonly previousSync: number;
+  private readonly tags = new Map<string, string>();
+
+  private tagOf(workspaceId: string): string {
+    let tag = this.tags.get(workspaceId);
+    if (tag === undefined) {
+      const r = this.db.prepare('SELECT rowid AS r FROM workspaces WHERE id = ?').get(workspaceId) as
+        | { r: number }
+        | undefined;
+      if (!r) throw new Error(`seed: workspace ${workspaceId} was not written`);
+      tag = workspaceTag(r.r);
+      this.tags.set(workspaceId, tag);
+    }
+    return tag;
+  }
 
   constructor(private readonly db: BetterSqlite3.Database) {
     // bulk-load settings for this connection only; the server's own connections keep theirs
@@ -33,8 +54,8 @@ export class SqliteSeedWriter implements SeedWriter {
         VALUES (?, ?, ?, ?, ?, '{}', ?)`),
       tool: db.prepare(`INSERT INTO tool_invocations (workspace_id, conversation_id, id, message_id, tool_name, input,
         output, status, started_at, finished_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'succeeded', ?, ?, ?, ?)`),
-      msgFts: db.prepare('INSERT INTO message_fts (rowid, content) VALUES (?, ?)'),
-      titleFts: db.prepare('INSERT INTO title_fts (rowid, title) VALUES (?, ?)'),
+      msgFts: db.prepare('INSERT INTO message_idx (rowid, conv, body) VALUES (?, ?, ?)'),
+      titleFts: db.prepare('INSERT INTO title_idx (rowid, body) VALUES (?, ?)'),
       counter: db.prepare(`INSERT INTO counters (workspace_id, name, value) VALUES (?, ?, ?)
         ON CONFLICT (workspace_id, name) DO UPDATE SET value = counters.value + excluded.value`),
     };
@@ -74,10 +95,15 @@ export class SqliteSeedWriter implements SeedWriter {
           c.createdAt,
           c.updatedAt,
         );
-        this.ins.titleFts.run(r.lastInsertRowid, c.title);
+        const tag = this.tagOf(c.workspaceId);
+        this.ins.titleFts.run(r.lastInsertRowid, tagged(tag, c.titleTokens ?? indexTokens(c.title).join(' ')));
         for (const m of c.messages) {
           const mr = this.ins.msg.run(c.workspaceId, c.id, m.id, m.role, m.content, m.createdAt);
-          this.ins.msgFts.run(mr.lastInsertRowid, m.content);
+          this.ins.msgFts.run(
+            mr.lastInsertRowid,
+            r.lastInsertRowid,
+            tagged(tag, m.tokens ?? indexTokens(m.content).join(' ')),
+          );
         }
         for (const t of c.tools) {
           this.ins.tool.run(

@@ -12,6 +12,7 @@ import type {
 import { notFound, ParleyError, validation } from '../errors.js';
 import { newId, parseId } from '../ids.js';
 import type { ConversationEvent, EventPayload, EventPublisher } from '../realtime/events.js';
+import { literalTerms, makeSnippet } from '../store/search-terms.js';
 import type { ConversationFilter, ConversationPatch, DeleteCounts, Repo, TotalAnswer } from '../store/types.js';
 import { type InTransaction, requireScope, type ServiceDeps } from './context.js';
 import { type CursorCodec, isIdCursor, isKeysetCursor } from './cursor.js';
@@ -59,13 +60,25 @@ export interface ListConversationsInput {
   createdBefore?: number | undefined;
   updatedAfter?: number | undefined;
   updatedBefore?: number | undefined;
-  orderBy?: 'updated_at' | 'created_at' | undefined;
+  /** relevance (best match first) needs `search`; surfaces choose their own default. */
+  orderBy?: 'updated_at' | 'created_at' | 'relevance' | undefined;
   order?: 'asc' | 'desc' | undefined;
   search?: string | undefined;
 }
 
+/** Why a conversation answered a search: its best-matching text, cut to a snippet. */
+export interface SearchMatch {
+  messageId: string | null;
+  field: 'title' | 'content';
+  snippet: string;
+  /** UTF-16 offsets into `snippet`. */
+  highlights: Array<{ start: number; end: number }>;
+}
+
 export interface ConversationPage {
   items: Conversation[];
+  /** With `search`: one per item, in the same order. */
+  matches: SearchMatch[] | null;
   total: TotalAnswer;
   page: number | null;
   perPage: number;
@@ -303,6 +316,9 @@ export class ConversationsService {
     }
     const perPage = input.perPage ?? 25;
     const orderBy = input.orderBy ?? 'updated_at';
+    if (orderBy === 'relevance' && input.search === undefined) {
+      throw validation('/query/order_by', 'order_by=relevance needs search');
+    }
     const order = input.order ?? 'desc';
     const filter: ConversationFilter = {
       userId: input.userId ?? auth.userId ?? undefined,
@@ -324,25 +340,41 @@ export class ConversationsService {
         ? this.cursors.decode(auth.workspaceId, kind, input.cursor, isKeysetCursor)
         : undefined;
     const page = input.cursor !== undefined ? null : (input.page ?? 1);
-    const rows = await this.deps.store.listConversations(auth.workspaceId, {
+    const query = {
       ...filter,
       orderBy,
       order,
       after: after ? { value: after.v, id: after.i } : undefined,
       offset: page !== null ? (input.offset ?? (page - 1) * perPage) : undefined,
       limit: perPage + 1,
-    });
-    const items = rows.slice(0, perPage);
-    const last = items[items.length - 1];
-    const nextCursor =
-      rows.length > perPage && last
-        ? this.cursors.encode(auth.workspaceId, kind, {
-            v: orderBy === 'created_at' ? last.createdAt : last.updatedAt,
-            i: last.id,
-          })
-        : null;
+    };
     const total = await this.deps.store.totalConversations(auth.workspaceId, filter, TOTAL_CAP);
-    return { items, total, page, perPage, nextCursor };
+    const position = (c: Conversation, score: number) =>
+      orderBy === 'relevance' ? score : orderBy === 'created_at' ? c.createdAt : c.updatedAt;
+    const cursorAfter = (c: Conversation | undefined, score: number, more: boolean) =>
+      more && c ? this.cursors.encode(auth.workspaceId, kind, { v: position(c, score), i: c.id }) : null;
+    if (input.search !== undefined) {
+      const rows = (await this.deps.store.searchConversations(auth.workspaceId, query)).slice(0, perPage + 1);
+      const shown = rows.slice(0, perPage);
+      const terms = literalTerms(input.search);
+      const last = shown[shown.length - 1];
+      return {
+        items: shown.map((r) => r.conversation),
+        matches: shown.map((r) => ({
+          messageId: r.hit.messageId,
+          field: r.hit.field,
+          ...makeSnippet(r.hit.text, terms),
+        })),
+        total,
+        page,
+        perPage,
+        nextCursor: cursorAfter(last?.conversation, last?.score ?? 0, rows.length > perPage),
+      };
+    }
+    const rows = await this.deps.store.listConversations(auth.workspaceId, query);
+    const items = rows.slice(0, perPage);
+    const nextCursor = cursorAfter(items[items.length - 1], 0, rows.length > perPage);
+    return { items, matches: null, total, page, perPage, nextCursor };
   }
 
   async get(

@@ -1,4 +1,4 @@
-import { type ExpressionBuilder, type Kysely, type Selectable, sql } from 'kysely';
+import { type ExpressionBuilder, type Kysely, type RawBuilder, type Selectable, sql } from 'kysely';
 import type {
   ApiKey,
   AuditEvent,
@@ -32,6 +32,7 @@ import type {
   NewStoredEvent,
   PageQuery,
   Repo,
+  SearchRow,
   StoredEvent,
   ToolInvocationPatch,
   TotalAnswer,
@@ -42,9 +43,22 @@ import type {
  * is one set of Kysely queries shared by SQLite and PostgreSQL.
  */
 export interface SearchIndex {
-  indexMessage(db: Kysely<Database>, workspaceId: string, messageId: string): Promise<void>;
-  /** Re-indexes a conversation title; `oldTitle` is what the index holds now. */
-  indexTitle(db: Kysely<Database>, workspaceId: string, conversationId: string, oldTitle: string | null): Promise<void>;
+  /** True when a row's score depends only on the row and the query (not on other rows). */
+  readonly stableScores: boolean;
+  /** Extra column values for a message's INSERT (an engine that keeps its index in the row). */
+  messageValues(content: string): Record<string, unknown>;
+  /** Extra column values for a conversation's INSERT, or its UPDATE when the title changes. */
+  titleValues(title: string | null): Record<string, unknown>;
+  /** Loads what queries of this workspace need (awaited before matchCondition / ranked). */
+  prepare(db: Kysely<Database>, workspaceId: string): Promise<void>;
+  /** Indexes a message just inserted (`rowid` as the insert reported it, where the engine has one). */
+  indexMessage(
+    db: Kysely<Database>,
+    workspaceId: string,
+    m: { rowid: number | bigint | undefined; conversationId: string; content: string },
+  ): Promise<void>;
+  /** (Re-)indexes a conversation's title after its INSERT/UPDATE; null removes it. */
+  indexTitle(db: Kysely<Database>, workspaceId: string, conversationId: string, title: string | null): Promise<void>;
   /** Removes every index entry of a conversation; returns how many went. */
   removeConversation(db: Kysely<Database>, workspaceId: string, conversationId: string): Promise<number>;
   /** A condition on `conversations` (aliased `c`) that keeps rows matching the text, or null for "matches nothing". */
@@ -53,6 +67,24 @@ export interface SearchIndex {
     workspaceId: string,
     text: string,
   ): ReturnType<typeof sql<boolean>> | null;
+  /**
+   * The matching conversations' best hits, as a derived table joined as `best` with columns
+   * `score` (lower is better) and `hit` (the best message's key, or null when the title is the
+   * best hit), and the join condition onto `c`; null when the text matches nothing.
+   */
+  ranked(workspaceId: string, text: string): { source: RawBuilder<RankedHit>; on: RawBuilder<boolean> } | null;
+  /** The messages behind `hit` keys, by String(key). */
+  hitMessages(
+    db: Kysely<Database>,
+    workspaceId: string,
+    hits: Array<number | string | null>,
+  ): Promise<Map<string, { id: string; content: string }>>;
+}
+
+/** A row of SearchIndex.ranked's derived table. */
+export interface RankedHit {
+  score: number | string;
+  hit: number | string | null;
 }
 
 const CONVERSATION_COLUMNS = [
@@ -96,7 +128,7 @@ function parseJson<T>(text: string): T {
   return JSON.parse(text) as T;
 }
 
-export function toConversation(r: Omit<Selectable<ConversationsTable>, 'event_seq'>): Conversation {
+export function toConversation(r: Omit<Selectable<ConversationsTable>, 'event_seq' | 'search_tsv'>): Conversation {
   const context: ConversationContext = parseJson<JsonObject>(r.context_extra);
   if (r.contact_id !== null) context.contact_id = r.contact_id;
   if (r.deal_id !== null) context.deal_id = r.deal_id;
@@ -402,11 +434,12 @@ export class KyselyRepo implements Repo {
         last_message_at: c.lastMessageAt,
         created_at: c.createdAt,
         updated_at: c.updatedAt,
+        ...(this.search.titleValues(c.title) as object),
       })
       .execute();
     await this.bumpCounters(c.workspaceId, counterNames(c, false), 1);
     if (c.archived) await this.bumpCounters(c.workspaceId, counterNames(c, true), 1);
-    if (c.title !== null) await this.search.indexTitle(this.db, c.workspaceId, c.id, null);
+    if (c.title !== null) await this.search.indexTitle(this.db, c.workspaceId, c.id, c.title);
   }
 
   async getConversation(workspaceId: string, id: string): Promise<Conversation | null> {
@@ -427,6 +460,8 @@ export class KyselyRepo implements Repo {
     if (patch.archived !== undefined) set.archived = patch.archived ? 1 : 0;
     if (patch.context !== undefined) Object.assign(set, contextColumns(patch.context));
     if (patch.metadata !== undefined) set.metadata = JSON.stringify(patch.metadata);
+    const retitled = patch.title !== undefined && patch.title !== before.title;
+    if (retitled) Object.assign(set, this.search.titleValues(patch.title ?? null));
     await this.db
       .updateTable('conversations')
       .set(set)
@@ -436,9 +471,7 @@ export class KyselyRepo implements Repo {
     if (patch.archived !== undefined && patch.archived !== before.archived) {
       await this.bumpCounters(workspaceId, counterNames(before, true), patch.archived ? 1 : -1);
     }
-    if (patch.title !== undefined && patch.title !== before.title) {
-      await this.search.indexTitle(this.db, workspaceId, id, before.title);
-    }
+    if (retitled) await this.search.indexTitle(this.db, workspaceId, id, patch.title ?? null);
     return this.getConversation(workspaceId, id);
   }
 
@@ -476,10 +509,63 @@ export class KyselyRepo implements Repo {
     return filteredOn(this.db, this.search, workspaceId, f);
   }
 
+  async searchConversations(workspaceId: string, q: ConversationListQuery): Promise<SearchRow[]> {
+    await this.search.prepare(this.db, workspaceId);
+    const ranked = this.search.ranked(workspaceId, q.search ?? '');
+    if (ranked === null) return [];
+    let query = filteredOn(this.db, this.search, workspaceId, { ...q, search: undefined })
+      .innerJoin(ranked.source.as('best'), (j) => j.on(ranked.on))
+      .select([...CONVERSATION_COLUMNS, 'best.score', 'best.hit']);
+    if (q.orderBy === 'relevance') {
+      if (q.after) {
+        const { id } = q.after;
+        let value = q.after.value;
+        if (!this.search.stableScores) {
+          // bm25 moves with corpus statistics: every write shifts every score a little, so the
+          // page boundary is the anchor conversation's score now (its position among the others
+          // holds), falling back to the cursor's value when the anchor no longer matches
+          const anchor = await this.db
+            .selectFrom('conversations as c')
+            .innerJoin(ranked.source.as('best'), (j) => j.on(ranked.on))
+            .select('best.score')
+            .where('c.workspace_id', '=', workspaceId)
+            .where('c.id', '=', id)
+            .executeTakeFirst();
+          if (anchor) value = num(anchor.score);
+        }
+        query = query.where(sql<boolean>`(best.score > ${value} OR (best.score = ${value} AND c.id > ${id}))`);
+      }
+      query = query.orderBy('best.score').orderBy('c.id');
+    } else {
+      const col = q.orderBy === 'created_at' ? ('c.created_at' as const) : ('c.updated_at' as const);
+      if (q.after) {
+        const { value, id } = q.after;
+        const cmp = q.order === 'desc' ? '<' : '>';
+        query = query.where((eb) => eb.or([eb(col, cmp, value), eb.and([eb(col, '=', value), eb('c.id', cmp, id)])]));
+      }
+      query = query.orderBy(col, q.order).orderBy('c.id', q.order);
+    }
+    query = query.limit(q.limit);
+    if (q.offset) query = query.offset(q.offset);
+    const rows = await query.execute();
+    const messages = await this.search.hitMessages(
+      this.db,
+      workspaceId,
+      rows.map((r) => r.hit),
+    );
+    return rows.map((r) => {
+      const conversation = toConversation(r);
+      const m = r.hit === null ? undefined : messages.get(String(r.hit));
+      const hit: SearchRow['hit'] = m
+        ? { field: 'content', messageId: m.id, text: m.content }
+        : { field: 'title', messageId: null, text: conversation.title ?? '' };
+      return { conversation, score: num(r.score), hit };
+    });
+  }
+
   async listConversations(workspaceId: string, q: ConversationListQuery): Promise<Conversation[]> {
-    // search conditions are engine-built from the text, so they take the builder every time
-    if (q.search !== undefined) {
-      return (await listQueryOn(this.db, this.search, workspaceId, q).execute()).map(toConversation);
+    if (q.search !== undefined || q.orderBy === 'relevance') {
+      return (await this.searchConversations(workspaceId, q)).map((r) => r.conversation);
     }
     const present = FILTER_VALUES.filter((k) => q[k] !== undefined);
     const shape = [present.join(','), q.archived, q.orderBy, q.order, q.after ? 'after' : '', q.offset ? 'offset' : ''];
@@ -531,6 +617,7 @@ export class KyselyRepo implements Repo {
       return { total, exact: true };
     }
     // Bounded: count at most `cap` matching rows.
+    if (f.search !== undefined) await this.search.prepare(this.db, workspaceId);
     const inner = this.filtered(workspaceId, f)
       .select('c.id')
       .limit(cap + 1);
@@ -556,7 +643,7 @@ export class KyselyRepo implements Repo {
   // ---- messages and tool invocations ------------------------------------------
 
   async insertMessage(workspaceId: string, m: Message): Promise<void> {
-    await this.db
+    const inserted = await this.db
       .insertInto('messages')
       .values({
         workspace_id: workspaceId,
@@ -566,9 +653,14 @@ export class KyselyRepo implements Repo {
         content: m.content,
         metadata: JSON.stringify(m.metadata),
         created_at: m.createdAt,
+        ...(this.search.messageValues(m.content) as object),
       })
-      .execute();
-    await this.search.indexMessage(this.db, workspaceId, m.id);
+      .executeTakeFirst();
+    await this.search.indexMessage(this.db, workspaceId, {
+      rowid: inserted.insertId,
+      conversationId: m.conversationId,
+      content: m.content,
+    });
   }
 
   async listMessages(workspaceId: string, conversationId: string, q: PageQuery): Promise<Message[]> {

@@ -46,6 +46,8 @@ export interface ConversationsTable {
   updated_at: number;
   /** Last per-conversation event sequence number handed out (migration 2). */
   event_seq: Generated<number>;
+  /** PostgreSQL only (migration 4): the title's tokens; written via SearchIndex.titleValues. */
+  search_tsv?: unknown;
 }
 
 export interface MessagesTable {
@@ -56,6 +58,8 @@ export interface MessagesTable {
   content: string;
   metadata: string;
   created_at: number;
+  /** PostgreSQL only (migration 4): the content's tokens; written via SearchIndex.messageValues. */
+  search_tsv?: unknown;
 }
 
 export interface ToolInvocationsTable {

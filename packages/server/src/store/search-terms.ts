@@ -1,31 +1,230 @@
 /**
- * Turns what a person typed into literal search terms, the same way for every engine: words are
- * runs of letters, digits and combining marks; a "quoted phrase" stays one term; everything else
- * (operators, wildcards, SQL, punctuation) is just a separator. The last bare word is a prefix so
- * results follow typing.
+ * The one text analyzer behind search on every engine: the same function turns stored text into
+ * index tokens (SQLite FTS5 rows, PostgreSQL tsvectors) and typed text into query terms, so both
+ * engines find the same rows, and snippets are cut from the same token offsets the index saw.
+ *
+ * Tokens: runs of letters, digits and marks ("words"), case-folded (NFKC, lower case, accents
+ * removed from Latin and Greek letters); every Han, Kana or Hangul character on its own (CJK is
+ * written without spaces, so a run of it is searched as a phrase of characters); every emoji on
+ * its own. Everything else (punctuation, operators, SQL, wildcards) is a separator.
  */
+export type TokenKind = 'word' | 'cjk' | 'emoji';
+
+export interface Token {
+  /** The folded form stored in the index. */
+  text: string;
+  /** UTF-16 offsets of the token in the analyzed text. */
+  start: number;
+  end: number;
+  kind: TokenKind;
+}
+
+/** One literal search term: a single token or a phrase of adjacent tokens; the last may be a prefix. */
 export interface SearchTerm {
   words: string[];
   prefix: boolean;
 }
 
-const WORD = /[\p{L}\p{N}\p{M}]+/gu;
-/** Bounds the work a single query can cause, whatever its length. */
-const MAX_TERMS = 16;
+const CJK = '[[\\p{scx=Han}\\p{scx=Hiragana}\\p{scx=Katakana}\\p{scx=Hangul}]&&[\\p{L}\\p{N}]]';
+// One emoji: a pictograph with its modifiers and ZWJ-joined parts, a flag (two regional
+// indicators) or a keycap. Written out because \p{RGI_Emoji} made the scan ~9x slower.
+const EMOJI =
+  '\\p{Extended_Pictographic}[\\p{EMod}\\uFE0F\\u20E3]*(?:\\u200D\\p{Extended_Pictographic}[\\p{EMod}\\uFE0F]*)*' +
+  '|\\p{RI}\\p{RI}|[0-9#*]\\uFE0F?\\u20E3';
+const TOKEN = new RegExp(`(${EMOJI})|(${CJK})|([[\\p{L}\\p{N}\\p{M}]--${CJK}]+)`, 'gv');
+const ASCII = /^[\x00-\x7f]*$/;
+const LATIN_GREEK_MARKS = /([\p{sc=Latin}\p{sc=Greek}])\p{Mn}+/gu;
+const NON_WORD = /[^\p{L}\p{N}\p{M}]+/u;
+const EMOJI_SELECTORS = /[\uFE0E\uFE0F]/g;
+/** Longer tokens are cut to this length, the same at index and query time (PostgreSQL caps lexemes). */
+const MAX_TOKEN = 100;
+/** Bounds the work a single query can cause, whatever its length: terms past this are ignored. */
+export const MAX_TERMS = 64;
 
+function cut(s: string): string {
+  if (s.length <= MAX_TOKEN) return s;
+  const c = s.slice(0, MAX_TOKEN);
+  // never leave half a surrogate pair
+  return /[\uD800-\uDBFF]$/.test(c) ? c.slice(0, -1) : c;
+}
+
+/** Folded forms of non-ASCII words: four normalizations each is the analyzer's main cost. */
+const folds = new Map<string, string[]>();
+const FOLD_CACHE = 50_000;
+
+function foldWord(s: string): string[] {
+  if (ASCII.test(s)) return [cut(s.toLowerCase())];
+  const known = folds.get(s);
+  if (known !== undefined) return known;
+  if (folds.size >= FOLD_CACHE) folds.clear();
+  const parts = foldUncached(s);
+  folds.set(s, parts);
+  return parts;
+}
+
+function foldUncached(s: string): string[] {
+  const folded = s
+    .normalize('NFKC')
+    .toLowerCase()
+    .normalize('NFD')
+    .replace(LATIN_GREEK_MARKS, '$1')
+    .normalize('NFC')
+    .replace(/ς/g, 'σ');
+  // compatibility forms may expand into separators ("¼" -> "1⁄4"): keep the word parts
+  return folded
+    .split(NON_WORD)
+    .filter((p) => p.length > 0)
+    .map(cut);
+}
+
+/** Tokens of a text, in order, with their offsets. */
+export function analyze(text: string): Token[] {
+  const out: Token[] = [];
+  for (const m of text.matchAll(TOKEN)) {
+    const start = m.index;
+    const end = start + m[0].length;
+    if (m[1] !== undefined) {
+      const e = m[1].replace(EMOJI_SELECTORS, '');
+      if (e.length > 0) out.push({ text: e, start, end, kind: 'emoji' });
+    } else if (m[2] !== undefined) {
+      out.push({ text: m[2].normalize('NFKC'), start, end, kind: 'cjk' });
+    } else {
+      for (const w of foldWord(m[0])) out.push({ text: w, start, end, kind: 'word' });
+    }
+  }
+  return out;
+}
+
+/** Just the folded token strings (what the index stores, in order). */
+export function indexTokens(text: string): string[] {
+  return analyze(text).map((t) => t.text);
+}
+
+/**
+ * What a person typed, as literal terms: a "quoted phrase" is one term; outside quotes each word
+ * or emoji is a term and each run of CJK characters is a phrase. Every term must match (AND). The
+ * last unquoted term ending in a word is a prefix, so results follow typing. Duplicates are dropped.
+ */
 export function literalTerms(text: string): SearchTerm[] {
   const terms: SearchTerm[] = [];
-  const parts = text.slice(0, 2000).split('"');
+  const parts = text.split('"');
   parts.forEach((part, i) => {
-    const words = part.normalize('NFKC').toLowerCase().match(WORD) ?? [];
+    const tokens = analyze(part);
     const quoted = i % 2 === 1 && i < parts.length - 1;
     if (quoted) {
-      if (words.length > 0) terms.push({ words, prefix: false });
-    } else {
-      for (const w of words) terms.push({ words: [w], prefix: true });
+      if (tokens.length > 0) terms.push({ words: tokens.map((t) => t.text), prefix: false });
+      return;
+    }
+    let run: Token[] = [];
+    const flush = () => {
+      if (run.length > 0) terms.push({ words: run.map((t) => t.text), prefix: false });
+      run = [];
+    };
+    for (const t of tokens) {
+      const prev = run[run.length - 1];
+      if (t.kind === 'cjk' && (prev === undefined || prev.end === t.start)) {
+        run.push(t);
+        continue;
+      }
+      flush();
+      if (t.kind === 'cjk') run.push(t);
+      else terms.push({ words: [t.text], prefix: t.kind === 'word' && i === parts.length - 1 });
+    }
+    flush();
+  });
+  const seen = new Set<string>();
+  const unique = terms.filter((t) => {
+    const k = `${t.prefix}|${t.words.join(' ')}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+  const kept = unique.slice(0, MAX_TERMS);
+  // only the very last term follows typing
+  return kept.map((t, i) => ({ words: t.words, prefix: t.prefix && i === kept.length - 1 }));
+}
+
+// ---- snippets ----------------------------------------------------------------------------------
+
+export interface Snippet {
+  snippet: string;
+  /** UTF-16 offsets into `snippet` (JavaScript string indices), ascending, non-overlapping. */
+  highlights: Array<{ start: number; end: number }>;
+}
+
+const SNIPPET_LENGTH = 200;
+const LEAD = 60;
+
+/** Where the terms occur in a text: [start, end) spans of whole matches, ascending. */
+export function matchSpans(tokens: Token[], terms: SearchTerm[]): Array<{ start: number; end: number; term: number }> {
+  const spans: Array<{ start: number; end: number; term: number }> = [];
+  terms.forEach((term, ti) => {
+    const n = term.words.length;
+    for (let i = 0; i + n <= tokens.length; i++) {
+      let ok = true;
+      for (let j = 0; j < n; j++) {
+        const tok = (tokens[i + j] as Token).text;
+        const w = term.words[j] as string;
+        if (!(tok === w || (term.prefix && j === n - 1 && tok.startsWith(w)))) {
+          ok = false;
+          break;
+        }
+      }
+      if (ok) spans.push({ start: (tokens[i] as Token).start, end: (tokens[i + n - 1] as Token).end, term: ti });
     }
   });
-  const kept = terms.slice(0, MAX_TERMS);
-  // only the last term follows typing
-  return kept.map((t, i) => ({ words: t.words, prefix: t.prefix && i === kept.length - 1 }));
+  spans.sort((a, b) => a.start - b.start || b.end - a.end);
+  // drop spans nested in or overlapping an earlier one, so highlights never overlap
+  const out: typeof spans = [];
+  for (const s of spans) {
+    const last = out[out.length - 1];
+    if (last && s.start < last.end) continue;
+    out.push(s);
+  }
+  return out;
+}
+
+/**
+ * A window of about 200 characters around the densest group of matches, cut at token
+ * boundaries, with "…" where text was left out, and the matches' offsets inside it. Whitespace
+ * becomes plain spaces one for one, so offsets are not disturbed.
+ */
+export function makeSnippet(text: string, terms: SearchTerm[]): Snippet {
+  const tokens = analyze(text);
+  const spans = matchSpans(tokens, terms);
+  let from = 0;
+  let to = text.length;
+  if (text.length > SNIPPET_LENGTH) {
+    // the window start that covers the most distinct terms (first such on ties)
+    let bestAt = spans[0]?.start ?? 0;
+    let bestScore = -1;
+    for (const s of spans) {
+      const covered = new Set(spans.filter((o) => o.start >= s.start && o.end <= s.start + SNIPPET_LENGTH - LEAD));
+      const score = new Set([...covered].map((o) => o.term)).size;
+      if (score > bestScore) {
+        bestScore = score;
+        bestAt = s.start;
+      }
+    }
+    const first = tokens.find((t) => t.end > bestAt - LEAD && t.start >= Math.max(0, bestAt - LEAD));
+    from = first && first.start <= bestAt ? first.start : bestAt;
+    const limit = from + SNIPPET_LENGTH;
+    let end = from;
+    for (const t of tokens) {
+      if (t.start < from) continue;
+      if (t.end > limit) break;
+      end = t.end;
+    }
+    to = end > from ? end : Math.min(text.length, limit);
+    // a window never splits a surrogate pair
+    if (/[\uD800-\uDBFF]/.test(text.charAt(to - 1))) to += 1;
+  }
+  const prefix = from > 0 ? '…' : '';
+  const suffix = to < text.length ? '…' : '';
+  const body = text.slice(from, to).replace(/\s/g, ' ');
+  const shift = prefix.length - from;
+  const highlights = spans
+    .filter((s) => s.start >= from && s.end <= to)
+    .map((s) => ({ start: s.start + shift, end: s.end + shift }));
+  return { snippet: prefix + body + suffix, highlights };
 }

@@ -31,7 +31,8 @@ export interface ConversationFilter {
 }
 
 export interface ConversationListQuery extends ConversationFilter {
-  orderBy: 'updated_at' | 'created_at';
+  /** relevance needs `search`: best hit first (score ascending), then id. */
+  orderBy: 'updated_at' | 'created_at' | 'relevance';
   order: 'asc' | 'desc';
   after?: KeysetPosition | undefined;
   offset?: number | undefined;
@@ -94,6 +95,14 @@ export interface StoredEvent extends NewStoredEvent {
   seq: number;
 }
 
+/** One search answer: `score` is lower-is-better (bm25 on SQLite, -ts_rank_cd on PostgreSQL). */
+export interface SearchRow {
+  conversation: Conversation;
+  score: number;
+  /** The best-matching text: a message's content, or the title. */
+  hit: { field: 'title' | 'content'; messageId: string | null; text: string };
+}
+
 export interface TotalAnswer {
   total: number;
   /** false when the count stopped at the cap. */
@@ -125,6 +134,8 @@ export interface Repo {
   listConversations(workspaceId: string, q: ConversationListQuery): Promise<Conversation[]>;
   /** O(1) from counters where the filter allows it, else a count bounded by `cap`. */
   totalConversations(workspaceId: string, f: ConversationFilter, cap: number): Promise<TotalAnswer>;
+  /** A list query with `search`: each matching conversation with its score and best hit. */
+  searchConversations(workspaceId: string, q: ConversationListQuery): Promise<SearchRow[]>;
 
   // messages and tool invocations
   insertMessage(workspaceId: string, m: Message): Promise<void>;

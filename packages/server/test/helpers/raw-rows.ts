@@ -2,6 +2,7 @@ import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql } from 'kysely';
 import type { Database } from '../../src/store/schema.js';
+import { workspaceTag } from '../../src/store/sqlite/search.js';
 import type { Engine, TestServer } from './harness.js';
 
 /**
@@ -67,14 +68,20 @@ export function kyselyInspector(
 function sqliteInspector(server: TestServer): RawInspector {
   const raw = new BetterSqlite3(path.join(server.dataDir, 'parley.db'), { readonly: true, fileMustExist: true });
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
-  const count = (q: string, word: string) =>
-    Number((raw.prepare(q).get(`"${word.replace(/"/g, '""')}"`) as { n: number }).n);
+  // index tokens carry their workspace's tag (store/sqlite/search.ts): count under every tag
+  const count = (table: 'message_idx' | 'title_idx', word: string) => {
+    let n = 0;
+    for (const w of raw.prepare('SELECT rowid AS r FROM workspaces').all() as Array<{ r: number }>) {
+      const term = `"${workspaceTag(w.r)}_${word.toLowerCase().replace(/"/g, '""')}"`;
+      n += Number(
+        (raw.prepare(`SELECT count(*) AS n FROM ${table} WHERE ${table} MATCH ?`).get(term) as { n: number }).n,
+      );
+    }
+    return n;
+  };
   return kyselyInspector(
     db,
-    async (word) => ({
-      messages: count('SELECT count(*) AS n FROM message_fts WHERE message_fts MATCH ?', word),
-      titles: count('SELECT count(*) AS n FROM title_fts WHERE title_fts MATCH ?', word),
-    }),
+    async (word) => ({ messages: count('message_idx', word), titles: count('title_idx', word) }),
     async () => {
       await db.destroy();
     },
@@ -82,8 +89,8 @@ function sqliteInspector(server: TestServer): RawInspector {
 }
 
 /**
- * PostgreSQL: through the store's own Kysely instance. Full text is an expression index over the
- * rows themselves (parley_tsv), so an entry exists exactly while a row matches the term.
+ * PostgreSQL: through the store's own Kysely instance. Full text is a tsvector column of the
+ * rows themselves (search_tsv), so an entry exists exactly while a row holding the term does.
  */
 function postgresInspector(server: TestServer): RawInspector {
   const db = (server.parley.store as unknown as { kysely?: Kysely<Database> }).kysely;
@@ -94,10 +101,11 @@ function postgresInspector(server: TestServer): RawInspector {
     );
   }
   return kyselyInspector(db, async (word) => {
+    const q = `'${word.toLowerCase().replace(/'/g, "''")}'`;
     const m = await sql<{ n: string }>`SELECT count(*) AS n FROM messages
-      WHERE parley_tsv(content) @@ parley_term_query(${word}, false)`.execute(db);
+      WHERE search_tsv @@ ${q}::tsquery`.execute(db);
     const t = await sql<{ n: string }>`SELECT count(*) AS n FROM conversations
-      WHERE title IS NOT NULL AND parley_tsv(title) @@ parley_term_query(${word}, false)`.execute(db);
+      WHERE search_tsv @@ ${q}::tsquery`.execute(db);
     return { messages: Number(m.rows[0]?.n ?? 0), titles: Number(t.rows[0]?.n ?? 0) };
   });
 }

@@ -103,7 +103,10 @@ export function registerConversationRoutes(app: App, deps: AppDeps): void {
             data: Type.Array(Type.Ref('Conversation')),
             meta: Type.Object({
               total: Type.Integer(),
-              total_exact: Type.Boolean({ description: 'false when the count stopped at 10,000' }),
+              total_exact: Type.Boolean({
+                description:
+                  'false when the count stopped at 10,000 (filters that counters cannot answer, and every search, are counted up to that cap)',
+              }),
               page: Type.Union([Type.Integer(), Type.Null()]),
               per_page: Type.Integer(),
               next_cursor: Type.Union([Type.String(), Type.Null()]),
@@ -129,12 +132,20 @@ export function registerConversationRoutes(app: App, deps: AppDeps): void {
         createdBefore: ms(q.created_before),
         updatedAfter: ms(q.updated_after),
         updatedBefore: ms(q.updated_before),
-        orderBy: q.order_by,
+        orderBy: q.order_by ?? (q.search !== undefined ? 'relevance' : undefined),
         order: q.order,
         search: q.search,
       });
       return {
-        data: page.items.map(presentConversation),
+        data: page.items.map((c, i) => {
+          const m = page.matches?.[i];
+          return m
+            ? {
+                ...presentConversation(c),
+                match: { message_id: m.messageId, field: m.field, snippet: m.snippet, highlights: m.highlights },
+              }
+            : presentConversation(c);
+        }),
         meta: {
           total: page.total.total,
           total_exact: page.total.exact,

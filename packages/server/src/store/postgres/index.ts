@@ -152,6 +152,8 @@ export async function migratePostgres(pool: pg.Pool): Promise<MigrationReport> {
         await client.query('BEGIN');
         try {
           await client.query(m.sql);
+          if (m.run) await m.run(client);
+          if (m.sqlAfter) await client.query(m.sqlAfter);
           await client.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [
             m.version,
             m.name,

@@ -1,3 +1,6 @@
+import type pg from 'pg';
+import { backfillPgSearch } from './search.js';
+
 /**
  * PostgreSQL migrations, numbered, each applied in its own transaction under an advisory lock
  * (several instances may start at once). Never edit a shipped migration: add the next number.
@@ -6,7 +9,15 @@
  * numbers by the pool), flags INTEGER 0/1, JSON stays TEXT so every byte round-trips. Identifier
  * columns use the "C" collation: byte order for keyset pagination, whatever the database locale.
  */
-export const PG_MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [
+export const PG_MIGRATIONS: ReadonlyArray<{
+  version: number;
+  name: string;
+  sql: string;
+  /** Data steps in JavaScript, in the same transaction, after `sql`. */
+  run?: (client: pg.PoolClient) => Promise<void>;
+  /** SQL run after `run` (indexes built once the data is in place). */
+  sqlAfter?: string;
+}> = [
   {
     version: 1,
     name: 'initial schema',
@@ -211,6 +222,32 @@ CREATE TABLE conversation_events (
   created_at BIGINT NOT NULL,
   PRIMARY KEY (workspace_id, conversation_id, seq)
 );
+`,
+  },
+  {
+    version: 4,
+    name: 'stored tsvectors from the shared analyzer, GIN by workspace',
+    // The expression indexes of migration 2 tokenized with PostgreSQL's parser, which depends on
+    // the locale and drops emoji; the index now stores the shared analyzer's tokens (search.ts),
+    // written with each row. Existing rows are re-indexed here, then the indexes are built.
+    sql: `
+DROP INDEX IF EXISTS messages_search;
+DROP INDEX IF EXISTS conversations_title_search;
+ALTER TABLE messages ADD COLUMN search_tsv tsvector;
+ALTER TABLE conversations ADD COLUMN search_tsv tsvector;
+`,
+    run: backfillPgSearch,
+    sqlAfter: `
+DO $do$ BEGIN
+  IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'btree_gin') THEN
+    CREATE INDEX messages_search_tsv ON messages USING GIN (workspace_id, search_tsv);
+    CREATE INDEX conversations_search_tsv ON conversations USING GIN (workspace_id, search_tsv)
+      WHERE search_tsv IS NOT NULL;
+  ELSE
+    CREATE INDEX messages_search_tsv ON messages USING GIN (search_tsv);
+    CREATE INDEX conversations_search_tsv ON conversations USING GIN (search_tsv) WHERE search_tsv IS NOT NULL;
+  END IF;
+END $do$;
 `,
   },
 ];

@@ -1,22 +1,87 @@
 import { sql } from 'kysely';
-import type { SearchIndex } from '../kysely-repo.js';
-import { literalTerms } from '../search-terms.js';
-
-/** The tsquery for what a person typed: each literal term via parley_term_query, ANDed. */
-export function pgTsQuery(text: string) {
-  const terms = literalTerms(text);
-  if (terms.length === 0) return null;
-  return sql.join(
-    terms.map((t) => sql`parley_term_query(${t.words.join(' ')}::text, ${t.prefix}::boolean)`),
-    sql` && `,
-  );
-}
+import type pg from 'pg';
+import type { RankedHit, SearchIndex } from '../kysely-repo.js';
+import { indexTokens, literalTerms } from '../search-terms.js';
 
 /**
- * PostgreSQL full text: expression GIN indexes over parley_tsv(content) and parley_tsv(title)
- * (see migration 2), maintained by PostgreSQL itself, so there is nothing to index by hand.
+ * PostgreSQL full text (migration 4): a `search_tsv tsvector` column on messages (content) and on
+ * conversations (title), written in the same INSERT/UPDATE as the text, with GIN indexes on
+ * (workspace_id, search_tsv) (btree_gin), so a term's lookup is confined to one workspace.
+ *
+ * The tsvector is built from the shared analyzer's tokens (search-terms.ts) as a tsvector literal
+ * (no PostgreSQL parser or dictionary involved), and queries are tsquery literals of the same
+ * tokens: both engines tokenize identically, whatever the database's locale.
  */
+
+/** PostgreSQL keeps positions up to 16383 and at most 256 per lexeme. */
+const MAX_POSITION = 16_383;
+const MAX_POSITIONS_PER_LEXEME = 256;
+/** A title hit counts this many times a message hit of the same rank (as on SQLite). */
+export const TITLE_WEIGHT = 2;
+
+const lexeme = (t: string) => `'${t.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
+
+/** The tsvector literal of a text (its tokens with positions). */
+export function tsvLiteral(text: string): string {
+  const positions = new Map<string, number[]>();
+  indexTokens(text).forEach((t, i) => {
+    const p = Math.min(i + 1, MAX_POSITION);
+    let list = positions.get(t);
+    if (list === undefined) {
+      list = [];
+      positions.set(t, list);
+    }
+    if (list.length < MAX_POSITIONS_PER_LEXEME && list[list.length - 1] !== p) list.push(p);
+  });
+  const parts: string[] = [];
+  for (const [t, ps] of positions) parts.push(`${lexeme(t)}:${ps.join(',')}`);
+  return parts.join(' ');
+}
+
+/** The tsquery literal for what a person typed: each term a phrase (<->), the last maybe a prefix (:*), ANDed. */
+export function tsqueryLiteral(text: string): string | null {
+  const terms = literalTerms(text);
+  if (terms.length === 0) return null;
+  return terms
+    .map((t) => {
+      const words = t.words.map((w, i) => (t.prefix && i === t.words.length - 1 ? `${lexeme(w)}:*` : lexeme(w)));
+      return `(${words.join(' <-> ')})`;
+    })
+    .join(' & ');
+}
+
+/** Fills search_tsv for rows written before migration 4, in batches by primary key. */
+export async function backfillPgSearch(client: pg.PoolClient | pg.Client): Promise<void> {
+  for (const table of ['messages', 'conversations'] as const) {
+    const col = table === 'messages' ? 'content' : 'title';
+    let after: [string, string] = ['', ''];
+    for (;;) {
+      const r = await client.query<{ w: string; i: string; t: string | null }>(
+        `SELECT workspace_id AS w, id AS i, ${col} AS t FROM ${table}
+         WHERE (workspace_id, id) > ($1, $2) ORDER BY workspace_id, id LIMIT 2000`,
+        after,
+      );
+      const last = r.rows[r.rows.length - 1];
+      if (!last) break;
+      after = [last.w, last.i];
+      const rows = r.rows.filter((x) => x.t !== null);
+      if (rows.length === 0) continue;
+      await client.query(
+        `UPDATE ${table} SET search_tsv = v.t::tsvector
+         FROM unnest($1::text[], $2::text[], $3::text[]) AS v(w, i, t)
+         WHERE ${table}.workspace_id = v.w AND ${table}.id = v.i`,
+        [rows.map((x) => x.w), rows.map((x) => x.i), rows.map((x) => tsvLiteral(x.t as string))],
+      );
+    }
+  }
+}
+
 export const pgSearch: SearchIndex = {
+  // ts_rank_cd reads only the row's own tsvector
+  stableScores: true,
+  messageValues: (content) => ({ search_tsv: sql`${tsvLiteral(content)}::tsvector` }),
+  titleValues: (title) => ({ search_tsv: title === null ? null : sql`${tsvLiteral(title)}::tsvector` }),
+  async prepare() {},
   async indexMessage() {},
   async indexTitle() {},
 
@@ -31,11 +96,38 @@ export const pgSearch: SearchIndex = {
   },
 
   matchCondition(_eb, workspaceId, text) {
-    const q = pgTsQuery(text);
+    const q = tsqueryLiteral(text);
     if (q === null) return null;
     return sql<boolean>`(c.id IN (SELECT t.id FROM conversations t
-        WHERE t.workspace_id = ${workspaceId} AND t.title IS NOT NULL AND parley_tsv(t.title) @@ (${q}))
+        WHERE t.workspace_id = ${workspaceId} AND t.search_tsv @@ ${q}::tsquery)
       OR c.id IN (SELECT m.conversation_id FROM messages m
-        WHERE m.workspace_id = ${workspaceId} AND parley_tsv(m.content) @@ (${q})))`;
+        WHERE m.workspace_id = ${workspaceId} AND m.search_tsv @@ ${q}::tsquery))`;
+  },
+
+  ranked(workspaceId, text) {
+    const q = tsqueryLiteral(text);
+    if (q === null) return null;
+    // ts_rank_cd with normalization 1 (divided by 1 + log length); negated so that, as with
+    // SQLite's bm25, lower is better; float8 so the value round-trips exactly through a cursor
+    return {
+      source: sql<RankedHit>`(SELECT DISTINCT ON (cid) cid, hit, score FROM (
+          SELECT m.conversation_id AS cid, m.id AS hit, -(ts_rank_cd(m.search_tsv, ${q}::tsquery, 1)::float8) AS score
+          FROM messages m WHERE m.workspace_id = ${workspaceId} AND m.search_tsv @@ ${q}::tsquery
+          UNION ALL
+          SELECT t.id, NULL, -(ts_rank_cd(t.search_tsv, ${q}::tsquery, 1)::float8) * ${TITLE_WEIGHT}
+          FROM conversations t WHERE t.workspace_id = ${workspaceId} AND t.search_tsv @@ ${q}::tsquery
+        ) h ORDER BY cid, score, hit NULLS FIRST)`,
+      on: sql<boolean>`best.cid = c.id`,
+    };
+  },
+
+  async hitMessages(db, workspaceId, hits) {
+    const keys = hits.filter((h): h is number | string => h !== null).map(String);
+    const out = new Map<string, { id: string; content: string }>();
+    if (keys.length === 0) return out;
+    const rows = await sql<{ id: string; content: string }>`SELECT id, content FROM messages
+      WHERE workspace_id = ${workspaceId} AND id IN (${sql.join(keys)})`.execute(db);
+    for (const r of rows.rows) out.set(r.id, { id: r.id, content: r.content });
+    return out;
   },
 };

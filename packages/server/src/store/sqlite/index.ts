@@ -6,7 +6,7 @@ import { KyselyRepo } from '../kysely-repo.js';
 import type { Database } from '../schema.js';
 import type { Repo, Store } from '../types.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
-import { sqliteSearch } from './search.js';
+import { createSqliteSearch } from './search.js';
 
 export interface MigrationReport {
   applied: Array<{ version: number; name: string }>;
@@ -38,6 +38,7 @@ export function migrateSqlite(raw: BetterSqlite3.Database): MigrationReport {
     raw
       .transaction(() => {
         raw.exec(m.sql);
+        m.run?.(raw);
         raw
           .prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
           .run(m.version, m.name, Date.now());
@@ -81,7 +82,8 @@ export class SqliteStore extends KyselyRepo implements Store {
 
   constructor(raw: BetterSqlite3.Database) {
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(raw) }) });
-    super(db, sqliteSearch);
+    const search = createSqliteSearch();
+    super(db, search);
     this.raw = raw;
     this.kysely = db;
   }
@@ -92,7 +94,7 @@ export class SqliteStore extends KyselyRepo implements Store {
     return this.kysely.connection().execute(async (conn) => {
       await sql`BEGIN IMMEDIATE`.execute(conn);
       try {
-        const result = await fn(new KyselyRepo(conn, sqliteSearch));
+        const result = await fn(new KyselyRepo(conn, this.search));
         await sql`COMMIT`.execute(conn);
         return result;
       } catch (err) {

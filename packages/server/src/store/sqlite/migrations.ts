@@ -1,8 +1,17 @@
+import type BetterSqlite3 from 'better-sqlite3';
+import { rebuildSqliteSearch, SQLITE_SEARCH_DDL } from './search.js';
+
 /**
  * SQLite migrations, numbered, applied in order inside one transaction each. Never edit a
  * shipped migration: add the next number.
  */
-export const SQLITE_MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [
+export const SQLITE_MIGRATIONS: ReadonlyArray<{
+  version: number;
+  name: string;
+  sql: string;
+  /** Data steps in JavaScript, in the same transaction, after `sql`. */
+  run?: (raw: BetterSqlite3.Database) => void;
+}> = [
   {
     version: 1,
     name: 'initial schema',
@@ -158,5 +167,18 @@ CREATE TABLE conversation_events (
   PRIMARY KEY (workspace_id, conversation_id, seq)
 );
 `,
+  },
+  {
+    version: 3,
+    name: 'workspace-scoped full-text index with CJK and emoji tokens',
+    // Replaces the external-content FTS5 tables of migration 1 with contentless ones whose tokens
+    // carry the workspace (see search.ts), and re-indexes every existing title and message.
+    sql: `
+DROP TABLE message_fts;
+DROP TABLE title_fts;
+${SQLITE_SEARCH_DDL}`,
+    run: (raw) => {
+      rebuildSqliteSearch(raw);
+    },
   },
 ];
