@@ -364,7 +364,14 @@ async function main(): Promise<void> {
   );
   const byScenario = new Map<string, unknown[]>();
   const failures: string[] = [];
-  for (const engine of engines) {
+  for (const sc of scenarios.filter((s) => s.standalone)) {
+    const r = await sc.standalone?.({ quick });
+    if (!r) continue;
+    if (!r.pass) failures.push(sc.name);
+    byScenario.set(sc.name, [{ date, scenario: sc.name, description: sc.description, machine: facts, ...r }]);
+    writeMarkdown(args.md as string, r.key, r.markdown);
+  }
+  for (const engine of scenarios.some((s) => !s.standalone) ? engines : []) {
     const ds = await engine.prepare({ conversations: settings.conversations, quiet: false });
     const servers: Running[] = [];
     const loader = forkTs('load-worker.ts', []);
@@ -373,7 +380,7 @@ async function main(): Promise<void> {
       pin(loader, LOAD_CORE);
       const defs = engine.targets(ds).filter((t) => !onlyTargets || onlyTargets.includes(t.name));
       for (const def of defs) servers.push(await startTarget(def));
-      for (const sc of scenarios) {
+      for (const sc of scenarios.filter((s) => !s.standalone)) {
         const res = await runScenario(sc, ds, servers, loader);
         printTable(engine.name, sc, res);
         for (const r of res.ratios) if (r.pass === false) failures.push(`${engine.name}/${sc.name}`);

@@ -1,3 +1,4 @@
+import { fanoutScenario } from './fanout.js';
 import type { ScenarioDef } from './types.js';
 
 /** Deterministic sample of ids so every target sees the same request sequence. */
@@ -26,4 +27,5 @@ export const SCENARIOS: ScenarioDef[] = [
     requests: () => [{ method: 'GET', path: '/v1/conversations' }],
     targets: { 'node-http': 0.8 },
   },
+  fanoutScenario,
 ];

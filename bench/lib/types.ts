@@ -47,6 +47,8 @@ export interface ScenarioDef {
   requests(ds: Dataset): RequestSpec[];
   /** Minimum Parley/peer median throughput ratio, per peer name. */
   targets: Record<string, number>;
+  /** A scenario that sets up its own servers (not an HTTP load): run once, outside the engine loop. */
+  standalone?: (opts: { quick: boolean }) => Promise<{ key: string; markdown: string; record: unknown; pass: boolean }>;
 }
 
 export interface LoadResult {

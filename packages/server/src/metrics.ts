@@ -1,7 +1,13 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
+/** Read at scrape time: live streams on this instance, and whether presence can be read (1/0). */
+export interface MetricsSources {
+  liveStreams?: () => number;
+  presenceUp?: () => Promise<number>;
+}
+
 /** One registry per Parley instance, so several can live in one process (tests, benchmarks). */
-export function createMetrics() {
+export function createMetrics(sources: MetricsSources = {}) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'parley_' });
   return {
@@ -28,6 +34,22 @@ export function createMetrics() {
       name: 'parley_shared_state_up',
       help: '1 when shared state (Redis) is in use, 0 when the per-instance fallback is',
       registers: [registry],
+    }),
+    liveStreams: new Gauge({
+      name: 'parley_live_streams',
+      help: 'Live streams (WebSocket and SSE) open on this instance',
+      registers: [registry],
+      collect() {
+        if (sources.liveStreams) this.set(sources.liveStreams());
+      },
+    }),
+    presenceUp: new Gauge({
+      name: 'parley_presence_up',
+      help: '1 when live-connection presence can be read (in memory, or Redis answering), 0 when DELETE would answer 503',
+      registers: [registry],
+      async collect() {
+        if (sources.presenceUp) this.set(await sources.presenceUp());
+      },
     }),
   };
 }

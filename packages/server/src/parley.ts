@@ -51,18 +51,29 @@ export async function createParley(config: Config, opts: ParleyOptions = {}): Pr
     const cursorSecret = await store.getMeta('cursor_secret');
     if (cursorSecret === null) throw new Error('cursor secret missing after creation');
     const deps = { store, clock };
-    realtime = await Realtime.create(config, { store, clock, logger });
+    if (config.redisUrl !== null) {
+      // the instance's one command connection: rate limits, presence and PUBLISH share it
+      redis = createRedis(config.redisUrl, config.redisTimeoutMs);
+      await redis.connect().catch(() => undefined); // checked above; a blip now just means fallback
+    }
+    realtime = await Realtime.create(config, { store, clock, logger, redis });
+    const rt0 = realtime;
     const keys = new KeysService(deps);
     const workspaces = new WorkspacesService(deps, keys);
     const conversations = new ConversationsService(deps, new CursorCodec(cursorSecret), realtime.hub);
     realtime.bind(conversations);
     const idempotency = new IdempotencyService(deps, config.idempotencyTtlSeconds * 1000);
-    const metrics = createMetrics();
+    const metrics = createMetrics({
+      liveStreams: () => rt0.liveHere,
+      presenceUp: async () => ((await rt0.presenceState()) === 'unavailable' ? 0 : 1),
+    });
     let limiter: RateLimiter;
-    let readiness: (() => Promise<Record<string, unknown>>) | undefined;
-    if (config.redisUrl !== null) {
-      redis = createRedis(config.redisUrl, config.redisTimeoutMs);
-      await redis.connect().catch(() => undefined); // checked above; a blip now just means fallback
+    let readiness: () => Promise<Record<string, unknown>> = async () => ({
+      presence: await rt0.presenceState(),
+      fanout: rt0.fanoutState,
+      live_streams: rt0.liveHere,
+    });
+    if (redis !== null) {
       const shared = new RedisRateLimiter({
         redis,
         prefix: config.redisPrefix,
@@ -72,7 +83,8 @@ export async function createParley(config: Config, opts: ParleyOptions = {}): Pr
         onStateChange: (s) => metrics.sharedState.set(s === 'redis' ? 1 : 0),
       });
       limiter = shared;
-      readiness = async () => ({ shared_state: shared.state });
+      const live = readiness;
+      readiness = async () => ({ shared_state: shared.state, ...(await live()) });
     } else {
       limiter = new MemoryRateLimiter(config.rateLimitWindowSeconds, clock);
     }
@@ -88,7 +100,7 @@ export async function createParley(config: Config, opts: ParleyOptions = {}): Pr
       workspaces,
       conversations,
       idempotency,
-      ...(readiness ? { readiness } : {}),
+      readiness,
       realtime,
     });
     await app.ready();

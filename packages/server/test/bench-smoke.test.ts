@@ -21,8 +21,18 @@ describe('bench smoke (--quick)', () => {
       );
       assert.equal(run.status, 0, `bench failed:\n${run.stdout}\n${run.stderr}`);
       const files = readdirSync(out).filter((f) => f.endsWith('.json'));
-      assert.deepEqual(files.map((f) => f.replace(/^\d{4}-\d{2}-\d{2}-/, '')).sort(), ['get.json', 'list.json']);
-      for (const f of files) {
+      assert.deepEqual(files.map((f) => f.replace(/^\d{4}-\d{2}-\d{2}-/, '')).sort(), [
+        'fanout.json',
+        'get.json',
+        'list.json',
+      ]);
+      const fanout = JSON.parse(
+        readFileSync(path.join(out, files.find((f) => f.endsWith('fanout.json')) ?? ''), 'utf8'),
+      );
+      const fr = fanout.runs[0].record;
+      assert.equal(fr.deliveries, fr.settings.subscribers * fr.settings.messages, 'every subscriber got every message');
+      assert.equal(fr.liveStreamsOnA, fr.settings.idleSockets, 'the idle sockets were all live on A');
+      for (const f of files.filter((x) => !x.endsWith('fanout.json'))) {
         const doc = JSON.parse(readFileSync(path.join(out, f), 'utf8'));
         const runRecord = doc.runs[0];
         assert.equal(runRecord.engine, 'sqlite');
@@ -38,6 +48,7 @@ describe('bench smoke (--quick)', () => {
       const md = readFileSync(path.join(out, 'RESULTS.md'), 'utf8');
       assert.match(md, /<!-- bench:sqlite:get:start -->/);
       assert.match(md, /<!-- bench:sqlite:list:start -->/);
+      assert.match(md, /<!-- bench:redis:fanout:start -->/);
       assert.match(run.stdout, /ratio parley\/node-http: median/);
     } finally {
       rmSync(out, { recursive: true, force: true });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
 import { Client, newWorkspace, startServer, type TestServer, testEngines } from './helpers/harness.js';
 import { eventually, LiveSocket } from './helpers/live.js';
 import { type ChildServer, startChildServer, startRedis, type TestRedis } from './helpers/redis.js';
@@ -72,6 +73,36 @@ for (const engine of testEngines()) {
       assert.equal((await apiA.get(`/v1/conversations/${id}`)).status, 404);
     });
 
+    test('one Redis plan: /readyz and /metrics report presence in Redis and the live streams of each instance', async () => {
+      const id = (await apiA.post('/v1/conversations', { title: 'ops' })).body.data.id as string;
+      const s = await LiveSocket.ready(stream(a.url, id), bearer());
+      const ready = await apiA.with(undefined).get('/readyz');
+      assert.equal(ready.status, 200);
+      assert.equal(ready.body.presence, 'redis');
+      assert.equal(ready.body.fanout, 'redis');
+      assert.equal(ready.body.shared_state, 'redis');
+      assert.equal(ready.body.live_streams, 1);
+      const metrics = (await apiA.with(undefined).get('/metrics')).text;
+      assert.match(metrics, /^parley_live_streams 1$/m);
+      assert.match(metrics, /^parley_presence_up 1$/m);
+      s.close();
+      await s.closed;
+      assert.equal(await eventually(async () => (await apiA.with(undefined).get('/readyz')).body.live_streams, 0), 0);
+      // the rate limiter, presence and PUBLISH share one command connection; pub/sub has its own.
+      // B was SIGKILLed by the ghost test, so A's are the only connections left besides this probe.
+      const probe = new Redis(redis.url);
+      try {
+        const me = await probe.client('ID');
+        const others = String(await probe.client('LIST'))
+          .split('\n')
+          .filter((l) => l.startsWith('id=') && !l.startsWith(`id=${me} `));
+        assert.equal(others.length, 2, others.join('\n'));
+        assert.equal(others.filter((l) => /\bsub=1\b/.test(l)).length, 1, 'one subscriber connection');
+      } finally {
+        probe.disconnect();
+      }
+    });
+
     test('Redis gone: DELETE answers 503 (never a blind 204), GET shows live_connections null', async () => {
       const id = (await apiA.post('/v1/conversations', { title: 'no redis' })).body.data.id as string;
       await redis.kill();
@@ -84,6 +115,12 @@ for (const engine of testEngines()) {
       assert.equal(g.body.data.live_connections, null);
       const refused = await LiveSocket.open(stream(a.url, id), bearer());
       assert.equal((await refused.closed).code, 1013, 'a stream cannot attach without presence');
+      // still ready (the database answers), with the fallback stated
+      const ready = await apiA.with(undefined).get('/readyz');
+      assert.equal(ready.status, 200);
+      assert.equal(ready.body.presence, 'unavailable');
+      assert.equal(ready.body.shared_state, 'fallback');
+      assert.match((await apiA.with(undefined).get('/metrics')).text, /^parley_presence_up 0$/m);
     });
   });
 }

@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import type { Fanout } from '../shared/fanout.js';
 import type { ConversationEvent } from './events.js';
 
 /**
@@ -30,39 +30,31 @@ interface Envelope {
   e: ConversationEvent[];
 }
 
-/** Redis pub/sub fan-out on one channel; `sub` is a connection dedicated to subscribing. */
+/** Fan-out between instances over the shared Redis pub/sub Fanout (src/shared/fanout.ts), on one channel. */
 export class RedisBus implements Bus {
   private handler: ((events: ConversationEvent[]) => void) | null = null;
 
   private constructor(
-    private readonly pub: Redis,
-    private readonly sub: Redis,
+    private readonly fanout: Fanout,
     private readonly channel: string,
     private readonly instanceId: string,
     private readonly log: Logger,
   ) {}
 
-  static async create(pub: Redis, sub: Redis, channel: string, instanceId: string, log: Logger): Promise<RedisBus> {
-    const bus = new RedisBus(pub, sub, channel, instanceId, log);
-    sub.on('message', (ch: string, text: string) => {
-      if (ch !== channel) return;
-      let env: Envelope;
-      try {
-        env = JSON.parse(text) as Envelope;
-      } catch {
-        return;
-      }
-      if (env.o === instanceId || !Array.isArray(env.e)) return;
+  static async create(fanout: Fanout, channel: string, instanceId: string, log: Logger): Promise<RedisBus> {
+    const bus = new RedisBus(fanout, channel, instanceId, log);
+    await fanout.subscribe(channel, (value) => {
+      const env = value as Partial<Envelope> | null;
+      if (!env || env.o === instanceId || !Array.isArray(env.e)) return;
       bus.handler?.(env.e);
     });
-    await sub.subscribe(channel);
     return bus;
   }
 
   publish(events: ConversationEvent[]): void {
     this.handler?.(events);
     const env: Envelope = { o: this.instanceId, e: events };
-    this.pub.publish(this.channel, JSON.stringify(env)).catch((err: unknown) => {
+    this.fanout.publish(this.channel, env).catch((err: unknown) => {
       this.log.warn({ err }, 'event fan-out to other instances failed; their streams catch up from the log');
     });
   }
@@ -71,7 +63,8 @@ export class RedisBus implements Bus {
     this.handler = handler;
   }
 
+  /** Ends the fan-out (its subscriber connection with it): an UNSUBSCRIBE sent to a dead Redis would never answer. */
   async close(): Promise<void> {
-    await this.sub.unsubscribe(this.channel).catch(() => {});
+    await this.fanout.close();
   }
 }

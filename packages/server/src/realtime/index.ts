@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import { type Config, redact } from '../config.js';
@@ -7,6 +7,8 @@ import type { AuthContext } from '../domain/types.js';
 import { notFound } from '../errors.js';
 import { parseId } from '../ids.js';
 import type { ConversationsService } from '../services/conversations.js';
+import { RedisFanout } from '../shared/fanout.js';
+import { createRedis } from '../shared/redis.js';
 import type { Store } from '../store/types.js';
 import { type Bus, InProcessBus, RedisBus } from './bus.js';
 import { Heartbeat } from './heartbeat.js';
@@ -14,6 +16,9 @@ import { Hub } from './hub.js';
 import { MemoryPresence, type Presence, RedisPresence } from './presence.js';
 import { type SessionTransport, StreamSession } from './session.js';
 import { StreamTokens } from './stream-tokens.js';
+
+/** Where live-connection presence is kept, as /readyz reports it. */
+export type PresenceState = 'redis' | 'memory' | 'unavailable';
 
 export interface Attached {
   session: StreamSession;
@@ -43,42 +48,47 @@ export class Realtime {
     readonly tokens: StreamTokens,
     readonly shared: boolean,
     private readonly bus: Bus,
-    private readonly redis: Redis[],
+    /** The instance's shared command connection (owned by createParley), and realtime's own subscriber. */
+    private readonly redis: { command: Redis; sub: Redis } | null,
     private readonly log: Logger,
   ) {
     this.heartbeat = new Heartbeat(config.wsHeartbeatMs);
   }
 
-  static async create(config: Config, deps: { store: Store; clock: Clock; logger: Logger }): Promise<Realtime> {
+  /**
+   * `redis` is the instance's command connection (rate limits, presence, PUBLISH share it: all
+   * short commands that must fail fast). Realtime adds only the one connection pub/sub needs,
+   * since a subscribed connection can run nothing else.
+   */
+  static async create(
+    config: Config,
+    deps: { store: Store; clock: Clock; logger: Logger; redis?: Redis | null },
+  ): Promise<Realtime> {
     const log = deps.logger.child({ subsystem: 'realtime' });
     const instanceId = randomUUID();
     await deps.store.setMetaIfAbsent('stream_token_secret', randomBytes(32).toString('hex'));
     const secret = await deps.store.getMeta('stream_token_secret');
     if (secret === null) throw new Error('stream token secret missing after creation');
     const tokens = new StreamTokens(secret, deps.clock, deps.store);
-    if (config.redisUrl === null) {
+    const command = deps.redis ?? null;
+    if (config.redisUrl === null || command === null) {
       const bus = new InProcessBus();
-      return new Realtime(config, instanceId, new Hub(bus), new MemoryPresence(), tokens, false, bus, [], log);
+      return new Realtime(config, instanceId, new Hub(bus), new MemoryPresence(), tokens, false, bus, null, log);
     }
-    const opts = {
-      lazyConnect: true,
-      // fail fast instead of queueing while Redis is away: DELETE must answer 503, not hang
-      enableOfflineQueue: false,
+    const sub = createRedis(config.redisUrl, config.redisTimeoutMs, {
+      // SUBSCRIBE queues across reconnects (ioredis re-subscribes) and never times out
+      enableOfflineQueue: true,
+      commandTimeout: undefined,
       maxRetriesPerRequest: 1,
-      commandTimeout: 2000,
-      retryStrategy: (n: number) => Math.min(100 * n, 2000),
-    };
-    const pub = new Redis(config.redisUrl, opts);
-    // the subscriber connection queues its SUBSCRIBE across reconnects (ioredis re-subscribes)
-    const sub = new Redis(config.redisUrl, { ...opts, enableOfflineQueue: true, commandTimeout: undefined });
-    for (const r of [pub, sub]) r.on('error', (err: unknown) => log.warn({ err }, 'redis connection error'));
+    });
+    sub.on('error', (err: unknown) => log.warn({ err }, 'redis subscriber connection error'));
     try {
-      await Promise.all([pub.connect(), sub.connect()]);
-      const bus = await RedisBus.create(pub, sub, 'parley:events', instanceId, log);
-      const presence = new RedisPresence(pub, 'parley:', instanceId, config.presenceLeaseMs, log);
-      return new Realtime(config, instanceId, new Hub(bus), presence, tokens, true, bus, [pub, sub], log);
+      await sub.connect();
+      const fanout = new RedisFanout(command, sub, config.redisPrefix);
+      const bus = await RedisBus.create(fanout, 'events', instanceId, log);
+      const presence = new RedisPresence(command, config.redisPrefix, instanceId, config.presenceLeaseMs, log);
+      return new Realtime(config, instanceId, new Hub(bus), presence, tokens, true, bus, { command, sub }, log);
     } catch (err) {
-      pub.disconnect();
       sub.disconnect();
       throw new Error(`Redis at ${redact(config.redisUrl)} is unreachable: ${(err as Error).message}`);
     }
@@ -155,8 +165,25 @@ export class Realtime {
     this.sessions.clear();
     this.heartbeat.stop();
     await this.presence.close();
+    // closes the subscriber connection too; the command connection is createParley's to close
     await this.bus.close();
-    for (const r of this.redis) r.disconnect();
+  }
+
+  /** Presence as it stands: in memory (one instance), in Redis, or unreadable (DELETE then answers 503). */
+  async presenceState(): Promise<PresenceState> {
+    if (!this.redis) return 'memory';
+    try {
+      await this.redis.command.ping();
+      return 'redis';
+    } catch {
+      return 'unavailable';
+    }
+  }
+
+  /** Whether events from other instances can arrive (the subscriber connection is up). */
+  get fanoutState(): PresenceState {
+    if (!this.redis) return 'memory';
+    return this.redis.sub.status === 'ready' ? 'redis' : 'unavailable';
   }
 
   get liveHere(): number {

@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 
 /**
  * Event fan-out between instances: publish a JSON value on a channel, and every subscriber on
@@ -90,19 +90,4 @@ export class RedisFanout implements Fanout {
     this.handlers.clear();
     this.sub.disconnect();
   }
-}
-
-/** A RedisFanout with its two connections; subscriptions survive reconnects. */
-export function createRedisFanout(url: string, prefix: string): RedisFanout {
-  const pub = new Redis(url, { maxRetriesPerRequest: 1 });
-  const sub = new Redis(url, { maxRetriesPerRequest: null });
-  pub.on('error', () => undefined);
-  sub.on('error', () => undefined);
-  const fanout = new RedisFanout(pub, sub, prefix);
-  const close = fanout.close.bind(fanout);
-  fanout.close = async () => {
-    await close();
-    pub.disconnect();
-  };
-  return fanout;
 }

@@ -17,8 +17,8 @@ export function redisOptions(timeoutMs: number): RedisOptions {
   };
 }
 
-export function createRedis(url: string, timeoutMs: number): Redis {
-  const redis = new Redis(url, redisOptions(timeoutMs));
+export function createRedis(url: string, timeoutMs: number, overrides: RedisOptions = {}): Redis {
+  const redis = new Redis(url, { ...redisOptions(timeoutMs), ...overrides });
   // errors surface on the commands that hit them; without a listener ioredis would print them all
   redis.on('error', () => undefined);
   return redis;

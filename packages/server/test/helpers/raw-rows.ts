@@ -13,7 +13,7 @@ import type { Engine, TestServer } from './harness.js';
 export interface RawInspector {
   /** Rows of a table that belong to one conversation (`conversations` matches by id). */
   conversationRows(
-    table: 'conversations' | 'messages' | 'tool_invocations',
+    table: 'conversations' | 'messages' | 'tool_invocations' | 'conversation_events',
     workspaceId: string,
     conversationId: string,
   ): Promise<number>;

@@ -1,0 +1,221 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import WebSocket from 'ws';
+import { Client, testEngines } from './helpers/harness.js';
+import { bootstrapKey, type ParleyProcess, sleep, spawnParley } from './helpers/processes.js';
+
+/**
+ * examples/live.html end to end in a real browser: `parley serve` (what `npm start` runs) serves
+ * the page, headless Debian chromium opens it and connects with a stream token, messages are
+ * appended with curl, and the page must show them. Chromium is driven over the DevTools protocol
+ * with `ws`. A missing chromium fails the test (CI installs it), it never skips.
+ */
+const run = promisify(execFile);
+
+function chromiumPath(): string {
+  const r = spawnSync('sh', ['-c', 'command -v chromium || command -v chromium-browser'], { encoding: 'utf8' });
+  const found = r.stdout.trim().split('\n')[0];
+  if (!found) {
+    throw new Error(
+      'chromium is not installed: this test drives a real browser. Install it with `apt-get install -y chromium` ' +
+        '(.ci/run does this in CI).',
+    );
+  }
+  return found;
+}
+
+/** One DevTools session on a page target. */
+class Cdp {
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>();
+  private constructor(private readonly ws: WebSocket) {
+    ws.on('message', (data) => {
+      const m = JSON.parse(String(data)) as { id?: number; result?: unknown; error?: { message: string } };
+      if (m.id === undefined) return;
+      const p = this.pending.get(m.id);
+      this.pending.delete(m.id);
+      if (m.error) p?.reject(new Error(m.error.message));
+      else p?.resolve(m.result);
+    });
+  }
+  static async connect(url: string): Promise<Cdp> {
+    const ws = new WebSocket(url);
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
+    return new Cdp(ws);
+  }
+  send(method: string, params: Record<string, unknown> = {}): Promise<any> {
+    const id = this.nextId++;
+    this.ws.send(JSON.stringify({ id, method, params }));
+    return new Promise((resolve, reject) => this.pending.set(id, { resolve, reject }));
+  }
+  async eval<T>(expression: string): Promise<T> {
+    const r = await this.send('Runtime.evaluate', { expression, awaitPromise: true, returnByValue: true });
+    if (r.exceptionDetails) throw new Error(`page script failed: ${JSON.stringify(r.exceptionDetails)}`);
+    return r.result.value as T;
+  }
+  close(): void {
+    this.ws.close();
+  }
+}
+
+/** Polls the page until `read` returns something that satisfies `ok` (bounded; reports the last value). */
+async function pageUntil<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: string): Promise<T> {
+  let last = await read();
+  for (let i = 0; i < 200 && !ok(last); i++) {
+    await sleep(50);
+    last = await read();
+  }
+  assert.ok(ok(last), `${what}; the page shows: ${JSON.stringify(last)}`);
+  return last;
+}
+
+for (const engine of testEngines()) {
+  describe(`examples/live.html in headless chromium [${engine}]`, () => {
+    let server: ParleyProcess;
+    let browser: ChildProcess | undefined;
+    let profile: string;
+    let cdp: Cdp;
+    let dropDb: (() => Promise<void>) | undefined;
+    let key: string;
+
+    before(async () => {
+      const bin = chromiumPath();
+      const env: Record<string, string> = {};
+      if (engine === 'postgres') {
+        const { freshPostgresDatabase } = await import('./helpers/postgres.js');
+        const db = await freshPostgresDatabase();
+        env.PARLEY_DATABASE_URL = db.url;
+        dropDb = db.drop;
+      }
+      server = await spawnParley(env);
+      const instanceKey = bootstrapKey(server.output());
+      const admin = new Client(server.url, instanceKey);
+      const ws = await admin.post('/v1/workspaces', { name: 'browser' });
+      const k = await new Client(server.url, ws.body.data.secret).post('/v1/keys', {
+        name: 'page',
+        scopes: ['read:ai', 'write:ai'],
+      });
+      key = k.body.data.secret;
+
+      profile = mkdtempSync(path.join(os.tmpdir(), 'parley-chromium-'));
+      browser = spawn(
+        bin,
+        [
+          '--headless',
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-quic',
+          '--no-first-run',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+          `--user-data-dir=${profile}`,
+          '--remote-debugging-port=0',
+          'about:blank',
+        ],
+        { stdio: 'ignore' },
+      );
+      // chromium writes the port it picked into the profile
+      const portFile = path.join(profile, 'DevToolsActivePort');
+      for (let i = 0; i < 300 && !existsSync(portFile); i++) {
+        if (browser.exitCode !== null) throw new Error(`chromium exited with ${browser.exitCode}`);
+        await sleep(50);
+      }
+      const port = readFileSync(portFile, 'utf8').split('\n')[0];
+      const targets = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as Array<{
+        type: string;
+        webSocketDebuggerUrl: string;
+      }>;
+      const page = targets.find((t) => t.type === 'page');
+      assert.ok(page, 'chromium has a page target');
+      cdp = await Cdp.connect(page.webSocketDebuggerUrl);
+      await cdp.send('Runtime.enable');
+    });
+
+    after(async () => {
+      cdp?.close();
+      if (browser && browser.exitCode === null) {
+        const exited = new Promise((r) => browser?.once('exit', r));
+        browser.kill('SIGTERM');
+        await Promise.race([exited, sleep(5000)]);
+        if (browser.exitCode === null) browser.kill('SIGKILL');
+      }
+      if (profile) rmSync(profile, { recursive: true, force: true });
+      await server?.stop();
+      await dropDb?.();
+    });
+
+    test('the page connects with a stream token and shows messages appended with curl, live', async () => {
+      const api = new Client(server.url, key);
+      const conv = await api.post('/v1/conversations', {
+        title: 'browser',
+        messages: [{ role: 'user', content: 'before the page' }],
+      });
+      assert.equal(conv.status, 201);
+      const id = conv.body.data.id as string;
+      const minted = await api.post(`/v1/conversations/${id}/stream-tokens`, { expires_in: 120 });
+      assert.equal(minted.status, 201);
+
+      await cdp.send('Page.navigate', { url: `${server.url}/examples/live?conversation=${id}` });
+      await pageUntil(
+        () => cdp.eval<string>("document.readyState + ' ' + !!document.getElementById('token')"),
+        (v) => v === 'complete true',
+        'the example page did not load',
+      );
+      // paste the token and connect, as a user would
+      await cdp.eval(`(() => {
+        document.getElementById('token').value = ${JSON.stringify(minted.body.data.token)};
+        document.getElementById('form').requestSubmit();
+      })()`);
+      await pageUntil(
+        () => cdp.eval<string>("document.getElementById('status').textContent"),
+        (s) => s.startsWith('live'),
+        'the page did not go live',
+      );
+
+      for (const text of ['hello from curl', 'second message, ünïcode ✓']) {
+        const body = JSON.stringify({ role: 'user', content: text });
+        const { stdout } = await run('curl', [
+          '-sS',
+          '-o',
+          '/dev/null',
+          '-w',
+          '%{http_code}',
+          '-X',
+          'POST',
+          '-H',
+          `Authorization: Bearer ${key}`,
+          '-H',
+          'content-type: application/json',
+          '--data-binary',
+          body,
+          `${server.url}/v1/conversations/${id}/messages`,
+        ]);
+        assert.equal(stdout, '201', 'curl append');
+      }
+      const shown = await pageUntil(
+        () => cdp.eval<string[]>("[...document.querySelectorAll('#log li')].map((li) => li.textContent)"),
+        (items) => items.length >= 2,
+        'the appended messages did not show up',
+      );
+      // live only (no after_seq): the message written before connecting is not replayed
+      assert.deepEqual(shown, ['user: hello from curl', 'user: second message, ünïcode ✓']);
+
+      // a forced delete ends the page's stream with the documented close code
+      assert.equal((await api.delete(`/v1/conversations/${id}?force=true`)).status, 204);
+      await pageUntil(
+        () => cdp.eval<string>("document.getElementById('status').textContent"),
+        (s) => s.startsWith('closed 4410'),
+        'the page was not told the conversation was deleted',
+      );
+    });
+  });
+}
