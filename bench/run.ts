@@ -17,7 +17,7 @@ import { request } from 'undici';
 import { ENGINES } from './lib/engines.js';
 import { SCENARIOS } from './lib/scenarios.js';
 import { median } from './lib/stats.js';
-import type { Dataset, LoadResult, ScenarioDef, TargetDef } from './lib/types.js';
+import type { Dataset, EngineDef, LoadResult, ScenarioDef, TargetDef } from './lib/types.js';
 import type { LoadJob } from './load-worker.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -193,7 +193,7 @@ async function sameAnswers(servers: Running[], sc: ScenarioDef, ds: Dataset): Pr
   }
 }
 
-async function runScenario(sc: ScenarioDef, ds: Dataset, servers: Running[], loader: ChildProcess) {
+async function runScenario(engine: EngineDef, sc: ScenarioDef, ds: Dataset, servers: Running[], loader: ChildProcess) {
   await sameAnswers(servers, sc, ds);
   const requests = sc.requests(ds);
   const job = (url: string, seconds: number): LoadJob => ({
@@ -246,7 +246,7 @@ async function runScenario(sc: ScenarioDef, ds: Dataset, servers: Running[], loa
       });
       const med = median(perRound);
       // only the first Parley variant (the production-like one) is judged against the target
-      const target = i === 0 ? (sc.targets[peer] ?? null) : null;
+      const target = i === 0 ? (engine.ratioTargets?.[sc.name]?.[peer] ?? sc.targets[peer] ?? null) : null;
       return { parley: p, peer, perRound, median: med, target, pass: target === null ? null : med >= target };
     }),
   );
@@ -330,6 +330,11 @@ Written by \`npm run bench\` (bench/run.ts); each section is refreshed by the ne
   peer **node-http**: bare \`node:http\` + better-sqlite3 running the same SQL as prepared statements and
   answering the same JSON (checked before measuring: equal once keys are sorted, cursors aside), with API-key auth by
   SHA-256 of the bearer token through a prepared statement (revocation, expiry, scope checked).
+- PostgreSQL (\`--engine postgres\`): the same data in a fresh database on the machine's server
+  (test/helpers/postgres.ts, dropped afterwards); peers **node-http** (bare \`node:http\` + pg) and
+  **express** (Express 5 + pg: auth middleware, routes, \`res.json()\`), both sending Parley's SQL text
+  verbatim through a pg Pool of Parley's default size (10) with the same int8 parser, auth as above.
+  The PostgreSQL server itself is not pinned: it shares the machine with everything else.
 - The load generator is a separate process (undici Pool, C keep-alive connections, one request at a time per
   connection, every body read). Where \`taskset\` exists, the servers are pinned to core 0 and the load
   generator to core 1.
@@ -374,7 +379,7 @@ async function main(): Promise<void> {
       const defs = engine.targets(ds).filter((t) => !onlyTargets || onlyTargets.includes(t.name));
       for (const def of defs) servers.push(await startTarget(def));
       for (const sc of scenarios) {
-        const res = await runScenario(sc, ds, servers, loader);
+        const res = await runScenario(engine, sc, ds, servers, loader);
         printTable(engine.name, sc, res);
         for (const r of res.ratios) if (r.pass === false) failures.push(`${engine.name}/${sc.name}`);
         const record = {
