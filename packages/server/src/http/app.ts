@@ -29,6 +29,7 @@ import { registerDocs } from './routes/docs.js';
 import { registerKeyRoutes } from './routes/keys.js';
 import { registerOpsRoutes } from './routes/ops.js';
 import { SHARED_SCHEMAS } from './schemas.js';
+import { serializerFactory } from './serializer.js';
 
 export interface AppDeps {
   config: Config;
@@ -201,6 +202,7 @@ export function buildApp(deps: AppDeps): App {
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 500 },
     ajv: { customOptions: { strict: false } },
+    schemaController: { compilersFactory: { buildSerializer: serializerFactory() as never } },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
 
   for (const s of SHARED_SCHEMAS) app.addSchema(s);
