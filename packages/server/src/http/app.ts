@@ -266,9 +266,10 @@ export function buildApp(deps: AppDeps): App {
     if (bad) throw new ParleyError('validation_failed', `${bad.field} ${bad.message}`, { details: [bad] });
   });
 
-  // 3. idempotency, after validation so that a replay is only ever of a valid request
-  app.addHook('preHandler', async (req, reply) => {
-    if (req.method !== 'POST' && req.method !== 'PATCH' && req.method !== 'DELETE') return;
+  // 3. idempotency, after validation so that a replay is only ever of a valid request. Attached
+  // to the write routes only (below, onRoute): reads skip both hooks instead of running them
+  // to return at once.
+  const idempotencyBegin = async (req: FastifyRequest, reply: FastifyReply) => {
     const raw = req.headers['idempotency-key'];
     if (raw === undefined || !req.auth) return;
     const key = Array.isArray(raw) ? (raw[0] ?? '') : raw;
@@ -283,7 +284,7 @@ export function buildApp(deps: AppDeps): App {
       return reply.serializer((p: unknown) => p as string).send(start.body);
     }
     req.idem = { key, fingerprint: fp, sealed: false };
-  });
+  };
 
   app.addHook('onResponse', async (req, reply) => {
     deps.metrics.inflight.dec();
@@ -300,7 +301,7 @@ export function buildApp(deps: AppDeps): App {
 
   // A request that failed had no effect: free its key BEFORE the answer leaves, so a client
   // retrying at once with the corrected request never races the release.
-  app.addHook('onSend', async (req, _reply, payload) => {
+  const idempotencyRelease = async (req: FastifyRequest, _reply: FastifyReply, payload: unknown) => {
     if (req.idem && !req.idem.sealed && req.auth) {
       req.idem.sealed = true;
       await deps.idempotency.release(req.auth.workspaceId, req.idem.key, req.idem.fingerprint).catch((err) => {
@@ -308,6 +309,17 @@ export function buildApp(deps: AppDeps): App {
       });
     }
     return payload;
+  };
+
+  // Route-level hooks run after the global ones of the same kind, as the global hooks did when
+  // registered here; write routes declare none of their own.
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    if (!methods.some((m) => m === 'POST' || m === 'PATCH' || m === 'DELETE')) return;
+    const prepend = <T>(own: T | T[] | undefined, hook: T): T[] =>
+      own === undefined ? [hook] : [hook, ...(Array.isArray(own) ? own : [own])];
+    route.preHandler = prepend(route.preHandler, idempotencyBegin as never);
+    route.onSend = prepend(route.onSend, idempotencyRelease as never);
   });
 
   app.setErrorHandler((err: FastifyError | ParleyError | Error, req, reply) => {
