@@ -286,17 +286,29 @@ export function buildApp(deps: AppDeps): App {
     req.idem = { key, fingerprint: fp, sealed: false };
   };
 
+  // Label children looked up once per (method, route, status): prom-client would otherwise hash
+  // the label object on every observation. Routes and statuses form a small closed set.
+  const counted = new Map<string, { inc(): void }>();
+  const timed = new Map<string, { observe(v: number): void }>();
   app.addHook('onResponse', async (req, reply) => {
     deps.metrics.inflight.dec();
-    deps.metrics.requests.inc({
-      method: req.method,
-      route: req.routeOptions.url ?? 'unmatched',
-      status: String(reply.statusCode),
-    });
-    deps.metrics.duration.observe(
-      { method: req.method, route: req.routeOptions.url ?? 'unmatched' },
-      reply.elapsedTime / 1000,
-    );
+    const method = req.method;
+    const route = req.routeOptions.url ?? 'unmatched';
+    const status = reply.statusCode;
+    const routeKey = `${method} ${route}`;
+    const countKey = `${routeKey} ${status}`;
+    let counter = counted.get(countKey);
+    if (counter === undefined) {
+      counter = deps.metrics.requests.labels({ method, route, status: String(status) });
+      counted.set(countKey, counter);
+    }
+    counter.inc();
+    let timer = timed.get(routeKey);
+    if (timer === undefined) {
+      timer = deps.metrics.duration.labels({ method, route });
+      timed.set(routeKey, timer);
+    }
+    timer.observe(reply.elapsedTime / 1000);
   });
 
   // A request that failed had no effect: free its key BEFORE the answer leaves, so a client
