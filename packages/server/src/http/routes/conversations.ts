@@ -164,8 +164,10 @@ export function registerConversationRoutes(app: App, deps: AppDeps): void {
         limit: req.query.limit,
         includeToolSteps: req.query.include_tool_steps === 'true',
       });
-      const live = deps.realtime
-        ? await deps.realtime.liveConnections(auth.workspaceId, d.conversation.id).catch(() => null)
+      const rt = deps.realtime;
+      const live = rt
+        ? (rt.liveConnectionsNow(auth.workspaceId, d.conversation.id) ??
+          (await rt.liveConnections(auth.workspaceId, d.conversation.id).catch(() => null)))
         : 0;
       return { data: { ...presentDetail(d), live_connections: live } };
     },
