@@ -117,6 +117,9 @@ class RequestLogs extends LogController {
   }
   override incomingRequest(): void {}
   override requestCompleted(_err: unknown, req: FastifyRequest, reply: FastifyReply): void {
+    // the line is not built at all when info is off
+    const log = reply.log as { isLevelEnabled?: (level: string) => boolean };
+    if (log.isLevelEnabled && !log.isLevelEnabled('info')) return;
     reply.log.info(
       {
         method: req.method,
