@@ -8,7 +8,7 @@ type Slot = { arg: string } | { value: unknown };
  * result plumbing), or undefined when it must not right now; the template then goes through
  * Kysely as usual. Only the root store passes one, never a transaction's repo.
  */
-export type DirectRead = (sql: string, parameters: readonly unknown[]) => unknown[] | undefined;
+export type DirectRead = (sql: string, parameters: readonly unknown[]) => unknown[] | Promise<unknown[]> | undefined;
 
 /**
  * A Kysely query built and compiled once per dialect, then run with new parameter values.
@@ -52,7 +52,7 @@ export class QueryTemplate<P extends Record<string, unknown>, O> {
     const parameters = c.slots.map((s) => ('arg' in s ? params[s.arg] : s.value));
     if (direct) {
       const rows = direct(c.base.sql, parameters);
-      if (rows !== undefined) return rows as O[];
+      if (rows !== undefined) return (await rows) as O[];
     }
     const query: CompiledQuery<O> = { sql: c.base.sql, query: c.base.query, queryId: createQueryId(), parameters };
     return (await db.executeQuery(query)).rows;
