@@ -365,6 +365,8 @@ Written by \`npm run bench\` (bench/run.ts); each section is refreshed by the ne
   generator to core 1.
 - Rounds alternate between targets, the order flipping every round; the reported ratio is the median over
   rounds of the per-round throughput ratio Parley / peer. Latency percentiles are the load generator's.
+- Server CPU us/req: the server process's user + system CPU time (/proc) over a round divided by the
+  requests it answered; much less disturbed than req/s by other work on a shared machine (informational).
 
 ## Results
 `;
