@@ -17,7 +17,7 @@ import { request } from 'undici';
 import { ENGINES } from './lib/engines.js';
 import { SCENARIOS } from './lib/scenarios.js';
 import { median } from './lib/stats.js';
-import type { Dataset, LoadResult, ScenarioDef, TargetDef } from './lib/types.js';
+import type { Dataset, EngineDef, LoadResult, ScenarioDef, TargetDef } from './lib/types.js';
 import type { LoadJob } from './load-worker.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -156,7 +156,28 @@ async function stop(child: ChildProcess): Promise<void> {
 interface RoundRow extends LoadResult {
   round: number;
   target: string;
+  /** Server CPU (user + system) per request, from /proc; NaN where /proc is missing. */
+  cpuUsPerReq: number;
 }
+
+/** CPU seconds a process has used so far (all threads), or NaN without /proc. */
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // fields after the parenthesised command name; utime and stime are the 14th and 15th fields
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
+  } catch {
+    return Number.NaN;
+  }
+}
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
 
 /** Both sides must answer the same JSON, or the comparison means nothing. Cursors differ by secret. */
 async function sameAnswers(servers: Running[], sc: ScenarioDef, ds: Dataset): Promise<void> {
@@ -193,7 +214,7 @@ async function sameAnswers(servers: Running[], sc: ScenarioDef, ds: Dataset): Pr
   }
 }
 
-async function runScenario(sc: ScenarioDef, ds: Dataset, servers: Running[], loader: ChildProcess) {
+async function runScenario(engine: EngineDef, sc: ScenarioDef, ds: Dataset, servers: Running[], loader: ChildProcess) {
   await sameAnswers(servers, sc, ds);
   const requests = sc.requests(ds);
   const job = (url: string, seconds: number): LoadJob => ({
@@ -215,11 +236,13 @@ async function runScenario(sc: ScenarioDef, ds: Dataset, servers: Running[], loa
   for (let round = 1; round <= settings.rounds; round++) {
     const order = round % 2 === 1 ? servers : [...servers].reverse();
     for (const s of order) {
+      const cpu0 = cpuSeconds(s.child.pid);
       const r = await load(s.url, settings.durationS);
+      const cpuUsPerReq = ((cpuSeconds(s.child.pid) - cpu0) * 1e6) / r.requests;
       if (r.errors > 0) throw new Error(`${s.def.name}: ${r.errors} failed requests (first: ${r.firstError})`);
-      rows.push({ round, target: s.def.name, ...r });
+      rows.push({ round, target: s.def.name, ...r, cpuUsPerReq });
       process.stderr.write(
-        `  ${sc.name} round ${round} ${s.def.name.padEnd(12)} ${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50.toFixed(2)} ms\n`,
+        `  ${sc.name} round ${round} ${s.def.name.padEnd(12)} ${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50.toFixed(2)} ms  cpu ${cpuUsPerReq.toFixed(0)} us/req\n`,
       );
     }
   }
@@ -235,6 +258,7 @@ async function runScenario(sc: ScenarioDef, ds: Dataset, servers: Running[], loa
       medianP50: median(rs.map((r) => r.p50)),
       medianP95: median(rs.map((r) => r.p95)),
       medianP99: median(rs.map((r) => r.p99)),
+      medianCpuUs: median(rs.map((r) => r.cpuUsPerReq)),
     };
   });
   const ratios = parleys.flatMap((p, i) =>
@@ -246,7 +270,7 @@ async function runScenario(sc: ScenarioDef, ds: Dataset, servers: Running[], loa
       });
       const med = median(perRound);
       // only the first Parley variant (the production-like one) is judged against the target
-      const target = i === 0 ? (sc.targets[peer] ?? null) : null;
+      const target = i === 0 ? (engine.ratioTargets?.[sc.name]?.[peer] ?? sc.targets[peer] ?? null) : null;
       return { parley: p, peer, perRound, median: med, target, pass: target === null ? null : med >= target };
     }),
   );
@@ -262,15 +286,15 @@ const f2 = (x: number) => x.toFixed(2);
 
 function printTable(engine: string, sc: ScenarioDef, res: ScenarioResult): void {
   console.log(`\n${engine} / ${sc.name}: ${sc.description}`);
-  console.log('round  target        req/s     p50 ms   p95 ms   p99 ms');
+  console.log('round  target        req/s     p50 ms   p95 ms   p99 ms  cpu us/req');
   for (const r of res.rows) {
     console.log(
-      `${String(r.round).padStart(5)}  ${r.target.padEnd(12)} ${f0(r.rps).padStart(7)}  ${f2(r.p50).padStart(8)} ${f2(r.p95).padStart(8)} ${f2(r.p99).padStart(8)}`,
+      `${String(r.round).padStart(5)}  ${r.target.padEnd(12)} ${f0(r.rps).padStart(7)}  ${f2(r.p50).padStart(8)} ${f2(r.p95).padStart(8)} ${f2(r.p99).padStart(8)} ${f0(r.cpuUsPerReq).padStart(11)}`,
     );
   }
   for (const s of res.summary) {
     console.log(
-      `median ${s.target.padEnd(12)} ${f0(s.medianRps).padStart(7)}  ${f2(s.medianP50).padStart(8)} ${f2(s.medianP95).padStart(8)} ${f2(s.medianP99).padStart(8)}`,
+      `median ${s.target.padEnd(12)} ${f0(s.medianRps).padStart(7)}  ${f2(s.medianP50).padStart(8)} ${f2(s.medianP95).padStart(8)} ${f2(s.medianP99).padStart(8)} ${f0(s.medianCpuUs).padStart(11)}`,
     );
   }
   for (const r of res.ratios) {
@@ -300,10 +324,11 @@ function markdownSection(
     `- Data: ${meta.ds.conversations} conversations, ${meta.ds.messages} messages in one workspace`,
     `- Load: ${settings.connections} keep-alive connections, ${settings.rounds} rounds x ${settings.durationS} s per target after a ${settings.warmupS} s warm-up; ${pinning ? `servers pinned to core ${SERVER_CORE}, load generator to core ${LOAD_CORE} (taskset)` : 'no pinning (taskset or a second core missing)'}`,
     '',
-    '| target | median req/s | p50 ms | p95 ms | p99 ms |',
-    '|---|---:|---:|---:|---:|',
+    '| target | median req/s | p50 ms | p95 ms | p99 ms | server CPU us/req |',
+    '|---|---:|---:|---:|---:|---:|',
     ...res.summary.map(
-      (s) => `| ${s.target} | ${f0(s.medianRps)} | ${f2(s.medianP50)} | ${f2(s.medianP95)} | ${f2(s.medianP99)} |`,
+      (s) =>
+        `| ${s.target} | ${f0(s.medianRps)} | ${f2(s.medianP50)} | ${f2(s.medianP95)} | ${f2(s.medianP99)} | ${f0(s.medianCpuUs)} |`,
     ),
     '',
     '| ratio | median | per round | target |',
@@ -330,11 +355,18 @@ Written by \`npm run bench\` (bench/run.ts); each section is refreshed by the ne
   peer **node-http**: bare \`node:http\` + better-sqlite3 running the same SQL as prepared statements and
   answering the same JSON (checked before measuring: equal once keys are sorted, cursors aside), with API-key auth by
   SHA-256 of the bearer token through a prepared statement (revocation, expiry, scope checked).
+- PostgreSQL (\`--engine postgres\`): the same data in a fresh database on the machine's server
+  (test/helpers/postgres.ts, dropped afterwards); peers **node-http** (bare \`node:http\` + pg) and
+  **express** (Express 5 + pg: auth middleware, routes, \`res.json()\`), both sending Parley's SQL text
+  verbatim through a pg Pool of Parley's default size (10) with the same int8 parser, auth as above.
+  The PostgreSQL server itself is not pinned: it shares the machine with everything else.
 - The load generator is a separate process (undici Pool, C keep-alive connections, one request at a time per
   connection, every body read). Where \`taskset\` exists, the servers are pinned to core 0 and the load
   generator to core 1.
 - Rounds alternate between targets, the order flipping every round; the reported ratio is the median over
   rounds of the per-round throughput ratio Parley / peer. Latency percentiles are the load generator's.
+- Server CPU us/req: the server process's user + system CPU time (/proc) over a round divided by the
+  requests it answered; much less disturbed than req/s by other work on a shared machine (informational).
 
 ## Results
 `;
@@ -381,7 +413,7 @@ async function main(): Promise<void> {
       const defs = engine.targets(ds).filter((t) => !onlyTargets || onlyTargets.includes(t.name));
       for (const def of defs) servers.push(await startTarget(def));
       for (const sc of scenarios.filter((s) => !s.standalone)) {
-        const res = await runScenario(sc, ds, servers, loader);
+        const res = await runScenario(engine, sc, ds, servers, loader);
         printTable(engine.name, sc, res);
         for (const r of res.ratios) if (r.pass === false) failures.push(`${engine.name}/${sc.name}`);
         const record = {

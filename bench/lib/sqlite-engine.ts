@@ -8,7 +8,7 @@ import { createSqliteStore } from '../../packages/server/src/store/sqlite/index.
 import { rebuildSqliteSearch } from '../../packages/server/src/store/sqlite/search.js';
 import type { Dataset, EngineDef } from './types.js';
 
-const WORDS = (
+export const WORDS = (
   'contract renewal invoice deadline client meeting budget review draft clause liability payment ' +
   'schedule delivery proposal discount support ticket refund account migration report quarter ' +
   'forecast pipeline lead prospect demo pricing onboarding training policy compliance audit ' +
@@ -16,7 +16,7 @@ const WORDS = (
 ).split(' ');
 
 /** Small deterministic PRNG so two runs build the same data. */
-function rng(seed: number): () => number {
+export function rng(seed: number): () => number {
   let s = seed >>> 0;
   return () => {
     s = (s + 0x6d2b79f5) >>> 0;
@@ -27,7 +27,7 @@ function rng(seed: number): () => number {
   };
 }
 
-function sentence(rand: () => number, words: number): string {
+export function sentence(rand: () => number, words: number): string {
   const out: string[] = [];
   for (let i = 0; i < words; i++) out.push(WORDS[Math.floor(rand() * WORDS.length)] as string);
   const s = out.join(' ');

@@ -33,6 +33,8 @@ export interface EngineDef {
   prepare(size: { conversations: number; quiet: boolean }): Promise<Dataset>;
   /** Parley variants and peers run against this engine's data; the first Parley one is the one judged. */
   targets(ds: Dataset): TargetDef[];
+  /** Per scenario, per peer: this engine's own targets, where they differ from the scenario's. */
+  ratioTargets?: Record<string, Record<string, number>>;
 }
 
 export interface RequestSpec {

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { testEngines } from './helpers/harness.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -55,3 +56,48 @@ describe('bench smoke (--quick)', () => {
     }
   });
 });
+
+// PostgreSQL joins when the suite runs on it: its dataset, both peers (node:http + pg, Express + pg),
+// their answers checked equal to Parley's before any timing, and the engine's own targets judged.
+if (testEngines().includes('postgres')) {
+  describe('bench smoke (--quick, postgres)', () => {
+    it('runs both scenarios against the node-http and express peers and writes postgres sections', () => {
+      const out = mkdtempSync(path.join(os.tmpdir(), 'parley-bench-smoke-pg-'));
+      try {
+        const run = spawnSync(
+          process.execPath,
+          [
+            '--import',
+            'tsx',
+            'bench/run.ts',
+            '--quick',
+            '--engine',
+            'postgres',
+            '--out',
+            out,
+            '--md',
+            path.join(out, 'RESULTS.md'),
+          ],
+          { cwd: repoRoot, encoding: 'utf8', timeout: 240_000 },
+        );
+        assert.equal(run.status, 0, `bench failed:\n${run.stdout}\n${run.stderr}`);
+        for (const f of readdirSync(out).filter((x) => x.endsWith('.json'))) {
+          const runRecord = JSON.parse(readFileSync(path.join(out, f), 'utf8')).runs[0];
+          assert.equal(runRecord.engine, 'postgres');
+          for (const row of runRecord.rows) assert.equal(row.errors, 0);
+          const judged = runRecord.ratios.filter((r: { target: number | null }) => r.target !== null);
+          assert.deepEqual(judged.map((r: { peer: string; target: number }) => [r.peer, r.target]).sort(), [
+            ['express', 1.5],
+            ['node-http', 0.75],
+          ]);
+        }
+        const md = readFileSync(path.join(out, 'RESULTS.md'), 'utf8');
+        assert.match(md, /<!-- bench:postgres:get:start -->/);
+        assert.match(md, /<!-- bench:postgres:list:start -->/);
+        assert.match(run.stdout, /ratio parley\/express: median/);
+      } finally {
+        rmSync(out, { recursive: true, force: true });
+      }
+    });
+  });
+}

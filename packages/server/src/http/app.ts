@@ -29,6 +29,7 @@ import { registerDocs } from './routes/docs.js';
 import { registerKeyRoutes } from './routes/keys.js';
 import { registerOpsRoutes } from './routes/ops.js';
 import { SHARED_SCHEMAS } from './schemas.js';
+import { serializerFactory } from './serializer.js';
 
 export interface AppDeps {
   config: Config;
@@ -116,6 +117,9 @@ class RequestLogs extends LogController {
   }
   override incomingRequest(): void {}
   override requestCompleted(_err: unknown, req: FastifyRequest, reply: FastifyReply): void {
+    // the line is not built at all when info is off
+    const log = reply.log as { isLevelEnabled?: (level: string) => boolean };
+    if (log.isLevelEnabled && !log.isLevelEnabled('info')) return;
     reply.log.info(
       {
         method: req.method,
@@ -201,6 +205,7 @@ export function buildApp(deps: AppDeps): App {
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 500 },
     ajv: { customOptions: { strict: false } },
+    schemaController: { compilersFactory: { buildSerializer: serializerFactory() as never } },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
 
   for (const s of SHARED_SCHEMAS) app.addSchema(s);
@@ -251,22 +256,25 @@ export function buildApp(deps: AppDeps): App {
   });
 
   // 2. text the engines cannot store, anywhere in body or query
-  app.addHook('preValidation', async (req) => {
+  // callback-style: no promise per request for a check that never waits
+  app.addHook('preValidation', (req, _reply, done) => {
     // a native route that declares no query parameters refuses any, as a closed query schema would
     if (req.routeOptions.url?.startsWith('/v1/') && !req.routeOptions.schema?.querystring) {
       const unknown = Object.keys((req.query ?? {}) as Record<string, unknown>).slice(0, 20);
       if (unknown.length > 0) {
         const details = unknown.map((k) => ({ field: `/query/${k}`, message: 'is not a known field' }));
-        throw new ParleyError('validation_failed', `/query/${unknown[0]} is not a known field`, { details });
+        return done(new ParleyError('validation_failed', `/query/${unknown[0]} is not a known field`, { details }));
       }
     }
     const bad = findBadText(req.body, '/body') ?? findBadText(req.query, '/query') ?? findBadText(req.params, '/path');
-    if (bad) throw new ParleyError('validation_failed', `${bad.field} ${bad.message}`, { details: [bad] });
+    if (bad) return done(new ParleyError('validation_failed', `${bad.field} ${bad.message}`, { details: [bad] }));
+    done();
   });
 
-  // 3. idempotency, after validation so that a replay is only ever of a valid request
-  app.addHook('preHandler', async (req, reply) => {
-    if (req.method !== 'POST' && req.method !== 'PATCH' && req.method !== 'DELETE') return;
+  // 3. idempotency, after validation so that a replay is only ever of a valid request. Attached
+  // to the write routes only (below, onRoute): reads skip both hooks instead of running them
+  // to return at once.
+  const idempotencyBegin = async (req: FastifyRequest, reply: FastifyReply) => {
     const raw = req.headers['idempotency-key'];
     if (raw === undefined || !req.auth) return;
     const key = Array.isArray(raw) ? (raw[0] ?? '') : raw;
@@ -281,24 +289,37 @@ export function buildApp(deps: AppDeps): App {
       return reply.serializer((p: unknown) => p as string).send(start.body);
     }
     req.idem = { key, fingerprint: fp, sealed: false };
-  });
+  };
 
-  app.addHook('onResponse', async (req, reply) => {
+  // Label children looked up once per (method, route, status): prom-client would otherwise hash
+  // the label object on every observation. Routes and statuses form a small closed set.
+  const counted = new Map<string, { inc(): void }>();
+  const timed = new Map<string, { observe(v: number): void }>();
+  app.addHook('onResponse', (req, reply, done) => {
     deps.metrics.inflight.dec();
-    deps.metrics.requests.inc({
-      method: req.method,
-      route: req.routeOptions.url ?? 'unmatched',
-      status: String(reply.statusCode),
-    });
-    deps.metrics.duration.observe(
-      { method: req.method, route: req.routeOptions.url ?? 'unmatched' },
-      reply.elapsedTime / 1000,
-    );
+    const method = req.method;
+    const route = req.routeOptions.url ?? 'unmatched';
+    const status = reply.statusCode;
+    const routeKey = `${method} ${route}`;
+    const countKey = `${routeKey} ${status}`;
+    let counter = counted.get(countKey);
+    if (counter === undefined) {
+      counter = deps.metrics.requests.labels({ method, route, status: String(status) });
+      counted.set(countKey, counter);
+    }
+    counter.inc();
+    let timer = timed.get(routeKey);
+    if (timer === undefined) {
+      timer = deps.metrics.duration.labels({ method, route });
+      timed.set(routeKey, timer);
+    }
+    timer.observe(reply.elapsedTime / 1000);
+    done();
   });
 
   // A request that failed had no effect: free its key BEFORE the answer leaves, so a client
   // retrying at once with the corrected request never races the release.
-  app.addHook('onSend', async (req, _reply, payload) => {
+  const idempotencyRelease = async (req: FastifyRequest, _reply: FastifyReply, payload: unknown) => {
     if (req.idem && !req.idem.sealed && req.auth) {
       req.idem.sealed = true;
       await deps.idempotency.release(req.auth.workspaceId, req.idem.key, req.idem.fingerprint).catch((err) => {
@@ -306,6 +327,17 @@ export function buildApp(deps: AppDeps): App {
       });
     }
     return payload;
+  };
+
+  // Route-level hooks run after the global ones of the same kind, as the global hooks did when
+  // registered here; write routes declare none of their own.
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    if (!methods.some((m) => m === 'POST' || m === 'PATCH' || m === 'DELETE')) return;
+    const prepend = <T>(own: T | T[] | undefined, hook: T): T[] =>
+      own === undefined ? [hook] : [hook, ...(Array.isArray(own) ? own : [own])];
+    route.preHandler = prepend(route.preHandler, idempotencyBegin as never);
+    route.onSend = prepend(route.onSend, idempotencyRelease as never);
   });
 
   app.setErrorHandler((err: FastifyError | ParleyError | Error, req, reply) => {

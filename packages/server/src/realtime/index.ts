@@ -110,6 +110,11 @@ export class Realtime {
     return this.presence.count(workspaceId, conversationId);
   }
 
+  /** The count when presence is in-process (a map read, no await); undefined with shared presence. */
+  liveConnectionsNow(workspaceId: string, conversationId: string): number | undefined {
+    return this.presence.countNow?.(workspaceId, conversationId);
+  }
+
   /**
    * Attaches a stream. Presence is registered and the subscription made BEFORE the existence
    * check: a DELETE that counted no presence commits before this check sees the row (404), or

@@ -12,6 +12,8 @@ export interface Presence {
   /** Never throws: a lease that cannot be removed expires by itself. */
   remove(workspaceId: string, conversationId: string, connectionId: string): Promise<void>;
   count(workspaceId: string, conversationId: string): Promise<number>;
+  /** The count without waiting, where it is an in-process read; undefined where it is not. */
+  countNow?(workspaceId: string, conversationId: string): number;
   close(): Promise<void>;
 }
 
@@ -37,6 +39,9 @@ export class MemoryPresence implements Presence {
     if (set.size === 0) this.live.delete(k);
   }
   async count(w: string, c: string): Promise<number> {
+    return this.countNow(w, c);
+  }
+  countNow(w: string, c: string): number {
     return this.live.get(key(w, c))?.size ?? 0;
   }
   async close(): Promise<void> {}

@@ -13,7 +13,7 @@ import type {
   ToolStatus,
   Workspace,
 } from '../domain/types.js';
-import { QueryTemplate, TemplateFamily } from './query-template.js';
+import { type DirectRead, QueryTemplate, TemplateFamily } from './query-template.js';
 import type {
   ApiKeysTable,
   AuditEventsTable,
@@ -321,8 +321,13 @@ export class KyselyRepo implements Repo {
     protected readonly db: Kysely<Database>,
     protected readonly search: SearchIndex,
     /** Inside a PostgreSQL transaction: a loaded conversation is locked (FOR UPDATE) until commit. */
-    protected readonly opts: { lockRows?: boolean } = {},
+    protected readonly opts: { lockRows?: boolean; direct?: DirectRead } = {},
   ) {}
+
+  /** A hot-read template, on the engine's direct path when it has one (see DirectRead). */
+  protected read<P extends Record<string, unknown>, O>(t: QueryTemplate<P, O>, params: P): Promise<O[]> {
+    return t.execute(this.db, params, this.opts.direct);
+  }
 
   // ---- workspaces and keys -------------------------------------------------
 
@@ -379,7 +384,7 @@ export class KyselyRepo implements Repo {
   }
 
   async findApiKeyByHash(keyHash: string): Promise<ApiKey | null> {
-    const [r] = await keyByHash.execute(this.db, { hash: keyHash });
+    const [r] = await this.read(keyByHash, { hash: keyHash });
     return r ? toKey(r) : null;
   }
 
@@ -446,8 +451,8 @@ export class KyselyRepo implements Repo {
     // writers of one conversation queue on its row, as they queue on the file lock on SQLite,
     // so counters and the auto title stay exact under concurrency
     const [r] = this.opts.lockRows
-      ? await conversationByIdForUpdate.execute(this.db, { ws: workspaceId, id })
-      : await conversationById.execute(this.db, { ws: workspaceId, id });
+      ? await this.read(conversationByIdForUpdate, { ws: workspaceId, id })
+      : await this.read(conversationById, { ws: workspaceId, id });
     return r ? toConversation(r) : null;
   }
 
@@ -589,7 +594,7 @@ export class KyselyRepo implements Repo {
       for (const k of present) (structure as unknown as Record<string, unknown>)[k] = p[k];
       return listQueryOn(db, search, p.ws as string, structure);
     });
-    return (await template.execute(this.db, params)).map(toConversation);
+    return (await this.read(template, params)).map(toConversation);
   }
 
   async totalConversations(workspaceId: string, f: ConversationFilter, cap: number): Promise<TotalAnswer> {
@@ -610,7 +615,7 @@ export class KyselyRepo implements Repo {
           : f.botId !== undefined
             ? [`bot:${f.botId}`, `bot_archived:${f.botId}`]
             : ['all', 'archived'];
-      const rows = await countersByName.execute(this.db, { ws: workspaceId, a: all, b: archived });
+      const rows = await this.read(countersByName, { ws: workspaceId, a: all, b: archived });
       const get = (n: string) => num(rows.find((r) => r.name === n)?.value ?? 0);
       const total =
         f.archived === 'include' ? get(all) : f.archived === 'only' ? get(archived) : get(all) - get(archived);
@@ -678,7 +683,7 @@ export class KyselyRepo implements Repo {
       const page = query.orderBy('id', q.order).limit(p.limit);
       return q.offset ? page.offset(p.offset as number) : page;
     });
-    const rows = await template.execute(this.db, params);
+    const rows = await this.read(template, params);
     return rows.map(toMessage);
   }
 

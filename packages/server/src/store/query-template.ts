@@ -4,6 +4,13 @@ import type { Database } from './schema.js';
 type Slot = { arg: string } | { value: unknown };
 
 /**
+ * An engine's way to run a compiled read without Kysely's executor (connection provider, mutex,
+ * result plumbing), or undefined when it must not right now; the template then goes through
+ * Kysely as usual. Only the root store passes one, never a transaction's repo.
+ */
+export type DirectRead = (sql: string, parameters: readonly unknown[]) => unknown[] | Promise<unknown[]> | undefined;
+
+/**
  * A Kysely query built and compiled once per dialect, then run with new parameter values.
  * Building a query through Kysely's builder costs more CPU than SQLite takes to answer a
  * primary-key read, so the hot reads (key lookup, get, list) keep their shared Kysely definition
@@ -35,7 +42,7 @@ export class QueryTemplate<P extends Record<string, unknown>, O> {
     return { base, slots };
   }
 
-  async execute(db: Kysely<Database>, params: P): Promise<O[]> {
+  async execute(db: Kysely<Database>, params: P, direct?: DirectRead): Promise<O[]> {
     const adapter = db.getExecutor().adapter;
     let c = this.compiled.get(adapter);
     if (c === undefined) {
@@ -43,6 +50,10 @@ export class QueryTemplate<P extends Record<string, unknown>, O> {
       this.compiled.set(adapter, c);
     }
     const parameters = c.slots.map((s) => ('arg' in s ? params[s.arg] : s.value));
+    if (direct) {
+      const rows = direct(c.base.sql, parameters);
+      if (rows !== undefined) return (await rows) as O[];
+    }
     const query: CompiledQuery<O> = { sql: c.base.sql, query: c.base.query, queryId: createQueryId(), parameters };
     return (await db.executeQuery(query)).rows;
   }

@@ -42,11 +42,16 @@ const data = <T extends import('typebox').TSchema>(schema: T) => Type.Object({ d
 const dataPage = <T extends import('typebox').TSchema>(schema: T) =>
   Type.Object({ data: Type.Array(schema), meta: CursorMeta });
 
-function presentDetail(d: ConversationDetail) {
-  return {
-    ...presentConversation(d.conversation),
-    messages: d.messages.map(presentMessage),
-    ...(d.toolInvocations ? { tool_invocations: d.toolInvocations.map(presentTool) } : {}),
+function presentDetail(d: ConversationDetail, live?: number | null) {
+  // one object, filled in place: the wire order is the schema's either way
+  const out: Record<string, unknown> = presentConversation(d.conversation);
+  out.messages = d.messages.map(presentMessage);
+  if (d.toolInvocations) out.tool_invocations = d.toolInvocations.map(presentTool);
+  if (live !== undefined) out.live_connections = live;
+  return out as ReturnType<typeof presentConversation> & {
+    messages: ReturnType<typeof presentMessage>[];
+    tool_invocations?: ReturnType<typeof presentTool>[];
+    live_connections?: number | null;
   };
 }
 
@@ -175,10 +180,12 @@ export function registerConversationRoutes(app: App, deps: AppDeps): void {
         limit: req.query.limit,
         includeToolSteps: req.query.include_tool_steps === 'true',
       });
-      const live = deps.realtime
-        ? await deps.realtime.liveConnections(auth.workspaceId, d.conversation.id).catch(() => null)
+      const rt = deps.realtime;
+      const live = rt
+        ? (rt.liveConnectionsNow(auth.workspaceId, d.conversation.id) ??
+          (await rt.liveConnections(auth.workspaceId, d.conversation.id).catch(() => null)))
         : 0;
-      return { data: { ...presentDetail(d), live_connections: live } };
+      return { data: presentDetail(d, live) };
     },
   );
 

@@ -2,6 +2,7 @@ import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { notFound, ParleyError } from '../../errors.js';
 import { KyselyRepo } from '../kysely-repo.js';
+import type { DirectRead } from '../query-template.js';
 import type { Database } from '../schema.js';
 import type { Repo, Store } from '../types.js';
 import { PG_MIGRATIONS } from './migrations.js';
@@ -206,7 +207,16 @@ export class PostgresStore extends KyselyRepo implements Store {
     const db = new Kysely<Database>({
       dialect: new PostgresDialect({ pool: mappedPool(pool) as unknown as pg.Pool }),
     });
-    super(db, pgSearch);
+    // Hot reads outside transactions: pool.query (checkout, query, release; a client whose query
+    // failed is discarded) with the same error mapping, minus Kysely's executor and our wrapper.
+    const direct: DirectRead = (text, parameters) =>
+      pool.query(text, parameters as unknown[]).then(
+        (r) => r.rows,
+        (err: unknown) => {
+          throw mapPgError(err);
+        },
+      );
+    super(db, pgSearch, { direct });
     this.pool = pool;
     this.kysely = db;
   }

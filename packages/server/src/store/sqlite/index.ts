@@ -3,6 +3,7 @@ import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, type SqliteDatabase, SqliteDialect, sql } from 'kysely';
 import { KyselyRepo } from '../kysely-repo.js';
+import type { DirectRead } from '../query-template.js';
 import type { Database } from '../schema.js';
 import type { Repo, Store } from '../types.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
@@ -81,9 +82,17 @@ export class SqliteStore extends KyselyRepo implements Store {
   readonly kysely: Kysely<Database>;
 
   constructor(raw: BetterSqlite3.Database) {
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(raw) }) });
-    const search = createSqliteSearch();
-    super(db, search);
+    const statements = withStatementCache(raw);
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: statements }) });
+    // Hot reads outside a transaction run the cached statement at once. Inside one (BEGIN ..
+    // COMMIT on the single connection) they go through Kysely and wait for it like any query, so
+    // a read never sees another request's uncommitted writes.
+    const direct: DirectRead = (text, parameters) => {
+      if (raw.inTransaction) return undefined;
+      const stmt = statements.prepare(text) as BetterSqlite3.Statement;
+      return stmt.reader ? (stmt.all(parameters) as unknown[]) : undefined;
+    };
+    super(db, createSqliteSearch(), { direct });
     this.raw = raw;
     this.kysely = db;
   }
