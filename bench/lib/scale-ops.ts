@@ -3,11 +3,19 @@
  * request, written out once per engine. The raw peer calls these in a loop (no HTTP); the
  * node:http peer calls them behind bare routing and key auth. One implementation, so both peers
  * run the same SQL.
+ *
+ * Search is the exception: ranking (bm25 / ts_rank_cd), best hit per conversation and snippets
+ * are most of its work, and writing that again here would measure a different program. The
+ * search peers call Parley's own store (searchConversations + totalConversations, the analyzer's
+ * snippet): they measure Parley minus HTTP, auth and the service layer.
  */
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
-import { literalTerms } from '../../packages/server/src/store/search-terms.js';
-import { fts5Query, workspaceTag } from '../../packages/server/src/store/sqlite/search.js';
+import { openStore } from '../../packages/server/src/store/open.js';
+import { tsvLiteral } from '../../packages/server/src/store/postgres/search.js';
+import { literalTerms, makeSnippet } from '../../packages/server/src/store/search-terms.js';
+import { taggedBody, workspaceTag } from '../../packages/server/src/store/sqlite/search.js';
+import type { Store } from '../../packages/server/src/store/types.js';
 
 export interface Db {
   engine: 'sqlite' | 'postgres';
@@ -17,11 +25,16 @@ export interface Db {
   close(): Promise<void>;
   /** SQLite: the workspace's search-index tag (its rowid in base 36, see store/sqlite/search.ts). */
   searchTag?(workspaceId: string): string;
+  /** Parley's store on the same database (the search peers use it, see above). */
+  store(): Promise<Store>;
 }
 
-function workspaceTagOf(db: Db, ws: string): string {
-  if (!db.searchTag) throw new Error('searchTag is SQLite-only');
-  return db.searchTag(ws);
+function lazyStore(databaseUrl: string): () => Promise<Store> {
+  let opened: Promise<Store> | null = null;
+  return () => {
+    opened ??= openStore({ databaseUrl });
+    return opened;
+  };
 }
 
 export function openDb(databaseUrl: string): Db {
@@ -32,6 +45,8 @@ export function openDb(databaseUrl: string): Db {
     raw.pragma('busy_timeout = 5000');
     raw.pragma('foreign_keys = ON');
     const cache = new Map<string, BetterSqlite3.Statement>();
+    const tags = new Map<string, string>();
+    const store = lazyStore(databaseUrl);
     const stmt = (s: string) => {
       let p = cache.get(s);
       if (!p) {
@@ -43,9 +58,15 @@ export function openDb(databaseUrl: string): Db {
     let lock: Promise<void> = Promise.resolve();
     const db: Db = {
       engine: 'sqlite',
+      store,
       searchTag: (ws) => {
-        const r = stmt('SELECT rowid AS r FROM workspaces WHERE id = ?').get(ws) as { r: number } | undefined;
-        return workspaceTag(r?.r ?? 0);
+        let tag = tags.get(ws);
+        if (tag === undefined) {
+          const r = stmt('SELECT rowid AS r FROM workspaces WHERE id = ?').get(ws) as { r: number } | undefined;
+          tag = workspaceTag(r?.r ?? 0);
+          tags.set(ws, tag);
+        }
+        return tag;
       },
       all: async (s, p) => stmt(s).all(...p) as Record<string, unknown>[],
       run: async (s, p) => stmt(s).run(...p).changes,
@@ -71,11 +92,13 @@ export function openDb(databaseUrl: string): Db {
       },
       close: async () => {
         raw.close();
+        await (await store()).close();
       },
     };
     return db;
   }
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
+  const store = lazyStore(databaseUrl);
   // BIGINT and count(*) as numbers, as Parley's pool does
   pg.types.setTypeParser(20, (v) => Number(v));
   const numbered = (s: string) => {
@@ -84,6 +107,7 @@ export function openDb(databaseUrl: string): Db {
   };
   const on = (c: pg.Pool | pg.PoolClient): Db => ({
     engine: 'postgres',
+    store,
     all: async (s, p) => (await c.query({ text: numbered(s), values: p })).rows,
     run: async (s, p) => (await c.query({ text: numbered(s), values: p })).rowCount ?? 0,
     async tx(fn) {
@@ -100,7 +124,10 @@ export function openDb(databaseUrl: string): Db {
         client.release();
       }
     },
-    close: () => pool.end(),
+    close: async () => {
+      await pool.end();
+      await (await store()).close();
+    },
   });
   return on(pool);
 }
@@ -109,31 +136,6 @@ const COLS = `c.workspace_id, c.id, c.user_id, c.bot_id, c.title, c.title_source
   c.matter_id, c.context_extra, c.metadata, c.archived, c.message_count, c.tool_invocation_count,
   c.last_message_at, c.created_at, c.updated_at`;
 const TOTAL_CAP = 10_000;
-
-/** The search condition Parley's SearchIndex builds (see store/{sqlite,postgres}/search.ts). */
-function searchCondition(db: Db, ws: string, text: string): { sql: string; params: unknown[] } {
-  if (db.engine === 'sqlite') {
-    // the workspace's tag is its rowid in base 36 (store/sqlite/search.ts); resolved per call by the caller's SQL
-    const tag = workspaceTagOf(db, ws);
-    const q = fts5Query(tag, text) ?? '""';
-    return {
-      sql: `(c.rowid IN (SELECT rowid FROM title_idx WHERE title_idx MATCH ?)
-        OR c.id IN (SELECT m.conversation_id FROM message_idx f JOIN messages m ON m.rowid = f.rowid
-                    WHERE message_idx MATCH ? AND m.workspace_id = ?))`,
-      params: [q, q, ws],
-    };
-  }
-  const terms = literalTerms(text);
-  const tsq = terms.map(() => 'parley_term_query(?::text, ?::boolean)').join(' && ') || `''::tsquery`;
-  const tp = terms.flatMap((t) => [t.words.join(' '), t.prefix]);
-  return {
-    sql: `(c.id IN (SELECT t.id FROM conversations t
-        WHERE t.workspace_id = ? AND t.title IS NOT NULL AND parley_tsv(t.title) @@ (${tsq}))
-      OR c.id IN (SELECT m.conversation_id FROM messages m
-        WHERE m.workspace_id = ? AND parley_tsv(m.content) @@ (${tsq})))`,
-    params: [ws, ...tp, ws, ...tp],
-  };
-}
 
 async function counterTotal(db: Db, ws: string): Promise<number> {
   const rows = await db.all(`SELECT name, value FROM counters WHERE workspace_id = ? AND name IN (?, ?)`, [
@@ -153,16 +155,36 @@ export interface ListArgs {
   offset?: number;
 }
 
-/** GET /v1/conversations: page by updated_at desc (keyset or OFFSET), search filter, meta.total. */
+/**
+ * GET /v1/conversations?search=…: top `perPage` by relevance with a snippet each, and the
+ * bounded total, through Parley's store (what ConversationsService.list does, minus HTTP).
+ */
+export async function searchOp(
+  db: Db,
+  a: ListArgs & { search: string },
+): Promise<{ items: Record<string, unknown>[]; total: number }> {
+  const store = await db.store();
+  const filter = { archived: 'exclude' as const, search: a.search };
+  const total = await store.totalConversations(a.ws, filter, TOTAL_CAP);
+  const rows = await store.searchConversations(a.ws, {
+    ...filter,
+    orderBy: 'relevance',
+    order: 'asc',
+    limit: a.perPage + 1,
+  });
+  const terms = literalTerms(a.search);
+  const items = rows.slice(0, a.perPage).map((r) => ({
+    ...r.conversation,
+    match: { message_id: r.hit.messageId, field: r.hit.field, ...makeSnippet(r.hit.text, terms) },
+  }));
+  return { items, total: total.total };
+}
+
+/** GET /v1/conversations: page by updated_at desc (keyset or OFFSET), meta.total; with `search`, searchOp. */
 export async function listOp(db: Db, a: ListArgs): Promise<{ items: Record<string, unknown>[]; total: number }> {
+  if (a.search !== undefined) return searchOp(db, { ...a, search: a.search });
   const where = ['c.workspace_id = ?', 'c.archived = 0'];
   const params: unknown[] = [a.ws];
-  if (a.search !== undefined) {
-    const s = searchCondition(db, a.ws, a.search);
-    where.push(s.sql);
-    params.push(...s.params);
-  }
-  const filterParams = [...params];
   if (a.after) {
     where.push('(c.updated_at < ? OR (c.updated_at = ? AND c.id < ?))');
     params.push(a.after.v, a.after.v, a.after.i);
@@ -175,17 +197,7 @@ export async function listOp(db: Db, a: ListArgs): Promise<{ items: Record<strin
     params.push(a.offset);
   }
   const rows = await db.all(sqlText, params);
-  let total: number;
-  if (a.search === undefined) total = await counterTotal(db, a.ws);
-  else {
-    const filterWhere = where.slice(0, 3).join(' AND ');
-    const r = await db.all(
-      `SELECT count(*) AS n FROM (SELECT c.id FROM conversations c WHERE ${filterWhere} LIMIT ?) t`,
-      [...filterParams, TOTAL_CAP + 1],
-    );
-    total = Math.min(TOTAL_CAP, Number(r[0]?.n ?? 0));
-  }
-  return { items: rows.slice(0, a.perPage), total };
+  return { items: rows.slice(0, a.perPage), total: await counterTotal(db, a.ws) };
 }
 
 export async function totalOp(db: Db, a: { ws: string }): Promise<{ total: number }> {
@@ -220,15 +232,15 @@ export async function deleteOp(db: Db, a: { ws: string; id: string; auditId: str
       )
     )[0];
     if (!conv) return { deleted: 0 };
+    // SQLite: the contentless index rows go by rowid; PostgreSQL: search_tsv goes with its row
     if (t.engine === 'sqlite') {
       await t.run(
-        `INSERT INTO message_fts (message_fts, rowid, content) SELECT 'delete', rowid, content FROM messages
-         WHERE workspace_id = ? AND conversation_id = ?`,
+        `DELETE FROM message_idx WHERE rowid IN (SELECT rowid FROM messages WHERE workspace_id = ? AND conversation_id = ?)`,
         [a.ws, a.id],
       );
       await t.run(
-        `INSERT INTO title_fts (title_fts, rowid, title) SELECT 'delete', rowid, title FROM conversations
-         WHERE workspace_id = ? AND id = ? AND title IS NOT NULL`,
+        `DELETE FROM title_idx WHERE rowid IN (SELECT rowid FROM conversations
+         WHERE workspace_id = ? AND id = ? AND title IS NOT NULL)`,
         [a.ws, a.id],
       );
     }
@@ -272,26 +284,12 @@ export async function appendOp(db: Db, a: AppendArgs): Promise<Record<string, un
   if (claimed === 0) throw new Error('idempotency key reused');
   return db.tx(async (t) => {
     const conv = await t.all(
-      `SELECT ${COLS} FROM conversations c WHERE c.workspace_id = ? AND c.id = ?${t.engine === 'postgres' ? ' FOR UPDATE' : ''}`,
+      `SELECT ${t.engine === 'sqlite' ? 'c.rowid AS r, ' : ''}${COLS} FROM conversations c
+       WHERE c.workspace_id = ? AND c.id = ?${t.engine === 'postgres' ? ' FOR UPDATE' : ''}`,
       [a.ws, a.conv],
     );
-    if (!conv[0]) throw new Error('no conversation');
-    await t.run(
-      `INSERT INTO messages (workspace_id, conversation_id, id, role, content, metadata, created_at)
-       VALUES (?, ?, ?, ?, ?, '{}', ?)`,
-      [a.ws, a.conv, a.id, a.role, a.content, now],
-    );
-    if (t.engine === 'sqlite') {
-      await t.run(
-        `INSERT INTO message_fts (rowid, content) SELECT rowid, content FROM messages WHERE workspace_id = ? AND id = ?`,
-        [a.ws, a.id],
-      );
-    }
-    await t.run(
-      `UPDATE conversations SET message_count = message_count + 1, tool_invocation_count = tool_invocation_count + 0,
-         updated_at = ?, last_message_at = ? WHERE workspace_id = ? AND id = ?`,
-      [now, now, a.ws, a.conv],
-    );
+    const row = conv[0];
+    if (!row) throw new Error('no conversation');
     const message = {
       id: a.id,
       conversation_id: a.conv,
@@ -300,10 +298,35 @@ export async function appendOp(db: Db, a: AppendArgs): Promise<Record<string, un
       metadata: {},
       created_at: new Date(now).toISOString(),
     };
-    await t.run('UPDATE conversations SET event_seq = event_seq + 1 WHERE workspace_id = ? AND id = ?', [a.ws, a.conv]);
+    if (t.engine === 'sqlite') {
+      // (RETURNING, not last_insert_rowid(): other callers' idempotency claims share the connection)
+      const inserted = await t.all(
+        `INSERT INTO messages (workspace_id, conversation_id, id, role, content, metadata, created_at)
+         VALUES (?, ?, ?, ?, ?, '{}', ?) RETURNING rowid AS r`,
+        [a.ws, a.conv, a.id, a.role, a.content, now],
+      );
+      // the index row: the workspace-tagged tokens, keyed by the message's rowid (store/sqlite/search.ts)
+      await t.run('INSERT INTO message_idx (rowid, conv, body) VALUES (?, ?, ?)', [
+        inserted[0]?.r,
+        row.r,
+        taggedBody(t.searchTag?.(a.ws) ?? '', a.content),
+      ]);
+    } else {
+      await t.run(
+        `INSERT INTO messages (workspace_id, conversation_id, id, role, content, metadata, created_at, search_tsv)
+         VALUES (?, ?, ?, ?, ?, '{}', ?, ?::tsvector)`,
+        [a.ws, a.conv, a.id, a.role, a.content, now, tsvLiteral(a.content)],
+      );
+    }
+    // counters, timestamps and the event seq in one UPDATE
     const seq = Number(
-      (await t.all('SELECT event_seq FROM conversations WHERE workspace_id = ? AND id = ?', [a.ws, a.conv]))[0]
-        ?.event_seq,
+      (
+        await t.all(
+          `UPDATE conversations SET message_count = message_count + 1, updated_at = ?, last_message_at = ?,
+             event_seq = event_seq + 1 WHERE workspace_id = ? AND id = ? RETURNING event_seq`,
+          [now, now, a.ws, a.conv],
+        )
+      )[0]?.event_seq,
     );
     await t.run(
       `INSERT INTO conversation_events (workspace_id, conversation_id, seq, type, payload, created_at)
@@ -320,5 +343,5 @@ export async function appendOp(db: Db, a: AppendArgs): Promise<Record<string, un
   });
 }
 
-export const OPS = { list: listOp, total: totalOp, delete: deleteOp, append: appendOp } as const;
+export const OPS = { list: listOp, search: searchOp, total: totalOp, delete: deleteOp, append: appendOp } as const;
 export type OpName = keyof typeof OPS;

@@ -48,9 +48,8 @@ export interface ScaleScenario {
 }
 
 /**
- * THE one place that says how a search is asked for. When the `search` branch lands (ranked,
- * with a `match` snippet per item), change the path here (e.g. add `&order_by=relevance`, or
- * `/v1/search?q=`) and the peers' SQL in scale-ops.ts listOp.
+ * THE one place that says how a search is asked for: `search` orders by relevance by default and
+ * every item carries a `match` snippet; the peers answer it through scale-ops.ts searchOp.
  */
 export function searchCall(ds: ScaleDataset, ws: string, term: string): Call {
   return {
@@ -139,7 +138,7 @@ export const SCALE_SCENARIOS: ScaleScenario[] = [
   {
     name: 'search',
     description:
-      'Scoped search, top 20 (current `search` filter of GET /v1/conversations, meta.total bounded count), 40 terms rare to very common, the last word a prefix',
+      "Scoped search, top 20 by relevance with snippets (GET /v1/conversations?search=, meta.total bounded count), 40 terms rare to very common, the last word a prefix; peers = Parley's store call without HTTP (scale-ops.ts searchOp)",
     async parts(ds) {
       const terms = searchTerms(40);
       const rotating = terms.map((t, i) => searchCall(ds, ds.workspaces[i % ds.workspaces.length] as string, t.term));

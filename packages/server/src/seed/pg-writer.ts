@@ -1,12 +1,14 @@
 import type pg from 'pg';
+import { tsvFromTokens } from '../store/postgres/search.js';
+import { indexTokens } from '../store/search-terms.js';
 import type { SeedConversation } from './generator.js';
 import type { SeedWriter } from './writer.js';
 
 /**
  * Bulk writer for PostgreSQL: one INSERT … SELECT FROM unnest($1::text[], …) per table per batch
  * (one parameter per column, whatever the row count), one transaction per batch, counters added
- * once per batch. The full-text index is an expression GIN index on the rows, so PostgreSQL
- * maintains it from the plain inserts. Same rows as the SQLite writer for the same batch.
+ * once per batch. Each row's `search_tsv` is the tsvector the store writes for the same text
+ * (store/postgres/search.ts, from the generator thread's tokens). Same rows as the SQLite writer.
  */
 export class PgSeedWriter implements SeedWriter {
   /** Full-text indexes set aside for a load into empty tables, rebuilt by finish(). */
@@ -15,14 +17,14 @@ export class PgSeedWriter implements SeedWriter {
   constructor(private readonly pool: pg.Pool) {}
 
   async workspaces(ids: string[], createdAt: number): Promise<void> {
-    // Into empty tables, building the expression GIN indexes once at the end is ~35% cheaper
-    // than maintaining them row by row (parley_tsv runs once per row either way). The exact
-    // definitions are read back from the catalog, so the rebuilt indexes are the migration's own.
+    // Into empty tables, building the GIN indexes once at the end is cheaper than maintaining
+    // them row by row. The exact definitions are read back from the catalog, so the rebuilt
+    // indexes are the migration's own.
     const empty = await this.pool.query('SELECT NOT EXISTS (SELECT 1 FROM messages) AS empty');
     if (empty.rows[0]?.empty === true) {
       const r = await this.pool.query<{ indexname: string; indexdef: string }>(
         `SELECT indexname, indexdef FROM pg_indexes
-         WHERE schemaname = current_schema() AND indexname IN ('messages_search', 'conversations_title_search')`,
+         WHERE schemaname = current_schema() AND indexname IN ('messages_search_tsv', 'conversations_search_tsv')`,
       );
       for (const row of r.rows) {
         await this.pool.query(`DROP INDEX ${quoteIdent(row.indexname)}`);
@@ -39,7 +41,7 @@ export class PgSeedWriter implements SeedWriter {
 
   async write(batch: SeedConversation[]): Promise<number> {
     const conv = columns(15);
-    const msg = columns(6);
+    const msg = columns(7);
     const tool = columns(9);
     const counters = new Map<string, number>();
     const bump = (ws: string, name: string) => {
@@ -63,9 +65,19 @@ export class PgSeedWriter implements SeedWriter {
         c.lastMessageAt,
         c.createdAt,
         c.updatedAt,
-        null,
+        tsvFromTokens(tokensOf(c.titleTokens, c.title)),
       ]);
-      for (const m of c.messages) push(msg, [c.workspaceId, c.id, m.id, m.role, m.content, m.createdAt]);
+      for (const m of c.messages) {
+        push(msg, [
+          c.workspaceId,
+          c.id,
+          m.id,
+          m.role,
+          m.content,
+          m.createdAt,
+          tsvFromTokens(tokensOf(m.tokens, m.content)),
+        ]);
+      }
       for (const t of c.tools) {
         push(tool, [c.workspaceId, c.id, t.id, t.messageId, t.toolName, t.input, t.output, t.startedAt, t.finishedAt]);
       }
@@ -96,19 +108,20 @@ export class PgSeedWriter implements SeedWriter {
         long({
           text: `INSERT INTO conversations (workspace_id, id, user_id, bot_id, title, title_source, contact_id, deal_id,
            matter_id, context_extra, metadata, archived, message_count, tool_invocation_count, last_message_at,
-           created_at, updated_at)
-         SELECT w, i, u, b, t, 'auto', ct, d, mt, '{}', '{}', a, mc, tc, lm, ca, ua
+           created_at, updated_at, search_tsv)
+         SELECT w, i, u, b, t, 'auto', ct, d, mt, '{}', '{}', a, mc, tc, lm, ca, ua, sv::tsvector
          FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-           $9::int[], $10::int[], $11::int[], $12::bigint[], $13::bigint[], $14::bigint[])
-           AS x(w, i, u, b, t, ct, d, mt, a, mc, tc, lm, ca, ua)`,
-          values: conv.slice(0, 14),
+           $9::int[], $10::int[], $11::int[], $12::bigint[], $13::bigint[], $14::bigint[], $15::text[])
+           AS x(w, i, u, b, t, ct, d, mt, a, mc, tc, lm, ca, ua, sv)`,
+          values: conv,
         }),
       );
       await client.query(
         long({
-          text: `INSERT INTO messages (workspace_id, conversation_id, id, role, content, metadata, created_at)
-         SELECT w, c, i, r, t, '{}', ca
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[]) AS x(w, c, i, r, t, ca)`,
+          text: `INSERT INTO messages (workspace_id, conversation_id, id, role, content, metadata, created_at, search_tsv)
+         SELECT w, c, i, r, t, '{}', ca, sv::tsvector
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[])
+           AS x(w, c, i, r, t, ca, sv)`,
           values: msg,
         }),
       );
@@ -167,6 +180,12 @@ function long(q: pg.QueryConfig): pg.QueryConfig {
 
 function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** The generator thread's tokens (space-separated), or the text analyzed here. */
+function tokensOf(joined: string | undefined, text: string): string[] {
+  if (joined === undefined) return indexTokens(text);
+  return joined.length === 0 ? [] : joined.split(' ');
 }
 
 function columns(n: number): unknown[][] {

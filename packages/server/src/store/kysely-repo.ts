@@ -261,6 +261,65 @@ const conversationByIdForUpdate = new QueryTemplate((db, p: { ws: string; id: st
     .forUpdate(),
 );
 
+// ---- the append path's writes, compiled once (see query-template.ts) ----
+
+const touchWithLast = new QueryTemplate(
+  (db, p: { ws: string; id: string; messages: number; tools: number; updatedAt: number; last: number }) =>
+    db
+      .updateTable('conversations')
+      .set((eb) => ({
+        message_count: eb('message_count', '+', p.messages),
+        tool_invocation_count: eb('tool_invocation_count', '+', p.tools),
+        updated_at: p.updatedAt,
+        last_message_at: p.last,
+      }))
+      .where('workspace_id', '=', p.ws)
+      .where('id', '=', p.id),
+);
+
+const touchOnly = new QueryTemplate(
+  (db, p: { ws: string; id: string; messages: number; tools: number; updatedAt: number }) =>
+    db
+      .updateTable('conversations')
+      .set((eb) => ({
+        message_count: eb('message_count', '+', p.messages),
+        tool_invocation_count: eb('tool_invocation_count', '+', p.tools),
+        updated_at: p.updatedAt,
+      }))
+      .where('workspace_id', '=', p.ws)
+      .where('id', '=', p.id),
+);
+
+/** Takes the next event seq and returns it in one statement (the row lock / write lock orders seqs). */
+const nextEventSeq = new QueryTemplate((db, p: { ws: string; id: string }) =>
+  db
+    .updateTable('conversations')
+    .set((eb) => ({ event_seq: eb('event_seq', '+', 1) }))
+    .where('workspace_id', '=', p.ws)
+    .where('id', '=', p.id)
+    .returning('event_seq'),
+);
+
+const insertEvent = new QueryTemplate(
+  (db, p: { ws: string; conv: string; seq: number; type: string; payload: string; at: number }) =>
+    db.insertInto('conversation_events').values({
+      workspace_id: p.ws,
+      conversation_id: p.conv,
+      seq: p.seq,
+      type: p.type,
+      payload: p.payload,
+      created_at: p.at,
+    }),
+);
+
+const completeIdem = new QueryTemplate((db, p: { ws: string; key: string; status: number; body: string | null }) =>
+  db
+    .updateTable('idempotency_records')
+    .set({ state: 'done', status_code: p.status, response_body: p.body })
+    .where('workspace_id', '=', p.ws)
+    .where('idem_key', '=', p.key),
+);
+
 const countersByName = new QueryTemplate((db, p: { ws: string; a: string; b: string }) =>
   db.selectFrom('counters').select(['name', 'value']).where('workspace_id', '=', p.ws).where('name', 'in', [p.a, p.b]),
 );
@@ -703,17 +762,15 @@ export class KyselyRepo implements Repo {
     id: string,
     change: { messages?: number; toolInvocations?: number; lastMessageAt?: number; updatedAt: number },
   ): Promise<void> {
-    await this.db
-      .updateTable('conversations')
-      .set((eb) => ({
-        message_count: eb('message_count', '+', change.messages ?? 0),
-        tool_invocation_count: eb('tool_invocation_count', '+', change.toolInvocations ?? 0),
-        updated_at: change.updatedAt,
-        ...(change.lastMessageAt !== undefined ? { last_message_at: change.lastMessageAt } : {}),
-      }))
-      .where('workspace_id', '=', workspaceId)
-      .where('id', '=', id)
-      .execute();
+    const p = {
+      ws: workspaceId,
+      id,
+      messages: change.messages ?? 0,
+      tools: change.toolInvocations ?? 0,
+      updatedAt: change.updatedAt,
+    };
+    if (change.lastMessageAt !== undefined) await touchWithLast.execute(this.db, { ...p, last: change.lastMessageAt });
+    else await touchOnly.execute(this.db, p);
   }
 
   async insertToolInvocation(workspaceId: string, t: ToolInvocation): Promise<void> {
@@ -856,12 +913,7 @@ export class KyselyRepo implements Repo {
   }
 
   async completeIdempotency(workspaceId: string, key: string, statusCode: number, body: string | null): Promise<void> {
-    await this.db
-      .updateTable('idempotency_records')
-      .set({ state: 'done', status_code: statusCode, response_body: body })
-      .where('workspace_id', '=', workspaceId)
-      .where('idem_key', '=', key)
-      .execute();
+    await completeIdem.execute(this.db, { ws: workspaceId, key, status: statusCode, body });
   }
 
   async releaseIdempotency(workspaceId: string, key: string, fingerprint: string): Promise<void> {
@@ -925,26 +977,17 @@ export class KyselyRepo implements Repo {
   async appendConversationEvent(e: NewStoredEvent): Promise<number | null> {
     // The UPDATE takes the conversation's row lock (PostgreSQL) / the write lock (SQLite), so
     // seqs are handed out in commit order: seq n+1 cannot commit before seq n.
-    const bumped = await this.db
-      .updateTable('conversations')
-      .set((eb) => ({ event_seq: eb('event_seq', '+', 1) }))
-      .where('workspace_id', '=', e.workspaceId)
-      .where('id', '=', e.conversationId)
-      .executeTakeFirst();
-    if (Number(bumped.numUpdatedRows) === 0) return null;
-    const seq = await this.conversationEventSeq(e.workspaceId, e.conversationId);
-    if (seq === null) return null;
-    await this.db
-      .insertInto('conversation_events')
-      .values({
-        workspace_id: e.workspaceId,
-        conversation_id: e.conversationId,
-        seq,
-        type: e.type,
-        payload: e.payload,
-        created_at: e.createdAt,
-      })
-      .execute();
+    const [bumped] = await nextEventSeq.execute(this.db, { ws: e.workspaceId, id: e.conversationId });
+    if (!bumped) return null;
+    const seq = num(bumped.event_seq ?? 0);
+    await insertEvent.execute(this.db, {
+      ws: e.workspaceId,
+      conv: e.conversationId,
+      seq,
+      type: e.type,
+      payload: e.payload,
+      at: e.createdAt,
+    });
     return seq;
   }
 

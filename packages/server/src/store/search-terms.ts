@@ -32,6 +32,8 @@ const EMOJI =
   '\\p{Extended_Pictographic}[\\p{EMod}\\uFE0F\\u20E3]*(?:\\u200D\\p{Extended_Pictographic}[\\p{EMod}\\uFE0F]*)*' +
   '|\\p{RI}\\p{RI}|[0-9#*]\\uFE0F?\\u20E3';
 const TOKEN = new RegExp(`(${EMOJI})|(${CJK})|([[\\p{L}\\p{N}\\p{M}]--${CJK}]+)`, 'gv');
+/** TOKEN for exec() from a position: its own object, as matchAll copies TOKEN's lastIndex. */
+const TOKEN_AT = new RegExp(TOKEN.source, 'gv');
 const ASCII = /^[\x00-\x7f]*$/;
 const LATIN_GREEK_MARKS = /([\p{sc=Latin}\p{sc=Greek}])\p{Mn}+/gu;
 const NON_WORD = /[^\p{L}\p{N}\p{M}]+/u;
@@ -77,27 +79,125 @@ function foldUncached(s: string): string[] {
     .map(cut);
 }
 
+type Emit = (text: string, start: number, end: number, kind: TokenKind) => void;
+
+/** One TOKEN match, folded, to `emit` (a word may fold into several parts). */
+function emitMatch(m: RegExpExecArray, emit: Emit): void {
+  const start = m.index;
+  const end = start + m[0].length;
+  if (m[1] !== undefined) {
+    const e = m[1].replace(EMOJI_SELECTORS, '');
+    if (e.length > 0) emit(e, start, end, 'emoji');
+  } else if (m[2] !== undefined) {
+    emit(m[2].normalize('NFKC'), start, end, 'cjk');
+  } else {
+    for (const w of foldWord(m[0])) emit(w, start, end, 'word');
+  }
+}
+
+/** The definition: every TOKEN match in order. The fast scanner below must agree with it exactly. */
+export function scanWithPattern(text: string, emit: Emit): void {
+  for (const m of text.matchAll(TOKEN)) emitMatch(m, emit);
+}
+
+/**
+ * Classes of BMP characters the fast scanner may decide alone, computed from the same patterns
+ * once: a separator starts no token and ends a word run; a plain CJK character is a token by
+ * itself, is its own NFKC form and starts no emoji. Anything else (accented letters, marks,
+ * emoji parts, surrogates) goes through TOKEN.
+ */
+const UNKNOWN = 0;
+const SEPARATOR = 1;
+const PLAIN_CJK = 2;
+const ALNUM = 3;
+const PENDING = 255;
+const CLASS = new Uint8Array(0x10000).fill(PENDING);
+const LETTER_NUMBER_MARK = /^[\p{L}\p{N}\p{M}]$/u;
+const PICTOGRAPHIC = /^\p{Extended_Pictographic}$/u;
+const ONE_CJK = new RegExp(`^${CJK}$`, 'v');
+
+/** A character's class, worked out the first time it is seen (the table fills as text arrives). */
+function classify(c: number): number {
+  let k = UNKNOWN;
+  const ch = String.fromCharCode(c);
+  if ((c < 0xd800 || c > 0xdfff) && !PICTOGRAPHIC.test(ch)) {
+    if (!LETTER_NUMBER_MARK.test(ch)) k = SEPARATOR;
+    else if (c < 0x80) k = ALNUM;
+    else if (ONE_CJK.test(ch) && ch.normalize('NFKC') === ch) k = PLAIN_CJK;
+  }
+  CLASS[c] = k;
+  return k;
+}
+// '#' and '*' are separators that may start a keycap emoji ("#\uFE0F\u20E3"): the scanner hands
+// them to TOKEN when a non-ASCII character follows
+
+/**
+ * The tokenizer: ASCII words, separators and plain CJK characters are handled character by
+ * character (most text is that); at anything else TOKEN decides from that position on, exactly
+ * as a full TOKEN scan would (a scan restarted at a position where no token is in progress finds
+ * the same next match).
+ */
+function scan(text: string, emit: Emit): void {
+  const n = text.length;
+  let i = 0;
+  while (i < n) {
+    const c = text.charCodeAt(i);
+    let k = CLASS[c] as number;
+    if (k === PENDING) k = classify(c);
+    if (k === ALNUM) {
+      let j = i + 1;
+      let upper = c >= 65 && c <= 90;
+      let d = 0;
+      while (j < n) {
+        d = text.charCodeAt(j);
+        if (d >= 0x80 || (CLASS[d] === PENDING ? classify(d) : CLASS[d]) !== ALNUM) break;
+        if (d >= 65 && d <= 90) upper = true;
+        j++;
+      }
+      // the run ends at the text's end, ASCII punctuation, a separator or a CJK character;
+      // anything else may continue the word (é, a mark) or make a keycap: TOKEN decides
+      const after = j === n ? SEPARATOR : d < 0x80 ? SEPARATOR : CLASS[d] === PENDING ? classify(d) : CLASS[d];
+      if (after === SEPARATOR || after === PLAIN_CJK) {
+        let w = text.slice(i, j);
+        if (upper) w = w.toLowerCase();
+        emit(w.length > MAX_TOKEN ? w.slice(0, MAX_TOKEN) : w, i, j, 'word');
+        i = j;
+        continue;
+      }
+    } else if (k === SEPARATOR) {
+      if (!((c === 35 || c === 42) && i + 1 < n && text.charCodeAt(i + 1) >= 0x80)) {
+        i++;
+        continue;
+      }
+    } else if (k === PLAIN_CJK) {
+      emit(text.charAt(i), i, i + 1, 'cjk');
+      i++;
+      continue;
+    }
+    TOKEN_AT.lastIndex = i;
+    const m = TOKEN_AT.exec(text);
+    if (m === null) return;
+    emitMatch(m, emit);
+    i = TOKEN_AT.lastIndex;
+  }
+}
+
 /** Tokens of a text, in order, with their offsets. */
 export function analyze(text: string): Token[] {
   const out: Token[] = [];
-  for (const m of text.matchAll(TOKEN)) {
-    const start = m.index;
-    const end = start + m[0].length;
-    if (m[1] !== undefined) {
-      const e = m[1].replace(EMOJI_SELECTORS, '');
-      if (e.length > 0) out.push({ text: e, start, end, kind: 'emoji' });
-    } else if (m[2] !== undefined) {
-      out.push({ text: m[2].normalize('NFKC'), start, end, kind: 'cjk' });
-    } else {
-      for (const w of foldWord(m[0])) out.push({ text: w, start, end, kind: 'word' });
-    }
-  }
+  scan(text, (t, start, end, kind) => {
+    out.push({ text: t, start, end, kind });
+  });
   return out;
 }
 
 /** Just the folded token strings (what the index stores, in order). */
 export function indexTokens(text: string): string[] {
-  return analyze(text).map((t) => t.text);
+  const out: string[] = [];
+  scan(text, (t) => {
+    out.push(t);
+  });
+  return out;
 }
 
 /**

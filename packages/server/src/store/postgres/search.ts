@@ -23,8 +23,13 @@ const lexeme = (t: string) => `'${t.replace(/\\/g, '\\\\').replace(/'/g, "''")}'
 
 /** The tsvector literal of a text (its tokens with positions). */
 export function tsvLiteral(text: string): string {
+  return tsvFromTokens(indexTokens(text));
+}
+
+/** The tsvector literal of already analyzed tokens (bulk loaders analyze on other threads). */
+export function tsvFromTokens(tokens: readonly string[]): string {
   const positions = new Map<string, number[]>();
-  indexTokens(text).forEach((t, i) => {
+  tokens.forEach((t, i) => {
     const p = Math.min(i + 1, MAX_POSITION);
     let list = positions.get(t);
     if (list === undefined) {
