@@ -186,8 +186,9 @@ export async function listOp(db: Db, a: ListArgs): Promise<{ items: Record<strin
   const where = ['c.workspace_id = ?', 'c.archived = 0'];
   const params: unknown[] = [a.ws];
   if (a.after) {
-    where.push('(c.updated_at < ? OR (c.updated_at = ? AND c.id < ?))');
-    params.push(a.after.v, a.after.v, a.after.i);
+    // the same row-value keyset as Parley's store (kysely-repo.ts listQueryOn)
+    where.push('(c.updated_at, c.id) < (?, ?)');
+    params.push(a.after.v, a.after.i);
   }
   let sqlText = `SELECT ${COLS} FROM conversations c WHERE ${where.join(' AND ')}
     ORDER BY c.updated_at DESC, c.id DESC LIMIT ?`;
