@@ -2,6 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import type { AuthContext } from '../domain/types.js';
 import { ParleyError } from '../errors.js';
+import { authContextOf } from '../services/keys.js';
 import type { Store } from '../store/types.js';
 
 export const STREAM_TOKEN_PREFIX = 'pst_';
@@ -63,15 +64,8 @@ export class StreamTokens {
     if (typeof claims.e !== 'number' || claims.e <= now) throw invalid();
     if (conversationId !== null && claims.c !== conversationId) throw invalid();
     const key = await this.store.getApiKey(claims.w, claims.k);
-    if (!key || key.revokedAt !== null || (key.expiresAt !== null && key.expiresAt <= now)) throw invalid();
-    return {
-      workspaceId: key.workspaceId,
-      keyId: key.id,
-      scopes: key.scopes,
-      userId: key.userId,
-      instanceAdmin: key.instanceAdmin,
-      rateLimit: key.rateLimit,
-      conversationId: claims.c,
-    };
+    const auth = key === null ? null : authContextOf(key, now);
+    if (auth === null) throw invalid();
+    return { ...auth, conversationId: claims.c };
   }
 }

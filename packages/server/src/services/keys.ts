@@ -15,6 +15,19 @@ export function mintSecret(): string {
   return KEY_PREFIX + randomBytes(32).toString('base64url');
 }
 
+/** Who a stored key lets call, or null while it is revoked or expired (checked on every use). */
+export function authContextOf(key: ApiKey, now: number): AuthContext | null {
+  if (key.revokedAt !== null || (key.expiresAt !== null && key.expiresAt <= now)) return null;
+  return {
+    workspaceId: key.workspaceId,
+    keyId: key.id,
+    scopes: key.scopes,
+    userId: key.userId,
+    instanceAdmin: key.instanceAdmin,
+    rateLimit: key.rateLimit,
+  };
+}
+
 export interface NewKeyInput {
   name: string;
   scopes: Scope[];
@@ -37,19 +50,10 @@ export class KeysService {
       throw new ParleyError('invalid_key', secret === undefined ? 'Missing API key' : 'Malformed API key');
     }
     const key = await this.deps.store.findApiKeyByHash(hashKey(secret));
-    const now = this.deps.clock.now();
-    if (key === null || key.revokedAt !== null || (key.expiresAt !== null && key.expiresAt <= now)) {
-      // one message for unknown, revoked and expired: no oracle for which keys exist
-      throw new ParleyError('invalid_key', 'Invalid or expired API key');
-    }
-    return {
-      workspaceId: key.workspaceId,
-      keyId: key.id,
-      scopes: key.scopes,
-      userId: key.userId,
-      instanceAdmin: key.instanceAdmin,
-      rateLimit: key.rateLimit,
-    };
+    const auth = key === null ? null : authContextOf(key, this.deps.clock.now());
+    // one message for unknown, revoked and expired: no oracle for which keys exist
+    if (auth === null) throw new ParleyError('invalid_key', 'Invalid or expired API key');
+    return auth;
   }
 
   /** Inserts a key in an open transaction (used by workspace creation too). */
