@@ -331,4 +331,74 @@ for (const engine of testEngines()) {
       assert.deepEqual((await other.admin.get(q('東京'))).body.data, []);
     });
   });
+
+  describe(`search candidate window [${engine}]`, () => {
+    test('a very common word is ranked among its newest hits; rare words, filters and cursors stay complete', async () => {
+      const server = await startServer(engine);
+      try {
+        const ws = await newWorkspace(server);
+        const api = (await ws.key(['read:ai', 'write:ai'])).client;
+        const mk = async (body: Record<string, unknown>) => {
+          const r = await api.post('/v1/conversations', body);
+          assert.equal(r.status, 201, r.text);
+          server.clock.advance(1000); // ids (PostgreSQL's window order) follow creation
+          return r.body.data.id as string;
+        };
+        // the oldest conversation holds the best wombat hit, then 3 × 1,000 weaker hits (> 2,000)
+        const old = await mk({
+          title: 'old one',
+          user_id: 'u-old',
+          messages: [
+            { role: 'user', content: 'wombat wombat wombat' },
+            { role: 'user', content: 'quokka' },
+          ],
+        });
+        const big: string[] = [];
+        for (let i = 0; i < 3; i++) {
+          const messages = Array.from({ length: 1000 }, (_, n) => ({
+            role: 'user',
+            content: `message ${n} of a long thread where a wombat is mentioned once among many other words`,
+          }));
+          big.push(await mk({ title: `thread ${i}`, messages }));
+        }
+        const get = async (path: string) => {
+          const r = await api.get(path);
+          assert.equal(r.status, 200, r.text);
+          return r.body as { data: Item[]; meta: { total: number; total_exact: boolean; next_cursor: string | null } };
+        };
+        // the newest 2,000 message hits are the last two threads' messages
+        const common = await get('/v1/conversations?search=wombat&per_page=100');
+        assert.deepEqual(common.data.map((i) => i.id).sort(), [big[1], big[2]].sort());
+        assert.equal(common.meta.total, 4, 'the total counts every match');
+        assert.equal(common.meta.total_exact, true);
+        // a rare word in the old conversation is still found, and a narrowing filter ranks every match
+        assert.deepEqual(
+          (await get('/v1/conversations?search=quokka')).data.map((i) => i.id),
+          [old],
+        );
+        const mine = await get('/v1/conversations?search=wombat&user_id=u-old');
+        assert.deepEqual(
+          mine.data.map((i) => i.id),
+          [old],
+        );
+        assert.equal(mine.data[0]?.match?.field, 'content');
+        // cursor pages walk the window once: no duplicates, no skips, then the end
+        const seen: string[] = [];
+        let cursor: string | null = null;
+        do {
+          const page = await get(
+            `/v1/conversations?search=wombat&limit=1${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+          );
+          seen.push(...page.data.map((i) => i.id));
+          cursor = page.meta.next_cursor;
+        } while (cursor !== null && seen.length < 10);
+        assert.deepEqual(
+          seen,
+          common.data.map((i) => i.id),
+        );
+      } finally {
+        await server.close();
+      }
+    });
+  });
 }

@@ -70,9 +70,16 @@ export interface SearchIndex {
   /**
    * The matching conversations' best hits, as a derived table joined as `best` with columns
    * `score` (lower is better) and `hit` (the best message's key, or null when the title is the
-   * best hit), and the join condition onto `c`; null when the text matches nothing.
+   * best hit), and the join condition onto `c`; null when the text matches nothing. With
+   * `candidates`, only the newest `candidates` matching messages and the newest `candidates`
+   * matching titles are ranked (taken from the index before any score is computed); null ranks
+   * every match.
    */
-  ranked(workspaceId: string, text: string): { source: RawBuilder<RankedHit>; on: RawBuilder<boolean> } | null;
+  ranked(
+    workspaceId: string,
+    text: string,
+    candidates: number | null,
+  ): { source: RawBuilder<RankedHit>; on: RawBuilder<boolean> } | null;
   /** The messages behind `hit` keys, by String(key). */
   hitMessages(
     db: Kysely<Database>,
@@ -80,6 +87,13 @@ export interface SearchIndex {
     hits: Array<number | string | null>,
   ): Promise<Map<string, { id: string; content: string }>>;
 }
+
+/**
+ * Ranked search scores at most this many matching messages (and as many matching titles), the
+ * newest, so a very common word costs a bounded amount: results are the best matches among the
+ * newest hits (docs/search.md, "Candidate window").
+ */
+export const SEARCH_CANDIDATES = 2_000;
 
 /** A row of SearchIndex.ranked's derived table. */
 export interface RankedHit {
@@ -578,7 +592,19 @@ export class KyselyRepo implements Repo {
 
   async searchConversations(workspaceId: string, q: ConversationListQuery): Promise<SearchRow[]> {
     await this.search.prepare(this.db, workspaceId);
-    const ranked = this.search.ranked(workspaceId, q.search ?? '');
+    // A narrowing filter applies after the candidate window, which could then miss every row it
+    // keeps: such searches rank all matches (the filter bounds the answer, not the cost).
+    const narrowed =
+      q.userId !== undefined ||
+      q.botId !== undefined ||
+      q.contactId !== undefined ||
+      q.dealId !== undefined ||
+      q.matterId !== undefined ||
+      q.createdAfter !== undefined ||
+      q.createdBefore !== undefined ||
+      q.updatedAfter !== undefined ||
+      q.updatedBefore !== undefined;
+    const ranked = this.search.ranked(workspaceId, q.search ?? '', narrowed ? null : SEARCH_CANDIDATES);
     if (ranked === null) return [];
     let query = filteredOn(this.db, this.search, workspaceId, { ...q, search: undefined })
       .innerJoin(ranked.source.as('best'), (j) => j.on(ranked.on))

@@ -103,24 +103,35 @@ export const pgSearch: SearchIndex = {
   matchCondition(_eb, workspaceId, text) {
     const q = tsqueryLiteral(text);
     if (q === null) return null;
-    return sql<boolean>`(c.id IN (SELECT t.id FROM conversations t
-        WHERE t.workspace_id = ${workspaceId} AND t.search_tsv @@ ${q}::tsquery)
-      OR c.id IN (SELECT m.conversation_id FROM messages m
-        WHERE m.workspace_id = ${workspaceId} AND m.search_tsv @@ ${q}::tsquery))`;
+    // One IN over a UNION ALL (a semi-join): `IN (titles) OR IN (messages)` made PostgreSQL test
+    // each conversation against an unhashed list of a common word's matching messages (> 30 s at
+    // 1 M messages)
+    return sql<boolean>`c.id IN (SELECT t.id FROM conversations t
+        WHERE t.workspace_id = ${workspaceId} AND t.search_tsv @@ ${q}::tsquery
+      UNION ALL
+      SELECT m.conversation_id FROM messages m
+        WHERE m.workspace_id = ${workspaceId} AND m.search_tsv @@ ${q}::tsquery)`;
   },
 
-  ranked(workspaceId, text) {
+  ranked(workspaceId, text, candidates) {
     const q = tsqueryLiteral(text);
     if (q === null) return null;
+    // The candidates are the newest matches (ids are ULIDs: id order is creation order), cut
+    // before any ts_rank_cd runs. The planner picks by the term's frequency: a rare word through
+    // the (workspace_id, search_tsv) GIN index and a top-N sort on id; a very common one by
+    // walking the primary key backwards and testing @@ until it has the candidates.
+    const window = candidates === null ? sql`` : sql`ORDER BY x.id DESC LIMIT ${candidates}`;
     // ts_rank_cd with normalization 1 (divided by 1 + log length); negated so that, as with
     // SQLite's bm25, lower is better; float8 so the value round-trips exactly through a cursor
     return {
       source: sql<RankedHit>`(SELECT DISTINCT ON (cid) cid, hit, score FROM (
-          SELECT m.conversation_id AS cid, m.id AS hit, -(ts_rank_cd(m.search_tsv, ${q}::tsquery, 1)::float8) AS score
-          FROM messages m WHERE m.workspace_id = ${workspaceId} AND m.search_tsv @@ ${q}::tsquery
+          SELECT m.cid, m.hit, -(ts_rank_cd(m.tsv, ${q}::tsquery, 1)::float8) AS score FROM (
+            SELECT x.conversation_id AS cid, x.id AS hit, x.search_tsv AS tsv FROM messages x
+            WHERE x.workspace_id = ${workspaceId} AND x.search_tsv @@ ${q}::tsquery ${window}) m
           UNION ALL
-          SELECT t.id, NULL, -(ts_rank_cd(t.search_tsv, ${q}::tsquery, 1)::float8) * ${TITLE_WEIGHT}
-          FROM conversations t WHERE t.workspace_id = ${workspaceId} AND t.search_tsv @@ ${q}::tsquery
+          SELECT t.cid, NULL, -(ts_rank_cd(t.tsv, ${q}::tsquery, 1)::float8) * ${TITLE_WEIGHT} FROM (
+            SELECT x.id AS cid, x.search_tsv AS tsv FROM conversations x
+            WHERE x.workspace_id = ${workspaceId} AND x.search_tsv @@ ${q}::tsquery ${window}) t
         ) h ORDER BY cid, score, hit NULLS FIRST)`,
       on: sql<boolean>`best.cid = c.id`,
     };

@@ -169,15 +169,20 @@ export function createSqliteSearch(): SearchIndex {
         OR c.rowid IN (SELECT conv FROM message_idx WHERE message_idx MATCH ${q}))`;
     },
 
-    ranked(workspaceId, text) {
+    ranked(workspaceId, text, candidates) {
       const q = queryOf(workspaceId, text);
       if (q === null) return null;
+      // FTS5 delivers a MATCH in rowid order (DESC = newest first) and stops at the LIMIT, so
+      // bm25 is computed for the candidates only; the grouping sees at most 2 × candidates rows
+      const window = candidates === null ? sql`` : sql`ORDER BY rowid DESC LIMIT ${candidates}`;
       // best hit per conversation: SQLite gives the bare column `hit` from the row holding min(score)
       return {
         source: sql<RankedHit>`(SELECT crow, hit, min(score) AS score FROM (
-            SELECT conv AS crow, rowid AS hit, bm25(message_idx) AS score FROM message_idx WHERE message_idx MATCH ${q}
+            SELECT * FROM (SELECT conv AS crow, rowid AS hit, bm25(message_idx) AS score
+              FROM message_idx WHERE message_idx MATCH ${q} ${window})
             UNION ALL
-            SELECT rowid, NULL, bm25(title_idx) * ${TITLE_WEIGHT} FROM title_idx WHERE title_idx MATCH ${q}
+            SELECT * FROM (SELECT rowid AS crow, NULL AS hit, bm25(title_idx) * ${TITLE_WEIGHT} AS score
+              FROM title_idx WHERE title_idx MATCH ${q} ${window})
           ) GROUP BY crow)`,
         on: sql<boolean>`best.crow = c.rowid`,
       };
