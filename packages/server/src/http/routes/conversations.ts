@@ -110,7 +110,7 @@ export function registerConversationRoutes(app: App, deps: AppDeps): void {
               total: Type.Integer(),
               total_exact: Type.Boolean({
                 description:
-                  'false when the count stopped at 10,000 (filters that counters cannot answer, and every search, are counted up to that cap)',
+                  'false when the count stopped at its cap: 1,000 for a search, 10,000 for other filters that counters cannot answer',
               }),
               page: Type.Union([Type.Integer(), Type.Null()]),
               per_page: Type.Integer(),
