@@ -43,19 +43,30 @@ export async function startServer(engine: Engine = 'sqlite', overrides: Partial<
     { host: '127.0.0.1', port: 0, dataDir, databaseUrl: db.url, logLevel: 'silent', ...overrides },
   );
   const clock = new ManualClock();
-  const parley = await createParley(config, { clock, logger: createLogger({ logLevel: 'silent' }) });
-  const url = await parley.start();
+  let parley: Parley | undefined;
+  let url: string;
+  try {
+    parley = await createParley(config, { clock, logger: createLogger({ logLevel: 'silent' }) });
+    url = await parley.start();
+  } catch (err) {
+    // a server that never came up must not leave its database (or files) behind
+    await parley?.close().catch(() => undefined);
+    await db.drop().catch(() => undefined);
+    rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  }
   const boot = parley.bootstrapped;
   if (!boot) throw new Error('expected a bootstrapped instance');
+  const running = parley;
   return {
     url,
-    parley,
+    parley: running,
     clock,
     instanceKey: boot.key.secret,
     defaultWorkspaceId: boot.workspace.id,
     dataDir,
     async close() {
-      await parley.close();
+      await running.close();
       await db.drop();
       rmSync(dataDir, { recursive: true, force: true });
     },
