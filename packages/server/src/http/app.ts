@@ -14,7 +14,7 @@ import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import { registerDialects } from '../dialects/index.js';
 import type { AuthContext, Scope } from '../domain/types.js';
-import { ERROR_CATALOG, type ErrorCode, type ErrorDetail, ParleyError } from '../errors.js';
+import { type ErrorCode, type ErrorDetail, ParleyError } from '../errors.js';
 import { acceptRequestId } from '../ids.js';
 import type { Metrics } from '../metrics.js';
 import type { RateLimiter, RateLimitResult } from '../rate-limit.js';
@@ -497,5 +497,3 @@ export function requireAuth(req: FastifyRequest): AuthContext {
   if (!req.auth) throw new ParleyError('invalid_key', 'Missing API key');
   return req.auth;
 }
-
-export const CATALOG = ERROR_CATALOG;
