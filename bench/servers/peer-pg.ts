@@ -8,10 +8,19 @@
  * What neither has is what Parley adds: request ids, rate limits, schema validation, metrics,
  * logs, error envelopes for every case.
  */
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import express from 'express';
 import pg from 'pg';
+import {
+  type ConvRow,
+  type KeyRow,
+  listCursor,
+  type MsgRow,
+  presentConversation,
+  presentMessage,
+  ULID,
+} from './peer-shape.js';
 
 const opts = JSON.parse(process.argv[2] ?? '{}') as {
   databaseUrl: string;
@@ -45,69 +54,8 @@ const SQL = {
 };
 const cursorSecret = randomBytes(32).toString('hex');
 
-interface KeyRow {
-  workspace_id: string;
-  id: string;
-  scopes: string;
-  user_id: string | null;
-  revoked_at: number | null;
-  expires_at: number | null;
-}
-interface ConvRow {
-  workspace_id: string;
-  id: string;
-  user_id: string | null;
-  bot_id: string | null;
-  title: string | null;
-  title_source: string | null;
-  contact_id: string | null;
-  deal_id: string | null;
-  matter_id: string | null;
-  context_extra: string;
-  metadata: string;
-  archived: number;
-  message_count: number;
-  tool_invocation_count: number;
-  last_message_at: number | null;
-  created_at: number;
-  updated_at: number;
-}
-interface MsgRow {
-  conversation_id: string;
-  id: string;
-  role: string;
-  content: string;
-  metadata: string;
-  created_at: number;
-}
-
 type Answer = { status: number; body: unknown };
 const notFound: Answer = { status: 404, body: { error: { code: 'not_found', message: 'Not found' } } };
-
-const iso = (ms: number) => new Date(ms).toISOString();
-const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
-
-function presentConversation(r: ConvRow) {
-  const context = JSON.parse(r.context_extra) as Record<string, unknown>;
-  if (r.contact_id !== null) context.contact_id = r.contact_id;
-  if (r.deal_id !== null) context.deal_id = r.deal_id;
-  if (r.matter_id !== null) context.matter_id = r.matter_id;
-  return {
-    id: r.id,
-    title: r.title,
-    title_source: r.title_source,
-    user_id: r.user_id,
-    bot_id: r.bot_id,
-    context,
-    metadata: JSON.parse(r.metadata),
-    archived: r.archived === 1,
-    message_count: r.message_count,
-    tool_invocation_count: r.tool_invocation_count,
-    last_message_at: r.last_message_at === null ? null : iso(r.last_message_at),
-    created_at: iso(r.created_at),
-    updated_at: iso(r.updated_at),
-  };
-}
 
 /** null: not authenticated; a string: the missing scope's refusal. */
 async function authenticate(header: string | undefined): Promise<KeyRow | Answer> {
@@ -141,12 +89,7 @@ async function listConversations(key: KeyRow, query: URLSearchParams): Promise<A
   const last = items[items.length - 1];
   let nextCursor: string | null = null;
   if (rows.length > perPage && last) {
-    const payload = Buffer.from(JSON.stringify({ v: last.updated_at, i: last.id })).toString('base64url');
-    const mac = createHmac('sha256', cursorSecret)
-      .update(`${key.workspace_id}|conversations:updated_at:desc|${payload}`)
-      .digest()
-      .subarray(0, 16);
-    nextCursor = `${payload}.${mac.toString('base64url')}`;
+    nextCursor = listCursor(cursorSecret, key.workspace_id, last);
   }
   return {
     status: 200,
@@ -180,14 +123,7 @@ async function getConversation(key: KeyRow, rawId: string, query: URLSearchParam
     body: {
       data: {
         ...presentConversation(conv),
-        messages: messages.map((r) => ({
-          id: r.id,
-          conversation_id: r.conversation_id,
-          role: r.role,
-          content: r.content,
-          metadata: JSON.parse(r.metadata),
-          created_at: iso(r.created_at),
-        })),
+        messages: messages.map(presentMessage),
         live_connections: presence.get(`${key.workspace_id}|${conv.id}`)?.size ?? 0,
       },
     },

@@ -6,9 +6,18 @@
  * What it does not have is what Parley adds on top: request ids, rate limits, schema validation,
  * metrics, logs, error envelopes for every case.
  */
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import BetterSqlite3 from 'better-sqlite3';
+import {
+  type ConvRow,
+  type KeyRow,
+  listCursor,
+  type MsgRow,
+  presentConversation,
+  presentMessage,
+  ULID,
+} from './peer-shape.js';
 
 const opts = JSON.parse(process.argv[2] ?? '{}') as { databaseUrl: string };
 const db = new BetterSqlite3(opts.databaseUrl.replace(/^sqlite:(\/\/)?/, ''));
@@ -40,67 +49,6 @@ const listPageUser = db.prepare(
 );
 const counters = db.prepare('SELECT "name", "value" FROM "counters" WHERE "workspace_id" = ? AND "name" IN (?, ?)');
 const cursorSecret = randomBytes(32).toString('hex');
-
-interface KeyRow {
-  workspace_id: string;
-  id: string;
-  scopes: string;
-  user_id: string | null;
-  revoked_at: number | null;
-  expires_at: number | null;
-}
-interface ConvRow {
-  workspace_id: string;
-  id: string;
-  user_id: string | null;
-  bot_id: string | null;
-  title: string | null;
-  title_source: string | null;
-  contact_id: string | null;
-  deal_id: string | null;
-  matter_id: string | null;
-  context_extra: string;
-  metadata: string;
-  archived: number;
-  message_count: number;
-  tool_invocation_count: number;
-  last_message_at: number | null;
-  created_at: number;
-  updated_at: number;
-}
-interface MsgRow {
-  conversation_id: string;
-  id: string;
-  role: string;
-  content: string;
-  metadata: string;
-  created_at: number;
-}
-
-const iso = (ms: number) => new Date(ms).toISOString();
-const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
-
-function presentConversation(r: ConvRow) {
-  const context = JSON.parse(r.context_extra) as Record<string, unknown>;
-  if (r.contact_id !== null) context.contact_id = r.contact_id;
-  if (r.deal_id !== null) context.deal_id = r.deal_id;
-  if (r.matter_id !== null) context.matter_id = r.matter_id;
-  return {
-    id: r.id,
-    title: r.title,
-    title_source: r.title_source,
-    user_id: r.user_id,
-    bot_id: r.bot_id,
-    context,
-    metadata: JSON.parse(r.metadata),
-    archived: r.archived === 1,
-    message_count: r.message_count,
-    tool_invocation_count: r.tool_invocation_count,
-    last_message_at: r.last_message_at === null ? null : iso(r.last_message_at),
-    created_at: iso(r.created_at),
-    updated_at: iso(r.updated_at),
-  };
-}
 
 function send(res: http.ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
@@ -146,12 +94,7 @@ const server = http.createServer((req, res) => {
     const last = items[items.length - 1];
     let nextCursor: string | null = null;
     if (rows.length > perPage && last) {
-      const payload = Buffer.from(JSON.stringify({ v: last.updated_at, i: last.id })).toString('base64url');
-      const mac = createHmac('sha256', cursorSecret)
-        .update(`${key.workspace_id}|conversations:updated_at:desc|${payload}`)
-        .digest()
-        .subarray(0, 16);
-      nextCursor = `${payload}.${mac.toString('base64url')}`;
+      nextCursor = listCursor(cursorSecret, key.workspace_id, last);
     }
     return send(res, 200, {
       data: items.map(presentConversation),
@@ -175,14 +118,7 @@ const server = http.createServer((req, res) => {
     return send(res, 200, {
       data: {
         ...presentConversation(conv),
-        messages: messages.map((r) => ({
-          id: r.id,
-          conversation_id: r.conversation_id,
-          role: r.role,
-          content: r.content,
-          metadata: JSON.parse(r.metadata),
-          created_at: iso(r.created_at),
-        })),
+        messages: messages.map(presentMessage),
         // Parley reads its in-process presence map here; so does the peer
         live_connections: presence.get(`${key.workspace_id}|${conv.id}`)?.size ?? 0,
       },
