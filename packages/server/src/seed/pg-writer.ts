@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { counterIncrements } from '../store/counters.js';
 import { tsvFromTokens } from '../store/postgres/search.js';
 import { indexTokens } from '../store/search-terms.js';
 import type { SeedConversation } from './generator.js';
@@ -43,11 +44,6 @@ export class PgSeedWriter implements SeedWriter {
     const conv = columns(15);
     const msg = columns(7);
     const tool = columns(9);
-    const counters = new Map<string, number>();
-    const bump = (ws: string, name: string) => {
-      const k = `${ws}\u0000${name}`;
-      counters.set(k, (counters.get(k) ?? 0) + 1);
-    };
     let messages = 0;
     for (const c of batch) {
       push(conv, [
@@ -82,22 +78,11 @@ export class PgSeedWriter implements SeedWriter {
         push(tool, [c.workspaceId, c.id, t.id, t.messageId, t.toolName, t.input, t.output, t.startedAt, t.finishedAt]);
       }
       messages += c.messages.length;
-      for (const name of ['all', `user:${c.userId}`, `bot:${c.botId}`]) bump(c.workspaceId, name);
-      if (c.archived) {
-        for (const name of ['archived', `user_archived:${c.userId}`, `bot_archived:${c.botId}`]) {
-          bump(c.workspaceId, name);
-        }
-      }
     }
-    const cws: string[] = [];
-    const cname: string[] = [];
-    const cval: number[] = [];
-    for (const [k, v] of counters) {
-      const [ws, name] = k.split('\u0000') as [string, string];
-      cws.push(ws);
-      cname.push(name);
-      cval.push(v);
-    }
+    const increments = counterIncrements(batch);
+    const cws = increments.map((k) => k.workspaceId);
+    const cname = increments.map((k) => k.name);
+    const cval = increments.map((k) => k.value);
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');

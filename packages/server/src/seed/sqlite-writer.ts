@@ -1,4 +1,5 @@
 import type BetterSqlite3 from 'better-sqlite3';
+import { counterIncrements } from '../store/counters.js';
 import { indexTokens } from '../store/search-terms.js';
 import { workspaceTag } from '../store/sqlite/search.js';
 import type { SeedConversation } from './generator.js';
@@ -73,11 +74,6 @@ export class SqliteSeedWriter implements SeedWriter {
   async write(batch: SeedConversation[]): Promise<number> {
     let messages = 0;
     this.db.transaction(() => {
-      const counters = new Map<string, number>();
-      const bump = (ws: string, name: string) => {
-        const k = `${ws}\u0000${name}`;
-        counters.set(k, (counters.get(k) ?? 0) + 1);
-      };
       for (const c of batch) {
         const r = this.ins.conv.run(
           c.workspaceId,
@@ -121,15 +117,8 @@ export class SqliteSeedWriter implements SeedWriter {
           );
         }
         messages += c.messages.length;
-        for (const name of ['all', `user:${c.userId}`, `bot:${c.botId}`]) bump(c.workspaceId, name);
-        if (c.archived)
-          for (const name of ['archived', `user_archived:${c.userId}`, `bot_archived:${c.botId}`])
-            bump(c.workspaceId, name);
       }
-      for (const [k, v] of counters) {
-        const [ws, name] = k.split('\u0000') as [string, string];
-        this.ins.counter.run(ws, name, v);
-      }
+      for (const k of counterIncrements(batch)) this.ins.counter.run(k.workspaceId, k.name, k.value);
     })();
     return messages;
   }

@@ -13,6 +13,7 @@ import type {
   ToolStatus,
   Workspace,
 } from '../domain/types.js';
+import { counterNames } from './counters.js';
 import { type DirectRead, QueryTemplate, TemplateFamily } from './query-template.js';
 import type {
   ApiKeysTable,
@@ -243,14 +244,6 @@ function toIdem(r: Selectable<IdempotencyRecordsTable>): IdempotencyRecord {
     lockedUntil: num(r.locked_until),
   };
 }
-
-/** Counter names kept per workspace; see totalConversations for when they answer. */
-const counterNames = (c: { userId: string | null; botId: string | null }, archived: boolean): string[] => {
-  const names = archived ? ['archived'] : ['all'];
-  if (c.userId !== null) names.push(archived ? `user_archived:${c.userId}` : `user:${c.userId}`);
-  if (c.botId !== null) names.push(archived ? `bot_archived:${c.botId}` : `bot:${c.botId}`);
-  return names;
-};
 
 // ---- hot reads, compiled once (see query-template.ts) ---------------------------------------
 
