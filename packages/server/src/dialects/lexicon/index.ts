@@ -100,6 +100,27 @@ export function registerLexicon(app: App, deps: AppDeps): void {
   if (deps.realtime) registerLexiconSocket(app, deps, deps.realtime);
 }
 
+/** Lexicon's offset/limit/order query (offsets bounded so a page never scans without end). */
+const offsetQuery = (maxOffset: number) =>
+  Closed({
+    offset: Type.Optional(Type.Integer({ minimum: 0, maximum: maxOffset, default: 0 })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 50 })),
+    order: Type.Optional(Order),
+  });
+
+/** Lexicon's page envelope: the items under their own key, then total, offset, limit, has_more. */
+const offsetPage = <K extends string, T extends TSchema>(key: K, item: T) =>
+  Type.Object({
+    [key]: Type.Array(item),
+    total: Type.Integer(),
+    offset: Type.Integer(),
+    limit: Type.Integer(),
+    has_more: Type.Boolean(),
+  } as Record<K, ReturnType<typeof Type.Array<T>>> &
+    Record<'total' | 'offset' | 'limit', ReturnType<typeof Type.Integer>> & {
+      has_more: ReturnType<typeof Type.Boolean>;
+    });
+
 function routes(app: App, deps: AppDeps): void {
   const svc = deps.conversations;
   const config = { keyHeader: 'x-api-key' } as const;
@@ -147,19 +168,9 @@ function routes(app: App, deps: AppDeps): void {
         security,
         summary: "List a user's chats (offset/limit, by created_at); 404 when the user has none",
         params: UserParams,
-        querystring: Closed({
-          offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000, default: 0 })),
-          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 50 })),
-          order: Type.Optional(Order),
-        }),
+        querystring: offsetQuery(10_000),
         response: {
-          200: Type.Object({
-            chats: Type.Array(ChatWithCount),
-            total: Type.Integer(),
-            offset: Type.Integer(),
-            limit: Type.Integer(),
-            has_more: Type.Boolean(),
-          }),
+          200: offsetPage('chats', ChatWithCount),
           ...errors(400, 403, 404),
         },
       },
@@ -217,19 +228,9 @@ function routes(app: App, deps: AppDeps): void {
         security,
         summary: 'List the messages of a chat (offset/limit, oldest first by default)',
         params: ChatParams,
-        querystring: Closed({
-          offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000, default: 0 })),
-          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 50 })),
-          order: Type.Optional(Order),
-        }),
+        querystring: offsetQuery(1_000_000),
         response: {
-          200: Type.Object({
-            messages: Type.Array(MessageSchema),
-            total: Type.Integer(),
-            offset: Type.Integer(),
-            limit: Type.Integer(),
-            has_more: Type.Boolean(),
-          }),
+          200: offsetPage('messages', MessageSchema),
           ...errors(400, 403, 404),
         },
       },
