@@ -19,7 +19,7 @@ if (unknown.length > 0) {
 }
 const skipped = KNOWN.filter((e) => !engines.includes(e));
 console.log(
-  `parley tests: engines run: ${engines.join(', ')}${skipped.length ? `; not run: ${skipped.join(', ')}${skipped.includes('postgres') ? ' and the scale-out suites (two instances, PostgreSQL restart, Redis faults)' : ''} (set PARLEY_TEST_ENGINES=${KNOWN.join(',')})` : ''}`,
+  `parley tests: node ${process.version}; engines run: ${engines.join(', ')}${skipped.length ? `; not run: ${skipped.join(', ')}${skipped.includes('postgres') ? ' and the scale-out suites (two instances, PostgreSQL restart, Redis faults)' : ''} (set PARLEY_TEST_ENGINES=${KNOWN.join(',')})` : ''}`,
 );
 
 function collect(dir) {
