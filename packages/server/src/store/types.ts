@@ -150,6 +150,7 @@ export interface Repo {
   ): Promise<ToolInvocation | null>;
   listToolInvocations(workspaceId: string, conversationId: string, q: PageQuery): Promise<ToolInvocation[]>;
   messageExists(workspaceId: string, conversationId: string, id: string): Promise<boolean>;
+  getMessage(workspaceId: string, conversationId: string, id: string): Promise<Message | null>;
   /** Bumps message/tool counters and timestamps of a conversation after an append. */
   touchConversation(
     workspaceId: string,
