@@ -15,6 +15,8 @@ export const publicMessage = (e: ParleyError): string =>
  * onRequest hook (auth, rate limit, scope), so the whole surface answers in one shape.
  */
 export function useErrorShape(app: App, shape: ErrorShape): void {
+  // refusals made before any route runs (bad URL, over-long parameter, unparseable request) too
+  app.surfaceErrors.add(app.prefix, (e, req) => shape(e, req as FastifyRequest));
   app.setErrorHandler((err: FastifyError | Error, req, reply) => {
     const e = toParleyError(err);
     if (e.status >= 500) req.log.error({ err }, 'request failed');

@@ -24,6 +24,7 @@ import type { ConversationsService } from '../services/conversations.js';
 import { fingerprint, IdempotencyService } from '../services/idempotency.js';
 import type { KeysService, WorkspacesService } from '../services/keys.js';
 import type { Repo, Store } from '../store/types.js';
+import { clientErrorHandler, frameworkErrorHandler, SurfaceErrors } from './framework-errors.js';
 import { registerConversationRoutes } from './routes/conversations.js';
 import { registerDocs } from './routes/docs.js';
 import { registerKeyRoutes } from './routes/keys.js';
@@ -58,6 +59,10 @@ export interface RouteAccess {
 }
 
 declare module 'fastify' {
+  interface FastifyInstance {
+    /** Error shapes by path prefix, for refusals made before a route runs (framework-errors.ts). */
+    surfaceErrors: SurfaceErrors;
+  }
   interface FastifyRequest {
     auth: AuthContext | null;
     idem: { key: string; fingerprint: string; sealed: boolean } | null;
@@ -205,6 +210,13 @@ export function buildApp(deps: AppDeps): App {
     lenient.addSchema(s);
   }
 
+  // the native shape answers every path no compat surface claims (dialects add theirs: useErrorShape)
+  const surfaces = new SurfaceErrors((e, req) => ({
+    body: errorBody(e.code, e.status >= 500 ? 'Internal server error' : e.message, req.id, e.details, e.extra),
+  }));
+  const anonymousRate = async (req: FastifyRequest, reply: FastifyReply) => {
+    setRateHeaders(reply, await deps.limiter.hit(`ip:${req.ip}`, config.rateLimitAnonymous, true));
+  };
   const app = Fastify({
     loggerInstance: deps.logger,
     bodyLimit: config.bodyLimit,
@@ -214,6 +226,8 @@ export function buildApp(deps: AppDeps): App {
     keepAliveTimeout: 72_000,
     genReqId: (req) => acceptRequestId(req.headers['x-request-id']),
     logController: new RequestLogs(),
+    frameworkErrors: frameworkErrorHandler(() => surfaces, anonymousRate),
+    clientErrorHandler: clientErrorHandler(() => surfaces) as never,
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     return503OnClosing: true,
@@ -234,6 +248,7 @@ export function buildApp(deps: AppDeps): App {
   app.removeContentTypeParser('text/plain');
   registerStrictJsonParser(app as unknown as FastifyInstance);
 
+  app.decorate('surfaceErrors', surfaces);
   app.decorateRequest('auth', null);
   app.decorateRequest('idem', null);
 
