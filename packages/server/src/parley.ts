@@ -59,8 +59,9 @@ export async function createParley(config: Config, opts: ParleyOptions = {}): Pr
     realtime = await Realtime.create(config, { store, clock, logger, redis });
     const rt0 = realtime;
     const keys = new KeysService(deps);
-    const workspaces = new WorkspacesService(deps, keys);
-    const conversations = new ConversationsService(deps, new CursorCodec(cursorSecret), realtime.hub);
+    const cursors = new CursorCodec(cursorSecret);
+    const workspaces = new WorkspacesService(deps, keys, cursors);
+    const conversations = new ConversationsService(deps, cursors, realtime.hub);
     realtime.bind(conversations);
     const idempotency = new IdempotencyService(deps, config.idempotencyTtlSeconds * 1000);
     const metrics = createMetrics({
