@@ -380,6 +380,18 @@ describe('cli without a database', () => {
     }
   });
 
+  test('keys create --instance-admin on a database never started says how to set it up', async () => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'parley-cli-empty-'));
+    try {
+      const r = await runCli(['keys', 'create', '--instance-admin'], { PARLEY_DATA_DIR: dataDir });
+      assert.equal(r.code, 2, r.stdout + r.stderr);
+      assert.match(r.stderr, /no workspace yet; run `parley serve` once/);
+      assert.doesNotMatch(r.stdout, SECRET_RE);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
   test('an unknown command exits 2 with the usage', async () => {
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'parley-cli-unknown-'));
     try {

@@ -177,6 +177,7 @@ async function main(argv: string[]): Promise<void> {
               '--instance-admin takes only --name: the key lives in the default workspace with every scope, no user, no expiry',
             );
           }
+          await defaultWorkspace(store, undefined); // an empty database: say how to set it up
           const created = await keys.createInstanceAdminAsOperator(values.name ?? 'instance admin');
           print(created, created.key.workspaceId);
           return;
