@@ -35,6 +35,10 @@ export const ERROR_CATALOG = {
     status: 409,
     description: 'The conversation has live connections; retry, or delete with force=true.',
   },
+  last_admin_key: {
+    status: 409,
+    description: 'The key is the last active admin key of its workspace; create another admin key first.',
+  },
   payload_too_large: { status: 413, description: 'The request body is larger than the configured limit.' },
   unsupported_media_type: {
     status: 415,

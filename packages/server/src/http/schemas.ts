@@ -1,5 +1,5 @@
 import { type Static, type TProperties, type TSchema, Type } from 'typebox';
-import { ROLES, SCOPES, TOOL_STATUSES } from '../domain/types.js';
+import { ACTOR_TYPES, ROLES, SCOPES, TOOL_STATUSES } from '../domain/types.js';
 import { ERROR_CATALOG, ERROR_CODES, type ErrorCode } from '../errors.js';
 
 /**
@@ -163,6 +163,9 @@ export const ApiKeySchema = Type.Object(
     expires_at: NullableTimestamp,
     revoked_at: NullableTimestamp,
     created_at: Timestamp,
+    last_used_at: Type.Union([Timestamp, Type.Null()], {
+      description: 'Last successful authentication, to the minute (written at most once a minute); null if never used',
+    }),
   },
   { $id: 'ApiKey' },
 );
@@ -175,8 +178,20 @@ export const WorkspaceSchema = Type.Object(
 export const AuditEventSchema = Type.Object(
   {
     id: Type.String(),
-    actor_key_id: Type.Union([Type.String(), Type.Null()]),
-    action: Type.String(),
+    actor_key_id: Type.Union([Type.String(), Type.Null()], {
+      description: 'The key that acted; null when actor_type is operator or unknown',
+    }),
+    actor_type: Type.Union(
+      ACTOR_TYPES.map((t) => Type.Literal(t)),
+      {
+        description:
+          'api_key: a request with actor_key_id; operator: the CLI or the first start (whoever holds the database); unknown: written before the actor was kept',
+      },
+    ),
+    action: Type.String({
+      description:
+        'conversation.deleted, conversation.archived, conversation.unarchived, conversation.renamed, api_key.created, api_key.revoked, workspace.created, workspace.renamed',
+    }),
     target_type: Type.String(),
     target_id: Type.String(),
     counts: AnyKeys(Type.Integer()),
@@ -288,6 +303,18 @@ export const PageQuery = Closed({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
   order: Type.Optional(Type.Union([Type.Literal('asc'), Type.Literal('desc')])),
 });
+
+export const AuditQuery = Closed({
+  ...PageQuery.properties,
+  action: Type.Optional(ShortText('Only this action, e.g. conversation.deleted')),
+  actor_key_id: Type.Optional(ShortText('Only what this API key did')),
+  conversation_id: Type.Optional(ShortText('Only events about this conversation (their target)')),
+  created_after: Type.Optional(Type.String({ format: 'date-time', description: 'At or after this time (ISO 8601)' })),
+  created_before: Type.Optional(Type.String({ format: 'date-time', description: 'Before this time (ISO 8601)' })),
+});
+
+export const WorkspaceParams = Closed({ id: ShortText('Workspace id') });
+export const PatchWorkspaceBody = Closed({ name: Type.String({ minLength: 1, maxLength: 200 }) });
 
 export const ConversationParams = Closed({ id: ShortText('Conversation id') });
 export const ToolParams = Closed({ id: ShortText('Conversation id'), tool_id: ShortText('Tool invocation id') });

@@ -13,8 +13,15 @@ import { notFound, ParleyError, validation } from '../errors.js';
 import { newId, parseId } from '../ids.js';
 import type { ConversationEvent, EventPayload, EventPublisher } from '../realtime/events.js';
 import { literalTerms, makeSnippet } from '../store/search-terms.js';
-import type { ConversationFilter, ConversationPatch, DeleteCounts, Repo, TotalAnswer } from '../store/types.js';
-import { type InTransaction, requireScope, type ServiceDeps } from './context.js';
+import type {
+  AuditFilter,
+  ConversationFilter,
+  ConversationPatch,
+  DeleteCounts,
+  Repo,
+  TotalAnswer,
+} from '../store/types.js';
+import { actorKeyId, type InTransaction, requireScope, type ServiceDeps } from './context.js';
 import { type CursorCodec, isIdCursor, isKeysetCursor } from './cursor.js';
 
 export const LIST_MAX = 100;
@@ -431,6 +438,7 @@ export class ConversationsService {
       if (input.metadata !== undefined) patch.metadata = mergePatch(current.metadata, input.metadata);
       const updated = await tx.updateConversation(auth.workspaceId, current.id, patch);
       if (!updated) throw notFound();
+      await this.auditUpdate(tx, auth, current, updated, patch.updatedAt);
       const archivedNow = input.archived === true && !current.archived;
       await emit(
         auth.workspaceId,
@@ -898,13 +906,53 @@ export class ConversationsService {
 
   // ---- audit -------------------------------------------------------------------------------
 
+  /** Archive, unarchive and rename leave audit rows: what happened and who, never the title. */
+  private async auditUpdate(tx: Repo, auth: AuthContext, before: Conversation, after: Conversation, now: number) {
+    const actions: string[] = [];
+    if (after.archived !== before.archived)
+      actions.push(after.archived ? 'conversation.archived' : 'conversation.unarchived');
+    if (after.title !== before.title) actions.push('conversation.renamed');
+    for (const action of actions) {
+      await tx.insertAuditEvent({
+        id: newId('audit', now),
+        workspaceId: auth.workspaceId,
+        actorKeyId: actorKeyId(auth),
+        action,
+        targetType: 'conversation',
+        targetId: after.id,
+        counts: {},
+        createdAt: now,
+      });
+    }
+  }
+
+  /** Newest first by default; the cursor is bound to the filters it was minted with. */
   async listAuditEvents(
     auth: AuthContext,
-    q: { cursor?: string | undefined; limit?: number | undefined; order?: 'asc' | 'desc' | undefined },
+    q: {
+      cursor?: string | undefined;
+      limit?: number | undefined;
+      order?: 'asc' | 'desc' | undefined;
+      action?: string | undefined;
+      actorKeyId?: string | undefined;
+      conversationId?: string | undefined;
+      createdAfter?: number | undefined;
+      createdBefore?: number | undefined;
+    },
   ) {
     requireScope(auth, 'admin');
-    return this.idPage(auth.workspaceId, 'audit', { ...q, order: q.order ?? 'desc' }, (p) =>
-      this.deps.store.listAuditEvents(auth.workspaceId, p),
+    const filter: AuditFilter = {
+      action: q.action,
+      actorKeyId: q.actorKeyId === undefined ? undefined : (parseId('apiKey', q.actorKeyId) ?? q.actorKeyId),
+      ...(q.conversationId === undefined
+        ? {}
+        : { targetType: 'conversation', targetId: parseId('conversation', q.conversationId) ?? q.conversationId }),
+      createdAfter: q.createdAfter,
+      createdBefore: q.createdBefore,
+    };
+    const kind = `audit:${JSON.stringify(filter)}`;
+    return this.idPage(auth.workspaceId, kind, { ...q, order: q.order ?? 'desc' }, (p) =>
+      this.deps.store.listAuditEvents(auth.workspaceId, { ...filter, ...p }),
     );
   }
 }

@@ -4,6 +4,7 @@ import { type App, type AppDeps, requireAuth, runWrite } from '../app.js';
 import { presentAudit, presentConversation, presentMessage, presentTool } from '../presenters.js';
 import {
   AUTHED_ERRORS,
+  AuditQuery,
   Closed,
   ConversationParams,
   ConversationSchema,
@@ -432,12 +433,22 @@ export function registerConversationRoutes(app: App, deps: AppDeps): void {
       schema: {
         tags: ['Audit'],
         summary: 'Who deleted or changed what, newest first; never content',
-        querystring: PageQuery,
+        querystring: AuditQuery,
         response: { 200: dataPage(Type.Ref('AuditEvent')), ...errorResponses(...AUTHED_ERRORS, 'invalid_cursor') },
       },
     },
     async (req) => {
-      const p = await svc.listAuditEvents(requireAuth(req), req.query);
+      const q = req.query;
+      const p = await svc.listAuditEvents(requireAuth(req), {
+        cursor: q.cursor,
+        limit: q.limit,
+        order: q.order,
+        action: q.action,
+        actorKeyId: q.actor_key_id,
+        conversationId: q.conversation_id,
+        createdAfter: ms(q.created_after),
+        createdBefore: ms(q.created_before),
+      });
       return { data: p.items.map(presentAudit), meta: { next_cursor: p.nextCursor } };
     },
   );
