@@ -35,7 +35,7 @@ for (const engine of testEngines()) {
           raw.exec(
             'CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
           );
-          for (const m of SQLITE_MIGRATIONS.filter((x) => x.version < 4)) {
+          for (const m of SQLITE_MIGRATIONS.filter((x) => x.version < 5)) {
             raw.exec(m.sql);
             m.run?.(raw);
             raw.prepare('INSERT INTO schema_migrations VALUES (?, ?, 0)').run(m.version, m.name);
@@ -45,7 +45,7 @@ for (const engine of testEngines()) {
           const report = migrateSqlite(raw);
           assert.deepEqual(
             report.applied.map((a) => a.version),
-            [4],
+            [5],
           );
           const rows = raw.prepare('SELECT id, actor_key_id, actor_type FROM audit_events ORDER BY id').raw().all();
           assert.deepEqual(rows, EXPECTED);

@@ -42,6 +42,8 @@ function shapeProblem(surface: Surface, r: Reply): string | null {
   const rid = r.headers.get('x-request-id') ?? '';
   if (!/^req_[0-9A-HJKMNP-TV-Z]{26}$/.test(rid)) return `no request id (${rid})`;
   if (b === undefined || b === null || typeof b !== 'object') return `not JSON: ${r.text.slice(0, 120)}`;
+  if (r.headers.get('x-content-type-options') !== 'nosniff') return 'no X-Content-Type-Options: nosniff';
+  if (r.headers.get('x-powered-by') !== null) return 'an X-Powered-By header';
   switch (surface) {
     case 'native':
     case 'leadlex':
@@ -223,6 +225,7 @@ for (const engine of testEngines()) {
         assert.equal(r.status, status, `${name}: ${JSON.stringify(r.body)}`);
         const rid = r.headers['x-request-id'] ?? '';
         assert.match(rid, /^req_[0-9A-HJKMNP-TV-Z]{26}$/, `${name}: a request id`);
+        assert.equal(r.headers['x-content-type-options'], 'nosniff', `${name}: nosniff`);
         const b = r.body;
         if (surface === 'native') assert.equal(b.error.request_id, rid, name);
         if (surface === 'fini') assert.equal(typeof b.statusCode, 'number', name);

@@ -255,6 +255,8 @@ export function buildApp(deps: AppDeps): App {
   // 1. request id, auth, rate limit, scope: in that order, before any body is read
   app.addHook('onRequest', async (req, reply) => {
     reply.header('X-Request-ID', req.id);
+    // no response is ever to be sniffed into another type (an error JSON as HTML, say)
+    reply.header('X-Content-Type-Options', 'nosniff');
     deps.metrics.inflight.inc();
     const access = req.routeOptions.config.scope;
     const token = presentedKey(req);

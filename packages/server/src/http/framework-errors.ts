@@ -58,6 +58,7 @@ export function frameworkErrorHandler(
     const path = req.url.split('?')[0] ?? '';
     const out = surfaces().shapeFor(path)(e, req);
     reply.header('X-Request-ID', req.id);
+    reply.header('X-Content-Type-Options', 'nosniff');
     headers(req, reply)
       .catch(() => undefined)
       .then(() => {
