@@ -24,6 +24,7 @@ import type { ConversationsService } from '../services/conversations.js';
 import { fingerprint, IdempotencyService } from '../services/idempotency.js';
 import type { KeysService, WorkspacesService } from '../services/keys.js';
 import type { Repo, Store } from '../store/types.js';
+import { refuseWrongMethod, trackRouteMethods } from './allowed-methods.js';
 import { registerConversationRoutes } from './routes/conversations.js';
 import { registerDocs } from './routes/docs.js';
 import { registerKeyRoutes } from './routes/keys.js';
@@ -145,6 +146,12 @@ export function errorBody(
   return { error: { code, message, request_id: requestId, ...(details ? { details } : {}), ...facts } };
 }
 
+/** Headers an error answer carries in every surface's shape: Retry-After, Allow. */
+export function setErrorHeaders(reply: FastifyReply, e: ParleyError): void {
+  if (e.retryAfter !== undefined) reply.header('Retry-After', e.retryAfter);
+  if (e.code === 'method_not_allowed' && typeof e.extra?.allow === 'string') reply.header('Allow', e.extra.allow);
+}
+
 function setRateHeaders(reply: FastifyReply, r: RateLimitResult): void {
   reply.header('X-RateLimit-Limit', r.limit);
   reply.header('X-RateLimit-Remaining', r.remaining);
@@ -164,6 +171,18 @@ export function presentedKey(req: FastifyRequest): string | undefined {
   const h = req.headers['x-api-key'];
   if (h === undefined) return undefined;
   return typeof h === 'string' ? h.trim() : '';
+}
+
+/**
+ * A key sent as X-API-Key to a route that reads `Authorization: Bearer` is told where it belongs
+ * instead of being called missing.
+ */
+function misplacedKeyHint(req: FastifyRequest, err: ParleyError): ParleyError {
+  if (presentedKey(req) !== undefined || req.headers['x-api-key'] === undefined) return err;
+  return new ParleyError(
+    'invalid_key',
+    'Missing API key: this API reads the key from the Authorization header (Authorization: Bearer <key>), not X-API-Key',
+  );
 }
 
 export function buildApp(deps: AppDeps): App {
@@ -208,6 +227,7 @@ export function buildApp(deps: AppDeps): App {
     schemaController: { compilersFactory: { buildSerializer: serializerFactory() as never } },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
 
+  trackRouteMethods(app);
   for (const s of SHARED_SCHEMAS) app.addSchema(s);
   app.setValidatorCompiler(({ schema, httpPart }) => {
     const ajv = httpPart === 'body' ? strict : lenient;
@@ -246,7 +266,7 @@ export function buildApp(deps: AppDeps): App {
       const retry = Math.max(1, rate.reset - Math.floor(deps.clock.now() / 1000));
       throw new ParleyError('rate_limited', 'Rate limit exceeded', { retryAfter: retry });
     }
-    if (authError && access !== undefined) throw authError;
+    if (authError && access !== undefined) throw misplacedKeyHint(req, authError);
     req.auth = auth;
     if (access === undefined || access === 'public' || access === 'authenticated') return;
     if (!auth) throw new ParleyError('invalid_key', 'Missing API key');
@@ -343,13 +363,14 @@ export function buildApp(deps: AppDeps): App {
   app.setErrorHandler((err: FastifyError | ParleyError | Error, req, reply) => {
     const e = toParleyError(err);
     if (e.status >= 500) req.log.error({ err }, 'request failed');
-    if (e.retryAfter !== undefined) reply.header('Retry-After', e.retryAfter);
+    setErrorHeaders(reply, e);
     const message = e.status >= 500 && e.code === 'internal_error' ? 'Internal server error' : e.message;
     reply.code(e.status).type('application/json; charset=utf-8');
     return reply.send(errorBody(e.code, message, req.id, e.details, e.extra));
   });
 
   app.setNotFoundHandler(async (req, reply) => {
+    refuseWrongMethod(req);
     reply.code(404);
     return errorBody('not_found', `No route for ${req.method} ${req.url.split('?')[0]}`, req.id);
   });
@@ -377,10 +398,28 @@ export function buildApp(deps: AppDeps): App {
   return app;
 }
 
+interface AjvIssue {
+  keyword?: string;
+  instancePath: string;
+  message?: string;
+  params?: Record<string, unknown>;
+}
+
+/** Ajv's words, except where they hide what the caller should send: name the allowed values. */
+function validationMessage(v: AjvIssue): string {
+  if (v.keyword === 'enum' && Array.isArray(v.params?.allowedValues)) {
+    return `must be one of ${v.params.allowedValues.map(String).join(', ')}`;
+  }
+  if (v.keyword === 'const' && v.params && 'allowedValue' in v.params) {
+    return `must be ${String(v.params.allowedValue)}`;
+  }
+  return v.message ?? 'is invalid';
+}
+
 export function toParleyError(err: unknown): ParleyError {
   if (err instanceof ParleyError) return err;
   const fe = err as FastifyError & {
-    validation?: Array<{ instancePath: string; message?: string; params?: Record<string, unknown> }>;
+    validation?: AjvIssue[];
     validationContext?: string;
   };
   if (fe.validation) {
@@ -390,12 +429,17 @@ export function toParleyError(err: unknown): ParleyError {
         : fe.validationContext === 'params'
           ? 'path'
           : (fe.validationContext ?? 'body');
-    const details = fe.validation.slice(0, 20).map((v) => {
-      const extra = v.params && 'additionalProperty' in v.params ? `/${String(v.params.additionalProperty)}` : '';
-      const field = `/${part}${v.instancePath}${extra}`;
-      const message = extra ? 'is not a known field' : (v.message ?? 'is invalid');
-      return { field, message };
-    });
+    // a value outside a closed list also fails its `type`; the list of allowed values says more
+    const listed = new Set(fe.validation.filter((v) => v.keyword === 'enum').map((v) => v.instancePath));
+    const details = fe.validation
+      .filter((v) => !(v.keyword === 'type' && listed.has(v.instancePath)))
+      .slice(0, 20)
+      .map((v) => {
+        const extra = v.params && 'additionalProperty' in v.params ? `/${String(v.params.additionalProperty)}` : '';
+        const field = `/${part}${v.instancePath}${extra}`;
+        const message = extra ? 'is not a known field' : validationMessage(v);
+        return { field, message };
+      });
     const first = details[0];
     return new ParleyError('validation_failed', first ? `${first.field} ${first.message}` : 'Invalid request', {
       details,
@@ -403,7 +447,13 @@ export function toParleyError(err: unknown): ParleyError {
   }
   if (fe.code && FASTIFY_CODES[fe.code]) {
     const code = FASTIFY_CODES[fe.code] as ErrorCode;
-    return new ParleyError(code, code === 'invalid_json' ? 'The request body is not valid JSON' : fe.message);
+    const message =
+      code === 'invalid_json'
+        ? 'The request body is not valid JSON'
+        : code === 'unsupported_media_type'
+          ? 'The body must be JSON: send Content-Type: application/json'
+          : fe.message;
+    return new ParleyError(code, message);
   }
   if (fe.code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH' || (fe instanceof SyntaxError && fe.statusCode === 400)) {
     return new ParleyError('invalid_json', 'The request body is not valid JSON');

@@ -1,8 +1,9 @@
 import { type TSchema, Type } from 'typebox';
 import type { Conversation, ConversationContext, Message, ToolInvocation } from '../../domain/types.js';
 import type { ParleyError } from '../../errors.js';
+import { refuseWrongMethod } from '../../http/allowed-methods.js';
 import { type App, type AppDeps, requireAuth, runWrite } from '../../http/app.js';
-import { Closed } from '../../http/schemas.js';
+import { Bool, Closed } from '../../http/schemas.js';
 import { isoSeconds, isoSecondsOrNull, publicMessage, useErrorShape } from '../common.js';
 
 /**
@@ -65,7 +66,6 @@ const LexiMessage = Type.Object({
   created_at: Type.String(),
 });
 
-const Bool = Type.Union([Type.Literal('true'), Type.Literal('false')]);
 const Id = Type.String({ minLength: 1, maxLength: 128 });
 
 const ListQuery = Closed({
@@ -163,6 +163,7 @@ export function registerLeadLex(app: App, deps: AppDeps): void {
           body: { error: { code: leadlexCode(e), message: publicMessage(e), request_id: req.id } },
         }));
         r.setNotFoundHandler(async (req, reply) => {
+          refuseWrongMethod(req);
           reply.code(404);
           return { error: { code: 'not_found', message: 'Not found', request_id: req.id } };
         });

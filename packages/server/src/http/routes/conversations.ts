@@ -4,6 +4,7 @@ import { type App, type AppDeps, requireAuth, runWrite } from '../app.js';
 import { presentAudit, presentConversation, presentMessage, presentTool } from '../presenters.js';
 import {
   AUTHED_ERRORS,
+  Bool,
   Closed,
   ConversationParams,
   ConversationSchema,
@@ -235,7 +236,7 @@ export function registerConversationRoutes(app: App, deps: AppDeps): void {
           'which deletes and closes those streams on every instance (close code 4410).',
         params: ConversationParams,
         querystring: Closed({
-          force: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')])),
+          force: Type.Optional(Bool),
         }),
         response: {
           204: Type.Null({ description: 'Deleted' }),

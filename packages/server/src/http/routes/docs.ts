@@ -37,4 +37,8 @@ export function registerDocs(app: App): void {
     staticCSP: true,
   });
   app.get('/openapi.json', { config: { scope: 'public' }, schema: { hide: true } }, async () => app.swagger());
+  // the root of the server is where a person lands first: send them to the reference
+  app.get('/', { config: { scope: 'public' }, schema: { hide: true } }, async (_req, reply) =>
+    reply.redirect('/docs', 302),
+  );
 }
