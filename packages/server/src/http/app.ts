@@ -25,6 +25,7 @@ import { fingerprint, IdempotencyService } from '../services/idempotency.js';
 import type { KeysService, WorkspacesService } from '../services/keys.js';
 import type { Repo, Store } from '../store/types.js';
 import { refuseWrongMethod, trackRouteMethods } from './allowed-methods.js';
+import { registerCors } from './cors.js';
 import { registerConversationRoutes } from './routes/conversations.js';
 import { registerDocs } from './routes/docs.js';
 import { registerKeyRoutes } from './routes/keys.js';
@@ -240,6 +241,9 @@ export function buildApp(deps: AppDeps): App {
 
   app.decorateRequest('auth', null);
   app.decorateRequest('idem', null);
+
+  // 0. CORS (when configured): preflights answered before auth; headers on every answer, errors too
+  registerCors(app, config.corsOrigins);
 
   // 1. request id, auth, rate limit, scope: in that order, before any body is read
   app.addHook('onRequest', async (req, reply) => {
