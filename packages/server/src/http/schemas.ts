@@ -260,8 +260,16 @@ export const Bool = OneOf(['true', 'false']);
 export const ListConversationsQuery = Closed({
   page: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })),
   per_page: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
-  cursor: Type.Optional(Type.String({ maxLength: 2048 })),
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'Alias of per_page for cursor pages' })),
+  cursor: Type.Optional(
+    Type.String({
+      maxLength: 2048,
+      description:
+        'meta.next_cursor of the previous page. It carries the filters and sort of its list: send it alone (with limit, optionally) or with the same filters; other filters are a 400 invalid_cursor. Not with page.',
+    }),
+  ),
+  limit: Type.Optional(
+    Type.Integer({ minimum: 1, maximum: 100, description: 'Alias of per_page for cursor pages; not with per_page' }),
+  ),
   user_id: Type.Optional(Id('Owner; a key bound to a user defaults to that user')),
   bot_id: Type.Optional(Id('Bot id')),
   contact_id: Type.Optional(Id('Contact id')),
@@ -298,7 +306,12 @@ export const GetConversationQuery = Closed({
 });
 
 export const PageQuery = Closed({
-  cursor: Type.Optional(Type.String({ maxLength: 2048 })),
+  cursor: Type.Optional(
+    Type.String({
+      maxLength: 2048,
+      description: 'meta.next_cursor of the previous page; it keeps the order and page size, so it may come alone',
+    }),
+  ),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
   order: Type.Optional(OneOf(['asc', 'desc'])),
 });

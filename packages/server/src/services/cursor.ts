@@ -37,8 +37,58 @@ export class CursorCodec {
   }
 }
 
-export const isIdCursor = (v: unknown): v is { i: string } =>
-  typeof v === 'object' && v !== null && typeof (v as { i?: unknown }).i === 'string';
+/** What defines a list (filters, sort): carried inside its cursors, under the MAC. */
+export type ListParams = Record<string, string | number | null>;
 
-export const isKeysetCursor = (v: unknown): v is { v: number; i: string } =>
-  isIdCursor(v) && typeof (v as { v?: unknown }).v === 'number';
+const isParams = (v: unknown): v is ListParams =>
+  typeof v === 'object' &&
+  v !== null &&
+  !Array.isArray(v) &&
+  Object.values(v).every((x) => x === null || typeof x === 'string' || typeof x === 'number');
+
+/** An id page's cursor: after this id, in this order (`o`), this many a page (`n`). */
+export const isIdCursor = (v: unknown): v is { i: string; o: 'asc' | 'desc'; n: number } =>
+  typeof v === 'object' &&
+  v !== null &&
+  typeof (v as { i?: unknown }).i === 'string' &&
+  ((v as { o?: unknown }).o === 'asc' || (v as { o?: unknown }).o === 'desc') &&
+  typeof (v as { n?: unknown }).n === 'number';
+
+/** A keyset cursor: after (value, id), in the list `q` defines, `n` a page. */
+export const isKeysetCursor = (v: unknown): v is { v: number; i: string; q: ListParams; n: number } =>
+  typeof v === 'object' &&
+  v !== null &&
+  typeof (v as { i?: unknown }).i === 'string' &&
+  typeof (v as { v?: unknown }).v === 'number' &&
+  typeof (v as { n?: unknown }).n === 'number' &&
+  isParams((v as { q?: unknown }).q);
+
+export const OTHER_FILTERS =
+  'This cursor belongs to a list with other filters; send the cursor alone or the same filters';
+
+/**
+ * The list a cursor continues. A request that sends none of the list's parameters continues the
+ * cursor's list; one that sends them must send the same ones (defaults filled in), or it is
+ * refused rather than answered with a page of some other list.
+ */
+export function continuedParams<P extends ListParams>(sent: Partial<P>, defaults: P, bound: ListParams): P {
+  if (Object.values(sent).every((v) => v === undefined)) return bound as P;
+  const asked = listParams(sent, defaults);
+  const keys = new Set([...Object.keys(asked), ...Object.keys(bound)]);
+  for (const k of keys) {
+    if ((asked[k] ?? null) !== (bound[k] ?? null)) {
+      throw new ParleyError('invalid_cursor', OTHER_FILTERS, {
+        details: [{ field: '/query/cursor', message: OTHER_FILTERS }],
+      });
+    }
+  }
+  return bound as P;
+}
+
+/** Parameters as a cursor keeps them: defaults filled in, unset ones left out. */
+export function listParams(sent: Record<string, string | number | null | undefined>, defaults: ListParams): ListParams {
+  const out: ListParams = { ...defaults };
+  for (const [k, v] of Object.entries(sent)) if (v !== undefined) out[k] = v;
+  for (const [k, v] of Object.entries(out)) if (v === null) delete out[k];
+  return out;
+}

@@ -1,4 +1,5 @@
 import { Type } from 'typebox';
+import { validation } from '../../errors.js';
 import type { ConversationDetail } from '../../services/conversations.js';
 import { type App, type AppDeps, requireAuth, runWrite } from '../app.js';
 import { presentAudit, presentConversation, presentMessage, presentTool } from '../presenters.js';
@@ -124,6 +125,10 @@ export function registerConversationRoutes(app: App, deps: AppDeps): void {
     },
     async (req) => {
       const q = req.query;
+      // two names for one number: both at once is a mistake to point out, not to settle silently
+      if (q.per_page !== undefined && q.limit !== undefined) {
+        throw validation('/query/limit', 'Use either per_page or limit, not both');
+      }
       const page = await svc.list(requireAuth(req), {
         page: q.page,
         perPage: q.per_page ?? q.limit,
