@@ -159,6 +159,12 @@ export function registerLeadLex(app: App, deps: AppDeps): void {
     app.register(
       async (scope) => {
         const r = scope as unknown as App;
+        // the gateway base path answers the same routes; the reference documents them once
+        if (prefix !== LEADLEX_PREFIXES[0]) {
+          r.addHook('onRoute', (route) => {
+            route.schema = { ...route.schema, hide: true };
+          });
+        }
         useErrorShape(r, (e, req) => ({
           body: { error: { code: leadlexCode(e), message: publicMessage(e), request_id: req.id } },
         }));
