@@ -104,7 +104,7 @@ export const CONFIG_VARIABLES = [
     'PARLEY_CORS_ORIGINS',
     '',
     '(none)',
-    'Comma-separated browser Origins allowed to call the API (CORS), or `*`. Default: no CORS headers; see "Calling Parley from a browser".',
+    'Browser Origins allowed to call the API (CORS): comma-separated, or `*`. Default: no CORS headers at all.',
   ],
   [
     'PARLEY_WS_ALLOWED_ORIGINS',
