@@ -66,6 +66,10 @@ for (const engine of testEngines()) {
       ]) {
         assert.ok(exposed.includes(h), h);
       }
+      // a cache must not hand a same-origin answer (no Origin) to a page of another origin
+      const noOrigin = await fetch(`${listed.url}/healthz`);
+      assert.match(noOrigin.headers.get('vary') ?? '', /Origin/);
+      assert.deepEqual(corsHeaders(noOrigin.headers), []);
       const unauthorized = await fetch(`${listed.url}/v1/conversations`, { headers: { origin: APP } });
       assert.equal(unauthorized.status, 401);
       assert.equal(unauthorized.headers.get('access-control-allow-origin'), APP);

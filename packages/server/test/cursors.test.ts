@@ -90,6 +90,24 @@ for (const engine of testEngines()) {
       assert.equal(seen.size, 5);
     });
 
+    test('a search too long to carry: the cursor stays short and asks for the same filters back', async () => {
+      const long = Array.from({ length: 300 }, () => 'apple').join(' ');
+      const first = await api.get(`/v1/conversations?search=${q(long)}&bot_id=b1&limit=2`);
+      assert.equal(first.status, 200, first.text);
+      const cursor = first.body.meta.next_cursor as string;
+      assert.ok(cursor.length < 1024, `cursor of ${cursor.length} characters`);
+      const alone = await api.get(`/v1/conversations?cursor=${q(cursor)}`);
+      assert.equal(alone.status, 400, alone.text);
+      assert.equal(alone.body.error.code, 'invalid_cursor');
+      assert.match(alone.body.error.message, /send it with the same filters/);
+      const again = await api.get(`/v1/conversations?search=${q(long)}&bot_id=b1&cursor=${q(cursor)}`);
+      assert.equal(again.status, 200, again.text);
+      assert.equal(again.body.data.length, 2);
+      assert.ok(!ids(first).some((id) => ids(again).includes(id)), 'the next page');
+      const other = await api.get(`/v1/conversations?search=${q(long)}&bot_id=b2&cursor=${q(cursor)}`);
+      assert.equal(other.body.error.message, OTHER);
+    });
+
     test('limit with per_page, and page with cursor: 400 validation_failed, never one silently ignored', async () => {
       refused(await api.get('/v1/conversations?limit=2&per_page=3'), 400, 'validation_failed');
       const cursor = (await api.get('/v1/conversations?limit=2')).body.meta.next_cursor as string;

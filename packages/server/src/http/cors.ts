@@ -34,10 +34,10 @@ export function registerCors(app: FastifyInstance, origins: readonly string[] | 
   const any = origins.includes('*');
   const listed = new Set(origins);
   app.addHook('onRequest', async (req, reply) => {
+    // the answer depends on Origin when origins are listed (with or without one): caches must not share it
+    if (!any) reply.header('Vary', 'Origin');
     const origin = req.headers.origin;
     if (typeof origin !== 'string') return;
-    // the answer depends on Origin when origins are listed: caches must not share it
-    if (!any) reply.header('Vary', 'Origin');
     if (!any && !listed.has(origin)) return;
     reply.header('Access-Control-Allow-Origin', any ? '*' : origin);
     const preflight = req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined;

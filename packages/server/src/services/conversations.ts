@@ -17,12 +17,13 @@ import type { ConversationFilter, ConversationPatch, DeleteCounts, Repo, TotalAn
 import { type InTransaction, requireScope, type ServiceDeps } from './context.js';
 import {
   type CursorCodec,
+  carriedParams,
   continuedParams,
   isIdCursor,
   isKeysetCursor,
   type ListParams,
   listParams,
-  OTHER_FILTERS,
+  otherFilters,
 } from './cursor.js';
 
 export const LIST_MAX = 100;
@@ -381,7 +382,7 @@ export class ConversationsService {
     const position = (c: Conversation, score: number) =>
       orderBy === 'relevance' ? score : orderBy === 'created_at' ? c.createdAt : c.updatedAt;
     // bound to the workspace (MAC) and, inside, to the list's filters and sort
-    const bound = listParams(listParamsOf(input), LIST_DEFAULTS);
+    const bound = carriedParams(listParams(listParamsOf(input), LIST_DEFAULTS));
     const cursorAfter = (c: Conversation | undefined, score: number, more: boolean) =>
       more && c
         ? this.cursors.encode(auth.workspaceId, 'conversations', {
@@ -732,11 +733,7 @@ export class ConversationsService {
   ): Promise<Page<T>> {
     // the cursor carries its order and page size: alone, it continues its list
     const c = q.cursor !== undefined ? this.cursors.decode(workspaceId, kindBase, q.cursor, isIdCursor) : undefined;
-    if (c && q.order !== undefined && q.order !== c.o) {
-      throw new ParleyError('invalid_cursor', OTHER_FILTERS, {
-        details: [{ field: '/query/cursor', message: OTHER_FILTERS }],
-      });
-    }
+    if (c && q.order !== undefined && q.order !== c.o) throw otherFilters();
     const order = c?.o ?? q.order ?? defaultOrder;
     const limit = q.limit ?? c?.n ?? 50;
     const after = c?.i;

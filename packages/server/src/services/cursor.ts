@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { ParleyError } from '../errors.js';
 
 /**
@@ -63,26 +63,46 @@ export const isKeysetCursor = (v: unknown): v is { v: number; i: string; q: List
   typeof (v as { n?: unknown }).n === 'number' &&
   isParams((v as { q?: unknown }).q);
 
-export const OTHER_FILTERS =
-  'This cursor belongs to a list with other filters; send the cursor alone or the same filters';
+const OTHER_FILTERS = 'This cursor belongs to a list with other filters; send the cursor alone or the same filters';
+const RESEND_FILTERS =
+  'This cursor belongs to a list whose filters are too long to carry (a long search); send it with the same filters';
+
+const refused = (message: string) =>
+  new ParleyError('invalid_cursor', message, { details: [{ field: '/query/cursor', message }] });
+
+/** A cursor used with another list's filters or order. */
+export const otherFilters = (): ParleyError => refused(OTHER_FILTERS);
+
+/** Largest list description a cursor carries itself; longer ones (a long search) travel as a digest. */
+const CARRIED_BYTES = 400;
+const DIGEST = '#';
+const digestOf = (params: ListParams) =>
+  createHash('sha256').update(JSON.stringify(params)).digest('base64url').slice(0, 22);
+
+/** What a cursor keeps of its list: the parameters, or for long ones their digest (cursors stay short). */
+export function carriedParams(params: ListParams): ListParams {
+  return Buffer.byteLength(JSON.stringify(params)) <= CARRIED_BYTES ? params : { [DIGEST]: digestOf(params) };
+}
 
 /**
  * The list a cursor continues. A request that sends none of the list's parameters continues the
  * cursor's list; one that sends them must send the same ones (defaults filled in), or it is
  * refused rather than answered with a page of some other list.
  */
-export function continuedParams<P extends ListParams>(sent: Partial<P>, defaults: P, bound: ListParams): P {
-  if (Object.values(sent).every((v) => v === undefined)) return bound as P;
-  const asked = listParams(sent, defaults);
-  const keys = new Set([...Object.keys(asked), ...Object.keys(bound)]);
-  for (const k of keys) {
-    if ((asked[k] ?? null) !== (bound[k] ?? null)) {
-      throw new ParleyError('invalid_cursor', OTHER_FILTERS, {
-        details: [{ field: '/query/cursor', message: OTHER_FILTERS }],
-      });
-    }
+export function continuedParams<P extends ListParams>(sent: Partial<P>, defaults: P, carried: ListParams): P {
+  const none = Object.values(sent).every((v) => v === undefined);
+  const digest = carried[DIGEST];
+  if (digest !== undefined) {
+    if (none) throw refused(RESEND_FILTERS);
+    const asked = listParams(sent, defaults);
+    if (digestOf(asked) !== digest) throw otherFilters();
+    return asked as P;
   }
-  return bound as P;
+  if (none) return carried as P;
+  const asked = listParams(sent, defaults);
+  const keys = new Set([...Object.keys(asked), ...Object.keys(carried)]);
+  for (const k of keys) if ((asked[k] ?? null) !== (carried[k] ?? null)) throw otherFilters();
+  return carried as P;
 }
 
 /** Parameters as a cursor keeps them: defaults filled in, unset ones left out. */
