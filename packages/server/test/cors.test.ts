@@ -39,6 +39,7 @@ for (const engine of testEngines()) {
         assert.equal(r.headers.get('access-control-allow-origin'), APP);
         assert.match(r.headers.get('access-control-allow-methods') ?? '', /\bPATCH\b/);
         assert.match(r.headers.get('access-control-allow-methods') ?? '', /\bDELETE\b/);
+        assert.match(r.headers.get('access-control-allow-methods') ?? '', /\bPUT\b/, 'Botpress updates with PUT');
         assert.equal(r.headers.get('access-control-allow-headers'), CORS_ALLOWED_HEADERS);
         for (const h of ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-API-Key', 'x-bot-id', 'X-Request-ID']) {
           assert.ok(CORS_ALLOWED_HEADERS.includes(h), h);

@@ -20,7 +20,8 @@ export const CORS_EXPOSED_HEADERS = [
   'Idempotent-Replayed',
 ].join(', ');
 
-const ALLOWED_METHODS = 'GET, HEAD, POST, PATCH, DELETE';
+// PUT: the Botpress surface updates conversations with it
+const ALLOWED_METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE';
 
 /**
  * CORS for browsers that call the API directly (PARLEY_CORS_ORIGINS). Runs before auth, so that
