@@ -89,7 +89,7 @@ async function listConversations(key: KeyRow, query: URLSearchParams): Promise<A
   const last = items[items.length - 1];
   let nextCursor: string | null = null;
   if (rows.length > perPage && last) {
-    nextCursor = listCursor(cursorSecret, key.workspace_id, last);
+    nextCursor = listCursor(cursorSecret, key.workspace_id, last, perPage);
   }
   return {
     status: 200,

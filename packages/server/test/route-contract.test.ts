@@ -218,10 +218,12 @@ for (const engine of testEngines()) {
       }
     });
 
-    test('unknown routes answer 404 not_found with the same headers and envelope', async () => {
+    test('unknown routes answer 404 not_found, known paths with another method 405, with the same headers and envelope', async () => {
       assertContract(server, await a.admin.get('/v1/nope'), 404, 'not_found');
       assertContract(server, await anon.get('/v1/nope'), 404, 'not_found');
-      assertContract(server, await a.admin.request('PUT', '/v1/conversations'), 404, 'not_found');
+      const wrong = await a.admin.request('PUT', '/v1/conversations');
+      assertContract(server, wrong, 405, 'method_not_allowed');
+      assert.equal(wrong.headers.get('allow'), 'GET, HEAD, POST');
     });
   });
 
