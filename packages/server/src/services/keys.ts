@@ -297,14 +297,17 @@ export class WorkspacesService {
   ): Promise<WorkspacePage> {
     this.requireInstanceAdmin(auth, 'Listing workspaces');
     if (!this.cursors) throw new Error('WorkspacesService.list needs a cursor codec');
-    const limit = q.limit ?? 50;
     const kind = 'workspaces';
-    const after =
-      q.cursor !== undefined ? this.cursors.decode(auth.workspaceId, kind, q.cursor, isIdCursor).i : undefined;
-    const rows = await this.deps.store.listWorkspaces({ after, order: 'asc', limit: limit + 1 });
+    // the cursor carries its page size: alone, it continues the list
+    const c = q.cursor !== undefined ? this.cursors.decode(auth.workspaceId, kind, q.cursor, isIdCursor) : undefined;
+    const limit = q.limit ?? c?.n ?? 50;
+    const rows = await this.deps.store.listWorkspaces({ after: c?.i, order: 'asc', limit: limit + 1 });
     const items = rows.slice(0, limit);
     const last = items[items.length - 1];
-    const nextCursor = rows.length > limit && last ? this.cursors.encode(auth.workspaceId, kind, { i: last.id }) : null;
+    const nextCursor =
+      rows.length > limit && last
+        ? this.cursors.encode(auth.workspaceId, kind, { i: last.id, o: 'asc', n: limit })
+        : null;
     return { items, nextCursor };
   }
 
