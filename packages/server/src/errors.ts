@@ -17,7 +17,8 @@ export const ERROR_CATALOG = {
   invalid_key: { status: 401, description: 'The API key is missing, malformed, unknown, revoked or expired.' },
   insufficient_permissions: {
     status: 403,
-    description: 'The API key lacks the scope this operation needs; the message names it.',
+    description:
+      'The API key lacks the scope this operation needs (the message names it), or is bound to a user and named another.',
   },
   origin_not_allowed: {
     status: 403,
@@ -25,7 +26,8 @@ export const ERROR_CATALOG = {
   },
   not_found: {
     status: 404,
-    description: 'No such object in this workspace (objects of other workspaces answer identically), or no such route.',
+    description:
+      "No such object in this workspace (objects of other workspaces, and other users' for a user-bound key, answer identically), or no such route.",
   },
   idempotency_in_progress: {
     status: 409,

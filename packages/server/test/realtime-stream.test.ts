@@ -273,6 +273,40 @@ for (const engine of testEngines()) {
       assert.equal(await eventually(() => live(id), 0), 0);
       assert.equal((await api.delete(`/v1/conversations/${id}`)).status, 204);
     });
+
+    test("a user-bound key (and its stream tokens) opens only its user's streams: another user's is 404 / 4404", async () => {
+      const alice = await ws.key(['read:ai', 'write:ai'], { user_id: 'alice' });
+      const mine = (await alice.client.post('/v1/conversations', { title: 'alice' })).body.data.id as string;
+      const bobs = (await api.post('/v1/conversations', { title: 'bob', user_id: 'bob' })).body.data.id as string;
+      const nobody = (await api.post('/v1/conversations', { title: 'nobody' })).body.data.id as string;
+      const aliceBearer = { headers: { authorization: `Bearer ${alice.secret}` } };
+      const missing = await refusal(streamUrl('conv_01J00000000000000000000000'), aliceBearer);
+      assert.equal(missing.status, 404);
+      for (const other of [bobs, nobody]) {
+        const r = await refusal(streamUrl(other), aliceBearer);
+        assert.equal(r.status, 404, `WebSocket on ${other}`);
+        assert.deepEqual(r.body.error.message, missing.body.error.message, 'as a missing one');
+        const sse = await fetch(`${server.url}/v1/conversations/${other}/events`, aliceBearer);
+        assert.equal(sse.status, 404, `SSE on ${other}`);
+        await sse.body?.cancel();
+        const minted = await alice.client.post(`/v1/conversations/${other}/stream-tokens`, {});
+        assert.equal(minted.status, 404, 'no stream token for it either');
+      }
+      // a token minted for alice's own conversation opens it, and nothing else
+      const token = (await alice.client.post(`/v1/conversations/${mine}/stream-tokens`, {})).body.data.token as string;
+      const own = await LiveSocket.ready(streamUrl(mine, `?token=${token}`));
+      own.close();
+      await own.closed;
+      assert.equal((await refusal(streamUrl(bobs, `?token=${token}`))).status, 401);
+      // first-frame auth with alice's key on bob's conversation closes 4404
+      const deferred = await LiveSocket.open(streamUrl(bobs));
+      deferred.send({ type: 'auth', token: alice.secret });
+      assert.equal((await deferred.closed).code, 4404);
+      // her own stream works with her key
+      const s = await LiveSocket.ready(streamUrl(mine), aliceBearer);
+      s.close();
+      await s.closed;
+    });
   });
 
   describe(`realtime flow control and heartbeat [${engine}]`, () => {

@@ -14,7 +14,7 @@ import { newId, parseId } from '../ids.js';
 import type { ConversationEvent, EventPayload, EventPublisher } from '../realtime/events.js';
 import { literalTerms, makeSnippet } from '../store/search-terms.js';
 import type { ConversationFilter, ConversationPatch, DeleteCounts, Repo, TotalAnswer } from '../store/types.js';
-import { type InTransaction, requireScope, type ServiceDeps } from './context.js';
+import { actingUser, canReach, type InTransaction, requireScope, type ServiceDeps } from './context.js';
 import { type CursorCodec, isIdCursor, isKeysetCursor } from './cursor.js';
 
 export const LIST_MAX = 100;
@@ -223,7 +223,8 @@ export class ConversationsService {
   /** What a live stream needs before it attaches: the conversation exists here, and its last seq. */
   async streamPosition(auth: AuthContext, rawId: string): Promise<{ conversationId: string; seq: number }> {
     requireScope(auth, 'read:ai');
-    const conversationId = this.resolveId(rawId);
+    const conversationId =
+      auth.userId === null ? this.resolveId(rawId) : (await this.load(this.deps.store, auth, rawId)).id;
     const seq = await this.deps.store.conversationEventSeq(auth.workspaceId, conversationId);
     if (seq === null) throw notFound();
     return { conversationId, seq };
@@ -250,9 +251,10 @@ export class ConversationsService {
     return id;
   }
 
-  private async load(tx: Repo, workspaceId: string, rawId: string): Promise<Conversation> {
-    const c = await tx.getConversation(workspaceId, this.resolveId(rawId));
-    if (!c) throw notFound();
+  /** The conversation, if it exists in the caller's workspace and the caller may reach it (canReach). */
+  private async load(tx: Repo, auth: AuthContext, rawId: string): Promise<Conversation> {
+    const c = await tx.getConversation(auth.workspaceId, this.resolveId(rawId));
+    if (!c || !canReach(auth, c)) throw notFound();
     return c;
   }
 
@@ -270,7 +272,7 @@ export class ConversationsService {
     const conversation: Conversation = {
       id: newId('conversation', now),
       workspaceId: auth.workspaceId,
-      userId: input.userId ?? auth.userId,
+      userId: actingUser(auth, input.userId, '/body/user_id'),
       botId: input.botId ?? null,
       title: input.title ?? generated,
       titleSource: input.title !== undefined ? 'user' : generated !== null ? 'auto' : null,
@@ -327,7 +329,7 @@ export class ConversationsService {
     }
     const order = input.order ?? 'desc';
     const filter: ConversationFilter = {
-      userId: input.userId ?? auth.userId ?? undefined,
+      userId: actingUser(auth, input.userId, '/query/user_id') ?? undefined,
       botId: input.botId,
       contactId: input.contactId,
       dealId: input.dealId,
@@ -390,7 +392,7 @@ export class ConversationsService {
     opts: { limit?: number | undefined; includeToolSteps?: boolean | undefined } = {},
   ): Promise<ConversationDetail> {
     requireScope(auth, 'read:ai');
-    const conversation = await this.load(this.deps.store, auth.workspaceId, rawId);
+    const conversation = await this.load(this.deps.store, auth, rawId);
     const limit = opts.limit ?? 200;
     const messages = await this.deps.store.listMessages(auth.workspaceId, conversation.id, { order: 'desc', limit });
     const toolInvocations = opts.includeToolSteps
@@ -418,7 +420,7 @@ export class ConversationsService {
       throw validation('/body/title', `title must be 1 to ${TITLE_MAX} characters`);
     }
     return this.write(async (tx, emit) => {
-      const current = await this.load(tx, auth.workspaceId, rawId);
+      const current = await this.load(tx, auth, rawId);
       const patch: ConversationPatch = { updatedAt: this.deps.clock.now() };
       if (input.title !== undefined) {
         patch.title = input.title;
@@ -475,6 +477,10 @@ export class ConversationsService {
     auth: AuthContext,
     id: string,
   ): Promise<{ counts: DeleteCounts; event: ConversationEvent } | null> {
+    if (auth.userId !== null) {
+      const c = await tx.getConversation(auth.workspaceId, id);
+      if (!c || !canReach(auth, c)) return null;
+    }
     const lastSeq = await tx.conversationEventSeq(auth.workspaceId, id);
     const counts = await tx.deleteConversation(auth.workspaceId, id);
     if (!counts || lastSeq === null) return null;
@@ -546,13 +552,14 @@ export class ConversationsService {
     if (q.anchor !== undefined) {
       const id = parseId('conversation', q.anchor);
       const anchor = id === null ? null : await this.deps.store.getConversation(auth.workspaceId, id);
-      if (!anchor) throw validation('/query/cursor', 'cursor does not name a conversation of this workspace');
+      if (!anchor || !canReach(auth, anchor))
+        throw validation('/query/cursor', 'cursor does not name a conversation of this workspace');
       after = { value: q.orderBy === 'created_at' ? anchor.createdAt : anchor.updatedAt, id: anchor.id };
     }
     return this.deps.store.listConversations(auth.workspaceId, {
       archived: q.archived ?? 'include',
       botId: q.botId,
-      userId: q.userId,
+      userId: actingUser(auth, q.userId, '/query/user_id') ?? undefined,
       updatedAfter: q.updatedAfter,
       updatedBefore: q.updatedBefore,
       orderBy: q.orderBy,
@@ -573,10 +580,13 @@ export class ConversationsService {
   ): Promise<{ conversation: Conversation; created: boolean }> {
     requireScope(auth, 'write:ai');
     requireScope(auth, 'read:ai');
+    const userId = actingUser(auth, input.userId, '/body/user_id');
     return this.deps.store.transaction(async (tx) => {
       const rows = await tx.listConversations(auth.workspaceId, {
         archived: 'include',
         botId: match.botId ?? undefined,
+        // a user-bound key finds (and makes) only its user's conversations
+        userId: auth.userId ?? undefined,
         orderBy: 'updated_at',
         order: 'desc',
         limit: FIND_OR_CREATE_SCAN,
@@ -587,7 +597,7 @@ export class ConversationsService {
       const conversation: Conversation = {
         id: newId('conversation', now),
         workspaceId: auth.workspaceId,
-        userId: input.userId ?? auth.userId,
+        userId,
         botId: input.botId ?? null,
         title: input.title ?? null,
         titleSource: input.title !== undefined ? 'user' : null,
@@ -614,7 +624,7 @@ export class ConversationsService {
     q: { offset: number; limit: number; order: 'asc' | 'desc' },
   ): Promise<{ conversation: Conversation; items: Message[]; total: number }> {
     requireScope(auth, 'read:ai');
-    const conversation = await this.load(this.deps.store, auth.workspaceId, rawConversationId);
+    const conversation = await this.load(this.deps.store, auth, rawConversationId);
     const items = await this.deps.store.listMessages(auth.workspaceId, conversation.id, {
       order: q.order,
       limit: q.limit,
@@ -633,7 +643,7 @@ export class ConversationsService {
   ): Promise<Message> {
     requireScope(auth, 'write:ai');
     return this.write(async (tx, emit) => {
-      const conversation = await this.load(tx, auth.workspaceId, rawConversationId);
+      const conversation = await this.load(tx, auth, rawConversationId);
       const now = this.deps.clock.now();
       const message: Message = {
         id: newId('message', now),
@@ -673,7 +683,7 @@ export class ConversationsService {
     q: { cursor?: string | undefined; limit?: number | undefined; order?: 'asc' | 'desc' | undefined },
   ): Promise<Page<Message>> {
     requireScope(auth, 'read:ai');
-    const conversation = await this.load(this.deps.store, auth.workspaceId, rawConversationId);
+    const conversation = await this.load(this.deps.store, auth, rawConversationId);
     return this.idPage(auth.workspaceId, `messages:${conversation.id}`, q, (p) =>
       this.deps.store.listMessages(auth.workspaceId, conversation.id, p),
     );
@@ -715,7 +725,7 @@ export class ConversationsService {
   ): Promise<ToolInvocation> {
     requireScope(auth, 'write:ai');
     return this.write(async (tx, emit) => {
-      const conversation = await this.load(tx, auth.workspaceId, rawConversationId);
+      const conversation = await this.load(tx, auth, rawConversationId);
       const now = this.deps.clock.now();
       const status = input.status ?? 'pending';
       const messageId =
@@ -746,7 +756,7 @@ export class ConversationsService {
 
   async getToolInvocation(auth: AuthContext, rawConversationId: string, rawId: string): Promise<ToolInvocation> {
     requireScope(auth, 'read:ai');
-    const conversation = await this.load(this.deps.store, auth.workspaceId, rawConversationId);
+    const conversation = await this.load(this.deps.store, auth, rawConversationId);
     const id = parseId('toolInvocation', rawId);
     const tool = id ? await this.deps.store.getToolInvocation(auth.workspaceId, conversation.id, id) : null;
     if (!tool) throw notFound('Tool invocation');
@@ -765,7 +775,7 @@ export class ConversationsService {
       throw validation('/body', 'Provide at least one of output, status, message_id, started_at, finished_at');
     }
     return this.write(async (tx, emit) => {
-      const conversation = await this.load(tx, auth.workspaceId, rawConversationId);
+      const conversation = await this.load(tx, auth, rawConversationId);
       const id = parseId('toolInvocation', rawId);
       const current = id ? await tx.getToolInvocation(auth.workspaceId, conversation.id, id) : null;
       if (!current) throw notFound('Tool invocation');
@@ -802,7 +812,7 @@ export class ConversationsService {
     q: { cursor?: string | undefined; limit?: number | undefined; order?: 'asc' | 'desc' | undefined },
   ): Promise<Page<ToolInvocation>> {
     requireScope(auth, 'read:ai');
-    const conversation = await this.load(this.deps.store, auth.workspaceId, rawConversationId);
+    const conversation = await this.load(this.deps.store, auth, rawConversationId);
     return this.idPage(auth.workspaceId, `tools:${conversation.id}`, q, (p) =>
       this.deps.store.listToolInvocations(auth.workspaceId, conversation.id, p),
     );
