@@ -35,7 +35,8 @@ export const ERROR_CATALOG = {
   },
   conversation_busy: {
     status: 409,
-    description: 'The conversation has live connections; retry, or delete with force=true.',
+    description:
+      'The conversation has live connections and the delete was asked with if_idle=true; retry, or delete without it.',
   },
   payload_too_large: { status: 413, description: 'The request body is larger than the configured limit.' },
   unsupported_media_type: { status: 415, description: 'The request body is not application/json.' },

@@ -191,7 +191,8 @@ export class ConversationsService {
     if (!this.live) return;
     const live = await this.live.liveConnections(workspaceId, id);
     if (live > 0) {
-      throw new ParleyError('conversation_busy', `The conversation has ${live} live connection(s)`, {
+      const message = `The conversation has ${live} live connection(s) and the delete was asked with if_idle=true; delete without if_idle to end them`;
+      throw new ParleyError('conversation_busy', message, {
         extra: { live_connections: live },
         details: [{ field: '/live_connections', message: `${live} live connection(s)` }],
       });
@@ -445,20 +446,25 @@ export class ConversationsService {
     });
   }
 
-  /** Removes the conversation and everything derived from it in one transaction, with an audit event. */
   /**
-   * While live streams are open: 409 conversation_busy, unless `force`, which deletes and then
-   * closes them everywhere (the deleted event ends every stream with 4410).
+   * Removes the conversation and everything derived from it in one transaction, with an audit
+   * event. Live streams do not stop it: the deleted event ends every stream on every instance
+   * (close 4410). With `ifIdle` (native `?if_idle=true`; Lexicon's documented 409) a conversation
+   * with live streams is refused with 409 conversation_busy instead.
    */
   async delete(
     auth: AuthContext,
     rawId: string,
     inTx?: InTransaction<DeleteCounts>,
-    opts: { force?: boolean } = {},
+    opts: { ifIdle?: boolean } = {},
   ): Promise<DeleteCounts> {
     requireScope(auth, 'write:ai');
     const id = this.resolveId(rawId);
-    if (!opts.force) await this.assertNotLive(auth.workspaceId, id);
+    if (opts.ifIdle) {
+      // what the caller may not see is missing, before its liveness can say otherwise
+      await this.load(this.deps.store, auth, rawId);
+      await this.assertNotLive(auth.workspaceId, id);
+    }
     let deleted: ConversationEvent | null = null;
     const result = await this.deps.store.transaction(async (tx) => {
       const removed = await this.deleteIn(tx, auth, id);
@@ -518,7 +524,6 @@ export class ConversationsService {
   ): Promise<DeleteCounts[]> {
     requireScope(auth, 'write:ai');
     const ids = rawIds.map((raw) => ({ raw, id: parseId('conversation', raw) }));
-    for (const { id } of ids) if (id !== null) await this.assertNotLive(auth.workspaceId, id);
     const events: ConversationEvent[] = [];
     const result = await this.deps.store.transaction(async (tx) => {
       const out: DeleteCounts[] = [];

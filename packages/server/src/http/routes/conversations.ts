@@ -1,4 +1,5 @@
 import { Type } from 'typebox';
+import { validation } from '../../errors.js';
 import type { ConversationDetail } from '../../services/conversations.js';
 import { type App, type AppDeps, requireAuth, runWrite } from '../app.js';
 import { presentAudit, presentConversation, presentMessage, presentTool } from '../presenters.js';
@@ -231,11 +232,21 @@ export function registerConversationRoutes(app: App, deps: AppDeps): void {
         tags,
         summary: 'Delete a conversation with all its messages, tool invocations and index entries, atomically',
         description:
-          'While live streams are open on it: 409 conversation_busy with live_connections, unless force=true, ' +
-          'which deletes and closes those streams on every instance (close code 4410).',
+          'Live streams do not stop it: it deletes and ends every stream on every instance with the ' +
+          'conversation.deleted event (close code 4410). With if_idle=true a conversation with live streams ' +
+          'is refused with 409 conversation_busy (live_connections) and kept.',
         params: ConversationParams,
         querystring: Closed({
-          force: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')])),
+          if_idle: Type.Optional(
+            Type.Union([Type.Literal('true'), Type.Literal('false')], {
+              description: 'true: refuse with 409 conversation_busy while live streams are open',
+            }),
+          ),
+          force: Type.Optional(
+            Type.Union([Type.Literal('true'), Type.Literal('false')], {
+              description: 'Accepted for compatibility: deleting regardless of live streams is the default now',
+            }),
+          ),
         }),
         response: {
           204: Type.Null({ description: 'Deleted' }),
@@ -249,7 +260,12 @@ export function registerConversationRoutes(app: App, deps: AppDeps): void {
         reply,
         deps,
         204,
-        (inTx) => svc.delete(requireAuth(req), req.params.id, inTx, { force: req.query.force === 'true' }),
+        (inTx) => {
+          if (req.query.if_idle === 'true' && req.query.force === 'true') {
+            throw validation('/query/if_idle', 'if_idle=true and force=true contradict each other; send one');
+          }
+          return svc.delete(requireAuth(req), req.params.id, inTx, { ifIdle: req.query.if_idle === 'true' });
+        },
         () => null,
       );
       return reply.send(null);
