@@ -45,8 +45,14 @@ for (const engine of testEngines()) {
       assert.equal(c.archived, false);
       assert.deepEqual(
         c.messages.map((m: { role: string }) => m.role),
-        ['assistant', 'user', 'system'],
-        'most recent first',
+        ['system', 'user', 'assistant'],
+        'the create echo keeps the order they were sent in',
+      );
+      const got = await api.get(`/v1/conversations/${c.id}`);
+      assert.deepEqual(
+        got.body.data.messages.map((m: { id: string }) => m.id),
+        c.messages.map((m: { id: string }) => m.id),
+        'and GET shows them in the same order',
       );
       assert.match(r.headers.get('x-request-id') ?? '', /^req_[0-9A-Z]{26}$/);
     });
@@ -67,7 +73,7 @@ for (const engine of testEngines()) {
       assert.equal(got.title, 'Mine');
       assert.equal(got.title_source, 'user');
       assert.equal(got.message_count, 3);
-      assert.equal(got.last_message_at, got.messages[0].created_at);
+      assert.equal(got.last_message_at, got.messages.at(-1).created_at);
     });
 
     test('get: limit and include_tool_steps; the UUID form of an id finds the same conversation', async () => {
@@ -80,8 +86,21 @@ for (const engine of testEngines()) {
       assert.equal(r.status, 200);
       assert.deepEqual(
         r.body.data.messages.map((m: { content: string }) => m.content),
-        ['a3', 'a2'],
+        ['a2', 'a3'],
+        'the most recent 2, oldest first as a transcript reads',
       );
+      const desc = await api.get(`/v1/conversations/${c.id}?limit=2&order=desc`);
+      assert.deepEqual(
+        desc.body.data.messages.map((m: { content: string }) => m.content),
+        ['a3', 'a2'],
+        'order=desc: newest first',
+      );
+      const all = await api.get(`/v1/conversations/${c.id}`);
+      assert.deepEqual(
+        all.body.data.messages.map((m: { content: string }) => m.content),
+        ['q', 'a0', 'a1', 'a2', 'a3'],
+      );
+      assert.equal((await api.get(`/v1/conversations/${c.id}?order=sideways`)).status, 400);
       assert.equal(r.body.data.tool_invocations, undefined);
       const withTools = await api.get(`/v1/conversations/${c.id}?include_tool_steps=true`);
       assert.equal(withTools.body.data.tool_invocations.length, 1);

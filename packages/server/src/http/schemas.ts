@@ -279,8 +279,15 @@ export const ListConversationsQuery = Closed({
 });
 
 export const GetConversationQuery = Closed({
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'Messages, most recent first' })),
+  limit: Type.Optional(
+    Type.Integer({ minimum: 1, maximum: 1000, description: 'How many of the most recent messages (default 200)' }),
+  ),
   include_tool_steps: Type.Optional(Bool),
+  order: Type.Optional(
+    Type.Union([Type.Literal('asc'), Type.Literal('desc')], {
+      description: 'asc (default): oldest first, as a transcript reads; desc: newest first',
+    }),
+  ),
 });
 
 export const PageQuery = Closed({

@@ -311,8 +311,8 @@ export class ConversationsService {
         conversation.messageCount = messages.length;
         conversation.lastMessageAt = now;
       }
-      // most recent first, as GET returns them
-      const detail: ConversationDetail = { conversation, messages: messages.reverse(), toolInvocations: null };
+      // in the order they were sent, as GET returns them by default
+      const detail: ConversationDetail = { conversation, messages, toolInvocations: null };
       if (inTx) await inTx(tx, detail);
       return detail;
     });
@@ -390,16 +390,22 @@ export class ConversationsService {
   async get(
     auth: AuthContext,
     rawId: string,
-    opts: { limit?: number | undefined; includeToolSteps?: boolean | undefined } = {},
+    opts: {
+      limit?: number | undefined;
+      includeToolSteps?: boolean | undefined;
+      /** The most recent `limit` either way; asc (default) shows them oldest first, as a transcript reads. */
+      order?: 'asc' | 'desc' | undefined;
+    } = {},
   ): Promise<ConversationDetail> {
     requireScope(auth, 'read:ai');
     const conversation = await this.load(this.deps.store, auth, rawId);
     const limit = opts.limit ?? 200;
+    const inOrder = <T>(newestFirst: T[]): T[] => (opts.order === 'desc' ? newestFirst : newestFirst.reverse());
     const messages = await this.deps.store.listMessages(auth.workspaceId, conversation.id, { order: 'desc', limit });
     const toolInvocations = opts.includeToolSteps
-      ? await this.deps.store.listToolInvocations(auth.workspaceId, conversation.id, { order: 'desc', limit })
+      ? inOrder(await this.deps.store.listToolInvocations(auth.workspaceId, conversation.id, { order: 'desc', limit }))
       : null;
-    return { conversation, messages, toolInvocations };
+    return { conversation, messages: inOrder(messages), toolInvocations };
   }
 
   async update(

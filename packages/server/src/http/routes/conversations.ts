@@ -28,7 +28,9 @@ const msOrNull = (iso: string | null | undefined): number | null | undefined =>
 
 const DetailSchema = Type.Object({
   ...ConversationSchema.properties,
-  messages: Type.Array(Type.Ref('Message'), { description: 'Most recent first' }),
+  messages: Type.Array(Type.Ref('Message'), {
+    description: 'GET: the most recent `limit`, oldest first (order=desc: newest first); create: as sent',
+  }),
   tool_invocations: Type.Optional(
     Type.Array(Type.Ref('ToolInvocation'), { description: 'With include_tool_steps=true' }),
   ),
@@ -169,7 +171,7 @@ export function registerConversationRoutes(app: App, deps: AppDeps): void {
       config: { scope: 'read:ai' },
       schema: {
         tags,
-        summary: 'Get a conversation with its most recent messages',
+        summary: 'Get a conversation with its most recent messages, oldest first (order=desc: newest first)',
         params: ConversationParams,
         querystring: GetConversationQuery,
         response: { 200: data(DetailSchema), ...errorResponses(...AUTHED_ERRORS, 'not_found') },
@@ -180,6 +182,7 @@ export function registerConversationRoutes(app: App, deps: AppDeps): void {
       const d = await svc.get(auth, req.params.id, {
         limit: req.query.limit,
         includeToolSteps: req.query.include_tool_steps === 'true',
+        order: req.query.order,
       });
       const rt = deps.realtime;
       const live = rt
