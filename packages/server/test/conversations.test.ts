@@ -140,6 +140,55 @@ for (const engine of testEngines()) {
       assert.equal(restored.body.data.archived, false);
     });
 
+    test('patch: context null clears the whole context (and its indexed ids)', async () => {
+      const c = (
+        await api.post('/v1/conversations', {
+          context: { contact_id: 'c-clear', deal_id: 'd-clear', page: 'deals' },
+        })
+      ).body.data;
+      const found = await api.get('/v1/conversations?contact_id=c-clear');
+      assert.deepEqual(
+        found.body.data.map((x: { id: string }) => x.id),
+        [c.id],
+      );
+      const r = await api.patch(`/v1/conversations/${c.id}`, { context: null });
+      assert.equal(r.status, 200, r.text);
+      assert.deepEqual(r.body.data.context, {});
+      assert.deepEqual((await api.get(`/v1/conversations/${c.id}`)).body.data.context, {});
+      assert.equal((await api.get('/v1/conversations?contact_id=c-clear')).body.data.length, 0);
+      assert.equal((await api.get('/v1/conversations?deal_id=d-clear')).body.data.length, 0);
+    });
+
+    test('patch: title null returns to the automatic title (from the first user message), or none yet', async () => {
+      const c = (
+        await api.post('/v1/conversations', {
+          messages: [
+            { role: 'system', content: 'be brief' },
+            { role: 'user', content: 'Quarterly revenue of Acme' },
+            { role: 'user', content: 'and their margins' },
+          ],
+        })
+      ).body.data;
+      assert.equal((await api.patch(`/v1/conversations/${c.id}`, { title: 'Mine' })).body.data.title_source, 'user');
+      const r = await api.patch(`/v1/conversations/${c.id}`, { title: null });
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.body.data.title, 'Quarterly revenue of Acme');
+      assert.equal(r.body.data.title_source, 'auto');
+      // without a user message there is no title yet; the next user message gives it one
+      const bare = (await api.post('/v1/conversations', { title: 'Named' })).body.data;
+      await api.post(`/v1/conversations/${bare.id}/messages`, { role: 'assistant', content: 'Hello there' });
+      const cleared = await api.patch(`/v1/conversations/${bare.id}`, { title: null });
+      assert.equal(cleared.status, 200, cleared.text);
+      assert.equal(cleared.body.data.title, null);
+      assert.equal(cleared.body.data.title_source, null);
+      await api.post(`/v1/conversations/${bare.id}/messages`, { role: 'user', content: 'What is new?' });
+      const titled = (await api.get(`/v1/conversations/${bare.id}`)).body.data;
+      assert.equal(titled.title, 'What is new?');
+      assert.equal(titled.title_source, 'auto');
+      // an empty title is still refused; null is the way back to the automatic one
+      assert.equal((await api.patch(`/v1/conversations/${bare.id}`, { title: '' })).status, 400);
+    });
+
     test('messages: keyset pages in both orders, no duplicates, no gaps', async () => {
       const c = (await api.post('/v1/conversations', {})).body.data;
       for (let i = 0; i < 7; i++) {

@@ -226,17 +226,24 @@ export const CreateConversationBody = Closed({
 });
 
 export const PatchConversationBody = Closed({
-  title: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  title: Type.Optional(
+    Type.Union([Type.String({ minLength: 1, maxLength: 200 }), Type.Null()], {
+      description: 'null returns to the automatic title, made from the first user message',
+    }),
+  ),
   archived: Type.Optional(Type.Boolean()),
   context: Type.Optional(
-    Type.Object(
-      {
-        contact_id: Type.Optional(Type.Union([Id('Contact id'), Type.Null()])),
-        deal_id: Type.Optional(Type.Union([Id('Deal id'), Type.Null()])),
-        matter_id: Type.Optional(Type.Union([Id('Matter id'), Type.Null()])),
-      },
-      { additionalProperties: true, description: 'Merged into the context; null clears a key' },
-    ),
+    Type.Union([
+      Type.Object(
+        {
+          contact_id: Type.Optional(Type.Union([Id('Contact id'), Type.Null()])),
+          deal_id: Type.Optional(Type.Union([Id('Deal id'), Type.Null()])),
+          matter_id: Type.Optional(Type.Union([Id('Matter id'), Type.Null()])),
+        },
+        { additionalProperties: true, description: 'Merged into the context; null clears a key' },
+      ),
+      Type.Null({ description: 'Clears the whole context' }),
+    ]),
   ),
   metadata: Type.Optional(AnyKeys(Type.Unknown(), { description: 'Merged; null removes a key' })),
 });

@@ -92,10 +92,11 @@ export interface ConversationPage {
 }
 
 export interface UpdateConversationInput {
-  title?: string | undefined;
+  /** null returns to the automatic title (made from the first user message). */
+  title?: string | null | undefined;
   archived?: boolean | undefined;
-  /** Merged into the stored context; a null value clears that key. */
-  context?: Record<string, Json> | undefined;
+  /** Merged into the stored context; a null value clears that key, null itself clears them all. */
+  context?: Record<string, Json> | null | undefined;
   /** Merged into the stored metadata; a null value removes that key. */
   metadata?: Record<string, Json> | undefined;
 }
@@ -423,18 +424,24 @@ export class ConversationsService {
     ) {
       throw validation('/body', 'Provide at least one of title, archived, context, metadata');
     }
-    if (input.title !== undefined && (input.title.trim().length === 0 || Array.from(input.title).length > TITLE_MAX)) {
+    if (
+      typeof input.title === 'string' &&
+      (input.title.trim().length === 0 || Array.from(input.title).length > TITLE_MAX)
+    ) {
       throw validation('/body/title', `title must be 1 to ${TITLE_MAX} characters`);
     }
     return this.write(async (tx, emit) => {
       const current = await this.load(tx, auth, rawId);
       const patch: ConversationPatch = { updatedAt: this.deps.clock.now() };
-      if (input.title !== undefined) {
+      if (typeof input.title === 'string') {
         patch.title = input.title;
         patch.titleSource = 'user';
+      } else if (input.title === null) {
+        Object.assign(patch, await this.automaticTitle(tx, auth.workspaceId, current.id));
       }
       if (input.archived !== undefined) patch.archived = input.archived;
-      if (input.context !== undefined) {
+      if (input.context === null) patch.context = {};
+      else if (input.context !== undefined) {
         patch.context = mergePatch(current.context, input.context) as ConversationContext;
       }
       if (input.metadata !== undefined) patch.metadata = mergePatch(current.metadata, input.metadata);
@@ -450,6 +457,20 @@ export class ConversationsService {
       if (inTx) await inTx(tx, updated);
       return updated;
     });
+  }
+
+  /**
+   * The title a conversation returns to when a person clears theirs: made from its first user
+   * message; without one, none yet (source null), and its next user message titles it.
+   */
+  private async automaticTitle(
+    tx: Repo,
+    workspaceId: string,
+    id: string,
+  ): Promise<{ title: string | null; titleSource: 'auto' | null }> {
+    const first = await tx.firstMessageOfRole(workspaceId, id, 'user');
+    const title = first ? autoTitle(first.content) : null;
+    return { title, titleSource: title !== null ? 'auto' : null };
   }
 
   /**

@@ -176,7 +176,7 @@ function contextColumns(ctx: ConversationContext) {
   };
 }
 
-function toMessage(r: Selectable<MessagesTable>): Message {
+function toMessage(r: Omit<Selectable<MessagesTable>, 'search_tsv'>): Message {
   return {
     id: r.id,
     conversationId: r.conversation_id,
@@ -766,6 +766,19 @@ export class KyselyRepo implements Repo {
     });
     const rows = await this.read(template, params);
     return rows.map(toMessage);
+  }
+
+  async firstMessageOfRole(workspaceId: string, conversationId: string, role: Role): Promise<Message | null> {
+    const r = await this.db
+      .selectFrom('messages')
+      .select(['workspace_id', 'conversation_id', 'id', 'role', 'content', 'metadata', 'created_at'])
+      .where('workspace_id', '=', workspaceId)
+      .where('conversation_id', '=', conversationId)
+      .where('role', '=', role)
+      .orderBy('id', 'asc')
+      .limit(1)
+      .executeTakeFirst();
+    return r === undefined ? null : toMessage(r);
   }
 
   async messageExists(workspaceId: string, conversationId: string, id: string): Promise<boolean> {
