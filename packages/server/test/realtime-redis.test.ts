@@ -107,10 +107,10 @@ for (const engine of testEngines()) {
       }
     });
 
-    test('Redis gone: DELETE answers 503 (never a blind 204), GET shows live_connections null', async () => {
+    test('Redis gone: DELETE ?if_idle=true answers 503 (never a blind 204), GET shows live_connections null', async () => {
       const id = (await apiA.post('/v1/conversations', { title: 'no redis' })).body.data.id as string;
       await redis.kill();
-      const r = await apiA.delete(`/v1/conversations/${id}`);
+      const r = await apiA.delete(`/v1/conversations/${id}?if_idle=true`);
       assert.equal(r.status, 503);
       assert.equal(r.body.error.code, 'service_unavailable');
       assert.ok(r.headers.get('retry-after'));
@@ -125,6 +125,9 @@ for (const engine of testEngines()) {
       assert.equal(ready.body.presence, 'unavailable');
       assert.equal(ready.body.shared_state, 'fallback');
       assert.match((await apiA.with(undefined).get('/metrics')).text, /^parley_presence_up 0$/m);
+      // a plain DELETE does not ask about presence: it deletes without Redis
+      assert.equal((await apiA.delete(`/v1/conversations/${id}`)).status, 204);
+      assert.equal((await apiA.get(`/v1/conversations/${id}`)).status, 404);
     });
   });
 }
