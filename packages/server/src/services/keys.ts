@@ -3,7 +3,7 @@ import type { ApiKey, AuthContext, Scope, Workspace } from '../domain/types.js';
 import { notFound, ParleyError, validation } from '../errors.js';
 import { newId, parseId } from '../ids.js';
 import type { Repo } from '../store/types.js';
-import { type InTransaction, requireScope, type ServiceDeps } from './context.js';
+import { actingUser, type InTransaction, requireScope, type ServiceDeps } from './context.js';
 
 /** Parley keys: `prl_` + 43 url-safe characters (256 random bits). Only the SHA-256 is stored. */
 export const KEY_PREFIX = 'prl_';
@@ -92,8 +92,10 @@ export class KeysService {
 
   async create(auth: AuthContext, input: NewKeyInput, inTx?: InTransaction<CreatedKey>): Promise<CreatedKey> {
     requireScope(auth, 'admin');
+    // a key bound to a user mints keys bound to that user only: none may reach further than itself
+    const bound = { ...input, userId: actingUser(auth, input.userId ?? undefined, '/body/user_id') };
     return this.deps.store.transaction(async (tx) => {
-      const created = await this.insert(tx, auth.workspaceId, input);
+      const created = await this.insert(tx, auth.workspaceId, bound);
       if (inTx) await inTx(tx, created);
       return created;
     });
