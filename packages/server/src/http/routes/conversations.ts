@@ -258,17 +258,15 @@ export function registerConversationRoutes(app: App, deps: AppDeps): void {
       },
     },
     async (req, reply) => {
+      if (req.query.if_idle === 'true' && req.query.force === 'true') {
+        throw validation('/query/if_idle', 'if_idle=true and force=true contradict each other; send one');
+      }
       await runWrite(
         req,
         reply,
         deps,
         204,
-        (inTx) => {
-          if (req.query.if_idle === 'true' && req.query.force === 'true') {
-            throw validation('/query/if_idle', 'if_idle=true and force=true contradict each other; send one');
-          }
-          return svc.delete(requireAuth(req), req.params.id, inTx, { ifIdle: req.query.if_idle === 'true' });
-        },
+        (inTx) => svc.delete(requireAuth(req), req.params.id, inTx, { ifIdle: req.query.if_idle === 'true' }),
         () => null,
       );
       return reply.send(null);
