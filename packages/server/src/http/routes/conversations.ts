@@ -6,7 +6,6 @@ import { presentAudit, presentConversation, presentMessage, presentTool } from '
 import {
   AUTHED_ERRORS,
   AuditQuery,
-  Bool,
   Closed,
   ConversationParams,
   ConversationSchema,
