@@ -144,6 +144,7 @@ export const OPERATION_EXAMPLES: Record<string, { request?: unknown; responses?:
             rate_limit: null,
             expires_at: null,
             revoked_at: null,
+            last_used_at: null,
             created_at: T0,
           },
           secret: 'prl_N1NXvdhWRFdc7LST0H-gaKePExfJJIDfjjJij4mXZ18',

@@ -49,6 +49,11 @@ export const TAGS = [
   },
   { name: 'Fini', description: 'Fini help-center interactions under /v2/hc-interactions.' },
   { name: 'Botpress', description: 'The Botpress runtime chat API under /v1/chat, with x-bot-id.' },
+  {
+    name: 'OpenAI Conversations',
+    description:
+      "OpenAI's Conversations API (conversations and their message items) under /openai/v1, for apps on the official openai client.",
+  },
 ];
 
 type RouteSchema = Record<string, unknown> & { body?: object; response?: Record<string, object>; hide?: boolean };
