@@ -75,7 +75,7 @@ for (const engine of testEngines()) {
     });
 
     test('message pages: newest first, then the next page after the cursor, per conversation', async () => {
-      const [a, b] = [made[1]?.id, made[2]?.id];
+      const [a, b] = [made[1]?.id as string, made[2]?.id as string];
       // appended alternately and without moving the clock, so both conversations' messages share
       // timestamps and the keyset must order ties by id
       for (let i = 0; i < 11; i++) {
