@@ -18,7 +18,9 @@
 const CJK_CHAR =
   /^[\p{Script_Extensions=Han}\p{Script_Extensions=Hiragana}\p{Script_Extensions=Katakana}\p{Script_Extensions=Hangul}]$/u;
 // a keycap, an emoji as Unicode lists it (RGI sequences: modifiers, ZWJ, flags), or a lone pictograph
-const EMOJI = /^(?:[0-9#*]\u20E3|\p{RGI_Emoji}|\p{Extended_Pictographic})/v;
+// (the v flag, needed for \p{RGI_Emoji}, through the constructor: tsconfig targets below ES2024)
+const EMOJI_SOURCE = '^(?:[0-9#*]\\u20E3|\\p{RGI_Emoji}|\\p{Extended_Pictographic})';
+const EMOJI = new RegExp(EMOJI_SOURCE, 'v');
 const VARIATION_SELECTORS = /[\uFE0E\uFE0F]/g;
 const WORD_CHAR = /^[\p{L}\p{N}\p{M}]$/u;
 const LATIN_OR_GREEK = /^[\p{Script=Latin}\p{Script=Greek}]$/u;
