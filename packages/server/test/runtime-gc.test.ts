@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import { bounded } from './helpers/live.js';
 
 /**
  * better-sqlite3 12 subclasses node::ObjectWrap; Node 24.19 added environment cleanup hooks to
@@ -30,10 +31,12 @@ function churn(file, rounds) {
   return { db, kept };
 }
 if (isMainThread) {
-  const file = process.argv[1];
+  const file = process.argv[2]; // argv: node, this script, the database
   const { db } = churn(file, 2000);
   globalThis.gc();
-  const workers = [0, 1, 2].map(() => new Worker(__filename, { workerData: file, execArgv: ['--expose-gc'] }));
+  // each worker on a file of its own (three writers on one file end in 'database is locked'); gc
+  // is exposed to workers by the process's --expose-gc (a worker refuses it in execArgv)
+  const workers = [0, 1, 2].map((i) => new Worker(__filename, { workerData: file + '-' + i }));
   let left = workers.length;
   for (const w of workers) {
     w.on('error', (err) => { console.error(err); process.exit(3); });
@@ -73,9 +76,13 @@ test('better-sqlite3 survives garbage-collected statements and worker teardown o
     child.stderr.on('data', (c: Buffer) => {
       err += c.toString();
     });
-    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+    const closed = new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
       child.on('close', (c, s) => resolve([c, s])),
     );
+    const [code, signal] = await bounded(closed, 'the churn child to exit', 90_000).catch((e: Error) => {
+      child.kill('SIGKILL');
+      throw new Error(`${e.message}; stdout: ${out} stderr: ${err}`);
+    });
     assert.equal(signal, null, `the child was killed by ${signal}: ${err}`);
     assert.equal(code, 0, `exit ${code} on Node ${process.version}: ${err}`);
     assert.equal(out.trim(), 'ok');
