@@ -54,9 +54,21 @@ if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
+// Every test (and hook) fails after 120 s, naming itself, instead of hanging the run on a lost
+// event; suites known to be slower give their tests a larger `{ timeout }` of their own.
+// PARLEY_TEST_TIMEOUT_MS overrides it (e.g. when stepping through a test in a debugger).
+const testTimeout = Number(process.env.PARLEY_TEST_TIMEOUT_MS ?? 120_000);
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files],
+  [
+    '--import',
+    'tsx',
+    '--test',
+    '--test-concurrency=2',
+    `--test-timeout=${testTimeout}`,
+    '--test-reporter=spec',
+    ...files,
+  ],
   { stdio: 'inherit', cwd: root, env: { ...process.env, PARLEY_TEST_ENGINES: engines.join(',') } },
 );
 process.exit(result.status ?? 1);

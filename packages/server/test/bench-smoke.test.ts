@@ -12,7 +12,8 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../
 // The benchmark is not a test; this only proves `npm run bench -- --quick` still runs end to end
 // and writes its results. No timing is asserted: ratios on a busy machine are whatever they are.
 describe('bench smoke (--quick)', () => {
-  it('runs every scenario and writes JSON with ratios and a RESULTS.md section', () => {
+  // the bench child has 240 s of its own; the test gets more than the runner's default 120 s
+  it('runs every scenario and writes JSON with ratios and a RESULTS.md section', { timeout: 300_000 }, () => {
     const out = mkdtempSync(path.join(os.tmpdir(), 'parley-bench-smoke-'));
     try {
       const run = spawnSync(
@@ -61,7 +62,9 @@ describe('bench smoke (--quick)', () => {
 // their answers checked equal to Parley's before any timing, and the engine's own targets judged.
 if (testEngines().includes('postgres')) {
   describe('bench smoke (--quick, postgres)', () => {
-    it('runs both scenarios against the node-http and express peers and writes postgres sections', () => {
+    it('runs both scenarios against the node-http and express peers and writes postgres sections', {
+      timeout: 300_000,
+    }, () => {
       const out = mkdtempSync(path.join(os.tmpdir(), 'parley-bench-smoke-pg-'));
       try {
         const run = spawnSync(

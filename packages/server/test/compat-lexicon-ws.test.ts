@@ -18,22 +18,31 @@ import {
   type TestWorkspace,
   testEngines,
 } from './helpers/harness.js';
-import { eventually } from './helpers/live.js';
+import { bounded, describePredicate, eventually, WAIT_MS } from './helpers/live.js';
 
 type LexFrame = { event_type: string; timestamp: string } & Record<string, any>;
 
 /** A real `ws` client on Lexicon's /ws/chat, recording every frame and how it closed. */
 class LexSocket {
   readonly frames: LexFrame[] = [];
-  readonly closed: Promise<{ code: number; reason: string }>;
+  private readonly closing: Promise<{ code: number; reason: string }>;
   private waiters: Array<() => void> = [];
+
+  /** How the socket closed; fails after WAIT_MS naming the wait. */
+  get closed(): Promise<{ code: number; reason: string }> {
+    return bounded(this.closing, () => `the Lexicon socket to close (frames so far: ${this.frameTypes()})`);
+  }
+
+  private frameTypes(): string {
+    return JSON.stringify(this.frames.map((f) => f.event_type));
+  }
 
   private constructor(readonly ws: WebSocket) {
     ws.on('message', (data) => {
       this.frames.push(JSON.parse(String(data)) as LexFrame);
       for (const w of this.waiters.splice(0)) w();
     });
-    this.closed = new Promise((resolve) => {
+    this.closing = new Promise((resolve) => {
       ws.on('close', (code, reason) => {
         resolve({ code, reason: String(reason) });
         for (const w of this.waiters.splice(0)) w();
@@ -48,11 +57,12 @@ class LexSocket {
       headers: opts.headers,
     });
     const s = new LexSocket(ws);
-    return new Promise<LexSocket>((resolve, reject) => {
+    const opened = new Promise<LexSocket>((resolve, reject) => {
       ws.once('open', () => resolve(s));
       ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
       ws.once('error', reject);
     });
+    return bounded(opened, 'the upgrade of /ws/chat');
   }
 
   /** Opens and waits for connection_established. */
@@ -62,18 +72,22 @@ class LexSocket {
     return s;
   }
 
-  async waitFor(pred: (f: LexFrame) => boolean): Promise<LexFrame> {
-    for (;;) {
-      const hit = this.frames.find(pred);
-      if (hit) return hit;
-      if (this.ws.readyState === WebSocket.CLOSED) throw new Error('socket closed while waiting');
-      await new Promise<void>((r) => this.waiters.push(r));
-    }
+  /** Waits for a frame matching `pred`; throws if the socket closes first, or after WAIT_MS naming the wait. */
+  waitFor(pred: (f: LexFrame) => boolean, what = `a frame matching ${describePredicate(pred)}`): Promise<LexFrame> {
+    const wait = async () => {
+      for (;;) {
+        const hit = this.frames.find(pred);
+        if (hit) return hit;
+        if (this.ws.readyState === WebSocket.CLOSED) throw new Error(`socket closed while waiting for ${what}`);
+        await new Promise<void>((r) => this.waiters.push(r));
+      }
+    };
+    return bounded(wait(), () => `${what} (frames so far: ${this.frameTypes()})`, WAIT_MS);
   }
 
   /** Waits until `n` frames of this type have arrived. */
   async waitForCount(type: string, n: number): Promise<LexFrame[]> {
-    await this.waitFor(() => this.of(type).length >= n);
+    await this.waitFor(() => this.of(type).length >= n, `${n} ${type} frames`);
     return this.of(type);
   }
 

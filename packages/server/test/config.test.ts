@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { CONFIG_VARIABLES, ConfigError, loadConfig } from '../src/config.js';
+import { CONFIG_VARIABLES, type Config, ConfigError, loadConfig } from '../src/config.js';
 
 function problemsOf(env: Record<string, string>): string[] {
   try {
@@ -39,7 +40,6 @@ describe('loadConfig', () => {
         pgConnectTimeoutMs: 3000,
         redisPrefix: 'parley:',
         redisTimeoutMs: 300,
-        corsOrigins: null,
         wsAllowedOrigins: null,
         wsHeartbeatMs: 25_000,
         wsMaxPayload: 65_536,
@@ -50,43 +50,76 @@ describe('loadConfig', () => {
     );
   });
 
-  test('every PARLEY_ variable is read', () => {
-    const c = loadConfig({
-      PARLEY_HOST: '0.0.0.0',
-      PARLEY_PORT: '9001',
-      PARLEY_DATA_DIR: '/tmp/parley-x',
-      PARLEY_REDIS_URL: 'redis://localhost:6379',
-      PARLEY_LOG_LEVEL: 'DEBUG',
-      PARLEY_BODY_LIMIT: '2048',
-      PARLEY_RATE_LIMIT: '5',
-      PARLEY_RATE_LIMIT_ANONYMOUS: '6',
-      PARLEY_RATE_LIMIT_WINDOW: '7',
-      PARLEY_IDEMPOTENCY_TTL: '3600',
-      PARLEY_TRUST_PROXY: 'yes',
-      PARLEY_BOOTSTRAP: 'off',
-      PARLEY_REQUEST_TIMEOUT_MS: '5000',
-      PARLEY_CORS_ORIGINS: 'https://app.example.com, http://localhost:5173',
-    });
-    assert.deepEqual(c.corsOrigins, ['https://app.example.com', 'http://localhost:5173']);
-    assert.equal(c.host, '0.0.0.0');
-    assert.equal(c.port, 9001);
-    assert.equal(c.dataDir, '/tmp/parley-x');
-    assert.equal(c.databaseUrl, 'sqlite:/tmp/parley-x/parley.db', 'the database follows the data dir');
-    assert.equal(c.redisUrl, 'redis://localhost:6379');
-    assert.equal(c.logLevel, 'debug');
-    assert.equal(c.bodyLimit, 2048);
-    assert.equal(c.rateLimit, 5);
-    assert.equal(c.rateLimitAnonymous, 6);
-    assert.equal(c.rateLimitWindowSeconds, 7);
-    assert.equal(c.idempotencyTtlSeconds, 3600);
-    assert.equal(c.trustProxy, true);
-    assert.equal(c.bootstrap, false);
-    assert.equal(c.requestTimeoutMs, 5000);
-    // each variable above is one listed for the README table
-    const listed = new Set<string>(CONFIG_VARIABLES.map((v) => v[0]));
-    for (const name of ['PARLEY_HOST', 'PARLEY_PORT', 'PARLEY_DATA_DIR', 'PARLEY_DATABASE_URL', 'PARLEY_REDIS_URL']) {
-      assert.ok(listed.has(name), name);
+  test('every PARLEY_ variable is read: each set to a valid non-default value lands in the config', () => {
+    // one row per CONFIG_VARIABLES entry (the Record type makes a new variable without a row a
+    // type error): the value to set, the config field it must reach and what it must become
+    type Name = (typeof CONFIG_VARIABLES)[number][0];
+    const rows: Record<Name, { set: string; field: keyof Config; want: unknown }> = {
+      PARLEY_HOST: { set: '0.0.0.0', field: 'host', want: '0.0.0.0' },
+      PARLEY_PORT: { set: '9001', field: 'port', want: 9001 },
+      PARLEY_DATA_DIR: { set: '/tmp/parley-x', field: 'dataDir', want: '/tmp/parley-x' },
+      PARLEY_DATABASE_URL: { set: 'postgres://u@db:5432/d', field: 'databaseUrl', want: 'postgres://u@db:5432/d' },
+      PARLEY_REDIS_URL: { set: 'redis://localhost:6379', field: 'redisUrl', want: 'redis://localhost:6379' },
+      PARLEY_LOG_LEVEL: { set: 'DEBUG', field: 'logLevel', want: 'debug' },
+      PARLEY_BODY_LIMIT: { set: '2048', field: 'bodyLimit', want: 2048 },
+      PARLEY_RATE_LIMIT: { set: '5', field: 'rateLimit', want: 5 },
+      PARLEY_RATE_LIMIT_ANONYMOUS: { set: '6', field: 'rateLimitAnonymous', want: 6 },
+      PARLEY_RATE_LIMIT_WINDOW: { set: '7', field: 'rateLimitWindowSeconds', want: 7 },
+      PARLEY_IDEMPOTENCY_TTL: { set: '3600', field: 'idempotencyTtlSeconds', want: 3600 },
+      PARLEY_TRUST_PROXY: { set: 'yes', field: 'trustProxy', want: true },
+      PARLEY_BOOTSTRAP: { set: 'off', field: 'bootstrap', want: false },
+      PARLEY_REQUEST_TIMEOUT_MS: { set: '5000', field: 'requestTimeoutMs', want: 5000 },
+      PARLEY_PG_POOL_SIZE: { set: '3', field: 'pgPoolSize', want: 3 },
+      PARLEY_PG_STATEMENT_TIMEOUT_MS: { set: '1234', field: 'pgStatementTimeoutMs', want: 1234 },
+      PARLEY_PG_CONNECT_TIMEOUT_MS: { set: '2345', field: 'pgConnectTimeoutMs', want: 2345 },
+      PARLEY_REDIS_PREFIX: { set: 'acme:', field: 'redisPrefix', want: 'acme:' },
+      PARLEY_REDIS_TIMEOUT_MS: { set: '777', field: 'redisTimeoutMs', want: 777 },
+      PARLEY_WS_ALLOWED_ORIGINS: {
+        set: 'https://a.example, http://b.example:8080',
+        field: 'wsAllowedOrigins',
+        want: ['https://a.example', 'http://b.example:8080'],
+      },
+      PARLEY_WS_HEARTBEAT_MS: { set: '1500', field: 'wsHeartbeatMs', want: 1500 },
+      PARLEY_WS_MAX_PAYLOAD: { set: '4096', field: 'wsMaxPayload', want: 4096 },
+      PARLEY_WS_MAX_BUFFERED: { set: '65536', field: 'wsMaxBufferedBytes', want: 65_536 },
+      PARLEY_WS_AUTH_TIMEOUT_MS: { set: '900', field: 'wsAuthTimeoutMs', want: 900 },
+      PARLEY_PRESENCE_LEASE_SECONDS: { set: '12', field: 'presenceLeaseMs', want: 12_000 },
+      PARLEY_CORS_ORIGINS: {
+        set: 'https://app.example.com, http://localhost:5173',
+        field: 'corsOrigins',
+        want: ['https://app.example.com', 'http://localhost:5173'],
+      },
+    };
+    const names = CONFIG_VARIABLES.map((v) => v[0]);
+    assert.deepEqual(Object.keys(rows).sort(), [...names].sort(), 'a row for every listed variable, no other');
+    const defaults = loadConfig({});
+    const fields = Object.values(rows).map((r) => r.field);
+    assert.deepEqual([...fields].sort(), Object.keys(defaults).sort(), 'every config field is fed by one variable');
+    for (const [name, r] of Object.entries(rows)) {
+      assert.notDeepEqual(r.want, defaults[r.field], `${name}: the test value must differ from the default`);
     }
+
+    const c = loadConfig(Object.fromEntries(Object.entries(rows).map(([name, r]) => [name, r.set])));
+    for (const [name, r] of Object.entries(rows)) {
+      assert.deepEqual(c[r.field], r.want, `${name}=${r.set} must set ${r.field}`);
+    }
+    // each alone too, so one variable cannot pass by being derived from another
+    for (const [name, r] of Object.entries(rows)) {
+      const alone = loadConfig({ [name]: r.set });
+      assert.deepEqual(alone[r.field], r.want, `${name}=${r.set} alone must set ${r.field}`);
+    }
+    // the database follows the data dir unless set
+    assert.equal(loadConfig({ PARLEY_DATA_DIR: '/tmp/parley-x' }).databaseUrl, 'sqlite:/tmp/parley-x/parley.db');
+  });
+
+  test('every PARLEY_ name in src/config.ts is listed, and README.md tables exactly the listed variables', () => {
+    const listed = CONFIG_VARIABLES.map((v) => v[0]).sort();
+    const source = readFileSync(new URL('../src/config.ts', import.meta.url), 'utf8');
+    const read = [...new Set([...source.matchAll(/'(PARLEY_[A-Z0-9_]+)'/g)].map((m) => m[1] as string))].sort();
+    assert.deepEqual(read, listed, 'names quoted in src/config.ts = CONFIG_VARIABLES');
+    const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+    const tabled = [...readme.matchAll(/^\| `(PARLEY_[A-Z0-9_]+)`/gm)].map((m) => m[1] as string).sort();
+    assert.deepEqual(tabled, listed, 'README.md configuration rows = CONFIG_VARIABLES (none missing, none stale)');
   });
 
   test('PORT and HOST are fallbacks; PARLEY_ wins; an empty value counts as unset', () => {
@@ -120,7 +153,6 @@ describe('loadConfig', () => {
       PARLEY_RATE_LIMIT: '-1',
       PARLEY_TRUST_PROXY: 'maybe',
       PARLEY_IDEMPOTENCY_TTL: '1.5',
-      PARLEY_CORS_ORIGINS: 'app.example.com',
     };
     const problems = problemsOf(env);
     assert.equal(problems.length, Object.keys(env).length, problems.join('\n'));

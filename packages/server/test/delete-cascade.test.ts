@@ -43,20 +43,29 @@ for (const engine of testEngines()) {
       assert.equal(created.status, 201, created.text);
       const id = created.body.data.id as string;
       const messageIds: string[] = [];
-      for (const content of texts.slice(200)) {
-        const m = await api.post(`/v1/conversations/${id}/messages`, { role: 'user', content });
+      for (const [i, content] of texts.slice(200).entries()) {
+        // with Idempotency-Key: the stored answers hold the content too
+        const m = await api.post(
+          `/v1/conversations/${id}/messages`,
+          { role: 'user', content },
+          { 'idempotency-key': `${word}-append-${i}` },
+        );
         assert.equal(m.status, 201);
         messageIds.push(m.body.data.id);
       }
       for (let i = 0; i < TOOLS; i++) {
-        const t = await api.post(`/v1/conversations/${id}/tool-invocations`, {
-          tool_name: 'lookup',
-          input: { q: `${word} tool input ${i}` },
-          output: { a: `${word} tool output ${i}` },
-          status: 'succeeded',
-          // half of them tied to a message
-          ...(i % 2 === 0 ? { message_id: messageIds[i] } : {}),
-        });
+        const t = await api.post(
+          `/v1/conversations/${id}/tool-invocations`,
+          {
+            tool_name: 'lookup',
+            input: { q: `${word} tool input ${i}` },
+            output: { a: `${word} tool output ${i}` },
+            status: 'succeeded',
+            // half of them tied to a message
+            ...(i % 2 === 0 ? { message_id: messageIds[i] } : {}),
+          },
+          { 'idempotency-key': `${word}-tool-${i}` },
+        );
         assert.equal(t.status, 201, t.text);
       }
       const title = `${word} secret title for ${owner}`;
@@ -76,6 +85,20 @@ for (const engine of testEngines()) {
       assert.equal(await raw.conversationRows('conversations', ws.id, doomed.id), 1);
       assert.equal(await raw.conversationRows('messages', ws.id, doomed.id), MESSAGES);
       assert.equal(await raw.conversationRows('tool_invocations', ws.id, doomed.id), TOOLS);
+      assert.ok((await raw.conversationRows('conversation_events', ws.id, doomed.id)) > MESSAGES - 200);
+      // where the content is stored, found by its bytes: the scan after the delete sees each place
+      const storedBefore = await raw.rowsMentioning(doomedWord);
+      for (const table of ['conversations', 'messages', 'tool_invocations', 'conversation_events']) {
+        assert.ok(
+          (storedBefore[table] ?? 0) > 0,
+          `the scan finds the content in ${table}: ${JSON.stringify(storedBefore)}`,
+        );
+      }
+      assert.ok((storedBefore.idempotency_records ?? 0) > 0, 'the stored idempotent answers hold the content');
+      if (engine === 'sqlite') {
+        assert.ok((storedBefore.message_idx_data ?? 0) > 0, 'the FTS5 segments hold the message tokens');
+        assert.ok((storedBefore.title_idx_data ?? 0) > 0, 'the FTS5 segments hold the title tokens');
+      }
       const searchBefore = await raw.searchEntries(doomedWord);
       assert.deepEqual(searchBefore, { messages: MESSAGES, titles: 1 });
       assert.notDeepEqual(await raw.counters(ws.id), countersBefore);
@@ -84,9 +107,19 @@ for (const engine of testEngines()) {
       assert.equal(del.status, 204);
       assert.equal(del.text, '');
 
-      for (const table of ['conversations', 'messages', 'tool_invocations'] as const) {
+      for (const table of ['conversations', 'messages', 'tool_invocations', 'conversation_events'] as const) {
         assert.equal(await raw.conversationRows(table, ws.id, doomed.id), 0, `${table} rows left`);
       }
+      // nowhere else either, by bytes, in any table: the content, the context, and the id (which the
+      // audit row keeps as its target). Two places are known to keep content and are checked by the
+      // todo test below instead: stored idempotent answers and, on SQLite, FTS5 segments not yet merged.
+      const known = (found: Record<string, number>) =>
+        Object.fromEntries(
+          Object.entries(found).filter(([t]) => t !== 'idempotency_records' && !/^(message|title)_idx_data$/.test(t)),
+        );
+      assert.deepEqual(known(await raw.rowsMentioning(doomedWord)), {}, 'rows still holding the content');
+      assert.deepEqual(known(await raw.rowsMentioning('contact-alice')), {}, 'rows still holding the context');
+      assert.deepEqual(known(await raw.rowsMentioning(doomed.id)), { audit_events: 1 }, 'rows still naming the id');
       assert.deepEqual(await raw.searchEntries(doomedWord), { messages: 0, titles: 0 }, 'index entries left');
       assert.equal((await api.get(`/v1/conversations?search=${doomedWord}&archived=true`)).body.data.length, 0);
 
@@ -122,6 +155,22 @@ for (const engine of testEngines()) {
       assert.equal(keptAfter.message_count, MESSAGES);
       assert.equal(keptAfter.tool_invocations.length, TOOLS);
       assert.deepEqual(await raw.searchEntries('okapisurvivor'), { messages: MESSAGES, titles: 1 });
+    });
+
+    // Not yet true (src change needed, see the test's todo text): left as a todo so the run shows
+    // it failing without failing CI; drop `todo` once the delete removes both.
+    test('DELETE leaves no byte of the content anywhere: stored idempotent answers and FTS5 segments included', {
+      todo:
+        'src: deleteConversation must delete the idempotency records whose stored answer belongs to the ' +
+        "conversation, and SQLite must merge away the deleted rows' FTS5 segment data",
+    }, async () => {
+      const word = 'quaggacascade';
+      const doomed = await bigConversation(word, 'erin');
+      assert.ok((await raw.storedAnswersMentioning(ws.id, doomed.id)) > 0);
+      assert.equal((await api.delete(`/v1/conversations/${doomed.id}`)).status, 204);
+      assert.equal(await raw.storedAnswersMentioning(ws.id, doomed.id), 0, 'stored answers naming the conversation');
+      assert.deepEqual(await raw.rowsMentioning(word), {}, 'rows still holding the content');
+      assert.deepEqual(await raw.rowsMentioning(doomed.id), { audit_events: 1 }, 'rows still naming the id');
     });
 
     test('another conversation in the same workspace is untouched by a delete', async () => {

@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import WebSocket from 'ws';
 import { Client, testEngines } from './helpers/harness.js';
+import { bounded } from './helpers/live.js';
 import { bootstrapKey, type ParleyProcess, sleep, spawnParley } from './helpers/processes.js';
 
 /**
@@ -45,16 +46,22 @@ class Cdp {
   }
   static async connect(url: string): Promise<Cdp> {
     const ws = new WebSocket(url);
-    await new Promise((resolve, reject) => {
-      ws.once('open', resolve);
-      ws.once('error', reject);
-    });
+    await bounded(
+      new Promise((resolve, reject) => {
+        ws.once('open', resolve);
+        ws.once('error', reject);
+      }),
+      `the DevTools socket ${url} to open`,
+    );
     return new Cdp(ws);
   }
   send(method: string, params: Record<string, unknown> = {}): Promise<any> {
     const id = this.nextId++;
     this.ws.send(JSON.stringify({ id, method, params }));
-    return new Promise((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    return bounded(
+      new Promise((resolve, reject) => this.pending.set(id, { resolve, reject })),
+      `the browser to answer ${method}`,
+    );
   }
   async eval<T>(expression: string): Promise<T> {
     const r = await this.send('Runtime.evaluate', { expression, awaitPromise: true, returnByValue: true });

@@ -11,6 +11,8 @@ import {
   type TestWorkspace,
   testEngines,
 } from './helpers/harness.js';
+import { bounded } from './helpers/live.js';
+import { type RawInspector, rawInspector } from './helpers/raw-rows.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 let keySeq = 0;
@@ -35,7 +37,7 @@ async function rawPost(
     keyBytes,
     Buffer.from(`\r\n\r\n${json}`),
   ]);
-  const text = await new Promise<string>((resolve, reject) => {
+  const answered = new Promise<string>((resolve, reject) => {
     const chunks: Buffer[] = [];
     // write, not end: a half-closed socket may be dropped before a slower engine answers;
     // Connection: close makes the server end it after the response
@@ -44,6 +46,7 @@ async function rawPost(
     sock.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     sock.on('error', reject);
   });
+  const text = await bounded(answered, `the raw answer to POST ${path}`);
   const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1]);
   const body = text.slice(text.indexOf('\r\n\r\n') + 4);
   return { status, body };
@@ -78,12 +81,18 @@ for (const engine of testEngines()) {
       return r.body.data as { id: string; message_count: number };
     };
 
+    let raw: RawInspector;
+
     before(async () => {
       server = await startServer(engine);
       ws = await newWorkspace(server);
       api = (await ws.key(['read:ai', 'write:ai'])).client;
+      raw = rawInspector(engine, server);
     });
-    after(async () => server.close());
+    after(async () => {
+      await raw?.close();
+      await server.close();
+    });
 
     test('POST conversation: replay has the same status and body, one conversation made', async () => {
       const before = await total();
@@ -397,16 +406,25 @@ for (const engine of testEngines()) {
       const beforeList = await api.get('/v1/conversations?archived=true&per_page=100');
       const beforeTotal = beforeList.body.meta.total as number;
       const word = `crashword${Date.now()}`;
+      const countersBefore = await raw.counters(ws.id);
+      let written: string | null = null;
       await assert.rejects(
         server.parley.conversations.create(
           auth,
           { title: `${word} title`, userId: 'crash-user', messages: [{ role: 'user', content: `${word} body` }] },
-          async () => {
+          async (_tx, detail) => {
+            // the effect was written inside the transaction when the crash comes
+            written = detail.conversation.id;
             throw new Error('crash');
           },
         ),
         /crash/,
       );
+      assert.ok(written, 'the crash came after the effect was written in the transaction');
+      // under the API: no row in any table holds the content or the id, the counters did not move
+      assert.deepEqual(await raw.rowsMentioning(word), {}, 'rows holding the content');
+      assert.deepEqual(await raw.rowsMentioning(written), {}, 'rows naming the conversation');
+      assert.deepEqual(await raw.counters(ws.id), countersBefore, 'counters unchanged');
       const afterList = await api.get('/v1/conversations?archived=true&per_page=100');
       assert.equal(afterList.body.meta.total, beforeTotal, 'the counters were not bumped');
       assert.deepEqual(

@@ -74,22 +74,72 @@ for (const engine of testEngines()) {
       assert.ok(u1.body.data.every((c: { user_id: string }) => c.user_id === 'u1'));
     });
 
-    test('GET conversation: its most recent messages, oldest first (order=desc newest first), per conversation', async () => {
-      const [a, b] = [made[1]?.id, made[2]?.id];
-      for (const id of [a, b]) {
-        for (let i = 0; i < 5; i++)
-          await api.post(`/v1/conversations/${id}/messages`, { role: 'user', content: `${id} m${i}` });
+    test('message pages: GET shows the most recent oldest first; cursor pages walk every message, per conversation', async () => {
+      const [a, b] = [made[1]?.id as string, made[2]?.id as string];
+      // appended alternately and without moving the clock, so both conversations' messages share
+      // timestamps and the keyset must order ties by id
+      for (let i = 0; i < 11; i++) {
+        for (const id of [a, b]) {
+          if (id === a && i >= 7) continue;
+          const r = await api.post(`/v1/conversations/${id}/messages`, { role: 'user', content: `${id} m${i}` });
+          assert.equal(r.status, 201, r.text);
+        }
       }
       const got = await api.get(`/v1/conversations/${b}?limit=3`);
       assert.deepEqual(
         got.body.data.messages.map((m: { content: string }) => m.content),
-        [`${b} m2`, `${b} m3`, `${b} m4`],
+        [`${b} m8`, `${b} m9`, `${b} m10`],
       );
-      const other = await api.get(`/v1/conversations/${a}?limit=2&order=desc`);
+      const other = await api.get(`/v1/conversations/${a}?limit=2`);
       assert.deepEqual(
         other.body.data.messages.map((m: { content: string }) => m.content),
-        [`${a} m4`, `${a} m3`],
+        [`${a} m5`, `${a} m6`],
       );
+
+      /** Follows next_cursor from the first page to the end; every page at most `limit` long. */
+      async function walkMessages(id: string, order: 'asc' | 'desc', limit: number): Promise<string[]> {
+        const ids: string[] = [];
+        let cursor: string | null = null;
+        let pages = 0;
+        do {
+          const q: string = `order=${order}&limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+          const r: Reply = await api.get(`/v1/conversations/${id}/messages?${q}`);
+          assert.equal(r.status, 200, JSON.stringify(r.body));
+          assert.ok(r.body.data.length <= limit, `${id} ${order} limit ${limit}: page of ${r.body.data.length}`);
+          ids.push(...r.body.data.map((m: { id: string }) => m.id));
+          cursor = r.body.meta.next_cursor;
+          pages++;
+          assert.ok(pages <= 50, `${id} ${order} limit ${limit}: the cursor never ends`);
+        } while (cursor);
+        return ids;
+      }
+
+      for (const [id, n] of [
+        [a, 7],
+        [b, 11],
+      ] as const) {
+        // the full list, oldest first, from the detail read (one page, no cursor involved)
+        const full = (await api.get(`/v1/conversations/${id}?limit=1000`)).body.data.messages as Array<{
+          id: string;
+          content: string;
+        }>;
+        assert.equal(full.length, n, `${id}: every appended message`);
+        const oldestFirst = full.map((m) => m.id);
+        const newestFirst = [...oldestFirst].reverse();
+        for (const limit of [1, 2, 3, 5, 100]) {
+          assert.deepEqual(await walkMessages(id, 'asc', limit), oldestFirst, `${id} asc limit ${limit}`);
+          assert.deepEqual(await walkMessages(id, 'desc', limit), newestFirst, `${id} desc limit ${limit}`);
+        }
+      }
+
+      // a cursor belongs to its conversation's list: replayed on another it is refused, not followed
+      const first = await api.get(`/v1/conversations/${a}/messages?limit=2`);
+      assert.ok(first.body.meta.next_cursor, 'a first page of two has a next cursor');
+      const foreign = await api.get(
+        `/v1/conversations/${b}/messages?limit=2&cursor=${encodeURIComponent(first.body.meta.next_cursor)}`,
+      );
+      assert.equal(foreign.status, 400, foreign.text);
+      assert.equal(foreign.body.error.code, 'invalid_cursor');
     });
   });
 }

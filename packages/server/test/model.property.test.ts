@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { type Client, newWorkspace, type Reply, startServer, type TestServer, testEngines } from './helpers/harness.js';
+import { boundedRun, PROPERTY_TEST_TIMEOUT_MS, propertySeed, withSeed } from './helpers/seed.js';
 
 /**
  * Model-based test: random sequences of writes and lists run against the HTTP API and against a
  * plain in-memory model of what the API promises; after every step the two must agree.
  */
 
-const SEED = Number(process.env.PARLEY_PROPERTY_SEED ?? 20_240_611);
 const RUNS = Number(process.env.PARLEY_PROPERTY_RUNS ?? 30);
 const USERS = ['u1', 'u2', 'u3'] as const;
 const CONTACTS = ['c1', 'c2'] as const;
@@ -58,15 +58,31 @@ type Step =
       orderBy: 'updated_at' | 'created_at' | null;
       perPage: number;
       page: number;
-    };
+    }
+  /** Starts a keyset walk (cursor pages); `next` steps continue it while other steps write. */
+  | {
+      kind: 'walk';
+      tick: number;
+      userId: string | null;
+      archived: 'false' | 'true' | 'only' | null;
+      order: 'asc' | 'desc' | null;
+      orderBy: 'updated_at' | 'created_at' | null;
+      limit: number;
+    }
+  | { kind: 'next'; tick: number };
 
-// Words only, single-spaced and short: the auto title of such a text is the text itself.
-const text = fc
-  .array(fc.constantFrom('alpha', 'beta', 'gamma', 'delta', 'deal', 'contract', 'Série', '東京'), {
-    minLength: 1,
-    maxLength: 4,
-  })
-  .map((w) => w.join(' '));
+// Words only, single-spaced: short texts, and long ones up to the 200 characters a title may
+// have (longer than the 80 an automatic title keeps: see autoTitleOf)
+const WORD = fc.constantFrom('alpha', 'beta', 'gamma', 'delta', 'deal', 'contract', 'Série', '東京');
+const fitTitle = (words: string[]) => {
+  let t = words.join(' ');
+  while (t.length > 200) t = t.slice(0, t.lastIndexOf(' '));
+  return t;
+};
+const text = fc.oneof(
+  { weight: 3, arbitrary: fc.array(WORD, { minLength: 1, maxLength: 4 }).map((w) => w.join(' ')) },
+  { weight: 2, arbitrary: fc.array(WORD, { minLength: 12, maxLength: 45 }).map(fitTitle) },
+);
 const role = fc.constantFrom<Role>('user', 'assistant');
 const tick = fc.integer({ min: 0, max: 2 }); // 0 makes ties in updated_at: the id decides
 const target = fc.nat({ max: 1000 });
@@ -97,7 +113,21 @@ const step: fc.Arbitrary<Step> = fc.oneof(
     }),
   },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('archive' as const), tick, target, archived: fc.boolean() }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('delete' as const), tick, target }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('delete' as const), tick, target }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('walk' as const),
+      tick,
+      // mostly unfiltered and one row a page, so walks last several pages while others write
+      userId: fc.option(fc.constantFrom(...USERS), { nil: null, freq: 4 }),
+      archived: fc.constantFrom('true' as const, 'true' as const, 'false' as const, 'only' as const, null),
+      order: maybe(fc.constantFrom('asc' as const, 'desc' as const)),
+      orderBy: maybe(fc.constantFrom('updated_at' as const, 'created_at' as const)),
+      limit: fc.integer({ min: 1, max: 2 }),
+    }),
+  },
+  { weight: 6, arbitrary: fc.record({ kind: fc.constant('next' as const), tick }) },
   {
     weight: 4,
     arbitrary: fc.record({
@@ -115,6 +145,26 @@ const step: fc.Arbitrary<Step> = fc.oneof(
 );
 
 const iso = (ms: number) => new Date(ms).toISOString();
+
+/**
+ * The automatic title of a first user message: the text itself up to 80 characters; past that
+ * the server shortens it (at a word, with "…"): the model takes the server's title once it is a
+ * shortening of the text, so a long title cannot pass by being the whole text or another text.
+ */
+/** What the runs reached, so a generator that stops reaching a case fails the test. */
+const reached = { cursorPages: 0, shortenedTitles: 0, longTitles: 0 };
+
+function autoTitleOf(content: string, fromServer: unknown, where: string): string {
+  if (Array.from(content).length <= 80) return content;
+  reached.shortenedTitles++;
+  assert.equal(typeof fromServer, 'string', `${where}: an automatic title`);
+  const t = fromServer as string;
+  assert.ok(t.endsWith('…'), `${where}: a shortened title ends with …: ${t}`);
+  const kept = t.slice(0, -1);
+  assert.ok(content.startsWith(kept) && kept.length > 0, `${where}: ${t} is a beginning of the message`);
+  assert.ok(Array.from(kept).length <= 80, `${where}: ${t} keeps at most 80 characters`);
+  return t;
+}
 
 /** What the model says the API shows for one conversation. */
 function expected(c: ModelConversation) {
@@ -136,8 +186,20 @@ function shown(wire: Record<string, unknown>) {
   return { id, title, title_source, user_id, context, archived, message_count, created_at, updated_at };
 }
 
-/** The model's answer to a list query: filter, sort by (column, id), one page. */
-function modelList(all: ModelConversation[], q: Extract<Step, { kind: 'list' }>) {
+type Filters = Pick<Extract<Step, { kind: 'list' }>, 'userId' | 'contactId' | 'archived' | 'order' | 'orderBy'>;
+
+/** The position of a row in a list's order: (column value, id), compared in the list's direction. */
+function sortKey(q: Filters) {
+  const col = (q.orderBy ?? 'updated_at') === 'created_at' ? 'createdAt' : 'updatedAt';
+  const dir = (q.order ?? 'desc') === 'desc' ? -1 : 1;
+  const value = (c: ModelConversation) => c[col];
+  const compare = (a: { value: number; id: string }, b: { value: number; id: string }) =>
+    dir * (a.value - b.value || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return { value, compare };
+}
+
+/** The rows a list shows, in its order. */
+function modelRows(all: ModelConversation[], q: Filters): ModelConversation[] {
   const archived = q.archived ?? 'false';
   const rows = all.filter(
     (c) =>
@@ -146,9 +208,13 @@ function modelList(all: ModelConversation[], q: Extract<Step, { kind: 'list' }>)
       (q.contactId === null || c.contactId === q.contactId) &&
       (archived === 'true' || (archived === 'only' ? c.archived : !c.archived)),
   );
-  const col = (q.orderBy ?? 'updated_at') === 'created_at' ? 'createdAt' : 'updatedAt';
-  const dir = (q.order ?? 'desc') === 'desc' ? -1 : 1;
-  rows.sort((a, b) => dir * (a[col] - b[col] || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)));
+  const { value, compare } = sortKey(q);
+  return rows.sort((a, b) => compare({ value: value(a), id: a.id }, { value: value(b), id: b.id }));
+}
+
+/** The model's answer to a list query: filter, sort by (column, id), one page. */
+function modelList(all: ModelConversation[], q: Extract<Step, { kind: 'list' }>) {
+  const rows = modelRows(all, q);
   const start = (q.page - 1) * q.perPage;
   return { total: rows.length, page: rows.slice(start, start + q.perPage) };
 }
@@ -191,6 +257,44 @@ for (const engine of testEngines()) {
     async function runSteps(api: Client, steps: Step[]): Promise<void> {
       const model: ModelConversation[] = [];
       const pick = (i: number) => model[i % model.length];
+      // the keyset walk in progress: its query, and the position and cursor of its last page
+      const state: {
+        walk: { q: Filters & { limit: number }; after: { value: number; id: string }; cursor: string } | null;
+      } = { walk: null };
+      const walkPath = (q: Filters & { limit: number }, cursor: string | null) => {
+        const p = new URLSearchParams({ limit: String(q.limit) });
+        if (q.userId !== null) p.set('user_id', q.userId);
+        if (q.archived !== null) p.set('archived', q.archived);
+        if (q.order !== null) p.set('order', q.order);
+        if (q.orderBy !== null) p.set('order_by', q.orderBy);
+        if (cursor !== null) p.set('cursor', cursor);
+        return `/v1/conversations?${p}`;
+      };
+      /** One cursor page against the model: the rows after `after` now, at most `limit`; a cursor iff more follow. */
+      const page = async (
+        q: Filters & { limit: number },
+        after: { value: number; id: string } | null,
+        cursor: string | null,
+        where: string,
+      ) => {
+        const r = await api.get(walkPath(q, cursor));
+        assert.equal(r.status, 200, `${where}: ${r.text}`);
+        if (cursor !== null) reached.cursorPages++;
+        const { value, compare } = sortKey(q);
+        const rest = modelRows(model, q).filter(
+          (c) => after === null || compare({ value: value(c), id: c.id }, after) > 0,
+        );
+        const want = rest.slice(0, q.limit);
+        assert.deepEqual(
+          r.body.data.map((c: { id: string }) => c.id),
+          want.map((c) => c.id),
+          `${where}: cursor page ids and order`,
+        );
+        const next = r.body.meta.next_cursor as string | null;
+        assert.equal(next !== null, rest.length > q.limit, `${where}: next_cursor iff more rows follow`);
+        const last = want[want.length - 1];
+        state.walk = next !== null && last ? { q, after: { value: value(last), id: last.id }, cursor: next } : null;
+      };
 
       for (const [n, s] of steps.entries()) {
         now += s.tick;
@@ -202,6 +306,7 @@ for (const engine of testEngines()) {
           if (s.userId !== null) body.user_id = s.userId;
           if (s.contactId !== null) body.context = { contact_id: s.contactId };
           if (s.title !== null) body.title = s.title;
+          if (s.title !== null && s.title.length > 80) reached.longTitles++;
           if (s.messages.length > 0) body.messages = s.messages;
           const r = await api.post('/v1/conversations', body);
           assert.equal(r.status, 201, `${where}: ${r.text}`);
@@ -210,7 +315,7 @@ for (const engine of testEngines()) {
             id: r.body.data.id,
             userId: s.userId,
             contactId: s.contactId,
-            title: s.title ?? firstUser?.content ?? null,
+            title: s.title ?? (firstUser ? autoTitleOf(firstUser.content, r.body.data.title, where) : null),
             titleSource: s.title !== null ? 'user' : firstUser ? 'auto' : null,
             archived: false,
             messageCount: s.messages.length,
@@ -233,6 +338,11 @@ for (const engine of testEngines()) {
           assert.equal(r.body.meta.total_exact, true, where);
           assert.equal(r.body.meta.per_page, s.perPage, where);
           assert.equal(r.body.meta.page, s.page, where);
+        } else if (s.kind === 'walk') {
+          await page({ ...s, contactId: null }, null, null, where);
+        } else if (s.kind === 'next') {
+          const w = state.walk;
+          if (w !== null) await page(w.q, w.after, w.cursor, where);
         } else if (model.length > 0) {
           const c = pick(s.target) as ModelConversation;
           touched = c;
@@ -246,7 +356,8 @@ for (const engine of testEngines()) {
               c.messageCount += 1;
               c.updatedAt = now;
               if (c.titleSource === null && s.role === 'user') {
-                c.title = s.content;
+                const got = await api.get(`/v1/conversations/${c.id}?limit=1`);
+                c.title = autoTitleOf(s.content, got.body.data.title, where);
                 c.titleSource = 'auto';
               }
             }
@@ -307,23 +418,27 @@ for (const engine of testEngines()) {
       }
     }
 
-    test(`random create/append/patch/archive/delete/list sequences agree with the model (seed ${SEED})`, async () => {
-      try {
-        await fc.assert(
-          fc.asyncProperty(fc.array(step, { minLength: 20, maxLength: 60 }), async (steps) => {
+    test('random create/append/patch/archive/delete/list/cursor-walk sequences agree with the model', {
+      timeout: PROPERTY_TEST_TIMEOUT_MS,
+    }, async (t) => {
+      const SEED = propertySeed(`model property [${engine}]`);
+      // counted per engine: one engine's runs must not vouch for another's
+      Object.assign(reached, { cursorPages: 0, shortenedTitles: 0, longTitles: 0 });
+      await withSeed(SEED, () =>
+        fc.assert(
+          fc.asyncProperty(fc.array(step, { minLength: 30, maxLength: 70 }), async (steps) => {
             // a fresh workspace per run: the model starts empty
             const ws = await newWorkspace(server, 'model');
             const api = (await ws.key(['read:ai', 'write:ai'])).client;
             await runSteps(api, steps);
           }),
-          { seed: SEED, numRuns: RUNS },
-        );
-      } catch (err) {
-        // fast-check's report carries the seed and path; say how to replay it too
-        (err as Error).message =
-          `model property failed (seed ${SEED}; rerun with PARLEY_PROPERTY_SEED=${SEED})\n${(err as Error).message}`;
-        throw err;
-      }
+          { seed: SEED, numRuns: RUNS, ...boundedRun },
+        ),
+      );
+      t.diagnostic(`reached: ${JSON.stringify(reached)}`);
+      assert.ok(reached.cursorPages > 0, 'the runs followed cursors while writing');
+      assert.ok(reached.shortenedTitles > 0, 'the runs made automatic titles from messages over 80 characters');
+      assert.ok(reached.longTitles > 0, 'the runs set titles over 80 characters');
     });
   });
 }

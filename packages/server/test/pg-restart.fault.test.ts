@@ -99,6 +99,7 @@ if (testEngines().includes('postgres'))
       const acked = new Map<string, string>(); // content -> message id
       const abandoned = new Set<string>();
       let restarted = false;
+      let with503Header = 0;
 
       const writer = async (w: number) => {
         const conversationId = conversations[w] as string;
@@ -108,6 +109,9 @@ if (testEngines().includes('postgres'))
             const started = Date.now();
             let status: number | string;
             let body: { data?: { id: string } } | undefined;
+            let retryAfter: string | null = null;
+            // only the request itself may fail as a network error; assertions stay outside the
+            // try, so a failed one fails the test instead of counting as a retry
             try {
               const r = await api.post(
                 `/v1/conversations/${conversationId}/messages`,
@@ -116,9 +120,13 @@ if (testEngines().includes('postgres'))
               );
               status = r.status;
               body = r.body;
-              if (r.status === 503) assert.ok(r.headers.get('retry-after'), '503 carries Retry-After');
+              retryAfter = r.headers.get('retry-after');
             } catch {
               status = 'network';
+            }
+            if (status === 503) {
+              assert.match(retryAfter ?? '', /^\d+$/, `503 for ${content} carries Retry-After (got ${retryAfter})`);
+              with503Header++;
             }
             slowest = Math.max(slowest, Date.now() - started);
             note(status);
@@ -155,6 +163,7 @@ if (testEngines().includes('postgres'))
       );
       assert.ok(!statuses.has(500), `no 500: ${JSON.stringify(seen)}`);
       assert.ok((statuses.get(503) ?? 0) > 0, `the outage was seen as 503: ${JSON.stringify(seen)}`);
+      assert.equal(with503Header, statuses.get(503), 'every 503 was checked for Retry-After');
       assert.ok(slowest < 10_000, `slowest request ${slowest} ms`);
       assert.ok(acked.size >= WRITERS * PER_WRITER - WRITERS, `acked ${acked.size}`);
 

@@ -3,17 +3,23 @@ import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import { Client, newWorkspace, startServer, type TestServer, testEngines } from './helpers/harness.js';
-import { eventually } from './helpers/live.js';
+import { bounded, eventually } from './helpers/live.js';
 import { type RawInspector, rawInspector } from './helpers/raw-rows.js';
 import { type ChildServer, startChildServer, startRedis, type TestRedis } from './helpers/redis.js';
 
 /**
  * The attach/delete race of docs/realtime.md, round after round: a WebSocket attaches on
- * instance A while a DELETE ?if_idle=true runs on instance B (another process) for the same
- * conversation. Whatever the interleaving, a 204 never leaves a socket attached nor a row
- * behind, and a 409 means the socket is attached and the conversation still there.
+ * instance A while a DELETE that must refuse a busy conversation runs on instance B (another
+ * process) for the same conversation. Whatever the interleaving, a 204 never leaves a socket
+ * attached nor a row behind, and a 409 means the socket is attached and the conversation still
+ * there. Each interleaving must actually occur: the rounds steer the head start of the socket
+ * toward the boundary between 404 and 409, where the narrow ones happen.
  */
 const ROUNDS = 500;
+/** Rounds allowed beyond ROUNDS while an interleaving has not been seen yet. */
+const MAX_ROUNDS = 1500;
+/** Every one must occur at least once. */
+const REQUIRED = ['204, upgrade refused 404', '204, attached then closed 4410', '409, socket attached'] as const;
 /** How long a socket may take to end after a 204 before the round counts as a leak (a bound, not a timing claim). */
 const SETTLE_MS = 10_000;
 
@@ -108,29 +114,43 @@ for (const engine of testEngines()) {
       await redis?.stop();
     });
 
-    test('never a 204 with a socket attached, never a row after a 204', async (t) => {
+    test('never a 204 with a socket attached, never a row after a 204', { timeout: 900_000 }, async (t) => {
+      // The guard this test races is "DELETE refuses while a stream is attached". Native DELETE is
+      // to answer 409 only when asked with ?if_idle=true (and to close streams otherwise); until
+      // the server knows if_idle, an unknown query parameter is a 400 and the plain DELETE is the
+      // guarded one. One probe on a missing conversation tells which server this is.
+      const ifIdle = await apiB.delete('/v1/conversations/conv_00000000000000000000000000?if_idle=true');
+      assert.ok([400, 404].includes(ifIdle.status), `if_idle probe: ${ifIdle.status} ${ifIdle.text}`);
+      const guarded = ifIdle.status === 404 ? '?if_idle=true' : '';
+      t.diagnostic(`DELETE guarded by: ${guarded || 'the default (if_idle not known to this server)'}`);
+
       const outcomes = new Map<string, number>();
       const count = (k: string) => outcomes.set(k, (outcomes.get(k) ?? 0) + 1);
-      for (let round = 0; round < ROUNDS; round++) {
+      const missing = () => REQUIRED.filter((k) => !outcomes.has(k));
+      // lead: ms the socket starts before the DELETE (negative: the DELETE starts first). The
+      // first rounds sweep a wide range; then `boundary` follows the lead at which the outcome
+      // flips between "refused" and "409" (a refused round moves it up, a 409 down), and the
+      // rounds sit around it, where the socket attaches while the DELETE is running.
+      let boundary = 4;
+      let round = 0;
+      for (; round < ROUNDS || (missing().length > 0 && round < MAX_ROUNDS); round++) {
+        const lead = round < 60 ? (round % 30) - 6 : Math.round(boundary) + ((round * 5) % 7) - 3;
         const created = await apiA.post('/v1/conversations', {
           title: `race ${round}`,
           messages: [{ role: 'user', content: `hello ${round}` }],
         });
         assert.equal(created.status, 201);
         const id = created.body.data.id as string;
-        // shift the two sides against each other by 0-4 ms either way, so every interleaving
-        // (delete before the upgrade, during the attach, after stream.ready) gets its turn
-        const shift = (round % 9) - 4;
         const wsP = (async () => {
-          if (shift > 0) await sleep(shift);
+          if (lead < 0) await sleep(-lead);
           return attach(`${a.url.replace(/^http/, 'ws')}/v1/conversations/${id}/stream`, key);
         })();
         const delP = (async () => {
-          if (shift < 0) await sleep(-shift);
-          return apiB.delete(`/v1/conversations/${id}?if_idle=true`);
+          if (lead > 0) await sleep(lead);
+          return apiB.delete(`/v1/conversations/${id}${guarded}`);
         })();
         const [s, del] = await Promise.all([wsP, delP]);
-        const where = `round ${round} (${id}, shift ${shift})`;
+        const where = `round ${round} (${id}, lead ${lead} ms)`;
 
         if (del.status === 204) {
           // the socket must end: refused (404), closed before ready (4404), or ready then 4410
@@ -142,6 +162,7 @@ for (const engine of testEngines()) {
           if (s.refused !== null) {
             assert.equal(s.refused, 404, `${where}: refused with ${s.refused}`);
             count('204, upgrade refused 404');
+            boundary += 0.5;
           } else if (s.ready) {
             assert.equal(s.close?.code, 4410, `${where}: attached socket closed with ${s.close?.code}, not 4410`);
             count('204, attached then closed 4410');
@@ -159,7 +180,7 @@ for (const engine of testEngines()) {
           assert.equal(del.status, 409, `${where}: DELETE answered ${del.status} ${del.text}`);
           assert.equal(del.body.error.code, 'conversation_busy');
           // 409 means a stream was counted: it must be the one attaching, and it must attach
-          await s.first;
+          await bounded(s.first, `${where}: the socket to attach or close after a 409`);
           assert.ok(
             s.ready,
             `${where}: 409 but the socket did not attach (closed ${s.close?.code}, refused ${s.refused})`,
@@ -167,16 +188,19 @@ for (const engine of testEngines()) {
           assert.equal(s.close, null, `${where}: 409 but the socket closed`);
           assert.equal((await apiA.get(`/v1/conversations/${id}`)).status, 200, `${where}: 409 must delete nothing`);
           count('409, socket attached');
+          boundary -= 0.5;
           s.ws.close();
-          await s.ended;
+          await bounded(s.ended, `${where}: the socket to close after the client closed it`);
         }
       }
-      t.diagnostic(
-        [...outcomes]
-          .sort()
-          .map(([k, n]) => `${k}: ${n}`)
-          .join('; '),
-      );
+      const summary = [...outcomes]
+        .sort()
+        .map(([k, n]) => `${k}: ${n}`)
+        .join('; ');
+      t.diagnostic(`${round} rounds; ${summary}; boundary ${boundary.toFixed(1)} ms`);
+      // every interleaving happened: a test whose branches all pass proves nothing about a branch
+      // that never ran
+      assert.deepEqual(missing(), [], `interleavings never seen in ${round} rounds (${summary})`);
       // every stream has ended: no presence lease is left behind in Redis
       const probe = new Redis(redis.url);
       try {

@@ -35,7 +35,8 @@ function churn(file, rounds, done) {
 if (isMainThread) {
   const file = process.argv[2];
   churn(file, 60, (db) => {
-    const workers = [0, 1].map(() => new Worker(__filename, { workerData: file }));
+    // a file each: the point is statements dying with their thread, not writers waiting on a lock
+    const workers = [0, 1].map((i) => new Worker(__filename, { workerData: file + '.' + i }));
     let left = workers.length;
     for (const w of workers) {
       w.on('error', (err) => { console.error(err); process.exit(3); });

@@ -1,5 +1,30 @@
 import WebSocket from 'ws';
 
+/**
+ * How long any wait in a live-stream test may last before it fails, naming what it awaited. A
+ * lost event must fail its test with a reason, not hang the run until the runner's per-test
+ * timeout (scripts/run-tests.mjs) cancels it without one. A bound, not a timing claim.
+ */
+export const WAIT_MS = 30_000;
+
+/** `p`, or a rejection naming `what` once `ms` have passed (the timer never outlives the wait). */
+export function bounded<T>(p: Promise<T>, what: string | (() => string), ms = WAIT_MS): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`timed out after ${ms} ms waiting for ${typeof what === 'string' ? what : what()}`)),
+      ms,
+    );
+  });
+  return Promise.race([p, limit]).finally(() => clearTimeout(timer));
+}
+
+/** A predicate's source, shortened, to say in a timeout what a test was waiting for. */
+export function describePredicate(pred: (...args: never[]) => unknown): string {
+  const src = pred.toString().replace(/\s+/g, ' ');
+  return src.length > 160 ? `${src.slice(0, 157)}...` : src;
+}
+
 export interface Frame {
   type: string;
   seq?: number;
@@ -10,15 +35,24 @@ export interface Frame {
 /** A real `ws` client on a live stream, recording every frame and how it closed. */
 export class LiveSocket {
   readonly frames: Frame[] = [];
-  readonly closed: Promise<{ code: number; reason: string }>;
+  private readonly closing: Promise<{ code: number; reason: string }>;
   private waiters: Array<() => void> = [];
+
+  /** How the socket closed; fails after WAIT_MS naming the wait (a getter: each await gets its own bound). */
+  get closed(): Promise<{ code: number; reason: string }> {
+    return bounded(this.closing, () => `the socket to close (frames so far: ${this.frameTypes()})`);
+  }
+
+  private frameTypes(): string {
+    return JSON.stringify(this.frames.map((f) => f.type));
+  }
 
   private constructor(readonly ws: WebSocket) {
     ws.on('message', (data) => {
       this.frames.push(JSON.parse(String(data)) as Frame);
       for (const w of this.waiters.splice(0)) w();
     });
-    this.closed = new Promise((resolve) => {
+    this.closing = new Promise((resolve) => {
       ws.on('close', (code, reason) => {
         resolve({ code, reason: String(reason) });
         for (const w of this.waiters.splice(0)) w();
@@ -34,7 +68,7 @@ export class LiveSocket {
       autoPong: opts.autoPong ?? true,
     });
     const live = new LiveSocket(ws);
-    return new Promise<LiveSocket>((resolve, reject) => {
+    const opened = new Promise<LiveSocket>((resolve, reject) => {
       ws.once('open', () => resolve(live));
       ws.once('unexpected-response', (_req, res) => {
         let body = '';
@@ -47,6 +81,7 @@ export class LiveSocket {
       });
       ws.once('error', reject);
     });
+    return bounded(opened, `the upgrade of ${url}`);
   }
 
   /** Opens and waits for stream.ready. */
@@ -60,18 +95,30 @@ export class LiveSocket {
     return this.frames.filter((f) => typeof f.seq === 'number');
   }
 
-  /** Waits until a frame matching `pred` has arrived (or the socket closed: then throws). */
-  async waitFor(pred: (f: Frame) => boolean): Promise<Frame> {
-    for (;;) {
-      const hit = this.frames.find(pred);
-      if (hit) return hit;
-      if (this.ws.readyState === WebSocket.CLOSED) throw new Error('socket closed while waiting');
-      await new Promise<void>((r) => this.waiters.push(r));
-    }
+  /**
+   * Waits until a frame matching `pred` has arrived; throws if the socket closes first, or after
+   * `ms`, naming the predicate and the frames seen.
+   */
+  waitFor(
+    pred: (f: Frame) => boolean,
+    ms = WAIT_MS,
+    what = `a frame matching ${describePredicate(pred)}`,
+  ): Promise<Frame> {
+    const wait = async () => {
+      for (;;) {
+        const hit = this.frames.find(pred);
+        if (hit) return hit;
+        if (this.ws.readyState === WebSocket.CLOSED) {
+          throw new Error(`socket closed while waiting for ${what}`);
+        }
+        await new Promise<void>((r) => this.waiters.push(r));
+      }
+    };
+    return bounded(wait(), () => `${what} (frames so far: ${this.frameTypes()})`, ms);
   }
 
   async waitForEvents(n: number): Promise<Frame[]> {
-    await this.waitFor(() => this.events().length >= n);
+    await this.waitFor(() => this.events().length >= n, WAIT_MS, `${n} events`);
     return this.events();
   }
 
@@ -125,7 +172,7 @@ export class SseStream {
 
   static async open(url: string, headers: Record<string, string>): Promise<SseStream> {
     const s = new SseStream();
-    const res = await fetch(url, { headers, signal: s.ctrl.signal });
+    const res = await bounded(fetch(url, { headers, signal: s.ctrl.signal }), `the response headers of ${url}`);
     s.status = res.status;
     if (!res.ok || !res.body) {
       (s as { body?: unknown }).body = await res.json().catch(() => null);
@@ -169,11 +216,20 @@ export class SseStream {
     for (const w of this.waiters.splice(0)) w();
   }
 
-  async waitFor(pred: () => boolean): Promise<void> {
-    while (!pred()) {
-      if (this.done) throw new Error('stream ended while waiting');
-      await new Promise<void>((r) => this.waiters.push(r));
-    }
+  /** Waits until `pred` holds; throws if the stream ends first, or after `ms`, naming the predicate. */
+  waitFor(pred: () => boolean, ms = WAIT_MS): Promise<void> {
+    const wait = async () => {
+      while (!pred()) {
+        if (this.done) throw new Error(`stream ended while waiting for ${describePredicate(pred)}`);
+        await new Promise<void>((r) => this.waiters.push(r));
+      }
+    };
+    return bounded(
+      wait(),
+      () =>
+        `${describePredicate(pred)} on the event stream (events so far: ${JSON.stringify(this.events.map((e) => e.event))})`,
+      ms,
+    );
   }
 
   get ended(): boolean {

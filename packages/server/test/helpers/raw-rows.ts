@@ -23,6 +23,14 @@ export interface RawInspector {
   counters(workspaceId: string): Promise<Record<string, number>>;
   /** Every audit row of the workspace, every column, as stored. */
   auditRows(workspaceId: string): Promise<Array<Record<string, unknown>>>;
+  /**
+   * Every stored row, of every table of the database (SQLite: the full-text index's own shadow
+   * tables included; PostgreSQL: tsvector columns included), whose bytes contain `text`, counted
+   * per table; tables without one are left out. Proves content gone wherever it could be kept.
+   */
+  rowsMentioning(text: string): Promise<Record<string, number>>;
+  /** Stored idempotent answers (idempotency_records.response_body) of the workspace that contain `text`. */
+  storedAnswersMentioning(workspaceId: string, text: string): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -36,9 +44,19 @@ function nonZero(rows: Array<{ name: string; value: number | string | bigint }>)
 export function kyselyInspector(
   db: Kysely<Database>,
   searchEntries: RawInspector['searchEntries'],
+  rowsMentioning: RawInspector['rowsMentioning'],
   close: () => Promise<void> = async () => {},
 ): RawInspector {
   return {
+    rowsMentioning,
+    async storedAnswersMentioning(workspaceId, text) {
+      const rows = await db
+        .selectFrom('idempotency_records')
+        .select('response_body')
+        .where('workspace_id', '=', workspaceId)
+        .execute();
+      return rows.filter((r) => (r.response_body ?? '').includes(text)).length;
+    },
     async conversationRows(table, workspaceId, conversationId) {
       const col = table === 'conversations' ? 'id' : 'conversation_id';
       const r = await sql<{ n: number | string }>`SELECT count(*) AS n FROM ${sql.table(table)}
@@ -79,9 +97,33 @@ function sqliteInspector(server: TestServer): RawInspector {
     }
     return n;
   };
+  const rowsMentioning = async (text: string) => {
+    const out: Record<string, number> = {};
+    // virtual tables hold nothing themselves; their shadow tables (message_idx_data, ...) are listed
+    const tables = raw
+      .prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND sql NOT LIKE 'CREATE VIRTUAL TABLE%'`)
+      .all() as Array<{ name: string }>;
+    for (const { name } of tables) {
+      const cols = raw.prepare(`SELECT name FROM pragma_table_info(?)`).all(name) as Array<{ name: string }>;
+      if (cols.length === 0) continue;
+      const q = (n: string) => `"${n.replace(/"/g, '""')}"`;
+      // compared as bytes, so BLOB columns (the FTS5 segments) are searched too
+      const where = cols.map((c) => `instr(CAST(${q(c.name)} AS BLOB), CAST(? AS BLOB)) > 0`).join(' OR ');
+      const n = Number(
+        (
+          raw.prepare(`SELECT count(*) AS n FROM ${q(name)} WHERE ${where}`).get(...cols.map(() => text)) as {
+            n: number;
+          }
+        ).n,
+      );
+      if (n > 0) out[name] = n;
+    }
+    return out;
+  };
   return kyselyInspector(
     db,
     async (word) => ({ messages: count('message_idx', word), titles: count('title_idx', word) }),
+    rowsMentioning,
     async () => {
       await db.destroy();
     },
@@ -100,14 +142,28 @@ function postgresInspector(server: TestServer): RawInspector {
         'add `readonly kysely` to the PostgreSQL store and its entry in test/helpers/raw-rows.ts',
     );
   }
-  return kyselyInspector(db, async (word) => {
+  const searchEntries = async (word: string) => {
     const q = `'${word.toLowerCase().replace(/'/g, "''")}'`;
     const m = await sql<{ n: string }>`SELECT count(*) AS n FROM messages
       WHERE search_tsv @@ ${q}::tsquery`.execute(db);
     const t = await sql<{ n: string }>`SELECT count(*) AS n FROM conversations
       WHERE search_tsv @@ ${q}::tsquery`.execute(db);
     return { messages: Number(m.rows[0]?.n ?? 0), titles: Number(t.rows[0]?.n ?? 0) };
-  });
+  };
+  const rowsMentioning = async (text: string) => {
+    const out: Record<string, number> = {};
+    const tables = await sql<{ name: string }>`SELECT table_name AS name FROM information_schema.tables
+      WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'`.execute(db);
+    for (const { name } of tables.rows) {
+      // a row cast to text shows every column, tsvector lexemes included
+      const r = await sql<{ n: string }>`SELECT count(*) AS n FROM ${sql.table(name)} t
+        WHERE strpos(t::text, ${text}) > 0`.execute(db);
+      const n = Number(r.rows[0]?.n ?? 0);
+      if (n > 0) out[name] = n;
+    }
+    return out;
+  };
+  return kyselyInspector(db, searchEntries, rowsMentioning);
 }
 
 export const RAW_INSPECTORS: Record<Engine, (server: TestServer) => RawInspector> = {

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { bounded } from './live.js';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -47,7 +48,7 @@ export async function startRedis(): Promise<TestRedis> {
   }
   const finish = async (signal: NodeJS.Signals) => {
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-    await exited;
+    await bounded(exited, `redis-server (port ${port}) to exit after ${signal}`);
     rmSync(dir, { recursive: true, force: true });
   };
   return { url: `redis://127.0.0.1:${port}`, kill: () => finish('SIGKILL'), stop: () => finish('SIGTERM') };
@@ -70,7 +71,7 @@ export async function startChildServer(env: Record<string, string>): Promise<Chi
   });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   let out = '';
-  await new Promise<void>((resolve, reject) => {
+  const listening = new Promise<void>((resolve, reject) => {
     const onData = (c: Buffer) => {
       out += c.toString();
       if (out.includes('parley listening')) resolve();
@@ -81,12 +82,18 @@ export async function startChildServer(env: Record<string, string>): Promise<Chi
     });
     child.once('exit', (code) => reject(new Error(`child server exited (${code}) before listening:\n${out}`)));
   });
+  try {
+    await bounded(listening, () => `the child server on port ${port} to say "parley listening"; its output:\n${out}`);
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
   return {
     url: `http://127.0.0.1:${port}`,
     child,
     async kill(signal = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      await exited;
+      await bounded(exited, `the child server on port ${port} to exit after ${signal}`);
     },
   };
 }
