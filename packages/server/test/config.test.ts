@@ -34,6 +34,7 @@ describe('loadConfig', () => {
         idempotencyTtlSeconds: 86_400,
         trustProxy: false,
         bootstrap: true,
+        corsOrigins: null,
         requestTimeoutMs: 30_000,
         pgPoolSize: 10,
         pgStatementTimeoutMs: 5000,
