@@ -667,6 +667,64 @@ export class ConversationsService {
     });
   }
 
+  /** A message found by its id alone, with its conversation (paths that name no conversation). */
+  async getMessage(auth: AuthContext, rawId: string): Promise<{ conversation: Conversation; message: Message }> {
+    requireScope(auth, 'read:ai');
+    const id = parseId('message', rawId);
+    const message = id === null ? null : await this.deps.store.getMessage(auth.workspaceId, id);
+    if (!message) throw notFound('Message');
+    const conversation = await this.load(this.deps.store, auth.workspaceId, message.conversationId).catch(() => {
+      throw notFound('Message');
+    });
+    return { conversation, message };
+  }
+
+  /**
+   * Removes one message in one transaction: its row and full-text entry, one off the
+   * conversation's message_count, a `message.deleted` event in its log and an audit event.
+   * Tool invocations that named it stay, detached. `where` is a condition the conversation must
+   * meet (a surface's partition, such as Botpress's bot): otherwise the message is not found.
+   */
+  async deleteMessage(
+    auth: AuthContext,
+    rawId: string,
+    inTx?: InTransaction<Message>,
+    opts: { where?: (c: Conversation) => boolean } = {},
+  ): Promise<Message> {
+    requireScope(auth, 'write:ai');
+    const id = parseId('message', rawId);
+    if (id === null) throw notFound('Message');
+    return this.write(async (tx, emit) => {
+      const message = await tx.getMessage(auth.workspaceId, id);
+      if (!message) throw notFound('Message');
+      const conversation = await this.load(tx, auth.workspaceId, message.conversationId).catch(() => {
+        throw notFound('Message');
+      });
+      if (opts.where && !opts.where(conversation)) throw notFound('Message');
+      const now = this.deps.clock.now();
+      const removed = await tx.deleteMessage(auth.workspaceId, conversation.id, id, now);
+      if (!removed) throw notFound('Message');
+      await tx.insertAuditEvent({
+        id: newId('audit', now),
+        workspaceId: auth.workspaceId,
+        actorKeyId: auth.keyId,
+        action: 'message.deleted',
+        targetType: 'message',
+        targetId: id,
+        counts: { messages: 1, search_entries: removed.search_entries },
+        createdAt: now,
+      });
+      await emit(
+        auth.workspaceId,
+        conversation.id,
+        { type: 'message.deleted', data: { id, conversationId: conversation.id } },
+        now,
+      );
+      if (inTx) await inTx(tx, message);
+      return message;
+    });
+  }
+
   async listMessages(
     auth: AuthContext,
     rawConversationId: string,

@@ -150,6 +150,19 @@ export interface Repo {
   ): Promise<ToolInvocation | null>;
   listToolInvocations(workspaceId: string, conversationId: string, q: PageQuery): Promise<ToolInvocation[]>;
   messageExists(workspaceId: string, conversationId: string, id: string): Promise<boolean>;
+  /** A message by its id alone (ids are unique in a workspace). */
+  getMessage(workspaceId: string, id: string): Promise<Message | null>;
+  /**
+   * Removes one message of the conversation with its full-text entry, detaches the tool
+   * invocations that named it, and takes it off the conversation's message_count and
+   * last_message_at; null when the conversation holds no such message.
+   */
+  deleteMessage(
+    workspaceId: string,
+    conversationId: string,
+    id: string,
+    updatedAt: number,
+  ): Promise<{ search_entries: number; tool_invocations_detached: number } | null>;
   /** Bumps message/tool counters and timestamps of a conversation after an append. */
   touchConversation(
     workspaceId: string,

@@ -154,6 +154,12 @@ export function createSqliteSearch(): SearchIndex {
       }
     },
 
+    async removeMessage(db, workspaceId, messageId) {
+      const m = await sql`DELETE FROM message_idx WHERE rowid IN (SELECT rowid FROM messages
+        WHERE workspace_id = ${workspaceId} AND id = ${messageId})`.execute(db);
+      return Number(m.numAffectedRows ?? 0n);
+    },
+
     async removeConversation(db, workspaceId, conversationId) {
       const m = await sql`DELETE FROM message_idx WHERE rowid IN (SELECT rowid FROM messages
         WHERE workspace_id = ${workspaceId} AND conversation_id = ${conversationId})`.execute(db);
