@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { type TSchema, Type } from 'typebox';
-import type { Conversation, Json, JsonObject, Message } from '../../domain/types.js';
-import type { ParleyError } from '../../errors.js';
+import type { AuthContext, Conversation, Json, JsonObject, Message } from '../../domain/types.js';
+import { notFound, type ParleyError } from '../../errors.js';
 import { type App, type AppDeps, requireAuth, runWrite } from '../../http/app.js';
 import { iso } from '../../http/presenters.js';
 import { Closed } from '../../http/schemas.js';
@@ -9,8 +9,9 @@ import { publicMessage, useErrorShape } from '../common.js';
 
 /**
  * Botpress Runtime API conversations and messages (seed 003 deleteConversation; list, get,
- * get-or-create, update and listMessages from its sibling pages). Channel, integration, tags and
- * the current task live in the conversation's metadata; x-bot-id is stamped as its bot_id.
+ * get-or-create, update, and the message calls from its sibling pages and the official client).
+ * Channel, integration, tags and the current task live in the conversation's metadata; x-bot-id is
+ * stamped as its bot_id and partitions the surface: a bot sees only its own conversations.
  */
 const TAGS = ['Botpress'];
 const PAGE = 20;
@@ -183,8 +184,37 @@ export function registerBotpress(app: App, deps: AppDeps): void {
   );
 }
 
+/** What createMessage stores: the payload and Botpress fields in metadata, the text as content. */
+function messageInput(
+  b: { payload: JsonObject; userId: string; type: string; tags: Record<string, string>; origin?: 'synthetic' },
+  incoming: boolean,
+) {
+  const text = b.payload.text;
+  return {
+    role: incoming ? ('user' as const) : ('assistant' as const),
+    content: typeof text === 'string' ? text : JSON.stringify(b.payload),
+    metadata: {
+      type: b.type,
+      payload: b.payload,
+      userId: b.userId,
+      tags: merged({}, b.tags),
+      ...(b.origin !== undefined ? { origin: b.origin } : {}),
+    },
+  };
+}
+
 function routes(app: App, deps: AppDeps): void {
   const svc = deps.conversations;
+  const botOf = (req: { headers: { 'x-bot-id': string } }) => req.headers['x-bot-id'];
+  /**
+   * The bot's own conversation; another bot's answers exactly like a missing one. A conversation's
+   * bot never changes after creation, so a write that checked here cannot act on another bot's.
+   */
+  const own = async (auth: AuthContext, rawId: string, botId: string): Promise<Conversation> => {
+    const { conversation } = await svc.get(auth, rawId, { limit: 1 });
+    if (conversation.botId !== botId) throw notFound();
+    return conversation;
+  };
 
   app.get(
     '/conversations',
@@ -219,6 +249,7 @@ function routes(app: App, deps: AppDeps): void {
       const q = req.query;
       const tags = tagQuery(q as Record<string, unknown>);
       const page = await svc.list(requireAuth(req), {
+        botId: botOf(req),
         cursor: q.nextToken,
         perPage: q.pageSize ?? PAGE,
         archived: 'true',
@@ -303,10 +334,7 @@ function routes(app: App, deps: AppDeps): void {
         response: { 200: Type.Object({ conversation: ConversationSchema }), ...errors(404) },
       },
     },
-    async (req) => {
-      const d = await svc.get(requireAuth(req), req.params.id, { limit: 1 });
-      return { conversation: conversation(d.conversation) };
-    },
+    async (req) => ({ conversation: conversation(await own(requireAuth(req), req.params.id, botOf(req))) }),
   );
 
   app.put(
@@ -330,17 +358,12 @@ function routes(app: App, deps: AppDeps): void {
     async (req, reply) => {
       const auth = requireAuth(req);
       const b = req.body;
+      const current = await own(auth, req.params.id, botOf(req));
       const patch: Record<string, Json> = {};
       if (b.currentTaskId !== undefined) patch.currentTaskId = b.currentTaskId;
-      if (b.tags !== undefined || b.properties !== undefined) {
-        const current = (await svc.get(auth, req.params.id, { limit: 1 })).conversation;
-        if (b.tags !== undefined) patch.tags = merged(tagsOf(current), b.tags);
-        if (b.properties !== undefined) patch.properties = merged(stringMap(current.metadata.properties), b.properties);
-      }
-      if (Object.keys(patch).length === 0) {
-        const d = await svc.get(auth, req.params.id, { limit: 1 });
-        return { conversation: conversation(d.conversation) };
-      }
+      if (b.tags !== undefined) patch.tags = merged(tagsOf(current), b.tags);
+      if (b.properties !== undefined) patch.properties = merged(stringMap(current.metadata.properties), b.properties);
+      if (Object.keys(patch).length === 0) return { conversation: conversation(current) };
       return runWrite(
         req,
         reply,
@@ -367,15 +390,18 @@ function routes(app: App, deps: AppDeps): void {
         },
       },
     },
-    async (req, reply) =>
-      runWrite(
+    async (req, reply) => {
+      const auth = requireAuth(req);
+      const c = await own(auth, req.params.id, botOf(req));
+      return runWrite(
         req,
         reply,
         deps,
         200,
-        (inTx) => svc.delete(requireAuth(req), req.params.id, inTx),
+        (inTx) => svc.delete(auth, c.id, inTx),
         () => ({}),
-      ),
+      );
+    },
   );
 
   app.get(
@@ -405,7 +431,7 @@ function routes(app: App, deps: AppDeps): void {
     },
     async (req) => {
       const auth = requireAuth(req);
-      const c = (await svc.get(auth, req.query.conversationId, { limit: 1 })).conversation;
+      const c = await own(auth, req.query.conversationId, botOf(req));
       const tags = tagQuery(req.query as Record<string, unknown>);
       const p = await svc.listMessages(auth, c.id, {
         cursor: req.query.nextToken,
@@ -419,6 +445,99 @@ function routes(app: App, deps: AppDeps): void {
           .filter((m) => Object.entries(tags).every(([k, v]) => m.tags[k] === v)),
         meta: p.nextCursor ? { nextToken: p.nextCursor } : {},
       };
+    },
+  );
+
+  app.post(
+    '/messages',
+    {
+      config: { scope: 'write:ai' },
+      schema: {
+        tags: TAGS,
+        summary:
+          'createMessage: 201 {message}; outgoing from a bot, incoming when x-integration-id is sent (an integration relays a user)',
+        headers: Headers,
+        body: Closed({
+          payload: Type.Record(Type.String(), Type.Unknown()),
+          userId: Type.String({ minLength: 1, maxLength: 255 }),
+          conversationId: Type.String({ minLength: 1, maxLength: 255 }),
+          type: Type.String({ minLength: 1, maxLength: 100 }),
+          tags: Tags,
+          origin: Type.Optional(Type.Literal('synthetic')),
+          schedule: Type.Optional(
+            Closed({
+              dateTime: Type.Optional(Type.String({ maxLength: 64 })),
+              delay: Type.Optional(Type.Number({ minimum: 0 })),
+            }),
+          ),
+        }),
+        response: { 201: Type.Object({ message: MessageSchema }), ...errors(404, 409, 413, 422) },
+      },
+    },
+    async (req, reply) => {
+      const auth = requireAuth(req);
+      const b = req.body;
+      const c = await own(auth, b.conversationId, botOf(req));
+      const input = messageInput(
+        { ...b, payload: b.payload as JsonObject },
+        req.headers['x-integration-id'] !== undefined,
+      );
+      return runWrite(
+        req,
+        reply,
+        deps,
+        201,
+        (inTx) => svc.appendMessage(auth, c.id, input, inTx),
+        (m) => ({ message: message(m, c) }),
+      );
+    },
+  );
+
+  app.get(
+    '/messages/:id',
+    {
+      config: { scope: 'read:ai' },
+      schema: {
+        tags: TAGS,
+        summary: 'getMessage: {message}',
+        headers: Headers,
+        params: IdParams,
+        response: { 200: Type.Object({ message: MessageSchema }), ...errors(404) },
+      },
+    },
+    async (req) => {
+      const { conversation: c, message: m } = await svc.getMessage(requireAuth(req), req.params.id);
+      if (c.botId !== botOf(req)) throw notFound('Message');
+      return { message: message(m, c) };
+    },
+  );
+
+  app.delete(
+    '/messages/:id',
+    {
+      config: { scope: 'write:ai' },
+      schema: {
+        tags: TAGS,
+        summary: 'deleteMessage: permanently deletes one message; 200 {}',
+        headers: Headers,
+        params: IdParams,
+        response: {
+          200: Type.Object({}, { additionalProperties: false, description: 'Always {}' }),
+          ...errors(404, 409, 422),
+        },
+      },
+    },
+    async (req, reply) => {
+      const auth = requireAuth(req);
+      const botId = botOf(req);
+      return runWrite(
+        req,
+        reply,
+        deps,
+        200,
+        (inTx) => svc.deleteMessage(auth, req.params.id, inTx, { where: (c) => c.botId === botId }),
+        () => ({}),
+      );
     },
   );
 }
