@@ -67,6 +67,8 @@ for (const engine of testEngines()) {
         xkey(),
       );
       assert.equal(made.status, 201);
+      // the UUID a surface prints is an RFC 9562 UUIDv7 (the id's ULID bits, with version and variant set)
+      assert.match(made.body.id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
       const native = await api.get(`/v1/conversations/${made.body.id}`);
       const id = native.body.data.id as string;
       assert.equal(uuid(id), made.body.id);
