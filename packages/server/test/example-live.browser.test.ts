@@ -67,15 +67,29 @@ class Cdp {
   }
 }
 
-/** Polls the page until `read` returns something that satisfies `ok` (bounded; reports the last value). */
+/**
+ * Polls the page until `read` returns something that satisfies `ok` (bounded; reports the last value).
+ * A read that throws counts as "not yet": an evaluation that races a navigation fails with
+ * "Execution context was destroyed" while the new document replaces the old one.
+ */
 async function pageUntil<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: string): Promise<T> {
-  let last = await read();
-  for (let i = 0; i < 200 && !ok(last); i++) {
+  const attempt = async (): Promise<{ value?: T; error?: unknown }> => {
+    try {
+      return { value: await read() };
+    } catch (error) {
+      return { error };
+    }
+  };
+  let last = await attempt();
+  for (let i = 0; i < 200 && !('value' in last && ok(last.value as T)); i++) {
     await sleep(50);
-    last = await read();
+    last = await attempt();
   }
-  assert.ok(ok(last), `${what}; the page shows: ${JSON.stringify(last)}`);
-  return last;
+  assert.ok(
+    'value' in last && ok(last.value as T),
+    `${what}; the page shows: ${JSON.stringify(last.value)} ${last.error ?? ''}`,
+  );
+  return last.value as T;
 }
 
 for (const engine of testEngines()) {
