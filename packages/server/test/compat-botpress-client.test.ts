@@ -373,6 +373,91 @@ for (const engine of testEngines()) {
       assert.equal((await bp.getConversation({ id: c.id })).conversation.messageCount, 0);
     });
 
+    test('updateMessage: tags merge (null removes), the payload is replaced and search follows the new text; a live stream gets message.updated', async () => {
+      const { conversation: c } = await bp.getOrCreateConversation({
+        channel: 'web',
+        integrationName: 'webchat',
+        tags: { thread: 'update-message' },
+      });
+      const { message: m } = await bp.createMessage({
+        conversationId: c.id,
+        userId: 'bot_1',
+        type: 'text',
+        payload: { text: 'draft wombat' },
+        tags: { keep: '1', drop: '2' },
+      });
+      const stream = await LiveSocket.ready(`${server.url}/v1/conversations/${c.id}/stream`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      server.clock.advance(1000);
+      const { message: u } = await bp.updateMessage({
+        id: m.id,
+        tags: { drop: null, added: '3' },
+        payload: { text: 'final numbat' },
+      });
+      assert.deepEqual(u.tags, { keep: '1', added: '3' });
+      assert.deepEqual(u.payload, { text: 'final numbat' });
+      assert.equal(u.id, m.id);
+      assert.equal(u.direction, 'outgoing');
+      assert.deepEqual((await bp.getMessage({ id: m.id })).message, u);
+      const frame = await stream.waitFor((f) => f.type === 'message.updated');
+      assert.equal(frame.data.id, m.id);
+      assert.equal(frame.data.content, 'final numbat');
+      stream.ws.close();
+      const found = async (word: string) =>
+        ((await api.get(`/v1/conversations?search=${word}`)).body.data as Array<{ id: string }>).some(
+          (x) => x.id === c.id,
+        );
+      assert.equal(await found('numbat'), true, 'the new text is indexed');
+      assert.equal(await found('wombat'), false, 'the old text is not');
+      const tagsOnly = await bp.updateMessage({ id: m.id, tags: { keep: null } });
+      assert.deepEqual(tagsOnly.message.tags, { added: '3' });
+      assert.deepEqual(tagsOnly.message.payload, { text: 'final numbat' });
+      await assert.rejects(bp.updateMessage({ id: 'msg_01J00000000000000000000000', tags: {} }), ResourceNotFoundError);
+      await assert.rejects(
+        client({ botId: 'bot_B' }).updateMessage({ id: m.id, tags: { stolen: 'yes' } }),
+        ResourceNotFoundError,
+      );
+      assert.deepEqual((await bp.getMessage({ id: m.id })).message.tags, { added: '3' });
+    });
+
+    test('getOrCreateMessage: finds the message by its discriminating tags, else creates it (meta.created)', async () => {
+      const { conversation: c } = await bp.getOrCreateConversation({
+        channel: 'web',
+        integrationName: 'webchat',
+        tags: { thread: 'goc-message' },
+      });
+      const integration = client({ integrationId: 'int_web' });
+      const input = {
+        conversationId: c.id,
+        userId: 'user_7',
+        type: 'text',
+        payload: { text: 'delivered twice by the channel' },
+        tags: { externalId: 'ext-1' },
+      };
+      const first = await integration.getOrCreateMessage(input);
+      assert.equal(first.meta.created, true);
+      assert.equal(first.message.direction, 'incoming');
+      const again = await integration.getOrCreateMessage({ ...input, payload: { text: 'redelivery' } });
+      assert.equal(again.meta.created, false);
+      assert.deepEqual(again.message, first.message);
+      const byTag = await integration.getOrCreateMessage({
+        ...input,
+        tags: { externalId: 'ext-1', attempt: '2' },
+        discriminateByTags: ['externalId'],
+      });
+      assert.equal(byTag.message.id, first.message.id, 'only externalId discriminates');
+      const other = await integration.getOrCreateMessage({ ...input, tags: { externalId: 'ext-2' } });
+      assert.equal(other.meta.created, true);
+      assert.notEqual(other.message.id, first.message.id);
+      assert.equal((await bp.getConversation({ id: c.id })).conversation.messageCount, 2);
+      await assert.rejects(
+        client({ botId: 'bot_B' }).getOrCreateMessage(input),
+        ResourceNotFoundError,
+        'another bot’s conversation',
+      );
+    });
+
     test('x-bot-id partitions: bot B cannot list, get, update or delete bot A’s conversations or messages', async () => {
       const botB = client({ botId: 'bot_B' });
       const { conversation: a } = await bp.getOrCreateConversation({
@@ -414,6 +499,11 @@ for (const engine of testEngines()) {
           (id) =>
             botB.createMessage({ conversationId: id, userId: 'u', type: 'text', payload: { text: 'x' }, tags: {} }),
         ],
+        [
+          'getOrCreateMessage',
+          (id) =>
+            botB.getOrCreateMessage({ conversationId: id, userId: 'u', type: 'text', payload: {}, tags: { k: 'v' } }),
+        ],
         ['deleteConversation', (id) => botB.deleteConversation({ id })],
       ];
       for (const [name, call] of calls) {
@@ -425,6 +515,7 @@ for (const engine of testEngines()) {
       }
       for (const [name, call] of [
         ['getMessage', (id: string) => botB.getMessage({ id })],
+        ['updateMessage', (id: string) => botB.updateMessage({ id, tags: { stolen: 'yes' } })],
         ['deleteMessage', (id: string) => botB.deleteMessage({ id })],
       ] as const) {
         const theirs = (await call(am.id).catch((e: unknown) => e)) as ResourceNotFoundError;

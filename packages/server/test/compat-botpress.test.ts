@@ -210,6 +210,22 @@ for (const engine of testEngines()) {
       assert.equal((await api.get(`${convs}/${stamped.id}`, BOT)).status, 200, 'bot_id set natively is seen');
     });
 
+    test('write:ai alone is enough for the writes that name a conversation (createMessage, update, delete)', async () => {
+      const c = await goc({ thread: 'write-only' });
+      const writer = (await ws.key(['write:ai'])).client;
+      const made = await writer.post(
+        '/v1/chat/messages',
+        { conversationId: c.id, userId: 'u', type: 'text', payload: { text: 'w' }, tags: {} },
+        BOT,
+      );
+      assert.equal(made.status, 201, made.text);
+      const put = await writer.request('PUT', `${convs}/${c.id}`, { body: { currentTaskId: 'w' }, headers: BOT });
+      assert.equal(put.status, 200, put.text);
+      const gone = await writer.request('DELETE', `/v1/chat/messages/${made.body.message.id}`, { headers: BOT });
+      assert.equal(gone.status, 200, gone.text);
+      assert.equal((await writer.delete(`${convs}/${c.id}`, BOT)).status, 200);
+    });
+
     test('contract: no key, bad key → 401 Unauthorized; missing scope → 403; foreign id → 404; over the limit → 429', async () => {
       const c = await goc({ thread: 'contract' });
       const msg = (

@@ -60,6 +60,8 @@ export interface SearchIndex {
   ): Promise<void>;
   /** (Re-)indexes a conversation's title after its INSERT/UPDATE; null removes it. */
   indexTitle(db: Kysely<Database>, workspaceId: string, conversationId: string, title: string | null): Promise<void>;
+  /** Re-indexes a message whose content was just updated (after its UPDATE, which carried messageValues). */
+  reindexMessage(db: Kysely<Database>, workspaceId: string, messageId: string, content: string): Promise<void>;
   /** Removes a message's index entry (before its row goes); returns how many went (0 or 1). */
   removeMessage(db: Kysely<Database>, workspaceId: string, messageId: string): Promise<number>;
   /** Removes every index entry of a conversation; returns how many went. */
@@ -812,6 +814,27 @@ export class KyselyRepo implements Repo {
       .where('id', '=', conversationId)
       .execute();
     return { search_entries: searchEntries, tool_invocations_detached: Number(detached.numUpdatedRows) };
+  }
+
+  async updateMessage(
+    workspaceId: string,
+    conversationId: string,
+    id: string,
+    patch: { content: string; metadata: JsonObject },
+  ): Promise<Message | null> {
+    if (!(await this.messageExists(workspaceId, conversationId, id))) return null;
+    await this.db
+      .updateTable('messages')
+      .set({
+        content: patch.content,
+        metadata: JSON.stringify(patch.metadata),
+        ...(this.search.messageValues(patch.content) as object),
+      })
+      .where('workspace_id', '=', workspaceId)
+      .where('id', '=', id)
+      .execute();
+    await this.search.reindexMessage(this.db, workspaceId, id, patch.content);
+    return this.getMessage(workspaceId, id);
   }
 
   async messageExists(workspaceId: string, conversationId: string, id: string): Promise<boolean> {

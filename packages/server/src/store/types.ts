@@ -152,6 +152,13 @@ export interface Repo {
   messageExists(workspaceId: string, conversationId: string, id: string): Promise<boolean>;
   /** A message by its id alone (ids are unique in a workspace). */
   getMessage(workspaceId: string, id: string): Promise<Message | null>;
+  /** Replaces a message's content and metadata (and its full-text entry); null when the conversation holds no such message. */
+  updateMessage(
+    workspaceId: string,
+    conversationId: string,
+    id: string,
+    patch: { content: string; metadata: JsonObject },
+  ): Promise<Message | null>;
   /**
    * Removes one message of the conversation with its full-text entry, detaches the tool
    * invocations that named it, and takes it off the conversation's message_count and

@@ -184,15 +184,28 @@ export function registerBotpress(app: App, deps: AppDeps): void {
   );
 }
 
+/** A message's content in Parley (what search and the other surfaces read): payload.text, else the payload as JSON. */
+function contentOf(payload: JsonObject): string {
+  return typeof payload.text === 'string' ? payload.text : JSON.stringify(payload);
+}
+
+/** How far getOrCreateMessage looks for a match, newest first. */
+const MESSAGE_SCAN = 1000;
+
 /** What createMessage stores: the payload and Botpress fields in metadata, the text as content. */
 function messageInput(
-  b: { payload: JsonObject; userId: string; type: string; tags: Record<string, string>; origin?: 'synthetic' },
+  b: {
+    payload: JsonObject;
+    userId: string;
+    type: string;
+    tags: Record<string, string | null>;
+    origin?: 'synthetic' | undefined;
+  },
   incoming: boolean,
 ) {
-  const text = b.payload.text;
   return {
     role: incoming ? ('user' as const) : ('assistant' as const),
-    content: typeof text === 'string' ? text : JSON.stringify(b.payload),
+    content: contentOf(b.payload),
     metadata: {
       type: b.type,
       payload: b.payload,
@@ -210,8 +223,13 @@ function routes(app: App, deps: AppDeps): void {
    * The bot's own conversation; another bot's answers exactly like a missing one. A conversation's
    * bot never changes after creation, so a write that checked here cannot act on another bot's.
    */
-  const own = async (auth: AuthContext, rawId: string, botId: string): Promise<Conversation> => {
-    const { conversation } = await svc.get(auth, rawId, { limit: 1 });
+  const own = async (
+    auth: AuthContext,
+    rawId: string,
+    botId: string,
+    scope: 'read:ai' | 'write:ai' = 'read:ai',
+  ): Promise<Conversation> => {
+    const conversation = await svc.conversationFor(auth, rawId, scope);
     if (conversation.botId !== botId) throw notFound();
     return conversation;
   };
@@ -358,7 +376,7 @@ function routes(app: App, deps: AppDeps): void {
     async (req, reply) => {
       const auth = requireAuth(req);
       const b = req.body;
-      const current = await own(auth, req.params.id, botOf(req));
+      const current = await own(auth, req.params.id, botOf(req), 'write:ai');
       const patch: Record<string, Json> = {};
       if (b.currentTaskId !== undefined) patch.currentTaskId = b.currentTaskId;
       if (b.tags !== undefined) patch.tags = merged(tagsOf(current), b.tags);
@@ -392,7 +410,7 @@ function routes(app: App, deps: AppDeps): void {
     },
     async (req, reply) => {
       const auth = requireAuth(req);
-      const c = await own(auth, req.params.id, botOf(req));
+      const c = await own(auth, req.params.id, botOf(req), 'write:ai');
       return runWrite(
         req,
         reply,
@@ -477,7 +495,7 @@ function routes(app: App, deps: AppDeps): void {
     async (req, reply) => {
       const auth = requireAuth(req);
       const b = req.body;
-      const c = await own(auth, b.conversationId, botOf(req));
+      const c = await own(auth, b.conversationId, botOf(req), 'write:ai');
       const input = messageInput(
         { ...b, payload: b.payload as JsonObject },
         req.headers['x-integration-id'] !== undefined,
@@ -489,6 +507,118 @@ function routes(app: App, deps: AppDeps): void {
         201,
         (inTx) => svc.appendMessage(auth, c.id, input, inTx),
         (m) => ({ message: message(m, c) }),
+      );
+    },
+  );
+
+  app.post(
+    '/messages/get-or-create',
+    {
+      config: { scope: 'write:ai' },
+      schema: {
+        tags: TAGS,
+        summary:
+          'getOrCreateMessage: the newest message of the conversation whose discriminating tags match, else a new one; {message, meta:{created}}',
+        headers: Headers,
+        body: Closed({
+          payload: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+          userId: Type.String({ minLength: 1, maxLength: 255 }),
+          conversationId: Type.String({ minLength: 1, maxLength: 255 }),
+          type: Type.String({ minLength: 1, maxLength: 100 }),
+          tags: NullableTags,
+          origin: Type.Optional(Type.Literal('synthetic')),
+          schedule: Type.Optional(
+            Closed({
+              dateTime: Type.Optional(Type.String({ maxLength: 64 })),
+              delay: Type.Optional(Type.Number({ minimum: 0 })),
+            }),
+          ),
+          discriminateByTags: Type.Optional(Type.Array(Type.String(), { maxItems: 50 })),
+        }),
+        response: {
+          200: Type.Object({ message: MessageSchema, meta: Type.Object({ created: Type.Boolean() }) }),
+          ...errors(404, 409, 413, 422),
+        },
+      },
+    },
+    async (req, reply) => {
+      const auth = requireAuth(req);
+      const b = req.body;
+      const c = await own(auth, b.conversationId, botOf(req), 'write:ai');
+      const tags = merged({}, b.tags);
+      const keys = b.discriminateByTags ?? Object.keys(tags);
+      // without a discriminating tag nothing identifies a message: always create
+      if (keys.length > 0) {
+        const recent = await svc.listMessages(auth, c.id, { limit: MESSAGE_SCAN, order: 'desc' });
+        const found = recent.items.find((m) => {
+          const mine = stringMap(m.metadata.tags);
+          return keys.every((k) => mine[k] === tags[k]);
+        });
+        if (found) return { message: message(found, c), meta: { created: false } };
+      }
+      const input = messageInput(
+        { ...b, payload: (b.payload ?? {}) as JsonObject, tags },
+        req.headers['x-integration-id'] !== undefined,
+      );
+      return runWrite(
+        req,
+        reply,
+        deps,
+        200,
+        (inTx) => svc.appendMessage(auth, c.id, input, inTx),
+        (m) => ({ message: message(m, c), meta: { created: true } }),
+      );
+    },
+  );
+
+  app.put(
+    '/messages/:id',
+    {
+      config: { scope: 'write:ai' },
+      schema: {
+        tags: TAGS,
+        summary: 'updateMessage: tags merged (null or an empty string removes a key), payload replaced; {message}',
+        headers: Headers,
+        params: IdParams,
+        body: Closed({
+          tags: Type.Optional(NullableTags),
+          payload: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+        }),
+        response: { 200: Type.Object({ message: MessageSchema }), ...errors(404, 409, 413, 422) },
+      },
+    },
+    async (req, reply) => {
+      const auth = requireAuth(req);
+      const botId = botOf(req);
+      const b = req.body;
+      if (b.tags === undefined && b.payload === undefined) {
+        const { conversation: c, message: m } = await svc.getMessage(auth, req.params.id);
+        if (c.botId !== botId) throw notFound('Message');
+        return { message: message(m, c) };
+      }
+      return runWrite(
+        req,
+        reply,
+        deps,
+        200,
+        (inTx) =>
+          svc.updateMessage(
+            auth,
+            req.params.id,
+            (current) => {
+              const metadata: JsonObject = { ...current.metadata };
+              let content = current.content;
+              if (b.tags !== undefined) metadata.tags = merged(stringMap(current.metadata.tags), b.tags);
+              if (b.payload !== undefined) {
+                metadata.payload = b.payload as JsonObject;
+                content = contentOf(b.payload as JsonObject);
+              }
+              return { content, metadata };
+            },
+            inTx,
+            { where: (c) => c.botId === botId },
+          ),
+        (r) => ({ message: message(r.message, r.conversation) }),
       );
     },
   );

@@ -90,6 +90,10 @@ export const pgSearch: SearchIndex = {
   async indexMessage() {},
   async indexTitle() {},
 
+  async reindexMessage() {
+    // the UPDATE wrote search_tsv through messageValues
+  },
+
   async removeMessage(db, workspaceId, messageId) {
     // the tsvector is in the row and goes with it; counted as SQLite counts its entry
     const r = await sql<{ n: number }>`SELECT count(*) AS n FROM messages
