@@ -677,10 +677,10 @@ export class ConversationsService {
   }
 
   /** A message found by its id alone, with its conversation (paths that name no conversation). */
-  async getMessage(auth: AuthContext, rawId: string): Promise<{ conversation: Conversation; message: Message }> {
+  async findMessage(auth: AuthContext, rawId: string): Promise<{ conversation: Conversation; message: Message }> {
     requireScope(auth, 'read:ai');
     const id = parseId('message', rawId);
-    const message = id === null ? null : await this.deps.store.getMessage(auth.workspaceId, id);
+    const message = id === null ? null : await this.deps.store.findMessage(auth.workspaceId, id);
     if (!message) throw notFound('Message');
     const conversation = await this.load(this.deps.store, auth.workspaceId, message.conversationId).catch(() => {
       throw notFound('Message');
@@ -705,7 +705,7 @@ export class ConversationsService {
     const id = parseId('message', rawId);
     if (id === null) throw notFound('Message');
     return this.write(async (tx, emit) => {
-      const current = await tx.getMessage(auth.workspaceId, id);
+      const current = await tx.findMessage(auth.workspaceId, id);
       if (!current) throw notFound('Message');
       const conversation = await this.load(tx, auth.workspaceId, current.conversationId).catch(() => {
         throw notFound('Message');
@@ -738,7 +738,7 @@ export class ConversationsService {
     const id = parseId('message', rawId);
     if (id === null) throw notFound('Message');
     return this.write(async (tx, emit) => {
-      const message = await tx.getMessage(auth.workspaceId, id);
+      const message = await tx.findMessage(auth.workspaceId, id);
       if (!message) throw notFound('Message');
       const conversation = await this.load(tx, auth.workspaceId, message.conversationId).catch(() => {
         throw notFound('Message');

@@ -772,7 +772,7 @@ export class KyselyRepo implements Repo {
     return rows.map(toMessage);
   }
 
-  async getMessage(workspaceId: string, id: string): Promise<Message | null> {
+  async findMessage(workspaceId: string, id: string): Promise<Message | null> {
     const r = await this.db
       .selectFrom('messages')
       .select(['workspace_id', 'conversation_id', 'id', 'role', 'content', 'metadata', 'created_at'])
@@ -834,7 +834,7 @@ export class KyselyRepo implements Repo {
       .where('id', '=', id)
       .execute();
     await this.search.reindexMessage(this.db, workspaceId, id, patch.content);
-    return this.getMessage(workspaceId, id);
+    return this.findMessage(workspaceId, id);
   }
 
   async messageExists(workspaceId: string, conversationId: string, id: string): Promise<boolean> {

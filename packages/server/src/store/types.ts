@@ -151,7 +151,7 @@ export interface Repo {
   listToolInvocations(workspaceId: string, conversationId: string, q: PageQuery): Promise<ToolInvocation[]>;
   messageExists(workspaceId: string, conversationId: string, id: string): Promise<boolean>;
   /** A message by its id alone (ids are unique in a workspace). */
-  getMessage(workspaceId: string, id: string): Promise<Message | null>;
+  findMessage(workspaceId: string, id: string): Promise<Message | null>;
   /** Replaces a message's content and metadata (and its full-text entry); null when the conversation holds no such message. */
   updateMessage(
     workspaceId: string,

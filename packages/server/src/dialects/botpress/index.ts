@@ -592,7 +592,7 @@ function routes(app: App, deps: AppDeps): void {
       const botId = botOf(req);
       const b = req.body;
       if (b.tags === undefined && b.payload === undefined) {
-        const { conversation: c, message: m } = await svc.getMessage(auth, req.params.id);
+        const { conversation: c, message: m } = await svc.findMessage(auth, req.params.id);
         if (c.botId !== botId) throw notFound('Message');
         return { message: message(m, c) };
       }
@@ -636,7 +636,7 @@ function routes(app: App, deps: AppDeps): void {
       },
     },
     async (req) => {
-      const { conversation: c, message: m } = await svc.getMessage(requireAuth(req), req.params.id);
+      const { conversation: c, message: m } = await svc.findMessage(requireAuth(req), req.params.id);
       if (c.botId !== botOf(req)) throw notFound('Message');
       return { message: message(m, c) };
     },
