@@ -5,7 +5,7 @@
  */
 export const ERROR_CATALOG = {
   validation_failed: { status: 400, description: 'The request body, query or path did not match the schema.' },
-  invalid_json: { status: 400, description: 'The request body is not valid JSON.' },
+  invalid_json: { status: 400, description: 'The request body is not valid JSON (or its bytes are not UTF-8).' },
   invalid_cursor: {
     status: 400,
     description: 'The pagination cursor is malformed, tampered with, or belongs to another query or workspace.',
@@ -36,7 +36,10 @@ export const ERROR_CATALOG = {
     description: 'The conversation has live connections; retry, or delete with force=true.',
   },
   payload_too_large: { status: 413, description: 'The request body is larger than the configured limit.' },
-  unsupported_media_type: { status: 415, description: 'The request body is not application/json.' },
+  unsupported_media_type: {
+    status: 415,
+    description: 'The request body is not application/json, or declares a charset other than UTF-8.',
+  },
   idempotency_key_reused: {
     status: 422,
     description: 'This Idempotency-Key was already used with a different request.',

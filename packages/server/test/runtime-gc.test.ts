@@ -7,50 +7,55 @@ import { test } from 'node:test';
 
 /**
  * better-sqlite3 12 subclasses node::ObjectWrap; Node 24.19 added environment cleanup hooks to
- * ObjectWrap, and a Statement collected by the garbage collector then aborts the process
- * (`Assertion failed: (env) != nullptr`, exit 134). This child prepares and drops statements
- * under forced collections, on the main thread and in a worker thread whose environment goes
- * away while statements are still alive, which is the pattern that aborted. It must exit 0.
+ * ObjectWrap, and a Statement finalized by a collection that V8 starts by itself (allocation
+ * pressure, outside any entered context) then aborts the process in its destructor
+ * (`Assertion failed: (env) != nullptr`, exit 134). Checked: this child exits 134 with
+ * better-sqlite3 12.11.1 built for Node 24.21 and 0 with better-sqlite3 13. It prepares and drops
+ * statements across event-loop turns so that V8 collects them on its own schedule, forces
+ * collections too, and does the same in worker threads whose environments end with statements
+ * still alive. It must exit 0.
  */
 const CHILD = `
 const { Worker, isMainThread, workerData } = require('node:worker_threads');
 const Database = require('better-sqlite3');
-function churn(file, rounds) {
+function churn(file, rounds, done) {
   const db = new Database(file);
   db.exec('CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v TEXT)');
-  for (let i = 0; i < rounds; i++) {
-    // statements that go out of scope at once: the collector finalizes them
-    db.prepare('INSERT INTO t (v) VALUES (?)').run('x' + i);
-    db.prepare('SELECT count(*) AS n FROM t WHERE v = ?').get('x' + i);
-    if (i % 50 === 0) globalThis.gc();
-  }
-  // statements still alive when the database closes or the thread ends
-  const kept = [];
-  for (let i = 0; i < 20; i++) kept.push(db.prepare('SELECT ' + i + ' AS n'));
-  return { db, kept };
+  let round = 0;
+  const tick = () => {
+    // statements that go out of scope at once; no forced collection here: V8 decides when
+    for (let i = 0; i < 2000; i++) db.prepare('SELECT ' + (i % 100) + ' AS n');
+    db.prepare('INSERT INTO t (v) VALUES (?)').run('x' + round);
+    if (round % 10 === 0) globalThis.gc();
+    if (++round < rounds) setImmediate(tick);
+    else done(db);
+  };
+  tick();
 }
 if (isMainThread) {
-  const file = process.argv[1];
-  const { db } = churn(file, 2000);
-  globalThis.gc();
-  const workers = [0, 1, 2].map(() => new Worker(__filename, { workerData: file, execArgv: ['--expose-gc'] }));
-  let left = workers.length;
-  for (const w of workers) {
-    w.on('error', (err) => { console.error(err); process.exit(3); });
-    w.on('exit', (code) => {
-      if (code !== 0) { console.error('worker exited', code); process.exit(4); }
-      if (--left === 0) {
-        globalThis.gc();
-        db.close();
-        globalThis.gc();
-        console.log('ok');
-      }
-    });
-  }
+  const file = process.argv[2];
+  churn(file, 60, (db) => {
+    const workers = [0, 1].map(() => new Worker(__filename, { workerData: file }));
+    let left = workers.length;
+    for (const w of workers) {
+      w.on('error', (err) => { console.error(err); process.exit(3); });
+      w.on('exit', (code) => {
+        if (code !== 0) { console.error('worker exited', code); process.exit(4); }
+        if (--left === 0) {
+          globalThis.gc();
+          db.close();
+          globalThis.gc();
+          console.log('ok');
+        }
+      });
+    }
+  });
 } else {
-  // the worker keeps its database and statements open: its environment tears them down
-  churn(workerData, 500);
-  globalThis.gc();
+  // the worker keeps its database and some statements alive: its environment tears them down
+  const kept = [];
+  churn(workerData, 30, (db) => {
+    for (let i = 0; i < 20; i++) kept.push(db.prepare('SELECT ' + i + ' AS n'));
+  });
 }
 `;
 

@@ -3,6 +3,7 @@ import { registerBotpress } from './botpress/index.js';
 import { registerFini } from './fini/index.js';
 import { registerLeadLex } from './leadlex/index.js';
 import { registerLexicon } from './lexicon/index.js';
+import { registerOpenAI } from './openai/index.js';
 
 /** The compatible surfaces: each one folder, one plugin with its own error shape. */
 export function registerDialects(app: App, deps: AppDeps): void {
@@ -10,4 +11,5 @@ export function registerDialects(app: App, deps: AppDeps): void {
   registerLexicon(app, deps);
   registerFini(app, deps);
   registerBotpress(app, deps);
+  registerOpenAI(app, deps);
 }

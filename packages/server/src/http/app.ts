@@ -30,6 +30,7 @@ import { registerKeyRoutes } from './routes/keys.js';
 import { registerOpsRoutes } from './routes/ops.js';
 import { SHARED_SCHEMAS } from './schemas.js';
 import { serializerFactory } from './serializer.js';
+import { parseQuery, queryProblem, registerStrictJsonParser, strictQueryNumbers } from './strict-input.js';
 
 export interface AppDeps {
   config: Config;
@@ -84,9 +85,22 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_json',
 };
 
-/** Lone surrogates and NUL can't be stored by PostgreSQL; both engines refuse them the same way. */
+/**
+ * Lone surrogates and NUL can't be stored by PostgreSQL; both engines refuse them the same way.
+ * Numbers must be finite and within ±(2^53 − 1): JSON allows `1e400` (Infinity, which would be
+ * stored as null) and integers a double cannot hold exactly (which would be stored changed).
+ */
 export function findBadText(value: unknown, where: string, depth = 0): ErrorDetail | null {
   if (depth > 64) return { field: where, message: 'nested too deeply (max 64 levels)' };
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value) || Math.abs(value) > Number.MAX_SAFE_INTEGER) {
+      return {
+        field: where,
+        message: 'must be a finite number between -9007199254740991 and 9007199254740991 (send larger ones as strings)',
+      };
+    }
+    return null;
+  }
   if (typeof value === 'string') {
     if (value.includes('\u0000')) return { field: where, message: 'must not contain NUL characters' };
     if (!value.isWellFormed()) return { field: where, message: 'must not contain lone UTF-16 surrogates' };
@@ -203,20 +217,22 @@ export function buildApp(deps: AppDeps): App {
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     return503OnClosing: true,
-    routerOptions: { ignoreTrailingSlash: false, maxParamLength: 500 },
+    routerOptions: { ignoreTrailingSlash: false, maxParamLength: 500, querystringParser: parseQuery },
     ajv: { customOptions: { strict: false } },
     schemaController: { compilersFactory: { buildSerializer: serializerFactory() as never } },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
 
   for (const s of SHARED_SCHEMAS) app.addSchema(s);
   app.setValidatorCompiler(({ schema, httpPart }) => {
-    const ajv = httpPart === 'body' ? strict : lenient;
-    return ajv.compile(schema);
+    if (httpPart === 'body') return strict.compile(schema);
+    const compiled = lenient.compile(schema);
+    return httpPart === 'querystring' ? (strictQueryNumbers(schema, compiled) as typeof compiled) : compiled;
   });
 
   // JSON only: Fastify's built-in text/plain parser would turn a text body into a 400 "must be object"
   // instead of the 415 a wrong content type deserves
   app.removeContentTypeParser('text/plain');
+  registerStrictJsonParser(app as unknown as FastifyInstance);
 
   app.decorateRequest('auth', null);
   app.decorateRequest('idem', null);
@@ -266,6 +282,8 @@ export function buildApp(deps: AppDeps): App {
         return done(new ParleyError('validation_failed', `/query/${unknown[0]} is not a known field`, { details }));
       }
     }
+    const undecodable = queryProblem(req.query);
+    if (undecodable) return done(undecodable);
     const bad = findBadText(req.body, '/body') ?? findBadText(req.query, '/query') ?? findBadText(req.params, '/path');
     if (bad) return done(new ParleyError('validation_failed', `${bad.field} ${bad.message}`, { details: [bad] }));
     done();
@@ -333,7 +351,7 @@ export function buildApp(deps: AppDeps): App {
   // registered here; write routes declare none of their own.
   app.addHook('onRoute', (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
-    if (!methods.some((m) => m === 'POST' || m === 'PATCH' || m === 'DELETE')) return;
+    if (!methods.some((m) => m === 'POST' || m === 'PUT' || m === 'PATCH' || m === 'DELETE')) return;
     const prepend = <T>(own: T | T[] | undefined, hook: T): T[] =>
       own === undefined ? [hook] : [hook, ...(Array.isArray(own) ? own : [own])];
     route.preHandler = prepend(route.preHandler, idempotencyBegin as never);

@@ -623,6 +623,94 @@ export class ConversationsService {
     return { conversation, items, total: conversation.messageCount };
   }
 
+  /**
+   * Appends several messages in one transaction, all or none (OpenAI's items.create). Titles
+   * follow the first user message as appendMessage does; events are logged with the write.
+   */
+  async appendMessages(
+    auth: AuthContext,
+    rawConversationId: string,
+    inputs: readonly NewMessageInput[],
+    inTx?: InTransaction<{ conversation: Conversation; messages: Message[] }>,
+  ): Promise<{ conversation: Conversation; messages: Message[] }> {
+    requireScope(auth, 'write:ai');
+    return this.write(async (tx, emit) => {
+      let conversation = await this.load(tx, auth.workspaceId, rawConversationId);
+      const now = this.deps.clock.now();
+      const messages: Message[] = [];
+      for (const input of inputs) {
+        const message: Message = {
+          id: newId('message', now),
+          conversationId: conversation.id,
+          role: input.role,
+          content: input.content,
+          metadata: input.metadata ?? {},
+          createdAt: now,
+        };
+        await tx.insertMessage(auth.workspaceId, message);
+        await emit(auth.workspaceId, conversation.id, { type: 'message.created', data: message }, now);
+        messages.push(message);
+      }
+      if (messages.length > 0) {
+        await tx.touchConversation(auth.workspaceId, conversation.id, {
+          messages: messages.length,
+          lastMessageAt: now,
+          updatedAt: now,
+        });
+      }
+      const firstUser = inputs.find((m) => m.role === 'user');
+      const title = conversation.titleSource === null && firstUser ? autoTitle(firstUser.content) : null;
+      if (title !== null) {
+        const retitled = await tx.updateConversation(auth.workspaceId, conversation.id, {
+          title,
+          titleSource: 'auto',
+          updatedAt: now,
+        });
+        if (retitled)
+          await emit(auth.workspaceId, conversation.id, { type: 'conversation.updated', data: retitled }, now);
+      }
+      conversation = (await tx.getConversation(auth.workspaceId, conversation.id)) ?? conversation;
+      const result = { conversation, messages };
+      if (inTx) await inTx(tx, result);
+      return result;
+    });
+  }
+
+  /**
+   * A page of messages after a message id in id order, with whether more follow (OpenAI's
+   * items.list, whose cursor is the last item id it was given).
+   */
+  async listMessagesAfter(
+    auth: AuthContext,
+    rawConversationId: string,
+    q: { after?: string | undefined; order: 'asc' | 'desc'; limit: number },
+  ): Promise<{ conversation: Conversation; items: Message[]; hasMore: boolean }> {
+    requireScope(auth, 'read:ai');
+    const conversation = await this.load(this.deps.store, auth.workspaceId, rawConversationId);
+    let after: string | undefined;
+    if (q.after !== undefined) {
+      const id = parseId('message', q.after);
+      if (id === null) throw validation('/query/after', 'after must be an item id of this conversation');
+      after = id;
+    }
+    const rows = await this.deps.store.listMessages(auth.workspaceId, conversation.id, {
+      ...(after !== undefined ? { after } : {}),
+      order: q.order,
+      limit: q.limit + 1,
+    });
+    return { conversation, items: rows.slice(0, q.limit), hasMore: rows.length > q.limit };
+  }
+
+  /** One message of a conversation; another conversation's message is not found, like a missing one. */
+  async getMessage(auth: AuthContext, rawConversationId: string, rawMessageId: string): Promise<Message> {
+    requireScope(auth, 'read:ai');
+    const conversation = await this.load(this.deps.store, auth.workspaceId, rawConversationId);
+    const id = parseId('message', rawMessageId);
+    const m = id ? await this.deps.store.getMessage(auth.workspaceId, conversation.id, id) : null;
+    if (!m) throw notFound('Message');
+    return m;
+  }
+
   // ---- messages ----------------------------------------------------------------------------
 
   async appendMessage(

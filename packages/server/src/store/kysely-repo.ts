@@ -772,6 +772,17 @@ export class KyselyRepo implements Repo {
     return rows.map(toMessage);
   }
 
+  async getMessage(workspaceId: string, conversationId: string, id: string): Promise<Message | null> {
+    const r = await this.db
+      .selectFrom('messages')
+      .select(['workspace_id', 'conversation_id', 'id', 'role', 'content', 'metadata', 'created_at'])
+      .where('workspace_id', '=', workspaceId)
+      .where('conversation_id', '=', conversationId)
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return r ? toMessage(r) : null;
+  }
+
   async findMessage(workspaceId: string, id: string): Promise<Message | null> {
     const r = await this.db
       .selectFrom('messages')

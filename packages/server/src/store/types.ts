@@ -150,6 +150,7 @@ export interface Repo {
   ): Promise<ToolInvocation | null>;
   listToolInvocations(workspaceId: string, conversationId: string, q: PageQuery): Promise<ToolInvocation[]>;
   messageExists(workspaceId: string, conversationId: string, id: string): Promise<boolean>;
+  getMessage(workspaceId: string, conversationId: string, id: string): Promise<Message | null>;
   /** A message by its id alone (ids are unique in a workspace). */
   findMessage(workspaceId: string, id: string): Promise<Message | null>;
   /** Replaces a message's content and metadata (and its full-text entry); null when the conversation holds no such message. */

@@ -78,7 +78,8 @@ const ListQuery = Closed({
   archived: Type.Optional(Bool),
 });
 
-const Params = Closed({ id: Type.String({ minLength: 1, maxLength: 255, description: 'conv_… or UUID' }) });
+/** No length bound of its own: LeadLex answers a malformed id with 404, so any id the router takes is looked up. */
+const Params = Closed({ id: Type.String({ minLength: 1, description: 'conv_… or UUID' }) });
 
 const GetQuery = Closed({
   include_tool_steps: Type.Optional(Bool),

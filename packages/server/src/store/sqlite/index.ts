@@ -24,6 +24,9 @@ export function openSqlite(file: string, synchronous: 'NORMAL' | 'FULL' = 'NORMA
   raw.pragma(`synchronous = ${synchronous}`);
   raw.pragma('busy_timeout = 5000');
   raw.pragma('foreign_keys = ON');
+  // a delete zeroes the content it frees (cells and whole pages) instead of leaving it readable in
+  // free space; the full-text tables do the same for their index segments (migration 4)
+  raw.pragma('secure_delete = ON');
   return raw;
 }
 
@@ -76,12 +79,20 @@ export function withStatementCache(raw: BetterSqlite3.Database, max = 256): Sqli
   };
 }
 
+/**
+ * How often the WAL is checkpointed and truncated. Until then the WAL keeps the page images a
+ * delete replaced, content included; the checkpoint copies the (zeroed) current pages into the main
+ * file and truncates the WAL, so deleted content leaves the disk within this bound (and on close).
+ */
+export const CHECKPOINT_INTERVAL_MS = 30_000;
+
 export class SqliteStore extends KyselyRepo implements Store {
   readonly engine = 'sqlite' as const;
   readonly raw: BetterSqlite3.Database;
   readonly kysely: Kysely<Database>;
+  private readonly checkpointTimer: NodeJS.Timeout;
 
-  constructor(raw: BetterSqlite3.Database) {
+  constructor(raw: BetterSqlite3.Database, opts: { checkpointIntervalMs?: number } = {}) {
     const statements = withStatementCache(raw);
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: statements }) });
     // Hot reads outside a transaction run the cached statement at once. Inside one (BEGIN ..
@@ -95,6 +106,24 @@ export class SqliteStore extends KyselyRepo implements Store {
     super(db, createSqliteSearch(), { direct });
     this.raw = raw;
     this.kysely = db;
+    this.checkpointTimer = setInterval(() => {
+      try {
+        this.checkpoint();
+      } catch {
+        // busy (a long reader, or another process holds the lock): the next tick tries again
+      }
+    }, opts.checkpointIntervalMs ?? CHECKPOINT_INTERVAL_MS);
+    this.checkpointTimer.unref();
+  }
+
+  /**
+   * Copies every committed page into the main file and truncates the WAL to zero bytes. Runs
+   * between transactions only (the connection is shared; a checkpoint inside one would be refused).
+   */
+  checkpoint(): { busy: boolean } {
+    if (this.raw.inTransaction) return { busy: true };
+    const [r] = this.raw.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>;
+    return { busy: (r?.busy ?? 0) !== 0 };
   }
 
   async transaction<T>(fn: (tx: Repo) => Promise<T>): Promise<T> {
@@ -118,6 +147,14 @@ export class SqliteStore extends KyselyRepo implements Store {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.checkpointTimer);
+    if (this.raw.open) {
+      try {
+        this.checkpoint();
+      } catch {
+        // closing anyway: SQLite checkpoints on the last connection's close too
+      }
+    }
     await this.kysely.destroy();
   }
 }

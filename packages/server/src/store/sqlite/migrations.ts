@@ -181,4 +181,15 @@ ${SQLITE_SEARCH_DDL}`,
       rebuildSqliteSearch(raw);
     },
   },
+  {
+    version: 4,
+    name: 'full-text secure-delete',
+    // A deleted row's tokens are removed from the index segments at once (FTS5 secure-delete,
+    // SQLite >= 3.44) instead of being left behind as tombstones until a merge; with the
+    // connection's secure_delete pragma the freed bytes are zeroed. The option is persistent.
+    sql: `
+INSERT INTO message_idx (message_idx, rank) VALUES ('secure-delete', 1);
+INSERT INTO title_idx (title_idx, rank) VALUES ('secure-delete', 1);
+`,
+  },
 ];

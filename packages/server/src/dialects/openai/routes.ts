@@ -1,0 +1,184 @@
+import { type App, type AppDeps, requireAuth, runWrite } from '../../http/app.js';
+import { parseId } from '../../ids.js';
+import { conversation, item, replacement, toNewMessage } from './items.js';
+import {
+  ConversationParams,
+  ConversationSchema,
+  CreateBody,
+  DeletedSchema,
+  errors,
+  IncludeQuery,
+  ItemListSchema,
+  ItemParams,
+  ItemSchema,
+  ItemsBody,
+  ListQuery,
+  TAGS,
+  UpdateBody,
+} from './schemas.js';
+
+type Item = ReturnType<typeof item>;
+const list = (data: Item[], hasMore: boolean) => ({
+  object: 'list' as const,
+  data,
+  first_id: data[0]?.id ?? null,
+  last_id: data[data.length - 1]?.id ?? null,
+  has_more: hasMore,
+});
+
+export function routes(app: App, deps: AppDeps): void {
+  const svc = deps.conversations;
+
+  app.post(
+    '/conversations',
+    {
+      config: { scope: 'write:ai' },
+      schema: {
+        tags: TAGS,
+        summary: 'conversations.create: a conversation with up to 20 message items and string metadata',
+        body: CreateBody,
+        response: { 200: ConversationSchema, ...errors(409, 413, 415, 422) },
+      },
+    },
+    async (req, reply) => {
+      const messages = (req.body.items ?? []).map((raw, i) => toNewMessage(raw as Record<string, unknown>, i));
+      return runWrite(
+        req,
+        reply,
+        deps,
+        200,
+        (inTx) => svc.create(requireAuth(req), { metadata: req.body.metadata ?? {}, messages }, inTx),
+        (d) => conversation(d.conversation),
+      );
+    },
+  );
+
+  app.get(
+    '/conversations/:conversation_id',
+    {
+      config: { scope: 'read:ai' },
+      schema: {
+        tags: TAGS,
+        summary: 'conversations.retrieve',
+        params: ConversationParams,
+        response: { 200: ConversationSchema, ...errors(404) },
+      },
+    },
+    async (req) =>
+      conversation((await svc.get(requireAuth(req), req.params.conversation_id, { limit: 1 })).conversation),
+  );
+
+  app.post(
+    '/conversations/:conversation_id',
+    {
+      config: { scope: 'write:ai' },
+      schema: {
+        tags: TAGS,
+        summary: 'conversations.update: replaces the string metadata (null clears it)',
+        params: ConversationParams,
+        body: UpdateBody,
+        response: { 200: ConversationSchema, ...errors(404, 409, 413, 415, 422) },
+      },
+    },
+    async (req, reply) => {
+      const auth = requireAuth(req);
+      const current = (await svc.get(auth, req.params.conversation_id, { limit: 1 })).conversation;
+      return runWrite(
+        req,
+        reply,
+        deps,
+        200,
+        (inTx) => svc.update(auth, current.id, { metadata: replacement(current.metadata, req.body.metadata) }, inTx),
+        conversation,
+      );
+    },
+  );
+
+  app.delete(
+    '/conversations/:conversation_id',
+    {
+      config: { scope: 'write:ai' },
+      schema: {
+        tags: TAGS,
+        summary: 'conversations.delete: the conversation and all its items, atomically',
+        params: ConversationParams,
+        response: { 200: DeletedSchema, ...errors(404, 409, 422) },
+      },
+    },
+    async (req, reply) => {
+      const id = parseId('conversation', req.params.conversation_id) ?? req.params.conversation_id;
+      return runWrite(
+        req,
+        reply,
+        deps,
+        200,
+        (inTx) => svc.delete(requireAuth(req), req.params.conversation_id, inTx, { force: true }),
+        () => ({ id, object: 'conversation.deleted' as const, deleted: true }),
+      );
+    },
+  );
+
+  app.post(
+    '/conversations/:conversation_id/items',
+    {
+      config: { scope: 'write:ai' },
+      schema: {
+        tags: TAGS,
+        summary: 'conversations.items.create: appends up to 20 message items, all or none',
+        params: ConversationParams,
+        querystring: IncludeQuery,
+        body: ItemsBody,
+        response: { 200: ItemListSchema, ...errors(404, 409, 413, 415, 422) },
+      },
+    },
+    async (req, reply) => {
+      const messages = req.body.items.map((raw, i) => toNewMessage(raw as Record<string, unknown>, i));
+      return runWrite(
+        req,
+        reply,
+        deps,
+        200,
+        (inTx) => svc.appendMessages(requireAuth(req), req.params.conversation_id, messages, inTx),
+        (r) => list(r.messages.map(item), false),
+      );
+    },
+  );
+
+  app.get(
+    '/conversations/:conversation_id/items',
+    {
+      config: { scope: 'read:ai' },
+      schema: {
+        tags: TAGS,
+        summary: 'conversations.items.list: newest first by default; page with after = last_id',
+        params: ConversationParams,
+        querystring: ListQuery,
+        response: { 200: ItemListSchema, ...errors(404) },
+      },
+    },
+    async (req) => {
+      const q = req.query;
+      const page = await svc.listMessagesAfter(requireAuth(req), req.params.conversation_id, {
+        after: q.after,
+        order: q.order ?? 'desc',
+        limit: q.limit ?? 20,
+      });
+      return list(page.items.map(item), page.hasMore);
+    },
+  );
+
+  app.get(
+    '/conversations/:conversation_id/items/:item_id',
+    {
+      config: { scope: 'read:ai' },
+      schema: {
+        tags: TAGS,
+        summary: 'conversations.items.retrieve',
+        params: ItemParams,
+        querystring: IncludeQuery,
+        response: { 200: ItemSchema, ...errors(404) },
+      },
+    },
+    async (req) => item(await svc.getMessage(requireAuth(req), req.params.conversation_id, req.params.item_id)),
+  );
+}
