@@ -44,7 +44,7 @@ const pool = new pg.Pool({
 const CONV_COLS = `"c"."workspace_id", "c"."id", "c"."user_id", "c"."bot_id", "c"."title", "c"."title_source", "c"."contact_id", "c"."deal_id", "c"."matter_id", "c"."context_extra", "c"."metadata", "c"."archived", "c"."message_count", "c"."tool_invocation_count", "c"."last_message_at", "c"."created_at", "c"."updated_at"`;
 const SQL = {
   keyByHash:
-    'select "workspace_id", "id", "name", "prefix", "scopes", "user_id", "instance_admin", "rate_limit", "expires_at", "revoked_at", "created_at" from "api_keys" where "key_hash" = $1',
+    'select "workspace_id", "id", "name", "prefix", "scopes", "user_id", "instance_admin", "rate_limit", "expires_at", "revoked_at", "created_at", "last_used_at" from "api_keys" where "key_hash" = $1',
   convById: `select ${CONV_COLS} from "conversations" as "c" where "c"."workspace_id" = $1 and "c"."id" = $2`,
   recentMessages:
     'select "workspace_id", "conversation_id", "id", "role", "content", "metadata", "created_at" from "messages" where "workspace_id" = $1 and "conversation_id" = $2 order by "id" desc limit $3',
@@ -89,7 +89,7 @@ async function listConversations(key: KeyRow, query: URLSearchParams): Promise<A
   const last = items[items.length - 1];
   let nextCursor: string | null = null;
   if (rows.length > perPage && last) {
-    nextCursor = listCursor(cursorSecret, key.workspace_id, last);
+    nextCursor = listCursor(cursorSecret, key.workspace_id, last, perPage);
   }
   return {
     status: 200,

@@ -78,12 +78,10 @@ export function presentMessage(r: MsgRow) {
   };
 }
 
-/** The same HMAC'd keyset cursor Parley mints for the default list order. */
-export function listCursor(secret: string, workspaceId: string, last: ConvRow): string {
-  const payload = Buffer.from(JSON.stringify({ v: last.updated_at, i: last.id })).toString('base64url');
-  const mac = createHmac('sha256', secret)
-    .update(`${workspaceId}|conversations:updated_at:desc|${payload}`)
-    .digest()
-    .subarray(0, 16);
+/** The same HMAC'd keyset cursor Parley mints for the default list (its filters and sort inside). */
+export function listCursor(secret: string, workspaceId: string, last: ConvRow, perPage: number): string {
+  const q = { orderBy: 'updated_at', order: 'desc', archived: 'false' };
+  const payload = Buffer.from(JSON.stringify({ v: last.updated_at, i: last.id, q, n: perPage })).toString('base64url');
+  const mac = createHmac('sha256', secret).update(`${workspaceId}|conversations|${payload}`).digest().subarray(0, 16);
   return `${payload}.${mac.toString('base64url')}`;
 }

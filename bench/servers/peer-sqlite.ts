@@ -94,7 +94,7 @@ const server = http.createServer((req, res) => {
     const last = items[items.length - 1];
     let nextCursor: string | null = null;
     if (rows.length > perPage && last) {
-      nextCursor = listCursor(cursorSecret, key.workspace_id, last);
+      nextCursor = listCursor(cursorSecret, key.workspace_id, last, perPage);
     }
     return send(res, 200, {
       data: items.map(presentConversation),

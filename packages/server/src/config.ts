@@ -36,6 +36,8 @@ export interface Config {
   readonly redisPrefix: string;
   /** Redis command timeout; past it the instance falls back to its own limiter. */
   readonly redisTimeoutMs: number;
+  /** Browser origins answered with CORS headers (`*` = any); null = none, no CORS header is sent. */
+  readonly corsOrigins: readonly string[] | null;
   /** Live streams: Origin values allowed to open them; null = the default rule (no Origin, or same host). */
   readonly wsAllowedOrigins: readonly string[] | null;
   /** Ping (WebSocket) / comment (SSE) interval; a WebSocket that misses one pong is dropped. */
@@ -97,6 +99,12 @@ export const CONFIG_VARIABLES = [
     '',
     '300',
     'Redis command timeout in ms; past it an instance uses its own rate limiter until Redis answers again.',
+  ],
+  [
+    'PARLEY_CORS_ORIGINS',
+    '',
+    '(none)',
+    'Browser Origins allowed to call the API (CORS): comma-separated, or `*`. Default: no CORS headers at all.',
   ],
   [
     'PARLEY_WS_ALLOWED_ORIGINS',
@@ -195,7 +203,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     pgConnectTimeoutMs: int('PARLEY_PG_CONNECT_TIMEOUT_MS', 3000, 100, 10_000),
     redisPrefix: get('PARLEY_REDIS_PREFIX') ?? 'parley:',
     redisTimeoutMs: int('PARLEY_REDIS_TIMEOUT_MS', 300, 50, 5000),
-    wsAllowedOrigins: origins(get('PARLEY_WS_ALLOWED_ORIGINS'), problems),
+    corsOrigins: origins('PARLEY_CORS_ORIGINS', get('PARLEY_CORS_ORIGINS'), problems),
+    wsAllowedOrigins: origins('PARLEY_WS_ALLOWED_ORIGINS', get('PARLEY_WS_ALLOWED_ORIGINS'), problems),
     wsHeartbeatMs: int('PARLEY_WS_HEARTBEAT_MS', 25_000, 50, 300_000),
     wsMaxPayload: int('PARLEY_WS_MAX_PAYLOAD', 65_536, 1024, 16 * 1024 * 1024),
     wsMaxBufferedBytes: int('PARLEY_WS_MAX_BUFFERED', 4 * 1024 * 1024, 16 * 1024, 1024 * 1024 * 1024),
@@ -208,7 +217,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
 }
 
 /** `*`, or a comma-separated list of `scheme://host[:port]` origins. */
-function origins(raw: string | undefined, problems: string[]): readonly string[] | null {
+function origins(name: string, raw: string | undefined, problems: string[]): readonly string[] | null {
   if (raw === undefined) return null;
   const list = raw
     .split(',')
@@ -217,7 +226,7 @@ function origins(raw: string | undefined, problems: string[]): readonly string[]
   for (const o of list) {
     // `null` is what browsers send from file:// pages
     if (o !== '*' && o !== 'null' && !/^https?:\/\/[^/\s]+$/.test(o)) {
-      problems.push(`PARLEY_WS_ALLOWED_ORIGINS: ${JSON.stringify(o)} is not *, null or scheme://host[:port]`);
+      problems.push(`${name}: ${JSON.stringify(o)} is not *, null or scheme://host[:port]`);
     }
   }
   return Object.freeze(list);

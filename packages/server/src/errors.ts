@@ -27,6 +27,10 @@ export const ERROR_CATALOG = {
     status: 404,
     description: 'No such object in this workspace (objects of other workspaces answer identically), or no such route.',
   },
+  method_not_allowed: {
+    status: 405,
+    description: 'The path exists but not with this method; the Allow header lists the methods it answers.',
+  },
   idempotency_in_progress: {
     status: 409,
     description: 'A request with this Idempotency-Key is still running; retry after the Retry-After delay.',
@@ -35,10 +39,15 @@ export const ERROR_CATALOG = {
     status: 409,
     description: 'The conversation has live connections; retry, or delete with force=true.',
   },
+  last_admin_key: {
+    status: 409,
+    description: 'The key is the last active admin key of its workspace; create another admin key first.',
+  },
   payload_too_large: { status: 413, description: 'The request body is larger than the configured limit.' },
   unsupported_media_type: {
     status: 415,
-    description: 'The request body is not application/json, or declares a charset other than UTF-8.',
+    description:
+      'The request body is not application/json, or declares a charset other than UTF-8; send Content-Type: application/json.',
   },
   idempotency_key_reused: {
     status: 422,

@@ -30,9 +30,9 @@ export interface Parley {
   readonly workspaces: WorkspacesService;
   readonly conversations: ConversationsService;
   readonly realtime: Realtime;
-  /** Set on the very first start only: the default workspace and its instance admin key. */
+  /** Set by the very first start() only: the default workspace and its instance admin key. */
   readonly bootstrapped: CreatedWorkspace | null;
-  /** Listens on config.host:config.port; returns the address. */
+  /** Listens on config.host:config.port, then bootstraps an empty database; returns the address. */
   start(): Promise<string>;
   close(): Promise<void>;
 }
@@ -59,8 +59,9 @@ export async function createParley(config: Config, opts: ParleyOptions = {}): Pr
     realtime = await Realtime.create(config, { store, clock, logger, redis });
     const rt0 = realtime;
     const keys = new KeysService(deps);
-    const workspaces = new WorkspacesService(deps, keys);
-    const conversations = new ConversationsService(deps, new CursorCodec(cursorSecret), realtime.hub);
+    const cursors = new CursorCodec(cursorSecret);
+    const workspaces = new WorkspacesService(deps, keys, cursors);
+    const conversations = new ConversationsService(deps, cursors, realtime.hub);
     realtime.bind(conversations);
     const idempotency = new IdempotencyService(deps, config.idempotencyTtlSeconds * 1000);
     const metrics = createMetrics({
@@ -88,7 +89,6 @@ export async function createParley(config: Config, opts: ParleyOptions = {}): Pr
     } else {
       limiter = new MemoryRateLimiter(config.rateLimitWindowSeconds, clock);
     }
-    const bootstrapped = config.bootstrap ? await workspaces.bootstrap() : null;
     const app = buildApp({
       config,
       clock,
@@ -112,6 +112,7 @@ export async function createParley(config: Config, opts: ParleyOptions = {}): Pr
     }, 60_000);
     purge.unref();
 
+    let bootstrapped: CreatedWorkspace | null = null;
     return {
       config,
       app,
@@ -121,9 +122,23 @@ export async function createParley(config: Config, opts: ParleyOptions = {}): Pr
       workspaces,
       conversations,
       realtime: rt,
-      bootstrapped,
+      get bootstrapped() {
+        return bootstrapped;
+      },
       async start() {
-        return app.listen({ host: config.host, port: config.port });
+        // Bind first, bootstrap after: the instance admin key is minted only once nothing is
+        // left that can fail before the banner shows it (a busy port used to leave a key that
+        // nobody ever saw). Until then requests find no key at all and answer 401.
+        const address = await app.listen({ host: config.host, port: config.port });
+        if (config.bootstrap) {
+          try {
+            bootstrapped = await workspaces.bootstrap();
+          } catch (err) {
+            await app.close().catch(() => undefined);
+            throw err;
+          }
+        }
+        return address;
       },
       async close() {
         clearInterval(purge);

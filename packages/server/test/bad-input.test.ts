@@ -419,7 +419,7 @@ for (const engine of testEngines()) {
         ['GET', '/v1/nothing-here'],
         ['POST', '/v1/conversations/x/y/z'],
         ['GET', '/v2/conversations'],
-        ['PUT', '/v1/conversations'],
+        ['PUT', '/v1/nothing-here'],
       ] as const) {
         const r: Reply = await api.request(m, p);
         assertError(r, 404, 'not_found');

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -200,6 +201,160 @@ for (const engine of testEngines()) {
       assert.equal(refused.status, 401);
       assert.equal(refused.body.error.code, 'invalid_key');
     });
+
+    test('keys create without --scopes is an error that lists the scopes; nothing is created', async () => {
+      const before = JSON.parse((await runCli(['keys', 'list', '--json'], env)).stdout) as unknown[];
+      const r = await runCli(['keys', 'create', '--name', 'no-scopes'], env);
+      assert.equal(r.code, 2, r.stdout);
+      assert.match(r.stderr, /--scopes/);
+      for (const scope of ['read:ai', 'write:ai', 'admin']) assert.ok(r.stderr.includes(scope), r.stderr);
+      assert.doesNotMatch(r.stdout, SECRET_RE);
+      const after = JSON.parse((await runCli(['keys', 'list', '--json'], env)).stdout) as unknown[];
+      assert.equal(after.length, before.length);
+    });
+
+    test('keys list shows user binding, rate limit, expiry and last use', async () => {
+      assert.ok(running, 'needs the server from the previous tests');
+      const expires = '2099-01-02T03:04:05.000Z';
+      const made = await runCli(
+        [
+          'keys',
+          'create',
+          '--name',
+          'bound',
+          '--scopes',
+          'read:ai',
+          '--user',
+          'alice',
+          '--rate-limit',
+          '77',
+          '--expires',
+          expires,
+          '--json',
+        ],
+        env,
+      );
+      assert.equal(made.code, 0, made.stderr);
+      const { key, secret } = JSON.parse(made.stdout) as { key: { id: string }; secret: string };
+      const line = () =>
+        runCli(['keys', 'list'], env).then((r) => r.stdout.split('\n').find((l) => l.startsWith(key.id)) ?? '');
+      const unused = await line();
+      assert.match(unused, /user=alice/);
+      assert.match(unused, /rate=77/);
+      assert.ok(unused.includes(`expires=${expires}`), unused);
+      assert.match(unused, /last_used=never/);
+      assert.equal((await new Client(running.url, secret).get('/v1/conversations')).status, 200);
+      // written off the response path: wait (bounded) until it is visible
+      let used = unused;
+      for (let i = 0; i < 50 && /last_used=never/.test(used); i++) used = await line();
+      assert.match(used, /last_used=\d{4}-\d\d-\d\dT/);
+    });
+
+    test('keys revoke refuses the last admin key of a workspace unless --force; the audit says the operator did it', async () => {
+      assert.ok(running, 'needs the server from the previous tests');
+      const ws = await runCli(['workspaces', 'create', 'solo'], env);
+      const wsId = /workspace (ws_\w+)/.exec(ws.stdout)?.[1] as string;
+      const secret = ws.stdout.match(SECRET_RE)?.[0] as string;
+      const admin = new Client(running.url, secret);
+      const keyId = (await admin.get('/v1/keys')).body.data[0].id as string;
+      const refused = await runCli(['keys', 'revoke', keyId, '--workspace', wsId], env);
+      assert.equal(refused.code, 1, refused.stdout);
+      assert.match(refused.stderr, /last active admin key/);
+      assert.match(refused.stderr, /--force/);
+      assert.equal((await admin.get('/v1/keys')).status, 200, 'still works');
+      const events = await admin.get('/v1/audit-events?order=asc');
+      assert.deepEqual(
+        events.body.data.map((e: { action: string; actor_key_id: string | null; actor_type: string }) => [
+          e.action,
+          e.actor_key_id,
+          e.actor_type,
+        ]),
+        [
+          ['workspace.created', null, 'operator'],
+          ['api_key.created', null, 'operator'],
+        ],
+      );
+      const forced = await runCli(['keys', 'revoke', keyId, '--workspace', wsId, '--force'], env);
+      assert.equal(forced.code, 0, forced.stderr);
+      assert.equal((await admin.get('/v1/keys')).status, 401);
+    });
+
+    test('workspaces list prints every workspace; --json too', async () => {
+      const text = await runCli(['workspaces', 'list'], env);
+      assert.equal(text.code, 0, text.stderr);
+      const json = await runCli(['workspaces', 'list', '--json'], env);
+      assert.equal(json.code, 0, json.stderr);
+      const list = JSON.parse(json.stdout) as Array<{ id: string; name: string; created_at: string }>;
+      assert.deepEqual(
+        list.map((w) => w.name),
+        ['default', 'from-http', 'acme', 'solo'],
+      );
+      for (const w of list) assert.ok(text.stdout.includes(`${w.id}  ${w.created_at}  ${w.name}`), text.stdout);
+    });
+
+    test('keys create --instance-admin mints a working instance admin key (a lost one is replaced)', async () => {
+      assert.ok(running, 'needs the server from the previous tests');
+      const wrong = await runCli(['keys', 'create', '--instance-admin', '--scopes', 'read:ai'], env);
+      assert.equal(wrong.code, 2);
+      assert.doesNotMatch(wrong.stdout, SECRET_RE);
+      const r = await runCli(['keys', 'create', '--instance-admin'], env);
+      assert.equal(r.code, 0, r.stderr);
+      const secrets = r.stdout.match(SECRET_RE) ?? [];
+      assert.equal(secrets.length, 1, r.stdout);
+      const instance = new Client(running.url, secrets[0]);
+      const made = await instance.post('/v1/workspaces', { name: 'by-recovered-key' });
+      assert.equal(made.status, 201, made.text);
+      const me = (await instance.get('/v1/keys')).body.data.filter(
+        (k: { instance_admin: boolean }) => k.instance_admin,
+      );
+      assert.equal(me.length, 2, 'a second instance admin key in the default workspace');
+    });
+  });
+
+  describe(`cli: a first start that fails [${engine}]`, () => {
+    let dataDir: string;
+    let env: Record<string, string>;
+    let drop: () => Promise<void> = async () => {};
+    let busy: net.Server | undefined;
+
+    before(async () => {
+      dataDir = mkdtempSync(path.join(os.tmpdir(), 'parley-cli-busy-'));
+      const db = await freshDatabase(engine, dataDir);
+      drop = db.drop;
+      env = { PARLEY_DATA_DIR: dataDir, PARLEY_DATABASE_URL: db.url };
+    });
+    after(async () => {
+      await new Promise((r) => (busy ? busy.close(r) : r(undefined)));
+      await drop();
+      rmSync(dataDir, { recursive: true, force: true });
+    });
+
+    test('a busy port exits 1 without minting the instance admin key; the next start prints it', async () => {
+      const server = net.createServer();
+      busy = server;
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const port = (server.address() as net.AddressInfo).port;
+      const failed = await runCli(['serve'], { ...env, PARLEY_HOST: '127.0.0.1', PARLEY_PORT: String(port) });
+      assert.equal(failed.code, 1, failed.stdout + failed.stderr);
+      assert.match(failed.stderr, /EADDRINUSE/);
+      assert.doesNotMatch(failed.stdout, SECRET_RE);
+
+      const next = await serve(env);
+      try {
+        const keys = next.banner.match(SECRET_RE) ?? [];
+        assert.equal(keys.length >= 1 && new Set(keys).size, 1, `the key is shown now: ${next.banner}`);
+        const admin = new Client(next.url, keys[0]);
+        assert.equal((await admin.post('/v1/workspaces', { name: 'after-failure' })).status, 201);
+        const ws = (await admin.get('/v1/workspaces')).body.data as Array<{ name: string }>;
+        assert.deepEqual(
+          ws.map((w) => w.name),
+          ['default', 'after-failure'],
+          'one default workspace',
+        );
+      } finally {
+        await next.stop();
+      }
+    });
   });
 }
 
@@ -220,6 +375,18 @@ describe('cli without a database', () => {
       }
       assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
       assert.doesNotMatch(r.stdout, /listening/);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  test('keys create --instance-admin on a database never started says how to set it up', async () => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'parley-cli-empty-'));
+    try {
+      const r = await runCli(['keys', 'create', '--instance-admin'], { PARLEY_DATA_DIR: dataDir });
+      assert.equal(r.code, 2, r.stdout + r.stderr);
+      assert.match(r.stderr, /no workspace yet; run `parley serve` once/);
+      assert.doesNotMatch(r.stdout, SECRET_RE);
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }

@@ -39,6 +39,7 @@ describe('loadConfig', () => {
         pgConnectTimeoutMs: 3000,
         redisPrefix: 'parley:',
         redisTimeoutMs: 300,
+        corsOrigins: null,
         wsAllowedOrigins: null,
         wsHeartbeatMs: 25_000,
         wsMaxPayload: 65_536,
@@ -64,7 +65,9 @@ describe('loadConfig', () => {
       PARLEY_TRUST_PROXY: 'yes',
       PARLEY_BOOTSTRAP: 'off',
       PARLEY_REQUEST_TIMEOUT_MS: '5000',
+      PARLEY_CORS_ORIGINS: 'https://app.example.com, http://localhost:5173',
     });
+    assert.deepEqual(c.corsOrigins, ['https://app.example.com', 'http://localhost:5173']);
     assert.equal(c.host, '0.0.0.0');
     assert.equal(c.port, 9001);
     assert.equal(c.dataDir, '/tmp/parley-x');
@@ -117,6 +120,7 @@ describe('loadConfig', () => {
       PARLEY_RATE_LIMIT: '-1',
       PARLEY_TRUST_PROXY: 'maybe',
       PARLEY_IDEMPOTENCY_TTL: '1.5',
+      PARLEY_CORS_ORIGINS: 'app.example.com',
     };
     const problems = problemsOf(env);
     assert.equal(problems.length, Object.keys(env).length, problems.join('\n'));

@@ -66,7 +66,7 @@ for (const engine of testEngines()) {
       const t = await ws.admin.post(`/v1/conversations/${c.body.data.id}/tool-invocations`, { tool_name: 'fx' });
       assert.equal(t.status, 201, t.text);
       const k = await ws.key(['read:ai']);
-      return { id: c.body.data.id, tool_id: t.body.data.id, key_id: k.id };
+      return { id: c.body.data.id, tool_id: t.body.data.id, key_id: k.id, ws_id: ws.id };
     }
 
     before(async () => {
@@ -138,13 +138,23 @@ for (const engine of testEngines()) {
           }
         });
 
-        if (route.path.includes('{')) {
+        if (route.path.includes('{') && route.instanceOnly) {
+          // the instance admin reaches every workspace: there is no foreign id, only a missing one
+          test('a missing id → 404 not_found for the instance admin key', async () => {
+            const instance = anon.with(server.instanceKey);
+            const missing = { ...(await fixture()), ws_id: newId('workspace') };
+            assertContract(server, await send(instance, route, missing), 404, 'not_found');
+          });
+        }
+
+        if (route.path.includes('{') && !route.instanceOnly) {
           test("another workspace's id → 404 identical to a missing id", async () => {
             const own = await fixture();
             const missing: Ids = {
               id: newId('conversation'),
               tool_id: newId('toolInvocation'),
               key_id: newId('apiKey'),
+              ws_id: newId('workspace'),
             };
             // all ids foreign vs all missing; and, with a tool id, own conversation + foreign tool
             const cases: Array<[Ids, Ids]> = [[foreign, missing]];
@@ -208,10 +218,12 @@ for (const engine of testEngines()) {
       }
     });
 
-    test('unknown routes answer 404 not_found with the same headers and envelope', async () => {
+    test('unknown routes answer 404 not_found, known paths with another method 405, with the same headers and envelope', async () => {
       assertContract(server, await a.admin.get('/v1/nope'), 404, 'not_found');
       assertContract(server, await anon.get('/v1/nope'), 404, 'not_found');
-      assertContract(server, await a.admin.request('PUT', '/v1/conversations'), 404, 'not_found');
+      const wrong = await a.admin.request('PUT', '/v1/conversations');
+      assertContract(server, wrong, 405, 'method_not_allowed');
+      assert.equal(wrong.headers.get('allow'), 'GET, HEAD, POST');
     });
   });
 

@@ -2,10 +2,12 @@ import { parseArgs } from 'node:util';
 import { systemClock } from '../clock.js';
 import { type Config, ConfigError, loadConfig, redact } from '../config.js';
 import { SCOPES, type Scope } from '../domain/types.js';
-import { presentKey } from '../http/presenters.js';
+import { ParleyError } from '../errors.js';
+import { presentKey, presentWorkspace } from '../http/presenters.js';
 import { createParley } from '../parley.js';
 import { seedData } from '../seed/run.js';
-import { KeysService, WorkspacesService } from '../services/keys.js';
+import { operatorAuth } from '../services/context.js';
+import { type CreatedKey, KeysService, WorkspacesService } from '../services/keys.js';
 import { openStore } from '../store/open.js';
 import { createPostgresStore, migratePostgres } from '../store/postgres/index.js';
 import { migrateSqlite, openSqlite, sqlitePath } from '../store/sqlite/index.js';
@@ -17,10 +19,16 @@ Usage:
   parley serve                          start the HTTP server (the default command)
   parley migrate                        apply database migrations and exit
   parley workspaces create <name>       create a workspace and print its first admin key
-  parley keys create [--workspace ID] --name NAME --scopes read:ai,write:ai[,admin]
-                     [--user USER_ID] [--expires ISO-8601] [--rate-limit N]
-  parley keys list [--workspace ID]
-  parley keys revoke <key_id> [--workspace ID]
+  parley workspaces list [--json]       every workspace: id, name, created
+  parley keys create [--workspace ID] --name NAME --scopes SCOPES [--user USER_ID]
+                     [--expires ISO-8601] [--rate-limit N] [--json]
+                                        SCOPES: comma-separated, of read:ai, write:ai, admin
+  parley keys create --instance-admin [--name NAME] [--json]
+                                        a new instance admin key in the default workspace
+                                        (replaces a lost one; printed once)
+  parley keys list [--workspace ID] [--json]
+  parley keys revoke <key_id> [--workspace ID] [--force]
+                                        --force: even the workspace's last active admin key
   parley seed-data [--workspaces 10] [--conversations 100000] [--messages 1000000] [--seed 1]
                                         fill the database with realistic generated data (benchmarks, demos)
 
@@ -39,6 +47,27 @@ async function withStore<T>(config: Config, fn: (store: Store) => Promise<T>): P
   } finally {
     await store.close();
   }
+}
+
+/** One line of `keys list`: who it is for, what it may do, and whether it is still in use. */
+function keyLine(k: ReturnType<typeof presentKey>, now: number): string {
+  const state =
+    k.revoked_at !== null
+      ? `revoked ${k.revoked_at}`
+      : k.expires_at !== null && Date.parse(k.expires_at) <= now
+        ? `expired ${k.expires_at}`
+        : 'active';
+  return [
+    k.id,
+    `${k.prefix}…`,
+    k.scopes.join(',') + (k.instance_admin ? ' (instance admin)' : ''),
+    `user=${k.user_id ?? '-'}`,
+    `rate=${k.rate_limit ?? 'default'}`,
+    `expires=${k.expires_at ?? 'never'}`,
+    `last_used=${k.last_used_at ?? 'never'}`,
+    state,
+    k.name,
+  ].join('  ');
 }
 
 async function defaultWorkspace(store: Store, given: string | undefined): Promise<string> {
@@ -62,6 +91,8 @@ async function main(argv: string[]): Promise<void> {
       user: { type: 'string' },
       expires: { type: 'string' },
       'rate-limit': { type: 'string' },
+      'instance-admin': { type: 'boolean' },
+      force: { type: 'boolean' },
       json: { type: 'boolean' },
       workspaces: { type: 'string' },
       conversations: { type: 'string' },
@@ -112,13 +143,21 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'workspaces': {
-      if (sub !== 'create' || !arg) fail('usage: parley workspaces create <name>');
       await withStore(config, async (store) => {
         const deps = { store, clock: systemClock };
-        const created = await new WorkspacesService(deps, new KeysService(deps)).createAsOperator(arg);
-        process.stdout.write(
-          `workspace ${created.workspace.id} (${created.workspace.name})\nadmin key (shown once): ${created.key.secret}\n`,
-        );
+        const workspaces = new WorkspacesService(deps, new KeysService(deps));
+        if (sub === 'create' && arg) {
+          const created = await workspaces.createAsOperator(arg);
+          process.stdout.write(
+            `workspace ${created.workspace.id} (${created.workspace.name})\nadmin key (shown once): ${created.key.secret}\n`,
+          );
+        } else if (sub === 'list') {
+          const list = (await workspaces.listAsOperator()).map(presentWorkspace);
+          if (values.json) process.stdout.write(`${JSON.stringify(list)}\n`);
+          else for (const w of list) process.stdout.write(`${w.id}  ${w.created_at}  ${w.name}\n`);
+        } else {
+          fail('usage: parley workspaces create <name> | parley workspaces list [--json]');
+        }
       });
       return;
     }
@@ -126,20 +165,40 @@ async function main(argv: string[]): Promise<void> {
       await withStore(config, async (store) => {
         const deps = { store, clock: systemClock };
         const keys = new KeysService(deps);
-        const workspaceId = await defaultWorkspace(store, values.workspace);
-        const operator = {
-          workspaceId,
-          keyId: 'cli',
-          scopes: ['admin'] as Scope[],
-          userId: null,
-          instanceAdmin: false,
-          rateLimit: null,
+        const print = (created: CreatedKey, workspaceId: string) => {
+          if (values.json)
+            process.stdout.write(`${JSON.stringify({ key: presentKey(created.key), secret: created.secret })}\n`);
+          else
+            process.stdout.write(`key ${created.key.id} in ${workspaceId}\nsecret (shown once): ${created.secret}\n`);
         };
+        if (sub === 'create' && values['instance-admin']) {
+          if (values.scopes || values.user || values.expires || values['rate-limit'] || values.workspace) {
+            fail(
+              '--instance-admin takes only --name: the key lives in the default workspace with every scope, no user, no expiry',
+            );
+          }
+          await defaultWorkspace(store, undefined); // an empty database: say how to set it up
+          const created = await keys.createInstanceAdminAsOperator(values.name ?? 'instance admin');
+          print(created, created.key.workspaceId);
+          return;
+        }
+        const workspaceId = await defaultWorkspace(store, values.workspace);
+        const operator = operatorAuth(workspaceId);
         if (sub === 'create') {
           if (!values.name) fail('keys create needs --name');
-          const scopes = (values.scopes ?? 'read:ai,write:ai').split(',').map((s) => s.trim());
+          if (!values.scopes) {
+            fail(
+              `keys create needs --scopes, a comma-separated list of: ${SCOPES.join(', ')} (admin implies the other two)`,
+            );
+          }
+          const scopes = values.scopes
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean);
           const unknown = scopes.filter((s) => !(SCOPES as readonly string[]).includes(s));
-          if (unknown.length > 0) fail(`unknown scope(s) ${unknown.join(', ')}; known: ${SCOPES.join(', ')}`);
+          if (unknown.length > 0 || scopes.length === 0) {
+            fail(`unknown scope(s) ${unknown.join(', ') || '(none given)'}; known: ${SCOPES.join(', ')}`);
+          }
           const expiresAt = values.expires ? Date.parse(values.expires) : undefined;
           if (expiresAt !== undefined && Number.isNaN(expiresAt)) fail('--expires must be an ISO 8601 date');
           const rateLimit = values['rate-limit'] ? Number(values['rate-limit']) : undefined;
@@ -153,23 +212,22 @@ async function main(argv: string[]): Promise<void> {
             expiresAt,
             rateLimit,
           });
-          if (values.json)
-            process.stdout.write(`${JSON.stringify({ key: presentKey(created.key), secret: created.secret })}\n`);
-          else
-            process.stdout.write(`key ${created.key.id} in ${workspaceId}\nsecret (shown once): ${created.secret}\n`);
+          print(created, workspaceId);
         } else if (sub === 'list') {
-          const list = await keys.list(operator);
-          if (values.json) process.stdout.write(`${JSON.stringify(list.map(presentKey))}\n`);
-          else
-            for (const k of list.map(presentKey)) {
-              process.stdout.write(
-                `${k.id}  ${k.prefix}…  ${k.scopes.join(',')}  ${k.name}${k.revoked_at ? '  (revoked)' : ''}${k.expires_at ? `  expires ${k.expires_at}` : ''}\n`,
-              );
-            }
+          const list = (await keys.list(operator)).map(presentKey);
+          if (values.json) process.stdout.write(`${JSON.stringify(list)}\n`);
+          else for (const k of list) process.stdout.write(`${keyLine(k, systemClock.now())}\n`);
         } else if (sub === 'revoke') {
-          if (!arg) fail('usage: parley keys revoke <key_id>');
-          const k = await keys.revoke(operator, arg);
-          process.stdout.write(`revoked ${k.id}\n`);
+          if (!arg) fail('usage: parley keys revoke <key_id> [--force]');
+          try {
+            const k = await keys.revoke(operator, arg, undefined, { force: values.force === true });
+            process.stdout.write(`revoked ${k.id}\n`);
+          } catch (err) {
+            if (err instanceof ParleyError && err.code === 'last_admin_key') {
+              fail(`${err.message}; or pass --force (then mint one with \`parley keys create\`)`, 1);
+            }
+            throw err;
+          }
         } else {
           fail('usage: parley keys create|list|revoke');
         }

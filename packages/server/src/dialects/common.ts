@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyRequest } from 'fastify';
 import type { ParleyError } from '../errors.js';
-import { type App, toParleyError } from '../http/app.js';
+import { type App, setErrorHeaders, toParleyError } from '../http/app.js';
 
 /** What a product answers for one of our errors: its status (default ours) and its body. */
 export type ErrorShape = (e: ParleyError, req: FastifyRequest) => { status?: number; body: unknown };
@@ -15,10 +15,12 @@ export const publicMessage = (e: ParleyError): string =>
  * onRequest hook (auth, rate limit, scope), so the whole surface answers in one shape.
  */
 export function useErrorShape(app: App, shape: ErrorShape): void {
+  // refusals made before any route runs (bad URL, over-long parameter, unparseable request) too
+  app.surfaceErrors.add(app.prefix, (e, req) => shape(e, req as FastifyRequest));
   app.setErrorHandler((err: FastifyError | Error, req, reply) => {
     const e = toParleyError(err);
     if (e.status >= 500) req.log.error({ err }, 'request failed');
-    if (e.retryAfter !== undefined) reply.header('Retry-After', e.retryAfter);
+    setErrorHeaders(reply, e);
     const out = shape(e, req);
     reply.code(out.status ?? e.status).type('application/json; charset=utf-8');
     return reply.send(out.body);

@@ -31,6 +31,8 @@ export interface ApiKey {
   expiresAt: number | null;
   revokedAt: number | null;
   createdAt: number;
+  /** Last successful authentication, kept to the minute (see KeysService.authenticate). */
+  lastUsedAt: number | null;
 }
 
 /** Entity context: three indexed ids plus free keys. */
@@ -82,10 +84,19 @@ export interface ToolInvocation {
   updatedAt: number;
 }
 
+/**
+ * Who did it: `api_key` (actorKeyId says which), `operator` (the CLI or the first start: whoever
+ * holds the database; no key), `unknown` (rows written before the actor was always kept).
+ */
+export const ACTOR_TYPES = ['api_key', 'operator', 'unknown'] as const;
+export type ActorType = (typeof ACTOR_TYPES)[number];
+
 export interface AuditEvent {
   id: string;
   workspaceId: string;
   actorKeyId: string | null;
+  /** Defaults on insert to `api_key` when actorKeyId is set, else `operator`. */
+  actorType?: ActorType;
   action: string;
   targetType: string;
   targetId: string;
@@ -101,4 +112,6 @@ export interface AuthContext {
   userId: string | null;
   instanceAdmin: boolean;
   rateLimit: number | null;
+  /** The CLI acting for whoever holds the database (no key; keyId is not a key's id). */
+  operator?: boolean;
 }

@@ -24,6 +24,9 @@ import type { ConversationsService } from '../services/conversations.js';
 import { fingerprint, IdempotencyService } from '../services/idempotency.js';
 import type { KeysService, WorkspacesService } from '../services/keys.js';
 import type { Repo, Store } from '../store/types.js';
+import { refuseWrongMethod, trackRouteMethods } from './allowed-methods.js';
+import { registerCors } from './cors.js';
+import { clientErrorHandler, frameworkErrorHandler, SurfaceErrors } from './framework-errors.js';
 import { registerConversationRoutes } from './routes/conversations.js';
 import { registerDocs } from './routes/docs.js';
 import { registerKeyRoutes } from './routes/keys.js';
@@ -58,6 +61,10 @@ export interface RouteAccess {
 }
 
 declare module 'fastify' {
+  interface FastifyInstance {
+    /** Error shapes by path prefix, for refusals made before a route runs (framework-errors.ts). */
+    surfaceErrors: SurfaceErrors;
+  }
   interface FastifyRequest {
     auth: AuthContext | null;
     idem: { key: string; fingerprint: string; sealed: boolean } | null;
@@ -159,6 +166,12 @@ export function errorBody(
   return { error: { code, message, request_id: requestId, ...(details ? { details } : {}), ...facts } };
 }
 
+/** Headers an error answer carries in every surface's shape: Retry-After, Allow. */
+export function setErrorHeaders(reply: FastifyReply, e: ParleyError): void {
+  if (e.retryAfter !== undefined) reply.header('Retry-After', e.retryAfter);
+  if (e.code === 'method_not_allowed' && typeof e.extra?.allow === 'string') reply.header('Allow', e.extra.allow);
+}
+
 function setRateHeaders(reply: FastifyReply, r: RateLimitResult): void {
   reply.header('X-RateLimit-Limit', r.limit);
   reply.header('X-RateLimit-Remaining', r.remaining);
@@ -178,6 +191,18 @@ export function presentedKey(req: FastifyRequest): string | undefined {
   const h = req.headers['x-api-key'];
   if (h === undefined) return undefined;
   return typeof h === 'string' ? h.trim() : '';
+}
+
+/**
+ * A key sent as X-API-Key to a route that reads `Authorization: Bearer` is told where it belongs
+ * instead of being called missing.
+ */
+function misplacedKeyHint(req: FastifyRequest, err: ParleyError): ParleyError {
+  if (presentedKey(req) !== undefined || req.headers['x-api-key'] === undefined) return err;
+  return new ParleyError(
+    'invalid_key',
+    'Missing API key: this API reads the key from the Authorization header (Authorization: Bearer <key>), not X-API-Key',
+  );
 }
 
 export function buildApp(deps: AppDeps): App {
@@ -205,6 +230,13 @@ export function buildApp(deps: AppDeps): App {
     lenient.addSchema(s);
   }
 
+  // the native shape answers every path no compat surface claims (dialects add theirs: useErrorShape)
+  const surfaces = new SurfaceErrors((e, req) => ({
+    body: errorBody(e.code, e.status >= 500 ? 'Internal server error' : e.message, req.id, e.details, e.extra),
+  }));
+  const anonymousRate = async (req: FastifyRequest, reply: FastifyReply) => {
+    setRateHeaders(reply, await deps.limiter.hit(`ip:${req.ip}`, config.rateLimitAnonymous, true));
+  };
   const app = Fastify({
     loggerInstance: deps.logger,
     bodyLimit: config.bodyLimit,
@@ -214,6 +246,8 @@ export function buildApp(deps: AppDeps): App {
     keepAliveTimeout: 72_000,
     genReqId: (req) => acceptRequestId(req.headers['x-request-id']),
     logController: new RequestLogs(),
+    frameworkErrors: frameworkErrorHandler(() => surfaces, anonymousRate),
+    clientErrorHandler: clientErrorHandler(() => surfaces) as never,
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     return503OnClosing: true,
@@ -222,6 +256,7 @@ export function buildApp(deps: AppDeps): App {
     schemaController: { compilersFactory: { buildSerializer: serializerFactory() as never } },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
 
+  trackRouteMethods(app);
   for (const s of SHARED_SCHEMAS) app.addSchema(s);
   app.setValidatorCompiler(({ schema, httpPart }) => {
     if (httpPart === 'body') return strict.compile(schema);
@@ -234,12 +269,18 @@ export function buildApp(deps: AppDeps): App {
   app.removeContentTypeParser('text/plain');
   registerStrictJsonParser(app as unknown as FastifyInstance);
 
+  app.decorate('surfaceErrors', surfaces);
   app.decorateRequest('auth', null);
   app.decorateRequest('idem', null);
+
+  // 0. CORS (when configured): preflights answered before auth; headers on every answer, errors too
+  registerCors(app, config.corsOrigins);
 
   // 1. request id, auth, rate limit, scope: in that order, before any body is read
   app.addHook('onRequest', async (req, reply) => {
     reply.header('X-Request-ID', req.id);
+    // no response is ever to be sniffed into another type (an error JSON as HTML, say)
+    reply.header('X-Content-Type-Options', 'nosniff');
     deps.metrics.inflight.inc();
     const access = req.routeOptions.config.scope;
     const token = presentedKey(req);
@@ -262,7 +303,7 @@ export function buildApp(deps: AppDeps): App {
       const retry = Math.max(1, rate.reset - Math.floor(deps.clock.now() / 1000));
       throw new ParleyError('rate_limited', 'Rate limit exceeded', { retryAfter: retry });
     }
-    if (authError && access !== undefined) throw authError;
+    if (authError && access !== undefined) throw misplacedKeyHint(req, authError);
     req.auth = auth;
     if (access === undefined || access === 'public' || access === 'authenticated') return;
     if (!auth) throw new ParleyError('invalid_key', 'Missing API key');
@@ -361,13 +402,14 @@ export function buildApp(deps: AppDeps): App {
   app.setErrorHandler((err: FastifyError | ParleyError | Error, req, reply) => {
     const e = toParleyError(err);
     if (e.status >= 500) req.log.error({ err }, 'request failed');
-    if (e.retryAfter !== undefined) reply.header('Retry-After', e.retryAfter);
+    setErrorHeaders(reply, e);
     const message = e.status >= 500 && e.code === 'internal_error' ? 'Internal server error' : e.message;
     reply.code(e.status).type('application/json; charset=utf-8');
     return reply.send(errorBody(e.code, message, req.id, e.details, e.extra));
   });
 
   app.setNotFoundHandler(async (req, reply) => {
+    refuseWrongMethod(req);
     reply.code(404);
     return errorBody('not_found', `No route for ${req.method} ${req.url.split('?')[0]}`, req.id);
   });
@@ -395,10 +437,28 @@ export function buildApp(deps: AppDeps): App {
   return app;
 }
 
+interface AjvIssue {
+  keyword?: string;
+  instancePath: string;
+  message?: string;
+  params?: Record<string, unknown>;
+}
+
+/** Ajv's words, except where they hide what the caller should send: name the allowed values. */
+function validationMessage(v: AjvIssue): string {
+  if (v.keyword === 'enum' && Array.isArray(v.params?.allowedValues)) {
+    return `must be one of ${v.params.allowedValues.map(String).join(', ')}`;
+  }
+  if (v.keyword === 'const' && v.params && 'allowedValue' in v.params) {
+    return `must be ${String(v.params.allowedValue)}`;
+  }
+  return v.message ?? 'is invalid';
+}
+
 export function toParleyError(err: unknown): ParleyError {
   if (err instanceof ParleyError) return err;
   const fe = err as FastifyError & {
-    validation?: Array<{ instancePath: string; message?: string; params?: Record<string, unknown> }>;
+    validation?: AjvIssue[];
     validationContext?: string;
   };
   if (fe.validation) {
@@ -408,12 +468,17 @@ export function toParleyError(err: unknown): ParleyError {
         : fe.validationContext === 'params'
           ? 'path'
           : (fe.validationContext ?? 'body');
-    const details = fe.validation.slice(0, 20).map((v) => {
-      const extra = v.params && 'additionalProperty' in v.params ? `/${String(v.params.additionalProperty)}` : '';
-      const field = `/${part}${v.instancePath}${extra}`;
-      const message = extra ? 'is not a known field' : (v.message ?? 'is invalid');
-      return { field, message };
-    });
+    // a value outside a closed list also fails its `type`; the list of allowed values says more
+    const listed = new Set(fe.validation.filter((v) => v.keyword === 'enum').map((v) => v.instancePath));
+    const details = fe.validation
+      .filter((v) => !(v.keyword === 'type' && listed.has(v.instancePath)))
+      .slice(0, 20)
+      .map((v) => {
+        const extra = v.params && 'additionalProperty' in v.params ? `/${String(v.params.additionalProperty)}` : '';
+        const field = `/${part}${v.instancePath}${extra}`;
+        const message = extra ? 'is not a known field' : validationMessage(v);
+        return { field, message };
+      });
     const first = details[0];
     return new ParleyError('validation_failed', first ? `${first.field} ${first.message}` : 'Invalid request', {
       details,
@@ -421,7 +486,13 @@ export function toParleyError(err: unknown): ParleyError {
   }
   if (fe.code && FASTIFY_CODES[fe.code]) {
     const code = FASTIFY_CODES[fe.code] as ErrorCode;
-    return new ParleyError(code, code === 'invalid_json' ? 'The request body is not valid JSON' : fe.message);
+    const message =
+      code === 'invalid_json'
+        ? 'The request body is not valid JSON'
+        : code === 'unsupported_media_type'
+          ? 'The body must be JSON: send Content-Type: application/json'
+          : fe.message;
+    return new ParleyError(code, message);
   }
   if (fe.code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH' || (fe instanceof SyntaxError && fe.statusCode === 400)) {
     return new ParleyError('invalid_json', 'The request body is not valid JSON');

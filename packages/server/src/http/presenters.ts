@@ -62,6 +62,7 @@ export function presentKey(k: ApiKey) {
     expires_at: isoOrNull(k.expiresAt),
     revoked_at: isoOrNull(k.revokedAt),
     created_at: iso(k.createdAt),
+    last_used_at: isoOrNull(k.lastUsedAt),
   };
 }
 
@@ -73,6 +74,7 @@ export function presentAudit(e: AuditEvent) {
   return {
     id: e.id,
     actor_key_id: e.actorKeyId,
+    actor_type: e.actorType ?? (e.actorKeyId === null ? 'operator' : 'api_key'),
     action: e.action,
     target_type: e.targetType,
     target_id: e.targetId,

@@ -1,5 +1,5 @@
 import { type Static, type TProperties, type TSchema, Type } from 'typebox';
-import { ROLES, SCOPES, TOOL_STATUSES } from '../domain/types.js';
+import { ACTOR_TYPES, ROLES, SCOPES, TOOL_STATUSES } from '../domain/types.js';
 import { ERROR_CATALOG, ERROR_CODES, type ErrorCode } from '../errors.js';
 
 /**
@@ -22,16 +22,23 @@ const FreeObject = AnyKeys(Type.Unknown(), { description: 'Any JSON object' });
 const Id = (description: string) => Type.String({ minLength: 1, maxLength: 128, description });
 const ShortText = (description: string) => Type.String({ minLength: 1, maxLength: 255, description });
 
-export const ScopeSchema = Type.Union(SCOPES.map((s) => Type.Literal(s)));
-export const RoleSchema = Type.Union(ROLES.map((r) => Type.Literal(r)));
-export const ToolStatusSchema = Type.Union(TOOL_STATUSES.map((s) => Type.Literal(s)));
+/**
+ * One of a closed list of strings, declared as one `enum` (not an anyOf of consts) so that
+ * OpenAPI readers and generators see the allowed values, and an error can name them all.
+ */
+export const OneOf = <const T extends readonly string[]>(values: T, opts: { description?: string } = {}) =>
+  Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...opts });
+
+export const ScopeSchema = OneOf(SCOPES);
+export const RoleSchema = OneOf(ROLES);
+export const ToolStatusSchema = OneOf(TOOL_STATUSES);
 
 // ---- errors -------------------------------------------------------------------------
 
 export const ErrorBody = Type.Object(
   {
     error: Type.Object({
-      code: Type.Union(ERROR_CODES.map((c) => Type.Literal(c))),
+      code: OneOf(ERROR_CODES),
       message: Type.String(),
       request_id: Type.String(),
       details: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))),
@@ -46,7 +53,14 @@ export type ErrorBodyT = Static<typeof ErrorBody>;
 
 /** Response entries for the given error codes, grouped by status, for OpenAPI and serialization. */
 export function errorResponses(...codes: ErrorCode[]): Record<number, TSchema> {
-  const always: ErrorCode[] = ['validation_failed', 'rate_limited', 'service_unavailable', 'internal_error'];
+  // method_not_allowed: every path answers another method with 405 and an Allow header
+  const always: ErrorCode[] = [
+    'validation_failed',
+    'method_not_allowed',
+    'rate_limited',
+    'service_unavailable',
+    'internal_error',
+  ];
   const byStatus = new Map<number, ErrorCode[]>();
   for (const code of [...new Set([...codes, ...always])]) {
     const status = ERROR_CATALOG[code].status;
@@ -87,7 +101,7 @@ export const ConversationSchema = Type.Object(
   {
     id: Type.String({ description: '`conv_` + ULID; the same 128 bits as a UUID are accepted in paths' }),
     title: Type.Union([Type.String(), Type.Null()]),
-    title_source: Type.Union([Type.Literal('auto'), Type.Literal('user'), Type.Null()]),
+    title_source: Type.Union([OneOf(['auto', 'user']), Type.Null()]),
     user_id: Type.Union([Type.String(), Type.Null()]),
     bot_id: Type.Union([Type.String(), Type.Null()]),
     context: ContextSchema,
@@ -104,7 +118,7 @@ export const ConversationSchema = Type.Object(
           message_id: Type.Union([Type.String(), Type.Null()], {
             description: 'The best-matching message; null when the title is the best match',
           }),
-          field: Type.Union([Type.Literal('title'), Type.Literal('content')]),
+          field: OneOf(['title', 'content']),
           snippet: Type.String({
             description:
               'Plain text (never HTML) of about 200 characters around the matches, "…" where text was left out',
@@ -163,6 +177,9 @@ export const ApiKeySchema = Type.Object(
     expires_at: NullableTimestamp,
     revoked_at: NullableTimestamp,
     created_at: Timestamp,
+    last_used_at: Type.Union([Timestamp, Type.Null()], {
+      description: 'Last successful authentication, to the minute (written at most once a minute); null if never used',
+    }),
   },
   { $id: 'ApiKey' },
 );
@@ -175,8 +192,20 @@ export const WorkspaceSchema = Type.Object(
 export const AuditEventSchema = Type.Object(
   {
     id: Type.String(),
-    actor_key_id: Type.Union([Type.String(), Type.Null()]),
-    action: Type.String(),
+    actor_key_id: Type.Union([Type.String(), Type.Null()], {
+      description: 'The key that acted; null when actor_type is operator or unknown',
+    }),
+    actor_type: Type.Union(
+      ACTOR_TYPES.map((t) => Type.Literal(t)),
+      {
+        description:
+          'api_key: a request with actor_key_id; operator: the CLI or the first start (whoever holds the database); unknown: written before the actor was kept',
+      },
+    ),
+    action: Type.String({
+      description:
+        'conversation.deleted, conversation.archived, conversation.unarchived, conversation.renamed, api_key.created, api_key.revoked, workspace.created, workspace.renamed',
+    }),
     target_type: Type.String(),
     target_id: Type.String(),
     counts: AnyKeys(Type.Integer()),
@@ -241,20 +270,28 @@ export const PatchConversationBody = Closed({
   metadata: Type.Optional(AnyKeys(Type.Unknown(), { description: 'Merged; null removes a key' })),
 });
 
-const Bool = Type.Union([Type.Literal('true'), Type.Literal('false')]);
+export const Bool = OneOf(['true', 'false']);
 
 export const ListConversationsQuery = Closed({
   page: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })),
   per_page: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
-  cursor: Type.Optional(Type.String({ maxLength: 2048 })),
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'Alias of per_page for cursor pages' })),
+  cursor: Type.Optional(
+    Type.String({
+      maxLength: 2048,
+      description:
+        'meta.next_cursor of the previous page. It carries the filters and sort of its list: send it alone (with limit, optionally) or with the same filters; other filters are a 400 invalid_cursor. Not with page.',
+    }),
+  ),
+  limit: Type.Optional(
+    Type.Integer({ minimum: 1, maximum: 100, description: 'Alias of per_page for cursor pages; not with per_page' }),
+  ),
   user_id: Type.Optional(Id('Owner; a key bound to a user defaults to that user')),
   bot_id: Type.Optional(Id('Bot id')),
   contact_id: Type.Optional(Id('Contact id')),
   deal_id: Type.Optional(Id('Deal id')),
   matter_id: Type.Optional(Id('Matter id')),
   archived: Type.Optional(
-    Type.Union([Type.Literal('false'), Type.Literal('true'), Type.Literal('only')], {
+    OneOf(['false', 'true', 'only'], {
       description: 'false (default) hides archived; true includes them; only shows just them',
     }),
   ),
@@ -263,12 +300,12 @@ export const ListConversationsQuery = Closed({
   updated_after: Type.Optional(Timestamp),
   updated_before: Type.Optional(Timestamp),
   order_by: Type.Optional(
-    Type.Union([Type.Literal('updated_at'), Type.Literal('created_at'), Type.Literal('relevance')], {
+    OneOf(['updated_at', 'created_at', 'relevance'], {
       description:
         'relevance (best match first; the default when `search` is given, and only valid with it) ignores `order`',
     }),
   ),
-  order: Type.Optional(Type.Union([Type.Literal('desc'), Type.Literal('asc')])),
+  order: Type.Optional(OneOf(['desc', 'asc'])),
   search: Type.Optional(
     Type.String({
       maxLength: 10_240,
@@ -284,10 +321,27 @@ export const GetConversationQuery = Closed({
 });
 
 export const PageQuery = Closed({
-  cursor: Type.Optional(Type.String({ maxLength: 2048 })),
+  cursor: Type.Optional(
+    Type.String({
+      maxLength: 2048,
+      description: 'meta.next_cursor of the previous page; it keeps the order and page size, so it may come alone',
+    }),
+  ),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
-  order: Type.Optional(Type.Union([Type.Literal('asc'), Type.Literal('desc')])),
+  order: Type.Optional(OneOf(['asc', 'desc'])),
 });
+
+export const AuditQuery = Closed({
+  ...PageQuery.properties,
+  action: Type.Optional(ShortText('Only this action, e.g. conversation.deleted')),
+  actor_key_id: Type.Optional(ShortText('Only what this API key did')),
+  conversation_id: Type.Optional(ShortText('Only events about this conversation (their target)')),
+  created_after: Type.Optional(Type.String({ format: 'date-time', description: 'At or after this time (ISO 8601)' })),
+  created_before: Type.Optional(Type.String({ format: 'date-time', description: 'Before this time (ISO 8601)' })),
+});
+
+export const WorkspaceParams = Closed({ id: ShortText('Workspace id') });
+export const PatchWorkspaceBody = Closed({ name: Type.String({ minLength: 1, maxLength: 200 }) });
 
 export const ConversationParams = Closed({ id: ShortText('Conversation id') });
 export const ToolParams = Closed({ id: ShortText('Conversation id'), tool_id: ShortText('Tool invocation id') });

@@ -20,3 +20,19 @@ export function requireScope(auth: AuthContext, scope: Scope): void {
     extra: { required_scope: scope },
   });
 }
+
+/** The audit actor of a call: the key's id, or null for the operator (the CLI). */
+export const actorKeyId = (auth: AuthContext): string | null => (auth.operator ? null : auth.keyId);
+
+/** What the CLI acts as: whoever holds the database administers every workspace, with no key. */
+export function operatorAuth(workspaceId: string): AuthContext {
+  return {
+    workspaceId,
+    keyId: 'operator',
+    scopes: ['admin'],
+    userId: null,
+    instanceAdmin: false,
+    rateLimit: null,
+    operator: true,
+  };
+}

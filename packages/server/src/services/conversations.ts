@@ -13,9 +13,25 @@ import { notFound, ParleyError, validation } from '../errors.js';
 import { newId, parseId } from '../ids.js';
 import type { ConversationEvent, EventPayload, EventPublisher } from '../realtime/events.js';
 import { literalTerms, makeSnippet } from '../store/search-terms.js';
-import type { ConversationFilter, ConversationPatch, DeleteCounts, Repo, TotalAnswer } from '../store/types.js';
-import { type InTransaction, requireScope, type ServiceDeps } from './context.js';
-import { type CursorCodec, isIdCursor, isKeysetCursor } from './cursor.js';
+import type {
+  AuditFilter,
+  ConversationFilter,
+  ConversationPatch,
+  DeleteCounts,
+  Repo,
+  TotalAnswer,
+} from '../store/types.js';
+import { actorKeyId, type InTransaction, requireScope, type ServiceDeps } from './context.js';
+import {
+  type CursorCodec,
+  carriedParams,
+  continuedParams,
+  isIdCursor,
+  isKeysetCursor,
+  type ListParams,
+  listParams,
+  otherFilters,
+} from './cursor.js';
 
 export const LIST_MAX = 100;
 export const MESSAGES_IN_GET_MAX = 1000;
@@ -112,6 +128,24 @@ export interface ListFromInput {
   updatedBefore?: number | undefined;
   archived?: 'exclude' | 'include' | 'only' | undefined;
 }
+
+/** What defines a conversation list; a cursor keeps these (defaults filled in). */
+const LIST_DEFAULTS: ListParams = { orderBy: 'updated_at', order: 'desc', archived: 'false' };
+const listParamsOf = (i: ListConversationsInput) => ({
+  userId: i.userId,
+  botId: i.botId,
+  contactId: i.contactId,
+  dealId: i.dealId,
+  matterId: i.matterId,
+  archived: i.archived,
+  createdAfter: i.createdAfter,
+  createdBefore: i.createdBefore,
+  updatedAfter: i.updatedAfter,
+  updatedBefore: i.updatedBefore,
+  orderBy: i.orderBy,
+  order: i.order,
+  search: i.search,
+});
 
 /** How far find-or-create looks for a match, newest first. */
 export const FIND_OR_CREATE_SCAN = 1000;
@@ -315,11 +349,13 @@ export class ConversationsService {
     });
   }
 
-  async list(auth: AuthContext, input: ListConversationsInput): Promise<ConversationPage> {
+  async list(auth: AuthContext, requested: ListConversationsInput): Promise<ConversationPage> {
     requireScope(auth, 'read:ai');
-    if (input.cursor !== undefined && input.page !== undefined) {
+    if (requested.cursor !== undefined && requested.page !== undefined) {
       throw validation('/query/cursor', 'Use either page or cursor, not both');
     }
+    // a cursor carries the filters and sort of its list: alone, it continues that list
+    const { input, after } = this.continueList(auth.workspaceId, requested);
     const perPage = input.perPage ?? 25;
     const orderBy = input.orderBy ?? 'updated_at';
     if (orderBy === 'relevance' && input.search === undefined) {
@@ -339,12 +375,6 @@ export class ConversationsService {
       updatedBefore: input.updatedBefore,
       search: input.search,
     };
-    // the cursor is bound to the workspace, the sort and the filters it was minted for
-    const kind = `conversations:${orderBy}:${order}:${JSON.stringify(filter)}`;
-    const after =
-      input.cursor !== undefined
-        ? this.cursors.decode(auth.workspaceId, kind, input.cursor, isKeysetCursor)
-        : undefined;
     const page = input.cursor !== undefined ? null : (input.page ?? 1);
     const query = {
       ...filter,
@@ -358,8 +388,17 @@ export class ConversationsService {
     const total = await this.deps.store.totalConversations(auth.workspaceId, filter, cap);
     const position = (c: Conversation, score: number) =>
       orderBy === 'relevance' ? score : orderBy === 'created_at' ? c.createdAt : c.updatedAt;
+    // bound to the workspace (MAC) and, inside, to the list's filters and sort
+    const bound = carriedParams(listParams(listParamsOf(input), LIST_DEFAULTS));
     const cursorAfter = (c: Conversation | undefined, score: number, more: boolean) =>
-      more && c ? this.cursors.encode(auth.workspaceId, kind, { v: position(c, score), i: c.id }) : null;
+      more && c
+        ? this.cursors.encode(auth.workspaceId, 'conversations', {
+            v: position(c, score),
+            i: c.id,
+            q: bound,
+            n: perPage,
+          })
+        : null;
     if (input.search !== undefined) {
       const rows = (await this.deps.store.searchConversations(auth.workspaceId, query)).slice(0, perPage + 1);
       const shown = rows.slice(0, perPage);
@@ -382,6 +421,18 @@ export class ConversationsService {
     const items = rows.slice(0, perPage);
     const nextCursor = cursorAfter(items[items.length - 1], 0, rows.length > perPage);
     return { items, matches: null, total, page, perPage, nextCursor };
+  }
+
+  /** The request's list, or, for a cursor, the list it was minted for (see continuedParams). */
+  private continueList(
+    workspaceId: string,
+    requested: ListConversationsInput,
+  ): { input: ListConversationsInput; after: { v: number; i: string } | undefined } {
+    if (requested.cursor === undefined) return { input: requested, after: undefined };
+    const c = this.cursors.decode(workspaceId, 'conversations', requested.cursor, isKeysetCursor);
+    const q = continuedParams(listParamsOf(requested), LIST_DEFAULTS, c.q);
+    const input: ListConversationsInput = { ...requested, ...(q as Partial<ListConversationsInput>) };
+    return { input: { ...input, perPage: requested.perPage ?? c.n }, after: c };
   }
 
   async get(
@@ -431,6 +482,7 @@ export class ConversationsService {
       if (input.metadata !== undefined) patch.metadata = mergePatch(current.metadata, input.metadata);
       const updated = await tx.updateConversation(auth.workspaceId, current.id, patch);
       if (!updated) throw notFound();
+      await this.auditUpdate(tx, auth, current, updated, patch.updatedAt);
       const archivedNow = input.archived === true && !current.archived;
       await emit(
         auth.workspaceId,
@@ -874,15 +926,21 @@ export class ConversationsService {
     kindBase: string,
     q: { cursor?: string | undefined; limit?: number | undefined; order?: 'asc' | 'desc' | undefined },
     fetch: (p: { after?: string; order: 'asc' | 'desc'; limit: number }) => Promise<T[]>,
+    defaultOrder: 'asc' | 'desc' = 'asc',
   ): Promise<Page<T>> {
-    const order = q.order ?? 'asc';
-    const limit = q.limit ?? 50;
-    const kind = `${kindBase}:${order}`;
-    const after = q.cursor !== undefined ? this.cursors.decode(workspaceId, kind, q.cursor, isIdCursor).i : undefined;
+    // the cursor carries its order and page size: alone, it continues its list
+    const c = q.cursor !== undefined ? this.cursors.decode(workspaceId, kindBase, q.cursor, isIdCursor) : undefined;
+    if (c && q.order !== undefined && q.order !== c.o) throw otherFilters();
+    const order = c?.o ?? q.order ?? defaultOrder;
+    const limit = q.limit ?? c?.n ?? 50;
+    const after = c?.i;
     const rows = await fetch({ ...(after !== undefined ? { after } : {}), order, limit: limit + 1 });
     const items = rows.slice(0, limit);
     const last = items[items.length - 1];
-    const nextCursor = rows.length > limit && last ? this.cursors.encode(workspaceId, kind, { i: last.id }) : null;
+    const nextCursor =
+      rows.length > limit && last
+        ? this.cursors.encode(workspaceId, kindBase, { i: last.id, o: order, n: limit })
+        : null;
     return { items, nextCursor };
   }
 
@@ -999,13 +1057,57 @@ export class ConversationsService {
 
   // ---- audit -------------------------------------------------------------------------------
 
+  /** Archive, unarchive and rename leave audit rows: what happened and who, never the title. */
+  private async auditUpdate(tx: Repo, auth: AuthContext, before: Conversation, after: Conversation, now: number) {
+    const actions: string[] = [];
+    if (after.archived !== before.archived)
+      actions.push(after.archived ? 'conversation.archived' : 'conversation.unarchived');
+    if (after.title !== before.title) actions.push('conversation.renamed');
+    for (const action of actions) {
+      await tx.insertAuditEvent({
+        id: newId('audit', now),
+        workspaceId: auth.workspaceId,
+        actorKeyId: actorKeyId(auth),
+        action,
+        targetType: 'conversation',
+        targetId: after.id,
+        counts: {},
+        createdAt: now,
+      });
+    }
+  }
+
+  /** Newest first by default; the cursor is bound to the filters it was minted with. */
   async listAuditEvents(
     auth: AuthContext,
-    q: { cursor?: string | undefined; limit?: number | undefined; order?: 'asc' | 'desc' | undefined },
+    q: {
+      cursor?: string | undefined;
+      limit?: number | undefined;
+      order?: 'asc' | 'desc' | undefined;
+      action?: string | undefined;
+      actorKeyId?: string | undefined;
+      conversationId?: string | undefined;
+      createdAfter?: number | undefined;
+      createdBefore?: number | undefined;
+    },
   ) {
     requireScope(auth, 'admin');
-    return this.idPage(auth.workspaceId, 'audit', { ...q, order: q.order ?? 'desc' }, (p) =>
-      this.deps.store.listAuditEvents(auth.workspaceId, p),
+    const filter: AuditFilter = {
+      action: q.action,
+      actorKeyId: q.actorKeyId === undefined ? undefined : (parseId('apiKey', q.actorKeyId) ?? q.actorKeyId),
+      ...(q.conversationId === undefined
+        ? {}
+        : { targetType: 'conversation', targetId: parseId('conversation', q.conversationId) ?? q.conversationId }),
+      createdAfter: q.createdAfter,
+      createdBefore: q.createdBefore,
+    };
+    // the cursor is bound to the filters (resend them with it); order and page size travel in it
+    return this.idPage(
+      auth.workspaceId,
+      `audit:${JSON.stringify(filter)}`,
+      q,
+      (p) => this.deps.store.listAuditEvents(auth.workspaceId, { ...filter, ...p }),
+      'desc',
     );
   }
 }

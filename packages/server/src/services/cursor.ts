@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { ParleyError } from '../errors.js';
 
 /**
@@ -37,8 +37,78 @@ export class CursorCodec {
   }
 }
 
-export const isIdCursor = (v: unknown): v is { i: string } =>
-  typeof v === 'object' && v !== null && typeof (v as { i?: unknown }).i === 'string';
+/** What defines a list (filters, sort): carried inside its cursors, under the MAC. */
+export type ListParams = Record<string, string | number | null>;
 
-export const isKeysetCursor = (v: unknown): v is { v: number; i: string } =>
-  isIdCursor(v) && typeof (v as { v?: unknown }).v === 'number';
+const isParams = (v: unknown): v is ListParams =>
+  typeof v === 'object' &&
+  v !== null &&
+  !Array.isArray(v) &&
+  Object.values(v).every((x) => x === null || typeof x === 'string' || typeof x === 'number');
+
+/** An id page's cursor: after this id, in this order (`o`), this many a page (`n`). */
+export const isIdCursor = (v: unknown): v is { i: string; o: 'asc' | 'desc'; n: number } =>
+  typeof v === 'object' &&
+  v !== null &&
+  typeof (v as { i?: unknown }).i === 'string' &&
+  ((v as { o?: unknown }).o === 'asc' || (v as { o?: unknown }).o === 'desc') &&
+  typeof (v as { n?: unknown }).n === 'number';
+
+/** A keyset cursor: after (value, id), in the list `q` defines, `n` a page. */
+export const isKeysetCursor = (v: unknown): v is { v: number; i: string; q: ListParams; n: number } =>
+  typeof v === 'object' &&
+  v !== null &&
+  typeof (v as { i?: unknown }).i === 'string' &&
+  typeof (v as { v?: unknown }).v === 'number' &&
+  typeof (v as { n?: unknown }).n === 'number' &&
+  isParams((v as { q?: unknown }).q);
+
+const OTHER_FILTERS = 'This cursor belongs to a list with other filters; send the cursor alone or the same filters';
+const RESEND_FILTERS =
+  'This cursor belongs to a list whose filters are too long to carry (a long search); send it with the same filters';
+
+const refused = (message: string) =>
+  new ParleyError('invalid_cursor', message, { details: [{ field: '/query/cursor', message }] });
+
+/** A cursor used with another list's filters or order. */
+export const otherFilters = (): ParleyError => refused(OTHER_FILTERS);
+
+/** Largest list description a cursor carries itself; longer ones (a long search) travel as a digest. */
+const CARRIED_BYTES = 400;
+const DIGEST = '#';
+const digestOf = (params: ListParams) =>
+  createHash('sha256').update(JSON.stringify(params)).digest('base64url').slice(0, 22);
+
+/** What a cursor keeps of its list: the parameters, or for long ones their digest (cursors stay short). */
+export function carriedParams(params: ListParams): ListParams {
+  return Buffer.byteLength(JSON.stringify(params)) <= CARRIED_BYTES ? params : { [DIGEST]: digestOf(params) };
+}
+
+/**
+ * The list a cursor continues. A request that sends none of the list's parameters continues the
+ * cursor's list; one that sends them must send the same ones (defaults filled in), or it is
+ * refused rather than answered with a page of some other list.
+ */
+export function continuedParams<P extends ListParams>(sent: Partial<P>, defaults: P, carried: ListParams): P {
+  const none = Object.values(sent).every((v) => v === undefined);
+  const digest = carried[DIGEST];
+  if (digest !== undefined) {
+    if (none) throw refused(RESEND_FILTERS);
+    const asked = listParams(sent, defaults);
+    if (digestOf(asked) !== digest) throw otherFilters();
+    return asked as P;
+  }
+  if (none) return carried as P;
+  const asked = listParams(sent, defaults);
+  const keys = new Set([...Object.keys(asked), ...Object.keys(carried)]);
+  for (const k of keys) if ((asked[k] ?? null) !== (carried[k] ?? null)) throw otherFilters();
+  return carried as P;
+}
+
+/** Parameters as a cursor keeps them: defaults filled in, unset ones left out. */
+export function listParams(sent: Record<string, string | number | null | undefined>, defaults: ListParams): ListParams {
+  const out: ListParams = { ...defaults };
+  for (const [k, v] of Object.entries(sent)) if (v !== undefined) out[k] = v;
+  for (const [k, v] of Object.entries(out)) if (v === null) delete out[k];
+  return out;
+}

@@ -1,5 +1,6 @@
 import { type ExpressionBuilder, type Kysely, type RawBuilder, type Selectable, sql } from 'kysely';
 import type {
+  ActorType,
   ApiKey,
   AuditEvent,
   Conversation,
@@ -25,6 +26,7 @@ import type {
   ToolInvocationsTable,
 } from './schema.js';
 import type {
+  AuditListQuery,
   ConversationFilter,
   ConversationListQuery,
   ConversationPatch,
@@ -138,6 +140,7 @@ const KEY_COLUMNS = [
   'expires_at',
   'revoked_at',
   'created_at',
+  'last_used_at',
 ] as const;
 
 const num = (v: number | string | bigint): number => (typeof v === 'number' ? v : Number(v));
@@ -220,6 +223,7 @@ function toKey(r: Omit<Selectable<ApiKeysTable>, 'key_hash'>): ApiKey {
     expiresAt: numOrNull(r.expires_at),
     revokedAt: numOrNull(r.revoked_at),
     createdAt: num(r.created_at),
+    lastUsedAt: numOrNull(r.last_used_at),
   };
 }
 
@@ -228,6 +232,7 @@ function toAudit(r: Selectable<AuditEventsTable>): AuditEvent {
     id: r.id,
     workspaceId: r.workspace_id,
     actorKeyId: r.actor_key_id,
+    actorType: r.actor_type as ActorType,
     action: r.action,
     targetType: r.target_type,
     targetId: r.target_id,
@@ -425,6 +430,18 @@ export class KyselyRepo implements Repo {
     return num(r.n);
   }
 
+  async listWorkspaces(q: PageQuery): Promise<Workspace[]> {
+    let query = this.db.selectFrom('workspaces').select(['id', 'name', 'created_at']);
+    if (q.after !== undefined) query = query.where('id', q.order === 'desc' ? '<' : '>', q.after);
+    const rows = await query.orderBy('id', q.order).limit(q.limit).execute();
+    return rows.map((r) => ({ id: r.id, name: r.name, createdAt: num(r.created_at) }));
+  }
+
+  async renameWorkspace(id: string, name: string): Promise<boolean> {
+    const r = await this.db.updateTable('workspaces').set({ name }).where('id', '=', id).executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
   async findFirstWorkspaceId(): Promise<string | null> {
     const r = await this.db
       .selectFrom('workspaces')
@@ -452,6 +469,7 @@ export class KyselyRepo implements Repo {
         expires_at: key.expiresAt,
         revoked_at: key.revokedAt,
         created_at: key.createdAt,
+        last_used_at: key.lastUsedAt,
       })
       .execute();
   }
@@ -479,6 +497,31 @@ export class KyselyRepo implements Repo {
       .where('id', '=', id)
       .executeTakeFirst();
     return r ? toKey(r) : null;
+  }
+
+  async activeAdminKeyIds(workspaceId: string, now: number): Promise<string[]> {
+    let query = this.db
+      .selectFrom('api_keys')
+      .select('id')
+      .where('workspace_id', '=', workspaceId)
+      .where('revoked_at', 'is', null)
+      .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+      // scopes are space-separated words; admin is one of them
+      .where(sql<boolean>`(' ' || scopes || ' ') like '% admin %'`);
+    // two admins revoking each other at once: the second waits here, then sees the first's revoke
+    if (this.opts.lockRows) query = query.forUpdate();
+    const rows = await query.orderBy('id').execute();
+    return rows.map((r) => r.id);
+  }
+
+  async touchApiKeyLastUsed(workspaceId: string, id: string, at: number, unlessAfter: number): Promise<void> {
+    await this.db
+      .updateTable('api_keys')
+      .set({ last_used_at: at })
+      .where('workspace_id', '=', workspaceId)
+      .where('id', '=', id)
+      .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<=', unlessAfter)]))
+      .execute();
   }
 
   async revokeApiKey(workspaceId: string, id: string, at: number): Promise<boolean> {
@@ -1055,6 +1098,7 @@ export class KyselyRepo implements Repo {
         workspace_id: e.workspaceId,
         id: e.id,
         actor_key_id: e.actorKeyId,
+        actor_type: e.actorType ?? (e.actorKeyId === null ? 'operator' : 'api_key'),
         action: e.action,
         target_type: e.targetType,
         target_id: e.targetId,
@@ -1064,11 +1108,27 @@ export class KyselyRepo implements Repo {
       .execute();
   }
 
-  async listAuditEvents(workspaceId: string, q: PageQuery): Promise<AuditEvent[]> {
+  async listAuditEvents(workspaceId: string, q: AuditListQuery): Promise<AuditEvent[]> {
     let query = this.db
       .selectFrom('audit_events')
-      .select(['workspace_id', 'id', 'actor_key_id', 'action', 'target_type', 'target_id', 'counts', 'created_at'])
+      .select([
+        'workspace_id',
+        'id',
+        'actor_key_id',
+        'actor_type',
+        'action',
+        'target_type',
+        'target_id',
+        'counts',
+        'created_at',
+      ])
       .where('workspace_id', '=', workspaceId);
+    if (q.action !== undefined) query = query.where('action', '=', q.action);
+    if (q.actorKeyId !== undefined) query = query.where('actor_key_id', '=', q.actorKeyId);
+    if (q.targetType !== undefined) query = query.where('target_type', '=', q.targetType);
+    if (q.targetId !== undefined) query = query.where('target_id', '=', q.targetId);
+    if (q.createdAfter !== undefined) query = query.where('created_at', '>=', q.createdAfter);
+    if (q.createdBefore !== undefined) query = query.where('created_at', '<', q.createdBefore);
     if (q.after !== undefined) query = query.where('id', q.order === 'desc' ? '<' : '>', q.after);
     const rows = await query.orderBy('id', q.order).limit(q.limit).execute();
     return rows.map(toAudit);

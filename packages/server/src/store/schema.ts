@@ -24,6 +24,8 @@ export interface ApiKeysTable {
   expires_at: number | null;
   revoked_at: number | null;
   created_at: number;
+  /** Migration 4 (SQLite) / 5 (PostgreSQL): last authentication, to the minute. */
+  last_used_at: number | null;
 }
 
 export interface ConversationsTable {
@@ -98,6 +100,8 @@ export interface AuditEventsTable {
   target_id: string;
   counts: string;
   created_at: number;
+  /** Migration 4 (SQLite) / 5 (PostgreSQL): 'api_key', 'operator' or 'unknown' (older rows). */
+  actor_type: Generated<string>;
 }
 
 /** Totals kept in the same transactions as the rows they count (meta.total without count(*)). */

@@ -56,6 +56,18 @@ export interface PageQuery {
   offset?: number | undefined;
 }
 
+/** Audit log filters; all optional, combined with AND. `createdBefore` is exclusive. */
+export interface AuditFilter {
+  action?: string | undefined;
+  actorKeyId?: string | undefined;
+  targetType?: string | undefined;
+  targetId?: string | undefined;
+  createdAfter?: number | undefined;
+  createdBefore?: number | undefined;
+}
+
+export interface AuditListQuery extends PageQuery, AuditFilter {}
+
 export interface ToolInvocationPatch {
   output?: ToolInvocation['output'];
   status?: ToolInvocation['status'];
@@ -118,6 +130,9 @@ export interface Repo {
   insertWorkspace(ws: Workspace): Promise<void>;
   getWorkspace(id: string): Promise<Workspace | null>;
   countWorkspaces(): Promise<number>;
+  /** Every tenant, by id: the instance admin's view (the one list across workspaces). */
+  listWorkspaces(q: PageQuery): Promise<Workspace[]>;
+  renameWorkspace(id: string, name: string): Promise<boolean>;
   /** The oldest workspace: the default one created on first start. */
   findFirstWorkspaceId(): Promise<string | null>;
   insertApiKey(key: ApiKey, keyHash: string): Promise<void>;
@@ -125,6 +140,10 @@ export interface Repo {
   listApiKeys(workspaceId: string): Promise<ApiKey[]>;
   getApiKey(workspaceId: string, id: string): Promise<ApiKey | null>;
   revokeApiKey(workspaceId: string, id: string, at: number): Promise<boolean>;
+  /** Ids of the keys with the admin scope that are neither revoked nor expired (locked in a PostgreSQL transaction). */
+  activeAdminKeyIds(workspaceId: string, now: number): Promise<string[]>;
+  /** Sets last_used_at to `at` unless it is already after `unlessAfter` (one write per key per minute). */
+  touchApiKeyLastUsed(workspaceId: string, id: string, at: number, unlessAfter: number): Promise<void>;
 
   // conversations
   insertConversation(c: Conversation): Promise<void>;
@@ -193,7 +212,7 @@ export interface Repo {
 
   // audit
   insertAuditEvent(e: AuditEvent): Promise<void>;
-  listAuditEvents(workspaceId: string, q: PageQuery): Promise<AuditEvent[]>;
+  listAuditEvents(workspaceId: string, q: AuditListQuery): Promise<AuditEvent[]>;
 
   // conversation event log (live streams)
   /**

@@ -3,6 +3,7 @@ export interface Ids {
   id: string;
   tool_id: string;
   key_id: string;
+  ws_id: string;
 }
 
 export interface Route {
@@ -54,7 +55,21 @@ export const NATIVE_ROUTES: Route[] = [
   { method: 'GET', path: '/v1/keys/{key_id}', scope: 'admin' },
   { method: 'DELETE', path: '/v1/keys/{key_id}', scope: 'admin' },
   { method: 'POST', path: '/v1/workspaces', scope: 'admin', body: () => ({ name: 'contract' }), instanceOnly: true },
+  { method: 'GET', path: '/v1/workspaces', scope: 'admin', instanceOnly: true },
+  // a workspace admin key reads its own workspace; another one is 404 like a missing one
+  { method: 'GET', path: '/v1/workspaces/{ws_id}', scope: 'admin' },
+  {
+    method: 'PATCH',
+    path: '/v1/workspaces/{ws_id}',
+    scope: 'admin',
+    body: () => ({ name: 'contract renamed' }),
+    instanceOnly: true,
+  },
 ];
 
 export const fill = (template: string, ids: Ids): string =>
-  template.replace('{id}', ids.id).replace('{tool_id}', ids.tool_id).replace('{key_id}', ids.key_id);
+  template
+    .replace('{id}', ids.id)
+    .replace('{tool_id}', ids.tool_id)
+    .replace('{key_id}', ids.key_id)
+    .replace('{ws_id}', ids.ws_id);

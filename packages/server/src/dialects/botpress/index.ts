@@ -2,9 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { type TSchema, Type } from 'typebox';
 import type { AuthContext, Conversation, Json, JsonObject, Message } from '../../domain/types.js';
 import { notFound, type ParleyError } from '../../errors.js';
+import { refuseWrongMethod } from '../../http/allowed-methods.js';
 import { type App, type AppDeps, requireAuth, runWrite } from '../../http/app.js';
 import { iso } from '../../http/presenters.js';
-import { Closed } from '../../http/schemas.js';
+import { Closed, OneOf } from '../../http/schemas.js';
 import { publicMessage, useErrorShape } from '../common.js';
 
 /**
@@ -22,6 +23,7 @@ const TYPE_BY_STATUS: Record<number, string> = {
   401: 'Unauthorized',
   403: 'Forbidden',
   404: 'ResourceNotFound',
+  405: 'MethodNotFound',
   409: 'ResourceLockedConflict',
   413: 'PayloadTooLarge',
   415: 'UnsupportedMediaType',
@@ -70,7 +72,7 @@ const MessageSchema = Type.Object({
   updatedAt: Type.String(),
   type: Type.String(),
   payload: Type.Record(Type.String(), Type.Unknown()),
-  direction: Type.Union([Type.Literal('incoming'), Type.Literal('outgoing')]),
+  direction: OneOf(['incoming', 'outgoing']),
   userId: Type.String(),
   conversationId: Type.String(),
   tags: Tags,
@@ -169,6 +171,7 @@ export function registerBotpress(app: App, deps: AppDeps): void {
       const r = scope as unknown as App;
       useErrorShape(r, (e) => ({ body: shape(e) }));
       r.setNotFoundHandler(async (req, reply) => {
+        refuseWrongMethod(req);
         reply.code(404);
         return {
           id: botpressErrorId(deps.clock.now()),
@@ -246,8 +249,8 @@ function routes(app: App, deps: AppDeps): void {
           {
             nextToken: Type.Optional(Type.String({ maxLength: 2048 })),
             pageSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: `Default ${PAGE}` })),
-            sortField: Type.Optional(Type.Union([Type.Literal('createdAt'), Type.Literal('updatedAt')])),
-            sortDirection: Type.Optional(Type.Union([Type.Literal('asc'), Type.Literal('desc')])),
+            sortField: Type.Optional(OneOf(['createdAt', 'updatedAt'])),
+            sortDirection: Type.Optional(OneOf(['asc', 'desc'])),
             participantIds: Type.Optional(Type.Array(Type.String(), { maxItems: 50 })),
             integrationName: Type.Optional(Type.String()),
             channel: Type.Optional(Type.String()),
@@ -481,7 +484,7 @@ function routes(app: App, deps: AppDeps): void {
           conversationId: Type.String({ minLength: 1, maxLength: 255 }),
           type: Type.String({ minLength: 1, maxLength: 100 }),
           tags: Tags,
-          origin: Type.Optional(Type.Literal('synthetic')),
+          origin: Type.Optional(OneOf(['synthetic'])),
           schedule: Type.Optional(
             Closed({
               dateTime: Type.Optional(Type.String({ maxLength: 64 })),
@@ -526,7 +529,7 @@ function routes(app: App, deps: AppDeps): void {
           conversationId: Type.String({ minLength: 1, maxLength: 255 }),
           type: Type.String({ minLength: 1, maxLength: 100 }),
           tags: NullableTags,
-          origin: Type.Optional(Type.Literal('synthetic')),
+          origin: Type.Optional(OneOf(['synthetic'])),
           schedule: Type.Optional(
             Closed({
               dateTime: Type.Optional(Type.String({ maxLength: 64 })),

@@ -2,8 +2,9 @@ import { STATUS_CODES } from 'node:http';
 import { type TSchema, Type } from 'typebox';
 import type { Conversation, Message, Role } from '../../domain/types.js';
 import { ParleyError, validation } from '../../errors.js';
+import { refuseWrongMethod } from '../../http/allowed-methods.js';
 import { type App, type AppDeps, requireAuth, runWrite } from '../../http/app.js';
-import { Closed } from '../../http/schemas.js';
+import { Closed, OneOf } from '../../http/schemas.js';
 import { ulidToUuid } from '../../ids.js';
 import { publicMessage, useErrorShape } from '../common.js';
 
@@ -141,9 +142,7 @@ const ListQuery = Closed({
   until: Type.Optional(Type.Integer({ minimum: 0, description: 'Epoch ms; default now' })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 50 })),
   cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'A conversation id' })),
-  direction: Type.Optional(
-    Type.Union([Type.Literal('next'), Type.Literal('previous')], { description: 'next = older, previous = newer' }),
-  ),
+  direction: Type.Optional(OneOf(['next', 'previous'], { description: 'next = older, previous = newer' })),
   botId: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
   source: Type.Optional(CsvList),
   channel: Type.Optional(CsvList),
@@ -169,6 +168,7 @@ export function registerFini(app: App, deps: AppDeps): void {
       const r = scope as unknown as App;
       useErrorShape(r, (e) => ({ body: finiBody(e.status, finiMessage(e)) }));
       r.setNotFoundHandler(async (req, reply) => {
+        refuseWrongMethod(req);
         reply.code(404);
         return finiBody(404, `Cannot ${req.method} ${req.url.split('?')[0]}`);
       });

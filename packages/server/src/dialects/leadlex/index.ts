@@ -1,8 +1,9 @@
 import { type TSchema, Type } from 'typebox';
 import type { Conversation, ConversationContext, Message, ToolInvocation } from '../../domain/types.js';
 import type { ParleyError } from '../../errors.js';
+import { refuseWrongMethod } from '../../http/allowed-methods.js';
 import { type App, type AppDeps, requireAuth, runWrite } from '../../http/app.js';
-import { Closed } from '../../http/schemas.js';
+import { Bool, Closed } from '../../http/schemas.js';
 import { isoSeconds, isoSecondsOrNull, publicMessage, useErrorShape } from '../common.js';
 
 /**
@@ -65,7 +66,6 @@ const LexiMessage = Type.Object({
   created_at: Type.String(),
 });
 
-const Bool = Type.Union([Type.Literal('true'), Type.Literal('false')]);
 const Id = Type.String({ minLength: 1, maxLength: 128 });
 
 const ListQuery = Closed({
@@ -160,10 +160,17 @@ export function registerLeadLex(app: App, deps: AppDeps): void {
     app.register(
       async (scope) => {
         const r = scope as unknown as App;
+        // the gateway base path answers the same routes; the reference documents them once
+        if (prefix !== LEADLEX_PREFIXES[0]) {
+          r.addHook('onRoute', (route) => {
+            route.schema = { ...route.schema, hide: true };
+          });
+        }
         useErrorShape(r, (e, req) => ({
           body: { error: { code: leadlexCode(e), message: publicMessage(e), request_id: req.id } },
         }));
         r.setNotFoundHandler(async (req, reply) => {
+          refuseWrongMethod(req);
           reply.code(404);
           return { error: { code: 'not_found', message: 'Not found', request_id: req.id } };
         });

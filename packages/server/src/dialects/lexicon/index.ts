@@ -1,8 +1,9 @@
 import { type TSchema, Type } from 'typebox';
 import type { Conversation, Message } from '../../domain/types.js';
 import { ParleyError } from '../../errors.js';
+import { refuseWrongMethod } from '../../http/allowed-methods.js';
 import { type App, type AppDeps, requireAuth, runWrite } from '../../http/app.js';
-import { Closed } from '../../http/schemas.js';
+import { Closed, OneOf } from '../../http/schemas.js';
 import { isoSeconds, isoSecondsOrNull, publicMessage, useErrorShape } from '../common.js';
 import { chatId, messageId } from './ids.js';
 import { registerLexiconSocket } from './ws.js';
@@ -23,6 +24,7 @@ const errors = (...statuses: number[]): Record<number, TSchema> =>
 
 export function detailFor(e: ParleyError): string {
   if (e.code === 'invalid_key') return 'Invalid or missing API key';
+  if (e.code === 'method_not_allowed') return 'Method Not Allowed';
   if (e.code === 'conversation_busy') return 'Chat cannot be deleted: it has active WebSocket connections';
   if (e.code === 'not_found' && e.message === 'Conversation not found') return 'Chat not found';
   return publicMessage(e);
@@ -52,7 +54,7 @@ const MessageSchema = Type.Object({
 const Id = Type.String({ minLength: 1, maxLength: 128 });
 const ChatParams = Closed({ chat_id: Type.String({ minLength: 1, maxLength: 255, description: 'Chat UUID' }) });
 const UserParams = Closed({ user_id: Id });
-const Order = Type.Union([Type.Literal('asc'), Type.Literal('desc')]);
+const Order = OneOf(['asc', 'desc']);
 
 const CreateBody = Closed({
   user_id: Id,
@@ -89,7 +91,8 @@ export function registerLexicon(app: App, deps: AppDeps): void {
     async (scope) => {
       const r = scope as unknown as App;
       useErrorShape(r, (e) => ({ body: { detail: detailFor(e) } }));
-      r.setNotFoundHandler(async (_req, reply) => {
+      r.setNotFoundHandler(async (req, reply) => {
+        refuseWrongMethod(req);
         reply.code(404);
         return { detail: 'Not Found' };
       });

@@ -1,3 +1,4 @@
+import { refuseWrongMethod } from '../../http/allowed-methods.js';
 import type { App, AppDeps } from '../../http/app.js';
 import { useErrorShape } from '../common.js';
 import { openaiError, openaiNotFound } from './errors.js';
@@ -16,6 +17,7 @@ export function registerOpenAI(app: App, deps: AppDeps): void {
       const r = scope as unknown as App;
       useErrorShape(r, (e) => ({ body: openaiError(e) }));
       r.setNotFoundHandler(async (req, reply) => {
+        refuseWrongMethod(req);
         reply.code(404);
         return openaiNotFound(req);
       });

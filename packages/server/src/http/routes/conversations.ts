@@ -1,9 +1,12 @@
 import { Type } from 'typebox';
+import { validation } from '../../errors.js';
 import type { ConversationDetail } from '../../services/conversations.js';
 import { type App, type AppDeps, requireAuth, runWrite } from '../app.js';
 import { presentAudit, presentConversation, presentMessage, presentTool } from '../presenters.js';
 import {
   AUTHED_ERRORS,
+  AuditQuery,
+  Bool,
   Closed,
   ConversationParams,
   ConversationSchema,
@@ -123,6 +126,10 @@ export function registerConversationRoutes(app: App, deps: AppDeps): void {
     },
     async (req) => {
       const q = req.query;
+      // two names for one number: both at once is a mistake to point out, not to settle silently
+      if (q.per_page !== undefined && q.limit !== undefined) {
+        throw validation('/query/limit', 'Use either per_page or limit, not both');
+      }
       const page = await svc.list(requireAuth(req), {
         page: q.page,
         perPage: q.per_page ?? q.limit,
@@ -235,7 +242,7 @@ export function registerConversationRoutes(app: App, deps: AppDeps): void {
           'which deletes and closes those streams on every instance (close code 4410).',
         params: ConversationParams,
         querystring: Closed({
-          force: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')])),
+          force: Type.Optional(Bool),
         }),
         response: {
           204: Type.Null({ description: 'Deleted' }),
@@ -432,12 +439,22 @@ export function registerConversationRoutes(app: App, deps: AppDeps): void {
       schema: {
         tags: ['Audit'],
         summary: 'Who deleted or changed what, newest first; never content',
-        querystring: PageQuery,
+        querystring: AuditQuery,
         response: { 200: dataPage(Type.Ref('AuditEvent')), ...errorResponses(...AUTHED_ERRORS, 'invalid_cursor') },
       },
     },
     async (req) => {
-      const p = await svc.listAuditEvents(requireAuth(req), req.query);
+      const q = req.query;
+      const p = await svc.listAuditEvents(requireAuth(req), {
+        cursor: q.cursor,
+        limit: q.limit,
+        order: q.order,
+        action: q.action,
+        actorKeyId: q.actor_key_id,
+        conversationId: q.conversation_id,
+        createdAfter: ms(q.created_after),
+        createdBefore: ms(q.created_before),
+      });
       return { data: p.items.map(presentAudit), meta: { next_cursor: p.nextCursor } };
     },
   );

@@ -1,7 +1,17 @@
 import { Type } from 'typebox';
 import { type App, type AppDeps, requireAuth, runWrite } from '../app.js';
 import { presentKey, presentWorkspace } from '../presenters.js';
-import { AUTHED_ERRORS, errorResponses, KeyParams, NewKeyBody, NewWorkspaceBody, WRITE_ERRORS } from '../schemas.js';
+import {
+  AUTHED_ERRORS,
+  CursorMeta,
+  errorResponses,
+  KeyParams,
+  NewKeyBody,
+  NewWorkspaceBody,
+  PatchWorkspaceBody,
+  WorkspaceParams,
+  WRITE_ERRORS,
+} from '../schemas.js';
 
 const CreatedKeySchema = Type.Object({
   ...Type.Object({ key: Type.Ref('ApiKey') }).properties,
@@ -82,7 +92,10 @@ export function registerKeyRoutes(app: App, deps: AppDeps): void {
         tags,
         summary: 'Revoke an API key; the next request with it is refused',
         params: KeyParams,
-        response: { 200: Type.Object({ data: Type.Ref('ApiKey') }), ...errorResponses(...WRITE_ERRORS, 'not_found') },
+        response: {
+          200: Type.Object({ data: Type.Ref('ApiKey') }),
+          ...errorResponses(...WRITE_ERRORS, 'not_found', 'last_admin_key'),
+        },
       },
     },
     async (req, reply) =>
@@ -131,6 +144,75 @@ export function registerKeyRoutes(app: App, deps: AppDeps): void {
           },
         }),
         (b) => ({ data: { ...b.data, secret: null } }),
+      ),
+  );
+
+  app.get(
+    '/v1/workspaces',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags: ['Workspaces'],
+        summary: 'List every workspace, oldest first (instance admin key only)',
+        querystring: Type.Object(
+          {
+            cursor: Type.Optional(Type.String({ maxLength: 2048 })),
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({ data: Type.Array(Type.Ref('Workspace')), meta: CursorMeta }),
+          ...errorResponses(...AUTHED_ERRORS, 'invalid_cursor'),
+        },
+      },
+    },
+    async (req) => {
+      const p = await deps.workspaces.list(requireAuth(req), req.query);
+      return { data: p.items.map(presentWorkspace), meta: { next_cursor: p.nextCursor } };
+    },
+  );
+
+  app.get(
+    '/v1/workspaces/:id',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags: ['Workspaces'],
+        summary: 'Get a workspace: any with the instance admin key, its own with a workspace admin key',
+        params: WorkspaceParams,
+        response: {
+          200: Type.Object({ data: Type.Ref('Workspace') }),
+          ...errorResponses(...AUTHED_ERRORS, 'not_found'),
+        },
+      },
+    },
+    async (req) => ({ data: presentWorkspace(await deps.workspaces.get(requireAuth(req), req.params.id)) }),
+  );
+
+  app.patch(
+    '/v1/workspaces/:id',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags: ['Workspaces'],
+        summary: 'Rename a workspace (instance admin key only)',
+        params: WorkspaceParams,
+        body: PatchWorkspaceBody,
+        response: {
+          200: Type.Object({ data: Type.Ref('Workspace') }),
+          ...errorResponses(...WRITE_ERRORS, 'not_found'),
+        },
+      },
+    },
+    async (req, reply) =>
+      runWrite(
+        req,
+        reply,
+        deps,
+        200,
+        (inTx) => deps.workspaces.rename(requireAuth(req), req.params.id, req.body.name, inTx),
+        (w) => ({ data: presentWorkspace(w) }),
       ),
   );
 }

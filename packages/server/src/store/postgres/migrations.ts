@@ -250,4 +250,20 @@ DO $do$ BEGIN
 END $do$;
 `,
   },
+  {
+    version: 5,
+    name: 'api key last use, audit actor type and filter indexes',
+    // Same as SQLite migration 4.
+    sql: `
+ALTER TABLE api_keys ADD COLUMN last_used_at BIGINT;
+ALTER TABLE audit_events ADD COLUMN actor_type TEXT NOT NULL DEFAULT 'api_key';
+UPDATE audit_events SET actor_type = 'operator', actor_key_id = NULL WHERE actor_key_id = 'cli';
+UPDATE audit_events SET actor_type = 'unknown' WHERE actor_key_id IS NULL AND actor_type = 'api_key';
+
+-- the audit log's filters: by action, by actor key, by target; keyset by id within each
+CREATE INDEX audit_events_action ON audit_events (workspace_id, action, id);
+CREATE INDEX audit_events_actor ON audit_events (workspace_id, actor_key_id, id);
+CREATE INDEX audit_events_target ON audit_events (workspace_id, target_id, id);
+`,
+  },
 ];

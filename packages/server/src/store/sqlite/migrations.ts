@@ -192,4 +192,22 @@ INSERT INTO message_idx (message_idx, rank) VALUES ('secure-delete', 1);
 INSERT INTO title_idx (title_idx, rank) VALUES ('secure-delete', 1);
 `,
   },
+  {
+    version: 5,
+    name: 'api key last use, audit actor type and filter indexes',
+    // last_used_at is written at most once a minute per key (KeysService.authenticate). Audit rows
+    // written before this migration without an actor cannot say who it was: 'unknown'; the CLI's
+    // revocations were recorded under the placeholder actor 'cli': they were the operator's.
+    sql: `
+ALTER TABLE api_keys ADD COLUMN last_used_at INTEGER;
+ALTER TABLE audit_events ADD COLUMN actor_type TEXT NOT NULL DEFAULT 'api_key';
+UPDATE audit_events SET actor_type = 'operator', actor_key_id = NULL WHERE actor_key_id = 'cli';
+UPDATE audit_events SET actor_type = 'unknown' WHERE actor_key_id IS NULL AND actor_type = 'api_key';
+
+-- the audit log's filters: by action, by actor key, by target; keyset by id within each
+CREATE INDEX audit_events_action ON audit_events (workspace_id, action, id);
+CREATE INDEX audit_events_actor ON audit_events (workspace_id, actor_key_id, id);
+CREATE INDEX audit_events_target ON audit_events (workspace_id, target_id, id);
+`,
+  },
 ];
