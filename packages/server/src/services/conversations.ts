@@ -890,7 +890,7 @@ export class ConversationsService {
       await tx.insertAuditEvent({
         id: newId('audit', now),
         workspaceId: auth.workspaceId,
-        actorKeyId: auth.keyId,
+        actorKeyId: actorKeyId(auth),
         action: 'message.deleted',
         targetType: 'message',
         targetId: id,
