@@ -123,7 +123,8 @@ async function getConversation(key: KeyRow, rawId: string, query: URLSearchParam
     body: {
       data: {
         ...presentConversation(conv),
-        messages: messages.map(presentMessage),
+        // the most recent `limit`, presented oldest first as Parley does
+        messages: messages.reverse().map(presentMessage),
         live_connections: presence.get(`${key.workspace_id}|${conv.id}`)?.size ?? 0,
       },
     },

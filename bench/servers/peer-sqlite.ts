@@ -118,7 +118,8 @@ const server = http.createServer((req, res) => {
     return send(res, 200, {
       data: {
         ...presentConversation(conv),
-        messages: messages.map(presentMessage),
+        // the most recent `limit`, presented oldest first as Parley does
+        messages: messages.reverse().map(presentMessage),
         // Parley reads its in-process presence map here; so does the peer
         live_connections: presence.get(`${key.workspace_id}|${conv.id}`)?.size ?? 0,
       },

@@ -17,7 +17,8 @@ export const ERROR_CATALOG = {
   invalid_key: { status: 401, description: 'The API key is missing, malformed, unknown, revoked or expired.' },
   insufficient_permissions: {
     status: 403,
-    description: 'The API key lacks the scope this operation needs; the message names it.',
+    description:
+      'The API key lacks the scope this operation needs (the message names it), or is bound to a user and named another.',
   },
   origin_not_allowed: {
     status: 403,
@@ -25,7 +26,8 @@ export const ERROR_CATALOG = {
   },
   not_found: {
     status: 404,
-    description: 'No such object in this workspace (objects of other workspaces answer identically), or no such route.',
+    description:
+      "No such object in this workspace (objects of other workspaces, and other users' for a user-bound key, answer identically), or no such route.",
   },
   method_not_allowed: {
     status: 405,
@@ -37,7 +39,8 @@ export const ERROR_CATALOG = {
   },
   conversation_busy: {
     status: 409,
-    description: 'The conversation has live connections; retry, or delete with force=true.',
+    description:
+      'The conversation has live connections and the delete was asked with if_idle=true; retry, or delete without it.',
   },
   last_admin_key: {
     status: 409,

@@ -28,7 +28,14 @@ const PREFIXES: Array<[string, Surface]> = [
 const surfaceOf = (path: string): Surface => PREFIXES.find(([p]) => path.startsWith(p))?.[1] ?? 'native';
 
 /** Operations a malformed request cannot reach meaningfully: public pages and the WebSocket-only route. */
-const SKIP = new Set(['GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /examples/live', 'GET /ws/chat']);
+const SKIP = new Set([
+  'GET /healthz',
+  'GET /readyz',
+  'GET /metrics',
+  'GET /examples/live',
+  'GET /docs/errors',
+  'GET /ws/chat',
+]);
 
 interface Reply {
   status: number;

@@ -240,13 +240,18 @@ for (const engine of testEngines()) {
         own.body.data.conversations.map((c: { id: string }) => c.id),
         [mine.id],
       );
+      // a key bound to a user is a boundary: another user's list is refused, not served
       const other = await u1.get(`${lexi}?user_id=u2`);
-      assert.deepEqual(
-        other.body.data.conversations.map((c: { id: string }) => c.id),
-        [theirs.id],
-      );
+      assert.equal(other.status, 403, other.text);
+      assert.equal(other.body.error.code, 'insufficient_permissions');
       const all = await writer.get(lexi);
       assert.equal(all.body.meta.total, 2);
+      const theirsToo = await writer.get(`${lexi}?user_id=u2`);
+      assert.deepEqual(
+        theirsToo.body.data.conversations.map((c: { id: string }) => c.id),
+        [theirs.id],
+        'a workspace key may list any user',
+      );
     });
 
     // ---- list, get, patch -------------------------------------------------------------------

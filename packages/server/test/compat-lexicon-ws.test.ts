@@ -318,7 +318,11 @@ for (const engine of testEngines()) {
       assert.deepEqual(busy.body, { detail: 'Chat cannot be deleted: it has active WebSocket connections' });
       assert.equal((await api.get(`/v1/conversations/${chat}`)).body.data.live_connections, 1);
       assert.equal((await lex().get(`/api/v1/chats/${chat}`)).status, 200, 'nothing was deleted');
-      assert.equal((await api.delete(`/v1/conversations/${chat}`)).status, 409, 'the native API sees it too');
+      assert.equal(
+        (await api.delete(`/v1/conversations/${chat}?if_idle=true`)).status,
+        409,
+        'the native API sees it too, asked with if_idle=true',
+      );
       // the socket keeps working after the refused delete
       s.send({ content: 'still here' });
       await s.waitFor((f) => f.event_type === 'message_received');
@@ -330,10 +334,10 @@ for (const engine of testEngines()) {
       assert.equal((await lex().get(`/api/v1/chats/${chat}`)).status, 404);
     });
 
-    test('native DELETE ?force=true closes the Lexicon socket (error frame, 4410), then the chat is gone', async () => {
+    test('a native DELETE closes the Lexicon socket (error frame, 4410), then the chat is gone', async () => {
       const chat = await newChat();
       const s = await LexSocket.connected(server.url, byHeaders(chat));
-      assert.equal((await api.delete(`/v1/conversations/${chat}?force=true`)).status, 204);
+      assert.equal((await api.delete(`/v1/conversations/${chat}`)).status, 204);
       const closed = await s.closed;
       assert.equal(closed.code, 4410);
       const last = s.frames.at(-1);

@@ -45,8 +45,14 @@ for (const engine of testEngines()) {
       assert.equal(c.archived, false);
       assert.deepEqual(
         c.messages.map((m: { role: string }) => m.role),
-        ['assistant', 'user', 'system'],
-        'most recent first',
+        ['system', 'user', 'assistant'],
+        'the create echo keeps the order they were sent in',
+      );
+      const got = await api.get(`/v1/conversations/${c.id}`);
+      assert.deepEqual(
+        got.body.data.messages.map((m: { id: string }) => m.id),
+        c.messages.map((m: { id: string }) => m.id),
+        'and GET shows them in the same order',
       );
       assert.match(r.headers.get('x-request-id') ?? '', /^req_[0-9A-Z]{26}$/);
     });
@@ -67,7 +73,7 @@ for (const engine of testEngines()) {
       assert.equal(got.title, 'Mine');
       assert.equal(got.title_source, 'user');
       assert.equal(got.message_count, 3);
-      assert.equal(got.last_message_at, got.messages[0].created_at);
+      assert.equal(got.last_message_at, got.messages.at(-1).created_at);
     });
 
     test('get: limit and include_tool_steps; the UUID form of an id finds the same conversation', async () => {
@@ -80,8 +86,21 @@ for (const engine of testEngines()) {
       assert.equal(r.status, 200);
       assert.deepEqual(
         r.body.data.messages.map((m: { content: string }) => m.content),
-        ['a3', 'a2'],
+        ['a2', 'a3'],
+        'the most recent 2, oldest first as a transcript reads',
       );
+      const desc = await api.get(`/v1/conversations/${c.id}?limit=2&order=desc`);
+      assert.deepEqual(
+        desc.body.data.messages.map((m: { content: string }) => m.content),
+        ['a3', 'a2'],
+        'order=desc: newest first',
+      );
+      const all = await api.get(`/v1/conversations/${c.id}`);
+      assert.deepEqual(
+        all.body.data.messages.map((m: { content: string }) => m.content),
+        ['q', 'a0', 'a1', 'a2', 'a3'],
+      );
+      assert.equal((await api.get(`/v1/conversations/${c.id}?order=sideways`)).status, 400);
       assert.equal(r.body.data.tool_invocations, undefined);
       const withTools = await api.get(`/v1/conversations/${c.id}?include_tool_steps=true`);
       assert.equal(withTools.body.data.tool_invocations.length, 1);
@@ -119,6 +138,55 @@ for (const engine of testEngines()) {
       assert.equal(long.body.error.code, 'validation_failed');
       const restored = await api.patch(`/v1/conversations/${c.id}`, { archived: false });
       assert.equal(restored.body.data.archived, false);
+    });
+
+    test('patch: context null clears the whole context (and its indexed ids)', async () => {
+      const c = (
+        await api.post('/v1/conversations', {
+          context: { contact_id: 'c-clear', deal_id: 'd-clear', page: 'deals' },
+        })
+      ).body.data;
+      const found = await api.get('/v1/conversations?contact_id=c-clear');
+      assert.deepEqual(
+        found.body.data.map((x: { id: string }) => x.id),
+        [c.id],
+      );
+      const r = await api.patch(`/v1/conversations/${c.id}`, { context: null });
+      assert.equal(r.status, 200, r.text);
+      assert.deepEqual(r.body.data.context, {});
+      assert.deepEqual((await api.get(`/v1/conversations/${c.id}`)).body.data.context, {});
+      assert.equal((await api.get('/v1/conversations?contact_id=c-clear')).body.data.length, 0);
+      assert.equal((await api.get('/v1/conversations?deal_id=d-clear')).body.data.length, 0);
+    });
+
+    test('patch: title null returns to the automatic title (from the first user message), or none yet', async () => {
+      const c = (
+        await api.post('/v1/conversations', {
+          messages: [
+            { role: 'system', content: 'be brief' },
+            { role: 'user', content: 'Quarterly revenue of Acme' },
+            { role: 'user', content: 'and their margins' },
+          ],
+        })
+      ).body.data;
+      assert.equal((await api.patch(`/v1/conversations/${c.id}`, { title: 'Mine' })).body.data.title_source, 'user');
+      const r = await api.patch(`/v1/conversations/${c.id}`, { title: null });
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.body.data.title, 'Quarterly revenue of Acme');
+      assert.equal(r.body.data.title_source, 'auto');
+      // without a user message there is no title yet; the next user message gives it one
+      const bare = (await api.post('/v1/conversations', { title: 'Named' })).body.data;
+      await api.post(`/v1/conversations/${bare.id}/messages`, { role: 'assistant', content: 'Hello there' });
+      const cleared = await api.patch(`/v1/conversations/${bare.id}`, { title: null });
+      assert.equal(cleared.status, 200, cleared.text);
+      assert.equal(cleared.body.data.title, null);
+      assert.equal(cleared.body.data.title_source, null);
+      await api.post(`/v1/conversations/${bare.id}/messages`, { role: 'user', content: 'What is new?' });
+      const titled = (await api.get(`/v1/conversations/${bare.id}`)).body.data;
+      assert.equal(titled.title, 'What is new?');
+      assert.equal(titled.title_source, 'auto');
+      // an empty title is still refused; null is the way back to the automatic one
+      assert.equal((await api.patch(`/v1/conversations/${bare.id}`, { title: '' })).status, 400);
     });
 
     test('messages: keyset pages in both orders, no duplicates, no gaps', async () => {

@@ -297,6 +297,23 @@ for (const engine of testEngines()) {
       assert.equal((await api.post('/v1/conversations', { title: 'long key' }, idem(longest))).status, 201);
     });
 
+    test("a user-bound key never replays another user's stored answer (same Idempotency-Key, same request)", async () => {
+      const c = (await api.post('/v1/conversations', { user_id: 'alice', title: 'private' })).body.data;
+      const key = freshKey('bound');
+      const body = { context: { deal_id: 'secret-deal' } };
+      const first = await api.patch(`/v1/conversations/${c.id}`, body, idem(key));
+      assert.equal(first.status, 200);
+      const bob = (await ws.key(['read:ai', 'write:ai'], { user_id: 'bob' })).client;
+      const replay = await bob.patch(`/v1/conversations/${c.id}`, body, idem(key));
+      assert.notEqual(replay.status, 200, `no replay of alice's answer: ${replay.text}`);
+      assert.equal(replay.headers.get('idempotent-replayed'), null);
+      assert.ok(!replay.text.includes('secret-deal'), 'nothing of the stored answer');
+      // alice's own key replays as usual
+      const alice = (await ws.key(['read:ai', 'write:ai'], { user_id: 'alice' })).client;
+      const own = await alice.patch(`/v1/conversations/${c.id}`, { title: 'mine' }, idem(freshKey('own')));
+      assert.equal(own.status, 200);
+    });
+
     test('keys are per workspace: the same key in two workspaces runs twice', async () => {
       const other = await newWorkspace(server, 'other');
       const otherApi = (await other.key(['read:ai', 'write:ai'])).client;

@@ -130,6 +130,27 @@ for (const engine of testEngines()) {
       assert.ok(keyRow, 'the binding is shown on the key');
     });
 
+    test('a key bound to a user mints only keys bound to the same user (no way out of the boundary)', async () => {
+      const { client: aliceAdmin } = await ws.key(['admin'], { user_id: 'alice' });
+      const bob = await ws.admin.post('/v1/conversations', { user_id: 'bob', title: 'bob' });
+      const forBobByAlice = await aliceAdmin.post('/v1/keys', {
+        name: 'forBobByAlice',
+        scopes: ['read:ai'],
+        user_id: 'bob',
+      });
+      assert.equal(forBobByAlice.status, 403, forBobByAlice.text);
+      assert.equal(forBobByAlice.body.error.code, 'insufficient_permissions');
+      assert.match(forBobByAlice.body.error.message, /bound to user alice/);
+      const inherited = await aliceAdmin.post('/v1/keys', { name: 'child', scopes: ['read:ai'] });
+      assert.equal(inherited.status, 201, inherited.text);
+      assert.equal(inherited.body.data.key.user_id, 'alice', 'without user_id the new key is bound to alice too');
+      const child = new Client(server.url, inherited.body.data.secret);
+      assert.equal((await child.get(`/v1/conversations/${bob.body.data.id}`)).status, 404);
+      // a workspace key (no user) may still bind keys to anyone
+      const forBob = await ws.admin.post('/v1/keys', { name: 'bob', scopes: ['read:ai'], user_id: 'bob' });
+      assert.equal(forBob.status, 201);
+    });
+
     test('expires_at in the past (or now) → 400; in the future → accepted and shown', async () => {
       for (const when of [new Date(server.clock.now() - 1000), new Date(server.clock.now() - 86_400_000)]) {
         const r = await ws.admin.post('/v1/keys', {

@@ -74,7 +74,7 @@ for (const engine of testEngines()) {
       assert.ok(u1.body.data.every((c: { user_id: string }) => c.user_id === 'u1'));
     });
 
-    test('message pages: newest first, then the next page after the cursor, per conversation', async () => {
+    test('GET conversation: its most recent messages, oldest first (order=desc newest first), per conversation', async () => {
       const [a, b] = [made[1]?.id, made[2]?.id];
       for (const id of [a, b]) {
         for (let i = 0; i < 5; i++)
@@ -83,9 +83,9 @@ for (const engine of testEngines()) {
       const got = await api.get(`/v1/conversations/${b}?limit=3`);
       assert.deepEqual(
         got.body.data.messages.map((m: { content: string }) => m.content),
-        [`${b} m4`, `${b} m3`, `${b} m2`],
+        [`${b} m2`, `${b} m3`, `${b} m4`],
       );
-      const other = await api.get(`/v1/conversations/${a}?limit=2`);
+      const other = await api.get(`/v1/conversations/${a}?limit=2&order=desc`);
       assert.deepEqual(
         other.body.data.messages.map((m: { content: string }) => m.content),
         [`${a} m4`, `${a} m3`],

@@ -9,7 +9,7 @@ import { type ChildServer, startChildServer, startRedis, type TestRedis } from '
 
 /**
  * The attach/delete race of docs/realtime.md, round after round: a WebSocket attaches on
- * instance A while a plain DELETE runs on instance B (another process) for the same
+ * instance A while a DELETE ?if_idle=true runs on instance B (another process) for the same
  * conversation. Whatever the interleaving, a 204 never leaves a socket attached nor a row
  * behind, and a 409 means the socket is attached and the conversation still there.
  */
@@ -127,7 +127,7 @@ for (const engine of testEngines()) {
         })();
         const delP = (async () => {
           if (shift < 0) await sleep(-shift);
-          return apiB.delete(`/v1/conversations/${id}`);
+          return apiB.delete(`/v1/conversations/${id}?if_idle=true`);
         })();
         const [s, del] = await Promise.all([wsP, delP]);
         const where = `round ${round} (${id}, shift ${shift})`;

@@ -40,35 +40,39 @@ for (const engine of testEngines()) {
     const bearer = () => ({ headers: { authorization: `Bearer ${key}` } });
     const stream = (base: string, id: string, q = '') => `${base}/v1/conversations/${id}/stream${q}`;
 
-    test('written on B, received on A; presence counted on B; force delete on B closes A’s socket', async () => {
+    test('written on B, received on A; presence counted on B; a delete on B closes A’s socket', async () => {
       const id = (await apiA.post('/v1/conversations', { title: 'x' })).body.data.id as string;
       const s = await LiveSocket.ready(stream(a.url, id), bearer());
       await apiB.post(`/v1/conversations/${id}/messages`, { role: 'user', content: 'from B' });
       const got = await s.waitForEvents(1);
       assert.equal(got[0]?.data.content, 'from B');
       assert.equal((await apiB.get(`/v1/conversations/${id}`)).body.data.live_connections, 1);
-      const busy = await apiB.delete(`/v1/conversations/${id}`);
+      const busy = await apiB.delete(`/v1/conversations/${id}?if_idle=true`);
       assert.equal(busy.status, 409);
       assert.equal(busy.body.error.live_connections, 1);
       // a stream token minted on B opens a stream on A (one secret, kept in the database)
       const token = (await apiB.post(`/v1/conversations/${id}/stream-tokens`, {})).body.data.token;
       const t = await LiveSocket.ready(stream(a.url, id, `?token=${token}`));
       assert.equal((await apiB.get(`/v1/conversations/${id}`)).body.data.live_connections, 2);
-      assert.equal((await apiB.delete(`/v1/conversations/${id}?force=true`)).status, 204);
+      assert.equal((await apiB.delete(`/v1/conversations/${id}`)).status, 204);
       for (const sock of [s, t]) assert.equal((await sock.closed).code, 4410);
       assert.equal((await apiA.get(`/v1/conversations/${id}`)).status, 404);
       assert.equal((await apiA.post(`/v1/conversations/${id}/messages`, { role: 'user', content: 'x' })).status, 404);
     });
 
-    test('ghost presence: B is SIGKILLed holding a socket; DELETE on A is 409 until the lease runs out, then 204', async () => {
+    test('ghost presence: B is SIGKILLed holding a socket; DELETE ?if_idle=true on A is 409 until the lease runs out, then 204', async () => {
       const id = (await apiA.post('/v1/conversations', { title: 'ghost' })).body.data.id as string;
       const s = await LiveSocket.ready(stream(b.url, id), bearer());
       assert.equal((await apiA.get(`/v1/conversations/${id}`)).body.data.live_connections, 1);
       await b.kill('SIGKILL');
       await s.closed;
-      assert.equal((await apiA.delete(`/v1/conversations/${id}`)).status, 409, 'the lease still holds');
+      assert.equal((await apiA.delete(`/v1/conversations/${id}?if_idle=true`)).status, 409, 'the lease still holds');
       // the lease is 5 s here; poll (bounded) until it has expired
-      const status = await eventually(async () => (await apiA.delete(`/v1/conversations/${id}`)).status, 204, 400);
+      const status = await eventually(
+        async () => (await apiA.delete(`/v1/conversations/${id}?if_idle=true`)).status,
+        204,
+        400,
+      );
       assert.equal(status, 204);
       assert.equal((await apiA.get(`/v1/conversations/${id}`)).status, 404);
     });
@@ -103,10 +107,10 @@ for (const engine of testEngines()) {
       }
     });
 
-    test('Redis gone: DELETE answers 503 (never a blind 204), GET shows live_connections null', async () => {
+    test('Redis gone: DELETE ?if_idle=true answers 503 (never a blind 204), GET shows live_connections null', async () => {
       const id = (await apiA.post('/v1/conversations', { title: 'no redis' })).body.data.id as string;
       await redis.kill();
-      const r = await apiA.delete(`/v1/conversations/${id}`);
+      const r = await apiA.delete(`/v1/conversations/${id}?if_idle=true`);
       assert.equal(r.status, 503);
       assert.equal(r.body.error.code, 'service_unavailable');
       assert.ok(r.headers.get('retry-after'));
@@ -121,6 +125,9 @@ for (const engine of testEngines()) {
       assert.equal(ready.body.presence, 'unavailable');
       assert.equal(ready.body.shared_state, 'fallback');
       assert.match((await apiA.with(undefined).get('/metrics')).text, /^parley_presence_up 0$/m);
+      // a plain DELETE does not ask about presence: it deletes without Redis
+      assert.equal((await apiA.delete(`/v1/conversations/${id}`)).status, 204);
+      assert.equal((await apiA.get(`/v1/conversations/${id}`)).status, 404);
     });
   });
 }

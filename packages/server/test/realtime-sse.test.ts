@@ -65,9 +65,12 @@ for (const engine of testEngines()) {
         [Number(lastId) + 1, Number(lastId) + 2, Number(lastId) + 3],
       );
       assert.equal((await api.get(`/v1/conversations/${id}`)).body.data.live_connections, 1);
-      // an SSE client counts as live too: plain DELETE is refused, force ends the stream
-      assert.equal((await api.delete(`/v1/conversations/${id}`)).status, 409);
-      assert.equal((await api.delete(`/v1/conversations/${id}?force=true`)).status, 204);
+      // an SSE client counts as live too: if_idle=true is refused, a plain DELETE ends the stream
+      const busy = await api.delete(`/v1/conversations/${id}?if_idle=true`);
+      assert.equal(busy.status, 409, busy.text);
+      assert.equal(busy.body.error.code, 'conversation_busy');
+      assert.match(busy.body.error.message, /if_idle/);
+      assert.equal((await api.delete(`/v1/conversations/${id}`)).status, 204);
       await b.waitFor(() => b.ended);
       const tail = b.events.slice(-2);
       assert.equal(tail[0]?.event, 'conversation.deleted');

@@ -31,7 +31,7 @@ for (const engine of testEngines()) {
     const bearer = () => ({ headers: { authorization: `Bearer ${key}` } });
     const live = async (id: string) => (await api.get(`/v1/conversations/${id}`)).body.data.live_connections;
 
-    test('every event type arrives in order with consecutive seqs; force delete ends it with 4410', async () => {
+    test('every event type arrives in order with consecutive seqs; a plain DELETE ends it with 4410', async () => {
       const id = await newConversation();
       const s = await LiveSocket.ready(streamUrl(id), bearer());
       const ready = s.frames[0];
@@ -46,7 +46,9 @@ for (const engine of testEngines()) {
       );
       assert.equal((await api.patch(`/v1/conversations/${id}`, { title: 'Renamed' })).status, 200);
       assert.equal((await api.patch(`/v1/conversations/${id}`, { archived: true })).status, 200);
-      assert.equal((await api.delete(`/v1/conversations/${id}?force=true`)).status, 204);
+      // live streams do not stop a native delete: it answers 204 as documented and ends them
+      const del = await api.delete(`/v1/conversations/${id}`);
+      assert.equal(del.status, 204, del.text);
       const closed = await s.closed;
       assert.equal(closed.code, 4410);
       assert.equal(closed.reason, 'conversation deleted');
@@ -231,17 +233,21 @@ for (const engine of testEngines()) {
       assert.equal((await s.closed).code, 1009);
     });
 
-    test('DELETE with live sockets: 409 conversation_busy with the count; force closes them (4410), then 404', async () => {
+    test('DELETE with live sockets: if_idle=true 409 with the count, naming the option; DELETE closes them (4410)', async () => {
       const id = await newConversation();
       const a = await LiveSocket.ready(streamUrl(id), bearer());
       const b = await LiveSocket.ready(streamUrl(id), bearer());
       assert.equal(await live(id), 2);
-      const busy = await api.delete(`/v1/conversations/${id}`);
+      const busy = await api.delete(`/v1/conversations/${id}?if_idle=true`);
       assert.equal(busy.status, 409);
       assert.equal(busy.body.error.code, 'conversation_busy');
       assert.equal(busy.body.error.live_connections, 2);
+      assert.match(busy.body.error.message, /if_idle/, 'the message names the option');
       assert.equal((await api.get(`/v1/conversations/${id}`)).status, 200, 'nothing deleted');
-      assert.equal((await api.delete(`/v1/conversations/${id}?force=true`)).status, 204);
+      const both = await api.delete(`/v1/conversations/${id}?if_idle=true&force=true`);
+      assert.equal(both.status, 400, 'if_idle and force contradict each other');
+      assert.equal(await live(id), 2, 'still open');
+      assert.equal((await api.delete(`/v1/conversations/${id}?if_idle=false`)).status, 204);
       for (const s of [a, b]) {
         const c = await s.closed;
         assert.equal(c.code, 4410);
@@ -264,14 +270,55 @@ for (const engine of testEngines()) {
       assert.doesNotMatch(html, /<script[^>]+src=/, 'no external scripts');
     });
 
-    test('a closed stream stops counting; then DELETE is a plain 204', async () => {
+    test('a closed stream stops counting; then DELETE ?if_idle=true is a plain 204', async () => {
       const id = await newConversation();
       const s = await LiveSocket.ready(streamUrl(id), bearer());
       assert.equal(await live(id), 1);
       s.close();
       await s.closed;
       assert.equal(await eventually(() => live(id), 0), 0);
-      assert.equal((await api.delete(`/v1/conversations/${id}`)).status, 204);
+      assert.equal((await api.delete(`/v1/conversations/${id}?if_idle=true`)).status, 204);
+    });
+
+    test('force=true is still accepted (deleting regardless is the default now)', async () => {
+      const id = await newConversation();
+      const s = await LiveSocket.ready(streamUrl(id), bearer());
+      assert.equal((await api.delete(`/v1/conversations/${id}?force=true`)).status, 204);
+      assert.equal((await s.closed).code, 4410);
+    });
+
+    test("a user-bound key (and its stream tokens) opens only its user's streams: another user's is 404 / 4404", async () => {
+      const alice = await ws.key(['read:ai', 'write:ai'], { user_id: 'alice' });
+      const mine = (await alice.client.post('/v1/conversations', { title: 'alice' })).body.data.id as string;
+      const bobs = (await api.post('/v1/conversations', { title: 'bob', user_id: 'bob' })).body.data.id as string;
+      const nobody = (await api.post('/v1/conversations', { title: 'nobody' })).body.data.id as string;
+      const aliceBearer = { headers: { authorization: `Bearer ${alice.secret}` } };
+      const missing = await refusal(streamUrl('conv_01J00000000000000000000000'), aliceBearer);
+      assert.equal(missing.status, 404);
+      for (const other of [bobs, nobody]) {
+        const r = await refusal(streamUrl(other), aliceBearer);
+        assert.equal(r.status, 404, `WebSocket on ${other}`);
+        assert.deepEqual(r.body.error.message, missing.body.error.message, 'as a missing one');
+        const sse = await fetch(`${server.url}/v1/conversations/${other}/events`, aliceBearer);
+        assert.equal(sse.status, 404, `SSE on ${other}`);
+        await sse.body?.cancel();
+        const minted = await alice.client.post(`/v1/conversations/${other}/stream-tokens`, {});
+        assert.equal(minted.status, 404, 'no stream token for it either');
+      }
+      // a token minted for alice's own conversation opens it, and nothing else
+      const token = (await alice.client.post(`/v1/conversations/${mine}/stream-tokens`, {})).body.data.token as string;
+      const own = await LiveSocket.ready(streamUrl(mine, `?token=${token}`));
+      own.close();
+      await own.closed;
+      assert.equal((await refusal(streamUrl(bobs, `?token=${token}`))).status, 401);
+      // first-frame auth with alice's key on bob's conversation closes 4404
+      const deferred = await LiveSocket.open(streamUrl(bobs));
+      deferred.send({ type: 'auth', token: alice.secret });
+      assert.equal((await deferred.closed).code, 4404);
+      // her own stream works with her key
+      const s = await LiveSocket.ready(streamUrl(mine), aliceBearer);
+      s.close();
+      await s.closed;
     });
   });
 

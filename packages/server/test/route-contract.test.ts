@@ -59,9 +59,12 @@ for (const engine of testEngines()) {
     let anon: Client;
     let foreign: Ids;
 
-    /** Fresh objects in workspace A for one check (a route may delete them). */
-    async function fixture(ws: TestWorkspace = a): Promise<Ids> {
-      const c = await ws.admin.post('/v1/conversations', { messages: [{ role: 'user', content: 'fixture' }] });
+    /** Fresh objects in workspace A (or `ws`, owned by `user`) for one check (a route may delete them). */
+    async function fixture(ws: TestWorkspace = a, user?: string): Promise<Ids> {
+      const c = await ws.admin.post('/v1/conversations', {
+        messages: [{ role: 'user', content: 'fixture' }],
+        ...(user !== undefined ? { user_id: user } : {}),
+      });
       assert.equal(c.status, 201, c.text);
       const t = await ws.admin.post(`/v1/conversations/${c.body.data.id}/tool-invocations`, { tool_name: 'fx' });
       assert.equal(t.status, 201, t.text);
@@ -177,6 +180,63 @@ for (const engine of testEngines()) {
             const still = await b.admin.get(`/v1/conversations/${foreign.id}/tool-invocations/${foreign.tool_id}`);
             assert.equal(still.status, 200);
             assert.equal((await b.admin.get(`/v1/keys/${foreign.key_id}`)).body.data.revoked_at, null);
+          });
+        }
+
+        if (route.path.includes('{id}')) {
+          test("a user-bound key: another user's (or no user's) conversation → 404 identical to a missing id", async () => {
+            const alice = await a.key(['read:ai', 'write:ai'], { user_id: 'alice' });
+            const missing: Ids = { id: newId('conversation'), tool_id: newId('toolInvocation'), key_id: '', ws_id: '' };
+            for (const owner of ['bob', undefined]) {
+              const theirs = await fixture(a, owner);
+              const x = await send(alice.client, route, theirs);
+              const y = await send(alice.client, route, { ...missing, key_id: theirs.key_id });
+              const ex = assertContract(server, x, 404, 'not_found');
+              const ey = assertContract(server, y, 404, 'not_found');
+              assert.ok(ex && ey);
+              assert.equal(x.text.replace(ex.request_id, '<rid>'), y.text.replace(ey.request_id, '<rid>'));
+              // and their conversation is untouched
+              const still = await a.admin.get(`/v1/conversations/${theirs.id}`);
+              assert.equal(still.status, 200, `${owner}'s conversation is still there`);
+              assert.equal(still.body.data.title, 'fixture');
+              assert.equal(still.body.data.message_count, 1);
+              assert.equal(still.body.data.tool_invocation_count, 1);
+            }
+            // while the same route on the key's own conversation works
+            const own = await fixture(a, 'alice');
+            const r = await send(alice.client, route, own);
+            assert.ok(r.status >= 200 && r.status < 300, `own conversation: ${r.status} ${r.text}`);
+          });
+        }
+
+        const namesUser = route.namesUser;
+        if (namesUser) {
+          test('a user-bound key naming another user in the body or filter → 403 insufficient_permissions', async () => {
+            const alice = await a.key(['read:ai', 'write:ai'], { user_id: 'alice' });
+            const bobsBefore = (await a.admin.get('/v1/conversations?user_id=bob')).body.meta.total;
+            const ask = (user: string) =>
+              alice.client.request(route.method, route.path + (namesUser.query?.(user) ?? ''), {
+                body: namesUser.body?.(user) ?? route.body?.(),
+              });
+            const e = assertContract(server, await ask('bob'), 403, 'insufficient_permissions');
+            assert.match(e?.message ?? '', /bound to user alice/, `the message says why: ${e?.message}`);
+            const search = namesUser.query ? await alice.client.get(`${route.path}?user_id=bob&search=fixture`) : null;
+            if (search) assertContract(server, search, 403, 'insufficient_permissions');
+            assert.equal((await a.admin.get('/v1/conversations?user_id=bob')).body.meta.total, bobsBefore, 'no effect');
+            if (namesUser.query) {
+              // without a filter, only the key's user's conversations: never bob's, never no one's
+              await fixture(a, 'bob');
+              await fixture(a);
+              const mine = await alice.client.get(`${route.path}?per_page=100`);
+              assert.equal(mine.status, 200);
+              for (const c of mine.body.data) assert.equal(c.user_id, 'alice');
+              const found = await alice.client.get(`${route.path}?search=fixture`);
+              assert.equal(found.status, 200);
+              for (const c of found.body.data) assert.equal(c.user_id, 'alice');
+            }
+            // naming its own user is fine
+            const own = await ask('alice');
+            assert.ok(own.status >= 200 && own.status < 300, `own user: ${own.status} ${own.text}`);
           });
         }
 

@@ -338,7 +338,7 @@ export function buildApp(deps: AppDeps): App {
     if (raw === undefined || !req.auth) return;
     const key = Array.isArray(raw) ? (raw[0] ?? '') : raw;
     IdempotencyService.validateKey(key);
-    const fp = fingerprint(req.method, req.url, req.body);
+    const fp = fingerprint(req.method, req.url, req.body, req.auth.userId);
     const start = await deps.idempotency.begin(req.auth.workspaceId, key, fp);
     if (start.kind === 'replay') {
       reply.header('Idempotent-Replayed', 'true');

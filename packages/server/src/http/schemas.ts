@@ -255,17 +255,24 @@ export const CreateConversationBody = Closed({
 });
 
 export const PatchConversationBody = Closed({
-  title: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  title: Type.Optional(
+    Type.Union([Type.String({ minLength: 1, maxLength: 200 }), Type.Null()], {
+      description: 'null returns to the automatic title, made from the first user message',
+    }),
+  ),
   archived: Type.Optional(Type.Boolean()),
   context: Type.Optional(
-    Type.Object(
-      {
-        contact_id: Type.Optional(Type.Union([Id('Contact id'), Type.Null()])),
-        deal_id: Type.Optional(Type.Union([Id('Deal id'), Type.Null()])),
-        matter_id: Type.Optional(Type.Union([Id('Matter id'), Type.Null()])),
-      },
-      { additionalProperties: true, description: 'Merged into the context; null clears a key' },
-    ),
+    Type.Union([
+      Type.Object(
+        {
+          contact_id: Type.Optional(Type.Union([Id('Contact id'), Type.Null()])),
+          deal_id: Type.Optional(Type.Union([Id('Deal id'), Type.Null()])),
+          matter_id: Type.Optional(Type.Union([Id('Matter id'), Type.Null()])),
+        },
+        { additionalProperties: true, description: 'Merged into the context; null clears a key' },
+      ),
+      Type.Null({ description: 'Clears the whole context' }),
+    ]),
   ),
   metadata: Type.Optional(AnyKeys(Type.Unknown(), { description: 'Merged; null removes a key' })),
 });
@@ -316,8 +323,15 @@ export const ListConversationsQuery = Closed({
 });
 
 export const GetConversationQuery = Closed({
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'Messages, most recent first' })),
+  limit: Type.Optional(
+    Type.Integer({ minimum: 1, maximum: 1000, description: 'How many of the most recent messages (default 200)' }),
+  ),
   include_tool_steps: Type.Optional(Bool),
+  order: Type.Optional(
+    Type.Union([Type.Literal('asc'), Type.Literal('desc')], {
+      description: 'asc (default): oldest first, as a transcript reads; desc: newest first',
+    }),
+  ),
 });
 
 export const PageQuery = Closed({

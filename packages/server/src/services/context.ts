@@ -36,3 +36,27 @@ export function operatorAuth(workspaceId: string): AuthContext {
     operator: true,
   };
 }
+
+/**
+ * A key bound to a user is a boundary: it reaches that user's conversations only. Another user's
+ * conversation, or one without a user, is as missing to it as a missing one.
+ */
+export function canReach(auth: AuthContext, conversation: { userId: string | null }): boolean {
+  return auth.userId === null || conversation.userId === auth.userId;
+}
+
+/**
+ * The user a request acts for: the one it names, else the key's. A key bound to a user may name
+ * only that user (in a body or a filter); naming another is refused, not silently replaced.
+ */
+export function actingUser(auth: AuthContext, requested: string | undefined, field: string): string | null {
+  if (requested === undefined) return auth.userId;
+  if (auth.userId !== null && requested !== auth.userId) {
+    const message = `This API key is bound to user ${auth.userId} and cannot act for another user`;
+    throw new ParleyError('insufficient_permissions', message, {
+      details: [{ field, message: 'must be the key’s own user or left out' }],
+      extra: { bound_user_id: auth.userId },
+    });
+  }
+  return requested;
+}

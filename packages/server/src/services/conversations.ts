@@ -21,7 +21,7 @@ import type {
   Repo,
   TotalAnswer,
 } from '../store/types.js';
-import { actorKeyId, type InTransaction, requireScope, type ServiceDeps } from './context.js';
+import { actingUser, actorKeyId, canReach, type InTransaction, requireScope, type ServiceDeps } from './context.js';
 import {
   type CursorCodec,
   carriedParams,
@@ -108,10 +108,11 @@ export interface ConversationPage {
 }
 
 export interface UpdateConversationInput {
-  title?: string | undefined;
+  /** null returns to the automatic title (made from the first user message). */
+  title?: string | null | undefined;
   archived?: boolean | undefined;
-  /** Merged into the stored context; a null value clears that key. */
-  context?: Record<string, Json> | undefined;
+  /** Merged into the stored context; a null value clears that key, null itself clears them all. */
+  context?: Record<string, Json> | null | undefined;
   /** Merged into the stored metadata; a null value removes that key. */
   metadata?: Record<string, Json> | undefined;
 }
@@ -225,7 +226,8 @@ export class ConversationsService {
     if (!this.live) return;
     const live = await this.live.liveConnections(workspaceId, id);
     if (live > 0) {
-      throw new ParleyError('conversation_busy', `The conversation has ${live} live connection(s)`, {
+      const message = `The conversation has ${live} live connection(s) and the delete was asked with if_idle=true; delete without if_idle to end them`;
+      throw new ParleyError('conversation_busy', message, {
         extra: { live_connections: live },
         details: [{ field: '/live_connections', message: `${live} live connection(s)` }],
       });
@@ -257,7 +259,8 @@ export class ConversationsService {
   /** What a live stream needs before it attaches: the conversation exists here, and its last seq. */
   async streamPosition(auth: AuthContext, rawId: string): Promise<{ conversationId: string; seq: number }> {
     requireScope(auth, 'read:ai');
-    const conversationId = this.resolveId(rawId);
+    const conversationId =
+      auth.userId === null ? this.resolveId(rawId) : (await this.load(this.deps.store, auth, rawId)).id;
     const seq = await this.deps.store.conversationEventSeq(auth.workspaceId, conversationId);
     if (seq === null) throw notFound();
     return { conversationId, seq };
@@ -284,9 +287,10 @@ export class ConversationsService {
     return id;
   }
 
-  private async load(tx: Repo, workspaceId: string, rawId: string): Promise<Conversation> {
-    const c = await tx.getConversation(workspaceId, this.resolveId(rawId));
-    if (!c) throw notFound();
+  /** The conversation, if it exists in the caller's workspace and the caller may reach it (canReach). */
+  private async load(tx: Repo, auth: AuthContext, rawId: string): Promise<Conversation> {
+    const c = await tx.getConversation(auth.workspaceId, this.resolveId(rawId));
+    if (!c || !canReach(auth, c)) throw notFound();
     return c;
   }
 
@@ -304,7 +308,7 @@ export class ConversationsService {
     const conversation: Conversation = {
       id: newId('conversation', now),
       workspaceId: auth.workspaceId,
-      userId: input.userId ?? auth.userId,
+      userId: actingUser(auth, input.userId, '/body/user_id'),
       botId: input.botId ?? null,
       title: input.title ?? generated,
       titleSource: input.title !== undefined ? 'user' : generated !== null ? 'auto' : null,
@@ -342,8 +346,8 @@ export class ConversationsService {
         conversation.messageCount = messages.length;
         conversation.lastMessageAt = now;
       }
-      // most recent first, as GET returns them
-      const detail: ConversationDetail = { conversation, messages: messages.reverse(), toolInvocations: null };
+      // in the order they were sent, as GET returns them by default
+      const detail: ConversationDetail = { conversation, messages, toolInvocations: null };
       if (inTx) await inTx(tx, detail);
       return detail;
     });
@@ -363,7 +367,7 @@ export class ConversationsService {
     }
     const order = input.order ?? 'desc';
     const filter: ConversationFilter = {
-      userId: input.userId ?? auth.userId ?? undefined,
+      userId: actingUser(auth, input.userId, '/query/user_id') ?? undefined,
       botId: input.botId,
       contactId: input.contactId,
       dealId: input.dealId,
@@ -438,16 +442,22 @@ export class ConversationsService {
   async get(
     auth: AuthContext,
     rawId: string,
-    opts: { limit?: number | undefined; includeToolSteps?: boolean | undefined } = {},
+    opts: {
+      limit?: number | undefined;
+      includeToolSteps?: boolean | undefined;
+      /** The most recent `limit` either way; asc (default) shows them oldest first, as a transcript reads. */
+      order?: 'asc' | 'desc' | undefined;
+    } = {},
   ): Promise<ConversationDetail> {
     requireScope(auth, 'read:ai');
-    const conversation = await this.load(this.deps.store, auth.workspaceId, rawId);
+    const conversation = await this.load(this.deps.store, auth, rawId);
     const limit = opts.limit ?? 200;
+    const inOrder = <T>(newestFirst: T[]): T[] => (opts.order === 'desc' ? newestFirst : newestFirst.reverse());
     const messages = await this.deps.store.listMessages(auth.workspaceId, conversation.id, { order: 'desc', limit });
     const toolInvocations = opts.includeToolSteps
-      ? await this.deps.store.listToolInvocations(auth.workspaceId, conversation.id, { order: 'desc', limit })
+      ? inOrder(await this.deps.store.listToolInvocations(auth.workspaceId, conversation.id, { order: 'desc', limit }))
       : null;
-    return { conversation, messages, toolInvocations };
+    return { conversation, messages: inOrder(messages), toolInvocations };
   }
 
   async update(
@@ -465,18 +475,24 @@ export class ConversationsService {
     ) {
       throw validation('/body', 'Provide at least one of title, archived, context, metadata');
     }
-    if (input.title !== undefined && (input.title.trim().length === 0 || Array.from(input.title).length > TITLE_MAX)) {
+    if (
+      typeof input.title === 'string' &&
+      (input.title.trim().length === 0 || Array.from(input.title).length > TITLE_MAX)
+    ) {
       throw validation('/body/title', `title must be 1 to ${TITLE_MAX} characters`);
     }
     return this.write(async (tx, emit) => {
-      const current = await this.load(tx, auth.workspaceId, rawId);
+      const current = await this.load(tx, auth, rawId);
       const patch: ConversationPatch = { updatedAt: this.deps.clock.now() };
-      if (input.title !== undefined) {
+      if (typeof input.title === 'string') {
         patch.title = input.title;
         patch.titleSource = 'user';
+      } else if (input.title === null) {
+        Object.assign(patch, await this.automaticTitle(tx, auth.workspaceId, current.id));
       }
       if (input.archived !== undefined) patch.archived = input.archived;
-      if (input.context !== undefined) {
+      if (input.context === null) patch.context = {};
+      else if (input.context !== undefined) {
         patch.context = mergePatch(current.context, input.context) as ConversationContext;
       }
       if (input.metadata !== undefined) patch.metadata = mergePatch(current.metadata, input.metadata);
@@ -495,20 +511,39 @@ export class ConversationsService {
     });
   }
 
-  /** Removes the conversation and everything derived from it in one transaction, with an audit event. */
   /**
-   * While live streams are open: 409 conversation_busy, unless `force`, which deletes and then
-   * closes them everywhere (the deleted event ends every stream with 4410).
+   * The title a conversation returns to when a person clears theirs: made from its first user
+   * message; without one, none yet (source null), and its next user message titles it.
+   */
+  private async automaticTitle(
+    tx: Repo,
+    workspaceId: string,
+    id: string,
+  ): Promise<{ title: string | null; titleSource: 'auto' | null }> {
+    const first = await tx.firstMessageOfRole(workspaceId, id, 'user');
+    const title = first ? autoTitle(first.content) : null;
+    return { title, titleSource: title !== null ? 'auto' : null };
+  }
+
+  /**
+   * Removes the conversation and everything derived from it in one transaction, with an audit
+   * event. Live streams do not stop it: the deleted event ends every stream on every instance
+   * (close 4410). With `ifIdle` (native `?if_idle=true`; Lexicon's documented 409) a conversation
+   * with live streams is refused with 409 conversation_busy instead.
    */
   async delete(
     auth: AuthContext,
     rawId: string,
     inTx?: InTransaction<DeleteCounts>,
-    opts: { force?: boolean } = {},
+    opts: { ifIdle?: boolean } = {},
   ): Promise<DeleteCounts> {
     requireScope(auth, 'write:ai');
     const id = this.resolveId(rawId);
-    if (!opts.force) await this.assertNotLive(auth.workspaceId, id);
+    if (opts.ifIdle) {
+      // what the caller may not see is missing, before its liveness can say otherwise
+      await this.load(this.deps.store, auth, rawId);
+      await this.assertNotLive(auth.workspaceId, id);
+    }
     let deleted: ConversationEvent | null = null;
     const result = await this.deps.store.transaction(async (tx) => {
       const removed = await this.deleteIn(tx, auth, id);
@@ -527,6 +562,10 @@ export class ConversationsService {
     auth: AuthContext,
     id: string,
   ): Promise<{ counts: DeleteCounts; event: ConversationEvent } | null> {
+    if (auth.userId !== null) {
+      const c = await tx.getConversation(auth.workspaceId, id);
+      if (!c || !canReach(auth, c)) return null;
+    }
     const lastSeq = await tx.conversationEventSeq(auth.workspaceId, id);
     const counts = await tx.deleteConversation(auth.workspaceId, id);
     if (!counts || lastSeq === null) return null;
@@ -564,7 +603,6 @@ export class ConversationsService {
   ): Promise<DeleteCounts[]> {
     requireScope(auth, 'write:ai');
     const ids = rawIds.map((raw) => ({ raw, id: parseId('conversation', raw) }));
-    for (const { id } of ids) if (id !== null) await this.assertNotLive(auth.workspaceId, id);
     const events: ConversationEvent[] = [];
     const result = await this.deps.store.transaction(async (tx) => {
       const out: DeleteCounts[] = [];
@@ -598,13 +636,14 @@ export class ConversationsService {
     if (q.anchor !== undefined) {
       const id = parseId('conversation', q.anchor);
       const anchor = id === null ? null : await this.deps.store.getConversation(auth.workspaceId, id);
-      if (!anchor) throw validation('/query/cursor', 'cursor does not name a conversation of this workspace');
+      if (!anchor || !canReach(auth, anchor))
+        throw validation('/query/cursor', 'cursor does not name a conversation of this workspace');
       after = { value: q.orderBy === 'created_at' ? anchor.createdAt : anchor.updatedAt, id: anchor.id };
     }
     return this.deps.store.listConversations(auth.workspaceId, {
       archived: q.archived ?? 'include',
       botId: q.botId,
-      userId: q.userId,
+      userId: actingUser(auth, q.userId, '/query/user_id') ?? undefined,
       updatedAfter: q.updatedAfter,
       updatedBefore: q.updatedBefore,
       orderBy: q.orderBy,
@@ -625,10 +664,13 @@ export class ConversationsService {
   ): Promise<{ conversation: Conversation; created: boolean }> {
     requireScope(auth, 'write:ai');
     requireScope(auth, 'read:ai');
+    const userId = actingUser(auth, input.userId, '/body/user_id');
     return this.deps.store.transaction(async (tx) => {
       const rows = await tx.listConversations(auth.workspaceId, {
         archived: 'include',
         botId: match.botId ?? undefined,
+        // a user-bound key finds (and makes) only its user's conversations
+        userId: auth.userId ?? undefined,
         orderBy: 'updated_at',
         order: 'desc',
         limit: FIND_OR_CREATE_SCAN,
@@ -639,7 +681,7 @@ export class ConversationsService {
       const conversation: Conversation = {
         id: newId('conversation', now),
         workspaceId: auth.workspaceId,
-        userId: input.userId ?? auth.userId,
+        userId,
         botId: input.botId ?? null,
         title: input.title ?? null,
         titleSource: input.title !== undefined ? 'user' : null,
@@ -666,7 +708,7 @@ export class ConversationsService {
     q: { offset: number; limit: number; order: 'asc' | 'desc' },
   ): Promise<{ conversation: Conversation; items: Message[]; total: number }> {
     requireScope(auth, 'read:ai');
-    const conversation = await this.load(this.deps.store, auth.workspaceId, rawConversationId);
+    const conversation = await this.load(this.deps.store, auth, rawConversationId);
     const items = await this.deps.store.listMessages(auth.workspaceId, conversation.id, {
       order: q.order,
       limit: q.limit,
@@ -687,7 +729,7 @@ export class ConversationsService {
   ): Promise<{ conversation: Conversation; messages: Message[] }> {
     requireScope(auth, 'write:ai');
     return this.write(async (tx, emit) => {
-      let conversation = await this.load(tx, auth.workspaceId, rawConversationId);
+      let conversation = await this.load(tx, auth, rawConversationId);
       const now = this.deps.clock.now();
       const messages: Message[] = [];
       for (const input of inputs) {
@@ -738,7 +780,7 @@ export class ConversationsService {
     q: { after?: string | undefined; order: 'asc' | 'desc'; limit: number },
   ): Promise<{ conversation: Conversation; items: Message[]; hasMore: boolean }> {
     requireScope(auth, 'read:ai');
-    const conversation = await this.load(this.deps.store, auth.workspaceId, rawConversationId);
+    const conversation = await this.load(this.deps.store, auth, rawConversationId);
     let after: string | undefined;
     if (q.after !== undefined) {
       const id = parseId('message', q.after);
@@ -756,7 +798,7 @@ export class ConversationsService {
   /** One message of a conversation; another conversation's message is not found, like a missing one. */
   async getMessage(auth: AuthContext, rawConversationId: string, rawMessageId: string): Promise<Message> {
     requireScope(auth, 'read:ai');
-    const conversation = await this.load(this.deps.store, auth.workspaceId, rawConversationId);
+    const conversation = await this.load(this.deps.store, auth, rawConversationId);
     const id = parseId('message', rawMessageId);
     const m = id ? await this.deps.store.getMessage(auth.workspaceId, conversation.id, id) : null;
     if (!m) throw notFound('Message');
@@ -773,7 +815,7 @@ export class ConversationsService {
   ): Promise<Message> {
     requireScope(auth, 'write:ai');
     return this.write(async (tx, emit) => {
-      const conversation = await this.load(tx, auth.workspaceId, rawConversationId);
+      const conversation = await this.load(tx, auth, rawConversationId);
       const now = this.deps.clock.now();
       const message: Message = {
         id: newId('message', now),
@@ -813,7 +855,7 @@ export class ConversationsService {
    */
   async conversationFor(auth: AuthContext, rawId: string, scope: 'read:ai' | 'write:ai'): Promise<Conversation> {
     requireScope(auth, scope);
-    return this.load(this.deps.store, auth.workspaceId, rawId);
+    return this.load(this.deps.store, auth, rawId);
   }
 
   /** A message found by its id alone, with its conversation (paths that name no conversation). */
@@ -822,7 +864,7 @@ export class ConversationsService {
     const id = parseId('message', rawId);
     const message = id === null ? null : await this.deps.store.findMessage(auth.workspaceId, id);
     if (!message) throw notFound('Message');
-    const conversation = await this.load(this.deps.store, auth.workspaceId, message.conversationId).catch(() => {
+    const conversation = await this.load(this.deps.store, auth, message.conversationId).catch(() => {
       throw notFound('Message');
     });
     return { conversation, message };
@@ -847,7 +889,7 @@ export class ConversationsService {
     return this.write(async (tx, emit) => {
       const current = await tx.findMessage(auth.workspaceId, id);
       if (!current) throw notFound('Message');
-      const conversation = await this.load(tx, auth.workspaceId, current.conversationId).catch(() => {
+      const conversation = await this.load(tx, auth, current.conversationId).catch(() => {
         throw notFound('Message');
       });
       if (opts.where && !opts.where(conversation)) throw notFound('Message');
@@ -880,7 +922,7 @@ export class ConversationsService {
     return this.write(async (tx, emit) => {
       const message = await tx.findMessage(auth.workspaceId, id);
       if (!message) throw notFound('Message');
-      const conversation = await this.load(tx, auth.workspaceId, message.conversationId).catch(() => {
+      const conversation = await this.load(tx, auth, message.conversationId).catch(() => {
         throw notFound('Message');
       });
       if (opts.where && !opts.where(conversation)) throw notFound('Message');
@@ -914,7 +956,7 @@ export class ConversationsService {
     q: { cursor?: string | undefined; limit?: number | undefined; order?: 'asc' | 'desc' | undefined },
   ): Promise<Page<Message>> {
     requireScope(auth, 'read:ai');
-    const conversation = await this.load(this.deps.store, auth.workspaceId, rawConversationId);
+    const conversation = await this.load(this.deps.store, auth, rawConversationId);
     return this.idPage(auth.workspaceId, `messages:${conversation.id}`, q, (p) =>
       this.deps.store.listMessages(auth.workspaceId, conversation.id, p),
     );
@@ -962,7 +1004,7 @@ export class ConversationsService {
   ): Promise<ToolInvocation> {
     requireScope(auth, 'write:ai');
     return this.write(async (tx, emit) => {
-      const conversation = await this.load(tx, auth.workspaceId, rawConversationId);
+      const conversation = await this.load(tx, auth, rawConversationId);
       const now = this.deps.clock.now();
       const status = input.status ?? 'pending';
       const messageId =
@@ -993,7 +1035,7 @@ export class ConversationsService {
 
   async getToolInvocation(auth: AuthContext, rawConversationId: string, rawId: string): Promise<ToolInvocation> {
     requireScope(auth, 'read:ai');
-    const conversation = await this.load(this.deps.store, auth.workspaceId, rawConversationId);
+    const conversation = await this.load(this.deps.store, auth, rawConversationId);
     const id = parseId('toolInvocation', rawId);
     const tool = id ? await this.deps.store.getToolInvocation(auth.workspaceId, conversation.id, id) : null;
     if (!tool) throw notFound('Tool invocation');
@@ -1012,7 +1054,7 @@ export class ConversationsService {
       throw validation('/body', 'Provide at least one of output, status, message_id, started_at, finished_at');
     }
     return this.write(async (tx, emit) => {
-      const conversation = await this.load(tx, auth.workspaceId, rawConversationId);
+      const conversation = await this.load(tx, auth, rawConversationId);
       const id = parseId('toolInvocation', rawId);
       const current = id ? await tx.getToolInvocation(auth.workspaceId, conversation.id, id) : null;
       if (!current) throw notFound('Tool invocation');
@@ -1049,7 +1091,7 @@ export class ConversationsService {
     q: { cursor?: string | undefined; limit?: number | undefined; order?: 'asc' | 'desc' | undefined },
   ): Promise<Page<ToolInvocation>> {
     requireScope(auth, 'read:ai');
-    const conversation = await this.load(this.deps.store, auth.workspaceId, rawConversationId);
+    const conversation = await this.load(this.deps.store, auth, rawConversationId);
     return this.idPage(auth.workspaceId, `tools:${conversation.id}`, q, (p) =>
       this.deps.store.listToolInvocations(auth.workspaceId, conversation.id, p),
     );

@@ -11,8 +11,12 @@ export type IdempotencyStart =
   | { kind: 'replay'; statusCode: number; body: string | null }
   | { kind: 'proceed'; key: string; fingerprint: string };
 
-/** A stable digest of what was asked: method, path with query, and the body with sorted keys. */
-export function fingerprint(method: string, url: string, body: unknown): string {
+/**
+ * A stable digest of what was asked: method, path with query, the body with sorted keys, and the
+ * user a user-bound key acts for (so that such a key never replays an answer stored for another
+ * caller: it is told the key was used for a different request instead).
+ */
+export function fingerprint(method: string, url: string, body: unknown, userId: string | null = null): string {
   const canonical = (v: unknown): unknown => {
     if (Array.isArray(v)) return v.map(canonical);
     if (v !== null && typeof v === 'object') {
@@ -25,7 +29,7 @@ export function fingerprint(method: string, url: string, body: unknown): string 
     return v;
   };
   return createHash('sha256')
-    .update(`${method} ${url}\n${JSON.stringify(canonical(body ?? null))}`)
+    .update(`${method} ${url}\n${JSON.stringify(canonical(body ?? null))}${userId === null ? '' : `\nuser ${userId}`}`)
     .digest('hex');
 }
 

@@ -3,7 +3,7 @@ import type { ApiKey, AuthContext, Scope, Workspace } from '../domain/types.js';
 import { notFound, ParleyError, validation } from '../errors.js';
 import { newId, parseId } from '../ids.js';
 import type { Repo } from '../store/types.js';
-import { actorKeyId, type InTransaction, requireScope, type ServiceDeps } from './context.js';
+import { actingUser, actorKeyId, type InTransaction, requireScope, type ServiceDeps } from './context.js';
 import { type CursorCodec, isIdCursor } from './cursor.js';
 
 /** Parley keys: `prl_` + 43 url-safe characters (256 random bits). Only the SHA-256 is stored. */
@@ -127,8 +127,10 @@ export class KeysService {
 
   async create(auth: AuthContext, input: NewKeyInput, inTx?: InTransaction<CreatedKey>): Promise<CreatedKey> {
     requireScope(auth, 'admin');
+    // a key bound to a user mints keys bound to that user only: none may reach further than itself
+    const bound = { ...input, userId: actingUser(auth, input.userId ?? undefined, '/body/user_id') };
     return this.deps.store.transaction(async (tx) => {
-      const created = await this.insert(tx, auth.workspaceId, input, actorKeyId(auth));
+      const created = await this.insert(tx, auth.workspaceId, bound, actorKeyId(auth));
       if (inTx) await inTx(tx, created);
       return created;
     });
@@ -297,14 +299,17 @@ export class WorkspacesService {
   ): Promise<WorkspacePage> {
     this.requireInstanceAdmin(auth, 'Listing workspaces');
     if (!this.cursors) throw new Error('WorkspacesService.list needs a cursor codec');
-    const limit = q.limit ?? 50;
     const kind = 'workspaces';
-    const after =
-      q.cursor !== undefined ? this.cursors.decode(auth.workspaceId, kind, q.cursor, isIdCursor).i : undefined;
-    const rows = await this.deps.store.listWorkspaces({ after, order: 'asc', limit: limit + 1 });
+    // the cursor carries its page size: alone, it continues the list
+    const c = q.cursor !== undefined ? this.cursors.decode(auth.workspaceId, kind, q.cursor, isIdCursor) : undefined;
+    const limit = q.limit ?? c?.n ?? 50;
+    const rows = await this.deps.store.listWorkspaces({ after: c?.i, order: 'asc', limit: limit + 1 });
     const items = rows.slice(0, limit);
     const last = items[items.length - 1];
-    const nextCursor = rows.length > limit && last ? this.cursors.encode(auth.workspaceId, kind, { i: last.id }) : null;
+    const nextCursor =
+      rows.length > limit && last
+        ? this.cursors.encode(auth.workspaceId, kind, { i: last.id, o: 'asc', n: limit })
+        : null;
     return { items, nextCursor };
   }
 

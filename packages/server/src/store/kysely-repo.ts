@@ -826,6 +826,19 @@ export class KyselyRepo implements Repo {
     return r ? toMessage(r) : null;
   }
 
+  async firstMessageOfRole(workspaceId: string, conversationId: string, role: Role): Promise<Message | null> {
+    const r = await this.db
+      .selectFrom('messages')
+      .select(['workspace_id', 'conversation_id', 'id', 'role', 'content', 'metadata', 'created_at'])
+      .where('workspace_id', '=', workspaceId)
+      .where('conversation_id', '=', conversationId)
+      .where('role', '=', role)
+      .orderBy('id', 'asc')
+      .limit(1)
+      .executeTakeFirst();
+    return r === undefined ? null : toMessage(r);
+  }
+
   async findMessage(workspaceId: string, id: string): Promise<Message | null> {
     const r = await this.db
       .selectFrom('messages')

@@ -5,6 +5,7 @@ import type {
   ConversationContext,
   JsonObject,
   Message,
+  Role,
   ToolInvocation,
   Workspace,
 } from '../domain/types.js';
@@ -159,6 +160,8 @@ export interface Repo {
   // messages and tool invocations
   insertMessage(workspaceId: string, m: Message): Promise<void>;
   listMessages(workspaceId: string, conversationId: string, q: PageQuery): Promise<Message[]>;
+  /** The conversation's oldest message of this role (what an automatic title is made from). */
+  firstMessageOfRole(workspaceId: string, conversationId: string, role: Role): Promise<Message | null>;
   insertToolInvocation(workspaceId: string, t: ToolInvocation): Promise<void>;
   getToolInvocation(workspaceId: string, conversationId: string, id: string): Promise<ToolInvocation | null>;
   updateToolInvocation(

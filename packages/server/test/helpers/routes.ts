@@ -13,6 +13,11 @@ export interface Route {
   body?: () => unknown;
   /** Instance admin key only (a workspace admin key is refused too). */
   instanceOnly?: boolean;
+  /**
+   * How the route names a user, for the user-bound key checks: the request with `user` in its body
+   * or filter. Routes that address a conversation by {id} are checked on another user's objects.
+   */
+  namesUser?: { body?: (user: string) => unknown; query?: (user: string) => string };
 }
 
 /**
@@ -22,8 +27,19 @@ export interface Route {
  */
 export const STREAMING_ROUTES = ['GET /v1/conversations/{id}/stream', 'GET /v1/conversations/{id}/events'];
 export const NATIVE_ROUTES: Route[] = [
-  { method: 'POST', path: '/v1/conversations', scope: 'write:ai', body: () => ({ title: 'contract' }) },
-  { method: 'GET', path: '/v1/conversations', scope: 'read:ai' },
+  {
+    method: 'POST',
+    path: '/v1/conversations',
+    scope: 'write:ai',
+    body: () => ({ title: 'contract' }),
+    namesUser: { body: (user) => ({ title: 'contract', user_id: user }) },
+  },
+  {
+    method: 'GET',
+    path: '/v1/conversations',
+    scope: 'read:ai',
+    namesUser: { query: (user) => `?user_id=${user}` },
+  },
   { method: 'GET', path: '/v1/conversations/{id}', scope: 'read:ai' },
   { method: 'PATCH', path: '/v1/conversations/{id}', scope: 'write:ai', body: () => ({ title: 'renamed' }) },
   { method: 'DELETE', path: '/v1/conversations/{id}', scope: 'write:ai' },

@@ -332,8 +332,8 @@ function routes(app: App, deps: AppDeps): void {
       },
     },
     async (req) => {
-      const d = await svc.get(requireAuth(req), req.params.id, { limit: 1000 });
-      return { ...summary(d.conversation), events: [...d.messages].reverse().map(event) };
+      const d = await svc.get(requireAuth(req), req.params.id, { limit: 1000, order: 'asc' });
+      return { ...summary(d.conversation), events: d.messages.map(event) };
     },
   );
 }

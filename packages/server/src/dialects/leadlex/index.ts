@@ -248,6 +248,7 @@ function routes(app: App, deps: AppDeps): void {
       const d = await svc.get(requireAuth(req), req.params.id, {
         limit,
         includeToolSteps: req.query.include_tool_steps === 'true',
+        order: 'desc',
       });
       const c = d.conversation;
       return {

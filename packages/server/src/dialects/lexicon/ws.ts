@@ -7,7 +7,7 @@ import { type App, type AppDeps, findBadText } from '../../http/app.js';
 import type { ConversationEvent } from '../../realtime/events.js';
 import type { Attached, Realtime } from '../../realtime/index.js';
 import { closeCodeFor, parseFrame } from '../../realtime/routes.js';
-import { requireScope } from '../../services/context.js';
+import { actingUser, requireScope } from '../../services/context.js';
 import { publicMessage, useErrorShape } from '../common.js';
 import { chatId, messageId } from './ids.js';
 
@@ -176,6 +176,8 @@ export function registerLexiconSocket(app: App, deps: AppDeps, rt: Realtime): vo
           requireScope(auth, 'read:ai');
           if (creds.chatId === undefined) throw new ParleyError('validation_failed', 'chat_id is required');
           if (creds.userId === undefined) throw new ParleyError('validation_failed', 'user_id is required');
+          // a key bound to a user connects as that user only (403, as for a body or filter)
+          actingUser(auth, creds.userId, '/query/user_id');
           const { conversation } = await svc.get(auth, creds.chatId, { limit: 1 });
           // the chat is addressed by (user, chat): another user's chat is as unknown as a missing one
           if (conversation.userId !== null && conversation.userId !== creds.userId) throw notFound();

@@ -112,7 +112,7 @@ export function routes(app: App, deps: AppDeps): void {
         reply,
         deps,
         200,
-        (inTx) => svc.delete(requireAuth(req), req.params.conversation_id, inTx, { force: true }),
+        (inTx) => svc.delete(requireAuth(req), req.params.conversation_id, inTx),
         () => ({ id, object: 'conversation.deleted' as const, deleted: true }),
       );
     },

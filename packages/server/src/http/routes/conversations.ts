@@ -6,7 +6,6 @@ import { presentAudit, presentConversation, presentMessage, presentTool } from '
 import {
   AUTHED_ERRORS,
   AuditQuery,
-  Bool,
   Closed,
   ConversationParams,
   ConversationSchema,
@@ -17,6 +16,7 @@ import {
   ListConversationsQuery,
   NewMessageBody,
   NewToolBody,
+  OneOf,
   PageQuery,
   PatchConversationBody,
   PatchToolBody,
@@ -30,7 +30,9 @@ const msOrNull = (iso: string | null | undefined): number | null | undefined =>
 
 const DetailSchema = Type.Object({
   ...ConversationSchema.properties,
-  messages: Type.Array(Type.Ref('Message'), { description: 'Most recent first' }),
+  messages: Type.Array(Type.Ref('Message'), {
+    description: 'GET: the most recent `limit`, oldest first (order=desc: newest first); create: as sent',
+  }),
   tool_invocations: Type.Optional(
     Type.Array(Type.Ref('ToolInvocation'), { description: 'With include_tool_steps=true' }),
   ),
@@ -175,7 +177,7 @@ export function registerConversationRoutes(app: App, deps: AppDeps): void {
       config: { scope: 'read:ai' },
       schema: {
         tags,
-        summary: 'Get a conversation with its most recent messages',
+        summary: 'Get a conversation with its most recent messages, oldest first (order=desc: newest first)',
         params: ConversationParams,
         querystring: GetConversationQuery,
         response: { 200: data(DetailSchema), ...errorResponses(...AUTHED_ERRORS, 'not_found') },
@@ -186,6 +188,7 @@ export function registerConversationRoutes(app: App, deps: AppDeps): void {
       const d = await svc.get(auth, req.params.id, {
         limit: req.query.limit,
         includeToolSteps: req.query.include_tool_steps === 'true',
+        order: req.query.order,
       });
       const rt = deps.realtime;
       const live = rt
@@ -238,11 +241,21 @@ export function registerConversationRoutes(app: App, deps: AppDeps): void {
         tags,
         summary: 'Delete a conversation with all its messages, tool invocations and index entries, atomically',
         description:
-          'While live streams are open on it: 409 conversation_busy with live_connections, unless force=true, ' +
-          'which deletes and closes those streams on every instance (close code 4410).',
+          'Live streams do not stop it: it deletes and ends every stream on every instance with the ' +
+          'conversation.deleted event (close code 4410). With if_idle=true a conversation with live streams ' +
+          'is refused with 409 conversation_busy (live_connections) and kept.',
         params: ConversationParams,
         querystring: Closed({
-          force: Type.Optional(Bool),
+          if_idle: Type.Optional(
+            OneOf(['true', 'false'], {
+              description: 'true: refuse with 409 conversation_busy while live streams are open',
+            }),
+          ),
+          force: Type.Optional(
+            OneOf(['true', 'false'], {
+              description: 'Accepted for compatibility: deleting regardless of live streams is the default now',
+            }),
+          ),
         }),
         response: {
           204: Type.Null({ description: 'Deleted' }),
@@ -251,12 +264,15 @@ export function registerConversationRoutes(app: App, deps: AppDeps): void {
       },
     },
     async (req, reply) => {
+      if (req.query.if_idle === 'true' && req.query.force === 'true') {
+        throw validation('/query/if_idle', 'if_idle=true and force=true contradict each other; send one');
+      }
       await runWrite(
         req,
         reply,
         deps,
         204,
-        (inTx) => svc.delete(requireAuth(req), req.params.id, inTx, { force: req.query.force === 'true' }),
+        (inTx) => svc.delete(requireAuth(req), req.params.id, inTx, { ifIdle: req.query.if_idle === 'true' }),
         () => null,
       );
       return reply.send(null);
