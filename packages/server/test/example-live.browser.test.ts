@@ -111,7 +111,13 @@ for (const engine of testEngines()) {
         dropDb = db.drop;
       }
       server = await spawnParley(env);
-      const instanceKey = bootstrapKey(server.output());
+      // first start prints the admin key after it listens, so /readyz can answer before the banner
+      let instanceKey = '';
+      for (let i = 0; i < 200 && instanceKey === ''; i++) {
+        if (/^ {4}\S+$/m.test(server.output())) instanceKey = bootstrapKey(server.output());
+        else await sleep(50);
+      }
+      if (instanceKey === '') instanceKey = bootstrapKey(server.output()); // throws with the output
       const admin = new Client(server.url, instanceKey);
       const ws = await admin.post('/v1/workspaces', { name: 'browser' });
       const k = await new Client(server.url, ws.body.data.secret).post('/v1/keys', {
