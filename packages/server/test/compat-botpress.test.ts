@@ -226,6 +226,39 @@ for (const engine of testEngines()) {
       assert.equal((await writer.delete(`${convs}/${c.id}`, BOT)).status, 200);
     });
 
+    test('a key bound to a user reaches no other user’s messages here: 404 exactly like a missing one', async () => {
+      const bob = await api.post('/v1/conversations', {
+        bot_id: 'bot_1',
+        user_id: 'bob',
+        messages: [{ role: 'user', content: 'bob only' }],
+      });
+      assert.equal(bob.status, 201, bob.text);
+      const msg = bob.body.data.messages[0].id as string;
+      const alice = (await ws.key(['read:ai', 'write:ai'], { user_id: 'alice' })).client;
+      const missing = 'msg_01J00000000000000000000000';
+      for (const [method, body] of [
+        ['GET', undefined],
+        ['PUT', { tags: { x: 'y' } }],
+        ['DELETE', undefined],
+      ] as const) {
+        const theirs = await alice.request(method, `/v1/chat/messages/${msg}`, { body, headers: BOT });
+        const none = await alice.request(method, `/v1/chat/messages/${missing}`, { body, headers: BOT });
+        assert.equal(theirs.status, 404, `${method}: ${theirs.text}`);
+        assert.deepEqual({ ...theirs.body, id: null }, { ...none.body, id: null });
+      }
+      const post = await alice.post(
+        '/v1/chat/messages',
+        { conversationId: bob.body.data.id, userId: 'u', type: 'text', payload: { text: 'x' }, tags: {} },
+        BOT,
+      );
+      assert.equal(post.status, 404);
+      assert.equal(
+        (await api.get(`/v1/chat/messages/${msg}`, BOT)).status,
+        200,
+        'untouched, and the workspace key sees it',
+      );
+    });
+
     test('contract: no key, bad key → 401 Unauthorized; missing scope → 403; foreign id → 404; over the limit → 429', async () => {
       const c = await goc({ thread: 'contract' });
       const msg = (
