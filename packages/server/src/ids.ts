@@ -36,24 +36,51 @@ function randomTen(): Uint8Array {
   return out;
 }
 
-/** Monotonic ULID: ids minted in the same millisecond still sort in minting order. */
+/**
+ * Fixes the UUIDv7 bits inside a ULID's 80 random bits, so that the same 128 bits written as a
+ * UUID are a valid RFC 9562 version 7 UUID: the ULID's 48-bit millisecond time is already
+ * unix_ts_ms; byte 0's high nibble becomes the version (7) and byte 2's two high bits the
+ * variant (10). 74 random bits remain (12 rand_a + 62 rand_b).
+ */
+export function setUuidV7Bits(rnd: Uint8Array): Uint8Array {
+  rnd[0] = 0x70 | ((rnd[0] ?? 0) & 0x0f);
+  rnd[2] = 0x80 | ((rnd[2] ?? 0) & 0x3f);
+  return rnd;
+}
+
+/** The bits of each random byte that are not fixed by setUuidV7Bits. */
+const FREE_BITS = [0x0f, 0xff, 0x3f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
+
+/**
+ * Adds one to the 74 free bits (the fixed version and variant bits are skipped by the carry).
+ * Returns false on overflow, which needs 2^74 ids in one millisecond.
+ */
+export function incrementFree(rnd: Uint8Array): boolean {
+  for (let i = 9; i >= 0; i--) {
+    const free = FREE_BITS[i] ?? 0xff;
+    const b = rnd[i] ?? 0;
+    if ((b & free) === free) {
+      rnd[i] = b & ~free;
+    } else {
+      rnd[i] = b + 1;
+      return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * Monotonic ULID whose UUID spelling is a UUIDv7: ids minted in the same millisecond still sort
+ * in minting order (the free random bits count up from the first id's).
+ */
 export function ulid(now: number = Date.now()): string {
   let rnd: Uint8Array;
   if (now <= lastTime) {
     rnd = lastRandom;
-    // increment the 80-bit random part; the carry never overflows in practice
-    for (let i = 9; i >= 0; i--) {
-      const b = rnd[i] ?? 0;
-      if (b === 255) {
-        rnd[i] = 0;
-      } else {
-        rnd[i] = b + 1;
-        break;
-      }
-    }
+    if (!incrementFree(rnd)) throw new Error('ULID random bits overflowed within one millisecond');
     now = lastTime;
   } else {
-    rnd = randomTen();
+    rnd = setUuidV7Bits(randomTen());
     lastTime = now;
   }
   lastRandom = rnd;
@@ -95,7 +122,7 @@ export function isUuid(s: string): boolean {
   return UUID_RE.test(s);
 }
 
-/** The 128 bits of a ULID written as a UUID (8-4-4-4-12 hex), and back. */
+/** The 128 bits of a ULID written as a UUID (8-4-4-4-12 hex; a UUIDv7 for ids minted now), and back. */
 export function ulidToUuid(u: string): string {
   let n = 0n;
   for (const ch of u) n = n * 32n + BigInt(CROCKFORD.indexOf(ch));
@@ -115,7 +142,8 @@ export function uuidToUlid(uuid: string): string {
 
 /**
  * Normalises a caller-supplied id of `kind`: `conv_<ULID>` as minted, or the same 128 bits
- * as a plain UUID (the seeds document UUIDs). Returns null for anything else, so lookups of
+ * as a plain UUID (the seeds document UUIDs). Ids minted before the UUIDv7 bits were fixed have
+ * arbitrary version/variant bits, so any ULID and any 8-4-4-4-12 hex spelling is accepted. Returns null for anything else, so lookups of
  * malformed ids answer exactly like lookups of missing ones.
  */
 export function parseId(kind: IdKind, raw: string): string | null {

@@ -178,15 +178,106 @@ for (const engine of testEngines()) {
       assert.equal(m.conversationId, c.id);
     });
 
+    test('createMessage answers 201 {message}; schedule is accepted; a conversation made on another surface has no bot here', async () => {
+      const c = await goc({ thread: 'create-201' });
+      const r = await api.post(
+        '/v1/chat/messages',
+        {
+          conversationId: c.id,
+          userId: 'u9',
+          type: 'text',
+          payload: { text: 'hello there' },
+          tags: { a: '1' },
+          schedule: { delay: 0 },
+        },
+        BOT,
+      );
+      assert.equal(r.status, 201, r.text);
+      assert.deepEqual(Object.keys(r.body), ['message']);
+      assert.equal(r.body.message.conversationId, c.id);
+      const got = await api.get(`/v1/chat/messages/${r.body.message.id}`, BOT);
+      assert.deepEqual(got.body, r.body);
+      const bad = await api.post(
+        '/v1/chat/messages',
+        { conversationId: c.id, userId: 'u', type: 'text', tags: {} },
+        BOT,
+      );
+      assert.equal(bad.status, 400);
+      assert.equal(bad.body.type, 'InvalidPayload');
+      const native = (await api.post('/v1/conversations', { title: 'no bot' })).body.data;
+      assert.equal((await api.get(`${convs}/${native.id}`, BOT)).status, 404, 'bot_id null is no bot');
+      const stamped = (await api.post('/v1/conversations', { title: 'bot_1', bot_id: 'bot_1' })).body.data;
+      assert.equal((await api.get(`${convs}/${stamped.id}`, BOT)).status, 200, 'bot_id set natively is seen');
+    });
+
+    test('write:ai alone is enough for the writes that name a conversation (createMessage, update, delete)', async () => {
+      const c = await goc({ thread: 'write-only' });
+      const writer = (await ws.key(['write:ai'])).client;
+      const made = await writer.post(
+        '/v1/chat/messages',
+        { conversationId: c.id, userId: 'u', type: 'text', payload: { text: 'w' }, tags: {} },
+        BOT,
+      );
+      assert.equal(made.status, 201, made.text);
+      const put = await writer.request('PUT', `${convs}/${c.id}`, { body: { currentTaskId: 'w' }, headers: BOT });
+      assert.equal(put.status, 200, put.text);
+      const gone = await writer.request('DELETE', `/v1/chat/messages/${made.body.message.id}`, { headers: BOT });
+      assert.equal(gone.status, 200, gone.text);
+      assert.equal((await writer.delete(`${convs}/${c.id}`, BOT)).status, 200);
+    });
+
+    test('a key bound to a user reaches no other user’s messages here: 404 exactly like a missing one', async () => {
+      const bob = await api.post('/v1/conversations', {
+        bot_id: 'bot_1',
+        user_id: 'bob',
+        messages: [{ role: 'user', content: 'bob only' }],
+      });
+      assert.equal(bob.status, 201, bob.text);
+      const msg = bob.body.data.messages[0].id as string;
+      const alice = (await ws.key(['read:ai', 'write:ai'], { user_id: 'alice' })).client;
+      const missing = 'msg_01J00000000000000000000000';
+      for (const [method, body] of [
+        ['GET', undefined],
+        ['PUT', { tags: { x: 'y' } }],
+        ['DELETE', undefined],
+      ] as const) {
+        const theirs = await alice.request(method, `/v1/chat/messages/${msg}`, { body, headers: BOT });
+        const none = await alice.request(method, `/v1/chat/messages/${missing}`, { body, headers: BOT });
+        assert.equal(theirs.status, 404, `${method}: ${theirs.text}`);
+        assert.deepEqual({ ...theirs.body, id: null }, { ...none.body, id: null });
+      }
+      const post = await alice.post(
+        '/v1/chat/messages',
+        { conversationId: bob.body.data.id, userId: 'u', type: 'text', payload: { text: 'x' }, tags: {} },
+        BOT,
+      );
+      assert.equal(post.status, 404);
+      assert.equal(
+        (await api.get(`/v1/chat/messages/${msg}`, BOT)).status,
+        200,
+        'untouched, and the workspace key sees it',
+      );
+    });
+
     test('contract: no key, bad key → 401 Unauthorized; missing scope → 403; foreign id → 404; over the limit → 429', async () => {
       const c = await goc({ thread: 'contract' });
+      const msg = (
+        await api.post(
+          '/v1/chat/messages',
+          { conversationId: c.id, userId: 'u', type: 'text', payload: { text: 'contract' }, tags: {} },
+          BOT,
+        )
+      ).body.message.id as string;
       const routes = [
         ['GET', convs, undefined],
         ['GET', `${convs}/${c.id}`, undefined],
         ['PUT', `${convs}/${c.id}`, { currentTaskId: 't' }],
         ['POST', `${convs}/get-or-create`, { channel: 'web', integrationName: 'webchat', tags: {} }],
         ['DELETE', `${convs}/${c.id}`, undefined],
+        ['POST', '/v1/chat/messages', { conversationId: c.id, userId: 'u', type: 'text', payload: {}, tags: {} }],
+        ['DELETE', `/v1/chat/messages/${msg}`, undefined],
         ['GET', `/v1/chat/messages?conversationId=${c.id}`, undefined],
+        ['GET', `/v1/chat/messages/${msg}`, undefined],
       ] as const;
       for (const [method, path, body] of routes) {
         for (const client of [new Client(server.url), new Client(server.url, `prl_${'x'.repeat(43)}`)]) {
@@ -198,19 +289,38 @@ for (const engine of testEngines()) {
         }
       }
       const readOnly = (await ws.key(['read:ai'])).client;
-      for (const [method, path, body] of [routes[2], routes[3], routes[4]]) {
+      for (const [method, path, body] of [routes[2], routes[3], routes[4], routes[5], routes[6]]) {
         const r = await readOnly.request(method, path, { body, headers: BOT });
         assert.equal(r.status, 403);
         assert.equal(r.body.type, 'Forbidden');
       }
       const other = await newWorkspace(server, 'other');
       const theirs = (await (await other.key(['read:ai', 'write:ai'])).client.post('/v1/conversations', {})).body.data;
+      const theirMsg = (
+        await (
+          await other.key(['read:ai', 'write:ai'])
+        ).client.post(`/v1/conversations/${theirs.id}/messages`, {
+          role: 'user',
+          content: 'theirs',
+        })
+      ).body.data.id as string;
       for (const method of ['GET', 'DELETE'] as const) {
         const a = await api.request(method, `${convs}/${theirs.id}`, { headers: BOT });
         const b = await api.request(method, `${convs}/conv_01J00000000000000000000000`, { headers: BOT });
         assert.equal(a.status, 404);
         assert.deepEqual({ ...a.body, id: null }, { ...b.body, id: null });
+        const am = await api.request(method, `/v1/chat/messages/${theirMsg}`, { headers: BOT });
+        const bm = await api.request(method, '/v1/chat/messages/msg_01J00000000000000000000000', { headers: BOT });
+        assert.equal(am.status, 404);
+        assert.deepEqual({ ...am.body, id: null }, { ...bm.body, id: null });
       }
+      const post = await api.post(
+        '/v1/chat/messages',
+        { conversationId: theirs.id, userId: 'u', type: 'text', payload: { text: 'x' }, tags: {} },
+        BOT,
+      );
+      assert.equal(post.status, 404);
+      assert.equal(post.body.type, 'ResourceNotFound');
       assert.equal((await other.admin.get(`/v1/conversations/${theirs.id}`)).status, 200);
       const limited = (await ws.key(['read:ai'], { rate_limit: 1 })).client;
       assert.equal((await limited.get(convs, BOT)).status, 200);

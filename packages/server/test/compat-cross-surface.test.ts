@@ -67,10 +67,13 @@ for (const engine of testEngines()) {
         xkey(),
       );
       assert.equal(made.status, 201);
+      // the UUID a surface prints is an RFC 9562 UUIDv7 (the id's ULID bits, with version and variant set)
+      assert.match(made.body.id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
       const native = await api.get(`/v1/conversations/${made.body.id}`);
       const id = native.body.data.id as string;
       assert.equal(uuid(id), made.body.id);
-      assert.deepEqual(await seenBy(id, 'aardvark'), everywhere);
+      // Botpress is partitioned by bot, and a conversation made on Lexicon has none
+      assert.deepEqual(await seenBy(id, 'aardvark'), { ...everywhere, botpress: 404 });
       assert.equal((await api.delete(`/functions/v1/api-gateway/v1/lexi/conversations/${id}`)).status, 204);
       assert.deepEqual(await seenBy(id, 'aardvark'), nowhere);
     });
@@ -95,8 +98,12 @@ for (const engine of testEngines()) {
         ['dingo', (id: string) => new Client(server.url).delete(`/api/v1/chats/${uuid(id)}`, xkey())],
         ['emu', (id: string) => api.request('DELETE', '/v2/hc-interactions/public', { body: { ids: [uuid(id)] } })],
       ] as const) {
-        const c = (await api.post('/v1/conversations', { messages: [{ role: 'user', content: `${word} facts` }] })).body
-          .data;
+        const c = (
+          await api.post('/v1/conversations', {
+            bot_id: BOT['x-bot-id'],
+            messages: [{ role: 'user', content: `${word} facts` }],
+          })
+        ).body.data;
         assert.deepEqual(await seenBy(c.id, word), everywhere, word);
         assert.equal((await del(c.id)).status, 200, word);
         assert.deepEqual(await seenBy(c.id, word), nowhere, word);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -12,8 +12,9 @@ import { bootstrapKey, type ParleyProcess, sleep, spawnParley } from './helpers/
 
 /**
  * examples/live.html end to end in a real browser: `parley serve` (what `npm start` runs) serves
- * the page, headless Debian chromium opens it and connects with a stream token, messages are
- * appended with curl, and the page must show them. Chromium is driven over the DevTools protocol
+ * the page, headless Debian chromium opens it and connects with a stream token, the page replays
+ * the conversation's history, messages are appended with curl, and the page must show them after
+ * it. PARLEY_BROWSER_SCREENSHOT=file.png saves what the page looks like. Chromium is driven over the DevTools protocol
  * with `ws`. A missing chromium fails the test (CI installs it), it never skips.
  */
 const run = promisify(execFile);
@@ -73,15 +74,29 @@ class Cdp {
   }
 }
 
-/** Polls the page until `read` returns something that satisfies `ok` (bounded; reports the last value). */
+/**
+ * Polls the page until `read` returns something that satisfies `ok` (bounded; reports the last value).
+ * A read that throws counts as "not yet": an evaluation that races a navigation fails with
+ * "Execution context was destroyed" while the new document replaces the old one.
+ */
 async function pageUntil<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: string): Promise<T> {
-  let last = await read();
-  for (let i = 0; i < 200 && !ok(last); i++) {
+  const attempt = async (): Promise<{ value?: T; error?: unknown }> => {
+    try {
+      return { value: await read() };
+    } catch (error) {
+      return { error };
+    }
+  };
+  let last = await attempt();
+  for (let i = 0; i < 200 && !('value' in last && ok(last.value as T)); i++) {
     await sleep(50);
-    last = await read();
+    last = await attempt();
   }
-  assert.ok(ok(last), `${what}; the page shows: ${JSON.stringify(last)}`);
-  return last;
+  assert.ok(
+    'value' in last && ok(last.value as T),
+    `${what}; the page shows: ${JSON.stringify(last.value)} ${last.error ?? ''}`,
+  );
+  return last.value as T;
 }
 
 for (const engine of testEngines()) {
@@ -103,7 +118,13 @@ for (const engine of testEngines()) {
         dropDb = db.drop;
       }
       server = await spawnParley(env);
-      const instanceKey = bootstrapKey(server.output());
+      // first start prints the admin key after it listens, so /readyz can answer before the banner
+      let instanceKey = '';
+      for (let i = 0; i < 200 && instanceKey === ''; i++) {
+        if (/^ {4}\S+$/m.test(server.output())) instanceKey = bootstrapKey(server.output());
+        else await sleep(50);
+      }
+      if (instanceKey === '') instanceKey = bootstrapKey(server.output()); // throws with the output
       const admin = new Client(server.url, instanceKey);
       const ws = await admin.post('/v1/workspaces', { name: 'browser' });
       const k = await new Client(server.url, ws.body.data.secret).post('/v1/keys', {
@@ -160,14 +181,18 @@ for (const engine of testEngines()) {
       await dropDb?.();
     });
 
-    test('the page connects with a stream token and shows messages appended with curl, live', async () => {
+    test('the page shows the history first, then messages appended with curl, live; the status follows seq', async () => {
       const api = new Client(server.url, key);
       const conv = await api.post('/v1/conversations', {
         title: 'browser',
-        messages: [{ role: 'user', content: 'before the page' }],
+        messages: [
+          { role: 'user', content: 'before the page' },
+          { role: 'assistant', content: 'an earlier answer' },
+        ],
       });
       assert.equal(conv.status, 201);
       const id = conv.body.data.id as string;
+      assert.equal((await api.patch(`/v1/conversations/${id}`, { title: 'renamed' })).status, 200); // seq 3
       const minted = await api.post(`/v1/conversations/${id}/stream-tokens`, { expires_in: 120 });
       assert.equal(minted.status, 201);
 
@@ -177,16 +202,48 @@ for (const engine of testEngines()) {
         (v) => v === 'complete true',
         'the example page did not load',
       );
+      // the favicon is an inline SVG the page's Content-Security-Policy lets load (no network needed)
+      const favicon = await cdp.eval<string>(`(() => {
+        const href = document.querySelector('link[rel=icon]')?.href ?? '';
+        if (!href.startsWith('data:image/svg+xml,')) return 'not an inline svg: ' + href;
+        return new Promise((resolve) => {
+          const img = new Image();
+          img.onload = () => resolve('loaded');
+          img.onerror = () => resolve('blocked');
+          img.src = href;
+        });
+      })()`);
+      assert.equal(favicon, 'loaded');
+      // every value the status line takes, in order
+      await cdp.eval(`(() => {
+        window.statuses = [];
+        new MutationObserver((records) => {
+          for (const r of records) for (const n of r.addedNodes) window.statuses.push(n.textContent);
+        }).observe(document.getElementById('status'), { childList: true });
+      })()`);
       // paste the token and connect, as a user would
       await cdp.eval(`(() => {
         document.getElementById('token').value = ${JSON.stringify(minted.body.data.token)};
         document.getElementById('form').requestSubmit();
       })()`);
-      await pageUntil(
-        () => cdp.eval<string>("document.getElementById('status').textContent"),
-        (s) => s.startsWith('live'),
-        'the page did not go live',
-      );
+      const items = () =>
+        cdp.eval<Array<[string, string]>>(
+          "[...document.querySelectorAll('#log li')].map((li) => [li.textContent, li.className])",
+        );
+      const history = await pageUntil(items, (v) => v.length >= 4, 'the history did not show');
+      assert.deepEqual(history, [
+        ['user: before the page', 'user history'],
+        ['assistant: an earlier answer', 'assistant history'],
+        ['conversation.updated', 'event history'],
+        ['live from here', 'divider'],
+      ]);
+      assert.deepEqual(await cdp.eval<string[]>('window.statuses'), [
+        'connected',
+        'loading history · seq 0 of 3',
+        'loading history · seq 1 of 3',
+        'loading history · seq 2 of 3',
+        'live · seq 3',
+      ]);
 
       for (const text of ['hello from curl', 'second message, ünïcode ✓']) {
         const body = JSON.stringify({ role: 'user', content: text });
@@ -208,13 +265,27 @@ for (const engine of testEngines()) {
         ]);
         assert.equal(stdout, '201', 'curl append');
       }
-      const shown = await pageUntil(
-        () => cdp.eval<string[]>("[...document.querySelectorAll('#log li')].map((li) => li.textContent)"),
-        (items) => items.length >= 2,
-        'the appended messages did not show up',
+      const shown = await pageUntil(items, (v) => v.length >= 6, 'the appended messages did not show up');
+      assert.deepEqual(shown.slice(4), [
+        ['user: hello from curl', 'user live'],
+        ['user: second message, ünïcode ✓', 'user live'],
+      ]);
+      await pageUntil(
+        () => cdp.eval<string>("document.getElementById('status').textContent"),
+        (s) => s === 'live · seq 5',
+        'the status did not follow seq',
       );
-      // live only (no after_seq): the message written before connecting is not replayed
-      assert.deepEqual(shown, ['user: hello from curl', 'user: second message, ünïcode ✓']);
+      assert.deepEqual((await cdp.eval<string[]>('window.statuses')).slice(5), ['live · seq 4', 'live · seq 5']);
+      const shot = process.env.PARLEY_BROWSER_SCREENSHOT;
+      if (shot) {
+        const { cssContentSize: size } = await cdp.send('Page.getLayoutMetrics');
+        const png = await cdp.send('Page.captureScreenshot', {
+          format: 'png',
+          captureBeyondViewport: true,
+          clip: { x: 0, y: 0, width: size.width, height: size.height, scale: 1 },
+        });
+        writeFileSync(shot, Buffer.from(png.data as string, 'base64'));
+      }
 
       // a forced delete ends the page's stream with the documented close code
       assert.equal((await api.delete(`/v1/conversations/${id}?force=true`)).status, 204);

@@ -32,7 +32,12 @@ for (const engine of testEngines()) {
     before(async () => {
       server = await startServer(engine);
       api = new Client(server.url, server.instanceKey);
-      const c = await api.post('/v1/conversations', { title: 'target', messages: [{ role: 'user', content: 'hi' }] });
+      // bot_id 'bot': the Botpress surface reaches only the conversations of the x-bot-id it is sent
+      const c = await api.post('/v1/conversations', {
+        title: 'target',
+        bot_id: 'bot',
+        messages: [{ role: 'user', content: 'hi' }],
+      });
       assert.equal(c.status, 201, c.text);
       conv = c.body.data.id;
     });

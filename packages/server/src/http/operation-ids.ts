@@ -56,6 +56,11 @@ const OPERATION_IDS: Record<string, string> = {
   'PUT /v1/chat/conversations/{id}': 'botpressUpdateConversation',
   'DELETE /v1/chat/conversations/{id}': 'botpressDeleteConversation',
   'GET /v1/chat/messages': 'botpressListMessages',
+  'POST /v1/chat/messages': 'botpressCreateMessage',
+  'POST /v1/chat/messages/get-or-create': 'botpressGetOrCreateMessage',
+  'GET /v1/chat/messages/{id}': 'botpressGetMessage',
+  'PUT /v1/chat/messages/{id}': 'botpressUpdateMessage',
+  'DELETE /v1/chat/messages/{id}': 'botpressDeleteMessage',
 };
 
 const pascal = (s: string) =>

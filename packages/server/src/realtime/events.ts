@@ -5,6 +5,8 @@ import type { StoredEvent } from '../store/types.js';
 /** Every event a live stream carries; docs/realtime.md is the contract. */
 export const EVENT_TYPES = [
   'message.created',
+  'message.updated',
+  'message.deleted',
   'tool_invocation.created',
   'tool_invocation.updated',
   'conversation.updated',
@@ -15,7 +17,8 @@ export type EventType = (typeof EVENT_TYPES)[number];
 
 /** What a write produces: the domain object, not yet presented (the log stays wire-neutral). */
 export type EventPayload =
-  | { type: 'message.created'; data: Message }
+  | { type: 'message.created' | 'message.updated'; data: Message }
+  | { type: 'message.deleted'; data: { id: string; conversationId: string } }
   | { type: 'tool_invocation.created' | 'tool_invocation.updated'; data: ToolInvocation }
   | { type: 'conversation.updated' | 'conversation.archived'; data: Conversation }
   | { type: 'conversation.deleted'; data: { id: string } };
@@ -53,7 +56,11 @@ export function toWire(e: ConversationEvent): WireEvent {
   let data: unknown;
   switch (e.type) {
     case 'message.created':
+    case 'message.updated':
       data = presentMessage(raw as unknown as Message);
+      break;
+    case 'message.deleted':
+      data = { id: raw.id, conversation_id: raw.conversationId };
       break;
     case 'tool_invocation.created':
     case 'tool_invocation.updated':

@@ -1,4 +1,4 @@
-import { encodeUlid, ID_PREFIX } from '../ids.js';
+import { encodeUlid, ID_PREFIX, setUuidV7Bits } from '../ids.js';
 import { BOTS, EMOJI, LANGUAGE_WEIGHTS, LANGUAGES, type Language, TOOLS } from './vocabulary.js';
 
 /**
@@ -95,7 +95,7 @@ export class SeedGenerator {
   private id(kind: keyof typeof ID_PREFIX, time: number): string {
     const bytes = new Uint8Array(10);
     for (let i = 0; i < 10; i++) bytes[i] = Math.floor(this.rnd() * 256);
-    return ID_PREFIX[kind] + encodeUlid(Math.floor(time), bytes);
+    return ID_PREFIX[kind] + encodeUlid(Math.floor(time), setUuidV7Bits(bytes));
   }
 
   /** Zipf-ish pick: rank r with probability ∝ 1/(r+1). */

@@ -849,6 +849,107 @@ export class ConversationsService {
     });
   }
 
+  /**
+   * The conversation itself, under the scope of the write or read about to follow: what a surface
+   * checks first when it partitions further (Botpress's bot) and then calls a write that does not.
+   */
+  async conversationFor(auth: AuthContext, rawId: string, scope: 'read:ai' | 'write:ai'): Promise<Conversation> {
+    requireScope(auth, scope);
+    return this.load(this.deps.store, auth, rawId);
+  }
+
+  /** A message found by its id alone, with its conversation (paths that name no conversation). */
+  async findMessage(auth: AuthContext, rawId: string): Promise<{ conversation: Conversation; message: Message }> {
+    requireScope(auth, 'read:ai');
+    const id = parseId('message', rawId);
+    const message = id === null ? null : await this.deps.store.findMessage(auth.workspaceId, id);
+    if (!message) throw notFound('Message');
+    const conversation = await this.load(this.deps.store, auth, message.conversationId).catch(() => {
+      throw notFound('Message');
+    });
+    return { conversation, message };
+  }
+
+  /**
+   * Rewrites one message in one transaction: `change` computes the new content and metadata from
+   * the stored message (so concurrent updates compose); the full-text entry follows the content,
+   * the conversation's updated_at moves and a `message.updated` event is logged. `where` is a
+   * condition the conversation must meet, as for deleteMessage.
+   */
+  async updateMessage(
+    auth: AuthContext,
+    rawId: string,
+    change: (current: Message) => { content: string; metadata: JsonObject },
+    inTx?: InTransaction<{ conversation: Conversation; message: Message }>,
+    opts: { where?: (c: Conversation) => boolean } = {},
+  ): Promise<{ conversation: Conversation; message: Message }> {
+    requireScope(auth, 'write:ai');
+    const id = parseId('message', rawId);
+    if (id === null) throw notFound('Message');
+    return this.write(async (tx, emit) => {
+      const current = await tx.findMessage(auth.workspaceId, id);
+      if (!current) throw notFound('Message');
+      const conversation = await this.load(tx, auth, current.conversationId).catch(() => {
+        throw notFound('Message');
+      });
+      if (opts.where && !opts.where(conversation)) throw notFound('Message');
+      const now = this.deps.clock.now();
+      const message = await tx.updateMessage(auth.workspaceId, conversation.id, id, change(current));
+      if (!message) throw notFound('Message');
+      await tx.touchConversation(auth.workspaceId, conversation.id, { updatedAt: now });
+      await emit(auth.workspaceId, conversation.id, { type: 'message.updated', data: message }, now);
+      const result = { conversation: { ...conversation, updatedAt: now }, message };
+      if (inTx) await inTx(tx, result);
+      return result;
+    });
+  }
+
+  /**
+   * Removes one message in one transaction: its row and full-text entry, one off the
+   * conversation's message_count, a `message.deleted` event in its log and an audit event.
+   * Tool invocations that named it stay, detached. `where` is a condition the conversation must
+   * meet (a surface's partition, such as Botpress's bot): otherwise the message is not found.
+   */
+  async deleteMessage(
+    auth: AuthContext,
+    rawId: string,
+    inTx?: InTransaction<Message>,
+    opts: { where?: (c: Conversation) => boolean } = {},
+  ): Promise<Message> {
+    requireScope(auth, 'write:ai');
+    const id = parseId('message', rawId);
+    if (id === null) throw notFound('Message');
+    return this.write(async (tx, emit) => {
+      const message = await tx.findMessage(auth.workspaceId, id);
+      if (!message) throw notFound('Message');
+      const conversation = await this.load(tx, auth, message.conversationId).catch(() => {
+        throw notFound('Message');
+      });
+      if (opts.where && !opts.where(conversation)) throw notFound('Message');
+      const now = this.deps.clock.now();
+      const removed = await tx.deleteMessage(auth.workspaceId, conversation.id, id, now);
+      if (!removed) throw notFound('Message');
+      await tx.insertAuditEvent({
+        id: newId('audit', now),
+        workspaceId: auth.workspaceId,
+        actorKeyId: actorKeyId(auth),
+        action: 'message.deleted',
+        targetType: 'message',
+        targetId: id,
+        counts: { messages: 1, search_entries: removed.search_entries },
+        createdAt: now,
+      });
+      await emit(
+        auth.workspaceId,
+        conversation.id,
+        { type: 'message.deleted', data: { id, conversationId: conversation.id } },
+        now,
+      );
+      if (inTx) await inTx(tx, message);
+      return message;
+    });
+  }
+
   async listMessages(
     auth: AuthContext,
     rawConversationId: string,

@@ -62,6 +62,10 @@ export interface SearchIndex {
   ): Promise<void>;
   /** (Re-)indexes a conversation's title after its INSERT/UPDATE; null removes it. */
   indexTitle(db: Kysely<Database>, workspaceId: string, conversationId: string, title: string | null): Promise<void>;
+  /** Re-indexes a message whose content was just updated (after its UPDATE, which carried messageValues). */
+  reindexMessage(db: Kysely<Database>, workspaceId: string, messageId: string, content: string): Promise<void>;
+  /** Removes a message's index entry (before its row goes); returns how many went (0 or 1). */
+  removeMessage(db: Kysely<Database>, workspaceId: string, messageId: string): Promise<number>;
   /** Removes every index entry of a conversation; returns how many went. */
   removeConversation(db: Kysely<Database>, workspaceId: string, conversationId: string): Promise<number>;
   /** A condition on `conversations` (aliased `c`) that keeps rows matching the text, or null for "matches nothing". */
@@ -833,6 +837,71 @@ export class KyselyRepo implements Repo {
       .limit(1)
       .executeTakeFirst();
     return r === undefined ? null : toMessage(r);
+  }
+
+  async findMessage(workspaceId: string, id: string): Promise<Message | null> {
+    const r = await this.db
+      .selectFrom('messages')
+      .select(['workspace_id', 'conversation_id', 'id', 'role', 'content', 'metadata', 'created_at'])
+      .where('workspace_id', '=', workspaceId)
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return r ? toMessage(r) : null;
+  }
+
+  async deleteMessage(
+    workspaceId: string,
+    conversationId: string,
+    id: string,
+    updatedAt: number,
+  ): Promise<{ search_entries: number; tool_invocations_detached: number } | null> {
+    if (!(await this.messageExists(workspaceId, conversationId, id))) return null;
+    // the external-content index needs the row it indexed, so the entry goes first
+    const searchEntries = await this.search.removeMessage(this.db, workspaceId, id);
+    // tool invocations outlive the message that asked for them: they belong to the conversation
+    const detached = await this.db
+      .updateTable('tool_invocations')
+      .set({ message_id: null })
+      .where('workspace_id', '=', workspaceId)
+      .where('message_id', '=', id)
+      .executeTakeFirst();
+    await this.db.deleteFrom('messages').where('workspace_id', '=', workspaceId).where('id', '=', id).execute();
+    await this.db
+      .updateTable('conversations')
+      .set((eb) => ({
+        message_count: eb('message_count', '-', 1),
+        updated_at: updatedAt,
+        last_message_at: eb
+          .selectFrom('messages')
+          .select((m) => m.fn.max('created_at').as('m'))
+          .where('workspace_id', '=', workspaceId)
+          .where('conversation_id', '=', conversationId),
+      }))
+      .where('workspace_id', '=', workspaceId)
+      .where('id', '=', conversationId)
+      .execute();
+    return { search_entries: searchEntries, tool_invocations_detached: Number(detached.numUpdatedRows) };
+  }
+
+  async updateMessage(
+    workspaceId: string,
+    conversationId: string,
+    id: string,
+    patch: { content: string; metadata: JsonObject },
+  ): Promise<Message | null> {
+    if (!(await this.messageExists(workspaceId, conversationId, id))) return null;
+    await this.db
+      .updateTable('messages')
+      .set({
+        content: patch.content,
+        metadata: JSON.stringify(patch.metadata),
+        ...(this.search.messageValues(patch.content) as object),
+      })
+      .where('workspace_id', '=', workspaceId)
+      .where('id', '=', id)
+      .execute();
+    await this.search.reindexMessage(this.db, workspaceId, id, patch.content);
+    return this.findMessage(workspaceId, id);
   }
 
   async messageExists(workspaceId: string, conversationId: string, id: string): Promise<boolean> {

@@ -173,6 +173,26 @@ export interface Repo {
   listToolInvocations(workspaceId: string, conversationId: string, q: PageQuery): Promise<ToolInvocation[]>;
   messageExists(workspaceId: string, conversationId: string, id: string): Promise<boolean>;
   getMessage(workspaceId: string, conversationId: string, id: string): Promise<Message | null>;
+  /** A message by its id alone (ids are unique in a workspace). */
+  findMessage(workspaceId: string, id: string): Promise<Message | null>;
+  /** Replaces a message's content and metadata (and its full-text entry); null when the conversation holds no such message. */
+  updateMessage(
+    workspaceId: string,
+    conversationId: string,
+    id: string,
+    patch: { content: string; metadata: JsonObject },
+  ): Promise<Message | null>;
+  /**
+   * Removes one message of the conversation with its full-text entry, detaches the tool
+   * invocations that named it, and takes it off the conversation's message_count and
+   * last_message_at; null when the conversation holds no such message.
+   */
+  deleteMessage(
+    workspaceId: string,
+    conversationId: string,
+    id: string,
+    updatedAt: number,
+  ): Promise<{ search_entries: number; tool_invocations_detached: number } | null>;
   /** Bumps message/tool counters and timestamps of a conversation after an append. */
   touchConversation(
     workspaceId: string,

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { type TSchema, Type } from 'typebox';
-import type { Conversation, Json, JsonObject, Message } from '../../domain/types.js';
-import type { ParleyError } from '../../errors.js';
+import type { AuthContext, Conversation, Json, JsonObject, Message } from '../../domain/types.js';
+import { notFound, type ParleyError } from '../../errors.js';
 import { refuseWrongMethod } from '../../http/allowed-methods.js';
 import { type App, type AppDeps, requireAuth, runWrite } from '../../http/app.js';
 import { iso } from '../../http/presenters.js';
@@ -10,8 +10,9 @@ import { publicMessage, useErrorShape } from '../common.js';
 
 /**
  * Botpress Runtime API conversations and messages (seed 003 deleteConversation; list, get,
- * get-or-create, update and listMessages from its sibling pages). Channel, integration, tags and
- * the current task live in the conversation's metadata; x-bot-id is stamped as its bot_id.
+ * get-or-create, update, and the message calls from its sibling pages and the official client).
+ * Channel, integration, tags and the current task live in the conversation's metadata; x-bot-id is
+ * stamped as its bot_id and partitions the surface: a bot sees only its own conversations.
  */
 const TAGS = ['Botpress'];
 const PAGE = 20;
@@ -186,8 +187,55 @@ export function registerBotpress(app: App, deps: AppDeps): void {
   );
 }
 
+/** A message's content in Parley (what search and the other surfaces read): payload.text, else the payload as JSON. */
+function contentOf(payload: JsonObject): string {
+  return typeof payload.text === 'string' ? payload.text : JSON.stringify(payload);
+}
+
+/** How far getOrCreateMessage looks for a match, newest first. */
+const MESSAGE_SCAN = 1000;
+
+/** What createMessage stores: the payload and Botpress fields in metadata, the text as content. */
+function messageInput(
+  b: {
+    payload: JsonObject;
+    userId: string;
+    type: string;
+    tags: Record<string, string | null>;
+    origin?: 'synthetic' | undefined;
+  },
+  incoming: boolean,
+) {
+  return {
+    role: incoming ? ('user' as const) : ('assistant' as const),
+    content: contentOf(b.payload),
+    metadata: {
+      type: b.type,
+      payload: b.payload,
+      userId: b.userId,
+      tags: merged({}, b.tags),
+      ...(b.origin !== undefined ? { origin: b.origin } : {}),
+    },
+  };
+}
+
 function routes(app: App, deps: AppDeps): void {
   const svc = deps.conversations;
+  const botOf = (req: { headers: { 'x-bot-id': string } }) => req.headers['x-bot-id'];
+  /**
+   * The bot's own conversation; another bot's answers exactly like a missing one. A conversation's
+   * bot never changes after creation, so a write that checked here cannot act on another bot's.
+   */
+  const own = async (
+    auth: AuthContext,
+    rawId: string,
+    botId: string,
+    scope: 'read:ai' | 'write:ai' = 'read:ai',
+  ): Promise<Conversation> => {
+    const conversation = await svc.conversationFor(auth, rawId, scope);
+    if (conversation.botId !== botId) throw notFound();
+    return conversation;
+  };
 
   app.get(
     '/conversations',
@@ -222,6 +270,7 @@ function routes(app: App, deps: AppDeps): void {
       const q = req.query;
       const tags = tagQuery(q as Record<string, unknown>);
       const page = await svc.list(requireAuth(req), {
+        botId: botOf(req),
         cursor: q.nextToken,
         perPage: q.pageSize ?? PAGE,
         archived: 'true',
@@ -306,10 +355,7 @@ function routes(app: App, deps: AppDeps): void {
         response: { 200: Type.Object({ conversation: ConversationSchema }), ...errors(404) },
       },
     },
-    async (req) => {
-      const d = await svc.get(requireAuth(req), req.params.id, { limit: 1 });
-      return { conversation: conversation(d.conversation) };
-    },
+    async (req) => ({ conversation: conversation(await own(requireAuth(req), req.params.id, botOf(req))) }),
   );
 
   app.put(
@@ -333,17 +379,12 @@ function routes(app: App, deps: AppDeps): void {
     async (req, reply) => {
       const auth = requireAuth(req);
       const b = req.body;
+      const current = await own(auth, req.params.id, botOf(req), 'write:ai');
       const patch: Record<string, Json> = {};
       if (b.currentTaskId !== undefined) patch.currentTaskId = b.currentTaskId;
-      if (b.tags !== undefined || b.properties !== undefined) {
-        const current = (await svc.get(auth, req.params.id, { limit: 1 })).conversation;
-        if (b.tags !== undefined) patch.tags = merged(tagsOf(current), b.tags);
-        if (b.properties !== undefined) patch.properties = merged(stringMap(current.metadata.properties), b.properties);
-      }
-      if (Object.keys(patch).length === 0) {
-        const d = await svc.get(auth, req.params.id, { limit: 1 });
-        return { conversation: conversation(d.conversation) };
-      }
+      if (b.tags !== undefined) patch.tags = merged(tagsOf(current), b.tags);
+      if (b.properties !== undefined) patch.properties = merged(stringMap(current.metadata.properties), b.properties);
+      if (Object.keys(patch).length === 0) return { conversation: conversation(current) };
       return runWrite(
         req,
         reply,
@@ -370,15 +411,18 @@ function routes(app: App, deps: AppDeps): void {
         },
       },
     },
-    async (req, reply) =>
-      runWrite(
+    async (req, reply) => {
+      const auth = requireAuth(req);
+      const c = await own(auth, req.params.id, botOf(req), 'write:ai');
+      return runWrite(
         req,
         reply,
         deps,
         200,
-        (inTx) => svc.delete(requireAuth(req), req.params.id, inTx),
+        (inTx) => svc.delete(auth, c.id, inTx),
         () => ({}),
-      ),
+      );
+    },
   );
 
   app.get(
@@ -408,7 +452,7 @@ function routes(app: App, deps: AppDeps): void {
     },
     async (req) => {
       const auth = requireAuth(req);
-      const c = (await svc.get(auth, req.query.conversationId, { limit: 1 })).conversation;
+      const c = await own(auth, req.query.conversationId, botOf(req));
       const tags = tagQuery(req.query as Record<string, unknown>);
       const p = await svc.listMessages(auth, c.id, {
         cursor: req.query.nextToken,
@@ -422,6 +466,211 @@ function routes(app: App, deps: AppDeps): void {
           .filter((m) => Object.entries(tags).every(([k, v]) => m.tags[k] === v)),
         meta: p.nextCursor ? { nextToken: p.nextCursor } : {},
       };
+    },
+  );
+
+  app.post(
+    '/messages',
+    {
+      config: { scope: 'write:ai' },
+      schema: {
+        tags: TAGS,
+        summary:
+          'createMessage: 201 {message}; outgoing from a bot, incoming when x-integration-id is sent (an integration relays a user)',
+        headers: Headers,
+        body: Closed({
+          payload: Type.Record(Type.String(), Type.Unknown()),
+          userId: Type.String({ minLength: 1, maxLength: 255 }),
+          conversationId: Type.String({ minLength: 1, maxLength: 255 }),
+          type: Type.String({ minLength: 1, maxLength: 100 }),
+          tags: Tags,
+          origin: Type.Optional(OneOf(['synthetic'])),
+          schedule: Type.Optional(
+            Closed({
+              dateTime: Type.Optional(Type.String({ maxLength: 64 })),
+              delay: Type.Optional(Type.Number({ minimum: 0 })),
+            }),
+          ),
+        }),
+        response: { 201: Type.Object({ message: MessageSchema }), ...errors(404, 409, 413, 422) },
+      },
+    },
+    async (req, reply) => {
+      const auth = requireAuth(req);
+      const b = req.body;
+      const c = await own(auth, b.conversationId, botOf(req), 'write:ai');
+      const input = messageInput(
+        { ...b, payload: b.payload as JsonObject },
+        req.headers['x-integration-id'] !== undefined,
+      );
+      return runWrite(
+        req,
+        reply,
+        deps,
+        201,
+        (inTx) => svc.appendMessage(auth, c.id, input, inTx),
+        (m) => ({ message: message(m, c) }),
+      );
+    },
+  );
+
+  app.post(
+    '/messages/get-or-create',
+    {
+      config: { scope: 'write:ai' },
+      schema: {
+        tags: TAGS,
+        summary:
+          'getOrCreateMessage: the newest message of the conversation whose discriminating tags match, else a new one; {message, meta:{created}}',
+        headers: Headers,
+        body: Closed({
+          payload: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+          userId: Type.String({ minLength: 1, maxLength: 255 }),
+          conversationId: Type.String({ minLength: 1, maxLength: 255 }),
+          type: Type.String({ minLength: 1, maxLength: 100 }),
+          tags: NullableTags,
+          origin: Type.Optional(OneOf(['synthetic'])),
+          schedule: Type.Optional(
+            Closed({
+              dateTime: Type.Optional(Type.String({ maxLength: 64 })),
+              delay: Type.Optional(Type.Number({ minimum: 0 })),
+            }),
+          ),
+          discriminateByTags: Type.Optional(Type.Array(Type.String(), { maxItems: 50 })),
+        }),
+        response: {
+          200: Type.Object({ message: MessageSchema, meta: Type.Object({ created: Type.Boolean() }) }),
+          ...errors(404, 409, 413, 422),
+        },
+      },
+    },
+    async (req, reply) => {
+      const auth = requireAuth(req);
+      const b = req.body;
+      const c = await own(auth, b.conversationId, botOf(req), 'write:ai');
+      const tags = merged({}, b.tags);
+      const keys = b.discriminateByTags ?? Object.keys(tags);
+      // without a discriminating tag nothing identifies a message: always create
+      if (keys.length > 0) {
+        const recent = await svc.listMessages(auth, c.id, { limit: MESSAGE_SCAN, order: 'desc' });
+        const found = recent.items.find((m) => {
+          const mine = stringMap(m.metadata.tags);
+          return keys.every((k) => mine[k] === tags[k]);
+        });
+        if (found) return { message: message(found, c), meta: { created: false } };
+      }
+      const input = messageInput(
+        { ...b, payload: (b.payload ?? {}) as JsonObject, tags },
+        req.headers['x-integration-id'] !== undefined,
+      );
+      return runWrite(
+        req,
+        reply,
+        deps,
+        200,
+        (inTx) => svc.appendMessage(auth, c.id, input, inTx),
+        (m) => ({ message: message(m, c), meta: { created: true } }),
+      );
+    },
+  );
+
+  app.put(
+    '/messages/:id',
+    {
+      config: { scope: 'write:ai' },
+      schema: {
+        tags: TAGS,
+        summary: 'updateMessage: tags merged (null or an empty string removes a key), payload replaced; {message}',
+        headers: Headers,
+        params: IdParams,
+        body: Closed({
+          tags: Type.Optional(NullableTags),
+          payload: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+        }),
+        response: { 200: Type.Object({ message: MessageSchema }), ...errors(404, 409, 413, 422) },
+      },
+    },
+    async (req, reply) => {
+      const auth = requireAuth(req);
+      const botId = botOf(req);
+      const b = req.body;
+      if (b.tags === undefined && b.payload === undefined) {
+        const { conversation: c, message: m } = await svc.findMessage(auth, req.params.id);
+        if (c.botId !== botId) throw notFound('Message');
+        return { message: message(m, c) };
+      }
+      return runWrite(
+        req,
+        reply,
+        deps,
+        200,
+        (inTx) =>
+          svc.updateMessage(
+            auth,
+            req.params.id,
+            (current) => {
+              const metadata: JsonObject = { ...current.metadata };
+              let content = current.content;
+              if (b.tags !== undefined) metadata.tags = merged(stringMap(current.metadata.tags), b.tags);
+              if (b.payload !== undefined) {
+                metadata.payload = b.payload as JsonObject;
+                content = contentOf(b.payload as JsonObject);
+              }
+              return { content, metadata };
+            },
+            inTx,
+            { where: (c) => c.botId === botId },
+          ),
+        (r) => ({ message: message(r.message, r.conversation) }),
+      );
+    },
+  );
+
+  app.get(
+    '/messages/:id',
+    {
+      config: { scope: 'read:ai' },
+      schema: {
+        tags: TAGS,
+        summary: 'getMessage: {message}',
+        headers: Headers,
+        params: IdParams,
+        response: { 200: Type.Object({ message: MessageSchema }), ...errors(404) },
+      },
+    },
+    async (req) => {
+      const { conversation: c, message: m } = await svc.findMessage(requireAuth(req), req.params.id);
+      if (c.botId !== botOf(req)) throw notFound('Message');
+      return { message: message(m, c) };
+    },
+  );
+
+  app.delete(
+    '/messages/:id',
+    {
+      config: { scope: 'write:ai' },
+      schema: {
+        tags: TAGS,
+        summary: 'deleteMessage: permanently deletes one message; 200 {}',
+        headers: Headers,
+        params: IdParams,
+        response: {
+          200: Type.Object({}, { additionalProperties: false, description: 'Always {}' }),
+          ...errors(404, 409, 422),
+        },
+      },
+    },
+    async (req, reply) => {
+      const auth = requireAuth(req);
+      const botId = botOf(req);
+      return runWrite(
+        req,
+        reply,
+        deps,
+        200,
+        (inTx) => svc.deleteMessage(auth, req.params.id, inTx, { where: (c) => c.botId === botId }),
+        () => ({}),
+      );
     },
   );
 }

@@ -90,6 +90,17 @@ export const pgSearch: SearchIndex = {
   async indexMessage() {},
   async indexTitle() {},
 
+  async reindexMessage() {
+    // the UPDATE wrote search_tsv through messageValues
+  },
+
+  async removeMessage(db, workspaceId, messageId) {
+    // the tsvector is in the row and goes with it; counted as SQLite counts its entry
+    const r = await sql<{ n: number }>`SELECT count(*) AS n FROM messages
+      WHERE workspace_id = ${workspaceId} AND id = ${messageId}`.execute(db);
+    return Number(r.rows[0]?.n ?? 0);
+  },
+
   async removeConversation(db, workspaceId, conversationId) {
     // The index entries go with their rows; count them the way the SQLite index does (one per
     // message, one per title) so the audit event reads the same on both engines.

@@ -154,6 +154,23 @@ export function createSqliteSearch(): SearchIndex {
       }
     },
 
+    async reindexMessage(db, workspaceId, messageId, content) {
+      const tag = await tagOf(db, workspaceId);
+      if (tag === null) return;
+      await sql`DELETE FROM message_idx WHERE rowid IN (SELECT rowid FROM messages
+        WHERE workspace_id = ${workspaceId} AND id = ${messageId})`.execute(db);
+      await sql`INSERT INTO message_idx (rowid, conv, body)
+        SELECT m.rowid, c.rowid, ${taggedBody(tag, content)} FROM messages m
+        JOIN conversations c ON c.workspace_id = m.workspace_id AND c.id = m.conversation_id
+        WHERE m.workspace_id = ${workspaceId} AND m.id = ${messageId}`.execute(db);
+    },
+
+    async removeMessage(db, workspaceId, messageId) {
+      const m = await sql`DELETE FROM message_idx WHERE rowid IN (SELECT rowid FROM messages
+        WHERE workspace_id = ${workspaceId} AND id = ${messageId})`.execute(db);
+      return Number(m.numAffectedRows ?? 0n);
+    },
+
     async removeConversation(db, workspaceId, conversationId) {
       const m = await sql`DELETE FROM message_idx WHERE rowid IN (SELECT rowid FROM messages
         WHERE workspace_id = ${workspaceId} AND conversation_id = ${conversationId})`.execute(db);
