@@ -19,6 +19,11 @@ export interface SubscribeOptions {
   onReady?: (ready: { conversation_id: string; last_seq: number }) => void;
   /** Reconnect attempts in a row without receiving anything before giving up (default 5). */
   maxReconnects?: number;
+  /**
+   * A connection that sends nothing for this long is taken as dead and replaced (default 60 000 ms;
+   * the server sends a heartbeat comment every `PARLEY_WS_HEARTBEAT_MS`, 25 s by default).
+   */
+  idleTimeoutMs?: number;
 }
 
 export type StreamToken = ResultOf<'/v1/conversations/{id}/stream-tokens', 'post'>['data'];
@@ -67,6 +72,7 @@ export class Streams {
   async *events(conversationId: string, opts: SubscribeOptions = {}): AsyncGenerator<StreamEvent, void, undefined> {
     const { signal } = opts;
     const maxReconnects = opts.maxReconnects ?? 5;
+    const idleTimeoutMs = opts.idleTimeoutMs ?? 60_000;
     let lastSeq = opts.afterSeq;
     let retryMs = 1000;
     let failures = 0;
@@ -75,6 +81,12 @@ export class Streams {
       const local = new AbortController();
       const onAbort = () => local.abort(signal?.reason);
       signal?.addEventListener('abort', onAbort, { once: true });
+      // a half-open connection (a vanished peer, a NAT that forgot it) never errors: watch for silence
+      let idle: ReturnType<typeof setTimeout> | undefined;
+      const alive = () => {
+        clearTimeout(idle);
+        idle = setTimeout(() => local.abort(new ParleyConnectionError('The event stream went silent')), idleTimeoutMs);
+      };
       try {
         const headers = this.t.headers({ accept: 'text/event-stream' });
         if (lastSeq !== undefined) headers['last-event-id'] = String(lastSeq);
@@ -101,7 +113,8 @@ export class Streams {
         }
         if (res.body === null) throw new ParleyConnectionError('The event stream has no body');
         try {
-          for await (const frame of frames(res.body)) {
+          alive();
+          for await (const frame of frames(res.body, alive)) {
             if (frame.event === 'retry') {
               retryMs = Number(frame.data);
               continue;
@@ -126,6 +139,7 @@ export class Streams {
         // the server ended the body without stream.closed (a slow consumer, a restart): reconnect
         await sleep(retryMs, signal);
       } finally {
+        clearTimeout(idle);
         signal?.removeEventListener('abort', onAbort);
         local.abort();
       }
@@ -152,7 +166,7 @@ export class Streams {
 const enc = encodeURIComponent;
 
 /** Server-Sent Events frames from a byte stream (the WHATWG parsing rules, minus what Parley never sends). */
-async function* frames(body: ReadableStream<Uint8Array>): AsyncGenerator<Frame, void, undefined> {
+async function* frames(body: ReadableStream<Uint8Array>, onChunk: () => void): AsyncGenerator<Frame, void, undefined> {
   const reader = body.getReader();
   const decoder = new TextDecoder();
   let buffer = '';
@@ -163,6 +177,7 @@ async function* frames(body: ReadableStream<Uint8Array>): AsyncGenerator<Frame, 
     for (;;) {
       const { done, value } = await reader.read();
       if (done) return;
+      onChunk();
       buffer += decoder.decode(value, { stream: true });
       for (;;) {
         const m = /\r\n|\n|\r/.exec(buffer);

@@ -145,6 +145,36 @@ for (const engine of testEngines()) {
       );
     });
 
+    test('message, tool invocation and audit iterators walk several pages', async () => {
+      const c = await parley.conversations.create({ user_id: 'u-msgs' });
+      const contents = ['a', 'b', 'c', 'd', 'e'];
+      for (const content of contents) await parley.messages.append(c.id, { role: 'user', content });
+      const tools: string[] = [];
+      for (let i = 0; i < 3; i++) tools.push((await parley.toolInvocations.create(c.id, { tool_name: `t${i}` })).id);
+      const walked: string[] = [];
+      for await (const m of parley.messages.list(c.id, { limit: 2 })) walked.push(m.content);
+      assert.deepEqual(walked, contents);
+      const pages = [];
+      for await (const p of parley.messages.list(c.id, { limit: 2, order: 'desc' }).pages()) pages.push(p.data.length);
+      assert.deepEqual(pages, [2, 2, 1]);
+      assert.deepEqual(
+        (await parley.toolInvocations.list(c.id, { limit: 1 }).toArray()).map((t) => t.id).sort(),
+        [...tools].sort(),
+      );
+      const admin = client({ apiKey: adminKey });
+      const mine: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const d = await parley.conversations.create({ user_id: 'u-audit' });
+        await parley.conversations.delete(d.id);
+        mine.push(d.id);
+      }
+      const audited: string[] = [];
+      for await (const e of admin.audit.list({ action: 'conversation.deleted', limit: 1 })) {
+        if (mine.includes(e.target_id)) audited.push(e.target_id);
+      }
+      assert.deepEqual(audited, [...mine].reverse());
+    });
+
     test('the search iterator walks every match', async () => {
       const want: string[] = [];
       for (let i = 0; i < 5; i++) {
@@ -340,6 +370,40 @@ for (const engine of testEngines()) {
       );
       assert.equal(got.at(-1)?.type, 'conversation.deleted');
       assert.deepEqual(lastEventIds, [null, String(seenBeforeDrop)]);
+    });
+
+    test('a live stream that goes silent is replaced, and nothing is lost or repeated', async () => {
+      const c = await parley.conversations.create({ user_id: 'u-idle' });
+      let opened = 0;
+      const counting: FetchLike = (url, init) => {
+        if (url.includes('/events')) opened++;
+        return fetch(url, init);
+      };
+      const ctl = new AbortController();
+      const got: StreamEvent[] = [];
+      let readies = 0;
+      // the test server's heartbeat is 25 s: a 150 ms idle limit drops every connection
+      const done = client({ fetch: counting }).streams.subscribe(c.id, {
+        idleTimeoutMs: 150,
+        signal: ctl.signal,
+        onReady: () => {
+          readies++;
+        },
+        onEvent: (e) => {
+          got.push(e);
+        },
+      });
+      await until(() => readies === 1);
+      await parley.messages.append(c.id, { role: 'user', content: 'before' });
+      await until(() => opened >= 2);
+      await parley.messages.append(c.id, { role: 'user', content: 'after' });
+      await until(() => got.filter((e) => e.type === 'message.created').length === 2);
+      ctl.abort();
+      await done;
+      assert.deepEqual(
+        got.map((e) => e.seq),
+        got.map((_, i) => i + 1),
+      );
     });
 
     test('a stream token is minted for the conversation, and the WebSocket URL names it', async () => {
