@@ -6,6 +6,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import {
+  type ErrorCode,
   type FetchLike,
   Parley,
   ParleyConnectionError,
@@ -418,6 +419,18 @@ for (const engine of testEngines()) {
 }
 
 describe('@parley/sdk source', () => {
+  test('codes, bodies and queries are typed from the generated spec (npm run typecheck holds these lines)', () => {
+    const code: ErrorCode = 'not_found';
+    // @ts-expect-error not a code of the catalog
+    const unknownCode: ErrorCode = 'no_such_code';
+    const p = new Parley({ baseUrl: 'http://127.0.0.1:1', apiKey: 'prl_x' });
+    // @ts-expect-error role is a closed union
+    const badRole = () => p.messages.append('conv_x', { role: 'robot', content: 'x' });
+    // @ts-expect-error per_page is a number
+    const badQuery = () => p.conversations.list({ per_page: 'ten' });
+    assert.ok(code && unknownCode && typeof badRole === 'function' && typeof badQuery === 'function');
+  });
+
   test('imports nothing from node: (it runs in browsers, Deno and Bun)', () => {
     const files: string[] = [];
     const walk = (dir: string) => {
