@@ -66,8 +66,8 @@ export class Streams {
   /**
    * Every event of a conversation, live, as an async iterator. After a dropped connection it
    * reconnects with `Last-Event-ID` = the last seq it yielded, so nothing is missed or repeated.
-   * Ends after `conversation.deleted`, when the server closes the stream, or when `signal` aborts
-   * (or the loop breaks).
+   * Ends after `conversation.deleted`, when the server closes the stream for good (`stream.closed`
+   * other than 1001 "shutting down", which reconnects), or when `signal` aborts (or the loop breaks).
    */
   async *events(conversationId: string, opts: SubscribeOptions = {}): AsyncGenerator<StreamEvent, void, undefined> {
     const { signal } = opts;
@@ -121,10 +121,18 @@ export class Streams {
             }
             if (frame.event === 'stream.ready') {
               failures = 0;
-              opts.onReady?.(JSON.parse(frame.data));
+              const ready = JSON.parse(frame.data) as { conversation_id: string; last_seq: number };
+              // a stream opened without afterSeq starts live at last_seq: resume from there after a drop
+              lastSeq ??= ready.last_seq;
+              opts.onReady?.(ready);
               continue;
             }
-            if (frame.event === 'stream.closed') return;
+            if (frame.event === 'stream.closed') {
+              const { code } = JSON.parse(frame.data) as { code: number };
+              // 1001: that instance is shutting down (another may answer); anything else is final
+              if (code === GOING_AWAY) break;
+              return;
+            }
             if (frame.id === undefined) continue;
             const event = JSON.parse(frame.data) as StreamEvent;
             if (lastSeq !== undefined && event.seq <= lastSeq) continue;
@@ -136,7 +144,7 @@ export class Streams {
           if (signal?.aborted) throw signal.reason;
           if (++failures > maxReconnects) throw new ParleyConnectionError('The event stream broke', { cause: err });
         }
-        // the server ended the body without stream.closed (a slow consumer, a restart): reconnect
+        // the body ended without a final stream.closed (a slow consumer, a restart, 1001): reconnect
         await sleep(retryMs, signal);
       } finally {
         clearTimeout(idle);
@@ -164,6 +172,7 @@ export class Streams {
 }
 
 const enc = encodeURIComponent;
+const GOING_AWAY = 1001;
 
 /** Server-Sent Events frames from a byte stream (the WHATWG parsing rules, minus what Parley never sends). */
 async function* frames(body: ReadableStream<Uint8Array>, onChunk: () => void): AsyncGenerator<Frame, void, undefined> {

@@ -346,17 +346,24 @@ for (const engine of testEngines()) {
           got.push(e);
         },
       });
-      await until(() => readies === 1);
-      await parley.messages.append(c.id, { role: 'user', content: 'one' });
-      await parley.messages.append(c.id, { role: 'assistant', content: 'two' });
+      const cut = () => {
+        for (const ctl of open) ctl.abort();
+        open.clear();
+      };
       const messages = () => got.filter((e) => e.type === 'message.created');
+      await until(() => readies === 1);
+      // dropped before any event: the resume starts from the last_seq of stream.ready
+      cut();
+      await parley.messages.append(c.id, { role: 'user', content: 'one' });
+      await until(() => readies === 2);
+      await until(() => messages().length === 1);
+      await parley.messages.append(c.id, { role: 'assistant', content: 'two' });
       await until(() => messages().length === 2);
       const seenBeforeDrop = got.length;
-      for (const ctl of open) ctl.abort();
-      open.clear();
+      cut();
       // written while the stream is down: the resume must replay it
       await parley.messages.append(c.id, { role: 'user', content: 'three' });
-      await until(() => readies === 2);
+      await until(() => readies === 3);
       await parley.messages.append(c.id, { role: 'assistant', content: 'four' });
       await until(() => messages().length === 4);
       await parley.conversations.delete(c.id, { force: 'true' });
@@ -370,7 +377,7 @@ for (const engine of testEngines()) {
         ['one', 'two', 'three', 'four'],
       );
       assert.equal(got.at(-1)?.type, 'conversation.deleted');
-      assert.deepEqual(lastEventIds, [null, String(seenBeforeDrop)]);
+      assert.deepEqual(lastEventIds, [null, '0', String(seenBeforeDrop)]);
     });
 
     test('a live stream that goes silent is replaced, and nothing is lost or repeated', async () => {
