@@ -220,6 +220,36 @@ for (const engine of testEngines()) {
       assert.equal(mine.calls[0]?.key, 'k-1');
     });
 
+    test('409 idempotency_in_progress is retried after Retry-After; a Retry-After beyond 60 s is not waited for', async () => {
+      let first = true;
+      const { f, calls } = recordingFetch(async (url, init) => {
+        if (first && init.method === 'POST') {
+          first = false;
+          const body = { error: { code: 'idempotency_in_progress', message: 'running', request_id: 'req_1' } };
+          return new Response(JSON.stringify(body), { status: 409, headers: { 'retry-after': '1' } });
+        }
+        return fetch(url, init);
+      });
+      const c = await client({ fetch: f }).conversations.create({ user_id: 'u-409' });
+      assert.match(c.id, /^conv_/);
+      assert.deepEqual(
+        calls.map((x) => x.status),
+        [409, 201],
+      );
+      assert.equal(calls[0]?.key, calls[1]?.key);
+
+      let attempts = 0;
+      const later: FetchLike = async () => {
+        attempts++;
+        return new Response('', { status: 503, headers: { 'retry-after': '120' } });
+      };
+      await assert.rejects(
+        client({ fetch: later }).conversations.list().page(),
+        (e) => e instanceof ParleyError && e.code === 'service_unavailable' && e.retryAfter === 120,
+      );
+      assert.equal(attempts, 1);
+    });
+
     test('429: waits Retry-After, retries, succeeds', async () => {
       const admin = client({ apiKey: adminKey });
       const limited = await admin.keys.create({ name: 'limited', scopes: ['read:ai', 'write:ai'], rate_limit: 1 });
