@@ -1,0 +1,7 @@
+export { Parley, type ParleyOptions } from './client.js';
+export { type ErrorDetail, ParleyConnectionError, ParleyError, ParleyTimeoutError } from './errors.js';
+export { OPERATIONS } from './operations.js';
+export { type CursorPage, Paginated } from './pages.js';
+export { type StreamEvent, Streams, type StreamToken, type SubscribeOptions } from './streams.js';
+export type { FetchLike } from './transport.js';
+export type * from './types.js';

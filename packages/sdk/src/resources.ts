@@ -1,0 +1,210 @@
+import { Paginated } from './pages.js';
+import type { Transport } from './transport.js';
+import type { BodyOf, CallOptions, QueryOf, ResultOf, WriteOptions } from './types.js';
+
+type Q = Record<string, string | number | boolean | null | undefined>;
+const enc = encodeURIComponent;
+
+type ConversationList = ResultOf<'/v1/conversations', 'get'>;
+type MessageList = ResultOf<'/v1/conversations/{id}/messages', 'get'>;
+type ToolList = ResultOf<'/v1/conversations/{id}/tool-invocations', 'get'>;
+type AuditList = ResultOf<'/v1/audit-events', 'get'>;
+type WorkspaceList = ResultOf<'/v1/workspaces', 'get'>;
+
+abstract class Resource {
+  constructor(protected readonly t: Transport) {}
+
+  protected async fetchJson<T>(path: string, query: object | undefined, opts: CallOptions): Promise<T> {
+    return (await this.t.request<T>({ method: 'GET', path, query: query as Q | undefined }, opts)).data;
+  }
+
+  protected async send<T>(
+    method: 'POST' | 'PATCH' | 'DELETE',
+    path: string,
+    body: unknown,
+    opts: WriteOptions,
+    query?: object,
+  ): Promise<T> {
+    return (await this.t.request<T>({ method, path, body, query: query as Q | undefined }, opts)).data;
+  }
+
+  protected paged<T, P extends { data: T[]; meta: { next_cursor: string | null } }>(
+    path: string,
+    params: object,
+    opts: CallOptions,
+  ): Paginated<T, P> {
+    return new Paginated<T, P>(params as Record<string, unknown>, opts, (p, o) => this.fetchJson<P>(path, p, o));
+  }
+}
+
+export class Conversations extends Resource {
+  async create(body: BodyOf<'/v1/conversations', 'post'>, opts: WriteOptions = {}) {
+    return (await this.send<ResultOf<'/v1/conversations', 'post'>>('POST', '/v1/conversations', body, opts)).data;
+  }
+
+  /**
+   * Conversations, newest activity first by default; `for await` over it walks every page.
+   * `.pages()` gives the pages with `meta.total` / `meta.total_exact`.
+   */
+  list(params: QueryOf<'/v1/conversations', 'get'> = {}, opts: CallOptions = {}) {
+    return this.list_<ConversationList>(params, opts);
+  }
+
+  /** `list` with `search`: every word must match; each item carries `match`. */
+  search(query: string, params: Omit<QueryOf<'/v1/conversations', 'get'>, 'search'> = {}, opts: CallOptions = {}) {
+    return this.list_<ConversationList>({ ...params, search: query }, opts);
+  }
+
+  async get(id: string, params: QueryOf<'/v1/conversations/{id}', 'get'> = {}, opts: CallOptions = {}) {
+    const r = await this.fetchJson<ResultOf<'/v1/conversations/{id}', 'get'>>(
+      `/v1/conversations/${enc(id)}`,
+      params,
+      opts,
+    );
+    return r.data;
+  }
+
+  async update(id: string, body: BodyOf<'/v1/conversations/{id}', 'patch'>, opts: WriteOptions = {}) {
+    const r = await this.send<ResultOf<'/v1/conversations/{id}', 'patch'>>(
+      'PATCH',
+      `/v1/conversations/${enc(id)}`,
+      body,
+      opts,
+    );
+    return r.data;
+  }
+
+  /** Deletes it with everything it holds; `force` also closes its live streams. */
+  async delete(id: string, params: QueryOf<'/v1/conversations/{id}', 'delete'> = {}, opts: WriteOptions = {}) {
+    await this.send<undefined>('DELETE', `/v1/conversations/${enc(id)}`, undefined, opts, params);
+  }
+
+  private list_<P extends ConversationList>(params: object, opts: CallOptions) {
+    return this.paged<P['data'][number], P>('/v1/conversations', params, opts);
+  }
+}
+
+export class Messages extends Resource {
+  async append(
+    conversationId: string,
+    body: BodyOf<'/v1/conversations/{id}/messages', 'post'>,
+    opts: WriteOptions = {},
+  ) {
+    const r = await this.send<ResultOf<'/v1/conversations/{id}/messages', 'post'>>(
+      'POST',
+      `/v1/conversations/${enc(conversationId)}/messages`,
+      body,
+      opts,
+    );
+    return r.data;
+  }
+
+  /** Oldest first by default; `for await` walks every page. */
+  list(conversationId: string, params: QueryOf<'/v1/conversations/{id}/messages', 'get'> = {}, opts: CallOptions = {}) {
+    return this.paged<MessageList['data'][number], MessageList>(
+      `/v1/conversations/${enc(conversationId)}/messages`,
+      params,
+      opts,
+    );
+  }
+}
+
+export class ToolInvocations extends Resource {
+  async create(
+    conversationId: string,
+    body: BodyOf<'/v1/conversations/{id}/tool-invocations', 'post'>,
+    opts: WriteOptions = {},
+  ) {
+    const r = await this.send<ResultOf<'/v1/conversations/{id}/tool-invocations', 'post'>>(
+      'POST',
+      `/v1/conversations/${enc(conversationId)}/tool-invocations`,
+      body,
+      opts,
+    );
+    return r.data;
+  }
+
+  list(
+    conversationId: string,
+    params: QueryOf<'/v1/conversations/{id}/tool-invocations', 'get'> = {},
+    opts: CallOptions = {},
+  ) {
+    return this.paged<ToolList['data'][number], ToolList>(
+      `/v1/conversations/${enc(conversationId)}/tool-invocations`,
+      params,
+      opts,
+    );
+  }
+
+  async get(conversationId: string, toolId: string, opts: CallOptions = {}) {
+    const r = await this.fetchJson<ResultOf<'/v1/conversations/{id}/tool-invocations/{tool_id}', 'get'>>(
+      `/v1/conversations/${enc(conversationId)}/tool-invocations/${enc(toolId)}`,
+      undefined,
+      opts,
+    );
+    return r.data;
+  }
+
+  async update(
+    conversationId: string,
+    toolId: string,
+    body: BodyOf<'/v1/conversations/{id}/tool-invocations/{tool_id}', 'patch'>,
+    opts: WriteOptions = {},
+  ) {
+    const r = await this.send<ResultOf<'/v1/conversations/{id}/tool-invocations/{tool_id}', 'patch'>>(
+      'PATCH',
+      `/v1/conversations/${enc(conversationId)}/tool-invocations/${enc(toolId)}`,
+      body,
+      opts,
+    );
+    return r.data;
+  }
+}
+
+export class Keys extends Resource {
+  /** The answer's `secret` is the only time the key is shown (null on an idempotent replay). */
+  async create(body: BodyOf<'/v1/keys', 'post'>, opts: WriteOptions = {}) {
+    return (await this.send<ResultOf<'/v1/keys', 'post'>>('POST', '/v1/keys', body, opts)).data;
+  }
+
+  async list(opts: CallOptions = {}) {
+    return (await this.fetchJson<ResultOf<'/v1/keys', 'get'>>('/v1/keys', undefined, opts)).data;
+  }
+
+  async get(id: string, opts: CallOptions = {}) {
+    return (await this.fetchJson<ResultOf<'/v1/keys/{id}', 'get'>>(`/v1/keys/${enc(id)}`, undefined, opts)).data;
+  }
+
+  async revoke(id: string, opts: WriteOptions = {}) {
+    return (await this.send<ResultOf<'/v1/keys/{id}', 'delete'>>('DELETE', `/v1/keys/${enc(id)}`, undefined, opts))
+      .data;
+  }
+}
+
+export class Workspaces extends Resource {
+  /** Instance admin key only; the answer holds the new workspace's first admin key. */
+  async create(body: BodyOf<'/v1/workspaces', 'post'>, opts: WriteOptions = {}) {
+    return (await this.send<ResultOf<'/v1/workspaces', 'post'>>('POST', '/v1/workspaces', body, opts)).data;
+  }
+
+  list(params: QueryOf<'/v1/workspaces', 'get'> = {}, opts: CallOptions = {}) {
+    return this.paged<WorkspaceList['data'][number], WorkspaceList>('/v1/workspaces', params, opts);
+  }
+
+  async get(id: string, opts: CallOptions = {}) {
+    return (await this.fetchJson<ResultOf<'/v1/workspaces/{id}', 'get'>>(`/v1/workspaces/${enc(id)}`, undefined, opts))
+      .data;
+  }
+
+  async update(id: string, body: BodyOf<'/v1/workspaces/{id}', 'patch'>, opts: WriteOptions = {}) {
+    return (await this.send<ResultOf<'/v1/workspaces/{id}', 'patch'>>('PATCH', `/v1/workspaces/${enc(id)}`, body, opts))
+      .data;
+  }
+}
+
+export class Audit extends Resource {
+  /** Newest first by default; `for await` walks every page. */
+  list(params: QueryOf<'/v1/audit-events', 'get'> = {}, opts: CallOptions = {}) {
+    return this.paged<AuditList['data'][number], AuditList>('/v1/audit-events', params, opts);
+  }
+}
