@@ -8,321 +8,10 @@ export interface paths {
             cookie?: never;
         };
         /** List conversations (page/per_page or keyset cursor/limit), filter and search */
-        get: {
-            parameters: {
-                query?: {
-                    page?: number;
-                    per_page?: number;
-                    cursor?: string;
-                    /** @description Alias of per_page for cursor pages */
-                    limit?: number;
-                    /** @description Owner; a key bound to a user defaults to that user */
-                    user_id?: string;
-                    /** @description Bot id */
-                    bot_id?: string;
-                    /** @description Contact id */
-                    contact_id?: string;
-                    /** @description Deal id */
-                    deal_id?: string;
-                    /** @description Matter id */
-                    matter_id?: string;
-                    /** @description false (default) hides archived; true includes them; only shows just them */
-                    archived?: "false" | "true" | "only";
-                    /** @description ISO 8601, UTC */
-                    created_after?: string;
-                    /** @description ISO 8601, UTC */
-                    created_before?: string;
-                    /** @description ISO 8601, UTC */
-                    updated_after?: string;
-                    /** @description ISO 8601, UTC */
-                    updated_before?: string;
-                    /** @description relevance (best match first; the default when `search` is given, and only valid with it) ignores `order` */
-                    order_by?: "updated_at" | "created_at" | "relevance";
-                    order?: "desc" | "asc";
-                    /** @description Literal text found in titles and message content: every word must match (case- and accent-insensitive), the last one as a prefix; "quoted phrases" match as phrases; CJK and emoji are findable; operators and punctuation are plain text. Each item then carries `match`. See docs/search.md */
-                    search?: string;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: components["schemas"]["Conversation"][];
-                            meta: {
-                                total: number;
-                                /** @description false when the count stopped at its cap: 1,000 for a search, 10,000 for other filters that counters cannot answer */
-                                total_exact: boolean;
-                                page: number | null;
-                                per_page: number;
-                                next_cursor: string | null;
-                            };
-                        };
-                    };
-                };
-                /** @description `invalid_cursor`: The pagination cursor is malformed, tampered with, or belongs to another query or workspace. `validation_failed`: The request body, query or path did not match the schema. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `invalid_key`: The API key is missing, malformed, unknown, revoked or expired. */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `insufficient_permissions`: The API key lacks the scope this operation needs; the message names it. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `rate_limited`: Too many requests; wait until the time in Retry-After / X-RateLimit-Reset. */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `internal_error`: An unexpected error; the message never carries internal details. Report the request id. */
-                500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        get: operations["listConversations"];
         put?: never;
         /** Create a conversation, optionally with its first messages */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        title?: string;
-                        /** @description Owner user id; defaults to the key’s user */
-                        user_id?: string;
-                        /** @description Bot / assistant id */
-                        bot_id?: string;
-                        context?: {
-                            /** @description Contact id */
-                            contact_id?: string;
-                            /** @description Deal id */
-                            deal_id?: string;
-                            /** @description Matter id */
-                            matter_id?: string;
-                        } & {
-                            [key: string]: unknown;
-                        };
-                        /** @description Any JSON object */
-                        metadata?: {
-                            [key: string]: unknown;
-                        };
-                        /** @description Optional first messages */
-                        messages?: {
-                            role: "user" | "assistant" | "system" | "tool";
-                            /** @description Up to 256 Ki characters */
-                            content: string;
-                            /** @description Any JSON object */
-                            metadata?: {
-                                [key: string]: unknown;
-                            };
-                        }[];
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                /** @description `conv_` + ULID; the same 128 bits as a UUID are accepted in paths */
-                                id: string;
-                                title: string | null;
-                                title_source: "auto" | "user" | null;
-                                user_id: string | null;
-                                bot_id: string | null;
-                                /** @description contact_id, deal_id, matter_id plus any free keys */
-                                context: {
-                                    contact_id?: string;
-                                    deal_id?: string;
-                                    matter_id?: string;
-                                } & {
-                                    [key: string]: unknown;
-                                };
-                                /** @description Any JSON object */
-                                metadata: {
-                                    [key: string]: unknown;
-                                };
-                                archived: boolean;
-                                message_count: number;
-                                tool_invocation_count: number;
-                                last_message_at: string | null;
-                                /**
-                                 * Format: date-time
-                                 * @description ISO 8601, UTC
-                                 */
-                                created_at: string;
-                                /**
-                                 * Format: date-time
-                                 * @description ISO 8601, UTC
-                                 */
-                                updated_at: string;
-                                /** @description Only on list items answering `search`: why this conversation matched (see docs/search.md) */
-                                match?: {
-                                    /** @description The best-matching message; null when the title is the best match */
-                                    message_id: string | null;
-                                    field: "title" | "content";
-                                    /** @description Plain text (never HTML) of about 200 characters around the matches, "…" where text was left out */
-                                    snippet: string;
-                                    /** @description Where the matched terms are in `snippet`: [start, end) as UTF-16 code unit offsets (JavaScript string indices), ascending, non-overlapping; clients render them */
-                                    highlights: {
-                                        start: number;
-                                        end: number;
-                                    }[];
-                                };
-                                /** @description Most recent first */
-                                messages: components["schemas"]["Message"][];
-                                /** @description With include_tool_steps=true */
-                                tool_invocations?: components["schemas"]["ToolInvocation"][];
-                                /** @description GET only: live streams open on it across instances; null when presence is unavailable */
-                                live_connections?: number | null;
-                            };
-                        };
-                    };
-                };
-                /** @description `invalid_json`: The request body is not valid JSON (or its bytes are not UTF-8). `invalid_idempotency_key`: The Idempotency-Key header is empty, longer than 255 characters, or not printable ASCII. `validation_failed`: The request body, query or path did not match the schema. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `invalid_key`: The API key is missing, malformed, unknown, revoked or expired. */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `insufficient_permissions`: The API key lacks the scope this operation needs; the message names it. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `idempotency_in_progress`: A request with this Idempotency-Key is still running; retry after the Retry-After delay. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `payload_too_large`: The request body is larger than the configured limit. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `unsupported_media_type`: The request body is not application/json, or declares a charset other than UTF-8. */
-                415: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `idempotency_key_reused`: This Idempotency-Key was already used with a different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `rate_limited`: Too many requests; wait until the time in Retry-After / X-RateLimit-Reset. */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `internal_error`: An unexpected error; the message never carries internal details. Report the request id. */
-                500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        post: operations["createConversation"];
         delete?: never;
         options?: never;
         head?: never;
@@ -336,425 +25,19 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get a conversation with its most recent messages */
-        get: {
-            parameters: {
-                query?: {
-                    /** @description Messages, most recent first */
-                    limit?: number;
-                    include_tool_steps?: "true" | "false";
-                };
-                header?: never;
-                path: {
-                    /** @description Conversation id */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                /** @description `conv_` + ULID; the same 128 bits as a UUID are accepted in paths */
-                                id: string;
-                                title: string | null;
-                                title_source: "auto" | "user" | null;
-                                user_id: string | null;
-                                bot_id: string | null;
-                                /** @description contact_id, deal_id, matter_id plus any free keys */
-                                context: {
-                                    contact_id?: string;
-                                    deal_id?: string;
-                                    matter_id?: string;
-                                } & {
-                                    [key: string]: unknown;
-                                };
-                                /** @description Any JSON object */
-                                metadata: {
-                                    [key: string]: unknown;
-                                };
-                                archived: boolean;
-                                message_count: number;
-                                tool_invocation_count: number;
-                                last_message_at: string | null;
-                                /**
-                                 * Format: date-time
-                                 * @description ISO 8601, UTC
-                                 */
-                                created_at: string;
-                                /**
-                                 * Format: date-time
-                                 * @description ISO 8601, UTC
-                                 */
-                                updated_at: string;
-                                /** @description Only on list items answering `search`: why this conversation matched (see docs/search.md) */
-                                match?: {
-                                    /** @description The best-matching message; null when the title is the best match */
-                                    message_id: string | null;
-                                    field: "title" | "content";
-                                    /** @description Plain text (never HTML) of about 200 characters around the matches, "…" where text was left out */
-                                    snippet: string;
-                                    /** @description Where the matched terms are in `snippet`: [start, end) as UTF-16 code unit offsets (JavaScript string indices), ascending, non-overlapping; clients render them */
-                                    highlights: {
-                                        start: number;
-                                        end: number;
-                                    }[];
-                                };
-                                /** @description Most recent first */
-                                messages: components["schemas"]["Message"][];
-                                /** @description With include_tool_steps=true */
-                                tool_invocations?: components["schemas"]["ToolInvocation"][];
-                                /** @description GET only: live streams open on it across instances; null when presence is unavailable */
-                                live_connections?: number | null;
-                            };
-                        };
-                    };
-                };
-                /** @description `validation_failed`: The request body, query or path did not match the schema. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `invalid_key`: The API key is missing, malformed, unknown, revoked or expired. */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `insufficient_permissions`: The API key lacks the scope this operation needs; the message names it. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `not_found`: No such object in this workspace (objects of other workspaces answer identically), or no such route. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `rate_limited`: Too many requests; wait until the time in Retry-After / X-RateLimit-Reset. */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `internal_error`: An unexpected error; the message never carries internal details. Report the request id. */
-                500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        /** Get a conversation with its most recent messages, oldest first (order=desc: newest first) */
+        get: operations["getConversation"];
         put?: never;
         post?: never;
         /**
          * Delete a conversation with all its messages, tool invocations and index entries, atomically
-         * @description While live streams are open on it: 409 conversation_busy with live_connections, unless force=true, which deletes and closes those streams on every instance (close code 4410).
+         * @description Live streams do not stop it: it deletes and ends every stream on every instance with the conversation.deleted event (close code 4410). With if_idle=true a conversation with live streams is refused with 409 conversation_busy (live_connections) and kept.
          */
-        delete: {
-            parameters: {
-                query?: {
-                    force?: "true" | "false";
-                };
-                header?: never;
-                path: {
-                    /** @description Conversation id */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Deleted */
-                204: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description `invalid_json`: The request body is not valid JSON (or its bytes are not UTF-8). `invalid_idempotency_key`: The Idempotency-Key header is empty, longer than 255 characters, or not printable ASCII. `validation_failed`: The request body, query or path did not match the schema. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `invalid_key`: The API key is missing, malformed, unknown, revoked or expired. */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `insufficient_permissions`: The API key lacks the scope this operation needs; the message names it. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `not_found`: No such object in this workspace (objects of other workspaces answer identically), or no such route. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `idempotency_in_progress`: A request with this Idempotency-Key is still running; retry after the Retry-After delay. `conversation_busy`: The conversation has live connections; retry, or delete with force=true. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `payload_too_large`: The request body is larger than the configured limit. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `unsupported_media_type`: The request body is not application/json, or declares a charset other than UTF-8. */
-                415: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `idempotency_key_reused`: This Idempotency-Key was already used with a different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `rate_limited`: Too many requests; wait until the time in Retry-After / X-RateLimit-Reset. */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `internal_error`: An unexpected error; the message never carries internal details. Report the request id. */
-                500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        delete: operations["deleteConversation"];
         options?: never;
         head?: never;
         /** Rename, archive or restore, or change the context of a conversation */
-        patch: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description Conversation id */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        title?: string;
-                        archived?: boolean;
-                        /** @description Merged into the context; null clears a key */
-                        context?: {
-                            contact_id?: string | null;
-                            deal_id?: string | null;
-                            matter_id?: string | null;
-                        } & {
-                            [key: string]: unknown;
-                        };
-                        /** @description Merged; null removes a key */
-                        metadata?: {
-                            [key: string]: unknown;
-                        };
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: components["schemas"]["Conversation"];
-                        };
-                    };
-                };
-                /** @description `invalid_json`: The request body is not valid JSON (or its bytes are not UTF-8). `invalid_idempotency_key`: The Idempotency-Key header is empty, longer than 255 characters, or not printable ASCII. `validation_failed`: The request body, query or path did not match the schema. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `invalid_key`: The API key is missing, malformed, unknown, revoked or expired. */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `insufficient_permissions`: The API key lacks the scope this operation needs; the message names it. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `not_found`: No such object in this workspace (objects of other workspaces answer identically), or no such route. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `idempotency_in_progress`: A request with this Idempotency-Key is still running; retry after the Retry-After delay. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `payload_too_large`: The request body is larger than the configured limit. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `unsupported_media_type`: The request body is not application/json, or declares a charset other than UTF-8. */
-                415: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `idempotency_key_reused`: This Idempotency-Key was already used with a different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `rate_limited`: Too many requests; wait until the time in Retry-After / X-RateLimit-Reset. */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `internal_error`: An unexpected error; the message never carries internal details. Report the request id. */
-                500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        patch: operations["updateConversation"];
         trace?: never;
     };
     "/v1/conversations/{id}/messages": {
@@ -765,239 +48,10 @@ export interface paths {
             cookie?: never;
         };
         /** List messages, oldest first by default, in keyset pages */
-        get: {
-            parameters: {
-                query?: {
-                    cursor?: string;
-                    limit?: number;
-                    order?: "asc" | "desc";
-                };
-                header?: never;
-                path: {
-                    /** @description Conversation id */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: components["schemas"]["Message"][];
-                            meta: {
-                                next_cursor: string | null;
-                            };
-                        };
-                    };
-                };
-                /** @description `invalid_cursor`: The pagination cursor is malformed, tampered with, or belongs to another query or workspace. `validation_failed`: The request body, query or path did not match the schema. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `invalid_key`: The API key is missing, malformed, unknown, revoked or expired. */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `insufficient_permissions`: The API key lacks the scope this operation needs; the message names it. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `not_found`: No such object in this workspace (objects of other workspaces answer identically), or no such route. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `rate_limited`: Too many requests; wait until the time in Retry-After / X-RateLimit-Reset. */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `internal_error`: An unexpected error; the message never carries internal details. Report the request id. */
-                500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        get: operations["listMessages"];
         put?: never;
         /** Append a message */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description Conversation id */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        role: "user" | "assistant" | "system" | "tool";
-                        /** @description Up to 256 Ki characters */
-                        content: string;
-                        /** @description Any JSON object */
-                        metadata?: {
-                            [key: string]: unknown;
-                        };
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: components["schemas"]["Message"];
-                        };
-                    };
-                };
-                /** @description `invalid_json`: The request body is not valid JSON (or its bytes are not UTF-8). `invalid_idempotency_key`: The Idempotency-Key header is empty, longer than 255 characters, or not printable ASCII. `validation_failed`: The request body, query or path did not match the schema. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `invalid_key`: The API key is missing, malformed, unknown, revoked or expired. */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `insufficient_permissions`: The API key lacks the scope this operation needs; the message names it. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `not_found`: No such object in this workspace (objects of other workspaces answer identically), or no such route. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `idempotency_in_progress`: A request with this Idempotency-Key is still running; retry after the Retry-After delay. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `payload_too_large`: The request body is larger than the configured limit. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `unsupported_media_type`: The request body is not application/json, or declares a charset other than UTF-8. */
-                415: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `idempotency_key_reused`: This Idempotency-Key was already used with a different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `rate_limited`: Too many requests; wait until the time in Retry-After / X-RateLimit-Reset. */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `internal_error`: An unexpected error; the message never carries internal details. Report the request id. */
-                500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        post: operations["createMessage"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1012,248 +66,10 @@ export interface paths {
             cookie?: never;
         };
         /** List tool invocations in keyset pages */
-        get: {
-            parameters: {
-                query?: {
-                    cursor?: string;
-                    limit?: number;
-                    order?: "asc" | "desc";
-                };
-                header?: never;
-                path: {
-                    /** @description Conversation id */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: components["schemas"]["ToolInvocation"][];
-                            meta: {
-                                next_cursor: string | null;
-                            };
-                        };
-                    };
-                };
-                /** @description `invalid_cursor`: The pagination cursor is malformed, tampered with, or belongs to another query or workspace. `validation_failed`: The request body, query or path did not match the schema. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `invalid_key`: The API key is missing, malformed, unknown, revoked or expired. */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `insufficient_permissions`: The API key lacks the scope this operation needs; the message names it. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `not_found`: No such object in this workspace (objects of other workspaces answer identically), or no such route. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `rate_limited`: Too many requests; wait until the time in Retry-After / X-RateLimit-Reset. */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `internal_error`: An unexpected error; the message never carries internal details. Report the request id. */
-                500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        get: operations["listToolInvocations"];
         put?: never;
         /** Record a tool invocation */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description Conversation id */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        tool_name: string;
-                        input?: unknown;
-                        output?: unknown;
-                        status?: "pending" | "running" | "succeeded" | "failed" | "cancelled";
-                        /** @description Message this invocation belongs to */
-                        message_id?: string;
-                        /**
-                         * Format: date-time
-                         * @description ISO 8601, UTC
-                         */
-                        started_at?: string;
-                        /**
-                         * Format: date-time
-                         * @description ISO 8601, UTC
-                         */
-                        finished_at?: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: components["schemas"]["ToolInvocation"];
-                        };
-                    };
-                };
-                /** @description `invalid_json`: The request body is not valid JSON (or its bytes are not UTF-8). `invalid_idempotency_key`: The Idempotency-Key header is empty, longer than 255 characters, or not printable ASCII. `validation_failed`: The request body, query or path did not match the schema. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `invalid_key`: The API key is missing, malformed, unknown, revoked or expired. */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `insufficient_permissions`: The API key lacks the scope this operation needs; the message names it. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `not_found`: No such object in this workspace (objects of other workspaces answer identically), or no such route. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `idempotency_in_progress`: A request with this Idempotency-Key is still running; retry after the Retry-After delay. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `payload_too_large`: The request body is larger than the configured limit. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `unsupported_media_type`: The request body is not application/json, or declares a charset other than UTF-8. */
-                415: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `idempotency_key_reused`: This Idempotency-Key was already used with a different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `rate_limited`: Too many requests; wait until the time in Retry-After / X-RateLimit-Reset. */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `internal_error`: An unexpected error; the message never carries internal details. Report the request id. */
-                500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        post: operations["createToolInvocation"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1268,238 +84,14 @@ export interface paths {
             cookie?: never;
         };
         /** Get one tool invocation */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description Conversation id */
-                    id: string;
-                    /** @description Tool invocation id */
-                    tool_id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: components["schemas"]["ToolInvocation"];
-                        };
-                    };
-                };
-                /** @description `validation_failed`: The request body, query or path did not match the schema. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `invalid_key`: The API key is missing, malformed, unknown, revoked or expired. */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `insufficient_permissions`: The API key lacks the scope this operation needs; the message names it. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `not_found`: No such object in this workspace (objects of other workspaces answer identically), or no such route. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `rate_limited`: Too many requests; wait until the time in Retry-After / X-RateLimit-Reset. */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `internal_error`: An unexpected error; the message never carries internal details. Report the request id. */
-                500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        get: operations["getToolInvocation"];
         put?: never;
         post?: never;
         delete?: never;
         options?: never;
         head?: never;
         /** Update a tool invocation: output, status, timings */
-        patch: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description Conversation id */
-                    id: string;
-                    /** @description Tool invocation id */
-                    tool_id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        output?: unknown;
-                        status?: "pending" | "running" | "succeeded" | "failed" | "cancelled";
-                        message_id?: string | null;
-                        started_at?: string | null;
-                        finished_at?: string | null;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: components["schemas"]["ToolInvocation"];
-                        };
-                    };
-                };
-                /** @description `invalid_json`: The request body is not valid JSON (or its bytes are not UTF-8). `invalid_idempotency_key`: The Idempotency-Key header is empty, longer than 255 characters, or not printable ASCII. `validation_failed`: The request body, query or path did not match the schema. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `invalid_key`: The API key is missing, malformed, unknown, revoked or expired. */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `insufficient_permissions`: The API key lacks the scope this operation needs; the message names it. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `not_found`: No such object in this workspace (objects of other workspaces answer identically), or no such route. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `idempotency_in_progress`: A request with this Idempotency-Key is still running; retry after the Retry-After delay. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `payload_too_large`: The request body is larger than the configured limit. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `unsupported_media_type`: The request body is not application/json, or declares a charset other than UTF-8. */
-                415: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `idempotency_key_reused`: This Idempotency-Key was already used with a different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `rate_limited`: Too many requests; wait until the time in Retry-After / X-RateLimit-Reset. */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `internal_error`: An unexpected error; the message never carries internal details. Report the request id. */
-                500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        patch: operations["updateToolInvocation"];
         trace?: never;
     };
     "/v1/audit-events": {
@@ -1510,99 +102,7 @@ export interface paths {
             cookie?: never;
         };
         /** Who deleted or changed what, newest first; never content */
-        get: {
-            parameters: {
-                query?: {
-                    cursor?: string;
-                    limit?: number;
-                    order?: "asc" | "desc";
-                    /** @description Only this action, e.g. conversation.deleted */
-                    action?: string;
-                    /** @description Only what this API key did */
-                    actor_key_id?: string;
-                    /** @description Only events about this conversation (their target) */
-                    conversation_id?: string;
-                    /** @description At or after this time (ISO 8601) */
-                    created_after?: string;
-                    /** @description Before this time (ISO 8601) */
-                    created_before?: string;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: components["schemas"]["AuditEvent"][];
-                            meta: {
-                                next_cursor: string | null;
-                            };
-                        };
-                    };
-                };
-                /** @description `invalid_cursor`: The pagination cursor is malformed, tampered with, or belongs to another query or workspace. `validation_failed`: The request body, query or path did not match the schema. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `invalid_key`: The API key is missing, malformed, unknown, revoked or expired. */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `insufficient_permissions`: The API key lacks the scope this operation needs; the message names it. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `rate_limited`: Too many requests; wait until the time in Retry-After / X-RateLimit-Reset. */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `internal_error`: An unexpected error; the message never carries internal details. Report the request id. */
-                500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        get: operations["listAuditEvents"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1619,216 +119,10 @@ export interface paths {
             cookie?: never;
         };
         /** List the workspace’s API keys (never their secrets) */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: components["schemas"]["ApiKey"][];
-                        };
-                    };
-                };
-                /** @description `validation_failed`: The request body, query or path did not match the schema. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `invalid_key`: The API key is missing, malformed, unknown, revoked or expired. */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `insufficient_permissions`: The API key lacks the scope this operation needs; the message names it. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `rate_limited`: Too many requests; wait until the time in Retry-After / X-RateLimit-Reset. */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `internal_error`: An unexpected error; the message never carries internal details. Report the request id. */
-                500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        get: operations["listApiKeys"];
         put?: never;
         /** Create an API key; the secret is in this response only */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        name: string;
-                        scopes: ("read:ai" | "write:ai" | "admin")[];
-                        /** @description Bind the key to this user */
-                        user_id?: string;
-                        /**
-                         * Format: date-time
-                         * @description ISO 8601, UTC
-                         */
-                        expires_at?: string;
-                        /** @description Requests per window */
-                        rate_limit?: number;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                key: components["schemas"]["ApiKey"];
-                                /** @description The key itself, shown in this response only; null on an idempotent replay (secrets are never stored) */
-                                secret: string | null;
-                            };
-                        };
-                    };
-                };
-                /** @description `invalid_json`: The request body is not valid JSON (or its bytes are not UTF-8). `invalid_idempotency_key`: The Idempotency-Key header is empty, longer than 255 characters, or not printable ASCII. `validation_failed`: The request body, query or path did not match the schema. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `invalid_key`: The API key is missing, malformed, unknown, revoked or expired. */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `insufficient_permissions`: The API key lacks the scope this operation needs; the message names it. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `idempotency_in_progress`: A request with this Idempotency-Key is still running; retry after the Retry-After delay. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `payload_too_large`: The request body is larger than the configured limit. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `unsupported_media_type`: The request body is not application/json, or declares a charset other than UTF-8. */
-                415: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `idempotency_key_reused`: This Idempotency-Key was already used with a different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `rate_limited`: Too many requests; wait until the time in Retry-After / X-RateLimit-Reset. */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `internal_error`: An unexpected error; the message never carries internal details. Report the request id. */
-                500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        post: operations["createApiKey"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1843,221 +137,11 @@ export interface paths {
             cookie?: never;
         };
         /** Get one API key (never its secret) */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description API key id */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: components["schemas"]["ApiKey"];
-                        };
-                    };
-                };
-                /** @description `validation_failed`: The request body, query or path did not match the schema. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `invalid_key`: The API key is missing, malformed, unknown, revoked or expired. */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `insufficient_permissions`: The API key lacks the scope this operation needs; the message names it. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `not_found`: No such object in this workspace (objects of other workspaces answer identically), or no such route. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `rate_limited`: Too many requests; wait until the time in Retry-After / X-RateLimit-Reset. */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `internal_error`: An unexpected error; the message never carries internal details. Report the request id. */
-                500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        get: operations["getApiKey"];
         put?: never;
         post?: never;
         /** Revoke an API key; the next request with it is refused */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description API key id */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: components["schemas"]["ApiKey"];
-                        };
-                    };
-                };
-                /** @description `invalid_json`: The request body is not valid JSON (or its bytes are not UTF-8). `invalid_idempotency_key`: The Idempotency-Key header is empty, longer than 255 characters, or not printable ASCII. `validation_failed`: The request body, query or path did not match the schema. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `invalid_key`: The API key is missing, malformed, unknown, revoked or expired. */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `insufficient_permissions`: The API key lacks the scope this operation needs; the message names it. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `not_found`: No such object in this workspace (objects of other workspaces answer identically), or no such route. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `idempotency_in_progress`: A request with this Idempotency-Key is still running; retry after the Retry-After delay. `last_admin_key`: The key is the last active admin key of its workspace; create another admin key first. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `payload_too_large`: The request body is larger than the configured limit. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `unsupported_media_type`: The request body is not application/json, or declares a charset other than UTF-8. */
-                415: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `idempotency_key_reused`: This Idempotency-Key was already used with a different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `rate_limited`: Too many requests; wait until the time in Retry-After / X-RateLimit-Reset. */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `internal_error`: An unexpected error; the message never carries internal details. Report the request id. */
-                500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        delete: operations["revokeApiKey"];
         options?: never;
         head?: never;
         patch?: never;
@@ -2071,213 +155,10 @@ export interface paths {
             cookie?: never;
         };
         /** List every workspace, oldest first (instance admin key only) */
-        get: {
-            parameters: {
-                query?: {
-                    cursor?: string;
-                    limit?: number;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: components["schemas"]["Workspace"][];
-                            meta: {
-                                next_cursor: string | null;
-                            };
-                        };
-                    };
-                };
-                /** @description `invalid_cursor`: The pagination cursor is malformed, tampered with, or belongs to another query or workspace. `validation_failed`: The request body, query or path did not match the schema. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `invalid_key`: The API key is missing, malformed, unknown, revoked or expired. */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `insufficient_permissions`: The API key lacks the scope this operation needs; the message names it. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `rate_limited`: Too many requests; wait until the time in Retry-After / X-RateLimit-Reset. */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `internal_error`: An unexpected error; the message never carries internal details. Report the request id. */
-                500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        get: operations["getV1Workspaces"];
         put?: never;
         /** Create a workspace and its first admin key (instance admin key only) */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        name: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                workspace: components["schemas"]["Workspace"];
-                                key: components["schemas"]["ApiKey"];
-                                /** @description null on an idempotent replay */
-                                secret: string | null;
-                            };
-                        };
-                    };
-                };
-                /** @description `invalid_json`: The request body is not valid JSON (or its bytes are not UTF-8). `invalid_idempotency_key`: The Idempotency-Key header is empty, longer than 255 characters, or not printable ASCII. `validation_failed`: The request body, query or path did not match the schema. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `invalid_key`: The API key is missing, malformed, unknown, revoked or expired. */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `insufficient_permissions`: The API key lacks the scope this operation needs; the message names it. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `idempotency_in_progress`: A request with this Idempotency-Key is still running; retry after the Retry-After delay. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `payload_too_large`: The request body is larger than the configured limit. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `unsupported_media_type`: The request body is not application/json, or declares a charset other than UTF-8. */
-                415: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `idempotency_key_reused`: This Idempotency-Key was already used with a different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `rate_limited`: Too many requests; wait until the time in Retry-After / X-RateLimit-Reset. */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `internal_error`: An unexpected error; the message never carries internal details. Report the request id. */
-                500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        post: operations["createWorkspace"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2292,230 +173,14 @@ export interface paths {
             cookie?: never;
         };
         /** Get a workspace: any with the instance admin key, its own with a workspace admin key */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description Workspace id */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: components["schemas"]["Workspace"];
-                        };
-                    };
-                };
-                /** @description `validation_failed`: The request body, query or path did not match the schema. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `invalid_key`: The API key is missing, malformed, unknown, revoked or expired. */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `insufficient_permissions`: The API key lacks the scope this operation needs; the message names it. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `not_found`: No such object in this workspace (objects of other workspaces answer identically), or no such route. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `rate_limited`: Too many requests; wait until the time in Retry-After / X-RateLimit-Reset. */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `internal_error`: An unexpected error; the message never carries internal details. Report the request id. */
-                500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        get: operations["getV1WorkspacesById"];
         put?: never;
         post?: never;
         delete?: never;
         options?: never;
         head?: never;
         /** Rename a workspace (instance admin key only) */
-        patch: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description Workspace id */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        name: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: components["schemas"]["Workspace"];
-                        };
-                    };
-                };
-                /** @description `invalid_json`: The request body is not valid JSON (or its bytes are not UTF-8). `invalid_idempotency_key`: The Idempotency-Key header is empty, longer than 255 characters, or not printable ASCII. `validation_failed`: The request body, query or path did not match the schema. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `invalid_key`: The API key is missing, malformed, unknown, revoked or expired. */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `insufficient_permissions`: The API key lacks the scope this operation needs; the message names it. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `not_found`: No such object in this workspace (objects of other workspaces answer identically), or no such route. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `idempotency_in_progress`: A request with this Idempotency-Key is still running; retry after the Retry-After delay. */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `payload_too_large`: The request body is larger than the configured limit. */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `unsupported_media_type`: The request body is not application/json, or declares a charset other than UTF-8. */
-                415: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `idempotency_key_reused`: This Idempotency-Key was already used with a different request. */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `rate_limited`: Too many requests; wait until the time in Retry-After / X-RateLimit-Reset. */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `internal_error`: An unexpected error; the message never carries internal details. Report the request id. */
-                500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        patch: operations["patchV1WorkspacesById"];
         trace?: never;
     };
     "/v1/conversations/{id}/stream": {
@@ -2529,88 +194,7 @@ export interface paths {
          * Live events of a conversation over WebSocket (see docs/realtime.md)
          * @description Authenticate with Authorization: Bearer, a stream token in ?token= or in Sec-WebSocket-Protocol (parley.token.<token>, offered with parley.v1), or in the first frame `{"type":"auth","token":...,"after_seq":N}` within the deadline.
          */
-        get: {
-            parameters: {
-                query?: {
-                    /** @description Replay events after this seq, then go live */
-                    after_seq?: number;
-                    /** @description A stream token (never an API key) */
-                    token?: string;
-                };
-                header?: never;
-                path: {
-                    /** @description Conversation id */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description `validation_failed`: The request body, query or path did not match the schema. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `invalid_key`: The API key is missing, malformed, unknown, revoked or expired. */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `insufficient_permissions`: The API key lacks the scope this operation needs; the message names it. `origin_not_allowed`: The Origin header is not allowed to open live streams (PARLEY_WS_ALLOWED_ORIGINS). */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `not_found`: No such object in this workspace (objects of other workspaces answer identically), or no such route. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `rate_limited`: Too many requests; wait until the time in Retry-After / X-RateLimit-Reset. */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `internal_error`: An unexpected error; the message never carries internal details. Report the request id. */
-                500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        get: operations["streamConversation"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2627,90 +211,7 @@ export interface paths {
             cookie?: never;
         };
         /** Live events of a conversation as Server-Sent Events, resumable with Last-Event-ID */
-        get: {
-            parameters: {
-                query?: {
-                    /** @description Replay events after this seq, then go live */
-                    after_seq?: number;
-                    /** @description A stream token (never an API key) */
-                    token?: string;
-                };
-                header?: {
-                    "last-event-id"?: string;
-                };
-                path: {
-                    /** @description Conversation id */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description `validation_failed`: The request body, query or path did not match the schema. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `invalid_key`: The API key is missing, malformed, unknown, revoked or expired. */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `insufficient_permissions`: The API key lacks the scope this operation needs; the message names it. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `not_found`: No such object in this workspace (objects of other workspaces answer identically), or no such route. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `rate_limited`: Too many requests; wait until the time in Retry-After / X-RateLimit-Reset. */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `internal_error`: An unexpected error; the message never carries internal details. Report the request id. */
-                500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        get: operations["streamConversationEvents"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2729,106 +230,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Mint a short-lived token that opens this conversation's live stream (for browsers) */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description Conversation id */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @description Seconds, default 60 */
-                        expires_in?: number;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            data: {
-                                token: string;
-                                conversation_id: string;
-                                /** Format: date-time */
-                                expires_at: string;
-                            };
-                        };
-                    };
-                };
-                /** @description `validation_failed`: The request body, query or path did not match the schema. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `invalid_key`: The API key is missing, malformed, unknown, revoked or expired. */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `insufficient_permissions`: The API key lacks the scope this operation needs; the message names it. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `not_found`: No such object in this workspace (objects of other workspaces answer identically), or no such route. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `rate_limited`: Too many requests; wait until the time in Retry-After / X-RateLimit-Reset. */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `internal_error`: An unexpected error; the message never carries internal details. Report the request id. */
-                500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
+        post: operations["createStreamToken"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2842,7 +244,8 @@ export interface components {
         /** @description Every error has this shape; see docs/errors.md for the codes. */
         Error: {
             error: {
-                code: "validation_failed" | "invalid_json" | "invalid_cursor" | "invalid_idempotency_key" | "invalid_key" | "insufficient_permissions" | "origin_not_allowed" | "not_found" | "idempotency_in_progress" | "conversation_busy" | "last_admin_key" | "payload_too_large" | "unsupported_media_type" | "idempotency_key_reused" | "rate_limited" | "internal_error" | "service_unavailable";
+                /** @enum {string} */
+                code: "validation_failed" | "invalid_json" | "invalid_cursor" | "invalid_idempotency_key" | "invalid_key" | "insufficient_permissions" | "origin_not_allowed" | "not_found" | "method_not_allowed" | "idempotency_in_progress" | "conversation_busy" | "last_admin_key" | "payload_too_large" | "unsupported_media_type" | "idempotency_key_reused" | "rate_limited" | "internal_error" | "service_unavailable";
                 message: string;
                 request_id: string;
                 details?: {
@@ -2857,7 +260,7 @@ export interface components {
             /** @description `conv_` + ULID; the same 128 bits as a UUID are accepted in paths */
             id: string;
             title: string | null;
-            title_source: "auto" | "user" | null;
+            title_source: ("auto" | "user") | null;
             user_id: string | null;
             bot_id: string | null;
             /** @description contact_id, deal_id, matter_id plus any free keys */
@@ -2890,6 +293,7 @@ export interface components {
             match?: {
                 /** @description The best-matching message; null when the title is the best match */
                 message_id: string | null;
+                /** @enum {string} */
                 field: "title" | "content";
                 /** @description Plain text (never HTML) of about 200 characters around the matches, "…" where text was left out */
                 snippet: string;
@@ -2903,6 +307,7 @@ export interface components {
         Message: {
             id: string;
             conversation_id: string;
+            /** @enum {string} */
             role: "user" | "assistant" | "system" | "tool";
             content: string;
             /** @description Any JSON object */
@@ -2922,6 +327,7 @@ export interface components {
             tool_name: string;
             input: unknown;
             output: unknown;
+            /** @enum {string} */
             status: "pending" | "running" | "succeeded" | "failed" | "cancelled";
             started_at: string | null;
             finished_at: string | null;
@@ -2992,4 +398,3149 @@ export interface components {
     pathItems: never;
 }
 export type $defs = Record<string, never>;
-export type operations = Record<string, never>;
+export interface operations {
+    listConversations: {
+        parameters: {
+            query?: {
+                page?: number;
+                per_page?: number;
+                /** @description meta.next_cursor of the previous page. It carries the filters and sort of its list: send it alone (with limit, optionally) or with the same filters; other filters are a 400 invalid_cursor. Not with page. */
+                cursor?: string;
+                /** @description Alias of per_page for cursor pages; not with per_page */
+                limit?: number;
+                /** @description Owner; a key bound to a user defaults to that user */
+                user_id?: string;
+                /** @description Bot id */
+                bot_id?: string;
+                /** @description Contact id */
+                contact_id?: string;
+                /** @description Deal id */
+                deal_id?: string;
+                /** @description Matter id */
+                matter_id?: string;
+                /** @description false (default) hides archived; true includes them; only shows just them */
+                archived?: "false" | "true" | "only";
+                /** @description ISO 8601, UTC */
+                created_after?: string;
+                /** @description ISO 8601, UTC */
+                created_before?: string;
+                /** @description ISO 8601, UTC */
+                updated_after?: string;
+                /** @description ISO 8601, UTC */
+                updated_before?: string;
+                /** @description relevance (best match first; the default when `search` is given, and only valid with it) ignores `order` */
+                order_by?: "updated_at" | "created_at" | "relevance";
+                order?: "desc" | "asc";
+                /** @description Literal text found in titles and message content: every word must match (case- and accent-insensitive), the last one as a prefix; "quoted phrases" match as phrases; CJK and emoji are findable; operators and punctuation are plain text. Each item then carries `match`. See docs/search.md */
+                search?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "conv_01KF0Z8J1R5Q0V7M4T2B9XW3NA",
+                     *           "title": "Refund for order 1042",
+                     *           "title_source": "user",
+                     *           "user_id": "user_42",
+                     *           "bot_id": "support-bot",
+                     *           "context": {
+                     *             "contact_id": "contact_7"
+                     *           },
+                     *           "metadata": {
+                     *             "channel": "web"
+                     *           },
+                     *           "archived": false,
+                     *           "message_count": 1,
+                     *           "tool_invocation_count": 0,
+                     *           "last_message_at": "2026-01-15T09:30:00.000Z",
+                     *           "created_at": "2026-01-15T09:30:00.000Z",
+                     *           "updated_at": "2026-01-15T09:30:00.000Z"
+                     *         }
+                     *       ],
+                     *       "meta": {
+                     *         "total": 1,
+                     *         "total_exact": true,
+                     *         "page": 1,
+                     *         "per_page": 25,
+                     *         "next_cursor": null
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: components["schemas"]["Conversation"][];
+                        meta: {
+                            total: number;
+                            /** @description false when the count stopped at its cap: 1,000 for a search, 10,000 for other filters that counters cannot answer */
+                            total_exact: boolean;
+                            page: number | null;
+                            per_page: number;
+                            next_cursor: string | null;
+                        };
+                    };
+                };
+            };
+            /** @description `invalid_cursor`: The pagination cursor is malformed, tampered with, or belongs to another query or workspace. `validation_failed`: The request body, query or path did not match the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `invalid_key`: The API key is missing, malformed, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_permissions`: The API key lacks the scope this operation needs (the message names it), or is bound to a user and named another. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `method_not_allowed`: The path exists but not with this method; the Allow header lists the methods it answers. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests; wait until the time in Retry-After / X-RateLimit-Reset. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `internal_error`: An unexpected error; the message never carries internal details. Report the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createConversation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "title": "Refund for order 1042",
+                 *       "user_id": "user_42",
+                 *       "bot_id": "support-bot",
+                 *       "context": {
+                 *         "contact_id": "contact_7"
+                 *       },
+                 *       "metadata": {
+                 *         "channel": "web"
+                 *       },
+                 *       "messages": [
+                 *         {
+                 *           "role": "user",
+                 *           "content": "Can I get a refund for order 1042?"
+                 *         }
+                 *       ]
+                 *     }
+                 */
+                "application/json": {
+                    title?: string;
+                    /** @description Owner user id; defaults to the key’s user */
+                    user_id?: string;
+                    /** @description Bot / assistant id */
+                    bot_id?: string;
+                    context?: {
+                        /** @description Contact id */
+                        contact_id?: string;
+                        /** @description Deal id */
+                        deal_id?: string;
+                        /** @description Matter id */
+                        matter_id?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    /** @description Any JSON object */
+                    metadata?: {
+                        [key: string]: unknown;
+                    };
+                    /** @description Optional first messages */
+                    messages?: {
+                        /** @enum {string} */
+                        role: "user" | "assistant" | "system" | "tool";
+                        /** @description Up to 256 Ki characters */
+                        content: string;
+                        /** @description Any JSON object */
+                        metadata?: {
+                            [key: string]: unknown;
+                        };
+                    }[];
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "id": "conv_01KF0Z8J1R5Q0V7M4T2B9XW3NA",
+                     *         "title": "Refund for order 1042",
+                     *         "title_source": "user",
+                     *         "user_id": "user_42",
+                     *         "bot_id": "support-bot",
+                     *         "context": {
+                     *           "contact_id": "contact_7"
+                     *         },
+                     *         "metadata": {
+                     *           "channel": "web"
+                     *         },
+                     *         "archived": false,
+                     *         "message_count": 1,
+                     *         "tool_invocation_count": 0,
+                     *         "last_message_at": "2026-01-15T09:30:00.000Z",
+                     *         "created_at": "2026-01-15T09:30:00.000Z",
+                     *         "updated_at": "2026-01-15T09:30:00.000Z",
+                     *         "messages": [
+                     *           {
+                     *             "id": "msg_01KF0Z8J1R5Q0V7M4T2B9XW3NB",
+                     *             "conversation_id": "conv_01KF0Z8J1R5Q0V7M4T2B9XW3NA",
+                     *             "role": "user",
+                     *             "content": "Can I get a refund for order 1042?",
+                     *             "metadata": {},
+                     *             "created_at": "2026-01-15T09:30:00.000Z"
+                     *           }
+                     *         ]
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** @description `conv_` + ULID; the same 128 bits as a UUID are accepted in paths */
+                            id: string;
+                            title: string | null;
+                            title_source: ("auto" | "user") | null;
+                            user_id: string | null;
+                            bot_id: string | null;
+                            /** @description contact_id, deal_id, matter_id plus any free keys */
+                            context: {
+                                contact_id?: string;
+                                deal_id?: string;
+                                matter_id?: string;
+                            } & {
+                                [key: string]: unknown;
+                            };
+                            /** @description Any JSON object */
+                            metadata: {
+                                [key: string]: unknown;
+                            };
+                            archived: boolean;
+                            message_count: number;
+                            tool_invocation_count: number;
+                            last_message_at: string | null;
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601, UTC
+                             */
+                            created_at: string;
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601, UTC
+                             */
+                            updated_at: string;
+                            /** @description Only on list items answering `search`: why this conversation matched (see docs/search.md) */
+                            match?: {
+                                /** @description The best-matching message; null when the title is the best match */
+                                message_id: string | null;
+                                /** @enum {string} */
+                                field: "title" | "content";
+                                /** @description Plain text (never HTML) of about 200 characters around the matches, "…" where text was left out */
+                                snippet: string;
+                                /** @description Where the matched terms are in `snippet`: [start, end) as UTF-16 code unit offsets (JavaScript string indices), ascending, non-overlapping; clients render them */
+                                highlights: {
+                                    start: number;
+                                    end: number;
+                                }[];
+                            };
+                            /** @description GET: the most recent `limit`, oldest first (order=desc: newest first); create: as sent */
+                            messages: components["schemas"]["Message"][];
+                            /** @description With include_tool_steps=true */
+                            tool_invocations?: components["schemas"]["ToolInvocation"][];
+                            /** @description GET only: live streams open on it across instances; null when presence is unavailable */
+                            live_connections?: number | null;
+                        };
+                    };
+                };
+            };
+            /** @description `invalid_json`: The request body is not valid JSON (or its bytes are not UTF-8). `invalid_idempotency_key`: The Idempotency-Key header is empty, longer than 255 characters, or not printable ASCII. `validation_failed`: The request body, query or path did not match the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `invalid_key`: The API key is missing, malformed, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_permissions`: The API key lacks the scope this operation needs (the message names it), or is bound to a user and named another. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `method_not_allowed`: The path exists but not with this method; the Allow header lists the methods it answers. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `idempotency_in_progress`: A request with this Idempotency-Key is still running; retry after the Retry-After delay. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large`: The request body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: The request body is not application/json, or declares a charset other than UTF-8; send Content-Type: application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `idempotency_key_reused`: This Idempotency-Key was already used with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests; wait until the time in Retry-After / X-RateLimit-Reset. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `internal_error`: An unexpected error; the message never carries internal details. Report the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getConversation: {
+        parameters: {
+            query?: {
+                /** @description How many of the most recent messages (default 200) */
+                limit?: number;
+                include_tool_steps?: "true" | "false";
+                /** @description asc (default): oldest first, as a transcript reads; desc: newest first */
+                order?: "asc" | "desc";
+            };
+            header?: never;
+            path: {
+                /** @description Conversation id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "id": "conv_01KF0Z8J1R5Q0V7M4T2B9XW3NA",
+                     *         "title": "Refund for order 1042",
+                     *         "title_source": "user",
+                     *         "user_id": "user_42",
+                     *         "bot_id": "support-bot",
+                     *         "context": {
+                     *           "contact_id": "contact_7"
+                     *         },
+                     *         "metadata": {
+                     *           "channel": "web"
+                     *         },
+                     *         "archived": false,
+                     *         "message_count": 2,
+                     *         "tool_invocation_count": 0,
+                     *         "last_message_at": "2026-01-15T09:30:02.400Z",
+                     *         "created_at": "2026-01-15T09:30:00.000Z",
+                     *         "updated_at": "2026-01-15T09:30:02.400Z",
+                     *         "messages": [
+                     *           {
+                     *             "id": "msg_01KF0Z8K4D8C6N1H2Y3G5PZ7QC",
+                     *             "conversation_id": "conv_01KF0Z8J1R5Q0V7M4T2B9XW3NA",
+                     *             "role": "assistant",
+                     *             "content": "Yes, the refund for order 1042 is on its way.",
+                     *             "metadata": {
+                     *               "model": "gpt-4o"
+                     *             },
+                     *             "created_at": "2026-01-15T09:30:02.400Z"
+                     *           },
+                     *           {
+                     *             "id": "msg_01KF0Z8J1R5Q0V7M4T2B9XW3NB",
+                     *             "conversation_id": "conv_01KF0Z8J1R5Q0V7M4T2B9XW3NA",
+                     *             "role": "user",
+                     *             "content": "Can I get a refund for order 1042?",
+                     *             "metadata": {},
+                     *             "created_at": "2026-01-15T09:30:00.000Z"
+                     *           }
+                     *         ],
+                     *         "live_connections": 0
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** @description `conv_` + ULID; the same 128 bits as a UUID are accepted in paths */
+                            id: string;
+                            title: string | null;
+                            title_source: ("auto" | "user") | null;
+                            user_id: string | null;
+                            bot_id: string | null;
+                            /** @description contact_id, deal_id, matter_id plus any free keys */
+                            context: {
+                                contact_id?: string;
+                                deal_id?: string;
+                                matter_id?: string;
+                            } & {
+                                [key: string]: unknown;
+                            };
+                            /** @description Any JSON object */
+                            metadata: {
+                                [key: string]: unknown;
+                            };
+                            archived: boolean;
+                            message_count: number;
+                            tool_invocation_count: number;
+                            last_message_at: string | null;
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601, UTC
+                             */
+                            created_at: string;
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601, UTC
+                             */
+                            updated_at: string;
+                            /** @description Only on list items answering `search`: why this conversation matched (see docs/search.md) */
+                            match?: {
+                                /** @description The best-matching message; null when the title is the best match */
+                                message_id: string | null;
+                                /** @enum {string} */
+                                field: "title" | "content";
+                                /** @description Plain text (never HTML) of about 200 characters around the matches, "…" where text was left out */
+                                snippet: string;
+                                /** @description Where the matched terms are in `snippet`: [start, end) as UTF-16 code unit offsets (JavaScript string indices), ascending, non-overlapping; clients render them */
+                                highlights: {
+                                    start: number;
+                                    end: number;
+                                }[];
+                            };
+                            /** @description GET: the most recent `limit`, oldest first (order=desc: newest first); create: as sent */
+                            messages: components["schemas"]["Message"][];
+                            /** @description With include_tool_steps=true */
+                            tool_invocations?: components["schemas"]["ToolInvocation"][];
+                            /** @description GET only: live streams open on it across instances; null when presence is unavailable */
+                            live_connections?: number | null;
+                        };
+                    };
+                };
+            };
+            /** @description `validation_failed`: The request body, query or path did not match the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `invalid_key`: The API key is missing, malformed, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_permissions`: The API key lacks the scope this operation needs (the message names it), or is bound to a user and named another. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `not_found`: No such object in this workspace (objects of other workspaces, and other users' for a user-bound key, answer identically), or no such route. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `method_not_allowed`: The path exists but not with this method; the Allow header lists the methods it answers. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests; wait until the time in Retry-After / X-RateLimit-Reset. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `internal_error`: An unexpected error; the message never carries internal details. Report the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteConversation: {
+        parameters: {
+            query?: {
+                /** @description true: refuse with 409 conversation_busy while live streams are open */
+                if_idle?: "true" | "false";
+                /** @description Accepted for compatibility: deleting regardless of live streams is the default now */
+                force?: "true" | "false";
+            };
+            header?: never;
+            path: {
+                /** @description Conversation id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `invalid_json`: The request body is not valid JSON (or its bytes are not UTF-8). `invalid_idempotency_key`: The Idempotency-Key header is empty, longer than 255 characters, or not printable ASCII. `validation_failed`: The request body, query or path did not match the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `invalid_key`: The API key is missing, malformed, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_permissions`: The API key lacks the scope this operation needs (the message names it), or is bound to a user and named another. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `not_found`: No such object in this workspace (objects of other workspaces, and other users' for a user-bound key, answer identically), or no such route. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `method_not_allowed`: The path exists but not with this method; the Allow header lists the methods it answers. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `idempotency_in_progress`: A request with this Idempotency-Key is still running; retry after the Retry-After delay. `conversation_busy`: The conversation has live connections and the delete was asked with if_idle=true; retry, or delete without it. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large`: The request body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: The request body is not application/json, or declares a charset other than UTF-8; send Content-Type: application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `idempotency_key_reused`: This Idempotency-Key was already used with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests; wait until the time in Retry-After / X-RateLimit-Reset. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `internal_error`: An unexpected error; the message never carries internal details. Report the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    updateConversation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Conversation id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "title": "Refund 1042 (done)",
+                 *       "archived": true
+                 *     }
+                 */
+                "application/json": {
+                    /** @description null returns to the automatic title, made from the first user message */
+                    title?: string | null;
+                    archived?: boolean;
+                    context?: ({
+                        contact_id?: string | null;
+                        deal_id?: string | null;
+                        matter_id?: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    }) | null;
+                    /** @description Merged; null removes a key */
+                    metadata?: {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "id": "conv_01KF0Z8J1R5Q0V7M4T2B9XW3NA",
+                     *         "title": "Refund 1042 (done)",
+                     *         "title_source": "user",
+                     *         "user_id": "user_42",
+                     *         "bot_id": "support-bot",
+                     *         "context": {
+                     *           "contact_id": "contact_7"
+                     *         },
+                     *         "metadata": {
+                     *           "channel": "web"
+                     *         },
+                     *         "archived": true,
+                     *         "message_count": 1,
+                     *         "tool_invocation_count": 0,
+                     *         "last_message_at": "2026-01-15T09:30:00.000Z",
+                     *         "created_at": "2026-01-15T09:30:00.000Z",
+                     *         "updated_at": "2026-01-15T09:30:02.400Z"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: components["schemas"]["Conversation"];
+                    };
+                };
+            };
+            /** @description `invalid_json`: The request body is not valid JSON (or its bytes are not UTF-8). `invalid_idempotency_key`: The Idempotency-Key header is empty, longer than 255 characters, or not printable ASCII. `validation_failed`: The request body, query or path did not match the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `invalid_key`: The API key is missing, malformed, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_permissions`: The API key lacks the scope this operation needs (the message names it), or is bound to a user and named another. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `not_found`: No such object in this workspace (objects of other workspaces, and other users' for a user-bound key, answer identically), or no such route. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `method_not_allowed`: The path exists but not with this method; the Allow header lists the methods it answers. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `idempotency_in_progress`: A request with this Idempotency-Key is still running; retry after the Retry-After delay. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large`: The request body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: The request body is not application/json, or declares a charset other than UTF-8; send Content-Type: application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `idempotency_key_reused`: This Idempotency-Key was already used with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests; wait until the time in Retry-After / X-RateLimit-Reset. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `internal_error`: An unexpected error; the message never carries internal details. Report the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listMessages: {
+        parameters: {
+            query?: {
+                /** @description meta.next_cursor of the previous page; it keeps the order and page size, so it may come alone */
+                cursor?: string;
+                limit?: number;
+                order?: "asc" | "desc";
+            };
+            header?: never;
+            path: {
+                /** @description Conversation id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "msg_01KF0Z8J1R5Q0V7M4T2B9XW3NB",
+                     *           "conversation_id": "conv_01KF0Z8J1R5Q0V7M4T2B9XW3NA",
+                     *           "role": "user",
+                     *           "content": "Can I get a refund for order 1042?",
+                     *           "metadata": {},
+                     *           "created_at": "2026-01-15T09:30:00.000Z"
+                     *         },
+                     *         {
+                     *           "id": "msg_01KF0Z8K4D8C6N1H2Y3G5PZ7QC",
+                     *           "conversation_id": "conv_01KF0Z8J1R5Q0V7M4T2B9XW3NA",
+                     *           "role": "assistant",
+                     *           "content": "Yes, the refund for order 1042 is on its way.",
+                     *           "metadata": {
+                     *             "model": "gpt-4o"
+                     *           },
+                     *           "created_at": "2026-01-15T09:30:02.400Z"
+                     *         }
+                     *       ],
+                     *       "meta": {
+                     *         "next_cursor": null
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: components["schemas"]["Message"][];
+                        meta: {
+                            next_cursor: string | null;
+                        };
+                    };
+                };
+            };
+            /** @description `invalid_cursor`: The pagination cursor is malformed, tampered with, or belongs to another query or workspace. `validation_failed`: The request body, query or path did not match the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `invalid_key`: The API key is missing, malformed, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_permissions`: The API key lacks the scope this operation needs (the message names it), or is bound to a user and named another. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `not_found`: No such object in this workspace (objects of other workspaces, and other users' for a user-bound key, answer identically), or no such route. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `method_not_allowed`: The path exists but not with this method; the Allow header lists the methods it answers. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests; wait until the time in Retry-After / X-RateLimit-Reset. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `internal_error`: An unexpected error; the message never carries internal details. Report the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createMessage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Conversation id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "role": "assistant",
+                 *       "content": "Yes, the refund for order 1042 is on its way.",
+                 *       "metadata": {
+                 *         "model": "gpt-4o"
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    /** @enum {string} */
+                    role: "user" | "assistant" | "system" | "tool";
+                    /** @description Up to 256 Ki characters */
+                    content: string;
+                    /** @description Any JSON object */
+                    metadata?: {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "id": "msg_01KF0Z8K4D8C6N1H2Y3G5PZ7QC",
+                     *         "conversation_id": "conv_01KF0Z8J1R5Q0V7M4T2B9XW3NA",
+                     *         "role": "assistant",
+                     *         "content": "Yes, the refund for order 1042 is on its way.",
+                     *         "metadata": {
+                     *           "model": "gpt-4o"
+                     *         },
+                     *         "created_at": "2026-01-15T09:30:02.400Z"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: components["schemas"]["Message"];
+                    };
+                };
+            };
+            /** @description `invalid_json`: The request body is not valid JSON (or its bytes are not UTF-8). `invalid_idempotency_key`: The Idempotency-Key header is empty, longer than 255 characters, or not printable ASCII. `validation_failed`: The request body, query or path did not match the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `invalid_key`: The API key is missing, malformed, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_permissions`: The API key lacks the scope this operation needs (the message names it), or is bound to a user and named another. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `not_found`: No such object in this workspace (objects of other workspaces, and other users' for a user-bound key, answer identically), or no such route. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `method_not_allowed`: The path exists but not with this method; the Allow header lists the methods it answers. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `idempotency_in_progress`: A request with this Idempotency-Key is still running; retry after the Retry-After delay. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large`: The request body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: The request body is not application/json, or declares a charset other than UTF-8; send Content-Type: application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `idempotency_key_reused`: This Idempotency-Key was already used with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests; wait until the time in Retry-After / X-RateLimit-Reset. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `internal_error`: An unexpected error; the message never carries internal details. Report the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listToolInvocations: {
+        parameters: {
+            query?: {
+                /** @description meta.next_cursor of the previous page; it keeps the order and page size, so it may come alone */
+                cursor?: string;
+                limit?: number;
+                order?: "asc" | "desc";
+            };
+            header?: never;
+            path: {
+                /** @description Conversation id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["ToolInvocation"][];
+                        meta: {
+                            next_cursor: string | null;
+                        };
+                    };
+                };
+            };
+            /** @description `invalid_cursor`: The pagination cursor is malformed, tampered with, or belongs to another query or workspace. `validation_failed`: The request body, query or path did not match the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `invalid_key`: The API key is missing, malformed, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_permissions`: The API key lacks the scope this operation needs (the message names it), or is bound to a user and named another. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `not_found`: No such object in this workspace (objects of other workspaces, and other users' for a user-bound key, answer identically), or no such route. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `method_not_allowed`: The path exists but not with this method; the Allow header lists the methods it answers. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests; wait until the time in Retry-After / X-RateLimit-Reset. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `internal_error`: An unexpected error; the message never carries internal details. Report the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createToolInvocation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Conversation id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "tool_name": "lookup_order",
+                 *       "input": {
+                 *         "order_id": "1042"
+                 *       },
+                 *       "status": "running",
+                 *       "started_at": "2026-01-15T09:30:01.000Z"
+                 *     }
+                 */
+                "application/json": {
+                    tool_name: string;
+                    input?: unknown;
+                    output?: unknown;
+                    /** @enum {string} */
+                    status?: "pending" | "running" | "succeeded" | "failed" | "cancelled";
+                    /** @description Message this invocation belongs to */
+                    message_id?: string;
+                    /**
+                     * Format: date-time
+                     * @description ISO 8601, UTC
+                     */
+                    started_at?: string;
+                    /**
+                     * Format: date-time
+                     * @description ISO 8601, UTC
+                     */
+                    finished_at?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "id": "tool_01KF0Z8JQW2E4R6T8Y0U1I3O5P",
+                     *         "conversation_id": "conv_01KF0Z8J1R5Q0V7M4T2B9XW3NA",
+                     *         "message_id": null,
+                     *         "tool_name": "lookup_order",
+                     *         "input": {
+                     *           "order_id": "1042"
+                     *         },
+                     *         "output": null,
+                     *         "status": "running",
+                     *         "started_at": "2026-01-15T09:30:01.000Z",
+                     *         "finished_at": null,
+                     *         "duration_ms": null,
+                     *         "created_at": "2026-01-15T09:30:01.000Z",
+                     *         "updated_at": "2026-01-15T09:30:01.000Z"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: components["schemas"]["ToolInvocation"];
+                    };
+                };
+            };
+            /** @description `invalid_json`: The request body is not valid JSON (or its bytes are not UTF-8). `invalid_idempotency_key`: The Idempotency-Key header is empty, longer than 255 characters, or not printable ASCII. `validation_failed`: The request body, query or path did not match the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `invalid_key`: The API key is missing, malformed, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_permissions`: The API key lacks the scope this operation needs (the message names it), or is bound to a user and named another. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `not_found`: No such object in this workspace (objects of other workspaces, and other users' for a user-bound key, answer identically), or no such route. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `method_not_allowed`: The path exists but not with this method; the Allow header lists the methods it answers. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `idempotency_in_progress`: A request with this Idempotency-Key is still running; retry after the Retry-After delay. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large`: The request body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: The request body is not application/json, or declares a charset other than UTF-8; send Content-Type: application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `idempotency_key_reused`: This Idempotency-Key was already used with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests; wait until the time in Retry-After / X-RateLimit-Reset. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `internal_error`: An unexpected error; the message never carries internal details. Report the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getToolInvocation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Conversation id */
+                id: string;
+                /** @description Tool invocation id */
+                tool_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["ToolInvocation"];
+                    };
+                };
+            };
+            /** @description `validation_failed`: The request body, query or path did not match the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `invalid_key`: The API key is missing, malformed, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_permissions`: The API key lacks the scope this operation needs (the message names it), or is bound to a user and named another. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `not_found`: No such object in this workspace (objects of other workspaces, and other users' for a user-bound key, answer identically), or no such route. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `method_not_allowed`: The path exists but not with this method; the Allow header lists the methods it answers. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests; wait until the time in Retry-After / X-RateLimit-Reset. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `internal_error`: An unexpected error; the message never carries internal details. Report the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    updateToolInvocation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Conversation id */
+                id: string;
+                /** @description Tool invocation id */
+                tool_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "status": "succeeded",
+                 *       "output": {
+                 *         "refundable": true
+                 *       },
+                 *       "finished_at": "2026-01-15T09:30:02.250Z"
+                 *     }
+                 */
+                "application/json": {
+                    output?: unknown;
+                    /** @enum {string} */
+                    status?: "pending" | "running" | "succeeded" | "failed" | "cancelled";
+                    message_id?: string | null;
+                    started_at?: string | null;
+                    finished_at?: string | null;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "id": "tool_01KF0Z8JQW2E4R6T8Y0U1I3O5P",
+                     *         "conversation_id": "conv_01KF0Z8J1R5Q0V7M4T2B9XW3NA",
+                     *         "message_id": null,
+                     *         "tool_name": "lookup_order",
+                     *         "input": {
+                     *           "order_id": "1042"
+                     *         },
+                     *         "output": {
+                     *           "refundable": true
+                     *         },
+                     *         "status": "succeeded",
+                     *         "started_at": "2026-01-15T09:30:01.000Z",
+                     *         "finished_at": "2026-01-15T09:30:02.250Z",
+                     *         "duration_ms": 1250,
+                     *         "created_at": "2026-01-15T09:30:01.000Z",
+                     *         "updated_at": "2026-01-15T09:30:02.250Z"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: components["schemas"]["ToolInvocation"];
+                    };
+                };
+            };
+            /** @description `invalid_json`: The request body is not valid JSON (or its bytes are not UTF-8). `invalid_idempotency_key`: The Idempotency-Key header is empty, longer than 255 characters, or not printable ASCII. `validation_failed`: The request body, query or path did not match the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `invalid_key`: The API key is missing, malformed, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_permissions`: The API key lacks the scope this operation needs (the message names it), or is bound to a user and named another. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `not_found`: No such object in this workspace (objects of other workspaces, and other users' for a user-bound key, answer identically), or no such route. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `method_not_allowed`: The path exists but not with this method; the Allow header lists the methods it answers. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `idempotency_in_progress`: A request with this Idempotency-Key is still running; retry after the Retry-After delay. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large`: The request body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: The request body is not application/json, or declares a charset other than UTF-8; send Content-Type: application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `idempotency_key_reused`: This Idempotency-Key was already used with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests; wait until the time in Retry-After / X-RateLimit-Reset. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `internal_error`: An unexpected error; the message never carries internal details. Report the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listAuditEvents: {
+        parameters: {
+            query?: {
+                /** @description meta.next_cursor of the previous page; it keeps the order and page size, so it may come alone */
+                cursor?: string;
+                limit?: number;
+                order?: "asc" | "desc";
+                /** @description Only this action, e.g. conversation.deleted */
+                action?: string;
+                /** @description Only what this API key did */
+                actor_key_id?: string;
+                /** @description Only events about this conversation (their target) */
+                conversation_id?: string;
+                /** @description At or after this time (ISO 8601) */
+                created_after?: string;
+                /** @description Before this time (ISO 8601) */
+                created_before?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["AuditEvent"][];
+                        meta: {
+                            next_cursor: string | null;
+                        };
+                    };
+                };
+            };
+            /** @description `invalid_cursor`: The pagination cursor is malformed, tampered with, or belongs to another query or workspace. `validation_failed`: The request body, query or path did not match the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `invalid_key`: The API key is missing, malformed, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_permissions`: The API key lacks the scope this operation needs (the message names it), or is bound to a user and named another. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `method_not_allowed`: The path exists but not with this method; the Allow header lists the methods it answers. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests; wait until the time in Retry-After / X-RateLimit-Reset. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `internal_error`: An unexpected error; the message never carries internal details. Report the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listApiKeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["ApiKey"][];
+                    };
+                };
+            };
+            /** @description `validation_failed`: The request body, query or path did not match the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `invalid_key`: The API key is missing, malformed, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_permissions`: The API key lacks the scope this operation needs (the message names it), or is bound to a user and named another. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `method_not_allowed`: The path exists but not with this method; the Allow header lists the methods it answers. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests; wait until the time in Retry-After / X-RateLimit-Reset. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `internal_error`: An unexpected error; the message never carries internal details. Report the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createApiKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "sidebar for user_42",
+                 *       "scopes": [
+                 *         "read:ai",
+                 *         "write:ai"
+                 *       ],
+                 *       "user_id": "user_42"
+                 *     }
+                 */
+                "application/json": {
+                    name: string;
+                    scopes: ("read:ai" | "write:ai" | "admin")[];
+                    /** @description Bind the key to this user */
+                    user_id?: string;
+                    /**
+                     * Format: date-time
+                     * @description ISO 8601, UTC
+                     */
+                    expires_at?: string;
+                    /** @description Requests per window */
+                    rate_limit?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "key": {
+                     *           "id": "key_01KF0Z9A7B3C5D7E9F1G3H5J7K",
+                     *           "name": "sidebar for user_42",
+                     *           "prefix": "prl_N1NXvdhW",
+                     *           "scopes": [
+                     *             "read:ai",
+                     *             "write:ai"
+                     *           ],
+                     *           "user_id": "user_42",
+                     *           "instance_admin": false,
+                     *           "rate_limit": null,
+                     *           "expires_at": null,
+                     *           "revoked_at": null,
+                     *           "last_used_at": null,
+                     *           "created_at": "2026-01-15T09:30:00.000Z"
+                     *         },
+                     *         "secret": "prl_N1NXvdhWRFdc7LST0H-gaKePExfJJIDfjjJij4mXZ18"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            key: components["schemas"]["ApiKey"];
+                            /** @description The key itself, shown in this response only; null on an idempotent replay (secrets are never stored) */
+                            secret: string | null;
+                        };
+                    };
+                };
+            };
+            /** @description `invalid_json`: The request body is not valid JSON (or its bytes are not UTF-8). `invalid_idempotency_key`: The Idempotency-Key header is empty, longer than 255 characters, or not printable ASCII. `validation_failed`: The request body, query or path did not match the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `invalid_key`: The API key is missing, malformed, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_permissions`: The API key lacks the scope this operation needs (the message names it), or is bound to a user and named another. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `method_not_allowed`: The path exists but not with this method; the Allow header lists the methods it answers. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `idempotency_in_progress`: A request with this Idempotency-Key is still running; retry after the Retry-After delay. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large`: The request body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: The request body is not application/json, or declares a charset other than UTF-8; send Content-Type: application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `idempotency_key_reused`: This Idempotency-Key was already used with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests; wait until the time in Retry-After / X-RateLimit-Reset. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `internal_error`: An unexpected error; the message never carries internal details. Report the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getApiKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description API key id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["ApiKey"];
+                    };
+                };
+            };
+            /** @description `validation_failed`: The request body, query or path did not match the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `invalid_key`: The API key is missing, malformed, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_permissions`: The API key lacks the scope this operation needs (the message names it), or is bound to a user and named another. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `not_found`: No such object in this workspace (objects of other workspaces, and other users' for a user-bound key, answer identically), or no such route. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `method_not_allowed`: The path exists but not with this method; the Allow header lists the methods it answers. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests; wait until the time in Retry-After / X-RateLimit-Reset. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `internal_error`: An unexpected error; the message never carries internal details. Report the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    revokeApiKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description API key id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["ApiKey"];
+                    };
+                };
+            };
+            /** @description `invalid_json`: The request body is not valid JSON (or its bytes are not UTF-8). `invalid_idempotency_key`: The Idempotency-Key header is empty, longer than 255 characters, or not printable ASCII. `validation_failed`: The request body, query or path did not match the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `invalid_key`: The API key is missing, malformed, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_permissions`: The API key lacks the scope this operation needs (the message names it), or is bound to a user and named another. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `not_found`: No such object in this workspace (objects of other workspaces, and other users' for a user-bound key, answer identically), or no such route. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `method_not_allowed`: The path exists but not with this method; the Allow header lists the methods it answers. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `idempotency_in_progress`: A request with this Idempotency-Key is still running; retry after the Retry-After delay. `last_admin_key`: The key is the last active admin key of its workspace; create another admin key first. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large`: The request body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: The request body is not application/json, or declares a charset other than UTF-8; send Content-Type: application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `idempotency_key_reused`: This Idempotency-Key was already used with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests; wait until the time in Retry-After / X-RateLimit-Reset. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `internal_error`: An unexpected error; the message never carries internal details. Report the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getV1Workspaces: {
+        parameters: {
+            query?: {
+                cursor?: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Workspace"][];
+                        meta: {
+                            next_cursor: string | null;
+                        };
+                    };
+                };
+            };
+            /** @description `invalid_cursor`: The pagination cursor is malformed, tampered with, or belongs to another query or workspace. `validation_failed`: The request body, query or path did not match the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `invalid_key`: The API key is missing, malformed, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_permissions`: The API key lacks the scope this operation needs (the message names it), or is bound to a user and named another. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `method_not_allowed`: The path exists but not with this method; the Allow header lists the methods it answers. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests; wait until the time in Retry-After / X-RateLimit-Reset. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `internal_error`: An unexpected error; the message never carries internal details. Report the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createWorkspace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    name: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            workspace: components["schemas"]["Workspace"];
+                            key: components["schemas"]["ApiKey"];
+                            /** @description null on an idempotent replay */
+                            secret: string | null;
+                        };
+                    };
+                };
+            };
+            /** @description `invalid_json`: The request body is not valid JSON (or its bytes are not UTF-8). `invalid_idempotency_key`: The Idempotency-Key header is empty, longer than 255 characters, or not printable ASCII. `validation_failed`: The request body, query or path did not match the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `invalid_key`: The API key is missing, malformed, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_permissions`: The API key lacks the scope this operation needs (the message names it), or is bound to a user and named another. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `method_not_allowed`: The path exists but not with this method; the Allow header lists the methods it answers. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `idempotency_in_progress`: A request with this Idempotency-Key is still running; retry after the Retry-After delay. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large`: The request body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: The request body is not application/json, or declares a charset other than UTF-8; send Content-Type: application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `idempotency_key_reused`: This Idempotency-Key was already used with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests; wait until the time in Retry-After / X-RateLimit-Reset. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `internal_error`: An unexpected error; the message never carries internal details. Report the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getV1WorkspacesById: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Workspace id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Workspace"];
+                    };
+                };
+            };
+            /** @description `validation_failed`: The request body, query or path did not match the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `invalid_key`: The API key is missing, malformed, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_permissions`: The API key lacks the scope this operation needs (the message names it), or is bound to a user and named another. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `not_found`: No such object in this workspace (objects of other workspaces, and other users' for a user-bound key, answer identically), or no such route. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `method_not_allowed`: The path exists but not with this method; the Allow header lists the methods it answers. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests; wait until the time in Retry-After / X-RateLimit-Reset. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `internal_error`: An unexpected error; the message never carries internal details. Report the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    patchV1WorkspacesById: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Workspace id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    name: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Workspace"];
+                    };
+                };
+            };
+            /** @description `invalid_json`: The request body is not valid JSON (or its bytes are not UTF-8). `invalid_idempotency_key`: The Idempotency-Key header is empty, longer than 255 characters, or not printable ASCII. `validation_failed`: The request body, query or path did not match the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `invalid_key`: The API key is missing, malformed, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_permissions`: The API key lacks the scope this operation needs (the message names it), or is bound to a user and named another. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `not_found`: No such object in this workspace (objects of other workspaces, and other users' for a user-bound key, answer identically), or no such route. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `method_not_allowed`: The path exists but not with this method; the Allow header lists the methods it answers. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `idempotency_in_progress`: A request with this Idempotency-Key is still running; retry after the Retry-After delay. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large`: The request body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: The request body is not application/json, or declares a charset other than UTF-8; send Content-Type: application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `idempotency_key_reused`: This Idempotency-Key was already used with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests; wait until the time in Retry-After / X-RateLimit-Reset. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `internal_error`: An unexpected error; the message never carries internal details. Report the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    streamConversation: {
+        parameters: {
+            query?: {
+                /** @description Replay events after this seq, then go live */
+                after_seq?: number;
+                /** @description A stream token (never an API key) */
+                token?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Conversation id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description `validation_failed`: The request body, query or path did not match the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `invalid_key`: The API key is missing, malformed, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_permissions`: The API key lacks the scope this operation needs (the message names it), or is bound to a user and named another. `origin_not_allowed`: The Origin header is not allowed to open live streams (PARLEY_WS_ALLOWED_ORIGINS). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `not_found`: No such object in this workspace (objects of other workspaces, and other users' for a user-bound key, answer identically), or no such route. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `method_not_allowed`: The path exists but not with this method; the Allow header lists the methods it answers. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests; wait until the time in Retry-After / X-RateLimit-Reset. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `internal_error`: An unexpected error; the message never carries internal details. Report the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    streamConversationEvents: {
+        parameters: {
+            query?: {
+                /** @description Replay events after this seq, then go live */
+                after_seq?: number;
+                /** @description A stream token (never an API key) */
+                token?: string;
+            };
+            header?: {
+                "last-event-id"?: string;
+            };
+            path: {
+                /** @description Conversation id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description `validation_failed`: The request body, query or path did not match the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `invalid_key`: The API key is missing, malformed, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_permissions`: The API key lacks the scope this operation needs (the message names it), or is bound to a user and named another. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `not_found`: No such object in this workspace (objects of other workspaces, and other users' for a user-bound key, answer identically), or no such route. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `method_not_allowed`: The path exists but not with this method; the Allow header lists the methods it answers. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests; wait until the time in Retry-After / X-RateLimit-Reset. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `internal_error`: An unexpected error; the message never carries internal details. Report the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createStreamToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Conversation id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Seconds, default 60 */
+                    expires_in?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            token: string;
+                            conversation_id: string;
+                            /** Format: date-time */
+                            expires_at: string;
+                        };
+                    };
+                };
+            };
+            /** @description `validation_failed`: The request body, query or path did not match the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `invalid_key`: The API key is missing, malformed, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_permissions`: The API key lacks the scope this operation needs (the message names it), or is bound to a user and named another. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `not_found`: No such object in this workspace (objects of other workspaces, and other users' for a user-bound key, answer identically), or no such route. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `method_not_allowed`: The path exists but not with this method; the Allow header lists the methods it answers. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests; wait until the time in Retry-After / X-RateLimit-Reset. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `internal_error`: An unexpected error; the message never carries internal details. Report the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+}
