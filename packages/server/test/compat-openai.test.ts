@@ -125,6 +125,33 @@ for (const engine of testEngines()) {
       assert.deepEqual(got, two);
     });
 
+    test('items.delete removes one message and answers the conversation; another conversation’s item is not found', async () => {
+      const c = await openai.conversations.create({
+        items: [
+          { type: 'message', role: 'user', content: 'keep' },
+          { type: 'message', role: 'user', content: 'drop' },
+        ],
+      });
+      const other = await openai.conversations.create({ items: [{ type: 'message', role: 'user', content: 'x' }] });
+      const [keep, drop] = (await openai.conversations.items.list(c.id, { order: 'asc' })).data;
+      const otherItem = (await openai.conversations.items.list(other.id)).data[0];
+      await assert.rejects(
+        openai.conversations.items.delete(otherItem?.id ?? '', { conversation_id: c.id }),
+        OpenAI.NotFoundError,
+      );
+      const after = await openai.conversations.items.delete(drop?.id ?? '', { conversation_id: c.id });
+      assert.deepEqual(after, c);
+      const left = (await openai.conversations.items.list(c.id)).data.map((x) => x.id);
+      assert.deepEqual(left, [keep?.id]);
+      const native = await raw.get(`/v1/conversations/${c.id}`);
+      assert.equal(native.body.data.message_count, 1);
+      await assert.rejects(
+        openai.conversations.items.retrieve(drop?.id ?? '', { conversation_id: c.id }),
+        OpenAI.NotFoundError,
+      );
+      assert.equal((await openai.conversations.items.list(other.id)).data.length, 1, 'the other item stays');
+    });
+
     test('update replaces the metadata; null clears it; other surfaces’ keys stay', async () => {
       const c = await openai.conversations.create({ metadata: { a: '1', b: '2' } });
       const u = await openai.conversations.update(c.id, { metadata: { b: '3', c: '4' } });

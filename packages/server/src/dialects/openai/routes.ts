@@ -181,4 +181,30 @@ export function routes(app: App, deps: AppDeps): void {
     },
     async (req) => item(await svc.getMessage(requireAuth(req), req.params.conversation_id, req.params.item_id)),
   );
+
+  app.delete(
+    '/conversations/:conversation_id/items/:item_id',
+    {
+      config: { scope: 'write:ai' },
+      schema: {
+        tags: TAGS,
+        summary: 'conversations.items.delete: removes one message; answers the conversation',
+        params: ItemParams,
+        response: { 200: ConversationSchema, ...errors(404, 409, 422) },
+      },
+    },
+    async (req, reply) => {
+      const auth = requireAuth(req);
+      const owner = await svc.conversationFor(auth, req.params.conversation_id, 'write:ai');
+      return runWrite(
+        req,
+        reply,
+        deps,
+        200,
+        // an item of another conversation is not found here, like a missing one
+        (inTx) => svc.deleteMessage(auth, req.params.item_id, inTx, { where: (c) => c.id === owner.id }),
+        () => conversation(owner),
+      );
+    },
+  );
 }
