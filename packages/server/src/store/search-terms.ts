@@ -232,16 +232,19 @@ export function literalTerms(text: string): SearchTerm[] {
     }
     flush();
   });
+  // only the very last typed term follows typing: marked before duplicates go and the cap applies,
+  // so a repeated word (`new york new`) or a cut cannot hand the prefix to another term
+  const lastTyped = terms.length - 1;
   const seen = new Set<string>();
-  const unique = terms.filter((t) => {
-    const k = `${t.prefix}|${t.words.join(' ')}`;
-    if (seen.has(k)) return false;
-    seen.add(k);
-    return true;
-  });
-  const kept = unique.slice(0, MAX_TERMS);
-  // only the very last term follows typing
-  return kept.map((t, i) => ({ words: t.words, prefix: t.prefix && i === kept.length - 1 }));
+  const unique = terms
+    .map((t, i) => ({ words: t.words, prefix: t.prefix && i === lastTyped }))
+    .filter((t) => {
+      const k = `${t.prefix}|${t.words.join(' ')}`;
+      if (seen.has(k)) return false;
+      seen.add(k);
+      return true;
+    });
+  return unique.slice(0, MAX_TERMS);
 }
 
 // ---- snippets ----------------------------------------------------------------------------------
