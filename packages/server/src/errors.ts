@@ -46,6 +46,11 @@ export const ERROR_CATALOG = {
     status: 409,
     description: 'The key is the last active admin key of its workspace; create another admin key first.',
   },
+  conversation_deleted: {
+    status: 410,
+    description:
+      'A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it.',
+  },
   payload_too_large: { status: 413, description: 'The request body is larger than the configured limit.' },
   unsupported_media_type: {
     status: 415,

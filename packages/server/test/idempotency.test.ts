@@ -158,6 +158,52 @@ for (const engine of testEngines()) {
       assert.deepEqual((await api.get(path)).body.data.output, { n: 2 });
     });
 
+    test('a replay after the conversation was deleted: 410 conversation_deleted, never the erased content', async () => {
+      const h = (k: string) => ({ 'idempotency-key': k });
+      const body = { title: 'wombatreplay', messages: [{ role: 'user' as const, content: 'wombatreplay content' }] };
+      const created = await api.post('/v1/conversations', body, h('erase-create'));
+      assert.equal(created.status, 201, created.text);
+      const id = created.body.data.id as string;
+      const appended = await api.post(
+        `/v1/conversations/${id}/messages`,
+        { role: 'user', content: 'wombatreplay 2' },
+        h('erase-append'),
+      );
+      assert.equal(appended.status, 201);
+      const bp = await api.request('PUT', `/v1/chat/conversations/${id}`, {
+        body: { tags: { t: 'wombatreplay' } },
+        headers: { 'x-bot-id': 'nobot', ...h('erase-bp') },
+      });
+      // a conversation without that bot is not Botpress's to change: nothing stored for that key
+      assert.equal(bp.status, 404);
+      assert.ok((await raw.storedAnswersMentioning(ws.id, 'wombatreplay')) >= 2, 'the answers hold the content');
+      assert.equal((await api.delete(`/v1/conversations/${id}`)).status, 204);
+      assert.equal(await raw.storedAnswersMentioning(ws.id, 'wombatreplay'), 0, 'the stored answers were erased');
+      const again = await api.post('/v1/conversations', body, h('erase-create'));
+      assert.equal(again.status, 410, again.text);
+      assert.equal(again.body.error.code, 'conversation_deleted');
+      assert.ok(!again.text.includes('wombatreplay'));
+      const appendAgain = await api.post(
+        `/v1/conversations/${id}/messages`,
+        { role: 'user', content: 'wombatreplay 2' },
+        h('erase-append'),
+      );
+      assert.equal(appendAgain.status, 410);
+      // the same key is still bound to its request: another body is refused as before
+      const other = await api.post('/v1/conversations', { title: 'other' }, h('erase-create'));
+      assert.equal(other.status, 422);
+      // a compat surface answers the erased replay in its own shape
+      const oa = { metadata: { k: 'wombatreplay' } };
+      const made = await api.post('/openai/v1/conversations', oa, h('erase-openai'));
+      assert.equal(made.status, 200, made.text);
+      assert.equal((await api.delete(`/v1/conversations/${made.body.id}`)).status, 204);
+      const oaAgain = await api.post('/openai/v1/conversations', oa, h('erase-openai'));
+      assert.equal(oaAgain.status, 410, oaAgain.text);
+      assert.equal(oaAgain.body.error.code, 'conversation_deleted');
+      assert.equal(oaAgain.body.error.type, 'invalid_request_error');
+      assert.equal((await api.get(`/v1/conversations/${id}`)).status, 404, 'and nothing was created again');
+    });
+
     test('DELETE conversation: a keyed repeat answers 204 again, an unkeyed repeat 404', async () => {
       const c = await newConversation();
       const before = await total();

@@ -572,6 +572,7 @@ export async function runWrite<T, B>(
             idem.key,
             status,
             status === 204 ? null : JSON.stringify(stored(body)),
+            result,
           );
         }
       : undefined;

@@ -84,6 +84,7 @@ export const WRITE_ERRORS: ErrorCode[] = [
   'invalid_idempotency_key',
   'idempotency_key_reused',
   'idempotency_in_progress',
+  'conversation_deleted',
 ];
 
 // ---- resources ------------------------------------------------------------------------

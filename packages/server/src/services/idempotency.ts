@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ParleyError } from '../errors.js';
+import { ID_PREFIX } from '../ids.js';
+import { ERASED_ANSWER_STATUS } from '../store/kysely-repo.js';
 import type { Repo } from '../store/types.js';
 import type { ServiceDeps } from './context.js';
 
@@ -81,6 +83,12 @@ export class IdempotencyService {
           );
         }
         if (existing.state === 'done') {
+          if (existing.statusCode === ERASED_ANSWER_STATUS && existing.responseBody === null) {
+            throw new ParleyError(
+              'conversation_deleted',
+              'The conversation this Idempotency-Key created or changed was deleted; its stored answer was erased with it',
+            );
+          }
           return { kind: 'replay', statusCode: existing.statusCode ?? 200, body: existing.responseBody };
         }
         if (existing.lockedUntil >= now) {
@@ -98,9 +106,20 @@ export class IdempotencyService {
     });
   }
 
-  /** Called inside the effect's transaction. */
-  async complete(tx: Repo, workspaceId: string, key: string, statusCode: number, body: string | null): Promise<void> {
-    await tx.completeIdempotency(workspaceId, key, statusCode, body);
+  /**
+   * Called inside the effect's transaction. `result` is what the service returned: when it is (or
+   * belongs to) a conversation, the record is tied to it so that deleting the conversation erases
+   * the stored answer too.
+   */
+  async complete(
+    tx: Repo,
+    workspaceId: string,
+    key: string,
+    statusCode: number,
+    body: string | null,
+    result: unknown,
+  ): Promise<void> {
+    await tx.completeIdempotency(workspaceId, key, statusCode, body, conversationIdOf(result));
   }
 
   /** The request failed without an effect: free the key so a corrected retry may use it. */
@@ -111,4 +130,18 @@ export class IdempotencyService {
   async purgeExpired(batch = 1000): Promise<number> {
     return this.deps.store.purgeIdempotency(this.deps.clock.now() - this.ttlMs, batch);
   }
+}
+
+/**
+ * The conversation a write's result is about: a conversation, a result holding one (create, append
+ * of several), or a message / tool invocation of one. Null for results about no conversation
+ * (keys, workspaces) and for deletes (their answers carry no content).
+ */
+export function conversationIdOf(result: unknown): string | null {
+  if (result === null || typeof result !== 'object') return null;
+  const r = result as { conversation?: { id?: unknown }; conversationId?: unknown; id?: unknown };
+  if (typeof r.conversation?.id === 'string') return r.conversation.id;
+  if (typeof r.conversationId === 'string') return r.conversationId;
+  if (typeof r.id === 'string' && r.id.startsWith(ID_PREFIX.conversation)) return r.id;
+  return null;
 }

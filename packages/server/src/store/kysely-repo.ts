@@ -102,6 +102,12 @@ export interface SearchIndex {
  */
 export const SEARCH_CANDIDATES = 2_000;
 
+/**
+ * The status a stored idempotent answer takes when its conversation is deleted: the body (which
+ * held the conversation's content) is erased, and a replay answers 410 conversation_deleted.
+ */
+export const ERASED_ANSWER_STATUS = 410;
+
 /** A row of SearchIndex.ranked's derived table. */
 export interface RankedHit {
   score: number | string;
@@ -241,7 +247,7 @@ function toAudit(r: Selectable<AuditEventsTable>): AuditEvent {
   };
 }
 
-function toIdem(r: Selectable<IdempotencyRecordsTable>): IdempotencyRecord {
+function toIdem(r: Omit<Selectable<IdempotencyRecordsTable>, 'conversation_id'>): IdempotencyRecord {
   return {
     workspaceId: r.workspace_id,
     key: r.idem_key,
@@ -328,12 +334,13 @@ const insertEvent = new QueryTemplate(
     }),
 );
 
-const completeIdem = new QueryTemplate((db, p: { ws: string; key: string; status: number; body: string | null }) =>
-  db
-    .updateTable('idempotency_records')
-    .set({ state: 'done', status_code: p.status, response_body: p.body })
-    .where('workspace_id', '=', p.ws)
-    .where('idem_key', '=', p.key),
+const completeIdem = new QueryTemplate(
+  (db, p: { ws: string; key: string; status: number; body: string | null; conv: string | null }) =>
+    db
+      .updateTable('idempotency_records')
+      .set({ state: 'done', status_code: p.status, response_body: p.body, conversation_id: p.conv })
+      .where('workspace_id', '=', p.ws)
+      .where('idem_key', '=', p.key),
 );
 
 const countersByName = new QueryTemplate((db, p: { ws: string; a: string; b: string }) =>
@@ -617,6 +624,14 @@ export class KyselyRepo implements Repo {
       .where('conversation_id', '=', id)
       .execute();
     await this.db.deleteFrom('conversations').where('workspace_id', '=', workspaceId).where('id', '=', id).execute();
+    // stored answers of writes to it carry its content: kept as content-free tombstones, so a retry
+    // with the same key is told the conversation is gone instead of running again (services/idempotency.ts)
+    await this.db
+      .updateTable('idempotency_records')
+      .set({ response_body: null, status_code: ERASED_ANSWER_STATUS, conversation_id: null })
+      .where('workspace_id', '=', workspaceId)
+      .where('conversation_id', '=', id)
+      .execute();
     await this.bumpCounters(workspaceId, counterNames(before, false), -1);
     if (before.archived) await this.bumpCounters(workspaceId, counterNames(before, true), -1);
     return {
@@ -1070,8 +1085,14 @@ export class KyselyRepo implements Repo {
     return Number(r.numUpdatedRows) > 0;
   }
 
-  async completeIdempotency(workspaceId: string, key: string, statusCode: number, body: string | null): Promise<void> {
-    await completeIdem.execute(this.db, { ws: workspaceId, key, status: statusCode, body });
+  async completeIdempotency(
+    workspaceId: string,
+    key: string,
+    statusCode: number,
+    body: string | null,
+    conversationId: string | null,
+  ): Promise<void> {
+    await completeIdem.execute(this.db, { ws: workspaceId, key, status: statusCode, body, conv: conversationId });
   }
 
   async releaseIdempotency(workspaceId: string, key: string, fingerprint: string): Promise<void> {

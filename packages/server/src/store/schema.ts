@@ -89,6 +89,8 @@ export interface IdempotencyRecordsTable {
   response_body: string | null;
   created_at: number;
   locked_until: number;
+  /** The conversation the write created or changed (migration 6): its delete erases the stored answer. */
+  conversation_id: string | null;
 }
 
 export interface AuditEventsTable {

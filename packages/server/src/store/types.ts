@@ -209,7 +209,14 @@ export interface Repo {
     rec: IdempotencyRecord,
     staleBefore: { lockedUntil: number; createdBefore: number },
   ): Promise<boolean>;
-  completeIdempotency(workspaceId: string, key: string, statusCode: number, body: string | null): Promise<void>;
+  /** Seals a record with its answer; `conversationId` names the conversation the answer is about, if any. */
+  completeIdempotency(
+    workspaceId: string,
+    key: string,
+    statusCode: number,
+    body: string | null,
+    conversationId: string | null,
+  ): Promise<void>;
   releaseIdempotency(workspaceId: string, key: string, fingerprint: string): Promise<void>;
   purgeIdempotency(createdBefore: number, limit: number): Promise<number>;
 

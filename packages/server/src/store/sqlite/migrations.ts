@@ -210,4 +210,15 @@ CREATE INDEX audit_events_actor ON audit_events (workspace_id, actor_key_id, id)
 CREATE INDEX audit_events_target ON audit_events (workspace_id, target_id, id);
 `,
   },
+  {
+    version: 6,
+    name: 'stored idempotent answers know their conversation',
+    // A delete erases the stored answers of writes to the conversation (they carry its content);
+    // the column finds them by index instead of by scanning every stored body.
+    sql: `
+ALTER TABLE idempotency_records ADD COLUMN conversation_id TEXT;
+CREATE INDEX idempotency_records_conversation ON idempotency_records (workspace_id, conversation_id)
+  WHERE conversation_id IS NOT NULL;
+`,
+  },
 ];
