@@ -294,6 +294,42 @@ export class ConversationsService {
     return c;
   }
 
+  /**
+   * Inserts messages into a conversation in the running transaction, in the order given, each with
+   * its `message.created` event, then bumps the conversation's counters and times once.
+   */
+  private async insertMessages(
+    tx: Repo,
+    emit: Emit,
+    workspaceId: string,
+    conversationId: string,
+    inputs: readonly NewMessageInput[],
+    now: number,
+  ): Promise<Message[]> {
+    const messages: Message[] = [];
+    for (const input of inputs) {
+      const message: Message = {
+        id: newId('message', now),
+        conversationId,
+        role: input.role,
+        content: input.content,
+        metadata: input.metadata ?? {},
+        createdAt: now,
+      };
+      await tx.insertMessage(workspaceId, message);
+      await emit(workspaceId, conversationId, { type: 'message.created', data: message }, now);
+      messages.push(message);
+    }
+    if (messages.length > 0) {
+      await tx.touchConversation(workspaceId, conversationId, {
+        messages: messages.length,
+        lastMessageAt: now,
+        updatedAt: now,
+      });
+    }
+    return messages;
+  }
+
   // ---- conversations ------------------------------------------------------------------
 
   async create(
@@ -323,26 +359,15 @@ export class ConversationsService {
     };
     return this.write(async (tx, emit) => {
       await tx.insertConversation(conversation);
-      const messages: Message[] = [];
-      for (const m of input.messages ?? []) {
-        const msg: Message = {
-          id: newId('message', now),
-          conversationId: conversation.id,
-          role: m.role,
-          content: m.content,
-          metadata: m.metadata ?? {},
-          createdAt: now,
-        };
-        await tx.insertMessage(auth.workspaceId, msg);
-        await emit(auth.workspaceId, conversation.id, { type: 'message.created', data: msg }, now);
-        messages.push(msg);
-      }
+      const messages = await this.insertMessages(
+        tx,
+        emit,
+        auth.workspaceId,
+        conversation.id,
+        input.messages ?? [],
+        now,
+      );
       if (messages.length > 0) {
-        await tx.touchConversation(auth.workspaceId, conversation.id, {
-          messages: messages.length,
-          lastMessageAt: now,
-          updatedAt: now,
-        });
         conversation.messageCount = messages.length;
         conversation.lastMessageAt = now;
       }
@@ -731,27 +756,7 @@ export class ConversationsService {
     return this.write(async (tx, emit) => {
       let conversation = await this.load(tx, auth, rawConversationId);
       const now = this.deps.clock.now();
-      const messages: Message[] = [];
-      for (const input of inputs) {
-        const message: Message = {
-          id: newId('message', now),
-          conversationId: conversation.id,
-          role: input.role,
-          content: input.content,
-          metadata: input.metadata ?? {},
-          createdAt: now,
-        };
-        await tx.insertMessage(auth.workspaceId, message);
-        await emit(auth.workspaceId, conversation.id, { type: 'message.created', data: message }, now);
-        messages.push(message);
-      }
-      if (messages.length > 0) {
-        await tx.touchConversation(auth.workspaceId, conversation.id, {
-          messages: messages.length,
-          lastMessageAt: now,
-          updatedAt: now,
-        });
-      }
+      const messages = await this.insertMessages(tx, emit, auth.workspaceId, conversation.id, inputs, now);
       const firstUser = inputs.find((m) => m.role === 'user');
       const title = conversation.titleSource === null && firstUser ? autoTitle(firstUser.content) : null;
       if (title !== null) {
