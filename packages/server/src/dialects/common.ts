@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyRequest } from 'fastify';
 import type { ParleyError } from '../errors.js';
-import { type App, setErrorHeaders, toParleyError } from '../http/app.js';
+import { type App, setErrorHeaders, toParleyError } from '../http/route-kit.js';
 
 /** What a product answers for one of our errors: its status (default ours) and its body. */
 export type ErrorShape = (e: ParleyError, req: FastifyRequest) => { status?: number; body: unknown };

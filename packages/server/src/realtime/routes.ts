@@ -7,7 +7,7 @@ import { Type } from 'typebox';
 import type { WebSocket } from 'ws';
 import type { AuthContext } from '../domain/types.js';
 import { ParleyError } from '../errors.js';
-import { type App, type AppDeps, bearerToken } from '../http/app.js';
+import { type App, type AppDeps, bearerToken } from '../http/route-kit.js';
 import { AUTHED_ERRORS, Closed, ConversationParams, errorResponses } from '../http/schemas.js';
 import { parseId } from '../ids.js';
 import { requireScope } from '../services/context.js';

@@ -3,8 +3,8 @@ import { type TSchema, Type } from 'typebox';
 import type { AuthContext, Conversation, Json, JsonObject, Message } from '../../domain/types.js';
 import { notFound, type ParleyError } from '../../errors.js';
 import { refuseWrongMethod } from '../../http/allowed-methods.js';
-import { type App, type AppDeps, requireAuth, runWrite } from '../../http/app.js';
 import { iso } from '../../http/presenters.js';
+import { type App, type AppDeps, requireAuth, runWrite } from '../../http/route-kit.js';
 import { Closed, OneOf } from '../../http/schemas.js';
 import { publicMessage, useErrorShape } from '../common.js';
 

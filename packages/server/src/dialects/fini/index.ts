@@ -3,7 +3,7 @@ import { type TSchema, Type } from 'typebox';
 import type { Conversation, Message, Role } from '../../domain/types.js';
 import { ParleyError, validation } from '../../errors.js';
 import { refuseWrongMethod } from '../../http/allowed-methods.js';
-import { type App, type AppDeps, requireAuth, runWrite } from '../../http/app.js';
+import { type App, type AppDeps, requireAuth, runWrite } from '../../http/route-kit.js';
 import { Closed, OneOf } from '../../http/schemas.js';
 import { ulidToUuid } from '../../ids.js';
 import { publicMessage, useErrorShape } from '../common.js';

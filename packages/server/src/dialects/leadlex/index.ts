@@ -2,7 +2,7 @@ import { type TSchema, Type } from 'typebox';
 import type { Conversation, ConversationContext, Message, ToolInvocation } from '../../domain/types.js';
 import type { ParleyError } from '../../errors.js';
 import { refuseWrongMethod } from '../../http/allowed-methods.js';
-import { type App, type AppDeps, requireAuth, runWrite } from '../../http/app.js';
+import { type App, type AppDeps, requireAuth, runWrite } from '../../http/route-kit.js';
 import { Bool, Closed } from '../../http/schemas.js';
 import { isoSeconds, isoSecondsOrNull, publicMessage, useErrorShape } from '../common.js';
 

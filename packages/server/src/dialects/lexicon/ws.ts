@@ -3,7 +3,7 @@ import { Type } from 'typebox';
 import type { WebSocket } from 'ws';
 import type { AuthContext, JsonObject, Message } from '../../domain/types.js';
 import { notFound, ParleyError } from '../../errors.js';
-import { type App, type AppDeps, findBadText } from '../../http/app.js';
+import { type App, type AppDeps, findBadText } from '../../http/route-kit.js';
 import type { ConversationEvent } from '../../realtime/events.js';
 import type { Attached, Realtime } from '../../realtime/index.js';
 import { closeCodeFor, parseFrame } from '../../realtime/routes.js';

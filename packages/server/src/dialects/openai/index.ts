@@ -1,5 +1,5 @@
 import { refuseWrongMethod } from '../../http/allowed-methods.js';
-import type { App, AppDeps } from '../../http/app.js';
+import type { App, AppDeps } from '../../http/route-kit.js';
 import { useErrorShape } from '../common.js';
 import { openaiError, openaiNotFound } from './errors.js';
 import { routes } from './routes.js';

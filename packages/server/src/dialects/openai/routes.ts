@@ -1,4 +1,4 @@
-import { type App, type AppDeps, requireAuth, runWrite } from '../../http/app.js';
+import { type App, type AppDeps, requireAuth, runWrite } from '../../http/route-kit.js';
 import { parseId } from '../../ids.js';
 import { conversation, item, replacement, toNewMessage } from './items.js';
 import {

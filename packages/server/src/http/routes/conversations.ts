@@ -1,8 +1,8 @@
 import { Type } from 'typebox';
 import { validation } from '../../errors.js';
 import type { ConversationDetail } from '../../services/conversations.js';
-import { type App, type AppDeps, requireAuth, runWrite } from '../app.js';
 import { presentAudit, presentConversation, presentMessage, presentTool } from '../presenters.js';
+import { type App, type AppDeps, requireAuth, runWrite } from '../route-kit.js';
 import {
   AUTHED_ERRORS,
   AuditQuery,

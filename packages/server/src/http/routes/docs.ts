@@ -5,9 +5,9 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { Type } from 'typebox';
 import { ERROR_CATALOG, ERROR_CODES } from '../../errors.js';
-import type { App } from '../app.js';
 import { OPERATION_EXAMPLES } from '../openapi-examples.js';
 import { operationIdFor } from '../operation-ids.js';
+import type { App } from '../route-kit.js';
 import { OneOf } from '../schemas.js';
 
 const ASSETS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../assets');

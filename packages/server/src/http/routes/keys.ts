@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
-import { type App, type AppDeps, requireAuth, runWrite } from '../app.js';
 import { presentKey, presentWorkspace } from '../presenters.js';
+import { type App, type AppDeps, requireAuth, runWrite } from '../route-kit.js';
 import {
   AUTHED_ERRORS,
   CursorMeta,

@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import type { App, AppDeps } from '../app.js';
+import type { App, AppDeps } from '../route-kit.js';
 import { errorResponses } from '../schemas.js';
 
 export function registerOpsRoutes(app: App, deps: AppDeps): void {
