@@ -3,7 +3,7 @@
  *                  [--quick] [--rounds N] [--out DIR] [--md FILE] [run.ts or scale.ts options]
  *
  * One entry for every benchmark: the HTTP peer scenarios (get, list, fanout) run in bench/run.ts,
- * the issue-5 scale scenarios (search, deep-cursor, total, delete-big, append, on the 1 M dataset)
+ * the scale scenarios (search, deep-cursor, total, delete-big, append, on the 1 M-message dataset)
  * in bench/scale.ts. Without --scenario both run, all scenarios, on both engines.
  */
 import { spawnSync } from 'node:child_process';

@@ -2,7 +2,7 @@
  * npm run bench:scale -- [--scenario search,deep-cursor,total,delete-big,append] [--engine sqlite,postgres]
  *                        [--size 1m|quick] [--quick] [--rounds N] [--md FILE] [--out DIR]
  *
- * Latency and throughput at scale (issue 5, item 6). Three targets on the same cached dataset:
+ * Latency and throughput at scale (1 M messages). Three targets on the same cached dataset:
  * Parley over HTTP, the node:http peer running the same SQL (bench/lib/scale-ops.ts), and the raw
  * peer (the same ops, no HTTP) — rounds alternate, the order flipping each round; servers pinned
  * to core 0 and this driver to core 1 where taskset exists. Medians over rounds of p50/p95/p99.

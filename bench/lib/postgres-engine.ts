@@ -180,7 +180,7 @@ export const postgresEngine: EngineDef = {
       options: { databaseUrl: ds.databaseUrl, framework: 'express', poolSize: BENCH_PG_POOL },
     },
   ],
-  // issue 4: within 0.75x of bare node:http + pg, and at least 1.5x an ordinary Express app
+  // the PostgreSQL targets: within 0.75x of bare node:http + pg, and at least 1.5x an ordinary Express app
   ratioTargets: {
     get: { 'node-http': 0.75, express: 1.5 },
     list: { 'node-http': 0.75, express: 1.5 },

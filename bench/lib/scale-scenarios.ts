@@ -1,5 +1,5 @@
 /**
- * The scale scenarios (issue 5, item 6). Each yields parts: a list of calls, each both an HTTP
+ * The scale scenarios (search, cursors, totals, deletes and appends at 1 M messages). Each yields parts: a list of calls, each both an HTTP
  * request (Parley and the node:http peer) and an op with arguments (the raw peer), and judges
  * the results against the issue's targets.
  */

@@ -9,7 +9,7 @@ import { Closed, OneOf } from '../../http/schemas.js';
 import { publicMessage, useErrorShape } from '../common.js';
 
 /**
- * Botpress Runtime API conversations and messages (seed 003 deleteConversation; list, get,
+ * Botpress Runtime API conversations and messages (deleteConversation from its seed page; list, get,
  * get-or-create, update, and the message calls from its sibling pages and the official client).
  * Channel, integration, tags and the current task live in the conversation's metadata; x-bot-id is
  * stamped as its bot_id and partitions the surface: a bot sees only its own conversations.

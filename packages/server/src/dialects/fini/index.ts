@@ -9,7 +9,7 @@ import { ulidToUuid } from '../../ids.js';
 import { publicMessage, useErrorShape } from '../common.js';
 
 /**
- * Fini public conversations API (seed 002 delete; bulk delete, list and get from its sibling
+ * Fini public conversations API (delete from its seed page; bulk delete, list and get from its sibling
  * pages). Fini scopes `read` / `write` are Parley's `read:ai` / `write:ai`.
  */
 const TAGS = ['Fini'];

@@ -11,7 +11,7 @@ import { registerLexiconSocket } from './ws.js';
 export { chatId } from './ids.js';
 
 /**
- * Lexicon Labs chats (seed 001 delete; create, get, list-by-user and messages from its sibling
+ * Lexicon Labs chats (delete from its seed page; create, get, list-by-user and messages from its sibling
  * pages), keyed by `X-API-Key`, and the WebSocket /ws/chat (ws.ts). A socket there is live
  * presence, so DELETE answers 409 while one is attached (quirk 7).
  */
