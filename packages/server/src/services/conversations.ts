@@ -863,16 +863,31 @@ export class ConversationsService {
     return this.load(this.deps.store, auth, rawId);
   }
 
+  /**
+   * A message by id with its conversation, as the caller may see it: a message of a conversation the
+   * key cannot reach, or that fails `where` (a surface's partition), is not found like a missing one.
+   */
+  private async loadMessage(
+    tx: Repo,
+    auth: AuthContext,
+    id: string,
+    where?: (c: Conversation) => boolean,
+  ): Promise<{ conversation: Conversation; message: Message }> {
+    const message = await tx.findMessage(auth.workspaceId, id);
+    if (!message) throw notFound('Message');
+    const conversation = await this.load(tx, auth, message.conversationId).catch(() => {
+      throw notFound('Message');
+    });
+    if (where && !where(conversation)) throw notFound('Message');
+    return { conversation, message };
+  }
+
   /** A message found by its id alone, with its conversation (paths that name no conversation). */
   async findMessage(auth: AuthContext, rawId: string): Promise<{ conversation: Conversation; message: Message }> {
     requireScope(auth, 'read:ai');
     const id = parseId('message', rawId);
-    const message = id === null ? null : await this.deps.store.findMessage(auth.workspaceId, id);
-    if (!message) throw notFound('Message');
-    const conversation = await this.load(this.deps.store, auth, message.conversationId).catch(() => {
-      throw notFound('Message');
-    });
-    return { conversation, message };
+    if (id === null) throw notFound('Message');
+    return this.loadMessage(this.deps.store, auth, id);
   }
 
   /**
@@ -892,12 +907,7 @@ export class ConversationsService {
     const id = parseId('message', rawId);
     if (id === null) throw notFound('Message');
     return this.write(async (tx, emit) => {
-      const current = await tx.findMessage(auth.workspaceId, id);
-      if (!current) throw notFound('Message');
-      const conversation = await this.load(tx, auth, current.conversationId).catch(() => {
-        throw notFound('Message');
-      });
-      if (opts.where && !opts.where(conversation)) throw notFound('Message');
+      const { message: current, conversation } = await this.loadMessage(tx, auth, id, opts.where);
       const now = this.deps.clock.now();
       const message = await tx.updateMessage(auth.workspaceId, conversation.id, id, change(current));
       if (!message) throw notFound('Message');
@@ -925,12 +935,7 @@ export class ConversationsService {
     const id = parseId('message', rawId);
     if (id === null) throw notFound('Message');
     return this.write(async (tx, emit) => {
-      const message = await tx.findMessage(auth.workspaceId, id);
-      if (!message) throw notFound('Message');
-      const conversation = await this.load(tx, auth, message.conversationId).catch(() => {
-        throw notFound('Message');
-      });
-      if (opts.where && !opts.where(conversation)) throw notFound('Message');
+      const { message, conversation } = await this.loadMessage(tx, auth, id, opts.where);
       const now = this.deps.clock.now();
       const removed = await tx.deleteMessage(auth.workspaceId, conversation.id, id, now);
       if (!removed) throw notFound('Message');
