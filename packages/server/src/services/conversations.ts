@@ -330,6 +330,30 @@ export class ConversationsService {
     return messages;
   }
 
+  /**
+   * A conversation still without a title takes one from the first user message among `inputs`
+   * (logged as `conversation.updated`), as it does from the first messages of a create.
+   */
+  private async titleFromFirstUser(
+    tx: Repo,
+    emit: Emit,
+    workspaceId: string,
+    conversation: Conversation,
+    inputs: readonly NewMessageInput[],
+    now: number,
+  ): Promise<void> {
+    if (conversation.titleSource !== null) return;
+    const firstUser = inputs.find((m) => m.role === 'user');
+    const title = firstUser ? autoTitle(firstUser.content) : null;
+    if (title === null) return;
+    const retitled = await tx.updateConversation(workspaceId, conversation.id, {
+      title,
+      titleSource: 'auto',
+      updatedAt: now,
+    });
+    if (retitled) await emit(workspaceId, conversation.id, { type: 'conversation.updated', data: retitled }, now);
+  }
+
   // ---- conversations ------------------------------------------------------------------
 
   async create(
@@ -757,17 +781,7 @@ export class ConversationsService {
       let conversation = await this.load(tx, auth, rawConversationId);
       const now = this.deps.clock.now();
       const messages = await this.insertMessages(tx, emit, auth.workspaceId, conversation.id, inputs, now);
-      const firstUser = inputs.find((m) => m.role === 'user');
-      const title = conversation.titleSource === null && firstUser ? autoTitle(firstUser.content) : null;
-      if (title !== null) {
-        const retitled = await tx.updateConversation(auth.workspaceId, conversation.id, {
-          title,
-          titleSource: 'auto',
-          updatedAt: now,
-        });
-        if (retitled)
-          await emit(auth.workspaceId, conversation.id, { type: 'conversation.updated', data: retitled }, now);
-      }
+      await this.titleFromFirstUser(tx, emit, auth.workspaceId, conversation, inputs, now);
       conversation = (await tx.getConversation(auth.workspaceId, conversation.id)) ?? conversation;
       const result = { conversation, messages };
       if (inTx) await inTx(tx, result);
@@ -822,33 +836,9 @@ export class ConversationsService {
     return this.write(async (tx, emit) => {
       const conversation = await this.load(tx, auth, rawConversationId);
       const now = this.deps.clock.now();
-      const message: Message = {
-        id: newId('message', now),
-        conversationId: conversation.id,
-        role: input.role,
-        content: input.content,
-        metadata: input.metadata ?? {},
-        createdAt: now,
-      };
-      await tx.insertMessage(auth.workspaceId, message);
-      await tx.touchConversation(auth.workspaceId, conversation.id, {
-        messages: 1,
-        lastMessageAt: now,
-        updatedAt: now,
-      });
-      await emit(auth.workspaceId, conversation.id, { type: 'message.created', data: message }, now);
-      if (conversation.titleSource === null && input.role === 'user') {
-        const title = autoTitle(input.content);
-        if (title !== null) {
-          const retitled = await tx.updateConversation(auth.workspaceId, conversation.id, {
-            title,
-            titleSource: 'auto',
-            updatedAt: now,
-          });
-          if (retitled)
-            await emit(auth.workspaceId, conversation.id, { type: 'conversation.updated', data: retitled }, now);
-        }
-      }
+      const [message] = await this.insertMessages(tx, emit, auth.workspaceId, conversation.id, [input], now);
+      if (!message) throw new Error('insertMessages returned no message');
+      await this.titleFromFirstUser(tx, emit, auth.workspaceId, conversation, [input], now);
       if (inTx) await inTx(tx, message);
       return message;
     });
