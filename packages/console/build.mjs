@@ -1,1 +1,1 @@
-console.log("console build placeholder");
+console.log('console build placeholder');
