@@ -1,4 +1,4 @@
-import type { App, AppDeps } from '../http/route-kit.js';
+import type { App, AppDeps } from '../http/types.js';
 import { registerBotpress } from './botpress/index.js';
 import { registerFini } from './fini/index.js';
 import { registerLeadLex } from './leadlex/index.js';

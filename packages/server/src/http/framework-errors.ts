@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ParleyError } from '../errors.js';
 import { newId } from '../ids.js';
+import type { SurfaceErrors } from './surface-errors.js';
 
 /**
  * Refusals that Fastify's router or Node's HTTP parser make before any route runs — a malformed
@@ -10,30 +11,6 @@ import { newId } from '../ids.js';
  * line or header, a header block too large — answered in the error shape of the surface whose
  * path prefix the request names, with a request id, instead of the framework's own bodies.
  */
-
-/** What a surface answers for an error: its status (default ours) and its body. */
-export type SurfaceShape = (e: ParleyError, req: { id: string }) => { status?: number; body: unknown };
-
-export interface Surface {
-  prefix: string;
-  shape: SurfaceShape;
-}
-
-/** Surfaces by path prefix, longest first; the native shape answers everything else. */
-export class SurfaceErrors {
-  private readonly surfaces: Surface[] = [];
-
-  constructor(private readonly native: SurfaceShape) {}
-
-  add(prefix: string, shape: SurfaceShape): void {
-    this.surfaces.push({ prefix, shape });
-    this.surfaces.sort((a, b) => b.prefix.length - a.prefix.length);
-  }
-
-  shapeFor(path: string): SurfaceShape {
-    return this.surfaces.find((s) => s.prefix !== '' && path.startsWith(s.prefix))?.shape ?? this.native;
-  }
-}
 
 /** The Fastify router's refusals as Parley errors: both mean the path names nothing that exists. */
 function routerError(err: FastifyError): ParleyError {

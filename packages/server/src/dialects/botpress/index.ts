@@ -3,10 +3,12 @@ import { type TSchema, Type } from 'typebox';
 import type { AuthContext, Conversation, Json, JsonObject, Message } from '../../domain/types.js';
 import { notFound, type ParleyError } from '../../errors.js';
 import { refuseWrongMethod } from '../../http/allowed-methods.js';
+import { requireAuth } from '../../http/credentials.js';
 import { iso } from '../../http/presenters.js';
-import { type App, type AppDeps, requireAuth, runWrite } from '../../http/route-kit.js';
 import { Closed, OneOf } from '../../http/schemas.js';
-import { publicMessage, useErrorShape } from '../common.js';
+import { publicMessage, useErrorShape } from '../../http/surface-errors.js';
+import type { App, AppDeps } from '../../http/types.js';
+import { runWrite } from '../../http/write.js';
 
 /**
  * Botpress Runtime API conversations and messages (deleteConversation from its seed page; list, get,
@@ -385,14 +387,11 @@ function routes(app: App, deps: AppDeps): void {
       if (b.tags !== undefined) patch.tags = merged(tagsOf(current), b.tags);
       if (b.properties !== undefined) patch.properties = merged(stringMap(current.metadata.properties), b.properties);
       if (Object.keys(patch).length === 0) return { conversation: conversation(current) };
-      return runWrite(
-        req,
-        reply,
-        deps,
-        200,
-        (inTx) => svc.update(auth, req.params.id, { metadata: patch }, inTx),
-        (c) => ({ conversation: conversation(c) }),
-      );
+      return runWrite(req, reply, {
+        status: 200,
+        write: (inTx) => svc.update(auth, req.params.id, { metadata: patch }, inTx),
+        present: (c) => ({ conversation: conversation(c) }),
+      });
     },
   );
 
@@ -414,14 +413,11 @@ function routes(app: App, deps: AppDeps): void {
     async (req, reply) => {
       const auth = requireAuth(req);
       const c = await own(auth, req.params.id, botOf(req), 'write:ai');
-      return runWrite(
-        req,
-        reply,
-        deps,
-        200,
-        (inTx) => svc.delete(auth, c.id, inTx),
-        () => ({}),
-      );
+      return runWrite(req, reply, {
+        status: 200,
+        write: (inTx) => svc.delete(auth, c.id, inTx),
+        present: () => ({}),
+      });
     },
   );
 
@@ -503,14 +499,11 @@ function routes(app: App, deps: AppDeps): void {
         { ...b, payload: b.payload as JsonObject },
         req.headers['x-integration-id'] !== undefined,
       );
-      return runWrite(
-        req,
-        reply,
-        deps,
-        201,
-        (inTx) => svc.appendMessage(auth, c.id, input, inTx),
-        (m) => ({ message: message(m, c) }),
-      );
+      return runWrite(req, reply, {
+        status: 201,
+        write: (inTx) => svc.appendMessage(auth, c.id, input, inTx),
+        present: (m) => ({ message: message(m, c) }),
+      });
     },
   );
 
@@ -563,14 +556,11 @@ function routes(app: App, deps: AppDeps): void {
         { ...b, payload: (b.payload ?? {}) as JsonObject, tags },
         req.headers['x-integration-id'] !== undefined,
       );
-      return runWrite(
-        req,
-        reply,
-        deps,
-        200,
-        (inTx) => svc.appendMessage(auth, c.id, input, inTx),
-        (m) => ({ message: message(m, c), meta: { created: true } }),
-      );
+      return runWrite(req, reply, {
+        status: 200,
+        write: (inTx) => svc.appendMessage(auth, c.id, input, inTx),
+        present: (m) => ({ message: message(m, c), meta: { created: true } }),
+      });
     },
   );
 
@@ -599,12 +589,9 @@ function routes(app: App, deps: AppDeps): void {
         if (c.botId !== botId) throw notFound('Message');
         return { message: message(m, c) };
       }
-      return runWrite(
-        req,
-        reply,
-        deps,
-        200,
-        (inTx) =>
+      return runWrite(req, reply, {
+        status: 200,
+        write: (inTx) =>
           svc.updateMessage(
             auth,
             req.params.id,
@@ -621,8 +608,8 @@ function routes(app: App, deps: AppDeps): void {
             inTx,
             { where: (c) => c.botId === botId },
           ),
-        (r) => ({ message: message(r.message, r.conversation) }),
-      );
+        present: (r) => ({ message: message(r.message, r.conversation) }),
+      });
     },
   );
 
@@ -663,14 +650,11 @@ function routes(app: App, deps: AppDeps): void {
     async (req, reply) => {
       const auth = requireAuth(req);
       const botId = botOf(req);
-      return runWrite(
-        req,
-        reply,
-        deps,
-        200,
-        (inTx) => svc.deleteMessage(auth, req.params.id, inTx, { where: (c) => c.botId === botId }),
-        () => ({}),
-      );
+      return runWrite(req, reply, {
+        status: 200,
+        write: (inTx) => svc.deleteMessage(auth, req.params.id, inTx, { where: (c) => c.botId === botId }),
+        present: () => ({}),
+      });
     },
   );
 }

@@ -3,10 +3,12 @@ import { type TSchema, Type } from 'typebox';
 import type { Conversation, Message, Role } from '../../domain/types.js';
 import { ParleyError, validation } from '../../errors.js';
 import { refuseWrongMethod } from '../../http/allowed-methods.js';
-import { type App, type AppDeps, requireAuth, runWrite } from '../../http/route-kit.js';
+import { requireAuth } from '../../http/credentials.js';
 import { Closed, OneOf } from '../../http/schemas.js';
+import { publicMessage, useErrorShape } from '../../http/surface-errors.js';
+import type { App, AppDeps } from '../../http/types.js';
+import { runWrite } from '../../http/write.js';
 import { ulidToUuid } from '../../ids.js';
-import { publicMessage, useErrorShape } from '../common.js';
 
 /**
  * Fini public conversations API (delete from its seed page; bulk delete, list and get from its sibling
@@ -194,14 +196,11 @@ function routes(app: App, deps: AppDeps): void {
     },
     async (req, reply) => {
       try {
-        return await runWrite(
-          req,
-          reply,
-          deps,
-          200,
-          (inTx) => svc.delete(requireAuth(req), req.params.id, inTx),
-          () => ({ success: true }),
-        );
+        return await runWrite(req, reply, {
+          status: 200,
+          write: (inTx) => svc.delete(requireAuth(req), req.params.id, inTx),
+          present: () => ({ success: true }),
+        });
       } catch (err) {
         // Fini's documented quirk: an id that matched nothing (or another workspace's) still succeeds
         if (err instanceof ParleyError && err.code === 'not_found') return { success: true };
@@ -223,14 +222,11 @@ function routes(app: App, deps: AppDeps): void {
     },
     async (req, reply) => {
       try {
-        return await runWrite(
-          req,
-          reply,
-          deps,
-          200,
-          (inTx) => svc.deleteMany(requireAuth(req), req.body.ids, inTx),
-          () => ({ success: true }),
-        );
+        return await runWrite(req, reply, {
+          status: 200,
+          write: (inTx) => svc.deleteMany(requireAuth(req), req.body.ids, inTx),
+          present: () => ({ success: true }),
+        });
       } catch (err) {
         if (err instanceof ParleyError && err.code === 'not_found') {
           (reply as unknown as { code(n: number): void }).code(406);

@@ -2,9 +2,12 @@ import { type TSchema, Type } from 'typebox';
 import type { Conversation, ConversationContext, Message, ToolInvocation } from '../../domain/types.js';
 import type { ParleyError } from '../../errors.js';
 import { refuseWrongMethod } from '../../http/allowed-methods.js';
-import { type App, type AppDeps, requireAuth, runWrite } from '../../http/route-kit.js';
+import { requireAuth } from '../../http/credentials.js';
 import { Bool, Closed } from '../../http/schemas.js';
-import { isoSeconds, isoSecondsOrNull, publicMessage, useErrorShape } from '../common.js';
+import { publicMessage, useErrorShape } from '../../http/surface-errors.js';
+import type { App, AppDeps } from '../../http/types.js';
+import { runWrite } from '../../http/write.js';
+import { isoSeconds, isoSecondsOrNull } from '../common.js';
 
 /**
  * LeadLex "Lexi" conversations (seeds 000 delete, 004 list; get and update from their sibling
@@ -288,19 +291,16 @@ function routes(app: App, deps: AppDeps): void {
       },
     },
     async (req, reply) =>
-      runWrite(
-        req,
-        reply,
-        deps,
-        200,
-        (inTx) =>
+      runWrite(req, reply, {
+        status: 200,
+        write: (inTx) =>
           svc.update(
             requireAuth(req),
             req.params.id,
             { title: req.body.title, archived: req.body.archived, context: req.body.context as never },
             inTx,
           ),
-        (c) => ({
+        present: (c) => ({
           data: {
             id: c.id,
             title: c.title,
@@ -309,7 +309,7 @@ function routes(app: App, deps: AppDeps): void {
             updated_at: isoSeconds(c.updatedAt),
           },
         }),
-      ),
+      }),
   );
 
   app.delete(
@@ -327,14 +327,11 @@ function routes(app: App, deps: AppDeps): void {
       },
     },
     async (req, reply) => {
-      await runWrite(
-        req,
-        reply,
-        deps,
-        204,
-        (inTx) => svc.delete(requireAuth(req), req.params.id, inTx),
-        () => null,
-      );
+      await runWrite(req, reply, {
+        status: 204,
+        write: (inTx) => svc.delete(requireAuth(req), req.params.id, inTx),
+        present: () => null,
+      });
       return reply.send(null);
     },
   );

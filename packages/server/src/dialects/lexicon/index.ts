@@ -2,9 +2,12 @@ import { type TSchema, Type } from 'typebox';
 import type { Conversation, Message } from '../../domain/types.js';
 import { ParleyError } from '../../errors.js';
 import { refuseWrongMethod } from '../../http/allowed-methods.js';
-import { type App, type AppDeps, requireAuth, runWrite } from '../../http/route-kit.js';
+import { requireAuth } from '../../http/credentials.js';
 import { Closed, OneOf } from '../../http/schemas.js';
-import { isoSeconds, isoSecondsOrNull, publicMessage, useErrorShape } from '../common.js';
+import { publicMessage, useErrorShape } from '../../http/surface-errors.js';
+import type { App, AppDeps } from '../../http/types.js';
+import { runWrite } from '../../http/write.js';
+import { isoSeconds, isoSecondsOrNull } from '../common.js';
 import { chatId, messageId } from './ids.js';
 import { registerLexiconSocket } from './ws.js';
 
@@ -146,19 +149,16 @@ function routes(app: App, deps: AppDeps): void {
         },
       },
       async (req, reply) =>
-        runWrite(
-          req,
-          reply,
-          deps,
-          201,
-          (inTx) =>
+        runWrite(req, reply, {
+          status: 201,
+          write: (inTx) =>
             svc.create(
               requireAuth(req),
               { userId: req.body.user_id, title: req.body.title, metadata: req.body.metadata as never },
               inTx,
             ),
-          (d) => chat(d.conversation),
-        ),
+          present: (d) => chat(d.conversation),
+        }),
     );
   }
 
@@ -272,14 +272,15 @@ function routes(app: App, deps: AppDeps): void {
       },
     },
     async (req, reply) =>
-      runWrite(
-        req,
-        reply,
-        deps,
-        200,
+      runWrite(req, reply, {
+        status: 200,
         // the documented 409 while a socket is attached (quirk 7); the native DELETE deletes anyway
-        (inTx) => svc.delete(requireAuth(req), req.params.chat_id, inTx, { ifIdle: true }),
-        () => ({ success: true, message: 'Chat deleted successfully', deleted_at: isoSeconds(deps.clock.now()) }),
-      ),
+        write: (inTx) => svc.delete(requireAuth(req), req.params.chat_id, inTx, { ifIdle: true }),
+        present: () => ({
+          success: true,
+          message: 'Chat deleted successfully',
+          deleted_at: isoSeconds(deps.clock.now()),
+        }),
+      }),
   );
 }

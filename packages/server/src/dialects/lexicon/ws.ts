@@ -3,12 +3,13 @@ import { Type } from 'typebox';
 import type { WebSocket } from 'ws';
 import type { AuthContext, JsonObject, Message } from '../../domain/types.js';
 import { notFound, ParleyError } from '../../errors.js';
-import { type App, type AppDeps, findBadText } from '../../http/route-kit.js';
+import { findBadText } from '../../http/bad-text.js';
+import { publicMessage, useErrorShape } from '../../http/surface-errors.js';
+import type { App, AppDeps } from '../../http/types.js';
 import type { ConversationEvent } from '../../realtime/events.js';
 import type { Attached, Realtime } from '../../realtime/index.js';
 import { closeCodeFor, parseFrame } from '../../realtime/routes.js';
 import { actingUser, requireScope } from '../../services/context.js';
-import { publicMessage, useErrorShape } from '../common.js';
 import { chatId, messageId } from './ids.js';
 
 /** Longest message a client frame may carry, as on the native API. */

@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { ParleyError } from '../../errors.js';
-import { publicMessage } from '../common.js';
+import { publicMessage } from '../../http/surface-errors.js';
 
 /** OpenAI's error body: `{error: {message, type, param, code}}`; the official client reads it. */
 export const OpenAIError = Type.Object(

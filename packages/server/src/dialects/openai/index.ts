@@ -1,6 +1,6 @@
 import { refuseWrongMethod } from '../../http/allowed-methods.js';
-import type { App, AppDeps } from '../../http/route-kit.js';
-import { useErrorShape } from '../common.js';
+import { useErrorShape } from '../../http/surface-errors.js';
+import type { App, AppDeps } from '../../http/types.js';
 import { openaiError, openaiNotFound } from './errors.js';
 import { routes } from './routes.js';
 

@@ -1,4 +1,6 @@
-import { type App, type AppDeps, requireAuth, runWrite } from '../../http/route-kit.js';
+import { requireAuth } from '../../http/credentials.js';
+import type { App, AppDeps } from '../../http/types.js';
+import { runWrite } from '../../http/write.js';
 import { parseId } from '../../ids.js';
 import { conversation, item, replacement, toNewMessage } from './items.js';
 import {
@@ -42,14 +44,11 @@ export function routes(app: App, deps: AppDeps): void {
     },
     async (req, reply) => {
       const messages = (req.body.items ?? []).map((raw, i) => toNewMessage(raw as Record<string, unknown>, i));
-      return runWrite(
-        req,
-        reply,
-        deps,
-        200,
-        (inTx) => svc.create(requireAuth(req), { metadata: req.body.metadata ?? {}, messages }, inTx),
-        (d) => conversation(d.conversation),
-      );
+      return runWrite(req, reply, {
+        status: 200,
+        write: (inTx) => svc.create(requireAuth(req), { metadata: req.body.metadata ?? {}, messages }, inTx),
+        present: (d) => conversation(d.conversation),
+      });
     },
   );
 
@@ -83,14 +82,12 @@ export function routes(app: App, deps: AppDeps): void {
     async (req, reply) => {
       const auth = requireAuth(req);
       const current = (await svc.get(auth, req.params.conversation_id, { limit: 1 })).conversation;
-      return runWrite(
-        req,
-        reply,
-        deps,
-        200,
-        (inTx) => svc.update(auth, current.id, { metadata: replacement(current.metadata, req.body.metadata) }, inTx),
-        conversation,
-      );
+      return runWrite(req, reply, {
+        status: 200,
+        write: (inTx) =>
+          svc.update(auth, current.id, { metadata: replacement(current.metadata, req.body.metadata) }, inTx),
+        present: conversation,
+      });
     },
   );
 
@@ -107,14 +104,11 @@ export function routes(app: App, deps: AppDeps): void {
     },
     async (req, reply) => {
       const id = parseId('conversation', req.params.conversation_id) ?? req.params.conversation_id;
-      return runWrite(
-        req,
-        reply,
-        deps,
-        200,
-        (inTx) => svc.delete(requireAuth(req), req.params.conversation_id, inTx),
-        () => ({ id, object: 'conversation.deleted' as const, deleted: true }),
-      );
+      return runWrite(req, reply, {
+        status: 200,
+        write: (inTx) => svc.delete(requireAuth(req), req.params.conversation_id, inTx),
+        present: () => ({ id, object: 'conversation.deleted' as const, deleted: true }),
+      });
     },
   );
 
@@ -133,14 +127,11 @@ export function routes(app: App, deps: AppDeps): void {
     },
     async (req, reply) => {
       const messages = req.body.items.map((raw, i) => toNewMessage(raw as Record<string, unknown>, i));
-      return runWrite(
-        req,
-        reply,
-        deps,
-        200,
-        (inTx) => svc.appendMessages(requireAuth(req), req.params.conversation_id, messages, inTx),
-        (r) => list(r.messages.map(item), false),
-      );
+      return runWrite(req, reply, {
+        status: 200,
+        write: (inTx) => svc.appendMessages(requireAuth(req), req.params.conversation_id, messages, inTx),
+        present: (r) => list(r.messages.map(item), false),
+      });
     },
   );
 
@@ -196,15 +187,12 @@ export function routes(app: App, deps: AppDeps): void {
     async (req, reply) => {
       const auth = requireAuth(req);
       const owner = await svc.conversationFor(auth, req.params.conversation_id, 'write:ai');
-      return runWrite(
-        req,
-        reply,
-        deps,
-        200,
+      return runWrite(req, reply, {
+        status: 200,
         // an item of another conversation is not found here, like a missing one
-        (inTx) => svc.deleteMessage(auth, req.params.item_id, inTx, { where: (c) => c.id === owner.id }),
-        () => conversation(owner),
-      );
+        write: (inTx) => svc.deleteMessage(auth, req.params.item_id, inTx, { where: (c) => c.id === owner.id }),
+        present: () => conversation(owner),
+      });
     },
   );
 }

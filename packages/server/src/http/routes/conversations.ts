@@ -1,8 +1,8 @@
 import { Type } from 'typebox';
 import { validation } from '../../errors.js';
 import type { ConversationDetail } from '../../services/conversations.js';
+import { requireAuth } from '../credentials.js';
 import { presentAudit, presentConversation, presentMessage, presentTool } from '../presenters.js';
-import { type App, type AppDeps, requireAuth, runWrite } from '../route-kit.js';
 import {
   AUTHED_ERRORS,
   AuditQuery,
@@ -23,6 +23,8 @@ import {
   ToolParams,
   WRITE_ERRORS,
 } from '../schemas.js';
+import type { App, AppDeps } from '../types.js';
+import { runWrite } from '../write.js';
 
 const ms = (iso: string | undefined): number | undefined => (iso === undefined ? undefined : Date.parse(iso));
 const msOrNull = (iso: string | null | undefined): number | null | undefined =>
@@ -77,12 +79,9 @@ export function registerConversationRoutes(app: App, deps: AppDeps): void {
     },
     async (req, reply) => {
       const b = req.body;
-      return runWrite(
-        req,
-        reply,
-        deps,
-        201,
-        (inTx) =>
+      return runWrite(req, reply, {
+        status: 201,
+        write: (inTx) =>
           svc.create(
             requireAuth(req),
             {
@@ -95,8 +94,8 @@ export function registerConversationRoutes(app: App, deps: AppDeps): void {
             },
             inTx,
           ),
-        (d) => ({ data: presentDetail(d) }),
-      );
+        present: (d) => ({ data: presentDetail(d) }),
+      });
     },
   );
 
@@ -212,12 +211,9 @@ export function registerConversationRoutes(app: App, deps: AppDeps): void {
       },
     },
     async (req, reply) =>
-      runWrite(
-        req,
-        reply,
-        deps,
-        200,
-        (inTx) =>
+      runWrite(req, reply, {
+        status: 200,
+        write: (inTx) =>
           svc.update(
             requireAuth(req),
             req.params.id,
@@ -229,8 +225,8 @@ export function registerConversationRoutes(app: App, deps: AppDeps): void {
             },
             inTx,
           ),
-        (c) => ({ data: presentConversation(c) }),
-      ),
+        present: (c) => ({ data: presentConversation(c) }),
+      }),
   );
 
   app.delete(
@@ -267,14 +263,11 @@ export function registerConversationRoutes(app: App, deps: AppDeps): void {
       if (req.query.if_idle === 'true' && req.query.force === 'true') {
         throw validation('/query/if_idle', 'if_idle=true and force=true contradict each other; send one');
       }
-      await runWrite(
-        req,
-        reply,
-        deps,
-        204,
-        (inTx) => svc.delete(requireAuth(req), req.params.id, inTx, { ifIdle: req.query.if_idle === 'true' }),
-        () => null,
-      );
+      await runWrite(req, reply, {
+        status: 204,
+        write: (inTx) => svc.delete(requireAuth(req), req.params.id, inTx, { ifIdle: req.query.if_idle === 'true' }),
+        present: () => null,
+      });
       return reply.send(null);
     },
   );
@@ -294,20 +287,17 @@ export function registerConversationRoutes(app: App, deps: AppDeps): void {
       },
     },
     async (req, reply) =>
-      runWrite(
-        req,
-        reply,
-        deps,
-        201,
-        (inTx) =>
+      runWrite(req, reply, {
+        status: 201,
+        write: (inTx) =>
           svc.appendMessage(
             requireAuth(req),
             req.params.id,
             { role: req.body.role, content: req.body.content, metadata: req.body.metadata as never },
             inTx,
           ),
-        (m) => ({ data: presentMessage(m) }),
-      ),
+        present: (m) => ({ data: presentMessage(m) }),
+      }),
   );
 
   app.get(
@@ -348,12 +338,9 @@ export function registerConversationRoutes(app: App, deps: AppDeps): void {
     },
     async (req, reply) => {
       const b = req.body;
-      return runWrite(
-        req,
-        reply,
-        deps,
-        201,
-        (inTx) =>
+      return runWrite(req, reply, {
+        status: 201,
+        write: (inTx) =>
           svc.createToolInvocation(
             requireAuth(req),
             req.params.id,
@@ -368,8 +355,8 @@ export function registerConversationRoutes(app: App, deps: AppDeps): void {
             },
             inTx,
           ),
-        (t) => ({ data: presentTool(t) }),
-      );
+        present: (t) => ({ data: presentTool(t) }),
+      });
     },
   );
 
@@ -424,12 +411,9 @@ export function registerConversationRoutes(app: App, deps: AppDeps): void {
     },
     async (req, reply) => {
       const b = req.body;
-      return runWrite(
-        req,
-        reply,
-        deps,
-        200,
-        (inTx) =>
+      return runWrite(req, reply, {
+        status: 200,
+        write: (inTx) =>
           svc.updateToolInvocation(
             requireAuth(req),
             req.params.id,
@@ -443,8 +427,8 @@ export function registerConversationRoutes(app: App, deps: AppDeps): void {
             },
             inTx,
           ),
-        (t) => ({ data: presentTool(t) }),
-      );
+        present: (t) => ({ data: presentTool(t) }),
+      });
     },
   );
 

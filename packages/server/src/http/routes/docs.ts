@@ -7,8 +7,8 @@ import { Type } from 'typebox';
 import { ERROR_CATALOG, ERROR_CODES } from '../../errors.js';
 import { OPERATION_EXAMPLES } from '../openapi-examples.js';
 import { operationIdFor } from '../operation-ids.js';
-import type { App } from '../route-kit.js';
 import { OneOf } from '../schemas.js';
+import type { App } from '../types.js';
 
 const ASSETS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../assets');
 const LOGO = readFileSync(path.join(ASSETS, 'parley-logo.svg'));

@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
+import { requireAuth } from '../credentials.js';
 import { presentKey, presentWorkspace } from '../presenters.js';
-import { type App, type AppDeps, requireAuth, runWrite } from '../route-kit.js';
 import {
   AUTHED_ERRORS,
   CursorMeta,
@@ -12,6 +12,8 @@ import {
   WorkspaceParams,
   WRITE_ERRORS,
 } from '../schemas.js';
+import type { App, AppDeps } from '../types.js';
+import { runWrite } from '../write.js';
 
 const CreatedKeySchema = Type.Object({
   ...Type.Object({ key: Type.Ref('ApiKey') }).properties,
@@ -35,12 +37,9 @@ export function registerKeyRoutes(app: App, deps: AppDeps): void {
       },
     },
     async (req, reply) =>
-      runWrite(
-        req,
-        reply,
-        deps,
-        201,
-        (inTx) =>
+      runWrite(req, reply, {
+        status: 201,
+        write: (inTx) =>
           deps.keys.create(
             requireAuth(req),
             {
@@ -52,9 +51,9 @@ export function registerKeyRoutes(app: App, deps: AppDeps): void {
             },
             inTx,
           ),
-        (k) => ({ data: { key: presentKey(k.key), secret: k.secret as string | null } }),
-        (b) => ({ data: { ...b.data, secret: null } }),
-      ),
+        present: (k) => ({ data: { key: presentKey(k.key), secret: k.secret as string | null } }),
+        stored: (b) => ({ data: { ...b.data, secret: null } }),
+      }),
   );
 
   app.get(
@@ -99,14 +98,11 @@ export function registerKeyRoutes(app: App, deps: AppDeps): void {
       },
     },
     async (req, reply) =>
-      runWrite(
-        req,
-        reply,
-        deps,
-        200,
-        (inTx) => deps.keys.revoke(requireAuth(req), req.params.id, inTx),
-        (k) => ({ data: presentKey(k) }),
-      ),
+      runWrite(req, reply, {
+        status: 200,
+        write: (inTx) => deps.keys.revoke(requireAuth(req), req.params.id, inTx),
+        present: (k) => ({ data: presentKey(k) }),
+      }),
   );
 
   app.post(
@@ -130,21 +126,18 @@ export function registerKeyRoutes(app: App, deps: AppDeps): void {
       },
     },
     async (req, reply) =>
-      runWrite(
-        req,
-        reply,
-        deps,
-        201,
-        (inTx) => deps.workspaces.create(requireAuth(req), req.body.name, inTx),
-        (w) => ({
+      runWrite(req, reply, {
+        status: 201,
+        write: (inTx) => deps.workspaces.create(requireAuth(req), req.body.name, inTx),
+        present: (w) => ({
           data: {
             workspace: presentWorkspace(w.workspace),
             key: presentKey(w.key.key),
             secret: w.key.secret as string | null,
           },
         }),
-        (b) => ({ data: { ...b.data, secret: null } }),
-      ),
+        stored: (b) => ({ data: { ...b.data, secret: null } }),
+      }),
   );
 
   app.get(
@@ -206,13 +199,10 @@ export function registerKeyRoutes(app: App, deps: AppDeps): void {
       },
     },
     async (req, reply) =>
-      runWrite(
-        req,
-        reply,
-        deps,
-        200,
-        (inTx) => deps.workspaces.rename(requireAuth(req), req.params.id, req.body.name, inTx),
-        (w) => ({ data: presentWorkspace(w) }),
-      ),
+      runWrite(req, reply, {
+        status: 200,
+        write: (inTx) => deps.workspaces.rename(requireAuth(req), req.params.id, req.body.name, inTx),
+        present: (w) => ({ data: presentWorkspace(w) }),
+      }),
   );
 }

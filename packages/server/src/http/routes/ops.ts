@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
-import type { App, AppDeps } from '../route-kit.js';
 import { errorResponses } from '../schemas.js';
+import type { App, AppDeps } from '../types.js';
 
 export function registerOpsRoutes(app: App, deps: AppDeps): void {
   const tags = ['Operations'];
