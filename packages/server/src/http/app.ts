@@ -1,7 +1,8 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { registerDialects } from '../dialects/index.js';
+import { dialectDocs, registerDialect } from '../dialects/register.js';
+import { DIALECTS } from '../dialects/registry.js';
 import { acceptRequestId } from '../ids.js';
 import { registerRealtimeRoutes, SUBPROTOCOL } from '../realtime/routes.js';
 import { trackRouteMethods } from './allowed-methods.js';
@@ -70,7 +71,7 @@ export function buildApp(deps: AppDeps): App {
   answerNotFound(app, (req) => errorBody('not_found', `No route for ${req.method} ${req.url.split('?')[0]}`, req.id));
 
   // docs first: the OpenAPI generator must see every route declared after it
-  registerDocs(app);
+  registerDocs(app, dialectDocs(DIALECTS));
   const realtime = deps.realtime;
   if (realtime) {
     app.register(websocket, {
@@ -87,7 +88,7 @@ export function buildApp(deps: AppDeps): App {
     registerConversationRoutes(routes, deps);
     registerKeyRoutes(routes, deps);
     if (realtime) registerRealtimeRoutes(routes, deps, realtime);
-    registerDialects(routes, deps);
+    for (const dialect of DIALECTS) registerDialect(routes, deps, dialect);
   });
   return app;
 }

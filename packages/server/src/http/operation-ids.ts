@@ -1,8 +1,8 @@
 /**
  * OpenAPI operationIds: the names generated clients give their methods, so they must be stable.
- * The table names every operation explicitly (compat ones prefixed by product); a route missing
- * from it still gets a unique id derived from its method and path, and a test holds ids unique.
- * One table here rather than a field in each route keeps the names consistent with each other.
+ * The table names every native operation explicitly; each compat surface names its own (prefixed
+ * by product) in its descriptor. A route missing from both still gets a unique id derived from
+ * its method and path, and a test holds ids unique.
  */
 const OPERATION_IDS: Record<string, string> = {
   'GET /healthz': 'getHealth',
@@ -31,36 +31,6 @@ const OPERATION_IDS: Record<string, string> = {
   'GET /v1/keys/{id}': 'getApiKey',
   'DELETE /v1/keys/{id}': 'revokeApiKey',
   'POST /v1/workspaces': 'createWorkspace',
-
-  'GET /v1/lexi/conversations': 'leadlexListConversations',
-  'GET /v1/lexi/conversations/{id}': 'leadlexGetConversation',
-  'PATCH /v1/lexi/conversations/{id}': 'leadlexUpdateConversation',
-  'DELETE /v1/lexi/conversations/{id}': 'leadlexDeleteConversation',
-
-  'POST /api/v1/chats/': 'lexiconCreateChat',
-  'POST /api/v1/chats': 'lexiconCreateChatWithoutSlash',
-  'GET /api/v1/chats/user/{user_id}': 'lexiconListUserChats',
-  'GET /api/v1/chats/{chat_id}': 'lexiconGetChat',
-  'DELETE /api/v1/chats/{chat_id}': 'lexiconDeleteChat',
-  'GET /api/v1/chats/{chat_id}/messages': 'lexiconListChatMessages',
-  'GET /ws/chat': 'lexiconChatSocket',
-
-  'GET /v2/hc-interactions/public': 'finiListInteractions',
-  'DELETE /v2/hc-interactions/public': 'finiBulkDeleteInteractions',
-  'GET /v2/hc-interactions/{id}/public': 'finiGetInteraction',
-  'DELETE /v2/hc-interactions/{id}/public': 'finiDeleteInteraction',
-
-  'GET /v1/chat/conversations': 'botpressListConversations',
-  'POST /v1/chat/conversations/get-or-create': 'botpressGetOrCreateConversation',
-  'GET /v1/chat/conversations/{id}': 'botpressGetConversation',
-  'PUT /v1/chat/conversations/{id}': 'botpressUpdateConversation',
-  'DELETE /v1/chat/conversations/{id}': 'botpressDeleteConversation',
-  'GET /v1/chat/messages': 'botpressListMessages',
-  'POST /v1/chat/messages': 'botpressCreateMessage',
-  'POST /v1/chat/messages/get-or-create': 'botpressGetOrCreateMessage',
-  'GET /v1/chat/messages/{id}': 'botpressGetMessage',
-  'PUT /v1/chat/messages/{id}': 'botpressUpdateMessage',
-  'DELETE /v1/chat/messages/{id}': 'botpressDeleteMessage',
 };
 
 const pascal = (s: string) =>
@@ -71,9 +41,10 @@ const pascal = (s: string) =>
     .join('');
 
 /** `GET /v1/conversations/:id` (Fastify) or `{id}` (OpenAPI) → its operationId. */
-export function operationIdFor(method: string, url: string): string {
+export function operationIdFor(method: string, url: string, more: Record<string, string> = {}): string {
   const path = url.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
-  const listed = OPERATION_IDS[`${method.toUpperCase()} ${path}`];
+  const key = `${method.toUpperCase()} ${path}`;
+  const listed = OPERATION_IDS[key] ?? more[key];
   if (listed) return listed;
   // e.g. DELETE /v1/workspaces/{id} → deleteV1WorkspacesById
   const parts = path.split('/').filter(Boolean);

@@ -10,7 +10,9 @@ import type { ConversationEvent } from '../../realtime/events.js';
 import type { Attached, Realtime } from '../../realtime/index.js';
 import { closeCodeFor, parseFrame } from '../../realtime/routes.js';
 import { actingUser, requireScope } from '../../services/context.js';
-import { chatId, messageId } from './ids.js';
+import { lexiconError } from './errors.js';
+import { chatId, messageId } from './presenters.js';
+import { TAG } from './schemas.js';
 
 /** Longest message a client frame may carry, as on the native API. */
 const MAX_CONTENT = 262_144;
@@ -25,7 +27,7 @@ const header = (req: FastifyRequest, name: string): string | undefined => {
 /**
  * Lexicon Labs' WebSocket `/ws/chat` over Parley's live streams: the socket attaches through
  * Realtime.attach (presence, hub, session ordering), so it counts as a live connection and the
- * chat cannot be deleted while it is open (quirk 7). Every refusal and every bad frame is an
+ * chat cannot be deleted while it is open. Every refusal and every bad frame is an
  * `error` frame with a code from Parley's error catalog; refusals then close the socket.
  *
  * Credentials: `X-API-Key` / `X-User-ID` / `X-Chat-ID` headers, or the query parameters
@@ -110,15 +112,13 @@ export function registerLexiconSocket(app: App, deps: AppDeps, rt: Realtime): vo
   app.register(async (scope) => {
     const r = scope as unknown as App;
     // a plain GET (no upgrade) answers in Lexicon's {"detail"} shape, like the rest of the surface
-    useErrorShape(r, (e) => ({
-      body: { detail: e.code === 'invalid_key' ? 'Invalid or missing API key' : publicMessage(e) },
-    }));
+    useErrorShape(r, lexiconError);
     r.route({
       method: 'GET',
       url: '/ws/chat',
       config: { scope: 'public' },
       schema: {
-        tags: ['Lexicon Labs'],
+        tags: [TAG],
         summary: 'Lexicon Labs chat WebSocket (docs/compat/lexicon.md)',
         description:
           'Credentials in the headers X-API-Key, X-User-ID, X-Chat-ID or the query api_key, user_id, chat_id. ' +

@@ -1,6 +1,4 @@
-import { refuseWrongMethod } from '../../http/allowed-methods.js';
-import { useErrorShape } from '../../http/surface-errors.js';
-import type { App, AppDeps } from '../../http/types.js';
+import { defineDialect } from '../dialect.js';
 import { openaiError, openaiNotFound } from './errors.js';
 import { routes } from './routes.js';
 
@@ -9,20 +7,19 @@ import { routes } from './routes.js';
  * built on the official `openai` client keeps its conversations in Parley with
  * `baseURL: <server>/openai/v1`. The native API owns /v1/conversations.
  */
-export const OPENAI_PREFIX = '/openai/v1';
-
-export function registerOpenAI(app: App, deps: AppDeps): void {
-  app.register(
-    async (scope) => {
-      const r = scope as unknown as App;
-      useErrorShape(r, (e) => ({ body: openaiError(e) }));
-      r.setNotFoundHandler(async (req, reply) => {
-        refuseWrongMethod(req);
-        reply.code(404);
-        return openaiNotFound(req);
-      });
-      routes(r, deps);
+export const openai = defineDialect({
+  name: 'openai',
+  prefixes: ['/openai/v1'],
+  keyHeader: 'bearer',
+  errorShape: (e) => ({ body: openaiError(e) }),
+  notFound: openaiNotFound,
+  docs: {
+    tag: {
+      name: 'OpenAI Conversations',
+      description:
+        "OpenAI's Conversations API (conversations and their message items) under /openai/v1, for apps on the official openai client.",
     },
-    { prefix: OPENAI_PREFIX },
-  );
-}
+    operationIds: {},
+  },
+  routes,
+});

@@ -15,7 +15,6 @@ import {
   ItemSchema,
   ItemsBody,
   ListQuery,
-  TAGS,
   UpdateBody,
 } from './schemas.js';
 
@@ -36,7 +35,6 @@ export function routes(app: App, deps: AppDeps): void {
     {
       config: { scope: 'write:ai' },
       schema: {
-        tags: TAGS,
         summary: 'conversations.create: a conversation with up to 20 message items and string metadata',
         body: CreateBody,
         response: { 200: ConversationSchema, ...errors(409, 413, 415, 422) },
@@ -57,7 +55,6 @@ export function routes(app: App, deps: AppDeps): void {
     {
       config: { scope: 'read:ai' },
       schema: {
-        tags: TAGS,
         summary: 'conversations.retrieve',
         params: ConversationParams,
         response: { 200: ConversationSchema, ...errors(404) },
@@ -72,7 +69,6 @@ export function routes(app: App, deps: AppDeps): void {
     {
       config: { scope: 'write:ai' },
       schema: {
-        tags: TAGS,
         summary: 'conversations.update: replaces the string metadata (null clears it)',
         params: ConversationParams,
         body: UpdateBody,
@@ -96,7 +92,6 @@ export function routes(app: App, deps: AppDeps): void {
     {
       config: { scope: 'write:ai' },
       schema: {
-        tags: TAGS,
         summary: 'conversations.delete: the conversation and all its items, atomically',
         params: ConversationParams,
         response: { 200: DeletedSchema, ...errors(404, 409, 422) },
@@ -117,7 +112,6 @@ export function routes(app: App, deps: AppDeps): void {
     {
       config: { scope: 'write:ai' },
       schema: {
-        tags: TAGS,
         summary: 'conversations.items.create: appends up to 20 message items, all or none',
         params: ConversationParams,
         querystring: IncludeQuery,
@@ -140,7 +134,6 @@ export function routes(app: App, deps: AppDeps): void {
     {
       config: { scope: 'read:ai' },
       schema: {
-        tags: TAGS,
         summary: 'conversations.items.list: newest first by default; page with after = last_id',
         params: ConversationParams,
         querystring: ListQuery,
@@ -163,7 +156,6 @@ export function routes(app: App, deps: AppDeps): void {
     {
       config: { scope: 'read:ai' },
       schema: {
-        tags: TAGS,
         summary: 'conversations.items.retrieve',
         params: ItemParams,
         querystring: IncludeQuery,
@@ -178,7 +170,6 @@ export function routes(app: App, deps: AppDeps): void {
     {
       config: { scope: 'write:ai' },
       schema: {
-        tags: TAGS,
         summary: 'conversations.items.delete: removes one message; answers the conversation',
         params: ItemParams,
         response: { 200: ConversationSchema, ...errors(404, 409, 422) },

@@ -1,8 +1,7 @@
-import { type TSchema, Type } from 'typebox';
+import { Type } from 'typebox';
 import { Closed } from '../../http/schemas.js';
+import { errorSchemas } from '../common.js';
 import { OpenAIError } from './errors.js';
-
-export const TAGS = ['OpenAI Conversations'];
 
 /** OpenAI metadata: up to 16 string pairs, keys up to 64 characters, values up to 512. */
 export const Metadata = Type.Unsafe<Record<string, string>>({
@@ -78,5 +77,4 @@ export const ItemListSchema = Type.Object({
   has_more: Type.Boolean(),
 });
 
-export const errors = (...statuses: number[]): Record<number, TSchema> =>
-  Object.fromEntries([...statuses, 400, 401, 403, 429, 500].map((s) => [s, OpenAIError]));
+export const errors = errorSchemas(OpenAIError, [400, 401, 403, 429, 500]);

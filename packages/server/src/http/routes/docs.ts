@@ -17,12 +17,8 @@ const FAVICON = readFileSync(path.join(ASSETS, 'favicon.svg'));
 /** Where people find the error codes: the catalog itself, as JSON. */
 export const ERRORS_URL = '/docs/errors';
 
-// LeadLex's gateway base path: its routes are hidden from OpenAPI where they are registered
-// (dialects/leadlex); the tag and the description say they exist
-const LEADLEX_ALIAS = '/functions/v1/api-gateway/v1/lexi';
-
-/** Every tag an operation uses, described (a test holds this list complete). */
-export const TAGS = [
+/** The native API's tags, described; each compat surface adds its own (a test holds the list complete). */
+const NATIVE_TAGS = [
   { name: 'Conversations', description: 'Create, list, search, read, update, archive and delete conversations.' },
   { name: 'Messages', description: 'Append and page through the messages of a conversation.' },
   { name: 'Tool invocations', description: 'Record what the assistant ran: tool, input, output, status, timings.' },
@@ -39,44 +35,41 @@ export const TAGS = [
   { name: 'Operations', description: 'Liveness, readiness and Prometheus metrics for load balancers and monitoring.' },
   { name: 'Reference', description: 'The error catalog as data.' },
   { name: 'Examples', description: 'Small pages served for trying Parley in a browser.' },
-  {
-    name: 'LeadLex Lexi',
-    description: `The LeadLex "Lexi" conversations API under /v1/lexi. The same routes also answer under ${LEADLEX_ALIAS} (LeadLex's API-gateway base path); they are documented once, here.`,
-  },
-  {
-    name: 'Lexicon Labs',
-    description: 'The Lexicon Labs chats API under /api/v1/chats, keyed by X-API-Key, and its /ws/chat socket.',
-  },
-  { name: 'Fini', description: 'Fini help-center interactions under /v2/hc-interactions.' },
-  { name: 'Botpress', description: 'The Botpress runtime chat API under /v1/chat, with x-bot-id.' },
-  {
-    name: 'OpenAI Conversations',
-    description:
-      "OpenAI's Conversations API (conversations and their message items) under /openai/v1, for apps on the official openai client.",
-  },
 ];
 
 type RouteSchema = Record<string, unknown> & { body?: object; response?: Record<string, object>; hide?: boolean };
 
-/** Adds the operationId and the examples. */
-function transform({ schema, url, route }: { schema: unknown; url: string; route: { method: string | string[] } }) {
-  const s = (schema ?? {}) as RouteSchema;
-  const method = Array.isArray(route.method) ? (route.method[0] ?? 'GET') : route.method;
-  const operationId = operationIdFor(method, url);
-  const out: RouteSchema = { ...s, operationId };
-  // copies: the route's own schemas stay as they are for validation and serialization
-  const examples = OPERATION_EXAMPLES[operationId];
-  if (examples?.request !== undefined && s.body) out.body = { ...s.body, examples: [examples.request] };
-  if (examples?.responses && s.response) {
-    const response = { ...s.response };
-    for (const [status, example] of Object.entries(examples.responses)) {
-      const r = response[status];
-      if (r) response[status] = { ...r, examples: [example] };
-    }
-    out.response = response;
-  }
-  return { schema: out, url };
+/** What the compat surfaces add to the reference (dialects/register.ts). */
+export interface DocsAdditions {
+  tags: Array<{ name: string; description: string }>;
+  /** operationIds by `METHOD /path`, beside the native ones. */
+  operationIds: Record<string, string>;
+  securitySchemes: Record<string, object>;
+  /** Sentences added to the API description. */
+  notes: string[];
 }
+
+/** Adds the operationId and the examples. */
+const transform =
+  (ids: Record<string, string>) =>
+  ({ schema, url, route }: { schema: unknown; url: string; route: { method: string | string[] } }) => {
+    const s = (schema ?? {}) as RouteSchema;
+    const method = Array.isArray(route.method) ? (route.method[0] ?? 'GET') : route.method;
+    const operationId = operationIdFor(method, url, ids);
+    const out: RouteSchema = { ...s, operationId };
+    // copies: the route's own schemas stay as they are for validation and serialization
+    const examples = OPERATION_EXAMPLES[operationId];
+    if (examples?.request !== undefined && s.body) out.body = { ...s.body, examples: [examples.request] };
+    if (examples?.responses && s.response) {
+      const response = { ...s.response };
+      for (const [status, example] of Object.entries(examples.responses)) {
+        const r = response[status];
+        if (r) response[status] = { ...r, examples: [example] };
+      }
+      out.response = response;
+    }
+    return { schema: out, url };
+  };
 
 /**
  * The reference page's policy: only this server's scripts, styles, fonts and images (no CDN, no
@@ -88,7 +81,7 @@ const DOCS_CSP =
   "img-src 'self' data:; object-src 'none'; script-src 'self'; script-src-attr 'none'; style-src 'self' 'unsafe-inline'";
 
 /** OpenAPI 3.1 generated from the route schemas, and a reference page served from local assets. */
-export function registerDocs(app: App): void {
+export function registerDocs(app: App, more: DocsAdditions): void {
   app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -101,23 +94,18 @@ export function registerDocs(app: App): void {
           'X-RateLimit-Limit / -Remaining / -Reset (Unix seconds). Errors: {"error":{"code","message","request_id","details"?}}; ' +
           `every code, its status and meaning are listed at [${ERRORS_URL}](${ERRORS_URL}) (and in docs/errors.md). ` +
           'POST, PATCH and DELETE accept an Idempotency-Key header (kept 24 h). ' +
-          `LeadLex Lexi routes are also served under ${LEADLEX_ALIAS}.`,
+          more.notes.join(' '),
       } as never,
-      tags: TAGS,
+      tags: [...NATIVE_TAGS, ...more.tags],
       components: {
         securitySchemes: {
           bearer: { type: 'http', scheme: 'bearer', description: 'prl_… API key' },
-          lexiconKey: {
-            type: 'apiKey',
-            in: 'header',
-            name: 'X-API-Key',
-            description: 'prl_… API key (Lexicon Labs surface)',
-          },
+          ...more.securitySchemes,
         },
       },
       security: [{ bearer: [] }],
     },
-    transform: transform as never,
+    transform: transform(more.operationIds) as never,
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });
   app.register(swaggerUi, {
