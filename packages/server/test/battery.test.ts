@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { type Kysely, sql } from 'kysely';
+import { DIALECTS, type DialectName } from '../src/dialects/registry.js';
 import { ulidToUuid } from '../src/ids.js';
 import type { Database } from '../src/store/schema.js';
 import { Client, newWorkspace, startServer, type TestServer, testEngines } from './helpers/harness.js';
@@ -13,18 +14,13 @@ import { Client, newWorkspace, startServer, type TestServer, testEngines } from 
  * shape with a request id; nothing may be stored; the server must stay up.
  */
 
-type Surface = 'native' | 'leadlex' | 'lexicon' | 'fini' | 'botpress' | 'openai';
+type Surface = 'native' | DialectName;
 
 /** Longest prefix first: /v1/lexi and /v1/chat sit under the native /v1. */
 const PREFIXES: Array<[string, Surface]> = [
-  ['/functions/v1/api-gateway/v1/lexi', 'leadlex'],
-  ['/v1/lexi', 'leadlex'],
-  ['/v1/chat', 'botpress'],
-  ['/api/', 'lexicon'],
-  ['/v2/hc-interactions', 'fini'],
-  ['/openai/v1', 'openai'],
-  ['/v1/', 'native'],
-];
+  ...DIALECTS.flatMap((d) => d.prefixes.map((p): [string, Surface] => [p, d.name])),
+  ['/v1/', 'native'] as [string, Surface],
+].sort((a, b) => b[0].length - a[0].length);
 const surfaceOf = (path: string): Surface => PREFIXES.find(([p]) => path.startsWith(p))?.[1] ?? 'native';
 
 /** Operations a malformed request cannot reach meaningfully: public pages and the WebSocket-only route. */

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { CONFIG_VARIABLES } from '../src/config.js';
+import { DIALECTS } from '../src/dialects/registry.js';
 import { ERROR_CATALOG, ERROR_CODES } from '../src/errors.js';
 import { startServer, type TestServer, testEngines } from './helpers/harness.js';
 import { NATIVE_ROUTES, STREAMING_ROUTES } from './helpers/routes.js';
@@ -12,7 +13,13 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const REPO_ROOT = path.resolve(here, '../../..');
 const SRC = path.resolve(here, '../src');
 const ERRORS_MD = path.join(REPO_ROOT, 'docs/errors.md');
-const LEADLEX_GATEWAY = '/functions/v1/api-gateway';
+/** A surface's alias prefixes (a gateway base path), each with the prefix it is documented under. */
+const ALIASES = DIALECTS.flatMap((d) => d.prefixes.slice(1).map((alias) => [alias, d.prefixes[0]] as const));
+const documentedPath = (p: string): string => {
+  const hit = ALIASES.find(([alias]) => p.startsWith(`${alias}/`));
+  return hit ? hit[1] + p.slice(hit[0].length) : p;
+};
+const isCompat = (p: string): boolean => DIALECTS.some((d) => d.prefixes.some((prefix) => p.startsWith(`${prefix}/`)));
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -172,14 +179,14 @@ for (const engine of testEngines()) {
         if (r.path === '/openapi.json' || r.path === '/' || (r.path.startsWith('/docs') && r.path !== '/docs/errors')) {
           continue;
         }
-        // LeadLex's gateway base path is documented once, under /v1/lexi (its tag says so)
-        const documented = r.path.startsWith(LEADLEX_GATEWAY) ? r.path.slice(LEADLEX_GATEWAY.length) : r.path;
+        // an alias prefix (LeadLex's gateway base path) is documented once, under the surface's first prefix
+        const documented = documentedPath(r.path);
         if (!spec.paths[documented]?.[r.method.toLowerCase()]) missing.push(`${r.method} ${r.path}`);
       }
       assert.deepEqual(missing, [], 'routes missing from /openapi.json');
       // and the route contract's table covers every native /v1 route
       const native = routes
-        .filter((r) => r.path.startsWith('/v1/') && !/^\/v1\/(lexi|chat)\//.test(r.path))
+        .filter((r) => r.path.startsWith('/v1/') && !isCompat(r.path))
         .map((r) => `${r.method} ${r.path}`)
         .filter((r) => !STREAMING_ROUTES.includes(r))
         .sort();

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { DIALECTS } from '../src/dialects/registry.js';
 import { ERROR_CATALOG, ERROR_CODES } from '../src/errors.js';
 import { type Client, newWorkspace, startServer, type TestServer } from './helpers/harness.js';
 
@@ -59,13 +60,21 @@ describe('OpenAPI reference', () => {
     }
   });
 
-  test('LeadLex’s gateway base path is documented once: hidden paths, named in its tag, still answering', async () => {
-    assert.deepEqual(
-      Object.keys(spec.paths).filter((p) => p.startsWith('/functions/')),
-      [],
-    );
-    const tag = spec.tags.find((t) => t.name === 'LeadLex Lexi');
-    assert.match(tag?.description ?? '', /\/functions\/v1\/api-gateway\/v1\/lexi/);
+  test('alias prefixes (LeadLex’s gateway base path) are documented once: hidden paths, named in the tag and description, still answering', async () => {
+    const aliased = DIALECTS.filter((d) => d.prefixes.length > 1);
+    assert.ok(aliased.length > 0, 'some surface has an alias prefix');
+    for (const d of aliased) {
+      for (const alias of d.prefixes.slice(1)) {
+        assert.deepEqual(
+          Object.keys(spec.paths).filter((p) => p.startsWith(alias)),
+          [],
+          `${alias} paths are hidden`,
+        );
+        const tag = spec.tags.find((t) => t.name === d.docs.tag.name);
+        assert.ok(tag?.description?.includes(alias), `the ${d.docs.tag.name} tag names ${alias}`);
+        assert.ok(spec.info.description.includes(alias), `the API description names ${alias}`);
+      }
+    }
     assert.equal((await api.get('/functions/v1/api-gateway/v1/lexi/conversations')).status, 200);
   });
 
