@@ -9,6 +9,7 @@ import { contentOf, conversation, merged, message, messageInput, stringMap, tagQ
 import {
   ConversationSchema,
   CreateMessageBody,
+  EmptyAnswer,
   GetOrCreateConversationBody,
   GetOrCreateMessageBody,
   Headers,
@@ -182,7 +183,7 @@ export function routes(app: App, deps: AppDeps): void {
         headers: Headers,
         params: IdParams,
         response: {
-          200: Type.Object({}, { additionalProperties: false, description: 'Always {}' }),
+          200: EmptyAnswer,
           ...errors(404, 409, 422),
         },
       },
@@ -376,7 +377,7 @@ export function routes(app: App, deps: AppDeps): void {
         headers: Headers,
         params: IdParams,
         response: {
-          200: Type.Object({}, { additionalProperties: false, description: 'Always {}' }),
+          200: EmptyAnswer,
           ...errors(404, 409, 422),
         },
       },

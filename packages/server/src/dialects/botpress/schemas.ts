@@ -114,3 +114,6 @@ export const UpdateMessageBody = Closed({
   tags: Type.Optional(NullableTags),
   payload: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
 });
+
+/** What the delete calls answer. */
+export const EmptyAnswer = Type.Object({}, { additionalProperties: false, description: 'Always {}' });

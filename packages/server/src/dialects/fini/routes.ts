@@ -16,6 +16,7 @@ import {
   ListQuery,
   Nullable,
   PublicConversation,
+  SuccessAnswer,
   SummarySchema,
 } from './schemas.js';
 
@@ -40,7 +41,7 @@ export function routes(app: App, deps: AppDeps): void {
       schema: {
         summary: 'Delete one conversation: 200 {"success":true}, also for unknown or foreign ids',
         params: IdParams,
-        response: { 200: Type.Object({ success: Type.Boolean() }), ...errors(400) },
+        response: { 200: SuccessAnswer, ...errors(400) },
       },
     },
     async (req, reply) => {
@@ -65,7 +66,7 @@ export function routes(app: App, deps: AppDeps): void {
       schema: {
         summary: 'Delete 1–50 conversations by id, all or none: 406 (nothing deleted) when any is not found',
         body: BulkBody,
-        response: { 200: Type.Object({ success: Type.Boolean() }), ...errors(400, 406, 409, 413, 415, 422) },
+        response: { 200: SuccessAnswer, ...errors(400, 406, 409, 413, 415, 422) },
       },
     },
     async (req, reply) => {

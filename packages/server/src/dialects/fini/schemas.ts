@@ -75,3 +75,6 @@ export const ListQuery = Closed({
 export const BulkBody = Closed({
   ids: Type.Array(Type.String({ format: 'uuid' }), { minItems: 1, maxItems: 50, uniqueItems: true }),
 });
+
+/** What the delete calls answer. */
+export const SuccessAnswer = Type.Object({ success: Type.Boolean() });
