@@ -8,10 +8,16 @@ import { type ErrorCode, type ErrorDetail, ParleyError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { RateLimiter, RateLimitResult } from '../rate-limit.js';
 import type { Realtime } from '../realtime/index.js';
+import type { AuditService } from '../services/audit.js';
+import type { CompatService } from '../services/compat.js';
 import type { ConversationsService } from '../services/conversations.js';
+import type { EventsService } from '../services/events.js';
 import type { IdempotencyService } from '../services/idempotency.js';
-import type { KeysService, WorkspacesService } from '../services/keys.js';
-import type { Repo, Store } from '../store/types.js';
+import type { KeysService } from '../services/keys.js';
+import type { MessagesService } from '../services/messages.js';
+import type { ToolInvocationsService } from '../services/tool-invocations.js';
+import type { WorkspacesService } from '../services/workspaces.js';
+import type { Store, WorkspaceWriter } from '../store/types.js';
 import type { SurfaceErrors } from './framework-errors.js';
 
 /**
@@ -29,6 +35,12 @@ export interface AppDeps {
   keys: KeysService;
   workspaces: WorkspacesService;
   conversations: ConversationsService;
+  messages: MessagesService;
+  toolInvocations: ToolInvocationsService;
+  audit: AuditService;
+  events: EventsService;
+  /** Use cases only a compatible surface needs (each names its product). */
+  compat: CompatService;
   idempotency: IdempotencyService;
   /** Live streams (WebSocket, SSE, presence); absent in tools that serve no HTTP streams. */
   realtime?: Realtime;
@@ -281,7 +293,7 @@ export async function runWrite<T, B>(
   reply: FastifyReply,
   deps: Pick<AppDeps, 'idempotency'>,
   status: number,
-  run: (inTx: ((tx: Repo, result: unknown) => Promise<void>) | undefined) => Promise<T>,
+  run: (inTx: ((tx: WorkspaceWriter, result: unknown) => Promise<void>) | undefined) => Promise<T>,
   present: (result: T) => B,
   /** What the idempotency record keeps, when it must differ from the answer (never a secret). */
   stored: (body: B) => unknown = (b) => b,
@@ -292,12 +304,11 @@ export async function runWrite<T, B>(
   let presented = false;
   const inTx =
     idem && auth
-      ? async (tx: Repo, result: unknown) => {
+      ? async (tx: WorkspaceWriter, result: unknown) => {
           body = present(result as T);
           presented = true;
           await deps.idempotency.complete(
             tx,
-            auth.workspaceId,
             idem.key,
             status,
             status === 204 ? null : JSON.stringify(stored(body)),

@@ -232,7 +232,7 @@ function routes(app: App, deps: AppDeps): void {
     botId: string,
     scope: 'read:ai' | 'write:ai' = 'read:ai',
   ): Promise<Conversation> => {
-    const conversation = await svc.conversationFor(auth, rawId, scope);
+    const conversation = await deps.compat.conversationFor(auth, rawId, scope);
     if (conversation.botId !== botId) throw notFound();
     return conversation;
   };
@@ -315,7 +315,7 @@ function routes(app: App, deps: AppDeps): void {
       const botId = req.headers['x-bot-id'];
       const tags = merged({}, b.tags);
       const keys = b.discriminateByTags ?? Object.keys(b.tags);
-      const { conversation: c } = await svc.findOrCreate(
+      const { conversation: c } = await deps.compat.findOrCreate(
         requireAuth(req),
         {
           botId,
@@ -454,7 +454,7 @@ function routes(app: App, deps: AppDeps): void {
       const auth = requireAuth(req);
       const c = await own(auth, req.query.conversationId, botOf(req));
       const tags = tagQuery(req.query as Record<string, unknown>);
-      const p = await svc.listMessages(auth, c.id, {
+      const p = await deps.messages.list(auth, c.id, {
         cursor: req.query.nextToken,
         limit: req.query.pageSize ?? PAGE,
         order: 'desc',
@@ -508,7 +508,7 @@ function routes(app: App, deps: AppDeps): void {
         reply,
         deps,
         201,
-        (inTx) => svc.appendMessage(auth, c.id, input, inTx),
+        (inTx) => deps.messages.append(auth, c.id, input, inTx),
         (m) => ({ message: message(m, c) }),
       );
     },
@@ -552,7 +552,7 @@ function routes(app: App, deps: AppDeps): void {
       const keys = b.discriminateByTags ?? Object.keys(tags);
       // without a discriminating tag nothing identifies a message: always create
       if (keys.length > 0) {
-        const recent = await svc.listMessages(auth, c.id, { limit: MESSAGE_SCAN, order: 'desc' });
+        const recent = await deps.messages.list(auth, c.id, { limit: MESSAGE_SCAN, order: 'desc' });
         const found = recent.items.find((m) => {
           const mine = stringMap(m.metadata.tags);
           return keys.every((k) => mine[k] === tags[k]);
@@ -568,7 +568,7 @@ function routes(app: App, deps: AppDeps): void {
         reply,
         deps,
         200,
-        (inTx) => svc.appendMessage(auth, c.id, input, inTx),
+        (inTx) => deps.messages.append(auth, c.id, input, inTx),
         (m) => ({ message: message(m, c), meta: { created: true } }),
       );
     },
@@ -595,7 +595,7 @@ function routes(app: App, deps: AppDeps): void {
       const botId = botOf(req);
       const b = req.body;
       if (b.tags === undefined && b.payload === undefined) {
-        const { conversation: c, message: m } = await svc.findMessage(auth, req.params.id);
+        const { conversation: c, message: m } = await deps.messages.find(auth, req.params.id);
         if (c.botId !== botId) throw notFound('Message');
         return { message: message(m, c) };
       }
@@ -605,7 +605,7 @@ function routes(app: App, deps: AppDeps): void {
         deps,
         200,
         (inTx) =>
-          svc.updateMessage(
+          deps.messages.update(
             auth,
             req.params.id,
             (current) => {
@@ -639,7 +639,7 @@ function routes(app: App, deps: AppDeps): void {
       },
     },
     async (req) => {
-      const { conversation: c, message: m } = await svc.findMessage(requireAuth(req), req.params.id);
+      const { conversation: c, message: m } = await deps.messages.find(requireAuth(req), req.params.id);
       if (c.botId !== botOf(req)) throw notFound('Message');
       return { message: message(m, c) };
     },
@@ -668,7 +668,7 @@ function routes(app: App, deps: AppDeps): void {
         reply,
         deps,
         200,
-        (inTx) => svc.deleteMessage(auth, req.params.id, inTx, { where: (c) => c.botId === botId }),
+        (inTx) => deps.messages.delete(auth, req.params.id, inTx, { where: (c) => c.botId === botId }),
         () => ({}),
       );
     },

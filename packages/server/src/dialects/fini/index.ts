@@ -228,7 +228,7 @@ function routes(app: App, deps: AppDeps): void {
           reply,
           deps,
           200,
-          (inTx) => svc.deleteMany(requireAuth(req), req.body.ids, inTx),
+          (inTx) => deps.compat.deleteMany(requireAuth(req), req.body.ids, inTx),
           () => ({ success: true }),
         );
       } catch (err) {
@@ -289,7 +289,7 @@ function routes(app: App, deps: AppDeps): void {
       const filtering = sources !== null || channels !== null;
       while (found.length <= limit && !exhausted && (scanned === 0 || (filtering && scanned < FINI_SCAN_LIMIT))) {
         const want = filtering ? 100 : limit + 1;
-        const batch = await svc.listFrom(auth, { ...window, order, anchor: last, limit: want });
+        const batch = await deps.compat.listFrom(auth, { ...window, order, anchor: last, limit: want });
         for (const c of batch) {
           scanned++;
           last = c.id;
@@ -306,8 +306,8 @@ function routes(app: App, deps: AppDeps): void {
       const nearAnchor = page[0]?.id ?? q.cursor;
       const behind =
         nearAnchor !== undefined &&
-        (await svc.listFrom(auth, { ...window, order: older ? 'asc' : 'desc', anchor: nearAnchor, limit: 1 })).length >
-          0;
+        (await deps.compat.listFrom(auth, { ...window, order: older ? 'asc' : 'desc', anchor: nearAnchor, limit: 1 }))
+          .length > 0;
       const near = behind && nearAnchor !== undefined ? nearAnchor : undefined;
       const newestFirst = older ? page : [...page].reverse();
       const cursorOf = (id: string | undefined) => (id === undefined ? null : uuidOf(id));

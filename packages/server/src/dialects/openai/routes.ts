@@ -138,7 +138,7 @@ export function routes(app: App, deps: AppDeps): void {
         reply,
         deps,
         200,
-        (inTx) => svc.appendMessages(requireAuth(req), req.params.conversation_id, messages, inTx),
+        (inTx) => deps.compat.appendMessages(requireAuth(req), req.params.conversation_id, messages, inTx),
         (r) => list(r.messages.map(item), false),
       );
     },
@@ -158,7 +158,7 @@ export function routes(app: App, deps: AppDeps): void {
     },
     async (req) => {
       const q = req.query;
-      const page = await svc.listMessagesAfter(requireAuth(req), req.params.conversation_id, {
+      const page = await deps.compat.listMessagesAfter(requireAuth(req), req.params.conversation_id, {
         after: q.after,
         order: q.order ?? 'desc',
         limit: q.limit ?? 20,
@@ -179,7 +179,7 @@ export function routes(app: App, deps: AppDeps): void {
         response: { 200: ItemSchema, ...errors(404) },
       },
     },
-    async (req) => item(await svc.getMessage(requireAuth(req), req.params.conversation_id, req.params.item_id)),
+    async (req) => item(await deps.messages.get(requireAuth(req), req.params.conversation_id, req.params.item_id)),
   );
 
   app.delete(
@@ -195,14 +195,14 @@ export function routes(app: App, deps: AppDeps): void {
     },
     async (req, reply) => {
       const auth = requireAuth(req);
-      const owner = await svc.conversationFor(auth, req.params.conversation_id, 'write:ai');
+      const owner = await deps.compat.conversationFor(auth, req.params.conversation_id, 'write:ai');
       return runWrite(
         req,
         reply,
         deps,
         200,
         // an item of another conversation is not found here, like a missing one
-        (inTx) => svc.deleteMessage(auth, req.params.item_id, inTx, { where: (c) => c.id === owner.id }),
+        (inTx) => deps.messages.delete(auth, req.params.item_id, inTx, { where: (c) => c.id === owner.id }),
         () => conversation(owner),
       );
     },

@@ -300,7 +300,7 @@ export function registerConversationRoutes(app: App, deps: AppDeps): void {
         deps,
         201,
         (inTx) =>
-          svc.appendMessage(
+          deps.messages.append(
             requireAuth(req),
             req.params.id,
             { role: req.body.role, content: req.body.content, metadata: req.body.metadata as never },
@@ -326,7 +326,7 @@ export function registerConversationRoutes(app: App, deps: AppDeps): void {
       },
     },
     async (req) => {
-      const p = await svc.listMessages(requireAuth(req), req.params.id, req.query);
+      const p = await deps.messages.list(requireAuth(req), req.params.id, req.query);
       return { data: p.items.map(presentMessage), meta: { next_cursor: p.nextCursor } };
     },
   );
@@ -354,7 +354,7 @@ export function registerConversationRoutes(app: App, deps: AppDeps): void {
         deps,
         201,
         (inTx) =>
-          svc.createToolInvocation(
+          deps.toolInvocations.create(
             requireAuth(req),
             req.params.id,
             {
@@ -389,7 +389,7 @@ export function registerConversationRoutes(app: App, deps: AppDeps): void {
       },
     },
     async (req) => {
-      const p = await svc.listToolInvocations(requireAuth(req), req.params.id, req.query);
+      const p = await deps.toolInvocations.list(requireAuth(req), req.params.id, req.query);
       return { data: p.items.map(presentTool), meta: { next_cursor: p.nextCursor } };
     },
   );
@@ -406,7 +406,7 @@ export function registerConversationRoutes(app: App, deps: AppDeps): void {
       },
     },
     async (req) => ({
-      data: presentTool(await svc.getToolInvocation(requireAuth(req), req.params.id, req.params.tool_id)),
+      data: presentTool(await deps.toolInvocations.get(requireAuth(req), req.params.id, req.params.tool_id)),
     }),
   );
 
@@ -430,7 +430,7 @@ export function registerConversationRoutes(app: App, deps: AppDeps): void {
         deps,
         200,
         (inTx) =>
-          svc.updateToolInvocation(
+          deps.toolInvocations.update(
             requireAuth(req),
             req.params.id,
             req.params.tool_id,
@@ -461,7 +461,7 @@ export function registerConversationRoutes(app: App, deps: AppDeps): void {
     },
     async (req) => {
       const q = req.query;
-      const p = await svc.listAuditEvents(requireAuth(req), {
+      const p = await deps.audit.list(requireAuth(req), {
         cursor: q.cursor,
         limit: q.limit,
         order: q.order,
