@@ -244,44 +244,10 @@ export function toParleyError(err: unknown): ParleyError {
       'The request body uses a forbidden property name (__proto__ or constructor.prototype)',
     );
   }
-  if (isUnavailable(err)) {
-    return new ParleyError('service_unavailable', 'The database is unavailable; retry shortly', {
-      retryAfter: 1,
-      cause: err,
-    });
-  }
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
     return new ParleyError('validation_failed', fe.message);
   }
   return new ParleyError('internal_error', 'Internal server error', { cause: err });
-}
-
-/** Errors that mean "a backing service is busy or gone", not "a bug". */
-function isUnavailable(err: unknown): boolean {
-  const code = (err as { code?: unknown }).code;
-  return (
-    typeof code === 'string' &&
-    [
-      'SQLITE_BUSY',
-      'SQLITE_LOCKED',
-      'ECONNREFUSED',
-      'ECONNRESET',
-      'ETIMEDOUT',
-      '57P01',
-      '57P02',
-      '57P03',
-      '08000',
-      '08001',
-      '08003',
-      '08004',
-      '08006',
-      '53300',
-      '53400',
-      '57014',
-      '40001',
-      '40P01',
-    ].includes(code)
-  );
 }
 
 /**

@@ -6,8 +6,8 @@ import { recordAudit } from './audit.js';
 import { actorKeyId, type InTransaction, requireScope, type ServiceDeps } from './context.js';
 import type { CursorCodec } from './cursor.js';
 import { loadConversation, loadMessage } from './lookup.js';
-import { type IdPageRequest, idPage, type Page } from './pages.js';
-import type { Emit, UnitOfWork } from './unit-of-work.js';
+import { conversationPage, type IdPageRequest, type Page } from './pages.js';
+import type { Emit, UnitOfWork, Work } from './unit-of-work.js';
 
 const AUTO_TITLE_LENGTH = 80;
 
@@ -109,12 +109,9 @@ export class MessagesService {
 
   async list(auth: AuthContext, rawConversationId: string, q: IdPageRequest): Promise<Page<Message>> {
     requireScope(auth, 'read:ai');
-    return this.deps.store.read(auth.workspaceId, async (r) => {
-      const conversation = await loadConversation(r, auth, rawConversationId);
-      return idPage(this.cursors, auth.workspaceId, `messages:${conversation.id}`, q, (p) =>
-        r.messages.list(conversation.id, p),
-      );
-    });
+    return conversationPage(this.deps.store, this.cursors, auth, rawConversationId, 'messages', q, (r, id, p) =>
+      r.messages.list(id, p),
+    );
   }
 
   /** One message of a conversation; another conversation's message is not found, like a missing one. */
@@ -150,15 +147,12 @@ export class MessagesService {
     inTx?: InTransaction<{ conversation: Conversation; message: Message }>,
     opts: { where?: (c: Conversation) => boolean } = {},
   ): Promise<{ conversation: Conversation; message: Message }> {
-    requireScope(auth, 'write:ai');
-    const id = parseId('message', rawId);
-    if (id === null) throw notFound('Message');
-    return this.uow.write(
-      auth.workspaceId,
-      async ({ w, emit }) => {
-        const { message: current, conversation } = await loadMessage(w, auth, id, opts.where);
-        const now = this.deps.clock.now();
-        const message = await w.messages.update(conversation.id, id, change(current));
+    return this.messageWrite(
+      auth,
+      rawId,
+      opts.where,
+      async ({ w, emit }, { message: current, conversation }, now) => {
+        const message = await w.messages.update(conversation.id, current.id, change(current));
         if (!message) throw notFound('Message');
         await w.conversations.touch(conversation.id, { updatedAt: now });
         await emit(conversation.id, { type: 'message.updated', data: message }, now);
@@ -180,14 +174,12 @@ export class MessagesService {
     inTx?: InTransaction<Message>,
     opts: { where?: (c: Conversation) => boolean } = {},
   ): Promise<Message> {
-    requireScope(auth, 'write:ai');
-    const id = parseId('message', rawId);
-    if (id === null) throw notFound('Message');
-    return this.uow.write(
-      auth.workspaceId,
-      async ({ w, emit }) => {
-        const { message, conversation } = await loadMessage(w, auth, id, opts.where);
-        const now = this.deps.clock.now();
+    return this.messageWrite(
+      auth,
+      rawId,
+      opts.where,
+      async ({ w, emit }, { message, conversation }, now) => {
+        const id = message.id;
         const removed = await w.messages.delete(conversation.id, id, now);
         if (!removed) throw notFound('Message');
         await recordAudit(w, {
@@ -201,6 +193,24 @@ export class MessagesService {
         await emit(conversation.id, { type: 'message.deleted', data: { id, conversationId: conversation.id } }, now);
         return message;
       },
+      inTx,
+    );
+  }
+
+  /** A write to one message found by its id alone, as the caller may see it (see loadMessage). */
+  private messageWrite<T>(
+    auth: AuthContext,
+    rawId: string,
+    where: ((c: Conversation) => boolean) | undefined,
+    body: (work: Work, found: { conversation: Conversation; message: Message }, now: number) => Promise<T>,
+    inTx: InTransaction<T> | undefined,
+  ): Promise<T> {
+    requireScope(auth, 'write:ai');
+    const id = parseId('message', rawId);
+    if (id === null) throw notFound('Message');
+    return this.uow.write(
+      auth.workspaceId,
+      async (work) => body(work, await loadMessage(work.w, auth, id, where), this.deps.clock.now()),
       inTx,
     );
   }

@@ -1,4 +1,7 @@
+import type { AuthContext } from '../domain/types.js';
+import type { Store, WorkspaceReader } from '../store/types.js';
 import { type CursorCodec, isIdCursor, otherFilters } from './cursor.js';
+import { loadConversation } from './lookup.js';
 
 export interface Page<T> {
   items: T[];
@@ -35,4 +38,27 @@ export async function idPage<T extends { id: string }>(
   const nextCursor =
     rows.length > limit && last ? cursors.encode(workspaceId, kindBase, { i: last.id, o: order, n: limit }) : null;
   return { items, nextCursor };
+}
+
+/**
+ * A page of something a conversation holds (messages, tool steps), read outside a transaction:
+ * the conversation is found as the caller may see it first, and the cursor is bound to it.
+ */
+export function conversationPage<T extends { id: string }>(
+  store: Store,
+  cursors: CursorCodec,
+  auth: AuthContext,
+  rawConversationId: string,
+  kind: string,
+  q: IdPageRequest,
+  list: (
+    r: WorkspaceReader,
+    conversationId: string,
+    p: { after?: string; order: 'asc' | 'desc'; limit: number },
+  ) => Promise<T[]>,
+): Promise<Page<T>> {
+  return store.read(auth.workspaceId, async (r) => {
+    const conversation = await loadConversation(r, auth, rawConversationId);
+    return idPage(cursors, auth.workspaceId, `${kind}:${conversation.id}`, q, (p) => list(r, conversation.id, p));
+  });
 }

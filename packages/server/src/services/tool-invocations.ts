@@ -5,7 +5,7 @@ import type { WorkspaceReader } from '../store/types.js';
 import { type InTransaction, requireScope, type ServiceDeps } from './context.js';
 import type { CursorCodec } from './cursor.js';
 import { loadConversation } from './lookup.js';
-import { type IdPageRequest, idPage, type Page } from './pages.js';
+import { conversationPage, type IdPageRequest, type Page } from './pages.js';
 import type { UnitOfWork } from './unit-of-work.js';
 
 export interface NewToolInvocationInput {
@@ -152,11 +152,8 @@ export class ToolInvocationsService {
 
   async list(auth: AuthContext, rawConversationId: string, q: IdPageRequest): Promise<Page<ToolInvocation>> {
     requireScope(auth, 'read:ai');
-    return this.deps.store.read(auth.workspaceId, async (r) => {
-      const conversation = await loadConversation(r, auth, rawConversationId);
-      return idPage(this.cursors, auth.workspaceId, `tools:${conversation.id}`, q, (p) =>
-        r.toolInvocations.list(conversation.id, p),
-      );
-    });
+    return conversationPage(this.deps.store, this.cursors, auth, rawConversationId, 'tools', q, (r, id, p) =>
+      r.toolInvocations.list(id, p),
+    );
   }
 }
