@@ -21,17 +21,13 @@ for (const ws of [BIG, SMALL]) {
     let total = 0;
     for (let i = 0; i < rounds; i++) {
       let t = process.hrtime.bigint();
-      const rows = await store.searchConversations(ws, {
-        archived: 'exclude',
-        search: term,
-        orderBy: 'relevance',
-        order: 'asc',
-        limit: 21,
-      });
+      const rows = await store.read(ws, (r) =>
+        r.conversations.search({ archived: 'exclude', search: term, orderBy: 'relevance', order: 'asc', limit: 21 }),
+      );
       rank.push(ms(t));
       n = rows.length;
       t = process.hrtime.bigint();
-      total = (await store.totalConversations(ws, { archived: 'exclude', search: term }, 10_000)).total;
+      total = (await store.read(ws, (r) => r.conversations.total({ archived: 'exclude', search: term }, 10_000))).total;
       tot.push(ms(t));
     }
     const med = (a: number[]) => a.sort((x, y) => x - y)[Math.floor(a.length / 2)]?.toFixed(1);

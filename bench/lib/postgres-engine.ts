@@ -1,6 +1,7 @@
 import { systemClock } from '../../packages/server/src/clock.js';
 import { newId } from '../../packages/server/src/ids.js';
-import { KeysService, WorkspacesService } from '../../packages/server/src/services/keys.js';
+import { KeysService } from '../../packages/server/src/services/keys.js';
+import { WorkspacesService } from '../../packages/server/src/services/workspaces.js';
 import { createPostgresStore } from '../../packages/server/src/store/postgres/index.js';
 import { freshPostgresDatabase } from '../../packages/server/test/helpers/postgres.js';
 import { rng, sentence } from './sqlite-engine.js';
@@ -24,8 +25,8 @@ export async function preparePostgres(size: { conversations: number; quiet: bool
     const keys = new KeysService(deps);
     const ws = await new WorkspacesService(deps, keys).createAsOperator('bench');
     const workspaceId = ws.workspace.id;
-    const key = await store.transaction((tx) =>
-      keys.insert(tx, workspaceId, { name: 'bench reader', scopes: ['read:ai'], rateLimit: 10_000_000 }),
+    const key = await store.transact(workspaceId, (w) =>
+      keys.insert(w, { name: 'bench reader', scopes: ['read:ai'], rateLimit: 10_000_000 }),
     );
 
     const rand = rng(42);

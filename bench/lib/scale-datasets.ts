@@ -106,8 +106,8 @@ export async function prepareScale(engine: 'sqlite' | 'postgres', size: SizeName
     try {
       const svc = new KeysService({ store, clock: systemClock });
       for (const ws of plan.workspaceIds) {
-        const k = await store.transaction((tx) =>
-          svc.insert(tx, ws, { name: 'bench', scopes: ['read:ai', 'write:ai'], rateLimit: 100_000_000 }),
+        const k = await store.transact(ws, (w) =>
+          svc.insert(w, { name: 'bench', scopes: ['read:ai', 'write:ai'], rateLimit: 100_000_000 }),
         );
         keys[ws] = k.secret;
       }

@@ -165,13 +165,10 @@ export async function searchOp(
 ): Promise<{ items: Record<string, unknown>[]; total: number }> {
   const store = await db.store();
   const filter = { archived: 'exclude' as const, search: a.search };
-  const total = await store.totalConversations(a.ws, filter, TOTAL_CAP);
-  const rows = await store.searchConversations(a.ws, {
-    ...filter,
-    orderBy: 'relevance',
-    order: 'asc',
-    limit: a.perPage + 1,
-  });
+  const { total, rows } = await store.read(a.ws, async (r) => ({
+    total: await r.conversations.total(filter, TOTAL_CAP),
+    rows: await r.conversations.search({ ...filter, orderBy: 'relevance', order: 'asc', limit: a.perPage + 1 }),
+  }));
   const terms = literalTerms(a.search);
   const items = rows.slice(0, a.perPage).map((r) => ({
     ...r.conversation,
@@ -186,7 +183,7 @@ export async function listOp(db: Db, a: ListArgs): Promise<{ items: Record<strin
   const where = ['c.workspace_id = ?', 'c.archived = 0'];
   const params: unknown[] = [a.ws];
   if (a.after) {
-    // the same row-value keyset as Parley's store (kysely-repo.ts listQueryOn)
+    // the same row-value keyset as Parley's store (store/kysely/conversation-lists.ts listQueryOn)
     where.push('(c.updated_at, c.id) < (?, ?)');
     params.push(a.after.v, a.after.i);
   }

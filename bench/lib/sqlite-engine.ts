@@ -3,7 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { systemClock } from '../../packages/server/src/clock.js';
 import { newId } from '../../packages/server/src/ids.js';
-import { KeysService, WorkspacesService } from '../../packages/server/src/services/keys.js';
+import { KeysService } from '../../packages/server/src/services/keys.js';
+import { WorkspacesService } from '../../packages/server/src/services/workspaces.js';
 import { createSqliteStore } from '../../packages/server/src/store/sqlite/index.js';
 import { rebuildSqliteSearch } from '../../packages/server/src/store/sqlite/search.js';
 import type { Dataset, EngineDef } from './types.js';
@@ -49,8 +50,8 @@ export async function prepareSqlite(size: { conversations: number; quiet: boolea
     const keys = new KeysService(deps);
     const ws = await new WorkspacesService(deps, keys).createAsOperator('bench');
     const workspaceId = ws.workspace.id;
-    const key = await store.transaction((tx) =>
-      keys.insert(tx, workspaceId, { name: 'bench reader', scopes: ['read:ai'], rateLimit: 10_000_000 }),
+    const key = await store.transact(workspaceId, (w) =>
+      keys.insert(w, { name: 'bench reader', scopes: ['read:ai'], rateLimit: 10_000_000 }),
     );
 
     const rand = rng(42);

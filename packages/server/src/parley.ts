@@ -8,10 +8,17 @@ import { createLogger } from './log.js';
 import { createMetrics } from './metrics.js';
 import { MemoryRateLimiter, type RateLimiter } from './rate-limit.js';
 import { Realtime } from './realtime/index.js';
+import { AuditService } from './services/audit.js';
+import { CompatService } from './services/compat.js';
 import { ConversationsService } from './services/conversations.js';
 import { CursorCodec } from './services/cursor.js';
+import { EventsService } from './services/events.js';
 import { IdempotencyService } from './services/idempotency.js';
-import { type CreatedWorkspace, KeysService, WorkspacesService } from './services/keys.js';
+import { KeysService } from './services/keys.js';
+import { MessagesService } from './services/messages.js';
+import { ToolInvocationsService } from './services/tool-invocations.js';
+import { UnitOfWork } from './services/unit-of-work.js';
+import { type CreatedWorkspace, WorkspacesService } from './services/workspaces.js';
 import { checkRedis, createRedis } from './shared/redis.js';
 import { RedisRateLimiter } from './shared/redis-rate-limiter.js';
 import { openStore } from './store/open.js';
@@ -30,6 +37,9 @@ export interface Parley {
   readonly keys: KeysService;
   readonly workspaces: WorkspacesService;
   readonly conversations: ConversationsService;
+  readonly messages: MessagesService;
+  readonly toolInvocations: ToolInvocationsService;
+  readonly compat: CompatService;
   readonly realtime: Realtime;
   /** Set by the very first start() only: the default workspace and its instance admin key. */
   readonly bootstrapped: CreatedWorkspace | null;
@@ -48,8 +58,8 @@ export async function createParley(config: Config, opts: ParleyOptions = {}): Pr
   let redis: ReturnType<typeof createRedis> | null = null;
   let realtime: Realtime | undefined;
   try {
-    await store.setMetaIfAbsent('cursor_secret', randomBytes(32).toString('hex'));
-    const cursorSecret = await store.getMeta('cursor_secret');
+    await store.transactInstance((i) => i.setMetaIfAbsent('cursor_secret', randomBytes(32).toString('hex')));
+    const cursorSecret = await store.instance.getMeta('cursor_secret');
     if (cursorSecret === null) throw new Error('cursor secret missing after creation');
     const deps = { store, clock };
     if (config.redisUrl !== null) {
@@ -62,8 +72,15 @@ export async function createParley(config: Config, opts: ParleyOptions = {}): Pr
     const keys = new KeysService(deps);
     const cursors = new CursorCodec(cursorSecret);
     const workspaces = new WorkspacesService(deps, keys, cursors);
-    const conversations = new ConversationsService(deps, cursors, realtime.hub);
-    realtime.bind(conversations);
+    // every write of conversations, messages and tool steps goes through one unit of work
+    const uow = new UnitOfWork(store, realtime.hub);
+    const conversations = new ConversationsService(deps, uow, cursors);
+    const messages = new MessagesService(deps, uow, cursors);
+    const toolInvocations = new ToolInvocationsService(deps, uow, cursors);
+    const audit = new AuditService(deps, cursors);
+    const events = new EventsService(deps);
+    const compat = new CompatService(deps, uow);
+    realtime.bind(events, conversations);
     const idempotency = new IdempotencyService(deps, config.idempotencyTtlSeconds * 1000);
     const metrics = createMetrics({
       liveStreams: () => rt0.liveHere,
@@ -100,6 +117,11 @@ export async function createParley(config: Config, opts: ParleyOptions = {}): Pr
       keys,
       workspaces,
       conversations,
+      messages,
+      toolInvocations,
+      audit,
+      events,
+      compat,
       idempotency,
       readiness,
       realtime,
@@ -122,6 +144,9 @@ export async function createParley(config: Config, opts: ParleyOptions = {}): Pr
       keys,
       workspaces,
       conversations,
+      messages,
+      toolInvocations,
+      compat,
       realtime: rt,
       get bootstrapped() {
         return bootstrapped;

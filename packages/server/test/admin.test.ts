@@ -390,11 +390,17 @@ for (const engine of testEngines()) {
     test('set on use, then written at most once a minute per key', async () => {
       const store = server.parley.store;
       const writes: string[] = [];
-      const touch = store.touchApiKeyLastUsed.bind(store);
-      store.touchApiKeyLastUsed = (workspaceId, id, at, unlessAfter) => {
-        writes.push(id);
-        return touch(workspaceId, id, at, unlessAfter);
-      };
+      // every write transaction's key writer records the keys whose last_used_at it touches
+      const transact = store.transact.bind(store);
+      store.transact = (workspaceId, fn) =>
+        transact(workspaceId, (w) => {
+          const touch = w.keys.touchLastUsed.bind(w.keys);
+          w.keys.touchLastUsed = (id, at, unlessAfter) => {
+            writes.push(id);
+            return touch(id, at, unlessAfter);
+          };
+          return fn(w);
+        });
       const k = await ws.key(['read:ai']);
       assert.equal((await ws.admin.get(`/v1/keys/${k.id}`)).body.data.last_used_at, null);
       const t0 = server.clock.now();
@@ -424,10 +430,12 @@ for (const engine of testEngines()) {
       const k = await ws.key(['read:ai']);
       const store = server.parley.store;
       const now = server.clock.now();
-      await store.touchApiKeyLastUsed(ws.id, k.id, now, now - 60_000);
-      await store.touchApiKeyLastUsed(ws.id, k.id, now + 30_000, now + 30_000 - 60_000);
+      const touch = (at: number, unlessAfter: number) =>
+        store.transact(ws.id, (w) => w.keys.touchLastUsed(k.id, at, unlessAfter));
+      await touch(now, now - 60_000);
+      await touch(now + 30_000, now + 30_000 - 60_000);
       assert.equal(Date.parse((await ws.admin.get(`/v1/keys/${k.id}`)).body.data.last_used_at), now);
-      await store.touchApiKeyLastUsed(ws.id, k.id, now + 61_000, now + 1_000);
+      await touch(now + 61_000, now + 1_000);
       assert.equal(Date.parse((await ws.admin.get(`/v1/keys/${k.id}`)).body.data.last_used_at), now + 61_000);
     });
   });

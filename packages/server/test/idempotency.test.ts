@@ -489,16 +489,17 @@ for (const engine of testEngines()) {
       const key = freshKey('stale');
       const body = { title: 'after a crash' };
       const now = server.clock.now();
-      const claimed = await server.parley.store.claimIdempotency({
-        workspaceId: ws.id,
-        key,
-        fingerprint: fingerprint('POST', '/v1/conversations', body),
-        state: 'running',
-        statusCode: null,
-        responseBody: null,
-        createdAt: now - 120_000,
-        lockedUntil: now - 60_000,
-      });
+      const claimed = await server.parley.store.transact(ws.id, (w) =>
+        w.idempotency.claim({
+          key,
+          fingerprint: fingerprint('POST', '/v1/conversations', body),
+          state: 'running',
+          statusCode: null,
+          responseBody: null,
+          createdAt: now - 120_000,
+          lockedUntil: now - 60_000,
+        }),
+      );
       assert.equal(claimed, true);
       const first = await api.post('/v1/conversations', body, idem(key));
       assert.equal(first.status, 201, first.text);
@@ -509,16 +510,17 @@ for (const engine of testEngines()) {
 
       // while its lock still holds, a running record answers 409 with Retry-After
       const held = freshKey('held');
-      await server.parley.store.claimIdempotency({
-        workspaceId: ws.id,
-        key: held,
-        fingerprint: fingerprint('POST', '/v1/conversations', body),
-        state: 'running',
-        statusCode: null,
-        responseBody: null,
-        createdAt: now,
-        lockedUntil: now + 60_000,
-      });
+      await server.parley.store.transact(ws.id, (w) =>
+        w.idempotency.claim({
+          key: held,
+          fingerprint: fingerprint('POST', '/v1/conversations', body),
+          state: 'running',
+          statusCode: null,
+          responseBody: null,
+          createdAt: now,
+          lockedUntil: now + 60_000,
+        }),
+      );
       const busy = await api.post('/v1/conversations', body, idem(held));
       assert.equal(busy.status, 409);
       assert.equal(busy.body.error.code, 'idempotency_in_progress');

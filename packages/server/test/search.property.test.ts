@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
-import { SEARCH_CANDIDATES } from '../src/store/kysely-repo.js';
+import { SEARCH_CANDIDATES } from '../src/store/kysely/search-index.js';
 import { MAX_TERMS } from '../src/store/search-terms.js';
 import { type Client, newWorkspace, startServer, type TestServer, testEngines } from './helpers/harness.js';
 import { conversationMatches, oracleTerms } from './helpers/search-oracle.js';

@@ -42,7 +42,7 @@ for (const engine of testEngines()) {
       await seedData(store, OPTS, { quiet: true, batchMessages: 100 });
       const keys = new KeysService({ store, clock: server.clock });
       for (const ws of plan.workspaceIds) {
-        const k = await store.transaction((tx) => keys.insert(tx, ws, { name: 'seed', scopes: ['read:ai'] }));
+        const k = await store.transact(ws, (w) => keys.insert(w, { name: 'seed', scopes: ['read:ai'] }));
         clients.set(ws, new Client(server.url, k.secret));
       }
     });

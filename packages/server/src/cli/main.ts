@@ -7,10 +7,9 @@ import { presentKey, presentWorkspace } from '../http/presenters.js';
 import { createParley } from '../parley.js';
 import { seedData } from '../seed/run.js';
 import { operatorAuth } from '../services/context.js';
-import { type CreatedKey, KeysService, WorkspacesService } from '../services/keys.js';
+import { type CreatedKey, KeysService } from '../services/keys.js';
+import { WorkspacesService } from '../services/workspaces.js';
 import { openStore } from '../store/open.js';
-import { createPostgresStore, migratePostgres } from '../store/postgres/index.js';
-import { migrateSqlite, openSqlite, sqlitePath } from '../store/sqlite/index.js';
 import type { Store } from '../store/types.js';
 
 const USAGE = `parley — conversation store for AI assistants
@@ -72,10 +71,10 @@ function keyLine(k: ReturnType<typeof presentKey>, now: number): string {
 
 async function defaultWorkspace(store: Store, given: string | undefined): Promise<string> {
   if (given) {
-    if (!(await store.getWorkspace(given))) fail(`no workspace ${given}`);
+    if (!(await store.instance.getWorkspace(given))) fail(`no workspace ${given}`);
     return given;
   }
-  const keys = await store.findFirstWorkspaceId();
+  const keys = await store.instance.firstWorkspaceId();
   if (!keys) fail('the database has no workspace yet; run `parley serve` once or `parley workspaces create`');
   return keys;
 }
@@ -118,27 +117,22 @@ async function main(argv: string[]): Promise<void> {
     case 'serve':
       return serve(config);
     case 'migrate': {
-      if (!config.databaseUrl.startsWith('sqlite:')) {
-        const store = await createPostgresStore(config.databaseUrl, {
-          migrate: false,
-          settings: { poolSize: 1, connectTimeoutMs: config.pgConnectTimeoutMs, statementTimeoutMs: 600_000 },
-        });
-        try {
-          const report = await migratePostgres(store.pool);
-          for (const m of report.applied) process.stdout.write(`applied ${m.version}: ${m.name}\n`);
-          process.stdout.write(`schema at version ${report.current}\n`);
-        } finally {
-          await store.close();
-        }
-        return;
-      }
-      const raw = openSqlite(sqlitePath(config.databaseUrl));
+      // one connection, and a statement timeout no long migration hits
+      const store = await openStore(
+        {
+          databaseUrl: config.databaseUrl,
+          pgPoolSize: 1,
+          pgConnectTimeoutMs: config.pgConnectTimeoutMs,
+          pgStatementTimeoutMs: 600_000,
+        },
+        { migrate: false },
+      );
       try {
-        const report = migrateSqlite(raw);
+        const report = await store.migrate();
         for (const m of report.applied) process.stdout.write(`applied ${m.version}: ${m.name}\n`);
         process.stdout.write(`schema at version ${report.current}\n`);
       } finally {
-        raw.close();
+        await store.close();
       }
       return;
     }

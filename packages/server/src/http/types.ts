@@ -7,10 +7,16 @@ import type { AuthContext, Scope } from '../domain/types.js';
 import type { Metrics } from '../metrics.js';
 import type { RateLimiter } from '../rate-limit.js';
 import type { Realtime } from '../realtime/index.js';
+import type { AuditService } from '../services/audit.js';
+import type { CompatService } from '../services/compat.js';
 import type { ConversationsService } from '../services/conversations.js';
+import type { EventsService } from '../services/events.js';
 import type { IdempotencyService } from '../services/idempotency.js';
-import type { KeysService, WorkspacesService } from '../services/keys.js';
-import type { Repo, Store } from '../store/types.js';
+import type { KeysService } from '../services/keys.js';
+import type { MessagesService } from '../services/messages.js';
+import type { ToolInvocationsService } from '../services/tool-invocations.js';
+import type { WorkspacesService } from '../services/workspaces.js';
+import type { Store, WorkspaceWriter } from '../store/types.js';
 
 /** What the HTTP layer is built from: configuration, the store and the services routes call. */
 export interface AppDeps {
@@ -23,6 +29,12 @@ export interface AppDeps {
   keys: KeysService;
   workspaces: WorkspacesService;
   conversations: ConversationsService;
+  messages: MessagesService;
+  toolInvocations: ToolInvocationsService;
+  audit: AuditService;
+  events: EventsService;
+  /** Use cases only a compatible surface needs (each names its product). */
+  compat: CompatService;
   idempotency: IdempotencyService;
   /** Live streams (WebSocket, SSE, presence); absent in tools that serve no HTTP streams. */
   realtime?: Realtime;
@@ -46,7 +58,7 @@ export interface IdempotentWrite {
   key: string;
   fingerprint: string;
   sealed: boolean;
-  complete(tx: Repo, status: number, body: string | null, result: unknown): Promise<void>;
+  complete(tx: WorkspaceWriter, status: number, body: string | null, result: unknown): Promise<void>;
 }
 
 declare module 'fastify' {

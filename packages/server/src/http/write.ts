@@ -1,8 +1,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Repo } from '../store/types.js';
+import type { WorkspaceWriter } from '../store/types.js';
 
 /** Hands the write's transaction to the idempotency record, when the request carries a key. */
-export type InTx = ((tx: Repo, result: unknown) => Promise<void>) | undefined;
+export type InTx = ((tx: WorkspaceWriter, result: unknown) => Promise<void>) | undefined;
 
 export interface WriteOptions<T, B> {
   /** The status of the answer (a 204 sends no body). */

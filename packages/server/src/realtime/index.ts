@@ -6,7 +6,8 @@ import { type Config, redact } from '../config.js';
 import type { AuthContext } from '../domain/types.js';
 import { notFound } from '../errors.js';
 import { parseId } from '../ids.js';
-import type { ConversationsService } from '../services/conversations.js';
+import type { LiveCount } from '../services/conversations.js';
+import type { EventsService } from '../services/events.js';
 import { RedisFanout } from '../shared/fanout.js';
 import { createRedis } from '../shared/redis.js';
 import type { Store } from '../store/types.js';
@@ -36,7 +37,7 @@ export interface Attached {
  */
 export class Realtime {
   private readonly sessions = new Set<StreamSession>();
-  private conversations: ConversationsService | null = null;
+  private events: EventsService | null = null;
   /** Dead-peer detection for every WebSocket on this instance (native and compat). */
   readonly heartbeat: Heartbeat;
 
@@ -66,8 +67,8 @@ export class Realtime {
   ): Promise<Realtime> {
     const log = deps.logger.child({ subsystem: 'realtime' });
     const instanceId = randomUUID();
-    await deps.store.setMetaIfAbsent('stream_token_secret', randomBytes(32).toString('hex'));
-    const secret = await deps.store.getMeta('stream_token_secret');
+    await deps.store.transactInstance((i) => i.setMetaIfAbsent('stream_token_secret', randomBytes(32).toString('hex')));
+    const secret = await deps.store.instance.getMeta('stream_token_secret');
     if (secret === null) throw new Error('stream token secret missing after creation');
     const tokens = new StreamTokens(secret, deps.clock, deps.store);
     const command = deps.redis ?? null;
@@ -94,15 +95,15 @@ export class Realtime {
     }
   }
 
-  /** The service whose writes feed the hub; set once by createParley. */
-  bind(conversations: ConversationsService): void {
-    this.conversations = conversations;
-    conversations.watchPresence(this);
+  /** The event log streams read, and the service whose deletes ask presence; set once by createParley. */
+  bind(events: EventsService, deletes: { watchPresence(live: LiveCount): void }): void {
+    this.events = events;
+    deletes.watchPresence(this);
   }
 
-  private service(): ConversationsService {
-    if (!this.conversations) throw new Error('realtime used before bind()');
-    return this.conversations;
+  private service(): EventsService {
+    if (!this.events) throw new Error('realtime used before bind()');
+    return this.events;
   }
 
   /** Live connections on every instance; throws service_unavailable when it cannot know. */
@@ -124,7 +125,7 @@ export class Realtime {
   async attach(auth: AuthContext, rawId: string, transport: SessionTransport): Promise<Attached> {
     const svc = this.service();
     const session = new StreamSession(
-      async (after, upTo, limit) => svc.loggedEvents(auth.workspaceId, conversationId, after, { upTo, limit }),
+      async (after, upTo, limit) => svc.logged(auth.workspaceId, conversationId, after, { upTo, limit }),
       {
         send: (e) => transport.send(e),
         // a stream stops counting as live the moment the server decides to close it, not when

@@ -104,7 +104,7 @@ export function registerRealtimeRoutes(app: App, deps: AppDeps, rt: Realtime): v
       throw new ParleyError('rate_limited', 'Rate limit exceeded', { retryAfter: retry });
     }
     requireScope(auth, 'read:ai');
-    await deps.conversations.streamPosition(auth, rawId);
+    await deps.events.streamPosition(auth, rawId);
   }
 
   /** Runs before any upgrade: a refusal here is a plain HTTP 401/403/404/429. */
@@ -327,7 +327,7 @@ export function registerRealtimeRoutes(app: App, deps: AppDeps, rt: Realtime): v
     async (req, reply) => {
       const auth = req.auth;
       if (!auth) throw new ParleyError('invalid_key', 'Missing API key');
-      const { conversationId } = await deps.conversations.streamPosition(auth, req.params.id);
+      const { conversationId } = await deps.events.streamPosition(auth, req.params.id);
       const body = req.body as { expires_in?: number } | undefined;
       const minted = rt.tokens.mint(auth, conversationId, body?.expires_in ?? STREAM_TOKEN_DEFAULT_TTL_SECONDS);
       reply.code(201);

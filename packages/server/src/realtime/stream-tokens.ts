@@ -63,7 +63,7 @@ export class StreamTokens {
     const now = this.clock.now();
     if (typeof claims.e !== 'number' || claims.e <= now) throw invalid();
     if (conversationId !== null && claims.c !== conversationId) throw invalid();
-    const key = await this.store.getApiKey(claims.w, claims.k);
+    const key = await this.store.read(claims.w, (r) => r.keys.get(claims.k));
     const auth = key === null ? null : authContextOf(key, now);
     if (auth === null) throw invalid();
     return { ...auth, conversationId: claims.c };

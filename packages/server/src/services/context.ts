@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js';
 import type { AuthContext, Scope } from '../domain/types.js';
 import { ParleyError } from '../errors.js';
-import type { Repo, Store } from '../store/types.js';
+import type { Store, WorkspaceWriter } from '../store/types.js';
 
 export interface ServiceDeps {
   store: Store;
@@ -12,7 +12,7 @@ export interface ServiceDeps {
  * Runs inside a write's transaction, after its effect, with its result: this is how an
  * idempotency record commits together with the effect it stands for.
  */
-export type InTransaction<T> = (tx: Repo, result: T) => Promise<void>;
+export type InTransaction<T> = (w: WorkspaceWriter, result: T) => Promise<void>;
 
 export function requireScope(auth: AuthContext, scope: Scope): void {
   if (auth.scopes.includes(scope) || auth.scopes.includes('admin')) return;

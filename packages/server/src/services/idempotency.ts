@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { ParleyError } from '../errors.js';
 import { ID_PREFIX } from '../ids.js';
-import { ERASED_ANSWER_STATUS } from '../store/kysely-repo.js';
-import type { Repo } from '../store/types.js';
+import { ERASED_ANSWER_STATUS } from '../store/kysely/idempotency.js';
+import type { WorkspaceWriter } from '../store/types.js';
 import type { ServiceDeps } from './context.js';
 
 /** How long a running request holds its key before another may take it over (its owner died). */
@@ -60,7 +60,6 @@ export class IdempotencyService {
     for (let attempt = 0; attempt < 3; attempt++) {
       const now = clock.now();
       const fresh = {
-        workspaceId,
         key,
         fingerprint: fp,
         state: 'running' as const,
@@ -69,9 +68,11 @@ export class IdempotencyService {
         createdAt: now,
         lockedUntil: now + LOCK_MS,
       };
-      const existing = await store.getIdempotency(workspaceId, key);
+      const existing = await store.read(workspaceId, (r) => r.idempotency.get(key));
       if (existing === null) {
-        if (await store.claimIdempotency(fresh)) return { kind: 'proceed', key, fingerprint: fp };
+        if (await store.transact(workspaceId, (w) => w.idempotency.claim(fresh))) {
+          return { kind: 'proceed', key, fingerprint: fp };
+        }
         continue; // someone claimed it between our read and insert: look again
       }
       const expired = existing.createdAt < now - this.ttlMs;
@@ -97,7 +98,8 @@ export class IdempotencyService {
           });
         }
       }
-      if (await store.reclaimIdempotency(fresh, { lockedUntil: now, createdBefore: now - this.ttlMs })) {
+      const stale = { lockedUntil: now, createdBefore: now - this.ttlMs };
+      if (await store.transact(workspaceId, (w) => w.idempotency.reclaim(fresh, stale))) {
         return { kind: 'proceed', key, fingerprint: fp };
       }
     }
@@ -112,23 +114,23 @@ export class IdempotencyService {
    * the stored answer too.
    */
   async complete(
-    tx: Repo,
-    workspaceId: string,
+    w: WorkspaceWriter,
     key: string,
     statusCode: number,
     body: string | null,
     result: unknown,
   ): Promise<void> {
-    await tx.completeIdempotency(workspaceId, key, statusCode, body, conversationIdOf(result));
+    await w.idempotency.complete(key, statusCode, body, conversationIdOf(result));
   }
 
   /** The request failed without an effect: free the key so a corrected retry may use it. */
   async release(workspaceId: string, key: string, fp: string): Promise<void> {
-    await this.deps.store.releaseIdempotency(workspaceId, key, fp);
+    await this.deps.store.transact(workspaceId, (w) => w.idempotency.release(key, fp));
   }
 
   async purgeExpired(batch = 1000): Promise<number> {
-    return this.deps.store.purgeIdempotency(this.deps.clock.now() - this.ttlMs, batch);
+    const before = this.deps.clock.now() - this.ttlMs;
+    return this.deps.store.transactInstance((i) => i.purgeIdempotency(before, batch));
   }
 }
 

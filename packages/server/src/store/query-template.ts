@@ -6,7 +6,7 @@ type Slot = { arg: string } | { value: unknown };
 /**
  * An engine's way to run a compiled read without Kysely's executor (connection provider, mutex,
  * result plumbing), or undefined when it must not right now; the template then goes through
- * Kysely as usual. Only the root store passes one, never a transaction's repo.
+ * Kysely as usual. Only readers outside a transaction pass one, never a writer.
  */
 export type DirectRead = (sql: string, parameters: readonly unknown[]) => unknown[] | Promise<unknown[]> | undefined;
 

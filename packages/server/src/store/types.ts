@@ -96,7 +96,6 @@ export interface DeleteCounts {
 }
 
 export interface NewStoredEvent {
-  workspaceId: string;
   conversationId: string;
   type: string;
   /** JSON text. */
@@ -105,6 +104,7 @@ export interface NewStoredEvent {
 }
 
 export interface StoredEvent extends NewStoredEvent {
+  workspaceId: string;
   seq: number;
 }
 
@@ -122,132 +122,199 @@ export interface TotalAnswer {
   exact: boolean;
 }
 
-/**
- * Everything the services may ask of storage. The tenant is in every signature; the only
- * lookups without it are the ones that find the tenant (key by hash, workspace by id).
- */
-export interface Repo {
-  // workspaces and keys
-  insertWorkspace(ws: Workspace): Promise<void>;
-  getWorkspace(id: string): Promise<Workspace | null>;
-  countWorkspaces(): Promise<number>;
-  /** Every tenant, by id: the instance admin's view (the one list across workspaces). */
-  listWorkspaces(q: PageQuery): Promise<Workspace[]>;
-  renameWorkspace(id: string, name: string): Promise<boolean>;
-  /** The oldest workspace: the default one created on first start. */
-  findFirstWorkspaceId(): Promise<string | null>;
-  insertApiKey(key: ApiKey, keyHash: string): Promise<void>;
-  findApiKeyByHash(keyHash: string): Promise<ApiKey | null>;
-  listApiKeys(workspaceId: string): Promise<ApiKey[]>;
-  getApiKey(workspaceId: string, id: string): Promise<ApiKey | null>;
-  revokeApiKey(workspaceId: string, id: string, at: number): Promise<boolean>;
-  /** Ids of the keys with the admin scope that are neither revoked nor expired (locked in a PostgreSQL transaction). */
-  activeAdminKeyIds(workspaceId: string, now: number): Promise<string[]>;
-  /** Sets last_used_at to `at` unless it is already after `unlessAfter` (one write per key per minute). */
-  touchApiKeyLastUsed(workspaceId: string, id: string, at: number, unlessAfter: number): Promise<void>;
+/** An idempotency record as a writer stores it: the workspace is the writer's. */
+export type NewIdempotencyRecord = Omit<IdempotencyRecord, 'workspaceId'>;
 
-  // conversations
-  insertConversation(c: Conversation): Promise<void>;
-  getConversation(workspaceId: string, id: string): Promise<Conversation | null>;
-  updateConversation(workspaceId: string, id: string, patch: ConversationPatch): Promise<Conversation | null>;
-  deleteConversation(workspaceId: string, id: string): Promise<DeleteCounts | null>;
-  listConversations(workspaceId: string, q: ConversationListQuery): Promise<Conversation[]>;
+export interface MigrationReport {
+  applied: Array<{ version: number; name: string }>;
+  current: number;
+}
+
+// ---- one workspace: what a reader sees and a writer changes, by aggregate -----------------
+//
+// A reader or writer is bound to one workspace when the store hands it out; no method takes the
+// tenant, so a query of another workspace cannot be written. Each writer interface extends its
+// reader: whatever a transaction writes, it may also read.
+
+export interface ConversationReads {
+  get(id: string): Promise<Conversation | null>;
+  list(q: ConversationListQuery): Promise<Conversation[]>;
   /** O(1) from counters where the filter allows it, else a count bounded by `cap`. */
-  totalConversations(workspaceId: string, f: ConversationFilter, cap: number): Promise<TotalAnswer>;
+  total(f: ConversationFilter, cap: number): Promise<TotalAnswer>;
   /** A list query with `search`: each matching conversation with its score and best hit. */
-  searchConversations(workspaceId: string, q: ConversationListQuery): Promise<SearchRow[]>;
+  search(q: ConversationListQuery): Promise<SearchRow[]>;
+}
 
-  // messages and tool invocations
-  insertMessage(workspaceId: string, m: Message): Promise<void>;
-  listMessages(workspaceId: string, conversationId: string, q: PageQuery): Promise<Message[]>;
-  /** The conversation's oldest message of this role (what an automatic title is made from). */
-  firstMessageOfRole(workspaceId: string, conversationId: string, role: Role): Promise<Message | null>;
-  insertToolInvocation(workspaceId: string, t: ToolInvocation): Promise<void>;
-  getToolInvocation(workspaceId: string, conversationId: string, id: string): Promise<ToolInvocation | null>;
-  updateToolInvocation(
-    workspaceId: string,
-    conversationId: string,
+export interface ConversationWrites extends ConversationReads {
+  /** Inside a PostgreSQL transaction, `get` locks the row (FOR UPDATE) until commit. */
+  insert(c: Conversation): Promise<void>;
+  update(id: string, patch: ConversationPatch): Promise<Conversation | null>;
+  /**
+   * Removes the conversation with its messages, tool invocations, full-text entries and event
+   * log, and turns the stored idempotent answers tied to it into tombstones; null when missing.
+   */
+  delete(id: string): Promise<DeleteCounts | null>;
+  /** Bumps message/tool counters and timestamps of a conversation after an append. */
+  touch(
     id: string,
-    patch: ToolInvocationPatch,
-  ): Promise<ToolInvocation | null>;
-  listToolInvocations(workspaceId: string, conversationId: string, q: PageQuery): Promise<ToolInvocation[]>;
-  messageExists(workspaceId: string, conversationId: string, id: string): Promise<boolean>;
-  getMessage(workspaceId: string, conversationId: string, id: string): Promise<Message | null>;
+    change: { messages?: number; toolInvocations?: number; lastMessageAt?: number; updatedAt: number },
+  ): Promise<void>;
+}
+
+export interface MessageReads {
+  list(conversationId: string, q: PageQuery): Promise<Message[]>;
+  get(conversationId: string, id: string): Promise<Message | null>;
   /** A message by its id alone (ids are unique in a workspace). */
-  findMessage(workspaceId: string, id: string): Promise<Message | null>;
+  find(id: string): Promise<Message | null>;
+  exists(conversationId: string, id: string): Promise<boolean>;
+  /** The conversation's oldest message of this role (what an automatic title is made from). */
+  firstOfRole(conversationId: string, role: Role): Promise<Message | null>;
+}
+
+export interface MessageWrites extends MessageReads {
+  insert(m: Message): Promise<void>;
   /** Replaces a message's content and metadata (and its full-text entry); null when the conversation holds no such message. */
-  updateMessage(
-    workspaceId: string,
-    conversationId: string,
-    id: string,
-    patch: { content: string; metadata: JsonObject },
-  ): Promise<Message | null>;
+  update(conversationId: string, id: string, patch: { content: string; metadata: JsonObject }): Promise<Message | null>;
   /**
    * Removes one message of the conversation with its full-text entry, detaches the tool
    * invocations that named it, and takes it off the conversation's message_count and
    * last_message_at; null when the conversation holds no such message.
    */
-  deleteMessage(
-    workspaceId: string,
+  delete(
     conversationId: string,
     id: string,
     updatedAt: number,
   ): Promise<{ search_entries: number; tool_invocations_detached: number } | null>;
-  /** Bumps message/tool counters and timestamps of a conversation after an append. */
-  touchConversation(
-    workspaceId: string,
-    id: string,
-    change: { messages?: number; toolInvocations?: number; lastMessageAt?: number; updatedAt: number },
-  ): Promise<void>;
+}
 
-  // idempotency
-  getIdempotency(workspaceId: string, key: string): Promise<IdempotencyRecord | null>;
+export interface ToolInvocationReads {
+  get(conversationId: string, id: string): Promise<ToolInvocation | null>;
+  list(conversationId: string, q: PageQuery): Promise<ToolInvocation[]>;
+}
+
+export interface ToolInvocationWrites extends ToolInvocationReads {
+  insert(t: ToolInvocation): Promise<void>;
+  update(conversationId: string, id: string, patch: ToolInvocationPatch): Promise<ToolInvocation | null>;
+}
+
+export interface KeyReads {
+  list(): Promise<ApiKey[]>;
+  get(id: string): Promise<ApiKey | null>;
+}
+
+export interface KeyWrites extends KeyReads {
+  insert(key: ApiKey, keyHash: string): Promise<void>;
+  /** Ids of the keys with the admin scope that are neither revoked nor expired (locked on PostgreSQL). */
+  activeAdminIds(now: number): Promise<string[]>;
+  revoke(id: string, at: number): Promise<boolean>;
+  /** Sets last_used_at to `at` unless it is already after `unlessAfter` (one write per key per minute). */
+  touchLastUsed(id: string, at: number, unlessAfter: number): Promise<void>;
+}
+
+export interface IdempotencyReads {
+  get(key: string): Promise<IdempotencyRecord | null>;
+}
+
+export interface IdempotencyWrites extends IdempotencyReads {
   /** Inserts a running record; false when one exists (the unique key decides the winner). */
-  claimIdempotency(rec: IdempotencyRecord): Promise<boolean>;
+  claim(rec: NewIdempotencyRecord): Promise<boolean>;
   /** Takes over a record whose owner died (lock expired) or that expired; false if someone else holds it. */
-  reclaimIdempotency(
-    rec: IdempotencyRecord,
-    staleBefore: { lockedUntil: number; createdBefore: number },
-  ): Promise<boolean>;
+  reclaim(rec: NewIdempotencyRecord, staleBefore: { lockedUntil: number; createdBefore: number }): Promise<boolean>;
   /** Seals a record with its answer; `conversationId` names the conversation the answer is about, if any. */
-  completeIdempotency(
-    workspaceId: string,
-    key: string,
-    statusCode: number,
-    body: string | null,
-    conversationId: string | null,
-  ): Promise<void>;
-  releaseIdempotency(workspaceId: string, key: string, fingerprint: string): Promise<void>;
-  purgeIdempotency(createdBefore: number, limit: number): Promise<number>;
+  complete(key: string, statusCode: number, body: string | null, conversationId: string | null): Promise<void>;
+  release(key: string, fingerprint: string): Promise<void>;
+}
 
-  // audit
-  insertAuditEvent(e: AuditEvent): Promise<void>;
-  listAuditEvents(workspaceId: string, q: AuditListQuery): Promise<AuditEvent[]>;
+export interface AuditReads {
+  list(q: AuditListQuery): Promise<AuditEvent[]>;
+}
 
-  // conversation event log (live streams)
-  /**
-   * Takes the conversation's next event seq and stores the event, in the caller's transaction;
-   * returns the seq, or null when the conversation does not exist.
-   */
-  appendConversationEvent(e: NewStoredEvent): Promise<number | null>;
+export interface AuditWrites extends AuditReads {
+  insert(e: AuditEvent): Promise<void>;
+}
+
+/** The conversation event log behind live streams. */
+export interface EventReads {
   /** The last seq handed out, or null when the conversation does not exist. */
-  conversationEventSeq(workspaceId: string, conversationId: string): Promise<number | null>;
+  lastSeq(conversationId: string): Promise<number | null>;
   /** Events with seq > afterSeq (and <= upTo when given), oldest first. */
-  listConversationEvents(
-    workspaceId: string,
+  list(
     conversationId: string,
     q: { afterSeq: number; upTo?: number | undefined; limit: number },
   ): Promise<StoredEvent[]>;
-
-  // instance
-  getMeta(key: string): Promise<string | null>;
-  setMetaIfAbsent(key: string, value: string): Promise<void>;
 }
 
-export interface Store extends Repo {
+export interface EventWrites extends EventReads {
+  /** Takes the conversation's next seq and stores the event; the seq, or null when the conversation does not exist. */
+  append(e: NewStoredEvent): Promise<number | null>;
+}
+
+/** One workspace's data, read outside any transaction (each query sees the latest commit). */
+export interface WorkspaceReader {
+  readonly workspaceId: string;
+  readonly conversations: ConversationReads;
+  readonly messages: MessageReads;
+  readonly toolInvocations: ToolInvocationReads;
+  readonly keys: KeyReads;
+  readonly idempotency: IdempotencyReads;
+  readonly audit: AuditReads;
+  readonly events: EventReads;
+}
+
+/** One workspace's data inside one transaction: its reads see its own writes. */
+export interface WorkspaceWriter extends WorkspaceReader {
+  readonly conversations: ConversationWrites;
+  readonly messages: MessageWrites;
+  readonly toolInvocations: ToolInvocationWrites;
+  readonly keys: KeyWrites;
+  readonly idempotency: IdempotencyWrites;
+  readonly audit: AuditWrites;
+  readonly events: EventWrites;
+}
+
+// ---- the instance: the few operations that have no tenant -------------------------------
+
+/** Lookups that find the tenant, or span tenants (the instance admin's and the operator's). */
+export interface InstanceReader {
+  /** The key a presented secret hashes to, in whichever workspace holds it. */
+  findApiKeyByHash(keyHash: string): Promise<ApiKey | null>;
+  getWorkspace(id: string): Promise<Workspace | null>;
+  countWorkspaces(): Promise<number>;
+  /** Every tenant, by id: the instance admin's view (the one list across workspaces). */
+  listWorkspaces(q: PageQuery): Promise<Workspace[]>;
+  /** The oldest workspace: the default one created on first start. */
+  firstWorkspaceId(): Promise<string | null>;
+  getMeta(key: string): Promise<string | null>;
+}
+
+/** One transaction over the instance: tenants themselves, instance metadata, upkeep across workspaces. */
+export interface InstanceWriter extends InstanceReader {
+  insertWorkspace(ws: Workspace): Promise<void>;
+  renameWorkspace(id: string, name: string): Promise<boolean>;
+  setMetaIfAbsent(key: string, value: string): Promise<void>;
+  /** Deletes up to `limit` idempotency records created before `createdBefore`, in any workspace. */
+  purgeIdempotency(createdBefore: number, limit: number): Promise<number>;
+  /** A workspace's writer inside this same transaction (a new workspace's first key and audit rows). */
+  workspace(workspaceId: string): WorkspaceWriter;
+}
+
+/**
+ * Storage. Reads and writes are bound to a workspace when they start; writes exist only inside
+ * `transact` (and `transactInstance`), never on the store itself. Every engine reports its own
+ * busy, locked or unreachable database as ParleyError service_unavailable (503, Retry-After).
+ */
+export interface Store {
   readonly engine: 'sqlite' | 'postgres';
-  /** Runs fn in one short transaction; it must never wait on the network. */
-  transaction<T>(fn: (tx: Repo) => Promise<T>): Promise<T>;
+  /** Reads of one workspace, outside any transaction (no BEGIN: the hot GET and list paths). */
+  read<T>(workspaceId: string, fn: (r: WorkspaceReader) => Promise<T>): Promise<T>;
+  /** Runs fn in one short transaction of one workspace; it must never wait on the network. */
+  transact<T>(workspaceId: string, fn: (w: WorkspaceWriter) => Promise<T>): Promise<T>;
+  /** Instance-level reads, outside any transaction. */
+  readonly instance: InstanceReader;
+  /** Runs fn in one short transaction over the instance (workspaces, metadata, purges). */
+  transactInstance<T>(fn: (w: InstanceWriter) => Promise<T>): Promise<T>;
+  /** Applies the engine's pending migrations (idempotent; opening the store runs it by default). */
+  migrate(): Promise<MigrationReport>;
   /** Cheap liveness probe for /readyz. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -38,7 +38,7 @@ export function routes(app: App, deps: AppDeps): void {
     botId: string,
     scope: 'read:ai' | 'write:ai' = 'read:ai',
   ): Promise<Conversation> => {
-    const conversation = await svc.conversationFor(auth, rawId, scope);
+    const conversation = await deps.compat.conversationFor(auth, rawId, scope);
     if (conversation.botId !== botId) throw notFound();
     return conversation;
   };
@@ -102,7 +102,7 @@ export function routes(app: App, deps: AppDeps): void {
       const botId = req.headers['x-bot-id'];
       const tags = merged({}, b.tags);
       const keys = b.discriminateByTags ?? Object.keys(b.tags);
-      const { conversation: c } = await svc.findOrCreate(
+      const { conversation: c } = await deps.compat.findOrCreate(
         requireAuth(req),
         {
           botId,
@@ -220,7 +220,7 @@ export function routes(app: App, deps: AppDeps): void {
       const auth = requireAuth(req);
       const c = await own(auth, req.query.conversationId, botOf(req));
       const tags = tagQuery(req.query as Record<string, unknown>);
-      const p = await svc.listMessages(auth, c.id, {
+      const p = await deps.messages.list(auth, c.id, {
         cursor: req.query.nextToken,
         limit: req.query.pageSize ?? PAGE,
         order: 'desc',
@@ -257,7 +257,7 @@ export function routes(app: App, deps: AppDeps): void {
       );
       return runWrite(req, reply, {
         status: 201,
-        write: (inTx) => svc.appendMessage(auth, c.id, input, inTx),
+        write: (inTx) => deps.messages.append(auth, c.id, input, inTx),
         present: (m) => ({ message: message(m, c) }),
       });
     },
@@ -286,7 +286,7 @@ export function routes(app: App, deps: AppDeps): void {
       const keys = b.discriminateByTags ?? Object.keys(tags);
       // without a discriminating tag nothing identifies a message: always create
       if (keys.length > 0) {
-        const recent = await svc.listMessages(auth, c.id, { limit: MESSAGE_SCAN, order: 'desc' });
+        const recent = await deps.messages.list(auth, c.id, { limit: MESSAGE_SCAN, order: 'desc' });
         const found = recent.items.find((m) => {
           const mine = stringMap(m.metadata.tags);
           return keys.every((k) => mine[k] === tags[k]);
@@ -299,7 +299,7 @@ export function routes(app: App, deps: AppDeps): void {
       );
       return runWrite(req, reply, {
         status: 200,
-        write: (inTx) => svc.appendMessage(auth, c.id, input, inTx),
+        write: (inTx) => deps.messages.append(auth, c.id, input, inTx),
         present: (m) => ({ message: message(m, c), meta: { created: true } }),
       });
     },
@@ -322,14 +322,14 @@ export function routes(app: App, deps: AppDeps): void {
       const botId = botOf(req);
       const b = req.body;
       if (b.tags === undefined && b.payload === undefined) {
-        const { conversation: c, message: m } = await svc.findMessage(auth, req.params.id);
+        const { conversation: c, message: m } = await deps.messages.find(auth, req.params.id);
         if (c.botId !== botId) throw notFound('Message');
         return { message: message(m, c) };
       }
       return runWrite(req, reply, {
         status: 200,
         write: (inTx) =>
-          svc.updateMessage(
+          deps.messages.update(
             auth,
             req.params.id,
             (current) => {
@@ -362,7 +362,7 @@ export function routes(app: App, deps: AppDeps): void {
       },
     },
     async (req) => {
-      const { conversation: c, message: m } = await svc.findMessage(requireAuth(req), req.params.id);
+      const { conversation: c, message: m } = await deps.messages.find(requireAuth(req), req.params.id);
       if (c.botId !== botOf(req)) throw notFound('Message');
       return { message: message(m, c) };
     },
@@ -387,7 +387,7 @@ export function routes(app: App, deps: AppDeps): void {
       const botId = botOf(req);
       return runWrite(req, reply, {
         status: 200,
-        write: (inTx) => svc.deleteMessage(auth, req.params.id, inTx, { where: (c) => c.botId === botId }),
+        write: (inTx) => deps.messages.delete(auth, req.params.id, inTx, { where: (c) => c.botId === botId }),
         present: () => ({}),
       });
     },

@@ -73,7 +73,7 @@ export function routes(app: App, deps: AppDeps): void {
       try {
         return await runWrite(req, reply, {
           status: 200,
-          write: (inTx) => svc.deleteMany(requireAuth(req), req.body.ids, inTx),
+          write: (inTx) => deps.compat.deleteMany(requireAuth(req), req.body.ids, inTx),
           present: () => ({ success: true }),
         });
       } catch (err) {
@@ -133,7 +133,7 @@ export function routes(app: App, deps: AppDeps): void {
       const filtering = sources !== null || channels !== null;
       while (found.length <= limit && !exhausted && (scanned === 0 || (filtering && scanned < FINI_SCAN_LIMIT))) {
         const want = filtering ? 100 : limit + 1;
-        const batch = await svc.listFrom(auth, { ...window, order, anchor: last, limit: want });
+        const batch = await deps.compat.listFrom(auth, { ...window, order, anchor: last, limit: want });
         for (const c of batch) {
           scanned++;
           last = c.id;
@@ -150,8 +150,8 @@ export function routes(app: App, deps: AppDeps): void {
       const nearAnchor = page[0]?.id ?? q.cursor;
       const behind =
         nearAnchor !== undefined &&
-        (await svc.listFrom(auth, { ...window, order: older ? 'asc' : 'desc', anchor: nearAnchor, limit: 1 })).length >
-          0;
+        (await deps.compat.listFrom(auth, { ...window, order: older ? 'asc' : 'desc', anchor: nearAnchor, limit: 1 }))
+          .length > 0;
       const near = behind && nearAnchor !== undefined ? nearAnchor : undefined;
       const newestFirst = older ? page : [...page].reverse();
       const cursorOf = (id: string | undefined) => (id === undefined ? null : uuidOf(id));

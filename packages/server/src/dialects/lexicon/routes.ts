@@ -121,7 +121,7 @@ export function routes(app: App, deps: AppDeps): void {
     async (req) => {
       const offset = req.query.offset ?? 0;
       const limit = req.query.limit ?? 50;
-      const p = await svc.listMessagesAt(requireAuth(req), req.params.chat_id, {
+      const p = await deps.compat.listMessagesAt(requireAuth(req), req.params.chat_id, {
         offset,
         limit,
         order: req.query.order ?? 'asc',

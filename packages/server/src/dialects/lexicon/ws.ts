@@ -220,7 +220,7 @@ export function registerLexiconSocket(app: App, deps: AppDeps, rt: Realtime): vo
               const input = readClientFrame(data, isBinary);
               requireScope(open.auth, 'write:ai');
               await spend(open.auth);
-              const m = await svc.appendMessage(
+              const m = await deps.messages.append(
                 open.auth,
                 open.conversationId,
                 { role: 'user', content: input.content, metadata: input.metadata },

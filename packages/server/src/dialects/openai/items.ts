@@ -1,6 +1,6 @@
 import type { Conversation, JsonObject, Message, Role } from '../../domain/types.js';
 import { validation } from '../../errors.js';
-import type { NewMessageInput } from '../../services/conversations.js';
+import type { NewMessageInput } from '../../services/messages.js';
 
 /**
  * OpenAI conversation items ⇄ Parley messages. Only message items with text content are stored;

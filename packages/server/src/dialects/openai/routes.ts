@@ -123,7 +123,7 @@ export function routes(app: App, deps: AppDeps): void {
       const messages = req.body.items.map((raw, i) => toNewMessage(raw as Record<string, unknown>, i));
       return runWrite(req, reply, {
         status: 200,
-        write: (inTx) => svc.appendMessages(requireAuth(req), req.params.conversation_id, messages, inTx),
+        write: (inTx) => deps.compat.appendMessages(requireAuth(req), req.params.conversation_id, messages, inTx),
         present: (r) => list(r.messages.map(item), false),
       });
     },
@@ -142,7 +142,7 @@ export function routes(app: App, deps: AppDeps): void {
     },
     async (req) => {
       const q = req.query;
-      const page = await svc.listMessagesAfter(requireAuth(req), req.params.conversation_id, {
+      const page = await deps.compat.listMessagesAfter(requireAuth(req), req.params.conversation_id, {
         after: q.after,
         order: q.order ?? 'desc',
         limit: q.limit ?? 20,
@@ -162,7 +162,7 @@ export function routes(app: App, deps: AppDeps): void {
         response: { 200: ItemSchema, ...errors(404) },
       },
     },
-    async (req) => item(await svc.getMessage(requireAuth(req), req.params.conversation_id, req.params.item_id)),
+    async (req) => item(await deps.messages.get(requireAuth(req), req.params.conversation_id, req.params.item_id)),
   );
 
   app.delete(
@@ -177,11 +177,11 @@ export function routes(app: App, deps: AppDeps): void {
     },
     async (req, reply) => {
       const auth = requireAuth(req);
-      const owner = await svc.conversationFor(auth, req.params.conversation_id, 'write:ai');
+      const owner = await deps.compat.conversationFor(auth, req.params.conversation_id, 'write:ai');
       return runWrite(req, reply, {
         status: 200,
         // an item of another conversation is not found here, like a missing one
-        write: (inTx) => svc.deleteMessage(auth, req.params.item_id, inTx, { where: (c) => c.id === owner.id }),
+        write: (inTx) => deps.messages.delete(auth, req.params.item_id, inTx, { where: (c) => c.id === owner.id }),
         present: () => conversation(owner),
       });
     },

@@ -27,8 +27,7 @@ export function registerIdempotency(app: App, deps: Pick<AppDeps, 'idempotency'>
       key,
       fingerprint: fp,
       sealed: false,
-      complete: (tx, status, body, result) =>
-        deps.idempotency.complete(tx, auth.workspaceId, key, status, body, result),
+      complete: (tx, status, body, result) => deps.idempotency.complete(tx, key, status, body, result),
     };
   };
 

@@ -290,7 +290,7 @@ export function registerConversationRoutes(app: App, deps: AppDeps): void {
       runWrite(req, reply, {
         status: 201,
         write: (inTx) =>
-          svc.appendMessage(
+          deps.messages.append(
             requireAuth(req),
             req.params.id,
             { role: req.body.role, content: req.body.content, metadata: req.body.metadata as never },
@@ -316,7 +316,7 @@ export function registerConversationRoutes(app: App, deps: AppDeps): void {
       },
     },
     async (req) => {
-      const p = await svc.listMessages(requireAuth(req), req.params.id, req.query);
+      const p = await deps.messages.list(requireAuth(req), req.params.id, req.query);
       return { data: p.items.map(presentMessage), meta: { next_cursor: p.nextCursor } };
     },
   );
@@ -341,7 +341,7 @@ export function registerConversationRoutes(app: App, deps: AppDeps): void {
       return runWrite(req, reply, {
         status: 201,
         write: (inTx) =>
-          svc.createToolInvocation(
+          deps.toolInvocations.create(
             requireAuth(req),
             req.params.id,
             {
@@ -376,7 +376,7 @@ export function registerConversationRoutes(app: App, deps: AppDeps): void {
       },
     },
     async (req) => {
-      const p = await svc.listToolInvocations(requireAuth(req), req.params.id, req.query);
+      const p = await deps.toolInvocations.list(requireAuth(req), req.params.id, req.query);
       return { data: p.items.map(presentTool), meta: { next_cursor: p.nextCursor } };
     },
   );
@@ -393,7 +393,7 @@ export function registerConversationRoutes(app: App, deps: AppDeps): void {
       },
     },
     async (req) => ({
-      data: presentTool(await svc.getToolInvocation(requireAuth(req), req.params.id, req.params.tool_id)),
+      data: presentTool(await deps.toolInvocations.get(requireAuth(req), req.params.id, req.params.tool_id)),
     }),
   );
 
@@ -414,7 +414,7 @@ export function registerConversationRoutes(app: App, deps: AppDeps): void {
       return runWrite(req, reply, {
         status: 200,
         write: (inTx) =>
-          svc.updateToolInvocation(
+          deps.toolInvocations.update(
             requireAuth(req),
             req.params.id,
             req.params.tool_id,
@@ -445,7 +445,7 @@ export function registerConversationRoutes(app: App, deps: AppDeps): void {
     },
     async (req) => {
       const q = req.query;
-      const p = await svc.listAuditEvents(requireAuth(req), {
+      const p = await deps.audit.list(requireAuth(req), {
         cursor: q.cursor,
         limit: q.limit,
         order: q.order,

@@ -1,10 +1,10 @@
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { notFound, ParleyError } from '../../errors.js';
-import { KyselyRepo } from '../kysely-repo.js';
+import { KyselyStore } from '../kysely/store.js';
 import type { DirectRead } from '../query-template.js';
 import type { Database } from '../schema.js';
-import type { Repo, Store } from '../types.js';
+import type { MigrationReport } from '../types.js';
 import { PG_MIGRATIONS } from './migrations.js';
 import { pgSearch } from './search.js';
 
@@ -16,10 +16,7 @@ export interface PgSettings {
 
 export const PG_DEFAULTS: PgSettings = { poolSize: 10, statementTimeoutMs: 5000, connectTimeoutMs: 3000 };
 
-export interface MigrationReport {
-  applied: Array<{ version: number; name: string }>;
-  current: number;
-}
+export type { MigrationReport } from '../types.js';
 
 /** SQLSTATEs that mean "the server is going away, starting, or full", not "your request is wrong". */
 const UNAVAILABLE_STATES = new Set([
@@ -198,9 +195,8 @@ export class StartupError extends Error {
   }
 }
 
-export class PostgresStore extends KyselyRepo implements Store {
+export class PostgresStore extends KyselyStore {
   readonly engine = 'postgres' as const;
-  readonly kysely: Kysely<Database>;
   readonly pool: pg.Pool;
 
   constructor(pool: pg.Pool) {
@@ -216,18 +212,17 @@ export class PostgresStore extends KyselyRepo implements Store {
           throw mapPgError(err);
         },
       );
-    super(db, pgSearch, { direct });
+    super(db, pgSearch, direct);
     this.pool = pool;
-    this.kysely = db;
   }
 
-  async transaction<T>(fn: (tx: Repo) => Promise<T>): Promise<T> {
+  protected async runTransaction<T>(fn: (db: Kysely<Database>, lockRows: boolean) => Promise<T>): Promise<T> {
     // READ COMMITTED plus a row lock on the conversation a write loads (lockRows), so concurrent
     // writers of one conversation queue up as they do on SQLite; a deadlock or serialization
     // failure is retried a few times, then reported as 503 with Retry-After.
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.kysely.transaction().execute((trx) => fn(new KyselyRepo(trx, pgSearch, { lockRows: true })));
+        return await this.kysely.transaction().execute((trx) => fn(trx, true));
       } catch (err) {
         const code = pgCode(err);
         if (code !== undefined && RETRYABLE_STATES.has(code)) {
@@ -237,6 +232,10 @@ export class PostgresStore extends KyselyRepo implements Store {
         throw mapPgError(err);
       }
     }
+  }
+
+  migrate(): Promise<MigrationReport> {
+    return migratePostgres(this.pool);
   }
 
   async ping(): Promise<void> {

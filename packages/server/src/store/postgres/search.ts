@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type pg from 'pg';
-import type { RankedHit, SearchIndex } from '../kysely-repo.js';
+import type { RankedHit, SearchIndex } from '../kysely/search-index.js';
 import { indexTokens, literalTerms } from '../search-terms.js';
 
 /**

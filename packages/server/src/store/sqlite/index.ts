@@ -1,18 +1,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, type SqliteDatabase, SqliteDialect, sql } from 'kysely';
-import { KyselyRepo } from '../kysely-repo.js';
+import { Kysely, type SqliteDatabase, SqliteDialect, type SqliteStatement, sql } from 'kysely';
+import { KyselyStore } from '../kysely/store.js';
 import type { DirectRead } from '../query-template.js';
 import type { Database } from '../schema.js';
-import type { Repo, Store } from '../types.js';
+import type { MigrationReport } from '../types.js';
+import { mapSqliteError } from './errors.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { createSqliteSearch } from './search.js';
 
-export interface MigrationReport {
-  applied: Array<{ version: number; name: string }>;
-  current: number;
-}
+export type { MigrationReport } from '../types.js';
 
 /** Opens the database file with the settings Parley relies on. */
 export function openSqlite(file: string, synchronous: 'NORMAL' | 'FULL' = 'NORMAL'): BetterSqlite3.Database {
@@ -62,19 +60,48 @@ export function sqlitePath(databaseUrl: string): string {
  * Kysely prepares every query afresh, and SQLite's compile step was ~15% of a read request's CPU.
  * The same SQL text gets the same prepared statement back (bounded, oldest dropped first). Safe
  * because nothing here streams: a statement is never re-entered while another run iterates it.
+ * Every run maps SQLite's busy / locked errors to service_unavailable (mapSqliteError).
  */
 export function withStatementCache(raw: BetterSqlite3.Database, max = 256): SqliteDatabase {
-  const cache = new Map<string, BetterSqlite3.Statement>();
+  const cache = new Map<string, SqliteStatement>();
   return {
     close: () => raw.close(),
     prepare(text: string) {
       let stmt = cache.get(text);
       if (stmt === undefined) {
-        stmt = raw.prepare(text);
+        stmt = mapped(raw.prepare(text));
         if (cache.size >= max) cache.delete(cache.keys().next().value as string);
         cache.set(text, stmt);
       }
       return stmt;
+    },
+  };
+}
+
+/** A prepared statement whose runs throw mapped errors. */
+function mapped(stmt: BetterSqlite3.Statement): SqliteStatement {
+  return {
+    reader: stmt.reader,
+    all(parameters) {
+      try {
+        return stmt.all(parameters);
+      } catch (err) {
+        throw mapSqliteError(err);
+      }
+    },
+    run(parameters) {
+      try {
+        return stmt.run(parameters);
+      } catch (err) {
+        throw mapSqliteError(err);
+      }
+    },
+    iterate(parameters) {
+      try {
+        return stmt.iterate(parameters);
+      } catch (err) {
+        throw mapSqliteError(err);
+      }
     },
   };
 }
@@ -86,10 +113,9 @@ export function withStatementCache(raw: BetterSqlite3.Database, max = 256): Sqli
  */
 export const CHECKPOINT_INTERVAL_MS = 30_000;
 
-export class SqliteStore extends KyselyRepo implements Store {
+export class SqliteStore extends KyselyStore {
   readonly engine = 'sqlite' as const;
   readonly raw: BetterSqlite3.Database;
-  readonly kysely: Kysely<Database>;
   private readonly checkpointTimer: NodeJS.Timeout;
 
   constructor(raw: BetterSqlite3.Database, opts: { checkpointIntervalMs?: number } = {}) {
@@ -100,12 +126,11 @@ export class SqliteStore extends KyselyRepo implements Store {
     // a read never sees another request's uncommitted writes.
     const direct: DirectRead = (text, parameters) => {
       if (raw.inTransaction) return undefined;
-      const stmt = statements.prepare(text) as BetterSqlite3.Statement;
-      return stmt.reader ? (stmt.all(parameters) as unknown[]) : undefined;
+      const stmt = statements.prepare(text);
+      return stmt.reader ? stmt.all(parameters) : undefined;
     };
-    super(db, createSqliteSearch(), { direct });
+    super(db, createSqliteSearch(), direct);
     this.raw = raw;
-    this.kysely = db;
     this.checkpointTimer = setInterval(() => {
       try {
         this.checkpoint();
@@ -126,13 +151,13 @@ export class SqliteStore extends KyselyRepo implements Store {
     return { busy: (r?.busy ?? 0) !== 0 };
   }
 
-  async transaction<T>(fn: (tx: Repo) => Promise<T>): Promise<T> {
+  protected runTransaction<T>(fn: (db: Kysely<Database>, lockRows: boolean) => Promise<T>): Promise<T> {
     // BEGIN IMMEDIATE takes the write lock up front, so a second process (the CLI) waits on
     // busy_timeout instead of failing mid-transaction on a lock upgrade.
     return this.kysely.connection().execute(async (conn) => {
       await sql`BEGIN IMMEDIATE`.execute(conn);
       try {
-        const result = await fn(new KyselyRepo(conn, this.search));
+        const result = await fn(conn, false);
         await sql`COMMIT`.execute(conn);
         return result;
       } catch (err) {
@@ -142,8 +167,16 @@ export class SqliteStore extends KyselyRepo implements Store {
     });
   }
 
+  async migrate(): Promise<MigrationReport> {
+    return migrateSqlite(this.raw);
+  }
+
   async ping(): Promise<void> {
-    this.raw.prepare('SELECT 1').get();
+    try {
+      this.raw.prepare('SELECT 1').get();
+    } catch (err) {
+      throw mapSqliteError(err);
+    }
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,6 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import { type Kysely, sql } from 'kysely';
-import type { RankedHit, SearchIndex } from '../kysely-repo.js';
+import type { RankedHit, SearchIndex } from '../kysely/search-index.js';
 import type { Database } from '../schema.js';
 import { indexTokens, literalTerms } from '../search-terms.js';
 

@@ -1,0 +1,29 @@
+import type { Kysely } from 'kysely';
+import type { DirectRead, QueryTemplate } from '../query-template.js';
+import type { Database } from '../schema.js';
+import type { SearchIndex } from './search-index.js';
+
+/** A connection as the shared queries use it: outside a transaction, or inside one. */
+export interface Conn {
+  readonly db: Kysely<Database>;
+  readonly search: SearchIndex;
+  /** Inside a PostgreSQL transaction: a loaded conversation is locked (FOR UPDATE) until commit. */
+  readonly lockRows: boolean;
+  /** The engine's direct path for hot reads; only outside transactions (see DirectRead). */
+  readonly direct: DirectRead | undefined;
+}
+
+/** A connection bound to one workspace: every query of a reader or writer filters on `ws`. */
+export interface Bound extends Conn {
+  readonly ws: string;
+}
+
+/** A hot-read template, on the engine's direct path when it has one. */
+export function hot<P extends Record<string, unknown>, O>(c: Conn, t: QueryTemplate<P, O>, params: P): Promise<O[]> {
+  return t.execute(c.db, params, c.direct);
+}
+
+/** A writer is handed an object of its own workspace only; anything else is a bug in the caller. */
+export function sameWorkspace(b: Bound, workspaceId: string, what: string): void {
+  if (workspaceId !== b.ws) throw new Error(`${what} of workspace ${workspaceId} given to a writer of ${b.ws}`);
+}

@@ -1,0 +1,83 @@
+import type { ApiKey, Workspace } from '../../domain/types.js';
+import type { InstanceReader, InstanceWriter, PageQuery, WorkspaceWriter } from '../types.js';
+import type { Conn } from './bound.js';
+import { purgeIdempotency } from './idempotency.js';
+import { findKeyByHash } from './keys.js';
+import { num } from './rows.js';
+import { KyselyWorkspaceWriter } from './workspace.js';
+
+/** The tenants themselves, instance metadata, and the key lookup that finds a request's tenant. */
+export class KyselyInstanceReader implements InstanceReader {
+  constructor(protected readonly c: Conn) {}
+
+  findApiKeyByHash(keyHash: string): Promise<ApiKey | null> {
+    return findKeyByHash(this.c, keyHash);
+  }
+
+  async getWorkspace(id: string): Promise<Workspace | null> {
+    const r = await this.c.db
+      .selectFrom('workspaces')
+      .select(['id', 'name', 'created_at'])
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return r ? { id: r.id, name: r.name, createdAt: num(r.created_at) } : null;
+  }
+
+  async countWorkspaces(): Promise<number> {
+    const r = await this.c.db
+      .selectFrom('workspaces')
+      .select((eb) => eb.fn.countAll<number | string>().as('n'))
+      .executeTakeFirstOrThrow();
+    return num(r.n);
+  }
+
+  async listWorkspaces(q: PageQuery): Promise<Workspace[]> {
+    let query = this.c.db.selectFrom('workspaces').select(['id', 'name', 'created_at']);
+    if (q.after !== undefined) query = query.where('id', q.order === 'desc' ? '<' : '>', q.after);
+    const rows = await query.orderBy('id', q.order).limit(q.limit).execute();
+    return rows.map((r) => ({ id: r.id, name: r.name, createdAt: num(r.created_at) }));
+  }
+
+  async firstWorkspaceId(): Promise<string | null> {
+    const r = await this.c.db
+      .selectFrom('workspaces')
+      .select('id')
+      .orderBy('created_at')
+      .orderBy('id')
+      .limit(1)
+      .executeTakeFirst();
+    return r?.id ?? null;
+  }
+
+  async getMeta(key: string): Promise<string | null> {
+    const r = await this.c.db.selectFrom('instance_meta').select('value').where('key', '=', key).executeTakeFirst();
+    return r?.value ?? null;
+  }
+}
+
+export class KyselyInstanceWriter extends KyselyInstanceReader implements InstanceWriter {
+  async insertWorkspace(ws: Workspace): Promise<void> {
+    await this.c.db.insertInto('workspaces').values({ id: ws.id, name: ws.name, created_at: ws.createdAt }).execute();
+  }
+
+  async renameWorkspace(id: string, name: string): Promise<boolean> {
+    const r = await this.c.db.updateTable('workspaces').set({ name }).where('id', '=', id).executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  async setMetaIfAbsent(key: string, value: string): Promise<void> {
+    await this.c.db
+      .insertInto('instance_meta')
+      .values({ key, value })
+      .onConflict((oc) => oc.column('key').doNothing())
+      .execute();
+  }
+
+  purgeIdempotency(createdBefore: number, limit: number): Promise<number> {
+    return purgeIdempotency(this.c.db, createdBefore, limit);
+  }
+
+  workspace(workspaceId: string): WorkspaceWriter {
+    return new KyselyWorkspaceWriter({ ...this.c, ws: workspaceId });
+  }
+}

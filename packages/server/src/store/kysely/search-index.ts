@@ -1,0 +1,69 @@
+import type { ExpressionBuilder, Kysely, RawBuilder, sql } from 'kysely';
+import type { ConversationsTable, Database } from '../schema.js';
+
+/**
+ * The parts of storage that differ per engine: full-text indexing and search. Everything else
+ * is one set of Kysely queries shared by SQLite and PostgreSQL.
+ */
+export interface SearchIndex {
+  /** True when a row's score depends only on the row and the query (not on other rows). */
+  readonly stableScores: boolean;
+  /** Extra column values for a message's INSERT (an engine that keeps its index in the row). */
+  messageValues(content: string): Record<string, unknown>;
+  /** Extra column values for a conversation's INSERT, or its UPDATE when the title changes. */
+  titleValues(title: string | null): Record<string, unknown>;
+  /** Loads what queries of this workspace need (awaited before matchCondition / ranked). */
+  prepare(db: Kysely<Database>, workspaceId: string): Promise<void>;
+  /** Indexes a message just inserted (`rowid` as the insert reported it, where the engine has one). */
+  indexMessage(
+    db: Kysely<Database>,
+    workspaceId: string,
+    m: { rowid: number | bigint | undefined; conversationId: string; content: string },
+  ): Promise<void>;
+  /** (Re-)indexes a conversation's title after its INSERT/UPDATE; null removes it. */
+  indexTitle(db: Kysely<Database>, workspaceId: string, conversationId: string, title: string | null): Promise<void>;
+  /** Re-indexes a message whose content was just updated (after its UPDATE, which carried messageValues). */
+  reindexMessage(db: Kysely<Database>, workspaceId: string, messageId: string, content: string): Promise<void>;
+  /** Removes a message's index entry (before its row goes); returns how many went (0 or 1). */
+  removeMessage(db: Kysely<Database>, workspaceId: string, messageId: string): Promise<number>;
+  /** Removes every index entry of a conversation; returns how many went. */
+  removeConversation(db: Kysely<Database>, workspaceId: string, conversationId: string): Promise<number>;
+  /** A condition on `conversations` (aliased `c`) that keeps rows matching the text, or null for "matches nothing". */
+  matchCondition(
+    eb: ExpressionBuilder<Database & { c: ConversationsTable }, 'c'>,
+    workspaceId: string,
+    text: string,
+  ): ReturnType<typeof sql<boolean>> | null;
+  /**
+   * The matching conversations' best hits, as a derived table joined as `best` with columns
+   * `score` (lower is better) and `hit` (the best message's key, or null when the title is the
+   * best hit), and the join condition onto `c`; null when the text matches nothing. With
+   * `candidates`, only the newest `candidates` matching messages and the newest `candidates`
+   * matching titles are ranked (taken from the index before any score is computed); null ranks
+   * every match.
+   */
+  ranked(
+    workspaceId: string,
+    text: string,
+    candidates: number | null,
+  ): { source: RawBuilder<RankedHit>; on: RawBuilder<boolean> } | null;
+  /** The messages behind `hit` keys, by String(key). */
+  hitMessages(
+    db: Kysely<Database>,
+    workspaceId: string,
+    hits: Array<number | string | null>,
+  ): Promise<Map<string, { id: string; content: string }>>;
+}
+
+/**
+ * Ranked search scores at most this many matching messages (and as many matching titles), the
+ * newest, so a very common word costs a bounded amount: results are the best matches among the
+ * newest hits (docs/search.md, "Candidate window").
+ */
+export const SEARCH_CANDIDATES = 2_000;
+
+/** A row of SearchIndex.ranked's derived table. */
+export interface RankedHit {
+  score: number | string;
+  hit: number | string | null;
+}

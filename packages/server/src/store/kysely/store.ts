@@ -1,0 +1,61 @@
+import type { Kysely } from 'kysely';
+import type { DirectRead } from '../query-template.js';
+import type { Database } from '../schema.js';
+import type {
+  InstanceReader,
+  InstanceWriter,
+  MigrationReport,
+  Store,
+  WorkspaceReader,
+  WorkspaceWriter,
+} from '../types.js';
+import type { Conn } from './bound.js';
+import { KyselyInstanceReader, KyselyInstanceWriter } from './instance.js';
+import type { SearchIndex } from './search-index.js';
+import { KyselyWorkspaceReader, KyselyWorkspaceWriter } from './workspace.js';
+
+/**
+ * What SQLite and PostgreSQL share: readers outside transactions (the engine's direct path for
+ * hot reads), writers inside one. An engine supplies its transaction, migrations and probe, and
+ * maps its own busy / unreachable errors to service_unavailable where its driver raises them.
+ */
+export abstract class KyselyStore implements Store {
+  abstract readonly engine: 'sqlite' | 'postgres';
+  readonly instance: InstanceReader;
+  private readonly outside: Conn;
+
+  constructor(
+    readonly kysely: Kysely<Database>,
+    protected readonly search: SearchIndex,
+    direct: DirectRead | undefined,
+  ) {
+    this.outside = { db: kysely, search, lockRows: false, direct };
+    this.instance = new KyselyInstanceReader(this.outside);
+  }
+
+  /**
+   * Runs fn in one transaction; `lockRows` says whether a loaded conversation is locked until
+   * commit (PostgreSQL, whose writers do not queue on one file lock).
+   */
+  protected abstract runTransaction<T>(fn: (db: Kysely<Database>, lockRows: boolean) => Promise<T>): Promise<T>;
+
+  read<T>(workspaceId: string, fn: (r: WorkspaceReader) => Promise<T>): Promise<T> {
+    return fn(new KyselyWorkspaceReader({ ...this.outside, ws: workspaceId }));
+  }
+
+  transact<T>(workspaceId: string, fn: (w: WorkspaceWriter) => Promise<T>): Promise<T> {
+    return this.runTransaction((db, lockRows) =>
+      fn(new KyselyWorkspaceWriter({ db, search: this.search, lockRows, direct: undefined, ws: workspaceId })),
+    );
+  }
+
+  transactInstance<T>(fn: (w: InstanceWriter) => Promise<T>): Promise<T> {
+    return this.runTransaction((db, lockRows) =>
+      fn(new KyselyInstanceWriter({ db, search: this.search, lockRows, direct: undefined })),
+    );
+  }
+
+  abstract migrate(): Promise<MigrationReport>;
+  abstract ping(): Promise<void>;
+  abstract close(): Promise<void>;
+}

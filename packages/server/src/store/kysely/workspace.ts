@@ -1,0 +1,117 @@
+import type {
+  AuditReads,
+  AuditWrites,
+  ConversationReads,
+  ConversationWrites,
+  EventReads,
+  EventWrites,
+  IdempotencyReads,
+  IdempotencyWrites,
+  KeyReads,
+  KeyWrites,
+  MessageReads,
+  MessageWrites,
+  ToolInvocationReads,
+  ToolInvocationWrites,
+  WorkspaceReader,
+  WorkspaceWriter,
+} from '../types.js';
+import { AuditReader, AuditWriter } from './audit.js';
+import type { Bound } from './bound.js';
+import { ConversationsReader, ConversationsWriter } from './conversations.js';
+import { EventsReader, EventsWriter } from './events.js';
+import { IdempotencyReader, IdempotencyWriter } from './idempotency.js';
+import { KeysReader, KeysWriter } from './keys.js';
+import { MessagesReader, MessagesWriter } from './messages.js';
+import { ToolInvocationsReader, ToolInvocationsWriter } from './tool-invocations.js';
+
+// One workspace's reader and writer: each aggregate's part is made on first use, so a read that
+// touches one aggregate allocates one small object.
+
+export class KyselyWorkspaceReader implements WorkspaceReader {
+  #conversations?: ConversationReads;
+  #messages?: MessageReads;
+  #toolInvocations?: ToolInvocationReads;
+  #keys?: KeyReads;
+  #idempotency?: IdempotencyReads;
+  #audit?: AuditReads;
+  #events?: EventReads;
+
+  constructor(private readonly b: Bound) {}
+
+  get workspaceId(): string {
+    return this.b.ws;
+  }
+  get conversations(): ConversationReads {
+    this.#conversations ??= new ConversationsReader(this.b);
+    return this.#conversations;
+  }
+  get messages(): MessageReads {
+    this.#messages ??= new MessagesReader(this.b);
+    return this.#messages;
+  }
+  get toolInvocations(): ToolInvocationReads {
+    this.#toolInvocations ??= new ToolInvocationsReader(this.b);
+    return this.#toolInvocations;
+  }
+  get keys(): KeyReads {
+    this.#keys ??= new KeysReader(this.b);
+    return this.#keys;
+  }
+  get idempotency(): IdempotencyReads {
+    this.#idempotency ??= new IdempotencyReader(this.b);
+    return this.#idempotency;
+  }
+  get audit(): AuditReads {
+    this.#audit ??= new AuditReader(this.b);
+    return this.#audit;
+  }
+  get events(): EventReads {
+    this.#events ??= new EventsReader(this.b);
+    return this.#events;
+  }
+}
+
+export class KyselyWorkspaceWriter implements WorkspaceWriter {
+  #conversations?: ConversationWrites;
+  #messages?: MessageWrites;
+  #toolInvocations?: ToolInvocationWrites;
+  #keys?: KeyWrites;
+  #idempotency?: IdempotencyWrites;
+  #audit?: AuditWrites;
+  #events?: EventWrites;
+
+  constructor(private readonly b: Bound) {}
+
+  get workspaceId(): string {
+    return this.b.ws;
+  }
+  get conversations(): ConversationWrites {
+    this.#conversations ??= new ConversationsWriter(this.b);
+    return this.#conversations;
+  }
+  get messages(): MessageWrites {
+    this.#messages ??= new MessagesWriter(this.b);
+    return this.#messages;
+  }
+  get toolInvocations(): ToolInvocationWrites {
+    this.#toolInvocations ??= new ToolInvocationsWriter(this.b);
+    return this.#toolInvocations;
+  }
+  get keys(): KeyWrites {
+    this.#keys ??= new KeysWriter(this.b);
+    return this.#keys;
+  }
+  get idempotency(): IdempotencyWrites {
+    this.#idempotency ??= new IdempotencyWriter(this.b);
+    return this.#idempotency;
+  }
+  get audit(): AuditWrites {
+    this.#audit ??= new AuditWriter(this.b);
+    return this.#audit;
+  }
+  get events(): EventWrites {
+    this.#events ??= new EventsWriter(this.b);
+    return this.#events;
+  }
+}
