@@ -1,63 +1,16 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { runCli, startCli } from './helpers/cli.js';
 import { Client, freshDatabase, testEngines } from './helpers/harness.js';
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const MAIN = 'packages/server/src/cli/main.ts';
 const SECRET_RE = /prl_[A-Za-z0-9_-]{43}/g;
 /** Guards against a hung child only; nothing is asserted about time. */
 const HANG_GUARD_MS = 60_000;
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** The environment a user would have: none of the runner's PARLEY_ settings, only ours. */
-function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (!k.startsWith('PARLEY_') && k !== 'PORT' && k !== 'HOST') env[k] = v;
-  }
-  return { ...env, PARLEY_LOG_LEVEL: 'info', ...extra };
-}
-
-function startCli(args: string[], env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
-    cwd: REPO_ROOT,
-    env: cleanEnv(env),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-}
-
-function runCli(args: string[], env: Record<string, string>): Promise<Run> {
-  const child = startCli(args, env);
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (c: Buffer) => {
-    stdout += c.toString();
-  });
-  child.stderr?.on('data', (c: Buffer) => {
-    stderr += c.toString();
-  });
-  return new Promise((resolve, reject) => {
-    const guard = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`parley ${args.join(' ')} did not exit; stdout: ${stdout} stderr: ${stderr}`));
-    }, HANG_GUARD_MS);
-    child.on('close', (code) => {
-      clearTimeout(guard);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 interface Served {
   child: ChildProcess;

@@ -23,6 +23,7 @@ const FLAG: Record<string, string> = {
   force: '--force',
   limit: '--limit',
   all: '--all',
+  pageSize: '--page-size',
 };
 
 /**
@@ -129,7 +130,7 @@ export function registerAdmin(program: Command): void {
   localOption(
     remoteOptions(listOptions(workspaces.command('list').description('every workspace: id, created, name'), 100)),
   ).action(async (opts: Opts & { json?: boolean; jsonl?: boolean }) => {
-    if (isRemote(opts, [], ['limit', 'all'])) return remoteWorkspacesList(opts);
+    if (isRemote(opts, [], ['limit', 'all', 'pageSize'])) return remoteWorkspacesList(opts);
     if (opts.json && opts.jsonl) fail('give --json or --jsonl, not both');
     return workspacesList(operatorConfig(), opts);
   });

@@ -21,6 +21,7 @@ interface AuditOptions extends RemoteOptions {
   createdBefore?: string;
   order?: string;
   limit?: string;
+  pageSize?: string;
   all?: boolean;
   json?: boolean;
   jsonl?: boolean;
@@ -49,7 +50,7 @@ async function audit(opts: AuditOptions): Promise<void> {
   }
   await withServer(opts, async (parley) => {
     const list = parley.audit.list({
-      limit: pageSize(limit),
+      limit: pageSize(limit, opts.pageSize),
       order: opts.order as 'asc' | 'desc' | undefined,
       action: opts.action,
       actor_key_id: opts.actorKey,

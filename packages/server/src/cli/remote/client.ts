@@ -28,6 +28,7 @@ export function listOptions(cmd: Command, defaultLimit: number): Command {
   return cmd
     .option('--limit <n>', `print at most n items (default ${defaultLimit})`)
     .option('--all', 'every item, however many (walks every page)')
+    .option('--page-size <n>', 'items per request, at most 100 (default: what --limit needs, up to 100)')
     .option('--json', 'one JSON array')
     .option('--jsonl', 'one JSON object per line, printed as the pages arrive');
 }
@@ -72,9 +73,11 @@ export function itemLimit(opts: { limit?: string; all?: boolean }, def: number):
   return positiveInt('limit', opts.limit) ?? def;
 }
 
-/** The page size to ask for: no more than needed, at most the API's 100. */
-export function pageSize(limit: number): number {
-  return Math.min(100, limit);
+/** The page size to ask for: --page-size, else no more than needed; at most the API's 100. */
+export function pageSize(limit: number, raw?: string): number {
+  const given = positiveInt('page-size', raw);
+  if (given !== undefined && given > 100) fail('--page-size must be at most 100');
+  return given ?? Math.min(100, limit);
 }
 
 export interface Collected<T, P> {

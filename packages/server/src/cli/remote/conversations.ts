@@ -29,6 +29,7 @@ interface FilterOptions extends RemoteOptions {
   orderBy?: 'updated_at' | 'created_at' | 'relevance';
   order?: 'asc' | 'desc';
   limit?: string;
+  pageSize?: string;
   all?: boolean;
   json?: boolean;
   jsonl?: boolean;
@@ -65,7 +66,7 @@ function query(opts: FilterOptions, limit: number) {
     fail(`--order-by must be one of ${by.join(', ')}, not ${JSON.stringify(opts.orderBy)}`);
   }
   return {
-    limit: pageSize(limit),
+    limit: pageSize(limit, opts.pageSize),
     user_id: opts.user,
     bot_id: opts.bot,
     contact_id: opts.contact,

@@ -22,7 +22,14 @@ const MESSAGE_COLUMNS: Column<Message>[] = [
 
 async function listMessages(
   conversationId: string,
-  opts: RemoteOptions & { order?: string; limit?: string; all?: boolean; json?: boolean; jsonl?: boolean },
+  opts: RemoteOptions & {
+    order?: string;
+    limit?: string;
+    pageSize?: string;
+    all?: boolean;
+    json?: boolean;
+    jsonl?: boolean;
+  },
 ) {
   const format = formatOf(opts);
   const limit = itemLimit(opts, 100);
@@ -30,7 +37,10 @@ async function listMessages(
     fail(`--order must be asc or desc, not ${JSON.stringify(opts.order)}`);
   }
   await withServer(opts, async (parley: Parley) => {
-    const list = parley.messages.list(conversationId, { limit: pageSize(limit), order: opts.order as 'asc' | 'desc' });
+    const list = parley.messages.list(conversationId, {
+      limit: pageSize(limit, opts.pageSize),
+      order: opts.order as 'asc' | 'desc',
+    });
     const got = await collect(list, limit, format);
     if (format === 'jsonl') return;
     if (format === 'json') printJson(got.items);

@@ -10,12 +10,12 @@ const COLUMNS: Column<Workspace>[] = [
 ];
 
 export async function remoteWorkspacesList(
-  opts: RemoteOptions & { limit?: string; all?: boolean; json?: boolean; jsonl?: boolean },
+  opts: RemoteOptions & { limit?: string; pageSize?: string; all?: boolean; json?: boolean; jsonl?: boolean },
 ): Promise<void> {
   const format = formatOf(opts);
   const limit = itemLimit(opts, 100);
   await withServer(opts, async (parley) => {
-    const got = await collect(parley.workspaces.list({ limit: pageSize(limit) }), limit, format);
+    const got = await collect(parley.workspaces.list({ limit: pageSize(limit, opts.pageSize) }), limit, format);
     if (format === 'jsonl') return;
     printList(got.items, COLUMNS, format);
     if (format === 'table') footer(got.items.length, 'workspaces', got.more);
