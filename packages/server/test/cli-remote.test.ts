@@ -3,7 +3,7 @@
 // exit codes (README "CLI"), and that they act on the server (a delete deletes).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { runCli } from './helpers/cli.js';
+import { runCli, runCliOnTerminal } from './helpers/cli.js';
 import { Client, startServer, type TestServer, testEngines } from './helpers/harness.js';
 import { freePort } from './helpers/processes.js';
 import { newSdkWorkspace, type SdkKey, type SdkWorkspace, sdk } from './helpers/sdk.js';
@@ -200,6 +200,25 @@ for (const engine of testEngines()) {
         events.map((e) => [e.target_id, e.actor_key_id]),
         [[id, ws.admin.id]],
       );
+    });
+
+    test('on a terminal, delete shows what will go and asks: no keeps it, yes deletes it', async () => {
+      const doomed = await ws.admin.parley.conversations.create({
+        title: 'Doomed',
+        messages: [{ role: 'user', content: 'bye' }],
+      });
+      const prompt = `Delete ${doomed.id} "Doomed" with its 1 message and 0 tool steps? This cannot be undone. [y/N]`;
+      const kept = await runCliOnTerminal(['conversations', 'delete', doomed.id], env, prompt, 'n');
+      assert.ok(kept.prompted, kept.stdout);
+      assert.equal(kept.code, 1, kept.stdout);
+      assert.match(kept.stdout, /not deleted/);
+      assert.equal((await ws.admin.client.get(`/v1/conversations/${doomed.id}`)).status, 200, 'kept');
+
+      const gone = await runCliOnTerminal(['conversations', 'delete', doomed.id], env, prompt, 'y');
+      assert.ok(gone.prompted, gone.stdout);
+      assert.equal(gone.code, 0, gone.stdout);
+      assert.match(gone.stdout, new RegExp(`deleted ${doomed.id}`));
+      assert.equal((await ws.admin.client.get(`/v1/conversations/${doomed.id}`)).status, 404);
     });
 
     test('audit walks every page up to --limit; --jsonl one event per line', async () => {

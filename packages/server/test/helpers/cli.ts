@@ -52,3 +52,45 @@ export function runCli(args: string[], env: Record<string, string> = {}): Promis
     });
   });
 }
+
+/**
+ * Runs the CLI on a pseudo-terminal (util-linux `script`), so that stdin is a TTY: `answer` is
+ * typed once the output shows `prompt`.
+ */
+export function runCliOnTerminal(
+  args: string[],
+  env: Record<string, string>,
+  prompt: string,
+  answer: string,
+): Promise<Run & { prompted: boolean }> {
+  const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  const command = [process.execPath, '--import', 'tsx', MAIN, ...args].map(quote).join(' ');
+  const child = spawn('script', ['-qec', command, '/dev/null'], {
+    cwd: REPO_ROOT,
+    env: cleanEnv(env),
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  let prompted = false;
+  child.stdout?.on('data', (c: Buffer) => {
+    stdout += c.toString();
+    if (!prompted && stdout.includes(prompt)) {
+      prompted = true;
+      child.stdin?.write(`${answer}\n`);
+    }
+  });
+  child.stderr?.on('data', (c: Buffer) => {
+    stderr += c.toString();
+  });
+  return new Promise((resolve, reject) => {
+    const guard = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`parley ${args.join(' ')} did not exit on a terminal; output: ${stdout} ${stderr}`));
+    }, HANG_GUARD_MS);
+    child.on('close', (code) => {
+      clearTimeout(guard);
+      resolve({ code, stdout, stderr, prompted });
+    });
+  });
+}

@@ -167,8 +167,9 @@ async function remove(id: string, opts: RemoteOptions & { yes?: boolean; ifIdle?
     if (!opts.yes) {
       const c = await parley.conversations.get(id, { limit: 1 });
       const title = c.title === null ? '(untitled)' : JSON.stringify(c.title);
+      const n = (count: number, what: string) => `${count} ${what}${count === 1 ? '' : 's'}`;
       const ok = await confirm(
-        `Delete ${c.id} ${title} with its ${c.message_count} messages and ${c.tool_invocation_count} tool steps? This cannot be undone. [y/N] `,
+        `Delete ${c.id} ${title} with its ${n(c.message_count, 'message')} and ${n(c.tool_invocation_count, 'tool step')}? This cannot be undone. [y/N] `,
       );
       if (!ok) {
         process.stderr.write('not deleted\n');
