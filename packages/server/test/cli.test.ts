@@ -5,7 +5,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { runCli, startCli } from './helpers/cli.js';
+import { runCli, runCliOnTerminal, startCli } from './helpers/cli.js';
 import { Client, freshDatabase, testEngines } from './helpers/harness.js';
 
 const SECRET_RE = /prl_[A-Za-z0-9_-]{43}/g;
@@ -310,6 +310,42 @@ for (const engine of testEngines()) {
     });
   });
 }
+
+// The bar and --json are the CLI's own (the same on every engine); seeding each engine is
+// seed-data.test.ts.
+describe('cli: seed-data progress', () => {
+  let dataDir: string;
+  let env: Record<string, string>;
+  let drop: () => Promise<void> = async () => {};
+
+  before(async () => {
+    dataDir = mkdtempSync(path.join(os.tmpdir(), 'parley-cli-seed-'));
+    const db = await freshDatabase('sqlite', dataDir);
+    drop = db.drop;
+    env = { PARLEY_DATA_DIR: dataDir, PARLEY_DATABASE_URL: db.url };
+    assert.equal((await runCli(['migrate'], env)).code, 0);
+  });
+  after(async () => {
+    await drop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test('seed-data --json prints the report and no progress bar; on a terminal the bar is drawn', async () => {
+    const small = ['--workspaces', '1', '--conversations', '20', '--messages', '200'];
+    const r = await runCli(['seed-data', ...small, '--seed', '3', '--json'], env);
+    assert.equal(r.code, 0, r.stderr);
+    const report = JSON.parse(r.stdout) as { workspaces: number; conversations: number; messages: number };
+    assert.equal(report.workspaces, 1);
+    assert.equal(report.conversations, 20);
+    assert.ok(report.messages > 0);
+    assert.doesNotMatch(r.stderr, /messages/, 'no bar off a terminal');
+
+    const tty = await runCliOnTerminal(['seed-data', ...small, '--seed', '4'], env, '\u0000never', '');
+    assert.equal(tty.code, 0, tty.stdout);
+    assert.match(tty.stdout, /\d+% \| [\d,]+\/[\d,]+ messages/, 'the bar, on the terminal');
+    assert.match(tty.stdout, /seeded 1 workspaces, 20 conversations/);
+  });
+});
 
 describe('cli without a database', () => {
   test('a bad environment exits non-zero with every problem in one message and no stack trace', async () => {

@@ -22,7 +22,7 @@ const SILENT: Progress = { update() {}, stop() {} };
 
 /** Whether a bar would be drawn: a person at a terminal, not a script reading stdout. */
 export function progressAllowed(): boolean {
-  return process.stdout.isTTY === true && process.stderr.isTTY === true && process.env.CI === undefined;
+  return process.stdout.isTTY === true && process.stderr.isTTY === true;
 }
 
 /** A bar counting `unit` toward `total`, or one that draws nothing when a bar is not wanted. */
