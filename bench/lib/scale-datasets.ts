@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { startProgress } from '../../packages/server/src/cli/progress.js';
 import { systemClock } from '../../packages/server/src/clock.js';
 import { SeedGenerator, type SeedOptions } from '../../packages/server/src/seed/generator.js';
 import { seedData } from '../../packages/server/src/seed/run.js';
@@ -93,7 +94,12 @@ export async function prepareScale(engine: 'sqlite' | 'postgres', size: SizeName
     rmSync(metaFile, { force: true });
     const store = await openStore({ databaseUrl });
     try {
-      seedReport = await seedData(store, opts, { quiet: size === 'quick' });
+      const bar = startProgress({ unit: 'messages', total: opts.messages, enabled: size !== 'quick' });
+      try {
+        seedReport = await seedData(store, opts, { onProgress: (done, total) => bar.update(done, total) });
+      } finally {
+        bar.stop();
+      }
       if (engine === 'sqlite') (store as unknown as { raw: import('better-sqlite3').Database }).raw.exec('ANALYZE');
     } finally {
       await store.close();

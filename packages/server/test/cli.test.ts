@@ -1,63 +1,16 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { runCli, runCliOnTerminal, startCli } from './helpers/cli.js';
 import { Client, freshDatabase, testEngines } from './helpers/harness.js';
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const MAIN = 'packages/server/src/cli/main.ts';
 const SECRET_RE = /prl_[A-Za-z0-9_-]{43}/g;
 /** Guards against a hung child only; nothing is asserted about time. */
 const HANG_GUARD_MS = 60_000;
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** The environment a user would have: none of the runner's PARLEY_ settings, only ours. */
-function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (!k.startsWith('PARLEY_') && k !== 'PORT' && k !== 'HOST') env[k] = v;
-  }
-  return { ...env, PARLEY_LOG_LEVEL: 'info', ...extra };
-}
-
-function startCli(args: string[], env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
-    cwd: REPO_ROOT,
-    env: cleanEnv(env),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-}
-
-function runCli(args: string[], env: Record<string, string>): Promise<Run> {
-  const child = startCli(args, env);
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (c: Buffer) => {
-    stdout += c.toString();
-  });
-  child.stderr?.on('data', (c: Buffer) => {
-    stderr += c.toString();
-  });
-  return new Promise((resolve, reject) => {
-    const guard = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`parley ${args.join(' ')} did not exit; stdout: ${stdout} stderr: ${stderr}`));
-    }, HANG_GUARD_MS);
-    child.on('close', (code) => {
-      clearTimeout(guard);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 interface Served {
   child: ChildProcess;
@@ -357,6 +310,42 @@ for (const engine of testEngines()) {
     });
   });
 }
+
+// The bar and --json are the CLI's own (the same on every engine); seeding each engine is
+// seed-data.test.ts.
+describe('cli: seed-data progress', () => {
+  let dataDir: string;
+  let env: Record<string, string>;
+  let drop: () => Promise<void> = async () => {};
+
+  before(async () => {
+    dataDir = mkdtempSync(path.join(os.tmpdir(), 'parley-cli-seed-'));
+    const db = await freshDatabase('sqlite', dataDir);
+    drop = db.drop;
+    env = { PARLEY_DATA_DIR: dataDir, PARLEY_DATABASE_URL: db.url };
+    assert.equal((await runCli(['migrate'], env)).code, 0);
+  });
+  after(async () => {
+    await drop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test('seed-data --json prints the report and no progress bar; on a terminal the bar is drawn', async () => {
+    const small = ['--workspaces', '1', '--conversations', '20', '--messages', '200'];
+    const r = await runCli(['seed-data', ...small, '--seed', '3', '--json'], env);
+    assert.equal(r.code, 0, r.stderr);
+    const report = JSON.parse(r.stdout) as { workspaces: number; conversations: number; messages: number };
+    assert.equal(report.workspaces, 1);
+    assert.equal(report.conversations, 20);
+    assert.ok(report.messages > 0);
+    assert.doesNotMatch(r.stderr, /messages/, 'no bar off a terminal');
+
+    const tty = await runCliOnTerminal(['seed-data', ...small, '--seed', '4'], env, '\u0000never', '');
+    assert.equal(tty.code, 0, tty.stdout);
+    assert.match(tty.stdout, /\d+% \| [\d,]+\/[\d,]+ messages/, 'the bar, on the terminal');
+    assert.match(tty.stdout, /seeded 1 workspaces, 20 conversations/);
+  });
+});
 
 describe('cli without a database', () => {
   test('a bad environment exits non-zero with every problem in one message and no stack trace', async () => {

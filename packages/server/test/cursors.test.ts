@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { type Client, newWorkspace, type Reply, startServer, type TestServer, testEngines } from './helpers/harness.js';
+import { type Client, type Reply, startServer, type TestServer, testEngines } from './helpers/harness.js';
+import { newSdkWorkspace } from './helpers/sdk.js';
 
 const OTHER = 'This cursor belongs to a list with other filters; send the cursor alone or the same filters';
 const q = (c: string) => encodeURIComponent(c);
@@ -16,15 +17,15 @@ for (const engine of testEngines()) {
 
     before(async () => {
       server = await startServer(engine, { rateLimit: 1_000_000 });
-      api = (await newWorkspace(server)).admin;
+      const admin = (await newSdkWorkspace(server)).admin;
+      api = admin.client;
       b1 = [];
       for (let i = 0; i < 5; i++) {
-        b1.push((await api.post('/v1/conversations', { title: `b1 apple ${i}`, bot_id: 'b1' })).body.data.id);
-        await api.post('/v1/conversations', { title: `b2 apple ${i}`, bot_id: 'b2' });
+        b1.push((await admin.parley.conversations.create({ title: `b1 apple ${i}`, bot_id: 'b1' })).id);
+        await admin.parley.conversations.create({ title: `b2 apple ${i}`, bot_id: 'b2' });
       }
       conv = b1[0] as string;
-      for (let i = 0; i < 5; i++)
-        await api.post(`/v1/conversations/${conv}/messages`, { role: 'user', content: `m${i}` });
+      for (let i = 0; i < 5; i++) await admin.parley.messages.append(conv, { role: 'user', content: `m${i}` });
     });
     after(async () => server.close());
 

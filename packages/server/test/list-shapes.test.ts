@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { type Client, newWorkspace, type Reply, startServer, type TestServer, testEngines } from './helpers/harness.js';
+import { type Client, type Reply, startServer, type TestServer, testEngines } from './helpers/harness.js';
+import { newSdkWorkspace } from './helpers/sdk.js';
 
 // Hot list and message reads run from queries compiled once per shape (store/query-template.ts).
 // These walk the same data through different shapes in turn, so a template that kept the values
@@ -13,15 +14,15 @@ for (const engine of testEngines()) {
 
     before(async () => {
       server = await startServer(engine);
-      const ws = await newWorkspace(server);
-      api = (await ws.key(['read:ai', 'write:ai'])).client;
+      const key = await (await newSdkWorkspace(server)).key(['read:ai', 'write:ai']);
+      api = key.client;
       for (let i = 0; i < 14; i++) {
         const user = `u${i % 3}`;
         const bot = `b${i % 2}`;
         server.clock.advance(1000);
-        const c = (await api.post('/v1/conversations', { user_id: user, bot_id: bot, title: `t${i}` })).body.data;
+        const c = await key.parley.conversations.create({ user_id: user, bot_id: bot, title: `t${i}` });
         const archived = i % 5 === 0;
-        if (archived) await api.patch(`/v1/conversations/${c.id}`, { archived: true });
+        if (archived) await key.parley.conversations.update(c.id, { archived: true });
         made.push({ id: c.id, user, bot, archived });
       }
     });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { analyze } from '../src/store/search-terms.js';
 import { type Client, newWorkspace, startServer, type TestServer, testEngines } from './helpers/harness.js';
+import { newSdkWorkspace } from './helpers/sdk.js';
 import { conversationMatches } from './helpers/search-oracle.js';
 
 interface Item {
@@ -99,15 +100,14 @@ for (const engine of testEngines()) {
 
     before(async () => {
       server = await startServer(engine);
-      const ws = await newWorkspace(server);
-      api = (await ws.key(['read:ai', 'write:ai'])).client;
+      const key = await (await newSdkWorkspace(server)).key(['read:ai', 'write:ai']);
+      api = key.client;
       for (const c of CORPUS) {
-        const r = await api.post('/v1/conversations', {
+        const made = await key.parley.conversations.create({
           title: c.title,
-          messages: c.messages.map((content) => ({ role: 'user', content })),
+          messages: c.messages.map((content) => ({ role: 'user' as const, content })),
         });
-        assert.equal(r.status, 201);
-        ids.set(c.title, r.body.data.id);
+        ids.set(c.title, made.id);
       }
     });
     after(async () => server.close());
@@ -384,13 +384,12 @@ for (const engine of testEngines()) {
     test('a very common word is ranked among its newest hits; rare words, filters and cursors stay complete', async () => {
       const server = await startServer(engine);
       try {
-        const ws = await newWorkspace(server);
-        const api = (await ws.key(['read:ai', 'write:ai'])).client;
-        const mk = async (body: Record<string, unknown>) => {
-          const r = await api.post('/v1/conversations', body);
-          assert.equal(r.status, 201, r.text);
+        const key = await (await newSdkWorkspace(server)).key(['read:ai', 'write:ai']);
+        const api = key.client;
+        const mk = async (body: Parameters<typeof key.parley.conversations.create>[0]) => {
+          const made = await key.parley.conversations.create(body);
           server.clock.advance(1000); // ids (PostgreSQL's window order) follow creation
-          return r.body.data.id as string;
+          return made.id;
         };
         // the oldest conversation holds the best wombat hit, then 3 × 1,000 weaker hits (> 2,000)
         const old = await mk({
@@ -404,7 +403,7 @@ for (const engine of testEngines()) {
         const big: string[] = [];
         for (let i = 0; i < 3; i++) {
           const messages = Array.from({ length: 1000 }, (_, n) => ({
-            role: 'user',
+            role: 'user' as const,
             content: `message ${n} of a long thread where a wombat is mentioned once among many other words`,
           }));
           big.push(await mk({ title: `thread ${i}`, messages }));

@@ -39,7 +39,7 @@ for (const engine of testEngines()) {
     before(async () => {
       server = await startServer(engine);
       const store = server.parley.store;
-      await seedData(store, OPTS, { quiet: true, batchMessages: 100 });
+      await seedData(store, OPTS, { batchMessages: 100 });
       const keys = new KeysService({ store, clock: server.clock });
       for (const ws of plan.workspaceIds) {
         const k = await store.transact(ws, (w) => keys.insert(w, { name: 'seed', scopes: ['read:ai'] }));

@@ -1,297 +1,101 @@
-import { parseArgs } from 'node:util';
-import { systemClock } from '../clock.js';
-import { type Config, ConfigError, loadConfig, redact } from '../config.js';
-import { SCOPES, type Scope } from '../domain/types.js';
-import { ParleyError } from '../errors.js';
-import { presentKey, presentWorkspace } from '../http/presenters.js';
-import { createParley } from '../parley.js';
-import { seedData } from '../seed/run.js';
-import { operatorAuth } from '../services/context.js';
-import { type CreatedKey, KeysService } from '../services/keys.js';
-import { WorkspacesService } from '../services/workspaces.js';
-import { openStore } from '../store/open.js';
-import type { Store } from '../store/types.js';
+// The `parley` command: the program, its commands, and how a failure becomes a line on stderr and an
+// exit code. Operator commands (serve, migrate, seed-data, and keys/workspaces without a server) open
+// the database named by PARLEY_DATABASE_URL; remote commands talk to a running server through the SDK.
+import { Command, CommanderError } from 'commander';
+import { registerAdmin } from './admin.js';
+import { operatorConfig } from './local-admin.js';
+import { migrate } from './migrate.js';
+import { EXIT, reportError } from './output.js';
+import { registerAudit } from './remote/audit.js';
+import { registerConversations } from './remote/conversations.js';
+import { registerMessages } from './remote/messages.js';
+import { type SeedDataOptions, seedDataCommand } from './seed-data.js';
+import { serve } from './serve.js';
 
-const USAGE = `parley — conversation store for AI assistants
+const MORE_HELP = `
+Examples:
+  parley serve                                   start the server (also what \`parley\` alone does)
+  parley migrate                                 apply database migrations and exit
+  parley workspaces create acme                  a workspace and its first admin key (operator)
+  parley keys create --name backend --scopes read:ai,write:ai
+  parley keys create --instance-admin            a new instance admin key (a lost one is replaced)
+  parley seed-data --conversations 1000 --messages 10000
+  PARLEY_URL=http://127.0.0.1:8080 PARLEY_KEY=prl_… parley conversations search acme
+  parley conversations show conv_… --json
+  parley conversations delete conv_… --yes
+  parley audit --action conversation.deleted --all --jsonl
 
-Usage:
-  parley serve                          start the HTTP server (the default command)
-  parley migrate                        apply database migrations and exit
-  parley workspaces create <name>       create a workspace and print its first admin key
-  parley workspaces list [--json]       every workspace: id, name, created
-  parley keys create [--workspace ID] --name NAME --scopes SCOPES [--user USER_ID]
-                     [--expires ISO-8601] [--rate-limit N] [--json]
-                                        SCOPES: comma-separated, of read:ai, write:ai, admin
-  parley keys create --instance-admin [--name NAME] [--json]
-                                        a new instance admin key in the default workspace
-                                        (replaces a lost one; printed once)
-  parley keys list [--workspace ID] [--json]
-  parley keys revoke <key_id> [--workspace ID] [--force]
-                                        --force: even the workspace's last active admin key
-  parley seed-data [--workspaces 10] [--conversations 100000] [--messages 1000000] [--seed 1]
-                                        fill the database with realistic generated data (benchmarks, demos)
+Operator commands read the server's configuration from PARLEY_* variables (README.md) and act on
+its database directly. keys and workspaces go to a server instead when --url or PARLEY_URL is set
+(--local forces the database); conversations, messages and audit always go to a server, with the
+key from --key or PARLEY_KEY.
 
-Configuration comes from PARLEY_* environment variables (see README.md).
---workspace defaults to the first workspace (the one created on first start).`;
+Exit codes: 0 ok; 1 the server answered with an error (or an operator command failed);
+2 usage (unknown command or option, bad value); 3 cannot connect to the server; 4 the key was
+refused (401) or lacks the permission (403).`;
 
-function fail(message: string, code = 2): never {
-  process.stderr.write(`parley: ${message}\n`);
-  process.exit(code);
-}
+export function buildProgram(): Command {
+  const program = new Command('parley')
+    .description('Parley: a conversation store for AI assistants')
+    .addHelpText('after', MORE_HELP)
+    .exitOverride()
+    .configureOutput({
+      outputError: (str, write) => write(str),
+    });
 
-async function withStore<T>(config: Config, fn: (store: Store) => Promise<T>): Promise<T> {
-  const store = await openStore(config);
-  try {
-    return await fn(store);
-  } finally {
-    await store.close();
-  }
-}
+  program
+    .command('serve')
+    .description('start the HTTP server (the default command)')
+    .action(() => serve(operatorConfig()));
+  program
+    .command('migrate')
+    .description('apply database migrations and exit')
+    .action(() => migrate(operatorConfig()));
+  registerAdmin(program);
+  program
+    .command('seed-data')
+    .description('fill the database with realistic generated data (benchmarks, demos)')
+    .option('--workspaces <n>', 'workspaces (default 10)')
+    .option('--conversations <n>', 'conversations (default 100000)')
+    .option('--messages <n>', 'messages (default 1000000)')
+    .option('--seed <n>', 'random seed (default 1)')
+    .option('--json', 'print the report as JSON (and no progress bar)')
+    .action((opts: SeedDataOptions) => seedDataCommand(operatorConfig(), opts));
+  registerConversations(program);
+  registerMessages(program);
+  registerAudit(program);
 
-/** One line of `keys list`: who it is for, what it may do, and whether it is still in use. */
-function keyLine(k: ReturnType<typeof presentKey>, now: number): string {
-  const state =
-    k.revoked_at !== null
-      ? `revoked ${k.revoked_at}`
-      : k.expires_at !== null && Date.parse(k.expires_at) <= now
-        ? `expired ${k.expires_at}`
-        : 'active';
-  return [
-    k.id,
-    `${k.prefix}…`,
-    k.scopes.join(',') + (k.instance_admin ? ' (instance admin)' : ''),
-    `user=${k.user_id ?? '-'}`,
-    `rate=${k.rate_limit ?? 'default'}`,
-    `expires=${k.expires_at ?? 'never'}`,
-    `last_used=${k.last_used_at ?? 'never'}`,
-    state,
-    k.name,
-  ].join('  ');
-}
-
-async function defaultWorkspace(store: Store, given: string | undefined): Promise<string> {
-  if (given) {
-    if (!(await store.instance.getWorkspace(given))) fail(`no workspace ${given}`);
-    return given;
-  }
-  const keys = await store.instance.firstWorkspaceId();
-  if (!keys) fail('the database has no workspace yet; run `parley serve` once or `parley workspaces create`');
-  return keys;
+  // every command and group rejects what it does not know, with its own help after the error
+  const strict = (cmd: Command) => {
+    cmd.exitOverride().configureOutput({ outputError: (str, write) => write(str) });
+    cmd.showHelpAfterError('(add --help for usage)');
+    cmd.commands.forEach(strict);
+  };
+  program.commands.forEach(strict);
+  return program;
 }
 
 async function main(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      workspace: { type: 'string' },
-      name: { type: 'string' },
-      scopes: { type: 'string' },
-      user: { type: 'string' },
-      expires: { type: 'string' },
-      'rate-limit': { type: 'string' },
-      'instance-admin': { type: 'boolean' },
-      force: { type: 'boolean' },
-      json: { type: 'boolean' },
-      workspaces: { type: 'string' },
-      conversations: { type: 'string' },
-      messages: { type: 'string' },
-      seed: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
+  const program = buildProgram();
+  // the unknown command's message names it the way the user typed it, then the whole usage
+  program.on('command:*', (operands: string[]) => {
+    process.stderr.write(
+      `error: unknown command ${JSON.stringify(operands[0])}\n\n${program.helpInformation()}${MORE_HELP}\n`,
+    );
+    throw new CommanderError(EXIT.usage, 'parley.unknownCommand', 'unknown command');
   });
-  const [command = 'serve', sub, arg] = positionals;
-  if (values.help || command === 'help') {
-    process.stdout.write(`${USAGE}\n`);
-    return;
-  }
-  let config: Config;
   try {
-    config = loadConfig();
+    await program.parseAsync(argv.length === 0 ? ['serve'] : argv, { from: 'user' });
   } catch (err) {
-    if (err instanceof ConfigError) fail(err.message);
-    throw err;
-  }
-
-  switch (command) {
-    case 'serve':
-      return serve(config);
-    case 'migrate': {
-      // one connection, and a statement timeout no long migration hits
-      const store = await openStore(
-        {
-          databaseUrl: config.databaseUrl,
-          pgPoolSize: 1,
-          pgConnectTimeoutMs: config.pgConnectTimeoutMs,
-          pgStatementTimeoutMs: 600_000,
-        },
-        { migrate: false },
-      );
-      try {
-        const report = await store.migrate();
-        for (const m of report.applied) process.stdout.write(`applied ${m.version}: ${m.name}\n`);
-        process.stdout.write(`schema at version ${report.current}\n`);
-      } finally {
-        await store.close();
-      }
+    if (err instanceof CommanderError) {
+      const ok = err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0;
+      process.exitCode = ok ? EXIT.ok : EXIT.usage;
       return;
     }
-    case 'workspaces': {
-      await withStore(config, async (store) => {
-        const deps = { store, clock: systemClock };
-        const workspaces = new WorkspacesService(deps, new KeysService(deps));
-        if (sub === 'create' && arg) {
-          const created = await workspaces.createAsOperator(arg);
-          process.stdout.write(
-            `workspace ${created.workspace.id} (${created.workspace.name})\nadmin key (shown once): ${created.key.secret}\n`,
-          );
-        } else if (sub === 'list') {
-          const list = (await workspaces.listAsOperator()).map(presentWorkspace);
-          if (values.json) process.stdout.write(`${JSON.stringify(list)}\n`);
-          else for (const w of list) process.stdout.write(`${w.id}  ${w.created_at}  ${w.name}\n`);
-        } else {
-          fail('usage: parley workspaces create <name> | parley workspaces list [--json]');
-        }
-      });
-      return;
-    }
-    case 'keys': {
-      await withStore(config, async (store) => {
-        const deps = { store, clock: systemClock };
-        const keys = new KeysService(deps);
-        const print = (created: CreatedKey, workspaceId: string) => {
-          if (values.json)
-            process.stdout.write(`${JSON.stringify({ key: presentKey(created.key), secret: created.secret })}\n`);
-          else
-            process.stdout.write(`key ${created.key.id} in ${workspaceId}\nsecret (shown once): ${created.secret}\n`);
-        };
-        if (sub === 'create' && values['instance-admin']) {
-          if (values.scopes || values.user || values.expires || values['rate-limit'] || values.workspace) {
-            fail(
-              '--instance-admin takes only --name: the key lives in the default workspace with every scope, no user, no expiry',
-            );
-          }
-          await defaultWorkspace(store, undefined); // an empty database: say how to set it up
-          const created = await keys.createInstanceAdminAsOperator(values.name ?? 'instance admin');
-          print(created, created.key.workspaceId);
-          return;
-        }
-        const workspaceId = await defaultWorkspace(store, values.workspace);
-        const operator = operatorAuth(workspaceId);
-        if (sub === 'create') {
-          if (!values.name) fail('keys create needs --name');
-          if (!values.scopes) {
-            fail(
-              `keys create needs --scopes, a comma-separated list of: ${SCOPES.join(', ')} (admin implies the other two)`,
-            );
-          }
-          const scopes = values.scopes
-            .split(',')
-            .map((s) => s.trim())
-            .filter(Boolean);
-          const unknown = scopes.filter((s) => !(SCOPES as readonly string[]).includes(s));
-          if (unknown.length > 0 || scopes.length === 0) {
-            fail(`unknown scope(s) ${unknown.join(', ') || '(none given)'}; known: ${SCOPES.join(', ')}`);
-          }
-          const expiresAt = values.expires ? Date.parse(values.expires) : undefined;
-          if (expiresAt !== undefined && Number.isNaN(expiresAt)) fail('--expires must be an ISO 8601 date');
-          const rateLimit = values['rate-limit'] ? Number(values['rate-limit']) : undefined;
-          if (rateLimit !== undefined && (!Number.isInteger(rateLimit) || rateLimit < 1)) {
-            fail('--rate-limit must be a positive whole number');
-          }
-          const created = await keys.create(operator, {
-            name: values.name,
-            scopes: scopes as Scope[],
-            userId: values.user,
-            expiresAt,
-            rateLimit,
-          });
-          print(created, workspaceId);
-        } else if (sub === 'list') {
-          const list = (await keys.list(operator)).map(presentKey);
-          if (values.json) process.stdout.write(`${JSON.stringify(list)}\n`);
-          else for (const k of list) process.stdout.write(`${keyLine(k, systemClock.now())}\n`);
-        } else if (sub === 'revoke') {
-          if (!arg) fail('usage: parley keys revoke <key_id> [--force]');
-          try {
-            const k = await keys.revoke(operator, arg, undefined, { force: values.force === true });
-            process.stdout.write(`revoked ${k.id}\n`);
-          } catch (err) {
-            if (err instanceof ParleyError && err.code === 'last_admin_key') {
-              fail(`${err.message}; or pass --force (then mint one with \`parley keys create\`)`, 1);
-            }
-            throw err;
-          }
-        } else {
-          fail('usage: parley keys create|list|revoke');
-        }
-      });
-      return;
-    }
-    case 'seed-data': {
-      const whole = (name: string, raw: string | undefined, def: number): number => {
-        if (raw === undefined) return def;
-        const n = Number(raw);
-        if (!Number.isInteger(n) || n < 1) fail(`--${name} must be a positive whole number`);
-        return n;
-      };
-      const opts = {
-        workspaces: whole('workspaces', values.workspaces, 10),
-        conversations: whole('conversations', values.conversations, 100_000),
-        messages: whole('messages', values.messages, 1_000_000),
-        seed: whole('seed', values.seed, 1),
-        now: Date.UTC(2026, 10, 1),
-      };
-      await withStore(config, async (store) => {
-        const report = await seedData(store, opts);
-        process.stdout.write(
-          `${values.json ? JSON.stringify(report) : `seeded ${report.workspaces} workspaces, ${report.conversations.toLocaleString('en')} conversations, ${report.messages.toLocaleString('en')} messages, ${report.toolInvocations.toLocaleString('en')} tool invocations in ${report.seconds.toFixed(1)} s (${Math.round(report.messages / report.seconds).toLocaleString('en')} messages/s); largest workspace ${report.largestWorkspace.id} with ${report.largestWorkspace.conversations.toLocaleString('en')} conversations`}\n`,
-        );
-      });
-      return;
-    }
-    default:
-      fail(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+    reportError(err);
+    // a failed start may leave handles open (a pool, a listener): the error is final
+    process.exit(process.exitCode);
   }
 }
 
-async function serve(config: Config): Promise<void> {
-  const parley = await createParley(config);
-  const address = await parley.start();
-  if (parley.bootstrapped) {
-    const { workspace, key } = parley.bootstrapped;
-    process.stdout.write(
-      [
-        '',
-        '  Parley is set up. This is the instance admin key; it is shown once and stored only as a hash:',
-        '',
-        `    ${key.secret}`,
-        '',
-        `  workspace: ${workspace.id} (default)`,
-        `  try: curl -H "Authorization: Bearer ${key.secret}" ${address}/v1/conversations`,
-        '',
-      ].join('\n'),
-    );
-  }
-  parley.app.log.info({ address, database: redact(config.databaseUrl) }, 'parley listening');
-  let closing = false;
-  const shutdown = (signal: string) => {
-    if (closing) return;
-    closing = true;
-    parley.app.log.info({ signal }, 'shutting down');
-    parley.close().then(
-      () => process.exit(0),
-      (err) => {
-        parley.app.log.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-}
-
-main(process.argv.slice(2)).catch((err: unknown) => {
-  const e = err as { code?: string; message?: string };
-  fail(`${e.message ?? String(err)}${e.code ? ` (${e.code})` : ''}`, 1);
-});
+await main(process.argv.slice(2));

@@ -14,19 +14,6 @@ export interface SeedReport {
   largestWorkspace: { id: string; conversations: number };
 }
 
-/** A one-line progress bar on stderr (TTY or not: it rewrites with \r only on a TTY). */
-function progress(done: number, total: number, started: number): void {
-  const pct = Math.min(1, done / Math.max(1, total));
-  const width = 30;
-  const bar = '#'.repeat(Math.round(pct * width)).padEnd(width, '-');
-  const secs = (performance.now() - started) / 1000;
-  const rate = done / Math.max(0.001, secs);
-  const eta = rate > 0 ? Math.max(0, (total - done) / rate) : 0;
-  const line = `[${bar}] ${(pct * 100).toFixed(0).padStart(3)}%  ${done.toLocaleString('en')} / ~${total.toLocaleString('en')} messages  ${Math.round(rate).toLocaleString('en')}/s  eta ${eta.toFixed(0)}s`;
-  if (process.stderr.isTTY) process.stderr.write(`\r${line}`);
-  else process.stderr.write(`${line}\n`);
-}
-
 function writerFor(store: Store): SeedWriter {
   if (store.engine === 'sqlite') {
     return new SqliteSeedWriter((store as unknown as { raw: import('better-sqlite3').Database }).raw);
@@ -40,9 +27,14 @@ export async function seedData(
   opts: SeedOptions,
   {
     batchMessages = 10_000,
-    quiet = false,
     generatorThreads = 2,
-  }: { batchMessages?: number; quiet?: boolean; generatorThreads?: number } = {},
+    onProgress,
+  }: {
+    batchMessages?: number;
+    generatorThreads?: number;
+    /** Called with the messages written so far and the planned total, a few times a second. */
+    onProgress?: (messages: number, plannedMessages: number) => void;
+  } = {},
 ): Promise<SeedReport> {
   const writer = writerFor(store);
   const started = performance.now();
@@ -79,8 +71,8 @@ export async function seedData(
                     for (const c of batch) totals.tools += c.tools.length;
                     worker.postMessage('more');
                     const now = performance.now();
-                    if (!quiet && now - lastReport > 250) {
-                      progress(totals.messages, opts.messages, started);
+                    if (onProgress && now - lastReport > 250) {
+                      onProgress(totals.messages, opts.messages);
                       lastReport = now;
                     }
                   });
@@ -102,10 +94,7 @@ export async function seedData(
     await queue.catch(() => undefined);
     await writer.finish();
   }
-  if (!quiet) {
-    progress(totals.messages, totals.messages, started);
-    if (process.stderr.isTTY) process.stderr.write('\n');
-  }
+  onProgress?.(totals.messages, totals.messages);
   return {
     conversations: totals.conversations,
     messages: totals.messages,

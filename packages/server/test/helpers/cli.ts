@@ -1,0 +1,96 @@
+// Runs the real `parley` CLI as a child process, with a user's environment: none of the test
+// runner's PARLEY_ settings, only the ones a test gives.
+import { type ChildProcess, spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
+const MAIN = 'packages/server/src/cli/main.ts';
+/** Guards against a hung child only; nothing is asserted about time. */
+const HANG_GUARD_MS = 60_000;
+
+export interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (!k.startsWith('PARLEY_') && k !== 'PORT' && k !== 'HOST' && k !== 'COLUMNS') env[k] = v;
+  }
+  return { ...env, PARLEY_LOG_LEVEL: 'info', ...extra };
+}
+
+export function startCli(args: string[], env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+    cwd: REPO_ROOT,
+    env: cleanEnv(env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+export function runCli(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  const child = startCli(args, env);
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (c: Buffer) => {
+    stdout += c.toString();
+  });
+  child.stderr?.on('data', (c: Buffer) => {
+    stderr += c.toString();
+  });
+  return new Promise((resolve, reject) => {
+    const guard = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`parley ${args.join(' ')} did not exit; stdout: ${stdout} stderr: ${stderr}`));
+    }, HANG_GUARD_MS);
+    child.on('close', (code) => {
+      clearTimeout(guard);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/**
+ * Runs the CLI on a pseudo-terminal (util-linux `script`), so that stdin is a TTY: `answer` is
+ * typed once the output shows `prompt`.
+ */
+export function runCliOnTerminal(
+  args: string[],
+  env: Record<string, string>,
+  prompt: string,
+  answer: string,
+): Promise<Run & { prompted: boolean }> {
+  const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  const command = [process.execPath, '--import', 'tsx', MAIN, ...args].map(quote).join(' ');
+  const child = spawn('script', ['-qec', command, '/dev/null'], {
+    cwd: REPO_ROOT,
+    env: cleanEnv(env),
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  let prompted = false;
+  child.stdout?.on('data', (c: Buffer) => {
+    stdout += c.toString();
+    if (!prompted && stdout.includes(prompt)) {
+      prompted = true;
+      child.stdin?.write(`${answer}\n`);
+    }
+  });
+  child.stderr?.on('data', (c: Buffer) => {
+    stderr += c.toString();
+  });
+  return new Promise((resolve, reject) => {
+    const guard = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`parley ${args.join(' ')} did not exit on a terminal; output: ${stdout} ${stderr}`));
+    }, HANG_GUARD_MS);
+    child.on('close', (code) => {
+      clearTimeout(guard);
+      resolve({ code, stdout, stderr, prompted });
+    });
+  });
+}
