@@ -77,7 +77,8 @@ export function routes(app: App, deps: AppDeps): void {
     },
     async (req, reply) => {
       const auth = requireAuth(req);
-      const current = (await svc.get(auth, req.params.conversation_id, { limit: 1 })).conversation;
+      // the current metadata is read for the merge as part of the write: write:ai is enough, as on PATCH
+      const current = await svc.conversationFor(auth, req.params.conversation_id, 'write:ai');
       return runWrite(req, reply, {
         status: 200,
         write: (inTx) =>
