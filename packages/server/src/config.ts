@@ -25,7 +25,12 @@ export interface Config {
   readonly trustProxy: boolean;
   /** Create the default workspace and print an instance admin key when the database is empty. */
   readonly bootstrap: boolean;
+  /** Whole request (headers and body) must arrive within this long, else 408 and the socket closes. */
   readonly requestTimeoutMs: number;
+  /** The request line and headers must arrive within this long (slowloris), else 408. */
+  readonly headersTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this long. */
+  readonly keepAliveTimeoutMs: number;
   /** PostgreSQL: connections per instance. */
   readonly pgPoolSize: number;
   /** PostgreSQL: server-side statement timeout (and, +1 s, the client-side query timeout). */
@@ -79,7 +84,19 @@ export const CONFIG_VARIABLES = [
   ['PARLEY_IDEMPOTENCY_TTL', '', '86400', 'Seconds an Idempotency-Key and its stored answer are kept.'],
   ['PARLEY_TRUST_PROXY', '', 'false', 'Trust X-Forwarded-For for the client address (true behind a load balancer).'],
   ['PARLEY_BOOTSTRAP', '', 'true', 'On an empty database, create the default workspace and print an admin key once.'],
-  ['PARLEY_REQUEST_TIMEOUT_MS', '', '30000', 'Server-side request timeout in milliseconds.'],
+  [
+    'PARLEY_REQUEST_TIMEOUT_MS',
+    '',
+    '30000',
+    'Time (ms) a whole request, headers and body, may take to arrive; a slower client gets 408 and is closed.',
+  ],
+  [
+    'PARLEY_HEADERS_TIMEOUT_MS',
+    '',
+    '10000',
+    'Time (ms, at most the request timeout) the request line and headers may take to arrive (slowloris): 408.',
+  ],
+  ['PARLEY_KEEP_ALIVE_TIMEOUT_MS', '', '72000', 'An idle keep-alive connection is closed after this many ms.'],
   ['PARLEY_PG_POOL_SIZE', '', '10', 'PostgreSQL connections per instance.'],
   ['PARLEY_PG_STATEMENT_TIMEOUT_MS', '', '5000', 'PostgreSQL statement timeout in ms; a slower statement answers 503.'],
   [
@@ -198,6 +215,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     trustProxy: bool('PARLEY_TRUST_PROXY', false),
     bootstrap: bool('PARLEY_BOOTSTRAP', true),
     requestTimeoutMs: int('PARLEY_REQUEST_TIMEOUT_MS', 30_000, 1000, 600_000),
+    headersTimeoutMs: int('PARLEY_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
+    keepAliveTimeoutMs: int('PARLEY_KEEP_ALIVE_TIMEOUT_MS', 72_000, 1000, 600_000),
     pgPoolSize: int('PARLEY_PG_POOL_SIZE', 10, 1, 1000),
     pgStatementTimeoutMs: int('PARLEY_PG_STATEMENT_TIMEOUT_MS', 5000, 100, 600_000),
     pgConnectTimeoutMs: int('PARLEY_PG_CONNECT_TIMEOUT_MS', 3000, 100, 10_000),
@@ -212,6 +231,11 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     presenceLeaseMs: int('PARLEY_PRESENCE_LEASE_SECONDS', 30, 5, 45) * 1000,
     ...overrides,
   };
+  if (config.headersTimeoutMs > config.requestTimeoutMs) {
+    problems.push(
+      `PARLEY_HEADERS_TIMEOUT_MS=${config.headersTimeoutMs} must not exceed PARLEY_REQUEST_TIMEOUT_MS=${config.requestTimeoutMs}`,
+    );
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);
 }

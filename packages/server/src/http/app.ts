@@ -32,9 +32,15 @@ export function buildApp(deps: AppDeps): App {
     loggerInstance: deps.logger,
     bodyLimit: config.bodyLimit,
     trustProxy: config.trustProxy,
+    // Slow clients are held by explicit bounds: the headers, the whole request, an idle socket.
+    // Node checks the first two on an interval, so it is kept well under the headers bound.
     requestTimeout: config.requestTimeoutMs,
     connectionTimeout: config.requestTimeoutMs,
-    keepAliveTimeout: 72_000,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+    http: {
+      headersTimeout: config.headersTimeoutMs,
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(config.headersTimeoutMs / 4))),
+    },
     genReqId: (req) => acceptRequestId(req.headers['x-request-id']),
     logController: new RequestLogs(),
     frameworkErrors: frameworkErrorHandler(() => surfaces, addressRate(deps)),
