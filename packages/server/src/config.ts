@@ -94,7 +94,7 @@ export const CONFIG_VARIABLES = [
     'PARLEY_HEADERS_TIMEOUT_MS',
     '',
     '10000',
-    'Time (ms, at most the request timeout) the request line and headers may take to arrive (slowloris): 408.',
+    'Time (ms; capped at the request timeout) the request line and headers may take to arrive (slowloris): 408.',
   ],
   ['PARLEY_KEEP_ALIVE_TIMEOUT_MS', '', '72000', 'An idle keep-alive connection is closed after this many ms.'],
   ['PARLEY_PG_POOL_SIZE', '', '10', 'PostgreSQL connections per instance.'],
@@ -231,13 +231,9 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     presenceLeaseMs: int('PARLEY_PRESENCE_LEASE_SECONDS', 30, 5, 45) * 1000,
     ...overrides,
   };
-  if (config.headersTimeoutMs > config.requestTimeoutMs) {
-    problems.push(
-      `PARLEY_HEADERS_TIMEOUT_MS=${config.headersTimeoutMs} must not exceed PARLEY_REQUEST_TIMEOUT_MS=${config.requestTimeoutMs}`,
-    );
-  }
   if (problems.length > 0) throw new ConfigError(problems);
-  return Object.freeze(config);
+  // the headers are part of the request: their bound is never longer than the request's
+  return Object.freeze({ ...config, headersTimeoutMs: Math.min(config.headersTimeoutMs, config.requestTimeoutMs) });
 }
 
 /** `*`, or a comma-separated list of `scheme://host[:port]` origins. */

@@ -12,8 +12,6 @@ import { bounded, LiveSocket } from './helpers/live.js';
  * the security headers.
  */
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /**
  * A socket that sends `head` then one byte of `trickle` every `everyMs` until the server closes it;
  * resolves with what the server answered (its status line, if any) and how long it held on.
