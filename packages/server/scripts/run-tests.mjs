@@ -45,9 +45,14 @@ const runBrowser = process.env.PARLEY_TEST_BROWSER === '1' || hasChromium;
 if (!runBrowser) {
   console.log('parley tests: not run: the browser test (apt-get install -y chromium, or set PARLEY_TEST_BROWSER=1)');
 }
-const filter = process.argv.slice(2);
+// `--slow` (npm run test:slow) runs the long suites only: test/slow/ and *.slow.test.ts (the kill -9
+// rounds, the soak); a plain run leaves them out.
+const slow = process.argv.includes('--slow');
+const filter = process.argv.slice(2).filter((a) => a !== '--slow');
+const isSlow = (f) => f.includes(`${path.sep}test${path.sep}slow${path.sep}`) || f.endsWith('.slow.test.ts');
 let files = collect(path.join(root, 'test'))
   .sort()
+  .filter((f) => isSlow(f) === slow)
   .filter((f) => runBrowser || !f.endsWith('.browser.test.ts'));
 if (filter.length > 0) files = files.filter((f) => filter.some((x) => f.includes(x)));
 if (files.length === 0) {

@@ -301,7 +301,7 @@ describe('security headers on every response', () => {
       const m = /── (\S+) \(([A-Z, ]+)\)/.exec(line);
       if (at < 0 || !m) continue;
       const depth = (at - 1) / 4;
-      stack[depth] = (depth > 0 ? stack[depth - 1] : '') + m[1];
+      stack[depth] = (depth > 0 ? (stack[depth - 1] ?? '') : '') + (m[1] ?? '');
       stack.length = depth + 1;
       if (m[2]?.split(', ').includes('GET')) paths.add(stack[depth] as string);
     }

@@ -459,12 +459,12 @@ for (const engine of testEngines()) {
 if (testEngines().length > 1) {
   test('the authorization matrix is identical on every engine', () => {
     const [first, ...rest] = testEngines();
-    const base = matrices.get(first as string);
+    const base: Map<string, number> | undefined = matrices.get(first as string);
     assert.ok(base, `the ${first} matrix ran`);
     for (const e of rest) {
-      const other = matrices.get(e);
+      const other: Map<string, number> | undefined = matrices.get(e);
       assert.ok(other, `the ${e} matrix ran`);
-      const differ = [...base.keys()].filter((k) => base.get(k) !== other.get(k));
+      const differ: string[] = [...base.keys()].filter((k) => base.get(k) !== other.get(k));
       assert.equal(other.size, base.size);
       assert.deepEqual(differ, [], `cells that differ between ${first} and ${e}`);
     }

@@ -1,0 +1,272 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { counterIncrements } from '../../src/store/counters.js';
+import { bootstrapKey, type ParleyProcess, sleep, spawnParley } from './processes.js';
+
+/**
+ * kill -9 under a mixed writer, on SQLite: four writers create conversations, append messages and
+ * delete conversations (every write keyed) against a real `parley serve`, which is killed with
+ * SIGKILL at a random moment and restarted on the same file. After each restart: every
+ * acknowledged create and append is there, every acknowledged delete is gone, each request whose
+ * answer was lost lands exactly once when retried with its key, counters equal rows, and
+ * `PRAGMA integrity_check` is ok.
+ */
+export interface KillStats {
+  rounds: number;
+  creates: number;
+  appends: number;
+  deletes: number;
+  /** Requests in flight at the kill, retried with their key after the restart. */
+  retried: number;
+  /** Of those, answered from the stored answer: committed before the crash, the answer lost. */
+  replayed: number;
+}
+
+interface Pending {
+  kind: 'create' | 'append' | 'delete';
+  key: string;
+  marker: string;
+  conv?: string;
+}
+
+function checkFile(dbPath: string, workspaceId: string): void {
+  const db = new BetterSqlite3(dbPath, { readonly: true, fileMustExist: true });
+  try {
+    const integrity = db.prepare('PRAGMA integrity_check').all() as Array<{ integrity_check: string }>;
+    assert.deepEqual(
+      integrity.map((r) => r.integrity_check),
+      ['ok'],
+      'PRAGMA integrity_check',
+    );
+    const convs = db
+      .prepare(
+        `SELECT id, user_id AS userId, bot_id AS botId, archived, message_count AS mc, tool_invocation_count AS tc,
+          (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id) AS mr,
+          (SELECT count(*) FROM tool_invocations t WHERE t.conversation_id = c.id) AS tr
+         FROM conversations c WHERE workspace_id = ?`,
+      )
+      .all(workspaceId) as Array<{
+      id: string;
+      userId: string | null;
+      botId: string | null;
+      archived: number;
+      mc: number;
+      tc: number;
+      mr: number;
+      tr: number;
+    }>;
+    for (const c of convs) {
+      assert.equal(c.mc, c.mr, `${c.id}: message_count equals its message rows`);
+      assert.equal(c.tc, c.tr, `${c.id}: tool_invocation_count equals its rows`);
+    }
+    const want: Record<string, number> = {};
+    for (const inc of counterIncrements(
+      convs.map((c) => ({ workspaceId, userId: c.userId, botId: c.botId, archived: c.archived === 1 })),
+    )) {
+      want[inc.name] = inc.value;
+    }
+    const stored: Record<string, number> = {};
+    for (const r of db.prepare('SELECT name, value FROM counters WHERE workspace_id = ?').all(workspaceId) as Array<{
+      name: string;
+      value: number;
+    }>) {
+      if (Number(r.value) !== 0) stored[r.name] = Number(r.value);
+    }
+    assert.deepEqual(stored, want, 'the counters equal the rows');
+    const orphans = db
+      .prepare('SELECT count(*) AS n FROM messages WHERE conversation_id NOT IN (SELECT id FROM conversations)')
+      .get() as { n: number };
+    assert.equal(orphans.n, 0, 'no message outlives its conversation');
+  } finally {
+    db.close();
+  }
+}
+
+export async function killRounds(rounds: number, log: (s: string) => void = () => {}): Promise<KillStats> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'parley-kill-'));
+  const dbPath = path.join(dataDir, 'parley.db');
+  const env = { PARLEY_DATA_DIR: dataDir, PARLEY_DATABASE_URL: `sqlite:${dbPath}`, PARLEY_RATE_LIMIT: '10000000' };
+  const stats: KillStats = { rounds: 0, creates: 0, appends: 0, deletes: 0, retried: 0, replayed: 0 };
+  let proc: ParleyProcess | undefined = await spawnParley(env);
+  try {
+    const instance = bootstrapKey(proc.output());
+    const made = await fetch(`${proc.url}/v1/workspaces`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${instance}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'kill' }),
+    });
+    assert.equal(made.status, 201);
+    const madeBody = (await made.json()) as { data: { secret: string; workspace: { id: string } } };
+    const key = madeBody.data.secret;
+    const workspaceId = madeBody.data.workspace.id;
+    // what the server acknowledged, across every round
+    const live = new Map<string, Set<string>>(); // conversation -> its acknowledged message markers
+    const deleted = new Set<string>();
+    let seq = 0;
+
+    for (let round = 0; round < rounds; round++) {
+      const url = proc.url;
+      const send = async (method: string, p: string, idem: string, body?: unknown) => {
+        const res = await fetch(url + p, {
+          method,
+          headers: {
+            authorization: `Bearer ${key}`,
+            'idempotency-key': idem,
+            ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+          },
+          body: body !== undefined ? JSON.stringify(body) : undefined,
+          signal: AbortSignal.timeout(20_000),
+        });
+        const text = await res.text();
+        return { status: res.status, text, replayed: res.headers.get('idempotent-replayed') === 'true' };
+      };
+      const pending: Pending[] = [];
+      let stop = false;
+      const pick = () => {
+        const ids = [...live.keys()];
+        return ids[Math.floor(Math.random() * ids.length)];
+      };
+      const writer = async () => {
+        while (!stop) {
+          const r = Math.random();
+          const marker = `m${++seq}r${round}`;
+          const idem = `kill-${marker}`;
+          const conv = pick();
+          const op: Pending =
+            r < 0.35 || conv === undefined
+              ? { kind: 'create', key: idem, marker }
+              : r < 0.85
+                ? { kind: 'append', key: idem, marker, conv }
+                : { kind: 'delete', key: idem, marker, conv };
+          pending.push(op);
+          try {
+            if (op.kind === 'create') {
+              const a = await send('POST', '/v1/conversations', idem, {
+                title: op.marker,
+                user_id: `u${seq % 3}`,
+                messages: [{ role: 'user', content: `first ${op.marker}` }],
+              });
+              assert.equal(a.status, 201, a.text);
+              const id = (JSON.parse(a.text) as { data: { id: string } }).data.id;
+              live.set(id, new Set([`first ${op.marker}`]));
+              stats.creates++;
+            } else if (op.kind === 'append') {
+              const a = await send('POST', `/v1/conversations/${op.conv}/messages`, idem, {
+                role: 'user',
+                content: op.marker,
+              });
+              // another writer may have deleted it meanwhile
+              if (a.status === 404 && (deleted.has(op.conv as string) || !live.has(op.conv as string))) {
+                pending.splice(pending.indexOf(op), 1);
+                continue;
+              }
+              assert.equal(a.status, 201, a.text);
+              live.get(op.conv as string)?.add(op.marker);
+              stats.appends++;
+            } else {
+              const a = await send('DELETE', `/v1/conversations/${op.conv}`, idem);
+              if (a.status === 404 && deleted.has(op.conv as string)) {
+                pending.splice(pending.indexOf(op), 1);
+                continue;
+              }
+              assert.equal(a.status, 204, a.text);
+              live.delete(op.conv as string);
+              deleted.add(op.conv as string);
+              stats.deletes++;
+            }
+            pending.splice(pending.indexOf(op), 1);
+          } catch (err) {
+            if (err instanceof assert.AssertionError) throw err;
+            // the connection died with the server: this request stays pending
+            return;
+          }
+        }
+      };
+      const writers = Array.from({ length: 4 }, writer);
+      await sleep(300 + Math.random() * 1200);
+      proc.child.kill('SIGKILL');
+      await new Promise((r) => (proc?.child.exitCode !== null ? r(null) : proc?.child.once('exit', r)));
+      stop = true;
+      await Promise.all(writers);
+
+      checkFile(dbPath, workspaceId);
+      proc = await spawnParley(env);
+      const again = proc.url;
+      const get = async (p: string) => {
+        const res = await fetch(again + p, { headers: { authorization: `Bearer ${key}` } });
+        return { status: res.status, body: (await res.json().catch(() => null)) as any };
+      };
+      // a request whose answer was lost lands exactly once when retried with its key
+      for (const op of pending) {
+        stats.retried++;
+        const url2 = again;
+        const resend = (method: string, p: string, body?: unknown) =>
+          fetch(url2 + p, {
+            method,
+            headers: {
+              authorization: `Bearer ${key}`,
+              'idempotency-key': op.key,
+              ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+            },
+            body: body !== undefined ? JSON.stringify(body) : undefined,
+          });
+        let res: Response;
+        if (op.kind === 'create') {
+          res = await resend('POST', '/v1/conversations', {
+            title: op.marker,
+            user_id: `u${Number(op.marker.slice(1, op.marker.indexOf('r'))) % 3}`,
+            messages: [{ role: 'user', content: `first ${op.marker}` }],
+          });
+          assert.equal(res.status, 201, await res.clone().text());
+          const id = ((await res.json()) as { data: { id: string } }).data.id;
+          live.set(id, new Set([`first ${op.marker}`]));
+          const found = await get(`/v1/conversations?search=${op.marker}&archived=true&per_page=10`);
+          assert.equal(found.body.data.filter((c: { title: string }) => c.title === op.marker).length, 1);
+        } else if (op.kind === 'append') {
+          res = await resend('POST', `/v1/conversations/${op.conv}/messages`, { role: 'user', content: op.marker });
+          if (res.status === 404 || res.status === 410) {
+            // its conversation was deleted (an acknowledged or a lost delete)
+            assert.ok(deleted.has(op.conv as string) || pending.some((p) => p.kind === 'delete' && p.conv === op.conv));
+          } else {
+            assert.equal(res.status, 201, await res.clone().text());
+            live.get(op.conv as string)?.add(op.marker);
+          }
+        } else {
+          res = await resend('DELETE', `/v1/conversations/${op.conv}`);
+          assert.ok([204, 404, 410].includes(res.status), `retried delete: ${res.status}`);
+          live.delete(op.conv as string);
+          deleted.add(op.conv as string);
+        }
+        if (res.headers.get('idempotent-replayed') === 'true') stats.replayed++;
+        await res.arrayBuffer().catch(() => undefined);
+      }
+      // every acknowledged write present (exactly once), every acknowledged delete gone
+      for (const [id, markers] of live) {
+        const c = await get(`/v1/conversations/${id}`);
+        if (c.status === 404 && pending.some((p) => p.kind === 'delete' && p.conv === id)) {
+          live.delete(id);
+          deleted.add(id);
+          continue;
+        }
+        assert.equal(c.status, 200, `acknowledged conversation ${id} is there`);
+        const msgs = await get(`/v1/conversations/${id}/messages?limit=100`);
+        const contents: string[] = msgs.body.data.map((m: { content: string }) => m.content);
+        for (const m of markers) {
+          assert.equal(contents.filter((x) => x === m).length, 1, `${id}: acknowledged message ${m} exactly once`);
+        }
+        assert.equal(c.body.data.message_count, contents.length, `${id}: message_count`);
+      }
+      for (const id of deleted) assert.equal((await get(`/v1/conversations/${id}`)).status, 404, `${id} stays deleted`);
+      checkFile(dbPath, workspaceId);
+      stats.rounds++;
+      log(`round ${round + 1}: ${live.size} live, ${deleted.size} deleted, ${pending.length} retried after the kill`);
+    }
+    return stats;
+  } finally {
+    await proc?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
