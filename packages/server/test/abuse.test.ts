@@ -315,7 +315,7 @@ describe('security headers on every response', () => {
         .replace(/^\/v1\/keys\/:id/, `/v1/keys/${key}`)
         .replace(/^\/v1\/workspaces\/:id/, `/v1/workspaces/${ws.id}`)
         .replace(/^\/v1\/chat\/messages\/:id/, `/v1/chat/messages/${msg}`)
-        .replace(/:chat_id|^(\/v2\/hc-interactions\/):id/, (m, pre) => (pre ? pre : '') + ulidToUuid(conv.slice(5)))
+        .replace(/:chat_id|^(\/v2\/hc-interactions\/):id/, (_m, pre) => (pre ? pre : '') + ulidToUuid(conv.slice(5)))
         .replace(/:[a-z_]+/g, conv)
         .replace(/\*$/, 'index.html');
     const failures: string[] = [];
