@@ -23,6 +23,8 @@ export interface KillStats {
   retried: number;
   /** Of those, answered from the stored answer: committed before the crash, the answer lost. */
   replayed: number;
+  /** Of those, found still claimed by the killed process (409 + Retry-After) and retried after the lock. */
+  lockWaits: number;
 }
 
 interface Pending {
@@ -89,7 +91,7 @@ export async function killRounds(rounds: number, log: (s: string) => void = () =
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'parley-kill-'));
   const dbPath = path.join(dataDir, 'parley.db');
   const env = { PARLEY_DATA_DIR: dataDir, PARLEY_DATABASE_URL: `sqlite:${dbPath}`, PARLEY_RATE_LIMIT: '10000000' };
-  const stats: KillStats = { rounds: 0, creates: 0, appends: 0, deletes: 0, retried: 0, replayed: 0 };
+  const stats: KillStats = { rounds: 0, creates: 0, appends: 0, deletes: 0, retried: 0, replayed: 0, lockWaits: 0 };
   let proc: ParleyProcess | undefined = await spawnParley(env);
   try {
     const instance = bootstrapKey(proc.output());
@@ -203,7 +205,22 @@ export async function killRounds(rounds: number, log: (s: string) => void = () =
       for (const op of pending) {
         stats.retried++;
         const url2 = again;
-        const resend = (method: string, p: string, body?: unknown) =>
+        // a request claimed but not committed at the kill holds its key until the lock lapses: the
+        // answer is 409 idempotency_in_progress with Retry-After, and the client tries again then
+        const resend = async (method: string, p: string, body?: unknown): Promise<Response> => {
+          for (let attempt = 0; ; attempt++) {
+            const res = await once(method, p, body);
+            if (res.status !== 409 || attempt > 3) return res;
+            const code = ((await res.clone().json()) as { error?: { code?: string } }).error?.code;
+            if (code !== 'idempotency_in_progress') return res;
+            const wait = Number(res.headers.get('retry-after'));
+            assert.ok(wait >= 1 && wait <= 61, `Retry-After ${wait}`);
+            stats.lockWaits++;
+            await res.arrayBuffer();
+            await sleep(wait * 1000);
+          }
+        };
+        const once = (method: string, p: string, body?: unknown) =>
           fetch(url2 + p, {
             method,
             headers: {
