@@ -208,9 +208,11 @@ export async function killRounds(rounds: number, log: (s: string) => void = () =
         // a request claimed but not committed at the kill holds its key until the lock lapses: the
         // answer is 409 idempotency_in_progress with Retry-After, and the client tries again then
         const resend = async (method: string, p: string, body?: unknown): Promise<Response> => {
-          for (let attempt = 0; ; attempt++) {
+          // the lock is 60 s: a bound of 90 s on the waiting, whatever Retry-After says each time
+          const deadline = Date.now() + 90_000;
+          for (;;) {
             const res = await once(method, p, body);
-            if (res.status !== 409 || attempt > 3) return res;
+            if (res.status !== 409 || Date.now() > deadline) return res;
             const code = ((await res.clone().json()) as { error?: { code?: string } }).error?.code;
             if (code !== 'idempotency_in_progress') return res;
             const wait = Number(res.headers.get('retry-after'));
