@@ -78,7 +78,7 @@ export function routes(app: App, deps: AppDeps): void {
     async (req, reply) => {
       const auth = requireAuth(req);
       // the current metadata is read for the merge as part of the write: write:ai is enough, as on PATCH
-      const current = await svc.conversationFor(auth, req.params.conversation_id, 'write:ai');
+      const current = await deps.compat.conversationFor(auth, req.params.conversation_id, 'write:ai');
       return runWrite(req, reply, {
         status: 200,
         write: (inTx) =>
