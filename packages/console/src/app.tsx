@@ -122,7 +122,7 @@ function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void
         Skip to content
       </button>
       <header class="topbar">
-        <a class="home" href={href.conversations} aria-label="Parley console, conversations">
+        <a class="home" href={href.conversations}>
           <Brand />
           <span class="product">console</span>
         </a>

@@ -1,5 +1,5 @@
 import type { ComponentChildren } from 'preact';
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import type { Problem } from './api.js';
 
 /** A failure as the API reported it: its message, then its code and request id for a support ticket. */
@@ -109,7 +109,7 @@ export function Field(props: { id: string; label: string; hint?: string; childre
 /** The page's main heading; it takes focus when the screen changes, so a screen reader announces it. */
 export function PageTitle({ children }: { children: ComponentChildren }) {
   const ref = useRef<HTMLHeadingElement>(null);
-  useEffect(() => {
+  useLayoutEffect(() => {
     if (document.body.dataset.navigated === 'true') ref.current?.focus();
   }, []);
   return (

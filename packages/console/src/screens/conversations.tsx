@@ -75,7 +75,7 @@ export function ConversationsScreen() {
   const [filters, setFilters] = useState<Filters>(remembered.filters);
   const [showFilters, setShowFilters] = useState(activeFilters(remembered.filters) > 0);
   const [items, setItems] = useState<Conversation[]>([]);
-  const [total, setTotal] = useState<{ n: number; exact: boolean } | null>(null);
+  const [total, setTotal] = useState<{ n: number; exact: boolean; q: string } | null>(null);
   const [cursor, setCursor] = useState<string | null>(null);
   const [loading, setLoading] = useState(false);
   const [problem, setProblem] = useState<Problem | null>(null);
@@ -99,11 +99,12 @@ export function ConversationsScreen() {
     setLoading(true);
     setProblem(null);
     try {
+      const q = (JSON.parse(settled) as { q: string }).q;
       const page = await lister().page(from ?? undefined);
       if (ac.signal.aborted) return;
       setItems((prev) => (from ? [...prev, ...page.data.filter((c) => !prev.some((p) => p.id === c.id))] : page.data));
       setCursor(page.meta.next_cursor ?? null);
-      if (!from) setTotal({ n: page.meta.total, exact: page.meta.total_exact !== false });
+      if (!from) setTotal({ n: page.meta.total, exact: page.meta.total_exact !== false, q });
     } catch (e) {
       if (!isAbort(e) && !ac.signal.aborted) setProblem(toProblem(e));
     } finally {
@@ -141,7 +142,7 @@ export function ConversationsScreen() {
       return next;
     });
   const allShown = items.length > 0 && items.every((c) => selected.has(c.id));
-  const searching = JSON.parse(settled).q as string;
+  const searching = (JSON.parse(settled) as { q: string }).q;
   const count = activeFilters(filters);
 
   return (
@@ -151,8 +152,8 @@ export function ConversationsScreen() {
         <p class="total" aria-live="polite">
           {total === null
             ? ' '
-            : searching
-              ? `${total.exact ? '' : 'About '}${plural(total.n, 'match', 'matches')} for “${searching}”`
+            : total.q
+              ? `${total.exact ? '' : 'About '}${plural(total.n, 'match', 'matches')} for “${total.q}”`
               : `${total.exact ? '' : 'About '}${plural(total.n, 'conversation')}`}
         </p>
       </div>

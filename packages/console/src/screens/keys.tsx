@@ -97,7 +97,7 @@ export function KeysScreen() {
                         {own(k) ? <span class="badge">this session</span> : null}
                       </td>
                       <td data-label="Prefix">
-                        <code>{k.prefix}…</code>
+                        <code class="nowrap">{k.prefix}…</code>
                       </td>
                       <td data-label="Scopes">{k.scopes.join(', ')}</td>
                       <td data-label="User">{k.user_id ?? '—'}</td>
