@@ -39,8 +39,13 @@ function params(f: Filters) {
   return p;
 }
 
+/** { messages: 1, search_entries: 2 } as "1 message, 2 search entries". */
 function counts(c: AuditEvent['counts']): string {
-  const parts = Object.entries(c).map(([k, v]) => `${v} ${k.replace(/_/g, ' ')}`);
+  const parts = Object.entries(c).map(([k, v]) => {
+    const many = k.replace(/_/g, ' ');
+    const one = many.endsWith('ies') ? `${many.slice(0, -3)}y` : many.replace(/s$/, '');
+    return `${v} ${v === 1 ? one : many}`;
+  });
   return parts.length ? parts.join(', ') : '—';
 }
 

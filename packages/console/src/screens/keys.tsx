@@ -93,8 +93,10 @@ export function KeysScreen() {
                   return (
                     <tr key={k.id} class={state === 'active' ? '' : 'inactive'}>
                       <td data-label="Name">
-                        {k.name}
-                        {own(k) ? <span class="badge">this session</span> : null}
+                        <span>
+                          {k.name}
+                          {own(k) ? <span class="badge">this session</span> : null}
+                        </span>
                       </td>
                       <td data-label="Prefix">
                         <code class="nowrap">{k.prefix}…</code>
