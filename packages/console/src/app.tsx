@@ -80,8 +80,8 @@ function SignIn({ onSignedIn }: { onSignedIn: (s: Session) => void }) {
         <Brand />
         <h1>Sign in to the console</h1>
         <p class="muted">
-          Paste an API key of your workspace: the first start of the server prints an admin key. The key stays in
-          this browser tab only and is forgotten when the tab closes.
+          Paste an API key of your workspace: the first start of the server prints an admin key. The key stays in this
+          browser tab only and is forgotten when the tab closes.
         </p>
         <form onSubmit={submit} novalidate>
           <Field id="api-key" label="API key">

@@ -75,8 +75,12 @@ describe('the console files at /console', () => {
     assert.equal(((await post.json()) as { error: { code: string } }).error.code, 'method_not_allowed');
   });
 
-  test('the console is not part of the OpenAPI document', async () => {
-    const spec = (await (await fetch(`${server.url}/openapi.json`)).json()) as { paths: Record<string, unknown> };
+  test('the console is not an operation of the OpenAPI document; the reference links to it', async () => {
+    const spec = (await (await fetch(`${server.url}/openapi.json`)).json()) as {
+      paths: Record<string, unknown>;
+      info: { description: string };
+    };
+    assert.match(spec.info.description, /\[\/console\]\(\/console\)/);
     assert.deepEqual(
       Object.keys(spec.paths).filter((p) => p.startsWith('/console')),
       [],

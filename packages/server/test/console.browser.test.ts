@@ -20,6 +20,17 @@ import { bootstrapKey, type ParleyProcess, sleep, spawnParley } from './helpers/
  * and the page's own Content-Security-Policy stays enforced (no violation is reported). Screenshots
  * of each screen at both widths go to test-artifacts/console/ (ignored by git).
  */
+// The functions given to page.evaluate / waitForFunction run in the page, where these are globals;
+// the server's tsconfig has no DOM library, so they are declared here, for this file only.
+declare const window: any;
+declare const document: any;
+declare const sessionStorage: any;
+declare const localStorage: any;
+declare const innerWidth: number;
+declare function getComputedStyle(e: unknown): { outlineStyle: string };
+type Document = any;
+type Element = any;
+
 const require = createRequire(import.meta.url);
 const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 const ARTIFACTS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../test-artifacts/console');
@@ -148,7 +159,7 @@ for (const engine of testEngines()) {
       await page.addInitScript(() => {
         const w = window as unknown as { cspViolations: string[] };
         w.cspViolations = [];
-        document.addEventListener('securitypolicyviolation', (e) =>
+        document.addEventListener('securitypolicyviolation', (e: { violatedDirective: string; blockedURI: string }) =>
           w.cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`),
         );
       });
