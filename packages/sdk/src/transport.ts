@@ -89,7 +89,7 @@ export class Transport {
     const maxRetries = opts.maxRetries ?? this.maxRetries;
     const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
     const headers = this.headers(call.headers);
-    if (call.method !== 'GET') headers['idempotency-key'] = opts.idempotencyKey ?? crypto.randomUUID();
+    if (call.method !== 'GET') headers['idempotency-key'] = opts.idempotencyKey ?? randomUuid();
     let body: string | undefined;
     if (call.body !== undefined) {
       body = JSON.stringify(call.body);
@@ -191,6 +191,20 @@ export function toParleyError(res: Response, text: string, requestId: string | u
     retryAfter: seconds,
     body: error,
   });
+}
+
+/**
+ * A random UUID v4. Browsers offer crypto.randomUUID only in secure contexts (https, localhost), so a
+ * page served over plain http from another host builds one from crypto.getRandomValues, which they
+ * always offer.
+ */
+export function randomUuid(): string {
+  if (typeof crypto.randomUUID === 'function') return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = ((b[6] ?? 0) & 0x0f) | 0x40;
+  b[8] = ((b[8] ?? 0) & 0x3f) | 0x80;
+  const h = [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
 /** Waits ms, or rejects with the signal's reason as soon as it aborts. */

@@ -45,6 +45,13 @@ const runBrowser = process.env.PARLEY_TEST_BROWSER === '1' || hasChromium;
 if (!runBrowser) {
   console.log('parley tests: not run: the browser test (apt-get install -y chromium, or set PARLEY_TEST_BROWSER=1)');
 }
+// Every app the tests build serves /console from packages/console/dist: build it once here, before
+// any test starts (it would otherwise be built by the first server of each test process at once).
+const consoleBuild = spawnSync(process.execPath, [path.join(root, '..', 'console', 'build.mjs')], { stdio: 'inherit' });
+if (consoleBuild.status !== 0) {
+  console.error('parley tests: the console build failed (packages/console/build.mjs)');
+  process.exit(1);
+}
 // `--slow` (npm run test:slow) runs the long suites only: test/slow/ and *.slow.test.ts (the kill -9
 // rounds, the soak); a plain run leaves them out.
 const slow = process.argv.includes('--slow');

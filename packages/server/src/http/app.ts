@@ -13,6 +13,7 @@ import { registerIdempotency } from './hooks/idempotency.js';
 import { registerMetrics } from './hooks/metrics.js';
 import { registerTextGuard } from './hooks/text-guard.js';
 import { RequestLogs } from './request-log.js';
+import { registerConsoleRoutes } from './routes/console.js';
 import { registerConversationRoutes } from './routes/conversations.js';
 import { registerDocs } from './routes/docs.js';
 import { registerKeyRoutes } from './routes/keys.js';
@@ -93,6 +94,7 @@ export function buildApp(deps: AppDeps): App {
     registerOpsRoutes(routes, deps);
     registerConversationRoutes(routes, deps);
     registerKeyRoutes(routes, deps);
+    registerConsoleRoutes(routes);
     if (realtime) registerRealtimeRoutes(routes, deps, realtime);
     for (const dialect of DIALECTS) registerDialect(routes, deps, dialect);
   });

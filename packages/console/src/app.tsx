@@ -1,0 +1,169 @@
+import { useMemo, useState } from 'preact/hooks';
+import {
+  clearSession,
+  loadSession,
+  makeClient,
+  type Problem,
+  type Session,
+  saveSession,
+  signIn,
+  toProblem,
+} from './api.js';
+import { Ctx } from './context.js';
+import { href, type Route, useRoute } from './router.js';
+import { AuditScreen } from './screens/audit.js';
+import { ConversationScreen } from './screens/conversation.js';
+import { ConversationsScreen } from './screens/conversations.js';
+import { KeysScreen } from './screens/keys.js';
+import { ErrorBanner, Field } from './ui.js';
+
+export function App() {
+  const [session, setSession] = useState<Session | null>(() => loadSession());
+  if (!session) {
+    return (
+      <SignIn
+        onSignedIn={(s) => {
+          saveSession(s);
+          setSession(s);
+        }}
+      />
+    );
+  }
+  return (
+    <Shell
+      session={session}
+      onSignOut={() => {
+        clearSession();
+        setSession(null);
+      }}
+    />
+  );
+}
+
+function Brand() {
+  return (
+    <span class="brand">
+      <svg viewBox="0 0 40 40" width="28" height="28" aria-hidden="true" focusable="false">
+        <path d="M6 4h28a6 6 0 0 1 6 6v14a6 6 0 0 1-6 6H18l-8 7v-7H6a6 6 0 0 1-6-6V10a6 6 0 0 1 6-6z" fill="#2f9e6e" />
+        <circle cx="12" cy="17" r="3" fill="#fff" />
+        <circle cx="20" cy="17" r="3" fill="#fff" />
+        <circle cx="28" cy="17" r="3" fill="#fff" />
+      </svg>
+      <span>Parley</span>
+    </span>
+  );
+}
+
+function SignIn({ onSignedIn }: { onSignedIn: (s: Session) => void }) {
+  const [key, setKey] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [problem, setProblem] = useState<Problem | null>(null);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    const k = key.trim();
+    if (!k) {
+      setProblem({ message: 'Paste an API key (it starts with prl_).' });
+      return;
+    }
+    setBusy(true);
+    setProblem(null);
+    try {
+      onSignedIn(await signIn(k));
+    } catch (err) {
+      setProblem(toProblem(err));
+      setBusy(false);
+    }
+  };
+  return (
+    <main class="signin" id="main">
+      <div class="signin-card">
+        <Brand />
+        <h1>Sign in to the console</h1>
+        <p class="muted">
+          Paste an API key of your workspace: the first start of the server prints an admin key. The key stays in this
+          browser tab only and is forgotten when the tab closes.
+        </p>
+        <form onSubmit={submit} novalidate>
+          <Field id="api-key" label="API key">
+            <input
+              id="api-key"
+              name="api-key"
+              type="password"
+              autoComplete="off"
+              spellcheck={false}
+              value={key}
+              onInput={(e) => setKey(e.currentTarget.value)}
+              placeholder="prl_…"
+            />
+          </Field>
+          <ErrorBanner problem={problem} />
+          <button type="submit" class="primary" disabled={busy}>
+            {busy ? 'Checking…' : 'Sign in'}
+          </button>
+        </form>
+      </div>
+    </main>
+  );
+}
+
+function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void }) {
+  const route = useRoute();
+  const client = useMemo(() => makeClient(session.key), [session.key]);
+  const [note, setNote] = useState('');
+  const ctx = useMemo(() => ({ client, session, announce: setNote, signOut: onSignOut }), [client, session]);
+  const nav: Array<[string, string, Route['name'][]]> = [
+    ['Conversations', href.conversations, ['conversations', 'conversation']],
+  ];
+  if (session.admin) nav.push(['API keys', href.keys, ['keys']], ['Audit log', href.audit, ['audit']]);
+  return (
+    <Ctx.Provider value={ctx}>
+      <button type="button" class="skip" onClick={skipToMain}>
+        Skip to content
+      </button>
+      <header class="topbar">
+        <a class="home" href={href.conversations}>
+          <Brand />
+          <span class="product">console</span>
+        </a>
+        <nav aria-label="Main">
+          <ul>
+            {nav.map(([label, to, names]) => (
+              <li key={to}>
+                <a href={to} aria-current={names.includes(route.name) ? 'page' : undefined}>
+                  {label}
+                </a>
+              </li>
+            ))}
+          </ul>
+        </nav>
+        <button type="button" class="ghost signout" onClick={onSignOut}>
+          Sign out
+        </button>
+      </header>
+      <p class="announce" role="status" aria-live="polite">
+        {note}
+      </p>
+      <main id="main" tabIndex={-1}>
+        <Screen route={route} key={route.name === 'conversation' ? route.id : route.name} />
+      </main>
+    </Ctx.Provider>
+  );
+}
+
+// the fragment holds the screen, so skipping moves focus instead of linking to #main
+function skipToMain() {
+  document.getElementById('main')?.focus();
+}
+
+function Screen({ route }: { route: Route }) {
+  switch (route.name) {
+    case 'conversation':
+      return <ConversationScreen id={route.id} />;
+    case 'keys':
+      return <KeysScreen />;
+    case 'audit':
+      return <AuditScreen />;
+    default:
+      return <ConversationsScreen />;
+  }
+}

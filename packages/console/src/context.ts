@@ -1,0 +1,19 @@
+import { createContext } from 'preact';
+import { useContext } from 'preact/hooks';
+import type { Parley, Session } from './api.js';
+
+export interface ConsoleContext {
+  client: Parley;
+  session: Session;
+  /** A one-line note for the next screen ("Deleted …"), read out by screen readers. */
+  announce: (text: string) => void;
+  signOut: () => void;
+}
+
+export const Ctx = createContext<ConsoleContext | null>(null);
+
+export function useConsole(): ConsoleContext {
+  const c = useContext(Ctx);
+  if (!c) throw new Error('useConsole outside the signed-in shell');
+  return c;
+}

@@ -1,0 +1,120 @@
+import type { ComponentChildren } from 'preact';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
+import type { Problem } from './api.js';
+
+/** A failure as the API reported it: its message, then its code and request id for a support ticket. */
+export function ErrorBanner({ problem, title }: { problem: Problem | null; title?: string }) {
+  if (!problem) return null;
+  return (
+    <div class="error" role="alert">
+      <p class="error-title">
+        {title ? `${title}: ` : ''}
+        {problem.message}
+      </p>
+      {problem.details && problem.details.length > 0 ? (
+        <ul class="error-details">
+          {problem.details.map((d) => (
+            <li key={d.field}>
+              <code>{d.field}</code> {d.message}
+            </li>
+          ))}
+        </ul>
+      ) : null}
+      {problem.code || problem.requestId ? (
+        <p class="error-meta">
+          {problem.code ? (
+            <span>
+              code <code>{problem.code}</code>
+            </span>
+          ) : null}
+          {problem.requestId ? (
+            <span>
+              request <code>{problem.requestId}</code>
+            </span>
+          ) : null}
+        </p>
+      ) : null}
+    </div>
+  );
+}
+
+/**
+ * A modal dialog on the native <dialog>: the browser keeps focus inside and Escape closes it.
+ * Focus starts on `initialFocus` (the safe choice) and returns to where it was when it closes.
+ */
+export function Dialog(props: {
+  title: string;
+  onClose: () => void;
+  children: ComponentChildren;
+  initialFocus?: string;
+  wide?: boolean;
+  /** While true, Escape does not close it (work is under way). */
+  locked?: boolean;
+}) {
+  const ref = useRef<HTMLDialogElement>(null);
+  const latest = useRef(props);
+  latest.current = props;
+  useEffect(() => {
+    const d = ref.current;
+    if (!d) return;
+    const before = document.activeElement as HTMLElement | null;
+    d.showModal();
+    const first = props.initialFocus ? d.querySelector<HTMLElement>(props.initialFocus) : null;
+    first?.focus();
+    const closed = () => latest.current.onClose();
+    const cancel = (e: Event) => {
+      if (latest.current.locked) e.preventDefault();
+    };
+    d.addEventListener('close', closed);
+    d.addEventListener('cancel', cancel);
+    return () => {
+      d.removeEventListener('close', closed);
+      d.removeEventListener('cancel', cancel);
+      if (d.open) d.close();
+      before?.focus?.();
+    };
+  }, []);
+  return (
+    <dialog ref={ref} class={props.wide ? 'dialog wide' : 'dialog'} aria-labelledby="dialog-title">
+      <h2 id="dialog-title">{props.title}</h2>
+      {props.children}
+    </dialog>
+  );
+}
+
+/** The value, once it has stopped changing for `ms`. */
+export function useDebounced<T>(value: T, ms: number): T {
+  const [settled, setSettled] = useState(value);
+  useEffect(() => {
+    const t = setTimeout(() => setSettled(value), ms);
+    return () => clearTimeout(t);
+  }, [value, ms]);
+  return settled;
+}
+
+export function Field(props: { id: string; label: string; hint?: string; children: ComponentChildren }) {
+  return (
+    <div class="field">
+      <label for={props.id}>{props.label}</label>
+      {props.children}
+      {props.hint ? (
+        <p class="hint" id={`${props.id}-hint`}>
+          {props.hint}
+        </p>
+      ) : null}
+    </div>
+  );
+}
+
+/** The page's main heading; it takes focus when the screen changes, so a screen reader announces it. */
+export function PageTitle({ children }: { children: ComponentChildren }) {
+  const ref = useRef<HTMLHeadingElement>(null);
+  useLayoutEffect(() => {
+    if (document.body.dataset.navigated === 'true') ref.current?.focus();
+  }, []);
+  return (
+    <h1 ref={ref} tabIndex={-1}>
+      {children}
+    </h1>
+  );
+}
