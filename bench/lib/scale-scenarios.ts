@@ -4,9 +4,8 @@
  * the results against the issue's targets.
  */
 import { newId } from '../../packages/server/src/ids.js';
+import { openBulkLoader } from '../../packages/server/src/seed/bulk-load.js';
 import type { SeedConversation } from '../../packages/server/src/seed/generator.js';
-import { PgSeedWriter } from '../../packages/server/src/seed/pg-writer.js';
-import { SqliteSeedWriter } from '../../packages/server/src/seed/sqlite-writer.js';
 import { LANGUAGES } from '../../packages/server/src/seed/vocabulary.js';
 import { openStore } from '../../packages/server/src/store/open.js';
 import type { ScaleDataset } from './scale-datasets.js';
@@ -273,12 +272,12 @@ export const SCALE_SCENARIOS: ScaleScenario[] = [
             const store = await openStore({ databaseUrl: d.databaseUrl });
             try {
               const convs = Array.from({ length: per }, () => bigConversation(ws, 1000, 500, ++salt));
-              const writer =
-                store.engine === 'sqlite'
-                  ? new SqliteSeedWriter((store as unknown as { raw: import('better-sqlite3').Database }).raw)
-                  : new PgSeedWriter((store as unknown as { pool: import('pg').Pool }).pool);
-              await writer.write(convs);
-              if (store.engine === 'sqlite') await writer.finish();
+              const loader = await openBulkLoader(store, { deferIndexes: false });
+              try {
+                await loader.write(convs);
+              } finally {
+                await loader.finish();
+              }
               return convs.map((c) => ({
                 http: { method: 'DELETE' as const, path: `/v1/conversations/${c.id}` },
                 key: d.keys[ws] as string,

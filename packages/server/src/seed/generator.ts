@@ -1,4 +1,5 @@
 import { encodeUlid, ID_PREFIX, setUuidV7Bits } from '../ids.js';
+import type { BulkConversation, BulkMessage, BulkToolInvocation } from './rows.js';
 import { BOTS, EMOJI, LANGUAGE_WEIGHTS, LANGUAGES, type Language, TOOLS } from './vocabulary.js';
 
 /**
@@ -20,38 +21,13 @@ export interface SeedOptions {
   now: number;
 }
 
-export interface SeedConversation {
-  workspaceId: string;
-  id: string;
+/** A generated conversation: a bulk-load row (rows.ts) whose optional columns keep their defaults. */
+export interface SeedConversation extends BulkConversation {
   userId: string;
   botId: string;
   title: string;
-  contactId: string | null;
-  dealId: string | null;
-  matterId: string | null;
-  archived: boolean;
-  createdAt: number;
-  updatedAt: number;
-  lastMessageAt: number;
-  messages: Array<{
-    id: string;
-    role: 'user' | 'assistant';
-    content: string;
-    createdAt: number;
-    /** The content's search tokens, space-separated (filled on the generator thread, see gen-worker). */
-    tokens?: string;
-  }>;
-  /** The title's search tokens, space-separated. */
-  titleTokens?: string;
-  tools: Array<{
-    id: string;
-    messageId: string;
-    toolName: string;
-    input: string;
-    output: string;
-    startedAt: number;
-    finishedAt: number;
-  }>;
+  messages: Array<BulkMessage & { role: 'user' | 'assistant' }>;
+  tools: Array<BulkToolInvocation & { messageId: string; startedAt: number; finishedAt: number }>;
 }
 
 /** mulberry32: small, fast, good enough for data generation. */

@@ -1,9 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { Store } from '../store/types.js';
+import { openBulkLoader } from './bulk-load.js';
 import { type SeedConversation, SeedGenerator, type SeedOptions } from './generator.js';
-import { PgSeedWriter } from './pg-writer.js';
-import { SqliteSeedWriter } from './sqlite-writer.js';
-import type { SeedWriter } from './writer.js';
 
 export interface SeedReport {
   workspaces: number;
@@ -12,13 +10,6 @@ export interface SeedReport {
   toolInvocations: number;
   seconds: number;
   largestWorkspace: { id: string; conversations: number };
-}
-
-function writerFor(store: Store): SeedWriter {
-  if (store.engine === 'sqlite') {
-    return new SqliteSeedWriter((store as unknown as { raw: import('better-sqlite3').Database }).raw);
-  }
-  return new PgSeedWriter((store as unknown as { pool: import('pg').Pool }).pool);
 }
 
 /** Fills the store with generated data in batches of about `batchMessages` messages. */
@@ -36,24 +27,26 @@ export async function seedData(
     onProgress?: (messages: number, plannedMessages: number) => void;
   } = {},
 ): Promise<SeedReport> {
-  const writer = writerFor(store);
   const started = performance.now();
+  const writer = await openBulkLoader(store);
   const totals = { conversations: 0, messages: 0, tools: 0 };
   const plan = new SeedGenerator(opts);
-  await writer.workspaces(plan.workspaceIds, opts.now - 200 * 86_400_000);
+  const createdAt = opts.now - 200 * 86_400_000;
   // batches are written one after another in arrival order (the PostgreSQL writer is async)
   let queue: Promise<void> = Promise.resolve();
   let lastReport = 0;
   // generation runs on worker threads (each chunk has its own random stream, so the data does
   // not depend on how many), writing here: generating and writing overlap
-  const workers = Array.from(
-    { length: generatorThreads },
-    (_, worker) =>
-      new Worker(new URL('./gen-worker-entry.mjs', import.meta.url), {
-        workerData: { opts, batchMessages, worker, workers: generatorThreads },
-      }),
-  );
+  let workers: Worker[] = [];
   try {
+    await writer.workspaces(plan.workspaceIds.map((id, i) => ({ id, name: `seed workspace ${i + 1}`, createdAt })));
+    workers = Array.from(
+      { length: generatorThreads },
+      (_, worker) =>
+        new Worker(new URL('./gen-worker-entry.mjs', import.meta.url), {
+          workerData: { opts, batchMessages, worker, workers: generatorThreads },
+        }),
+    );
     await Promise.all(
       workers.map(
         (worker) =>
@@ -94,7 +87,6 @@ export async function seedData(
     await queue.catch(() => undefined);
     await writer.finish();
   }
-  onProgress?.(totals.messages, totals.messages);
   return {
     conversations: totals.conversations,
     messages: totals.messages,
