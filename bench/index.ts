@@ -1,31 +1,30 @@
 /**
- * npm run bench -- [--scenario get,list,fanout,search,deep-cursor,total,delete-big,append] [--engine sqlite,postgres]
- *                  [--quick] [--rounds N] [--out DIR] [--md FILE] [run.ts or scale.ts options]
+ * npm run bench -- [--scenario get,list,fanout,seed,search,deep-cursor,total,delete-big,append]
+ *                  [--engine sqlite,postgres] [--quick] [--rounds N] [--out DIR] [--md FILE|none]
+ *                  [--duration S] [--connections C] [--conversations N] [--targets a,b] [--size 1m|100k|quick]
  *
- * One entry for every benchmark: the HTTP peer scenarios (get, list, fanout) run in bench/run.ts,
- * the scale scenarios (search, deep-cursor, total, delete-big, append, on the 1 M-message dataset)
- * in bench/scale.ts. Without --scenario both run, all scenarios, on both engines.
+ * The one entry for every benchmark, all on one harness (bench/harness.ts): the HTTP scenarios
+ * (get, list: bench/http.ts), fan-out over Redis (bench/lib/fanout.ts), the bulk load (seed:
+ * bench/seed.ts, SQLite) and the scale scenarios on the 1 M-message dataset (bench/scale.ts).
+ * Without --scenario every one runs, on both engines. Each prints its table and a verdict per
+ * row against its goal, refreshes its section of bench/RESULTS.md and writes its JSON to
+ * bench/out/ (ignored by git). The exit code is 0 when every run completed, whatever the verdicts.
  */
-import { spawnSync } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const HTTP = ['get', 'list', 'fanout'];
-const SCALE = ['search', 'deep-cursor', 'total', 'delete-big', 'append'];
-const COMMON = ['engine', 'quick', 'rounds', 'out', 'md'];
-const HTTP_ONLY = ['duration', 'connections', 'conversations', 'targets'];
-const SCALE_ONLY = ['size'];
+import { defaultMarkdown, defaultOutDir, type ReportSink, type Verdict, verdictText } from './harness.js';
+import { HTTP_SCENARIOS, httpSettings, runHttp } from './http.js';
+import { runFanoutScenario } from './lib/fanout.js';
+import { runScale, SCALE_SCENARIOS, scaleSettings } from './scale.js';
+import { runSeed, seedSettings } from './seed.js';
 
 const { values } = parseArgs({
   options: {
     scenario: { type: 'string' },
     engine: { type: 'string', default: 'sqlite,postgres' },
-    quick: { type: 'boolean' },
+    quick: { type: 'boolean', default: false },
     rounds: { type: 'string' },
-    out: { type: 'string' },
-    md: { type: 'string' },
+    out: { type: 'string', default: defaultOutDir },
+    md: { type: 'string', default: defaultMarkdown },
     duration: { type: 'string' },
     connections: { type: 'string' },
     conversations: { type: 'string' },
@@ -34,45 +33,58 @@ const { values } = parseArgs({
   },
 });
 
-const wanted = values.scenario ? values.scenario.split(',').map((s) => s.trim()) : [...HTTP, ...SCALE];
-const unknown = wanted.filter((s) => !HTTP.includes(s) && !SCALE.includes(s));
+const HTTP = HTTP_SCENARIOS.map((s) => s.name);
+const SCALE = SCALE_SCENARIOS.map((s) => s.name);
+const KNOWN = [...HTTP, 'fanout', 'seed', ...SCALE];
+const wanted = values.scenario ? values.scenario.split(',').map((s) => s.trim()) : KNOWN;
+const unknown = wanted.filter((s) => !KNOWN.includes(s));
 if (unknown.length > 0) {
-  console.error(`unknown scenario(s) ${unknown.join(', ')}; known: ${[...HTTP, ...SCALE].join(', ')}`);
+  console.error(`unknown scenario(s) ${unknown.join(', ')}; known: ${KNOWN.join(', ')}`);
   process.exit(2);
 }
+const engines = (values.engine as string).split(',').map((e) => e.trim());
+const badEngine = engines.filter((e) => e !== 'sqlite' && e !== 'postgres');
+if (badEngine.length > 0) {
+  console.error(`unknown engine(s) ${badEngine.join(', ')}; known: sqlite, postgres`);
+  process.exit(2);
+}
+const quick = values.quick === true;
+const sink: ReportSink = {
+  outDir: values.out as string,
+  markdown: values.md === 'none' ? null : (values.md as string),
+  date: new Date().toISOString(),
+};
 
-function forward(names: string[]): string[] {
-  const out: string[] = [];
-  for (const name of names) {
-    const v = (values as Record<string, string | boolean | undefined>)[name];
-    if (v === true) out.push(`--${name}`);
-    else if (typeof v === 'string') out.push(`--${name}`, v);
+async function main(): Promise<void> {
+  const verdicts: Verdict[] = [];
+  const http = HTTP_SCENARIOS.filter((s) => wanted.includes(s.name));
+  if (http.length > 0) {
+    const settings = httpSettings(quick, {
+      rounds: values.rounds,
+      durationS: values.duration,
+      connections: values.connections,
+      conversations: values.conversations,
+      targets: values.targets,
+    });
+    verdicts.push(...(await runHttp(http, engines, settings, sink)));
   }
-  return out;
+  if (wanted.includes('fanout')) verdicts.push(...(await runFanoutScenario(quick, sink)));
+  if (wanted.includes('seed') && engines.includes('sqlite')) {
+    verdicts.push(...(await runSeed(seedSettings(quick, { size: values.size, rounds: values.rounds }), sink)));
+  }
+  const scale = SCALE_SCENARIOS.filter((s) => wanted.includes(s.name));
+  if (scale.length > 0) {
+    const settings = scaleSettings(quick, { size: values.size, rounds: values.rounds });
+    verdicts.push(...(await runScale(scale, engines as Array<'sqlite' | 'postgres'>, settings, sink)));
+  }
+  console.log('\nverdicts:');
+  for (const v of verdicts) console.log(`  ${verdictText(v)}`);
+  const missed = verdicts.filter((v) => v.pass === false).length;
+  console.log(missed === 0 ? 'every judged goal met' : `${missed} judged goal(s) not met`);
+  console.log(`per-run JSON in ${sink.outDir}`);
 }
 
-function run(script: string, scenarios: string[], own: string[]): number {
-  if (scenarios.length === 0) return 0;
-  const args = [
-    '--import',
-    'tsx',
-    path.join(here, script),
-    '--scenario',
-    scenarios.join(','),
-    ...forward([...COMMON, ...own]),
-  ];
-  return spawnSync(process.execPath, args, { stdio: 'inherit' }).status ?? 1;
-}
-
-const http = run(
-  'run.ts',
-  wanted.filter((s) => HTTP.includes(s)),
-  HTTP_ONLY,
-);
-const scale = run(
-  'scale.ts',
-  wanted.filter((s) => SCALE.includes(s)),
-  SCALE_ONLY,
-);
-// a missed target is reported in the output and RESULTS.md; the exit code says whether every run completed and met its targets
-process.exit(http || scale);
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,12 +1,29 @@
 /**
- * The load generator, in its own process (pinned to its own core by run.ts): C keep-alive
+ * The load generator, in its own process (pinned to its own core by the harness): C keep-alive
  * connections through an undici Pool, each connection a loop of one request at a time, for a
  * fixed duration or a fixed count. Every body is read in full. Latencies are per request.
  */
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
-import { percentile } from './lib/stats.js';
-import type { LoadResult, RequestSpec } from './lib/types.js';
+import { percentile } from './harness.js';
+
+export interface RequestSpec {
+  method: 'GET';
+  path: string;
+}
+
+export interface LoadResult {
+  requests: number;
+  errors: number;
+  /** First non-2xx status or error message seen, for diagnosis. */
+  firstError: string | null;
+  durationMs: number;
+  rps: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+}
 
 export interface LoadJob {
   type: 'run';

@@ -1,88 +1,35 @@
 /**
- * npm run bench:scale -- [--scenario search,deep-cursor,total,delete-big,append] [--engine sqlite,postgres]
- *                        [--size 1m|quick] [--quick] [--rounds N] [--md FILE] [--out DIR]
- *
- * Latency and throughput at scale (1 M messages). Three targets on the same cached dataset:
- * Parley over HTTP, the node:http peer running the same SQL (bench/lib/scale-ops.ts), and the raw
- * peer (the same ops, no HTTP) — rounds alternate, the order flipping each round; servers pinned
- * to core 0 and this driver to core 1 where taskset exists. Medians over rounds of p50/p95/p99.
+ * The scale scenarios (search, deep-cursor, total, delete-big, append) on the 1 M-message dataset
+ * (bench/lib/scale-datasets.ts, built by `parley seed-data`'s own code and cached). Three targets
+ * on the same data: Parley over HTTP, the node:http peer running the same SQL
+ * (bench/lib/scale-ops.ts), and the raw peer (the same ops, no HTTP, in the peer's process). The
+ * harness alternates rounds after a warm-up round; medians of p50/p95/p99 over rounds; the first
+ * read of each part is checked to give the same rows on Parley and the node:http peer.
  */
-import { type ChildProcess, execFileSync, fork } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { Pool } from 'undici';
+import { Pool, request } from 'undici';
+import {
+  alternate,
+  assertSameAnswers,
+  fmt,
+  LOAD_CORE,
+  median,
+  percentile,
+  pin,
+  pinningNote,
+  type ReportSink,
+  type RoundRow,
+  report,
+  type Server,
+  startServer,
+  stop,
+  type Verdict,
+} from './harness.js';
 import { prepareScale, type ScaleDataset, type SizeName } from './lib/scale-datasets.js';
 import { type Call, type Part, SCALE_SCENARIOS, type ScaleScenario } from './lib/scale-scenarios.js';
-import { median, percentile } from './lib/stats.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const { values: args } = parseArgs({
-  options: {
-    scenario: { type: 'string' },
-    engine: { type: 'string', default: 'sqlite,postgres' },
-    size: { type: 'string' },
-    quick: { type: 'boolean', default: false },
-    rounds: { type: 'string' },
-    out: { type: 'string', default: path.join(here, 'results') },
-    md: { type: 'string', default: path.join(here, 'RESULTS.md') },
-  },
-});
-const quick = args.quick === true;
-const size = (args.size ?? (quick ? 'quick' : '1m')) as SizeName;
-const rounds = Number(args.rounds ?? (quick ? 2 : 3));
-const scenarios = pick(SCALE_SCENARIOS, args.scenario);
-const engines = (args.engine as string).split(',') as Array<'sqlite' | 'postgres'>;
-
-function pick(all: ScaleScenario[], csv: string | undefined): ScaleScenario[] {
-  if (!csv || csv === 'all') return all;
-  return csv.split(',').map((n) => {
-    const s = all.find((x) => x.name === n.trim());
-    if (!s) throw new Error(`unknown scenario ${n}; known: ${all.map((x) => x.name).join(', ')}`);
-    return s;
-  });
-}
-
-const pinning = (() => {
-  try {
-    execFileSync('which', ['taskset'], { stdio: 'ignore' });
-    return os.availableParallelism() >= 2;
-  } catch {
-    return false;
-  }
-})();
-const pin = (pid: number | undefined, core: number) => {
-  if (pinning && pid !== undefined)
-    execFileSync('taskset', ['-a', '-p', '-c', String(core), String(pid)], { stdio: 'ignore' });
-};
-
-function start(script: string, options: unknown): Promise<{ child: ChildProcess; url: string }> {
-  const child = fork(path.join(here, script), [JSON.stringify(options)], {
-    execArgv: ['--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  return new Promise((resolve, reject) => {
-    child.once('message', (m: { type?: string; url?: string }) => {
-      if (m.type === 'ready' && m.url) {
-        pin(child.pid, 0);
-        resolve({ child, url: m.url });
-      } else reject(new Error(`${script}: ${JSON.stringify(m)}`));
-    });
-    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
-  });
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.send({ type: 'stop' });
-  const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-  await exited;
-  clearTimeout(t);
-}
+export { SCALE_SCENARIOS };
 
 interface Sample {
   latencies: number[];
@@ -145,52 +92,75 @@ interface PartResult {
   description: string;
   concurrency: number;
   calls: number;
-  perTarget: Record<TargetName, { p50: number; p95: number; p99: number; perSecond: number; rounds: number[][] }>;
+  perTarget: Record<
+    TargetName,
+    { p50: number; p95: number; p99: number; perSecond: number; cpuUsPerOp: number; rounds: number[][] }
+  >;
   ratios: { parleyNodeHttpP50: number; parleyRawP50: number; parleyNodeHttpThroughput: number };
+}
+
+/** The rows a list/search answer holds, in order, and its total: what both HTTP sides must agree on. */
+async function listAnswer(url: string, call: Call): Promise<unknown> {
+  const res = await request(url + call.http.path, { headers: { authorization: `Bearer ${call.key}` } });
+  const text = await res.body.text();
+  if (res.statusCode !== 200) throw new Error(`${res.statusCode} ${call.http.path}: ${text.slice(0, 300)}`);
+  const body = JSON.parse(text) as { data: Array<{ id: string }>; meta?: { total?: unknown } };
+  return { ids: body.data.map((d) => d.id), total: body.meta?.total ?? null };
 }
 
 async function measurePart(
   part: Part,
   ds: ScaleDataset,
-  parleyUrl: string,
-  peer: { child: ChildProcess; url: string },
+  parley: Server,
+  peer: Server,
+  rounds: number,
 ): Promise<PartResult> {
-  const stats: Record<TargetName, Array<{ p50: number; p95: number; p99: number; perSecond: number }>> = {
-    parley: [],
-    'node-http': [],
-    raw: [],
-  };
-  const kept: Record<TargetName, number[][]> = { parley: [], 'node-http': [], raw: [] };
-  for (let round = 1; round <= rounds + 1; round++) {
-    const order = round % 2 === 1 ? [...TARGETS] : [...TARGETS].reverse();
-    for (const t of order) {
-      const calls = part.setup ? await part.setup(ds, t, round) : part.calls;
-      const s =
-        t === 'raw'
-          ? await overRaw(peer.child, calls, part.concurrency)
-          : await overHttp(t === 'parley' ? parleyUrl : peer.url, calls, part.concurrency);
-      if (round === 1) continue; // warm-up round: caches, statement caches, JIT
-      const sorted = Float64Array.from(s.latencies).sort();
-      stats[t].push({
-        p50: percentile(sorted, 50),
-        p95: percentile(sorted, 95),
-        p99: percentile(sorted, 99),
-        perSecond: (s.latencies.length / s.durationMs) * 1000,
-      });
-      kept[t].push([...sorted].map((x) => Math.round(x * 1000) / 1000));
-      process.stderr.write(
-        `  ${part.name} round ${round - 1} ${t.padEnd(9)} p50 ${percentile(sorted, 50).toFixed(2)} ms  p95 ${percentile(sorted, 95).toFixed(2)} ms  ${((s.latencies.length / s.durationMs) * 1000).toFixed(0)}/s\n`,
-      );
-    }
+  const first = part.calls.find((c) => c.http.method === 'GET');
+  if (first) {
+    assertSameAnswers(first.http.path, [
+      { target: 'parley', data: await listAnswer(parley.url, first) },
+      { target: 'node-http', data: await listAnswer(peer.url, first) },
+    ]);
   }
-  const med = (t: TargetName, k: 'p50' | 'p95' | 'p99' | 'perSecond') => median(stats[t].map((x) => x[k]));
-  const perRoundRatio = (f: (i: number) => number) => median(stats.parley.map((_, i) => f(i)));
+  const targets = [
+    { name: 'parley' as const, kind: 'parley' as const, pid: parley.child.pid },
+    { name: 'node-http' as const, kind: 'peer' as const, pid: peer.child.pid },
+    { name: 'raw' as const, kind: 'peer' as const, pid: peer.child.pid },
+  ];
+  const kept: Record<TargetName, number[][]> = { parley: [], 'node-http': [], raw: [] };
+  // the first round warms caches, statement caches and the JIT, and is not kept
+  const rows = await alternate(targets, { rounds, warmups: 1, label: part.name }, async (t, round) => {
+    const calls = part.setup ? await part.setup(ds, t.name, round) : part.calls;
+    const s =
+      t.name === 'raw'
+        ? await overRaw(peer.child, calls, part.concurrency)
+        : await overHttp(t.name === 'parley' ? parley.url : peer.url, calls, part.concurrency);
+    const sorted = Float64Array.from(s.latencies).sort();
+    if (round >= 1) kept[t.name].push([...sorted].map((x) => Math.round(x * 1000) / 1000));
+    return {
+      ops: s.latencies.length,
+      durationMs: s.durationMs,
+      figures: { p50: percentile(sorted, 50), p95: percentile(sorted, 95), p99: percentile(sorted, 99) },
+    };
+  });
+  const of = (t: TargetName) => rows.filter((r) => r.target === t);
+  const med = (t: TargetName, k: 'p50' | 'p95' | 'p99') => median(of(t).map((r) => r.figures?.[k] ?? Number.NaN));
+  const perRound = (f: (a: RoundRow, b: RoundRow) => number, other: TargetName) =>
+    median(of('parley').map((a, i) => (of(other)[i] ? f(a, of(other)[i] as RoundRow) : Number.NaN)));
   const perTarget = Object.fromEntries(
     TARGETS.map((t) => [
       t,
-      { p50: med(t, 'p50'), p95: med(t, 'p95'), p99: med(t, 'p99'), perSecond: med(t, 'perSecond'), rounds: kept[t] },
+      {
+        p50: med(t, 'p50'),
+        p95: med(t, 'p95'),
+        p99: med(t, 'p99'),
+        perSecond: median(of(t).map((r) => r.perSecond)),
+        cpuUsPerOp: median(of(t).map((r) => r.cpuUsPerOp)),
+        rounds: kept[t],
+      },
     ]),
   ) as PartResult['perTarget'];
+  const p50 = (r: RoundRow) => r.figures?.p50 ?? Number.NaN;
   return {
     part: part.name,
     description: part.description,
@@ -198,125 +168,82 @@ async function measurePart(
     calls: part.calls.length || (part.setup ? -1 : 0),
     perTarget,
     ratios: {
-      parleyNodeHttpP50: perRoundRatio(
-        (i) => (stats.parley[i]?.p50 ?? Number.NaN) / (stats['node-http'][i]?.p50 ?? Number.NaN),
-      ),
-      parleyRawP50: perRoundRatio((i) => (stats.parley[i]?.p50 ?? Number.NaN) / (stats.raw[i]?.p50 ?? Number.NaN)),
-      parleyNodeHttpThroughput: perRoundRatio(
-        (i) => (stats.parley[i]?.perSecond ?? Number.NaN) / (stats['node-http'][i]?.perSecond ?? Number.NaN),
-      ),
+      parleyNodeHttpP50: perRound((a, b) => p50(a) / p50(b), 'node-http'),
+      parleyRawP50: perRound((a, b) => p50(a) / p50(b), 'raw'),
+      parleyNodeHttpThroughput: perRound((a, b) => a.perSecond / b.perSecond, 'node-http'),
     },
   };
 }
 
-const f2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : 'n/a');
-
-function markdown(
-  engine: string,
-  sc: ScaleScenario,
-  parts: PartResult[],
-  verdicts: string[],
-  ds: ScaleDataset,
-  date: string,
-) {
-  const m = `${os.availableParallelism()} cores (${os.cpus()[0]?.model ?? '?'}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
-  const lines = [
-    `### ${engine} / ${sc.name} (scale)`,
-    '',
-    `${sc.description}.`,
-    '',
-    `- Date: ${date}; machine: ${m}; load average after: ${os
-      .loadavg()
-      .map((x) => x.toFixed(2))
-      .join(' ')}`,
-    `- Data: \`parley seed-data\` size ${ds.size} (${ds.opts.workspaces} workspaces, ${ds.opts.conversations.toLocaleString('en')} conversations, ~${ds.opts.messages.toLocaleString('en')} messages, seed ${ds.opts.seed}); largest workspace ${ds.conversationsPerWorkspace[0]?.toLocaleString('en')} conversations`,
-    `- ${rounds} measured rounds after a warm-up round, target order flipping each round; ${pinning ? 'servers on core 0, driver on core 1 (taskset)' : 'not pinned'}`,
-    '',
-    '| part | target | p50 ms | p95 ms | p99 ms | per s |',
-    '|---|---|---:|---:|---:|---:|',
-    ...parts.flatMap((p) =>
-      TARGETS.map(
-        (t) =>
-          `| ${p.part} | ${t} | ${f2(p.perTarget[t].p50)} | ${f2(p.perTarget[t].p95)} | ${f2(p.perTarget[t].p99)} | ${p.perTarget[t].perSecond.toFixed(0)} |`,
-      ),
-    ),
-    '',
-    '| part | parley/node-http p50 | parley/raw p50 | parley/node-http throughput |',
-    '|---|---:|---:|---:|',
-    ...parts.map(
-      (p) =>
-        `| ${p.part} | ${f2(p.ratios.parleyNodeHttpP50)}x | ${f2(p.ratios.parleyRawP50)}x | ${f2(p.ratios.parleyNodeHttpThroughput)}x |`,
-    ),
-    '',
-    ...verdicts.map((v) => `- ${v}`),
-    '',
-  ];
-  return lines.join('\n');
+export interface ScaleSettings {
+  size: SizeName;
+  rounds: number;
 }
 
-function writeSection(file: string, key: string, section: string): void {
-  const a0 = `<!-- bench:${key}:start -->`;
-  const b0 = `<!-- bench:${key}:end -->`;
-  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Parley benchmark results\n';
-  const block = `${a0}\n${section}${b0}\n`;
-  const a = text.indexOf(a0);
-  const b = text.indexOf(b0);
-  text = a >= 0 && b > a ? text.slice(0, a) + block + text.slice(b + b0.length + 1) : `${text.trimEnd()}\n\n${block}`;
-  writeFileSync(file, text);
+export function scaleSettings(quick: boolean, o: { size?: string; rounds?: string }): ScaleSettings {
+  const size = (o.size ?? (quick ? 'quick' : '1m')) as SizeName;
+  const rounds = Number(o.rounds ?? (quick ? 2 : 3));
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error('--rounds must be a positive whole number');
+  return { size, rounds };
 }
 
-async function main(): Promise<void> {
-  pin(process.pid, 1);
-  const date = new Date().toISOString();
-  const missed: string[] = [];
+/** Runs the chosen scale scenarios on the chosen engines; returns every verdict. */
+export async function runScale(
+  scenarios: ScaleScenario[],
+  engines: Array<'sqlite' | 'postgres'>,
+  settings: ScaleSettings,
+  sink: ReportSink,
+): Promise<Verdict[]> {
+  pin(process.pid, LOAD_CORE);
+  const out: Verdict[] = [];
   for (const engine of engines) {
-    const ds = await prepareScale(engine, size);
-    const parley = await start('servers/parley.ts', { databaseUrl: ds.databaseUrl, log: 'silent' });
+    const ds = await prepareScale(engine, settings.size);
+    const parley = await startServer('parley', 'parley', 'servers/parley.ts', {
+      databaseUrl: ds.databaseUrl,
+      log: 'silent',
+    });
     // after Parley: it creates the cursor secret the peer verifies cursors with
-    const peer = await start('servers/peer-scale.ts', { databaseUrl: ds.databaseUrl });
+    const peer = await startServer('node-http', 'peer', 'servers/peer-scale.ts', { databaseUrl: ds.databaseUrl });
     try {
       for (const sc of scenarios) {
         const parts: PartResult[] = [];
-        for (const part of await sc.parts(ds, parley.url)) parts.push(await measurePart(part, ds, parley.url, peer));
+        for (const part of await sc.parts(ds, parley.url))
+          parts.push(await measurePart(part, ds, parley, peer, settings.rounds));
         const verdicts = sc.judge(engine, parts);
-        for (const v of verdicts) if (v.startsWith('NOT MET')) missed.push(`${engine}/${sc.name}: ${v}`);
-        console.log(`\n${engine} / ${sc.name}`);
-        for (const p of parts) {
-          for (const t of TARGETS) {
-            const s = p.perTarget[t];
-            console.log(
-              `  ${p.part.padEnd(22)} ${t.padEnd(9)} p50 ${f2(s.p50)}  p95 ${f2(s.p95)}  p99 ${f2(s.p99)}  ${s.perSecond.toFixed(0)}/s`,
-            );
-          }
-        }
-        for (const v of verdicts) console.log(`  ${v}`);
-        const record = {
-          date,
-          engine,
-          scenario: sc.name,
-          size,
-          rounds,
-          pinned: pinning,
-          machine: { cpus: os.availableParallelism(), loadavg: os.loadavg() },
-          dataset: { ...ds.opts, largest: ds.conversationsPerWorkspace[0], seedReport: ds.seedReport },
-          parts,
+        out.push(...verdicts);
+        report(sink, {
+          key: `${engine}:scale-${sc.name}`,
+          title: `${engine} / ${sc.name} (scale)`,
+          description: sc.description,
+          facts: [
+            `Data: \`parley seed-data\` size ${ds.size} (${ds.opts.workspaces} workspaces, ${ds.opts.conversations.toLocaleString('en')} conversations, ~${ds.opts.messages.toLocaleString('en')} messages, seed ${ds.opts.seed}); largest workspace ${ds.conversationsPerWorkspace[0]?.toLocaleString('en')} conversations`,
+            `${settings.rounds} measured rounds after a warm-up round, target order flipping each round; ${pinningNote}`,
+          ],
+          table: {
+            head: ['part', 'target', 'p50 ms', 'p95 ms', 'p99 ms', 'per s', 'CPU us/op'],
+            rows: parts.flatMap((p) =>
+              TARGETS.map((t) => [
+                p.part,
+                t,
+                fmt(p.perTarget[t].p50),
+                fmt(p.perTarget[t].p95),
+                fmt(p.perTarget[t].p99),
+                fmt(p.perTarget[t].perSecond, 0),
+                fmt(p.perTarget[t].cpuUsPerOp, 0),
+              ]),
+            ),
+          },
           verdicts,
-        };
-        mkdirSync(args.out as string, { recursive: true });
-        writeFileSync(
-          path.join(args.out as string, `${date.slice(0, 10)}-scale-${engine}-${sc.name}.json`),
-          `${JSON.stringify(record, null, 1)}\n`,
-        );
-        writeSection(args.md as string, `${engine}:scale-${sc.name}`, markdown(engine, sc, parts, verdicts, ds, date));
+          record: {
+            settings,
+            dataset: { ...ds.opts, largest: ds.conversationsPerWorkspace[0], seedReport: ds.seedReport },
+            parts,
+          },
+        });
       }
     } finally {
       await Promise.all([stop(parley.child), stop(peer.child)]);
     }
   }
-  console.log(missed.length ? `\ntargets not met:\n${missed.join('\n')}` : '\nall judged targets met');
+  return out;
 }
-
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});

@@ -6,17 +6,23 @@
  * process). Then N idle sockets are opened on A and A's memory after a full GC is compared with
  * before: (delta RSS, delta heap used) / N.
  */
-import { type ChildProcess, fork } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { startRedis } from '../../packages/server/test/helpers/redis.js';
-import { median, percentile } from './stats.js';
-import type { ScenarioDef } from './types.js';
-
-const here = path.dirname(fileURLToPath(import.meta.url));
+import {
+  forkTs,
+  median,
+  nextMessage,
+  percentile,
+  type ReportSink,
+  report,
+  stop,
+  type Verdict,
+  verdict,
+} from '../harness.js';
+import { startRedis } from './redis.js';
 
 export interface FanoutSettings {
   subscribers: number;
@@ -42,37 +48,13 @@ interface Server {
   adminKey: string | null;
 }
 
-function once<T>(child: ChildProcess, type: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const onMsg = (m: { type?: string }) => {
-      if (m.type !== type) return;
-      child.off('message', onMsg);
-      child.off('exit', onExit);
-      resolve(m as T);
-    };
-    const onExit = (code: number | null) => reject(new Error(`bench server exited (${code}) before '${type}'`));
-    child.on('message', onMsg);
-    child.once('exit', onExit);
-  });
-}
-
 async function startServer(options: Record<string, unknown>): Promise<Server> {
-  const child = fork(path.join(here, '../servers/parley-live.ts'), [JSON.stringify(options)], {
-    execArgv: ['--import', 'tsx', '--expose-gc'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const m = await once<{ url: string; adminKey: string | null }>(child, 'ready');
+  const child = forkTs('servers/parley-live.ts', [JSON.stringify(options)], { execArgv: ['--expose-gc'] });
+  const m = await nextMessage<{ url: string; adminKey: string | null }>(child, 'ready');
   return { child, url: m.url, adminKey: m.adminKey };
 }
 
-async function stopServer(s: Server): Promise<void> {
-  if (s.child.exitCode !== null) return;
-  const exited = new Promise((r) => s.child.once('exit', r));
-  s.child.send({ type: 'stop' });
-  const t = setTimeout(() => s.child.kill('SIGKILL'), 5000);
-  await exited;
-  clearTimeout(t);
-}
+const stopServer = (s: Server) => stop(s.child);
 
 interface Frame {
   type: string;
@@ -113,7 +95,7 @@ function subscribe(base: string, id: string, key: string, onEvent?: (f: Frame) =
 }
 
 const mem = async (s: Server) => {
-  const reply = once<{ rss: number; heapUsed: number; liveStreams: number }>(s.child, 'mem');
+  const reply = nextMessage<{ rss: number; heapUsed: number; liveStreams: number }>(s.child, 'mem');
   s.child.send({ type: 'mem' });
   return reply;
 };
@@ -196,36 +178,35 @@ export async function runFanout(settings: FanoutSettings): Promise<FanoutResult>
   }
 }
 
-/** Registered in SCENARIOS; bench/run.ts runs it on its own (it starts its own servers and Redis). */
-export const fanoutScenario: ScenarioDef = {
-  name: 'fanout',
-  description:
-    'one message appended on instance A reaches subscribers spread over A and B (two processes, shared Redis); idle-socket memory',
-  requests: () => [],
-  targets: {},
-  standalone: async ({ quick }) => {
-    const settings = quick
-      ? { subscribers: 20, messages: 10, idleSockets: 100 }
-      : { subscribers: 100, messages: 200, idleSockets: 1000 };
-    const r = await runFanout(settings);
-    const kib = (x: number) => (x / 1024).toFixed(1);
-    const lines = [
-      `### redis / fanout`,
-      '',
-      `One message appended on instance A (POST) reaches ${settings.subscribers} WebSocket subscribers, half on A and half on B (two Parley processes on one SQLite file, sharing a Redis the run starts); latency from sending the POST to each socket receiving the event, ${settings.messages} messages one after another (3 warm-up messages not counted), ${r.deliveries} deliveries. Then ${settings.idleSockets} idle sockets on A: A's RSS and heap used after a full GC (--expose-gc), before and after, divided by the sockets. Client and both servers share the machine (no pinning).`,
-      '',
-      `- Date: ${new Date().toISOString()}`,
-      `- Machine: ${os.availableParallelism()} cores, Node ${process.version}, load average ${os
-        .loadavg()
-        .map((x) => x.toFixed(2))
-        .join(' ')}`,
-      '',
-      '| delivery p50 ms | delivery p99 ms | max ms | POST p50 ms | goal p99 | RSS / idle socket | heap / idle socket |',
-      '|---:|---:|---:|---:|---|---:|---:|',
-      `| ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.max.toFixed(2)} | ${r.postP50.toFixed(2)} | <= 50 ms ${r.p99 <= 50 ? 'PASS' : 'MISS'} | ${kib(r.rssPerSocketBytes)} KiB | ${kib(r.heapPerSocketBytes)} KiB |`,
-      '',
-    ];
-    console.log(`\n${lines.join('\n')}`);
-    return { key: 'redis:fanout', markdown: lines.join('\n'), record: r, pass: r.p99 <= 50 };
-  },
-};
+/** Runs the fan-out scenario (it starts its own servers and Redis) and reports it. */
+export async function runFanoutScenario(quick: boolean, sink: ReportSink): Promise<Verdict[]> {
+  const settings = quick
+    ? { subscribers: 20, messages: 10, idleSockets: 100 }
+    : { subscribers: 100, messages: 200, idleSockets: 1000 };
+  const r = await runFanout(settings);
+  const kib = (x: number) => (x / 1024).toFixed(1);
+  const verdicts = [verdict('delivery p99', r.p99, ' ms', { op: '<=', value: 50 })];
+  report(sink, {
+    key: 'redis:fanout',
+    title: 'redis / fanout',
+    description: `one message appended on instance A (POST) reaches ${settings.subscribers} WebSocket subscribers, half on A and half on B (two Parley processes on one SQLite file, sharing a Redis the run starts); then ${settings.idleSockets} idle sockets on A`,
+    facts: [
+      `Latency from sending the POST to each socket receiving the event, ${settings.messages} messages one after another (3 warm-up messages not counted), ${r.deliveries} deliveries`,
+      "Idle sockets: A's RSS and heap used after a full GC (--expose-gc), before and after, divided by the sockets; client and both servers share the machine (no pinning)",
+    ],
+    table: {
+      head: [
+        'delivery p50 ms',
+        'delivery p99 ms',
+        'max ms',
+        'POST p50 ms',
+        'RSS / idle socket KiB',
+        'heap / idle socket KiB',
+      ],
+      rows: [[r.p50, r.p99, r.max, r.postP50, kib(r.rssPerSocketBytes), kib(r.heapPerSocketBytes)]],
+    },
+    verdicts,
+    record: r,
+  });
+  return verdicts;
+}

@@ -7,13 +7,14 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
+import type pg from 'pg';
 import { startProgress } from '../../packages/server/src/cli/progress.js';
 import { systemClock } from '../../packages/server/src/clock.js';
 import { SeedGenerator, type SeedOptions } from '../../packages/server/src/seed/generator.js';
 import { seedData } from '../../packages/server/src/seed/run.js';
 import { KeysService } from '../../packages/server/src/services/keys.js';
 import { openStore } from '../../packages/server/src/store/open.js';
+import { pgAdmin, databaseUrl as pgDatabaseUrl } from './pg-admin.js';
 
 const dataDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '.data');
 
@@ -35,18 +36,6 @@ export interface ScaleDataset {
   seedReport: unknown;
 }
 
-export const PG_ADMIN_URL = process.env.PARLEY_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-
-async function pgAdmin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: PG_ADMIN_URL });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
-
 export async function prepareScale(engine: 'sqlite' | 'postgres', size: SizeName, seed = 1): Promise<ScaleDataset> {
   mkdirSync(dataDir, { recursive: true });
   const opts: SeedOptions = { ...SIZES[size], seed, now: Date.UTC(2026, 10, 1) };
@@ -56,11 +45,7 @@ export async function prepareScale(engine: 'sqlite' | 'postgres', size: SizeName
   const expected = plan.plan.reduce((a, b) => a + b, 0);
   let databaseUrl: string;
   if (engine === 'sqlite') databaseUrl = `sqlite:${path.join(dataDir, `${key}.db`)}`;
-  else {
-    const u = new URL(PG_ADMIN_URL);
-    u.pathname = `/parley_bench_${size}${seed === 1 ? '' : `_s${seed}`}`;
-    databaseUrl = u.toString();
-  }
+  else databaseUrl = pgDatabaseUrl(`parley_bench_${size}${seed === 1 ? '' : `_s${seed}`}`);
   // complete = every generated conversation is there (a load cut short is rebuilt)
   const complete = async (): Promise<boolean> => {
     if (engine === 'sqlite') {
@@ -96,11 +81,11 @@ export async function prepareScale(engine: 'sqlite' | 'postgres', size: SizeName
     try {
       const bar = startProgress({ unit: 'messages', total: opts.messages, enabled: size !== 'quick' });
       try {
+        // the bulk loader refreshes the statistics when it finishes
         seedReport = await seedData(store, opts, { onProgress: (done, total) => bar.update(done, total) });
       } finally {
         bar.stop();
       }
-      if (engine === 'sqlite') (store as unknown as { raw: import('better-sqlite3').Database }).raw.exec('ANALYZE');
     } finally {
       await store.close();
     }

@@ -8,6 +8,7 @@ import { openBulkLoader } from '../../packages/server/src/seed/bulk-load.js';
 import type { SeedConversation } from '../../packages/server/src/seed/generator.js';
 import { LANGUAGES } from '../../packages/server/src/seed/vocabulary.js';
 import { openStore } from '../../packages/server/src/store/open.js';
+import { type Verdict, verdict } from '../harness.js';
 import type { ScaleDataset } from './scale-datasets.js';
 import type { OpName } from './scale-ops.js';
 
@@ -43,7 +44,7 @@ export interface ScaleScenario {
   name: string;
   description: string;
   parts(ds: ScaleDataset, parleyUrl: string): Promise<Part[]>;
-  judge(engine: string, parts: PartStats[]): string[];
+  judge(engine: string, parts: PartStats[]): Verdict[];
 }
 
 /**
@@ -92,7 +93,6 @@ async function getJson(
   return (await res.json()) as { data: Array<{ id: string }>; meta: { next_cursor: string | null } };
 }
 
-const met = (ok: boolean, text: string) => `${ok ? 'MET' : 'NOT MET'}: ${text}`;
 const p = (parts: PartStats[], name: string) => parts.find((x) => x.part === name);
 
 /** One conversation of `messages` messages and `tools` tool invocations, in the given workspace. */
@@ -151,9 +151,9 @@ export const SCALE_SCENARIOS: ScaleScenario[] = [
       const r = p(parts, 'search-rotating-ws')?.perTarget.parley;
       const l = p(parts, 'search-largest-ws')?.perTarget.parley;
       return [
-        met(!!r && r.p50 <= 10, `rotating workspaces p50 ${r?.p50.toFixed(2)} ms (target <= 10 ms)`),
-        met(!!r && r.p95 <= 40, `rotating workspaces p95 ${r?.p95.toFixed(2)} ms (target <= 40 ms)`),
-        met(!!l && l.p95 <= 100, `largest workspace p95 ${l?.p95.toFixed(2)} ms (target <= 100 ms)`),
+        verdict('rotating workspaces, Parley p50', r?.p50 ?? Number.NaN, ' ms', { op: '<=', value: 10 }),
+        verdict('rotating workspaces, Parley p95', r?.p95 ?? Number.NaN, ' ms', { op: '<=', value: 40 }),
+        verdict('largest workspace, Parley p95', l?.p95 ?? Number.NaN, ' ms', { op: '<=', value: 100 }),
       ];
     },
   },
@@ -216,11 +216,13 @@ export const SCALE_SCENARIOS: ScaleScenario[] = [
       const off = parts[2]?.perTarget.parley;
       const ratio = deep && first ? deep.p50 / first.p50 : Number.NaN;
       return [
-        met(
-          ratio <= 1.2,
-          `deep cursor page p50 ${deep?.p50.toFixed(2)} ms = ${ratio.toFixed(2)}x the first page (target <= 1.2x)`,
+        verdict('deep cursor page p50 / first page p50', ratio, 'x', { op: '<=', value: 1.2 }),
+        verdict(
+          'OFFSET at the same depth p50 / first page p50',
+          off && first ? off.p50 / first.p50 : Number.NaN,
+          'x',
+          null,
         ),
-        `measured: OFFSET at the same depth p50 ${off?.p50.toFixed(2)} ms = ${off && first ? (off.p50 / first.p50).toFixed(2) : 'n/a'}x the first page`,
       ];
     },
   },
@@ -248,10 +250,8 @@ export const SCALE_SCENARIOS: ScaleScenario[] = [
     judge(_engine, parts) {
       const raw = parts[0]?.perTarget.raw;
       return [
-        met(
-          !!raw && raw.p95 <= 1,
-          `counters read p50 ${raw?.p50.toFixed(3)} ms, p95 ${raw?.p95.toFixed(3)} ms (target <= 1 ms; the HTTP rows are a whole 1-row page with its total)`,
-        ),
+        // the HTTP rows are a whole 1-row page with its total; the goal is the counters read itself
+        verdict('counters read (raw) p95', raw?.p95 ?? Number.NaN, ' ms', { op: '<=', value: 1 }),
       ];
     },
   },
@@ -295,14 +295,8 @@ export const SCALE_SCENARIOS: ScaleScenario[] = [
       const s = parts[0];
       const limit = engine === 'sqlite' ? 20 : 10;
       return [
-        met(
-          !!s && (s.perTarget.parley?.p50 ?? Number.NaN) <= limit,
-          `p50 ${s?.perTarget.parley?.p50.toFixed(2)} ms (target <= ${limit} ms)`,
-        ),
-        met(
-          !!s && s.ratios.parleyRawP50 <= 1.3,
-          `${s?.ratios.parleyRawP50.toFixed(2)}x the raw SQL delete (target <= 1.3x)`,
-        ),
+        verdict('Parley delete p50', s?.perTarget.parley?.p50 ?? Number.NaN, ' ms', { op: '<=', value: limit }),
+        verdict('Parley p50 / raw SQL delete p50', s?.ratios.parleyRawP50 ?? Number.NaN, 'x', { op: '<=', value: 1.3 }),
       ];
     },
   },
@@ -341,17 +335,14 @@ export const SCALE_SCENARIOS: ScaleScenario[] = [
     judge(engine, parts) {
       const s = parts[0];
       const out = [
-        met(
-          !!s && s.ratios.parleyNodeHttpThroughput >= 0.5,
-          `${s?.ratios.parleyNodeHttpThroughput.toFixed(2)}x the node:http peer's appends/s (target >= 0.5x)`,
-        ),
+        verdict("Parley appends/s / the node:http peer's", s?.ratios.parleyNodeHttpThroughput ?? Number.NaN, 'x', {
+          op: '>=',
+          value: 0.5,
+        }),
       ];
       if (engine === 'sqlite')
         out.unshift(
-          met(
-            !!s && (s.perTarget.parley?.perSecond ?? Number.NaN) >= 4000,
-            `${s?.perTarget.parley?.perSecond.toFixed(0)} appends/s (target >= 4,000)`,
-          ),
+          verdict('Parley appends/s', s?.perTarget.parley?.perSecond ?? Number.NaN, '/s', { op: '>=', value: 4000 }),
         );
       return out;
     },

@@ -1,7 +1,7 @@
 /**
  * Parley as the benchmark runs it: the real createParley over an existing database, bootstrap
  * off, logs either silent or at info into /dev/null (so the cost of producing them is measured).
- * Forked by bench/run.ts; reports its URL over IPC.
+ * Forked by the bench harness; reports its URL over IPC.
  */
 import os from 'node:os';
 import pino from 'pino';

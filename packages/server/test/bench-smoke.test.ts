@@ -9,49 +9,85 @@ import { testEngines } from './helpers/harness.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
-// The benchmark is not a test; this only proves `npm run bench -- --quick` still runs end to end
-// and writes its results. No timing is asserted: ratios on a busy machine are whatever they are.
+interface Verdict {
+  scope: string;
+  label: string;
+  value: number;
+  spread?: { min: number; median: number; max: number; values: number[] };
+  goal: { op: string; value: number } | null;
+  pass: boolean | null;
+}
+
+/** Runs `npm run bench`'s entry with --quick into a temp folder; returns the folder's JSON by key. */
+function bench(
+  args: string[],
+  out: string,
+): { stdout: string; docs: Map<string, { verdicts: Verdict[]; record: any }> } {
+  const run = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', 'bench/index.ts', '--quick', ...args, '--out', out, '--md', path.join(out, 'RESULTS.md')],
+    { cwd: repoRoot, encoding: 'utf8', timeout: 240_000 },
+  );
+  assert.equal(run.status, 0, `bench failed:\n${run.stdout}\n${run.stderr}`);
+  const docs = new Map<string, { verdicts: Verdict[]; record: any }>();
+  for (const f of readdirSync(out).filter((x) => x.endsWith('.json'))) {
+    const doc = JSON.parse(readFileSync(path.join(out, f), 'utf8'));
+    docs.set(doc.key, doc);
+  }
+  return { stdout: run.stdout, docs };
+}
+
+/** The judged CPU verdict of Parley against a peer: a finite ratio per round, a goal, a boolean. */
+function assertJudgedCpu(verdicts: Verdict[], peer: string, goal: number): void {
+  const v = verdicts.find((x) => x.label.startsWith(`parley vs ${peer}, CPU`));
+  assert.ok(v, `a CPU verdict against ${peer}`);
+  assert.deepEqual(v.goal, { op: '>=', value: goal });
+  assert.equal(typeof v.pass, 'boolean');
+  assert.ok(v.spread && v.spread.values.length >= 2, 'one ratio per round');
+  for (const x of v.spread.values) assert.ok(Number.isFinite(x) && x > 0, `ratio ${x}`);
+  assert.ok(v.spread.min <= v.value && v.value <= v.spread.max);
+}
+
+// The benchmark is not a test; this proves `npm run bench -- --quick` still runs end to end on the
+// one harness: answers checked, rounds alternated, CPU read per round, a verdict per row, the
+// RESULTS.md sections and the JSON written. No timing is asserted.
 describe('bench smoke (--quick)', () => {
   // the bench child has 240 s of its own; the test gets more than the runner's default 120 s
-  it('runs every scenario and writes JSON with ratios and a RESULTS.md section', { timeout: 300_000 }, () => {
+  it('get, list, fanout and seed on SQLite: verdicts with their goals, JSON and RESULTS.md sections', {
+    timeout: 300_000,
+  }, () => {
     const out = mkdtempSync(path.join(os.tmpdir(), 'parley-bench-smoke-'));
     try {
-      const run = spawnSync(
-        process.execPath,
-        ['--import', 'tsx', 'bench/run.ts', '--quick', '--out', out, '--md', path.join(out, 'RESULTS.md')],
-        { cwd: repoRoot, encoding: 'utf8', timeout: 240_000 },
-      );
-      assert.equal(run.status, 0, `bench failed:\n${run.stdout}\n${run.stderr}`);
-      const files = readdirSync(out).filter((f) => f.endsWith('.json'));
-      assert.deepEqual(files.map((f) => f.replace(/^\d{4}-\d{2}-\d{2}-/, '')).sort(), [
-        'fanout.json',
-        'get.json',
-        'list.json',
-      ]);
-      const fanout = JSON.parse(
-        readFileSync(path.join(out, files.find((f) => f.endsWith('fanout.json')) ?? ''), 'utf8'),
-      );
-      const fr = fanout.runs[0].record;
+      const { stdout, docs } = bench(['--scenario', 'get,list,fanout,seed', '--engine', 'sqlite'], out);
+      assert.deepEqual([...docs.keys()].sort(), ['redis:fanout', 'sqlite:get', 'sqlite:list', 'sqlite:seed']);
+      const fr = docs.get('redis:fanout')?.record;
       assert.equal(fr.deliveries, fr.settings.subscribers * fr.settings.messages, 'every subscriber got every message');
       assert.equal(fr.liveStreamsOnA, fr.settings.idleSockets, 'the idle sockets were all live on A');
-      for (const f of files.filter((x) => !x.endsWith('fanout.json'))) {
-        const doc = JSON.parse(readFileSync(path.join(out, f), 'utf8'));
-        const runRecord = doc.runs[0];
-        assert.equal(runRecord.engine, 'sqlite');
-        assert.ok(runRecord.rows.length >= 2 * runRecord.targets.length, 'one row per target per round');
-        for (const row of runRecord.rows) assert.equal(row.errors, 0);
-        const judged = runRecord.ratios.find((r: { target: number | null }) => r.target !== null);
-        assert.ok(judged, 'a judged ratio');
-        assert.equal(judged.parley, 'parley');
-        assert.equal(judged.peer, 'node-http');
-        assert.ok(Number.isFinite(judged.median) && judged.median > 0);
-        assert.equal(typeof judged.pass, 'boolean');
+      for (const [key, goal] of [
+        ['sqlite:get', 0.85],
+        ['sqlite:list', 0.8],
+      ] as const) {
+        const doc = docs.get(key);
+        assert.ok(doc);
+        const targets = new Set(doc.record.rows.map((r: { target: string }) => r.target));
+        assert.deepEqual([...targets].sort(), ['node-http', 'parley', 'parley-info']);
+        for (const row of doc.record.rows)
+          assert.ok(row.ops > 0 && Number.isFinite(row.cpuUsPerOp), 'CPU per request read');
+        assertJudgedCpu(doc.verdicts, 'node-http', goal);
       }
+      const seed = docs.get('sqlite:seed');
+      assert.ok(seed);
+      const vs = seed.verdicts.find((v) => v.label.startsWith('seed-data / bare'));
+      assert.ok(vs && Number.isFinite(vs.value) && vs.value > 0 && typeof vs.pass === 'boolean');
       const md = readFileSync(path.join(out, 'RESULTS.md'), 'utf8');
-      assert.match(md, /<!-- bench:sqlite:get:start -->/);
-      assert.match(md, /<!-- bench:sqlite:list:start -->/);
-      assert.match(md, /<!-- bench:redis:fanout:start -->/);
-      assert.match(run.stdout, /ratio parley\/node-http: median/);
+      for (const key of ['sqlite:get', 'sqlite:list', 'redis:fanout', 'sqlite:seed']) {
+        assert.match(md, new RegExp(`<!-- bench:${key}:start -->`));
+      }
+      assert.match(
+        stdout,
+        /parley vs node-http, CPU per request \(node-http \/ parley\): [\d.]+x \(min [\d.]+, max [\d.]+\); goal >= 0.85x (MET|NOT MET)/,
+      );
+      assert.match(stdout, /^verdicts:$/m);
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
@@ -59,48 +95,24 @@ describe('bench smoke (--quick)', () => {
 });
 
 // PostgreSQL joins when the suite runs on it: its dataset, both peers (node:http + pg, Express + pg),
-// their answers checked equal to Parley's before any timing, and the engine's own targets judged.
+// their answers checked equal to Parley's before any timing, and the engine's own goals judged.
 if (testEngines().includes('postgres')) {
   describe('bench smoke (--quick, postgres)', () => {
-    it('runs both scenarios against the node-http and express peers and writes postgres sections', {
-      timeout: 300_000,
-    }, () => {
+    it('get and list against the node-http and express peers, with postgres sections', { timeout: 300_000 }, () => {
       const out = mkdtempSync(path.join(os.tmpdir(), 'parley-bench-smoke-pg-'));
       try {
-        const run = spawnSync(
-          process.execPath,
-          [
-            '--import',
-            'tsx',
-            'bench/run.ts',
-            '--quick',
-            '--engine',
-            'postgres',
-            '--out',
-            out,
-            '--md',
-            path.join(out, 'RESULTS.md'),
-          ],
-          { cwd: repoRoot, encoding: 'utf8', timeout: 240_000 },
-        );
-        assert.equal(run.status, 0, `bench failed:\n${run.stdout}\n${run.stderr}`);
-        // the get and list results (fanout is engine-independent and writes its own shape)
-        const files = readdirSync(out).filter((x) => /-(get|list)\.json$/.test(x));
-        assert.equal(files.length, 2, `get and list results in ${readdirSync(out).join(', ')}`);
-        for (const f of files) {
-          const runRecord = JSON.parse(readFileSync(path.join(out, f), 'utf8')).runs[0];
-          assert.equal(runRecord.engine, 'postgres');
-          for (const row of runRecord.rows) assert.equal(row.errors, 0);
-          const judged = runRecord.ratios.filter((r: { target: number | null }) => r.target !== null);
-          assert.deepEqual(judged.map((r: { peer: string; target: number }) => [r.peer, r.target]).sort(), [
-            ['express', 1.5],
-            ['node-http', 0.75],
-          ]);
+        const { stdout, docs } = bench(['--scenario', 'get,list', '--engine', 'postgres'], out);
+        assert.deepEqual([...docs.keys()].sort(), ['postgres:get', 'postgres:list']);
+        assertJudgedCpu(docs.get('postgres:get')?.verdicts ?? [], 'node-http', 0.8);
+        assertJudgedCpu(docs.get('postgres:list')?.verdicts ?? [], 'node-http', 0.75);
+        for (const doc of docs.values()) {
+          const express = doc.verdicts.find((v) => v.label.startsWith('parley vs express, throughput'));
+          assert.deepEqual(express?.goal, { op: '>=', value: 1.5 });
         }
         const md = readFileSync(path.join(out, 'RESULTS.md'), 'utf8');
         assert.match(md, /<!-- bench:postgres:get:start -->/);
         assert.match(md, /<!-- bench:postgres:list:start -->/);
-        assert.match(run.stdout, /ratio parley\/express: median/);
+        assert.match(stdout, /parley vs express, throughput \(parley \/ express\)/);
       } finally {
         rmSync(out, { recursive: true, force: true });
       }

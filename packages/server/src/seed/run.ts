@@ -12,41 +12,32 @@ export interface SeedReport {
   largestWorkspace: { id: string; conversations: number };
 }
 
-/** Fills the store with generated data in batches of about `batchMessages` messages. */
-export async function seedData(
-  store: Store,
+export interface GenerateOptions {
+  /** Messages per batch, about. */
+  batchMessages?: number;
+  /** Worker threads generating (and analyzing for search) while the caller writes. */
+  generatorThreads?: number;
+}
+
+/**
+ * Generates the data set on worker threads (each chunk has its own random stream, so the data
+ * does not depend on how many) and hands the batches to `write` one after another, in arrival
+ * order: generating overlaps writing, and a generator waits when it is a few batches ahead.
+ */
+export async function generateBatches(
   opts: SeedOptions,
-  {
-    batchMessages = 10_000,
-    generatorThreads = 2,
-    onProgress,
-  }: {
-    batchMessages?: number;
-    generatorThreads?: number;
-    /** Called with the messages written so far and the planned total, a few times a second. */
-    onProgress?: (messages: number, plannedMessages: number) => void;
-  } = {},
-): Promise<SeedReport> {
-  const started = performance.now();
-  const writer = await openBulkLoader(store);
-  const totals = { conversations: 0, messages: 0, tools: 0 };
-  const plan = new SeedGenerator(opts);
-  const createdAt = opts.now - 200 * 86_400_000;
-  // batches are written one after another in arrival order (the PostgreSQL writer is async)
+  { batchMessages = 10_000, generatorThreads = 2 }: GenerateOptions,
+  write: (batch: SeedConversation[]) => Promise<void>,
+): Promise<void> {
   let queue: Promise<void> = Promise.resolve();
-  let lastReport = 0;
-  // generation runs on worker threads (each chunk has its own random stream, so the data does
-  // not depend on how many), writing here: generating and writing overlap
-  let workers: Worker[] = [];
+  const workers = Array.from(
+    { length: generatorThreads },
+    (_, worker) =>
+      new Worker(new URL('./gen-worker-entry.mjs', import.meta.url), {
+        workerData: { opts, batchMessages, worker, workers: generatorThreads },
+      }),
+  );
   try {
-    await writer.workspaces(plan.workspaceIds.map((id, i) => ({ id, name: `seed workspace ${i + 1}`, createdAt })));
-    workers = Array.from(
-      { length: generatorThreads },
-      (_, worker) =>
-        new Worker(new URL('./gen-worker-entry.mjs', import.meta.url), {
-          workerData: { opts, batchMessages, worker, workers: generatorThreads },
-        }),
-    );
     await Promise.all(
       workers.map(
         (worker) =>
@@ -54,25 +45,14 @@ export async function seedData(
             worker.on('error', reject);
             worker.on('exit', (code) => reject(new Error(`generator exited early with ${code}`)));
             worker.on('message', (m: { kind: string; batch?: SeedConversation[] }) => {
-              try {
-                if (m.kind === 'done') resolve();
-                else if (m.kind === 'batch' && m.batch) {
-                  const batch = m.batch;
-                  queue = queue.then(async () => {
-                    totals.messages += await writer.write(batch);
-                    totals.conversations += batch.length;
-                    for (const c of batch) totals.tools += c.tools.length;
-                    worker.postMessage('more');
-                    const now = performance.now();
-                    if (onProgress && now - lastReport > 250) {
-                      onProgress(totals.messages, opts.messages);
-                      lastReport = now;
-                    }
-                  });
-                  queue.catch(reject);
-                }
-              } catch (err) {
-                reject(err);
+              if (m.kind === 'done') resolve();
+              else if (m.kind === 'batch' && m.batch) {
+                const batch = m.batch;
+                queue = queue.then(async () => {
+                  await write(batch);
+                  worker.postMessage('more');
+                });
+                queue.catch(reject);
               }
             });
           }),
@@ -85,7 +65,41 @@ export async function seedData(
       await w.terminate();
     }
     await queue.catch(() => undefined);
-    await writer.finish();
+  }
+}
+
+/** Fills the store with generated data through the bulk loader, in batches of about `batchMessages` messages. */
+export async function seedData(
+  store: Store,
+  opts: SeedOptions,
+  {
+    onProgress,
+    ...gen
+  }: GenerateOptions & {
+    /** Called with the messages written so far and the planned total, a few times a second. */
+    onProgress?: (messages: number, plannedMessages: number) => void;
+  } = {},
+): Promise<SeedReport> {
+  const started = performance.now();
+  const loader = await openBulkLoader(store);
+  const totals = { conversations: 0, messages: 0, tools: 0 };
+  const plan = new SeedGenerator(opts);
+  const createdAt = opts.now - 200 * 86_400_000;
+  let lastReport = 0;
+  try {
+    await loader.workspaces(plan.workspaceIds.map((id, i) => ({ id, name: `seed workspace ${i + 1}`, createdAt })));
+    await generateBatches(opts, gen, async (batch) => {
+      totals.messages += await loader.write(batch);
+      totals.conversations += batch.length;
+      for (const c of batch) totals.tools += c.tools.length;
+      const now = performance.now();
+      if (onProgress && now - lastReport > 250) {
+        onProgress(totals.messages, opts.messages);
+        lastReport = now;
+      }
+    });
+  } finally {
+    await loader.finish();
   }
   return {
     conversations: totals.conversations,
