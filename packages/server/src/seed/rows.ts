@@ -1,7 +1,7 @@
 /**
  * The rows a bulk load writes, and the one list of their columns. Every bulk writer (SQLite
- * multi-row INSERT, PostgreSQL COPY) builds its statements from these lists, so a column is
- * added or renamed here and nowhere else. Optional fields default to what the API writes for a
+ * prepared INSERTs, PostgreSQL COPY, the benchmark's bare peer) builds its statements from these
+ * lists, so a column is added or renamed here and nowhere else. Optional fields default to what the API writes for a
  * conversation created without them.
  */
 export interface BulkMessage {

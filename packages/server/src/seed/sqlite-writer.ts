@@ -8,9 +8,9 @@ import {
   CONVERSATION_COLUMNS,
   type Column,
   MESSAGE_COLUMNS,
-  messageRows,
+  type MessageRow,
   TOOL_COLUMNS,
-  toolRows,
+  type ToolRow,
   type Value,
 } from './rows.js';
 
@@ -19,116 +19,67 @@ function tagged(tag: string, tokens: string): string {
   return tokens.length === 0 ? '' : `${tag}_${tokens.replaceAll(' ', ` ${tag}_`)}`;
 }
 
-/** Bound parameters per multi-row statement (SQLite allows 32,766; a few thousand is where the gain flattens). */
-const PARAMS_PER_STATEMENT = 4000;
-
 /**
- * A multi-row INSERT for a table: `rows` rows per statement, the remainder through a one-row
- * statement. Returns the rowids of the rows it wrote, in order (a rowid table without
- * AUTOINCREMENT gives each new row max(rowid)+1, so one statement's rows are consecutive).
+ * A prepared one-row INSERT bound from the caller's objects through one reused parameter array.
+ * Measured against multi-row statements of 64 and 256 rows on the seed data: one row per
+ * statement took the least CPU per message (27.5 µs against 32-34), so the load uses it.
  */
-class MultiInsert<R> {
-  private readonly many: BetterSqlite3.Statement;
-  private readonly one: BetterSqlite3.Statement;
-  private readonly perStatement: number;
+class RowInsert<R> {
+  private readonly stmt: BetterSqlite3.Statement;
+  private readonly params: Value[];
 
   constructor(
     db: BetterSqlite3.Database,
-    head: string,
+    table: string,
     private readonly columns: ReadonlyArray<Column<R>>,
   ) {
-    const tuple = `(${columns.map(() => '?').join(', ')})`;
-    this.perStatement = Math.max(1, Math.floor(PARAMS_PER_STATEMENT / columns.length));
-    this.many = db.prepare(`${head} VALUES ${Array(this.perStatement).fill(tuple).join(', ')}`);
-    this.one = db.prepare(`${head} VALUES ${tuple}`);
+    this.stmt = db.prepare(
+      `INSERT INTO ${table} (${columns.map((c) => c.name).join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`,
+    );
+    this.params = new Array(columns.length);
   }
 
-  /** Writes the rows; `firstRowid` receives the rowid of each row (when asked). */
-  run(rows: readonly R[], rowids?: number[]): void {
-    const n = this.columns.length;
-    const params: Value[] = new Array(this.perStatement * n);
-    let i = 0;
-    for (; i + this.perStatement <= rows.length; i += this.perStatement) {
-      let k = 0;
-      for (let j = i; j < i + this.perStatement; j++) {
-        const row = rows[j] as R;
-        for (const col of this.columns) params[k++] = col.of(row);
-      }
-      const r = this.many.run(params);
-      if (rowids) {
-        const last = Number(r.lastInsertRowid);
-        for (let j = this.perStatement - 1; j >= 0; j--) rowids.push(last - j);
-      }
-    }
-    for (; i < rows.length; i++) {
-      const row = rows[i] as R;
-      const r = this.one.run(this.columns.map((c) => c.of(row)));
-      rowids?.push(Number(r.lastInsertRowid));
-    }
+  /** Writes the row; returns its rowid. */
+  run(row: R): number {
+    const cols = this.columns;
+    for (let k = 0; k < cols.length; k++) this.params[k] = (cols[k] as Column<R>).of(row);
+    return Number(this.stmt.run(this.params).lastInsertRowid);
   }
 }
 
-/** A multi-row INSERT of plain value tuples (the full-text rows). */
-class TupleInsert {
-  private readonly many: BetterSqlite3.Statement;
-  private readonly one: BetterSqlite3.Statement;
-  private readonly perStatement: number;
-
-  constructor(
-    db: BetterSqlite3.Database,
-    head: string,
-    private readonly width: number,
-  ) {
-    const tuple = `(${Array(width).fill('?').join(', ')})`;
-    this.perStatement = Math.max(1, Math.floor(PARAMS_PER_STATEMENT / width));
-    this.many = db.prepare(`${head} VALUES ${Array(this.perStatement).fill(tuple).join(', ')}`);
-    this.one = db.prepare(`${head} VALUES ${tuple}`);
-  }
-
-  /** `values` holds `width` values per row, flat. */
-  run(values: Value[]): void {
-    const step = this.perStatement * this.width;
-    let i = 0;
-    for (; i + step <= values.length; i += step) this.many.run(values.slice(i, i + step));
-    for (; i < values.length; i += this.width) this.one.run(values.slice(i, i + this.width));
-  }
-}
-
-const head = <R>(table: string, columns: ReadonlyArray<Column<R>>) =>
-  `INSERT INTO ${table} (${columns.map((c) => c.name).join(', ')})`;
+/** A full-text row: rowid, the conversation's rowid (messages only), the tagged tokens. */
+type FtsRow = [number, number, string];
+const MESSAGE_FTS: ReadonlyArray<Column<FtsRow>> = [
+  { name: 'rowid', pg: 'bigint', of: (r) => r[0] },
+  { name: 'conv', pg: 'bigint', of: (r) => r[1] },
+  { name: 'body', pg: 'text', of: (r) => r[2] },
+];
+const TITLE_FTS: ReadonlyArray<Column<FtsRow>> = [MESSAGE_FTS[0] as Column<FtsRow>, MESSAGE_FTS[2] as Column<FtsRow>];
 
 /** The tables a load writes; their secondary indexes are the ones set aside into empty tables. */
 const LOADED_TABLES = ['conversations', 'messages', 'tool_invocations'];
-const FTS_TABLES = ['message_idx', 'title_idx'];
-/** FTS5 options changed for a load into empty tables: [name, FTS5's default, value while loading]. */
-const FTS_LOAD_SETTINGS: ReadonlyArray<[string, number, number]> = [
-  ['automerge', 4, 0],
-  ['hashsize', 1048576, 64 * 1048576],
-];
-
 /**
- * Bulk loader for SQLite: multi-row prepared INSERTs, one transaction per batch, full-text rows
- * written in bulk from tokens analyzed off this thread, counters added once per batch. Into
- * empty tables the secondary indexes are dropped and rebuilt by finish() (from their own
- * definitions, read back from the schema), and the full-text tables buffer far more before
- * writing a segment and merge nothing until the end.
+ * Bulk loader for SQLite: prepared statements bound without per-row allocation, one transaction
+ * per batch, each row's full-text entry written with it from tokens analyzed off this thread (the
+ * generator's), counters added once per batch. Into empty tables the secondary indexes are
+ * dropped and rebuilt by finish() from their own definitions, read back from the schema. FTS5
+ * keeps its own settings: a larger pending-terms hash with merging held off until the end
+ * measured no less CPU, and would leave the index unmerged for the searches after the load.
  */
 export class SqliteBulkLoader implements BulkLoader {
   private readonly ins: {
     ws: BetterSqlite3.Statement;
-    conv: MultiInsert<BulkConversation>;
-    msg: MultiInsert<ReturnType<typeof messageRows>[number]>;
-    tool: MultiInsert<ReturnType<typeof toolRows>[number]>;
-    msgFts: TupleInsert;
-    titleFts: TupleInsert;
+    conv: RowInsert<BulkConversation>;
+    msg: RowInsert<MessageRow>;
+    tool: RowInsert<ToolRow>;
+    msgFts: RowInsert<FtsRow>;
+    titleFts: RowInsert<FtsRow>;
     counter: BetterSqlite3.Statement;
   };
   private readonly tags = new Map<string, string>();
   private readonly previous: { synchronous: number; cacheSize: number };
   /** Index definitions dropped for the load, recreated by finish(). */
   private deferred: string[] = [];
-  /** Full-text settings changed for the load, restored by finish(). */
-  private ftsRestore: Array<[string, string, number]> = [];
 
   static async open(db: BetterSqlite3.Database, opts: BulkLoadOptions): Promise<SqliteBulkLoader> {
     const empty = db.prepare('SELECT NOT EXISTS (SELECT 1 FROM messages) AS e').get() as { e: number };
@@ -149,17 +100,17 @@ export class SqliteBulkLoader implements BulkLoader {
     if (defer) this.setAside();
     this.ins = {
       ws: db.prepare('INSERT OR IGNORE INTO workspaces (id, name, created_at) VALUES (?, ?, ?)'),
-      conv: new MultiInsert(db, head('conversations', CONVERSATION_COLUMNS), CONVERSATION_COLUMNS),
-      msg: new MultiInsert(db, head('messages', MESSAGE_COLUMNS), MESSAGE_COLUMNS),
-      tool: new MultiInsert(db, head('tool_invocations', TOOL_COLUMNS), TOOL_COLUMNS),
-      msgFts: new TupleInsert(db, 'INSERT INTO message_idx (rowid, conv, body)', 3),
-      titleFts: new TupleInsert(db, 'INSERT INTO title_idx (rowid, body)', 2),
+      conv: new RowInsert(db, 'conversations', CONVERSATION_COLUMNS),
+      msg: new RowInsert(db, 'messages', MESSAGE_COLUMNS),
+      tool: new RowInsert(db, 'tool_invocations', TOOL_COLUMNS),
+      msgFts: new RowInsert(db, 'message_idx', MESSAGE_FTS),
+      titleFts: new RowInsert(db, 'title_idx', TITLE_FTS),
       counter: db.prepare(`INSERT INTO counters (workspace_id, name, value) VALUES (?, ?, ?)
         ON CONFLICT (workspace_id, name) DO UPDATE SET value = counters.value + excluded.value`),
     };
   }
 
-  /** Drops the loaded tables' secondary indexes and makes the full-text tables merge at the end only. */
+  /** Drops the loaded tables' secondary indexes (not the ones behind their keys). */
   private setAside(): void {
     const rows = this.db
       .prepare(
@@ -172,20 +123,7 @@ export class SqliteBulkLoader implements BulkLoader {
         this.db.exec(`DROP INDEX "${r.name.replaceAll('"', '""')}"`);
         this.deferred.push(r.sql);
       }
-      for (const t of FTS_TABLES) {
-        // a segment per ~64 MB of pending terms instead of per ~1 MB, and no merging while loading
-        for (const [name, fallback, value] of FTS_LOAD_SETTINGS) {
-          const now = this.db.prepare(`SELECT v FROM ${t}_config WHERE k = ?`).get(name) as { v: number } | undefined;
-          this.ftsRestore.push([t, name, now === undefined ? fallback : Number(now.v)]);
-          this.ftsOption(t, name, value);
-        }
-      }
     })();
-  }
-
-  /** FTS5 takes an option's value as an integer only (a bound JavaScript number is a REAL to SQLite). */
-  private ftsOption(table: string, name: string, value: number): void {
-    this.db.prepare(`INSERT INTO ${table} (${table}, rank) VALUES (?, ?)`).run(name, BigInt(Math.trunc(value)));
   }
 
   private tagOf(workspaceId: string): string {
@@ -208,37 +146,29 @@ export class SqliteBulkLoader implements BulkLoader {
   }
 
   async write(batch: readonly BulkConversation[]): Promise<number> {
-    const messages = messageRows(batch);
-    const tools = toolRows(batch);
+    let messages = 0;
+    const fts: FtsRow = [0, 0, ''];
     this.db.transaction(() => {
-      const convRowids: number[] = [];
-      this.ins.conv.run(batch, convRowids);
-      const msgRowids: number[] = [];
-      this.ins.msg.run(messages, msgRowids);
-      if (tools.length > 0) this.ins.tool.run(tools);
-
-      const titles: Value[] = [];
-      const convRowid = new Map<BulkConversation, number>();
-      batch.forEach((c, i) => {
-        const rowid = convRowids[i] as number;
-        convRowid.set(c, rowid);
+      for (const c of batch) {
+        const tag = this.tagOf(c.workspaceId);
+        const conv = this.ins.conv.run(c);
         if (c.title !== null) {
-          titles.push(rowid, tagged(this.tagOf(c.workspaceId), c.titleTokens ?? indexTokens(c.title).join(' ')));
+          fts[0] = conv;
+          fts[2] = tagged(tag, c.titleTokens ?? indexTokens(c.title).join(' '));
+          this.ins.titleFts.run(fts);
         }
-      });
-      this.ins.titleFts.run(titles);
-      const bodies: Value[] = [];
-      messages.forEach((r, i) => {
-        bodies.push(
-          msgRowids[i] as number,
-          convRowid.get(r.c) as number,
-          tagged(this.tagOf(r.c.workspaceId), r.m.tokens ?? indexTokens(r.m.content).join(' ')),
-        );
-      });
-      this.ins.msgFts.run(bodies);
+        fts[1] = conv;
+        for (const m of c.messages) {
+          fts[0] = this.ins.msg.run({ c, m });
+          fts[2] = tagged(tag, m.tokens ?? indexTokens(m.content).join(' '));
+          this.ins.msgFts.run(fts);
+        }
+        for (const t of c.tools) this.ins.tool.run({ c, t });
+        messages += c.messages.length;
+      }
       for (const k of counterIncrements(batch)) this.ins.counter.run(k.workspaceId, k.name, k.value);
     })();
-    return messages.length;
+    return messages;
   }
 
   async finish(): Promise<void> {
@@ -246,10 +176,6 @@ export class SqliteBulkLoader implements BulkLoader {
       this.db.transaction(() => {
         for (const sql of this.deferred) this.db.exec(sql);
         this.deferred = [];
-        for (const [t, name, value] of this.ftsRestore) {
-          this.ftsOption(t, name, value);
-        }
-        this.ftsRestore = [];
       })();
       this.db.exec('ANALYZE');
     } finally {
