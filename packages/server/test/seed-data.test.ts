@@ -35,16 +35,39 @@ for (const engine of testEngines()) {
     const plan = new SeedGenerator(OPTS);
     const generated = [...new SeedGenerator(OPTS).conversations()];
     const clients = new Map<string, Client>();
+    let indexesBefore: string[] = [];
+
+    /** The indexes on the tables a load writes (the loader drops some into empty tables and rebuilds them). */
+    async function indexes(): Promise<string[]> {
+      const store = server.parley.store;
+      if (store.engine === 'sqlite') {
+        const raw = (store as unknown as { raw: import('better-sqlite3').Database }).raw;
+        return (
+          raw.prepare(`SELECT name, sql FROM sqlite_master WHERE type = 'index' ORDER BY name`).all() as Array<{
+            name: string;
+            sql: string | null;
+          }>
+        ).map((r) => `${r.name} ${r.sql ?? ''}`);
+      }
+      const pool = (store as unknown as { pool: pg.Pool }).pool;
+      const r = await pool.query<{ d: string }>(
+        `SELECT indexdef AS d FROM pg_indexes WHERE schemaname = current_schema() ORDER BY indexname`,
+      );
+      return r.rows.map((x) => x.d);
+    }
+
+    async function keyFor(ws: string): Promise<Client> {
+      const store = server.parley.store;
+      const keys = new KeysService({ store, clock: server.clock });
+      const k = await store.transact(ws, (w) => keys.insert(w, { name: 'seed', scopes: ['read:ai'] }));
+      return new Client(server.url, k.secret);
+    }
 
     before(async () => {
       server = await startServer(engine);
-      const store = server.parley.store;
-      await seedData(store, OPTS, { batchMessages: 100 });
-      const keys = new KeysService({ store, clock: server.clock });
-      for (const ws of plan.workspaceIds) {
-        const k = await store.transact(ws, (w) => keys.insert(w, { name: 'seed', scopes: ['read:ai'] }));
-        clients.set(ws, new Client(server.url, k.secret));
-      }
+      indexesBefore = await indexes();
+      await seedData(server.parley.store, OPTS, { batchMessages: 100 });
+      for (const ws of plan.workspaceIds) clients.set(ws, await keyFor(ws));
     });
     after(async () => {
       await server?.close();
@@ -67,6 +90,42 @@ for (const engine of testEngines()) {
             .sort();
           assert.deepEqual(await searchAll(clients.get(ws) as Client, text), expected, `${ws} ${text}`);
         }
+      }
+    });
+
+    test('the indexes set aside for the load into empty tables are back, as the migrations define them', async () => {
+      assert.ok(indexesBefore.length > 5);
+      assert.deepEqual(await indexes(), indexesBefore);
+    });
+
+    test('meta.total counts every seeded live conversation of the workspace', async () => {
+      for (const ws of plan.workspaceIds) {
+        const live = generated.filter((c) => c.workspaceId === ws && !c.archived).length;
+        const r = await (clients.get(ws) as Client).get('/v1/conversations?per_page=1');
+        assert.equal(r.status, 200);
+        assert.equal(r.body.meta.total, live, ws);
+      }
+    });
+
+    test('a second load, into tables that already hold rows, is searchable and counted as well', async () => {
+      const more: SeedOptions = { ...OPTS, seed: 8 };
+      const morePlan = new SeedGenerator(more);
+      const moreRows = [...new SeedGenerator(more).conversations()];
+      await seedData(server.parley.store, more, { batchMessages: 150 });
+      assert.deepEqual(await indexes(), indexesBefore);
+      for (const ws of morePlan.workspaceIds) {
+        const client = await keyFor(ws);
+        const mine = moreRows.filter((c) => c.workspaceId === ws);
+        const r = await client.get('/v1/conversations?per_page=1');
+        assert.equal(r.body.meta.total, mine.filter((c) => !c.archived).length);
+        const words = analyze(mine[0]?.messages[0]?.content ?? '').map((t) => t.text);
+        const text = `"${words.slice(0, 2).join(' ')}"`;
+        const expected = mine
+          .filter((c) => conversationMatches({ title: c.title, messages: c.messages.map((m) => m.content) }, text))
+          .map((c) => c.id)
+          .sort();
+        assert.ok(expected.length > 0);
+        assert.deepEqual(await searchAll(client, text), expected, `${ws} ${text}`);
       }
     });
 
