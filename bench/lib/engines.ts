@@ -74,6 +74,16 @@ async function fill(databaseUrl: string, conversations: number) {
   }
 }
 
+/** Parley as deployed (logs silent), then with info logs into /dev/null (so producing them is measured). */
+function parleyTargets(ds: Dataset): TargetDef[] {
+  return (['silent', 'info-devnull'] as const).map((log) => ({
+    name: log === 'silent' ? 'parley' : 'parley-info',
+    kind: 'parley' as const,
+    script: 'servers/parley.ts',
+    options: { databaseUrl: ds.databaseUrl, log },
+  }));
+}
+
 export const sqliteEngine: EngineDef = {
   name: 'sqlite',
   async prepare(conversations) {
@@ -89,18 +99,7 @@ export const sqliteEngine: EngineDef = {
     };
   },
   targets: (ds) => [
-    {
-      name: 'parley',
-      kind: 'parley',
-      script: 'servers/parley.ts',
-      options: { databaseUrl: ds.databaseUrl, log: 'silent' },
-    },
-    {
-      name: 'parley-info',
-      kind: 'parley',
-      script: 'servers/parley.ts',
-      options: { databaseUrl: ds.databaseUrl, log: 'info-devnull' },
-    },
+    ...parleyTargets(ds),
     { name: 'node-http', kind: 'peer', script: 'servers/peer-sqlite.ts', options: { databaseUrl: ds.databaseUrl } },
   ],
   cpuGoals: { get: { 'node-http': 0.85 }, list: { 'node-http': 0.8 } },
@@ -119,18 +118,7 @@ export const postgresEngine: EngineDef = {
     }
   },
   targets: (ds) => [
-    {
-      name: 'parley',
-      kind: 'parley',
-      script: 'servers/parley.ts',
-      options: { databaseUrl: ds.databaseUrl, log: 'silent' },
-    },
-    {
-      name: 'parley-info',
-      kind: 'parley',
-      script: 'servers/parley.ts',
-      options: { databaseUrl: ds.databaseUrl, log: 'info-devnull' },
-    },
+    ...parleyTargets(ds),
     {
       name: 'node-http',
       kind: 'peer',
