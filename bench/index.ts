@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { defaultMarkdown, defaultOutDir, type ReportSink, type Verdict, verdictText } from './harness.js';
 import { HTTP_SCENARIOS, httpSettings, runHttp } from './http.js';
 import { runFanoutScenario } from './lib/fanout.js';
-import { runScale, SCALE_SCENARIOS, scaleSettings } from './scale.js';
+import { SCALE_SCENARIOS } from './lib/scale-scenarios.js';
 import { runSeed, seedSettings } from './seed.js';
 
 const { values } = parseArgs({
@@ -74,6 +74,8 @@ async function main(): Promise<void> {
   }
   const scale = SCALE_SCENARIOS.filter((s) => wanted.includes(s.name));
   if (scale.length > 0) {
+    // loaded only when asked for: the 1 M dataset's code (and the CLI's progress bar it uses)
+    const { runScale, scaleSettings } = await import('./scale.js');
     const settings = scaleSettings(quick, { size: values.size, rounds: values.rounds });
     verdicts.push(...(await runScale(scale, engines as Array<'sqlite' | 'postgres'>, settings, sink)));
   }

@@ -27,9 +27,7 @@ import {
   type Verdict,
 } from './harness.js';
 import { prepareScale, type ScaleDataset, type SizeName } from './lib/scale-datasets.js';
-import { type Call, type Part, SCALE_SCENARIOS, type ScaleScenario } from './lib/scale-scenarios.js';
-
-export { SCALE_SCENARIOS };
+import type { Call, Part, ScaleScenario } from './lib/scale-scenarios.js';
 
 interface Sample {
   latencies: number[];
