@@ -14,6 +14,8 @@ export interface Config {
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Largest accepted request body, bytes. */
   readonly bodyLimit: number;
+  /** Largest accepted import body (POST /v1/import, read line by line), bytes. */
+  readonly importBodyLimit: number;
   /** Requests a key may make per window (a key may carry its own limit). */
   readonly rateLimit: number;
   /** Requests per window for callers without a valid key, per client address. */
@@ -78,6 +80,12 @@ export const CONFIG_VARIABLES = [
   ['PARLEY_REDIS_URL', '', '(none)', '`redis://host:port` for state shared by several instances.'],
   ['PARLEY_LOG_LEVEL', '', 'info', 'One of fatal, error, warn, info, debug, trace, silent.'],
   ['PARLEY_BODY_LIMIT', '', '1048576', 'Largest accepted request body in bytes (larger: 413).'],
+  [
+    'PARLEY_IMPORT_BODY_LIMIT',
+    '',
+    '268435456',
+    'Largest accepted JSONL import body (POST /v1/import) in bytes; it is read line by line, never held whole.',
+  ],
   ['PARLEY_RATE_LIMIT', '', '1200', 'Requests per window per API key (a key can carry its own limit).'],
   ['PARLEY_RATE_LIMIT_ANONYMOUS', '', '120', 'Requests per window per client address without a valid key.'],
   ['PARLEY_RATE_LIMIT_WINDOW', '', '60', 'Rate-limit window in seconds (fixed windows aligned to the epoch).'],
@@ -208,6 +216,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     redisUrl,
     logLevel: ((LOG_LEVELS as readonly string[]).includes(logLevelRaw) ? logLevelRaw : 'info') as Config['logLevel'],
     bodyLimit: int('PARLEY_BODY_LIMIT', 1024 * 1024, 1024, 64 * 1024 * 1024),
+    importBodyLimit: int('PARLEY_IMPORT_BODY_LIMIT', 256 * 1024 * 1024, 1024, 16 * 1024 * 1024 * 1024),
     rateLimit: int('PARLEY_RATE_LIMIT', 1200, 1, 10_000_000),
     rateLimitAnonymous: int('PARLEY_RATE_LIMIT_ANONYMOUS', 120, 1, 10_000_000),
     rateLimitWindowSeconds: int('PARLEY_RATE_LIMIT_WINDOW', 60, 1, 86_400),

@@ -65,6 +65,7 @@ describe('loadConfig', () => {
       PARLEY_REDIS_URL: { set: 'redis://localhost:6379', field: 'redisUrl', want: 'redis://localhost:6379' },
       PARLEY_LOG_LEVEL: { set: 'DEBUG', field: 'logLevel', want: 'debug' },
       PARLEY_BODY_LIMIT: { set: '2048', field: 'bodyLimit', want: 2048 },
+      PARLEY_IMPORT_BODY_LIMIT: { set: '4096', field: 'importBodyLimit', want: 4096 },
       PARLEY_RATE_LIMIT: { set: '5', field: 'rateLimit', want: 5 },
       PARLEY_RATE_LIMIT_ANONYMOUS: { set: '6', field: 'rateLimitAnonymous', want: 6 },
       PARLEY_RATE_LIMIT_WINDOW: { set: '7', field: 'rateLimitWindowSeconds', want: 7 },

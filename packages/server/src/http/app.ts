@@ -18,6 +18,7 @@ import { registerConversationRoutes } from './routes/conversations.js';
 import { registerDocs } from './routes/docs.js';
 import { registerKeyRoutes } from './routes/keys.js';
 import { registerOpsRoutes } from './routes/ops.js';
+import { registerTransferRoutes } from './routes/transfer.js';
 import { serializerFactory } from './serializer.js';
 import { parseQuery, registerStrictJsonParser } from './strict-input.js';
 import { answerErrorsIn, answerNotFound, errorBody, nativeShape, SurfaceErrors } from './surface-errors.js';
@@ -95,6 +96,7 @@ export function buildApp(deps: AppDeps): App {
     registerConversationRoutes(routes, deps);
     registerKeyRoutes(routes, deps);
     registerConsoleRoutes(routes);
+    registerTransferRoutes(routes, deps);
     if (realtime) registerRealtimeRoutes(routes, deps, realtime);
     for (const dialect of DIALECTS) registerDialect(routes, deps, dialect);
   });

@@ -189,6 +189,8 @@ export interface MessageWrites extends MessageReads {
 
 export interface ToolInvocationReads {
   get(conversationId: string, id: string): Promise<ToolInvocation | null>;
+  /** A tool invocation by its id alone (ids are unique in a workspace). */
+  find(id: string): Promise<ToolInvocation | null>;
   list(conversationId: string, q: PageQuery): Promise<ToolInvocation[]>;
 }
 

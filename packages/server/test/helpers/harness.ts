@@ -107,7 +107,10 @@ export class Client {
     const res = await fetch(this.url + path, { method, headers, body });
     const text = await res.text();
     let parsed: unknown;
-    if (text.length > 0 && (res.headers.get('content-type') ?? '').includes('json')) parsed = JSON.parse(text);
+    // JSON answers only: a JSONL (application/x-ndjson) body stays text
+    if (text.length > 0 && /^application\/(?:[\w.-]+\+)?json(?:;|$)/.test(res.headers.get('content-type') ?? '')) {
+      parsed = JSON.parse(text);
+    }
     return { status: res.status, headers: res.headers, body: parsed as T, text };
   }
 

@@ -26,6 +26,11 @@ const NATIVE_TAGS = [
     name: 'Live streams',
     description: 'WebSocket and Server-Sent Events on one conversation, and short-lived stream tokens for browsers.',
   },
+  {
+    name: 'Export and import',
+    description:
+      'Stream conversations out as JSONL, JSON or Markdown; read JSONL exports and OpenAI-style chats back in, idempotently.',
+  },
   { name: 'Audit', description: 'Who deleted or erased what and when, with counts; never the content.' },
   {
     name: 'API keys',

@@ -20,6 +20,16 @@ export class ToolInvocationsReader implements ToolInvocationReads {
     return r ? toTool(r) : null;
   }
 
+  async find(id: string): Promise<ToolInvocation | null> {
+    const r = await this.b.db
+      .selectFrom('tool_invocations')
+      .select(TOOL_COLUMNS)
+      .where('workspace_id', '=', this.b.ws)
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return r ? toTool(r) : null;
+  }
+
   async list(conversationId: string, q: PageQuery): Promise<ToolInvocation[]> {
     let query = this.ofConversation(conversationId);
     if (q.after !== undefined) query = query.where('id', q.order === 'desc' ? '<' : '>', q.after);

@@ -1,0 +1,160 @@
+import type { Conversation, Message, ToolInvocation } from '../domain/types.js';
+import type { ExportCounts } from '../services/export.js';
+import { presentConversation, presentMessage, presentTool } from './presenters.js';
+
+/**
+ * The three export formats as writers of text pieces, fed one record at a time so that nothing
+ * but the current record is ever held. Records are the native API's wire objects (the same fields
+ * GET answers), so an export reads like the API and import reads it back.
+ *
+ * JSONL, one JSON object per line, each with a `type`:
+ *   {"type":"export","format":"parley.export","version":1,"exported_at":…}   first line
+ *   {"type":"conversation", …the Conversation object}                      then, per conversation:
+ *   {"type":"message", …the Message object}                                 its messages, oldest first
+ *   {"type":"tool_invocation", …the ToolInvocation object}                  its tool invocations, oldest first
+ *   {"type":"end","conversations":n,"messages":n,"tool_invocations":n}      last line: the export is whole
+ * Typed lines rather than one line per conversation with everything nested: a conversation of
+ * 100,000 messages is then 100,001 short lines that both export and import handle one at a time,
+ * instead of one line of hundreds of megabytes that neither could hold to parse or check.
+ */
+export const EXPORT_FORMAT = 'parley.export';
+export const EXPORT_VERSION = 1;
+
+export type ExportFormat = 'json' | 'jsonl' | 'markdown';
+
+export interface FormatWriter {
+  begin(exportedAt: string): string;
+  conversation(c: Conversation): string;
+  message(m: Message): string;
+  tool(t: ToolInvocation): string;
+  conversationEnd(): string;
+  end(counts: ExportCounts): string;
+  /** Markdown reads best with tool invocations where they happened among the messages. */
+  readonly interleave: boolean;
+}
+
+const line = (o: unknown) => `${JSON.stringify(o)}\n`;
+
+export function jsonlWriter(): FormatWriter {
+  return {
+    interleave: false,
+    begin: (exportedAt) =>
+      line({ type: 'export', format: EXPORT_FORMAT, version: EXPORT_VERSION, exported_at: exportedAt }),
+    conversation: (c) => line({ type: 'conversation', ...presentConversation(c) }),
+    message: (m) => line({ type: 'message', ...presentMessage(m) }),
+    tool: (t) => line({ type: 'tool_invocation', ...presentTool(t) }),
+    conversationEnd: () => '',
+    end: (counts) => line({ type: 'end', ...counts }),
+  };
+}
+
+/**
+ * One JSON document, written as it goes:
+ * {"format":"parley.export","version":1,"exported_at":…,"conversations":[{…Conversation,
+ *  "messages":[…],"tool_invocations":[…]}, …],"counts":{…}}. A cut stream is invalid JSON.
+ */
+export function jsonWriter(): FormatWriter {
+  let conversations = 0;
+  let inConversation: 'messages' | 'tools' | null = null;
+  let itemsInArray = 0;
+  return {
+    interleave: false,
+    begin: (exportedAt) =>
+      `{"format":"${EXPORT_FORMAT}","version":${EXPORT_VERSION},"exported_at":${JSON.stringify(exportedAt)},"conversations":[`,
+    conversation(c) {
+      const head = JSON.stringify(presentConversation(c)).slice(0, -1);
+      const sep = conversations++ === 0 ? '\n' : ',\n';
+      inConversation = 'messages';
+      itemsInArray = 0;
+      return `${sep}${head},"messages":[`;
+    },
+    message(m) {
+      return `${itemsInArray++ === 0 ? '' : ','}${JSON.stringify(presentMessage(m))}`;
+    },
+    tool(t) {
+      let out = '';
+      if (inConversation === 'messages') {
+        out = '],"tool_invocations":[';
+        inConversation = 'tools';
+        itemsInArray = 0;
+      }
+      return `${out}${itemsInArray++ === 0 ? '' : ','}${JSON.stringify(presentTool(t))}`;
+    },
+    conversationEnd() {
+      const out = inConversation === 'messages' ? '],"tool_invocations":[]}' : ']}';
+      inConversation = null;
+      return out;
+    },
+    end: (counts) => `\n],"counts":${JSON.stringify(counts)}}\n`,
+  };
+}
+
+/** Inline text: one line, Markdown's punctuation escaped so that a title cannot open a link or a heading. */
+function inline(s: string): string {
+  return s.replace(/\s+/g, ' ').replace(/[\\`*_{}[\]<>#|~!]/g, (ch) => `\\${ch}`);
+}
+
+/** A fenced block whose fence is longer than any run of backticks inside it. */
+function fenced(text: string, lang = ''): string {
+  const longest = Math.max(0, ...Array.from(text.matchAll(/`+/g), (m) => m[0].length));
+  const fence = '`'.repeat(Math.max(3, longest + 1));
+  return `${fence}${lang}\n${text}\n${fence}\n`;
+}
+
+/** Message text as a block quote: its own Markdown still renders, but cannot end the quote or start a heading. */
+function quoted(text: string): string {
+  if (text.length === 0) return '> \n';
+  return `${text
+    .replace(/\r\n?/g, '\n')
+    .split('\n')
+    .map((l) => (l.length === 0 ? '>' : `> ${l}`))
+    .join('\n')}\n`;
+}
+
+const json = (v: unknown) => JSON.stringify(v, null, 2);
+
+/** A transcript to read: one section per conversation, messages and tool invocations in time order. */
+export function markdownWriter(): FormatWriter {
+  return {
+    interleave: true,
+    begin: (exportedAt) => `# Parley export\n\nExported ${exportedAt}.\n`,
+    conversation(c) {
+      const p = presentConversation(c);
+      const facts = [
+        `- **id:** \`${p.id}\``,
+        `- **user:** ${p.user_id === null ? '—' : inline(p.user_id)} · **bot:** ${p.bot_id === null ? '—' : inline(p.bot_id)}`,
+        `- **created:** ${p.created_at} · **updated:** ${p.updated_at}${p.archived ? ' · **archived**' : ''}`,
+        `- **messages:** ${p.message_count} · **tool invocations:** ${p.tool_invocation_count}`,
+      ];
+      const ctx = Object.keys(p.context).length > 0 ? `\n**context**\n\n${fenced(json(p.context), 'json')}` : '';
+      const meta = Object.keys(p.metadata).length > 0 ? `\n**metadata**\n\n${fenced(json(p.metadata), 'json')}` : '';
+      return `\n---\n\n## ${p.title === null ? '(untitled)' : inline(p.title)}\n\n${facts.join('\n')}\n${ctx}${meta}`;
+    },
+    message(m) {
+      const meta = Object.keys(m.metadata).length > 0 ? `\n${fenced(json(m.metadata), 'json')}` : '';
+      return `\n### ${m.role} · ${new Date(m.createdAt).toISOString()}\n\n<sub>${m.id}</sub>\n\n${quoted(m.content)}${meta}`;
+    },
+    tool(t) {
+      const p = presentTool(t);
+      const took = p.duration_ms === null ? '' : ` · ${p.duration_ms} ms`;
+      const about = p.message_id === null ? '' : ` (for ${p.message_id})`;
+      return (
+        `\n### tool \`${inline(p.tool_name).replace(/`/g, "'")}\` · ${p.status}${took}\n\n<sub>${p.id}${about}</sub>\n\n` +
+        `input:\n\n${fenced(json(p.input), 'json')}\noutput:\n\n${fenced(json(p.output), 'json')}`
+      );
+    },
+    conversationEnd: () => '',
+    end: (counts) =>
+      `\n---\n\n${counts.conversations} conversation(s), ${counts.messages} message(s), ${counts.tool_invocations} tool invocation(s).\n`,
+  };
+}
+
+export const EXPORT_MEDIA: Record<ExportFormat, { contentType: string; extension: string }> = {
+  json: { contentType: 'application/json; charset=utf-8', extension: 'json' },
+  jsonl: { contentType: 'application/x-ndjson; charset=utf-8', extension: 'jsonl' },
+  markdown: { contentType: 'text/markdown; charset=utf-8', extension: 'md' },
+};
+
+export function writerFor(format: ExportFormat): FormatWriter {
+  return format === 'json' ? jsonWriter() : format === 'jsonl' ? jsonlWriter() : markdownWriter();
+}

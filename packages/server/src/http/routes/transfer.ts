@@ -1,0 +1,325 @@
+import { Readable } from 'node:stream';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { type TSchema, Type } from 'typebox';
+import { ParleyError } from '../../errors.js';
+import { type ExportItem, ExportService, type OpenedExport } from '../../services/export.js';
+import { type ImportLine, ImportService } from '../../services/import.js';
+import { transferStore } from '../../services/transfer-store.js';
+import { requireAuth } from '../credentials.js';
+import { EXPORT_MEDIA, type ExportFormat, type FormatWriter, writerFor } from '../export-formats.js';
+import { parseImportLine, parseImportValue } from '../import-records.js';
+import { readLines } from '../line-reader.js';
+import { AUTHED_ERRORS, Closed, ConversationParams, errorResponses, OneOf, WRITE_ERRORS } from '../schemas.js';
+import type { App, AppDeps } from '../types.js';
+
+const tags = ['Export and import'];
+const ms = (iso: string | undefined): number | undefined => (iso === undefined ? undefined : Date.parse(iso));
+
+/** Text pieces are sent once they reach this size: few writes, and at most this much waits per piece. */
+const CHUNK_CHARS = 64 * 1024;
+/** The longest line an import accepts (one record: a conversation, a message, or a chat with its messages). */
+const MAX_LINE_BYTES = 16 * 1024 * 1024;
+/** Media types an import body may be sent as, read line by line. */
+export const JSONL_TYPES = [
+  'application/x-ndjson',
+  'application/jsonl',
+  'application/x-jsonlines',
+  'application/jsonlines',
+];
+
+const Format = OneOf(['jsonl', 'json', 'markdown'], {
+  description:
+    'jsonl (default): typed lines, one record each, that POST /v1/import reads back; json: one document; markdown: a transcript to read',
+});
+const Timestamp = Type.String({ format: 'date-time' });
+const ExportQuery = Closed({
+  format: Type.Optional(Format),
+  user_id: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 128,
+      description: 'Only this user’s conversations; a key bound to a user exports only its own',
+    }),
+  ),
+  bot_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+  contact_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+  deal_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+  matter_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+  archived: Type.Optional(
+    OneOf(['true', 'false', 'only'], {
+      description: 'true (default): archived ones too; false: without them; only: just them',
+    }),
+  ),
+  created_after: Type.Optional(Timestamp),
+  created_before: Type.Optional(Timestamp),
+  updated_after: Type.Optional(Timestamp),
+  updated_before: Type.Optional(Timestamp),
+});
+
+/** The streamed answer, documented per media type (the body is never serialized from a schema). */
+const exportResponse = {
+  description:
+    'The export, streamed. A failure after the first byte cuts the connection: a whole JSONL export ends with its {"type":"end"} line, a whole JSON one is valid JSON.',
+  content: {
+    'application/x-ndjson': {
+      schema: { type: 'string', description: 'JSONL: see docs/export-import.md for the records' },
+    },
+    'application/json': { schema: { type: 'string', description: 'One JSON document' } },
+    'text/markdown': { schema: { type: 'string', description: 'A transcript' } },
+  },
+};
+
+const Tally = Type.Object({ created: Type.Integer(), skipped: Type.Integer(), failed: Type.Integer() });
+const ImportReportSchema = Type.Object({
+  data: Type.Object({
+    lines: Type.Integer({ description: 'Non-blank lines read' }),
+    conversations: Tally,
+    messages: Tally,
+    tool_invocations: Tally,
+    errors: Type.Integer(),
+    results: Type.Array(
+      Type.Object({
+        line: Type.Integer(),
+        type: Type.String({ description: 'conversation, chat, message, tool_invocation, or what the line claimed' }),
+        status: OneOf(['created', 'skipped', 'error']),
+        id: Type.Optional(Type.String({ description: 'The conversation’s id in this workspace' })),
+        error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })),
+      }),
+      {
+        description:
+          'One entry per conversation or chat line and per line in error (message and tool invocation lines that went well are only counted), at most 10,000',
+      },
+    ),
+    results_truncated: Type.Boolean(),
+  }),
+});
+
+/** What the body parsers hand the import route: its lines, kept off the enumerable body so the generic body checks skip it. */
+class ImportBody {
+  readonly #lines: () => AsyncIterable<ImportLine>;
+  constructor(lines: () => AsyncIterable<ImportLine>) {
+    this.#lines = lines;
+  }
+  lines(): AsyncIterable<ImportLine> {
+    return this.#lines();
+  }
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function contentDisposition(name: string): string {
+  const ascii = name.replace(/[^A-Za-z0-9._-]/g, '_');
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`;
+}
+
+/** The items as text pieces of about CHUNK_CHARS, pulled only as fast as the response drains. */
+async function* render(items: AsyncIterable<ExportItem>, writer: FormatWriter, exportedAt: string) {
+  let buf = writer.begin(exportedAt);
+  for await (const it of items) {
+    switch (it.kind) {
+      case 'conversation':
+        buf += writer.conversation(it.conversation);
+        break;
+      case 'message':
+        buf += writer.message(it.message);
+        break;
+      case 'tool':
+        buf += writer.tool(it.tool);
+        break;
+      case 'conversation_end':
+        buf += writer.conversationEnd();
+        break;
+      case 'end':
+        buf += writer.end(it.counts);
+        break;
+    }
+    if (buf.length >= CHUNK_CHARS) {
+      yield buf;
+      buf = '';
+    }
+  }
+  if (buf.length > 0) yield buf;
+}
+
+export function registerTransferRoutes(app: App, deps: AppDeps): void {
+  const store = transferStore(deps.store);
+  const exporter = new ExportService(store, deps.clock, deps.logger.child({ subsystem: 'export' }));
+  const importer = new ImportService(store, deps.clock, deps.logger.child({ subsystem: 'import' }));
+
+  const send = (reply: FastifyReply, opened: OpenedExport, format: ExportFormat, filename: string) => {
+    const media = EXPORT_MEDIA[format];
+    const exportedAt = new Date(deps.clock.now()).toISOString();
+    reply.header('Content-Type', media.contentType);
+    reply.header('Content-Disposition', contentDisposition(`${filename}.${media.extension}`));
+    reply.header('Cache-Control', 'no-store');
+    return reply.send(Readable.from(render(opened.items, writerFor(format), exportedAt), { objectMode: false }));
+  };
+
+  app.get(
+    '/v1/conversations/:id/export',
+    {
+      config: { scope: 'read:ai' },
+      schema: {
+        tags,
+        summary: 'Export one conversation with its messages and tool invocations',
+        description:
+          'Streamed as it is read. Content-Disposition names a file; each export is recorded in the audit log (action conversations.exported, counts only).',
+        params: ConversationParams,
+        querystring: Closed({ format: Type.Optional(Format) }),
+        response: { 200: exportResponse, ...errorResponses(...AUTHED_ERRORS, 'not_found') } as Record<number, TSchema>,
+      },
+    },
+    async (req, reply) => {
+      const format = req.query.format ?? 'jsonl';
+      const opened = await exporter.openConversation(requireAuth(req), req.params.id, {
+        interleave: format === 'markdown',
+        format,
+      });
+      return send(reply, opened, format, `parley-${opened.target.id}`);
+    },
+  );
+
+  app.get(
+    '/v1/export',
+    {
+      config: { scope: 'read:ai' },
+      schema: {
+        tags,
+        summary: 'Export the workspace’s conversations, or a user’s, or those the list filters select',
+        description:
+          'Oldest first (by created_at), each with its messages and tool invocations, streamed from keyset pages: ' +
+          'memory stays flat whatever the size. Archived conversations are included unless archived=false. A key ' +
+          'bound to a user exports only that user’s conversations. Not a point-in-time snapshot: each page is read ' +
+          'when the client has taken the previous one. Recorded in the audit log (conversations.exported).',
+        querystring: ExportQuery,
+        response: { 200: exportResponse, ...errorResponses(...AUTHED_ERRORS) } as Record<number, TSchema>,
+      },
+    },
+    async (req, reply) => {
+      const q = req.query;
+      const format = q.format ?? 'jsonl';
+      const auth = requireAuth(req);
+      const opened = await exporter.openMany(
+        auth,
+        {
+          userId: q.user_id,
+          botId: q.bot_id,
+          contactId: q.contact_id,
+          dealId: q.deal_id,
+          matterId: q.matter_id,
+          archived: q.archived,
+          createdAfter: ms(q.created_after),
+          createdBefore: ms(q.created_before),
+          updatedAfter: ms(q.updated_after),
+          updatedBefore: ms(q.updated_before),
+        },
+        { interleave: format === 'markdown', format },
+      );
+      const stamp = new Date(deps.clock.now()).toISOString().replace(/[-:]/g, '').replace(/\..*$/, 'Z');
+      const who = opened.target.type === 'user' ? `user-${opened.target.id}` : auth.workspaceId;
+      return send(reply, opened, format, `parley-export-${who}-${stamp}`);
+    },
+  );
+
+  // the import reads its own bodies: JSONL as a stream of lines, JSON (an array of lines) whole
+  app.register(async (scope) => {
+    const routes = scope as unknown as App;
+    const limit = deps.config.importBodyLimit;
+    routes.addContentTypeParser(JSONL_TYPES, (req: FastifyRequest, payload: NodeJS.ReadableStream, done) => {
+      const declared = Number(req.headers['content-length']);
+      if (Number.isFinite(declared) && declared > limit) {
+        done(new ParleyError('payload_too_large', `The import body is larger than the ${limit}-byte limit`), undefined);
+        return;
+      }
+      const source = payload as unknown as AsyncIterable<Buffer>;
+      done(
+        null,
+        new ImportBody(async function* () {
+          for await (const l of readLines(source, { maxBytes: limit, maxLineBytes: MAX_LINE_BYTES })) {
+            if ('text' in l) yield parseImportLine(l.text, l.line);
+            else if (l.error === 'too_long') {
+              yield {
+                line: l.line,
+                kind: 'invalid',
+                code: 'payload_too_large',
+                message: `The line is longer than ${MAX_LINE_BYTES} bytes`,
+              };
+            } else
+              yield { line: l.line, kind: 'invalid', code: 'invalid_json', message: 'The line is not valid UTF-8' };
+          }
+        }),
+      );
+    });
+    routes.removeContentTypeParser('application/json');
+    routes.addContentTypeParser(
+      'application/json',
+      { parseAs: 'buffer', bodyLimit: deps.config.bodyLimit },
+      (_req: FastifyRequest, body: Buffer | string, done) => {
+        let value: unknown;
+        try {
+          value = JSON.parse(utf8.decode(body as Buffer));
+        } catch {
+          done(new ParleyError('invalid_json', 'The request body is not valid JSON (or not UTF-8)'), undefined);
+          return;
+        }
+        const items = Array.isArray(value) ? value : [value];
+        done(
+          null,
+          new ImportBody(async function* () {
+            for (let i = 0; i < items.length; i++) {
+              // each element is checked as a line is, prototype keys included
+              const text = JSON.stringify(items[i]);
+              yield text === undefined ? parseImportValue(items[i], i + 1) : parseImportLine(text, i + 1);
+            }
+          }),
+        );
+      },
+    );
+
+    routes.post(
+      '/v1/import',
+      {
+        config: { scope: 'write:ai' },
+        // the import is idempotent by what it holds (see ImportService): an Idempotency-Key adds nothing,
+        // and its fingerprint could not cover a body that is read after the key is claimed
+        onRequest: (req, _reply, done) => {
+          delete req.headers['idempotency-key'];
+          done();
+        },
+        schema: {
+          tags,
+          summary: 'Import conversations: export JSONL, or OpenAI-style chats; idempotent, with a report per line',
+          description:
+            'Send JSONL (Content-Type application/x-ndjson or application/jsonl; up to PARLEY_IMPORT_BODY_LIMIT bytes, ' +
+            'read line by line) or a JSON array of the same records (up to PARLEY_BODY_LIMIT). A line is a record of ' +
+            'GET /v1/export?format=jsonl, or a chat: {"messages":[{"role":"user","content":"…"}],"title"?,"user_id"?,' +
+            '"bot_id"?,"external_id"?,"metadata"?,"context"?}. Written in transactions of at most 500 lines. Nothing ' +
+            'that exists is changed: a conversation, message or tool invocation already here is skipped, so the same ' +
+            'file twice creates nothing the second time. Ids are kept where they are free in this workspace; a chat ' +
+            'gets an id derived from its external_id (else its content) and its user. A line in error is reported and ' +
+            'the others go on; the answer is 200 with the report. Idempotency-Key is ignored. Recorded in the audit ' +
+            'log (conversations.imported, counts only).',
+          body: {
+            content: {
+              // no type: the parsers above hand the route its lines, which these schemas only describe
+              'application/x-ndjson': { schema: { description: 'One record per line (a string of JSON lines)' } },
+              'application/json': { schema: { description: 'An array of the same records' } },
+            },
+          } as unknown as TSchema,
+          response: { 200: ImportReportSchema, ...errorResponses(...WRITE_ERRORS) },
+        },
+      },
+      async (req) => {
+        const auth = requireAuth(req);
+        const body = req.body as unknown;
+        if (!(body instanceof ImportBody)) {
+          throw new ParleyError(
+            'unsupported_media_type',
+            'Send the import as JSONL (Content-Type: application/x-ndjson) or as a JSON array (application/json)',
+          );
+        }
+        return { data: await importer.run(auth, body.lines()) };
+      },
+    );
+  });
+}

@@ -1,0 +1,74 @@
+import type { AuditEvent, Conversation, Message, ToolInvocation } from '../domain/types.js';
+import type { ConversationFilter, KeysetPosition, Store } from '../store/types.js';
+
+/**
+ * Everything export and import ask of storage, bound to one workspace: a narrow port, so that the
+ * store's own shape can change under it with this file as the one place to adapt. Reads are each
+ * one short statement; writes happen only inside `transact`, one bounded batch at a time.
+ */
+export interface TransferReader {
+  conversation(id: string): Promise<Conversation | null>;
+  /** Conversations by (created_at, id) ascending, strictly after `after`: created_at never changes, so each is met once. */
+  conversationsAfter(
+    filter: ConversationFilter,
+    after: KeysetPosition | undefined,
+    limit: number,
+  ): Promise<Conversation[]>;
+  /** A conversation's messages by id (time-ordered ULIDs) ascending, strictly after `afterId`. */
+  messagesAfter(conversationId: string, afterId: string | undefined, limit: number): Promise<Message[]>;
+  toolInvocationsAfter(conversationId: string, afterId: string | undefined, limit: number): Promise<ToolInvocation[]>;
+}
+
+export interface TransferWriter {
+  conversation(id: string): Promise<Conversation | null>;
+  /** The conversation a message id belongs to in this workspace, or null when the id is free. */
+  messageOwner(id: string): Promise<string | null>;
+  toolInvocationOwner(id: string): Promise<string | null>;
+  insertConversation(c: Conversation): Promise<void>;
+  insertMessage(m: Message): Promise<void>;
+  insertToolInvocation(t: ToolInvocation): Promise<void>;
+  /** Adds to a conversation's counters and sets its times, after messages or tool invocations went in. */
+  touch(
+    conversationId: string,
+    change: { messages: number; toolInvocations: number; lastMessageAt: number | null; updatedAt: number },
+  ): Promise<void>;
+}
+
+export interface TransferStore {
+  reader(workspaceId: string): TransferReader;
+  transact<T>(workspaceId: string, fn: (w: TransferWriter) => Promise<T>): Promise<T>;
+  audit(e: AuditEvent): Promise<void>;
+}
+
+export function transferStore(store: Store): TransferStore {
+  return {
+    reader: (ws) => ({
+      conversation: (id) => store.read(ws, (r) => r.conversations.get(id)),
+      conversationsAfter: (filter, after, limit) =>
+        store.read(ws, (r) => r.conversations.list({ ...filter, orderBy: 'created_at', order: 'asc', after, limit })),
+      messagesAfter: (conversationId, afterId, limit) =>
+        store.read(ws, (r) => r.messages.list(conversationId, { after: afterId, order: 'asc', limit })),
+      toolInvocationsAfter: (conversationId, afterId, limit) =>
+        store.read(ws, (r) => r.toolInvocations.list(conversationId, { after: afterId, order: 'asc', limit })),
+    }),
+    transact: (ws, fn) =>
+      store.transact(ws, (w) =>
+        fn({
+          conversation: (id) => w.conversations.get(id),
+          messageOwner: async (id) => (await w.messages.find(id))?.conversationId ?? null,
+          toolInvocationOwner: async (id) => (await w.toolInvocations.find(id))?.conversationId ?? null,
+          insertConversation: (c) => w.conversations.insert({ ...c, workspaceId: ws }),
+          insertMessage: (m) => w.messages.insert(m),
+          insertToolInvocation: (t) => w.toolInvocations.insert(t),
+          touch: (conversationId, change) =>
+            w.conversations.touch(conversationId, {
+              messages: change.messages,
+              toolInvocations: change.toolInvocations,
+              ...(change.lastMessageAt !== null ? { lastMessageAt: change.lastMessageAt } : {}),
+              updatedAt: change.updatedAt,
+            }),
+        }),
+      ),
+    audit: (e) => store.transact(e.workspaceId, (w) => w.audit.insert(e)),
+  };
+}
