@@ -1,5 +1,6 @@
 import { Audit, Conversations, Keys, Messages, ToolInvocations, Workspaces } from './resources.js';
 import { Streams } from './streams.js';
+import { Exports, Imports } from './transfer.js';
 import { type FetchLike, Transport } from './transport.js';
 
 export interface ParleyOptions {
@@ -26,6 +27,8 @@ export class Parley {
   readonly workspaces: Workspaces;
   readonly audit: Audit;
   readonly streams: Streams;
+  readonly exports: Exports;
+  readonly imports: Imports;
 
   constructor(opts: ParleyOptions) {
     const t = new Transport(opts);
@@ -36,5 +39,7 @@ export class Parley {
     this.workspaces = new Workspaces(t);
     this.audit = new Audit(t);
     this.streams = new Streams(t);
+    this.exports = new Exports(t);
+    this.imports = new Imports(t);
   }
 }

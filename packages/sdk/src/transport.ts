@@ -19,6 +19,8 @@ export interface Call {
   path: string;
   query?: Query | undefined;
   body?: unknown;
+  /** A body sent as it is (not JSON-encoded), with its media type. */
+  raw?: { body: string | Uint8Array; contentType: string } | undefined;
   headers?: Record<string, string> | undefined;
 }
 
@@ -90,8 +92,11 @@ export class Transport {
     const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
     const headers = this.headers(call.headers);
     if (call.method !== 'GET') headers['idempotency-key'] = opts.idempotencyKey ?? randomUuid();
-    let body: string | undefined;
-    if (call.body !== undefined) {
+    let body: string | Uint8Array | undefined;
+    if (call.raw !== undefined) {
+      body = call.raw.body;
+      headers['content-type'] = call.raw.contentType;
+    } else if (call.body !== undefined) {
       body = JSON.stringify(call.body);
       headers['content-type'] = 'application/json';
     }
@@ -101,7 +106,12 @@ export class Transport {
       let failure: Error;
       let retryAfterMs: number | undefined;
       try {
-        const res = await this.attempt(url, { method: call.method, headers, body }, timeoutMs, signal);
+        const res = await this.attempt(
+          url,
+          { method: call.method, headers, body: body as RequestInit['body'] },
+          timeoutMs,
+          signal,
+        );
         const requestId = res.headers.get('x-request-id') ?? undefined;
         const text = await res.text();
         if (res.ok) {

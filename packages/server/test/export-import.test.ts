@@ -469,3 +469,142 @@ for (const engine of testEngines()) {
     });
   });
 }
+
+for (const engine of testEngines()) {
+  describe(`export and import: SDK, size, failure [${engine}]`, () => {
+    let server: TestServer;
+    let ws: TestWorkspace;
+    const PER = 1000;
+    const CONVERSATIONS = 50;
+    // ~1 KB each: 50,000 messages make an export of about 60 MB
+    const content = (i: number) => `message ${i} ${'lorem ipsum dolor sit amet '.repeat(37)}`;
+
+    before(async () => {
+      server = await startServer(engine, { rateLimit: 1_000_000, bodyLimit: 4 * 1024 * 1024 });
+      ws = await newWorkspace(server, 'big');
+      for (let c = 0; c < CONVERSATIONS; c++) {
+        const r = await ws.admin.post('/v1/conversations', {
+          title: `big ${c}`,
+          messages: Array.from({ length: PER }, (_, i) => ({
+            role: i % 2 ? 'assistant' : 'user',
+            content: content(i),
+          })),
+        });
+        assert.equal(r.status, 201, r.text);
+      }
+    });
+    after(async () => server.close());
+
+    test('a 50,000-message export streams: pulled as read, with flat memory, and complete at the end', async () => {
+      const res = await fetch(`${server.url}/v1/export`, { headers: { authorization: `Bearer ${ws.admin.key}` } });
+      assert.equal(res.status, 200);
+      const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+      const first = await reader.read();
+      assert.ok(!first.done && first.value.length > 0);
+      // the export has not finished when its first bytes arrive: its audit row is written at the end
+      const early = await ws.admin.get('/v1/audit-events?action=conversations.exported');
+      assert.equal(early.body.data.length, 0, 'streamed, not built whole first');
+      global.gc?.();
+      const base = process.memoryUsage().rss;
+      let peak = base;
+      let bytes = first.value.length;
+      let newlines = 0;
+      let tail = '';
+      const decoder = new TextDecoder();
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        bytes += value.length;
+        for (const b of value) if (b === 0x0a) newlines++;
+        tail = (tail + decoder.decode(value, { stream: true })).slice(-200);
+        peak = Math.max(peak, process.memoryUsage().rss);
+      }
+      for (const b of first.value) if (b === 0x0a) newlines++;
+      assert.equal(newlines, 1 + CONVERSATIONS * (1 + PER) + 1);
+      assert.match(tail, /\{"type":"end","conversations":50,"messages":50000,"tool_invocations":0\}\n$/);
+      assert.ok(bytes > 50_000_000, `${bytes} bytes`);
+      const growth = peak - base;
+      // loose: the whole export held at once would be several times its 50+ MB
+      assert.ok(
+        growth < 120 * 1024 * 1024,
+        `RSS grew ${Math.round(growth / 1048576)} MB while streaming ${Math.round(bytes / 1048576)} MB`,
+      );
+      const done = await ws.admin.get('/v1/audit-events?action=conversations.exported');
+      assert.equal(done.body.data[0].counts.messages, 50_000);
+      assert.equal(done.body.data[0].counts.complete, 1);
+    });
+
+    test('SDK: records iterate a JSONL export; imports.send takes records or text; the copy equals the original', async () => {
+      const { Parley } = await import('../../sdk/src/index.js');
+      const from = new Parley({ baseUrl: server.url, apiKey: ws.admin.key ?? '' });
+      const target = await newWorkspace(server, 'sdk-target');
+      const to = new Parley({ baseUrl: server.url, apiKey: target.admin.key ?? '' });
+      const first = (await ws.admin.get('/v1/conversations?order_by=created_at&order=asc&per_page=1')).body.data[0];
+      const records = [];
+      for await (const r of from.exports.conversationRecords(first.id)) records.push(r);
+      assert.equal(records.length, 1 + 1 + PER + 1);
+      assert.equal(records[0]?.type, 'export');
+      const report = await to.imports.send(records);
+      assert.deepEqual(report.messages, { created: PER, skipped: 0, failed: 0 });
+      const text = records.map((r) => JSON.stringify(r)).join('\n');
+      const again = await to.imports.send(text);
+      assert.deepEqual(again.messages, { created: 0, skipped: PER, failed: 0 });
+      const copy = [];
+      for await (const r of to.exports.records()) copy.push(r);
+      assert.deepEqual(body(copy), body(records));
+      const md = await from.exports.conversation(first.id, { format: 'markdown' });
+      assert.equal(md.filename, `parley-${first.id}.md`);
+      await md.body.cancel();
+    });
+
+    test('the store failing mid-stream cuts the stream (no end line, an error for the reader) and is logged', async () => {
+      const lines: string[] = [];
+      const { createParley } = await import('../src/parley.js');
+      const { loadConfig } = await import('../src/config.js');
+      const { createLogger } = await import('../src/log.js');
+      const { freshDatabase } = await import('./helpers/harness.js');
+      const os = await import('node:os');
+      const fs = await import('node:fs');
+      const path = await import('node:path');
+      const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'parley-cut-'));
+      const db = await freshDatabase(engine, dataDir);
+      const config = loadConfig({}, { host: '127.0.0.1', port: 0, dataDir, databaseUrl: db.url, logLevel: 'error' });
+      const sink = { write: (s: string) => void lines.push(s) };
+      const parley = await createParley(config, { logger: createLogger(config, sink) });
+      try {
+        const url = await parley.start();
+        const key = parley.bootstrapped?.key.secret ?? '';
+        const api = new (await import('./helpers/harness.js')).Client(url, key);
+        for (let c = 0; c < 30; c++) {
+          await api.post('/v1/conversations', {
+            messages: Array.from({ length: 200 }, (_, i) => ({ role: 'user', content: content(i) })),
+          });
+        }
+        const res = await fetch(`${url}/v1/export`, { headers: { authorization: `Bearer ${key}` } });
+        assert.equal(res.status, 200);
+        const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+        await reader.read();
+        // the database goes away under the export
+        await parley.store.close();
+        let received = '';
+        const decoder = new TextDecoder();
+        await assert.rejects(async () => {
+          for (;;) {
+            const { value, done } = await reader.read();
+            if (done) break;
+            received += decoder.decode(value, { stream: true });
+          }
+        }, 'the reader sees the cut, not a clean end');
+        assert.doesNotMatch(received, /"type":"end"/);
+        assert.ok(
+          lines.some((l) => l.includes('export failed mid-stream')),
+          `logged: ${lines.map((l) => JSON.parse(l).msg).join(' | ')}`,
+        );
+      } finally {
+        await parley.close().catch(() => undefined);
+        await db.drop();
+        fs.rmSync(dataDir, { recursive: true, force: true });
+      }
+    });
+  });
+}

@@ -183,6 +183,46 @@ export interface paths {
         patch: operations["patchV1WorkspacesById"];
         trace?: never;
     };
+    "/v1/conversations/{id}/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export one conversation with its messages and tool invocations
+         * @description Streamed as it is read. Content-Disposition names a file; each export is recorded in the audit log (action conversations.exported, counts only).
+         */
+        get: operations["exportConversation"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export the workspace’s conversations, or a user’s, or those the list filters select
+         * @description Oldest first (by created_at), each with its messages and tool invocations, streamed from keyset pages: memory stays flat whatever the size. Archived conversations are included unless archived=false. A key bound to a user exports only that user’s conversations. Not a point-in-time snapshot: each page is read when the client has taken the previous one. Recorded in the audit log (conversations.exported).
+         */
+        get: operations["exportConversations"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/conversations/{id}/stream": {
         parameters: {
             query?: never;
@@ -231,6 +271,26 @@ export interface paths {
         put?: never;
         /** Mint a short-lived token that opens this conversation's live stream (for browsers) */
         post: operations["createStreamToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import conversations: export JSONL, or OpenAI-style chats; idempotent, with a report per line
+         * @description Send JSONL (Content-Type application/x-ndjson or application/jsonl; up to PARLEY_IMPORT_BODY_LIMIT bytes, read line by line) or a JSON array of the same records (up to PARLEY_BODY_LIMIT). A line is a record of GET /v1/export?format=jsonl, or a chat: {"messages":[{"role":"user","content":"…"}],"title"?,"user_id"?,"bot_id"?,"external_id"?,"metadata"?,"context"?}. Written in transactions of at most 500 lines. Nothing that exists is changed: a conversation, message or tool invocation already here is skipped, so the same file twice creates nothing the second time. Ids are kept where they are free in this workspace; a chat gets an id derived from its external_id (else its content) and its user. A line in error is reported and the others go on; the answer is 200 with the report. Idempotency-Key is ignored. Recorded in the audit log (conversations.imported, counts only).
+         */
+        post: operations["importConversations"];
         delete?: never;
         options?: never;
         head?: never;
@@ -3340,6 +3400,218 @@ export interface operations {
             };
         };
     };
+    exportConversation: {
+        parameters: {
+            query?: {
+                /** @description jsonl (default): typed lines, one record each, that POST /v1/import reads back; json: one document; markdown: a transcript to read */
+                format?: "jsonl" | "json" | "markdown";
+            };
+            header?: never;
+            path: {
+                /** @description Conversation id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The export, streamed. A failure after the first byte cuts the connection: a whole JSONL export ends with its {"type":"end"} line, a whole JSON one is valid JSON. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {"type":"export","format":"parley.export","version":1,"exported_at":"2026-01-15T10:00:00.000Z"}
+                     *     {"type":"conversation","id":"conv_01KF0Z8J1R5Q0V7M4T2B9XW3NA","title":"Refund for order 1042","title_source":"user","user_id":"user_42","bot_id":"support-bot","context":{"contact_id":"contact_7"},"metadata":{},"archived":false,"message_count":1,"tool_invocation_count":0,"last_message_at":"2026-01-15T09:30:00.000Z","created_at":"2026-01-15T09:30:00.000Z","updated_at":"2026-01-15T09:30:00.000Z"}
+                     *     {"type":"message","id":"msg_01KF0Z8J1R5Q0V7M4T2B9XW3NB","conversation_id":"conv_01KF0Z8J1R5Q0V7M4T2B9XW3NA","role":"user","content":"Can I get a refund for order 1042?","metadata":{},"created_at":"2026-01-15T09:30:00.000Z"}
+                     *     {"type":"end","conversations":1,"messages":1,"tool_invocations":0}
+                     */
+                    "application/x-ndjson": string;
+                    "application/json": string;
+                    "text/markdown": string;
+                };
+            };
+            /** @description `validation_failed`: The request body, query or path did not match the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `invalid_key`: The API key is missing, malformed, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_permissions`: The API key lacks the scope this operation needs (the message names it), or is bound to a user and named another. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `not_found`: No such object in this workspace (objects of other workspaces, and other users' for a user-bound key, answer identically), or no such route. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `method_not_allowed`: The path exists but not with this method; the Allow header lists the methods it answers. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests; wait until the time in Retry-After / X-RateLimit-Reset. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `internal_error`: An unexpected error; the message never carries internal details. Report the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    exportConversations: {
+        parameters: {
+            query?: {
+                /** @description jsonl (default): typed lines, one record each, that POST /v1/import reads back; json: one document; markdown: a transcript to read */
+                format?: "jsonl" | "json" | "markdown";
+                /** @description Only this user’s conversations; a key bound to a user exports only its own */
+                user_id?: string;
+                bot_id?: string;
+                contact_id?: string;
+                deal_id?: string;
+                matter_id?: string;
+                /** @description true (default): archived ones too; false: without them; only: just them */
+                archived?: "true" | "false" | "only";
+                created_after?: string;
+                created_before?: string;
+                updated_after?: string;
+                updated_before?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The export, streamed. A failure after the first byte cuts the connection: a whole JSONL export ends with its {"type":"end"} line, a whole JSON one is valid JSON. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {"type":"export","format":"parley.export","version":1,"exported_at":"2026-01-15T10:00:00.000Z"}
+                     *     {"type":"conversation","id":"conv_01KF0Z8J1R5Q0V7M4T2B9XW3NA","title":"Refund for order 1042","title_source":"user","user_id":"user_42","bot_id":"support-bot","context":{"contact_id":"contact_7"},"metadata":{},"archived":false,"message_count":1,"tool_invocation_count":0,"last_message_at":"2026-01-15T09:30:00.000Z","created_at":"2026-01-15T09:30:00.000Z","updated_at":"2026-01-15T09:30:00.000Z"}
+                     *     {"type":"message","id":"msg_01KF0Z8J1R5Q0V7M4T2B9XW3NB","conversation_id":"conv_01KF0Z8J1R5Q0V7M4T2B9XW3NA","role":"user","content":"Can I get a refund for order 1042?","metadata":{},"created_at":"2026-01-15T09:30:00.000Z"}
+                     *     {"type":"end","conversations":1,"messages":1,"tool_invocations":0}
+                     */
+                    "application/x-ndjson": string;
+                    "application/json": string;
+                    "text/markdown": string;
+                };
+            };
+            /** @description `validation_failed`: The request body, query or path did not match the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `invalid_key`: The API key is missing, malformed, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_permissions`: The API key lacks the scope this operation needs (the message names it), or is bound to a user and named another. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `method_not_allowed`: The path exists but not with this method; the Allow header lists the methods it answers. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests; wait until the time in Retry-After / X-RateLimit-Reset. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `internal_error`: An unexpected error; the message never carries internal details. Report the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     streamConversation: {
         parameters: {
             query?: {
@@ -3597,6 +3869,213 @@ export interface operations {
             };
             /** @description `method_not_allowed`: The path exists but not with this method; the Allow header lists the methods it answers. */
             405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests; wait until the time in Retry-After / X-RateLimit-Reset. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `internal_error`: An unexpected error; the message never carries internal details. Report the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    importConversations: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-ndjson": unknown;
+                "application/json": unknown;
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "lines": 5,
+                     *         "conversations": {
+                     *           "created": 2,
+                     *           "skipped": 0,
+                     *           "failed": 0
+                     *         },
+                     *         "messages": {
+                     *           "created": 3,
+                     *           "skipped": 0,
+                     *           "failed": 0
+                     *         },
+                     *         "tool_invocations": {
+                     *           "created": 0,
+                     *           "skipped": 0,
+                     *           "failed": 0
+                     *         },
+                     *         "errors": 0,
+                     *         "results": [
+                     *           {
+                     *             "line": 2,
+                     *             "type": "conversation",
+                     *             "status": "created",
+                     *             "id": "conv_01KF0Z8J1R5Q0V7M4T2B9XW3NA"
+                     *           },
+                     *           {
+                     *             "line": 5,
+                     *             "type": "chat",
+                     *             "status": "created",
+                     *             "id": "conv_0000000000H3A9N7QW0XJ2K5ZD"
+                     *           }
+                     *         ],
+                     *         "results_truncated": false
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        data: {
+                            /** @description Non-blank lines read */
+                            lines: number;
+                            conversations: {
+                                created: number;
+                                skipped: number;
+                                failed: number;
+                            };
+                            messages: {
+                                created: number;
+                                skipped: number;
+                                failed: number;
+                            };
+                            tool_invocations: {
+                                created: number;
+                                skipped: number;
+                                failed: number;
+                            };
+                            errors: number;
+                            /** @description One entry per conversation or chat line and per line in error (message and tool invocation lines that went well are only counted), at most 10,000 */
+                            results: {
+                                line: number;
+                                /** @description conversation, chat, message, tool_invocation, or what the line claimed */
+                                type: string;
+                                /** @enum {string} */
+                                status: "created" | "skipped" | "error";
+                                /** @description The conversation’s id in this workspace */
+                                id?: string;
+                                error?: {
+                                    code: string;
+                                    message: string;
+                                };
+                            }[];
+                            results_truncated: boolean;
+                        };
+                    };
+                };
+            };
+            /** @description `invalid_json`: The request body is not valid JSON (or its bytes are not UTF-8). `invalid_idempotency_key`: The Idempotency-Key header is empty, longer than 255 characters, or not printable ASCII. `validation_failed`: The request body, query or path did not match the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `invalid_key`: The API key is missing, malformed, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_permissions`: The API key lacks the scope this operation needs (the message names it), or is bound to a user and named another. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `method_not_allowed`: The path exists but not with this method; the Allow header lists the methods it answers. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `idempotency_in_progress`: A request with this Idempotency-Key is still running; retry after the Retry-After delay. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large`: The request body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: The request body is not application/json, or declares a charset other than UTF-8; send Content-Type: application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `idempotency_key_reused`: This Idempotency-Key was already used with a different request. */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -152,4 +152,22 @@ export const OPERATION_EXAMPLES: Record<string, { request?: unknown; responses?:
       },
     },
   },
+  importConversations: {
+    responses: {
+      200: {
+        data: {
+          lines: 5,
+          conversations: { created: 2, skipped: 0, failed: 0 },
+          messages: { created: 3, skipped: 0, failed: 0 },
+          tool_invocations: { created: 0, skipped: 0, failed: 0 },
+          errors: 0,
+          results: [
+            { line: 2, type: 'conversation', status: 'created', id: CONV },
+            { line: 5, type: 'chat', status: 'created', id: 'conv_0000000000H3A9N7QW0XJ2K5ZD' },
+          ],
+          results_truncated: false,
+        },
+      },
+    },
+  },
 };

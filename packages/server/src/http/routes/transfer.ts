@@ -57,12 +57,20 @@ const ExportQuery = Closed({
 });
 
 /** The streamed answer, documented per media type (the body is never serialized from a schema). */
+const EXAMPLE_JSONL = [
+  '{"type":"export","format":"parley.export","version":1,"exported_at":"2026-01-15T10:00:00.000Z"}',
+  '{"type":"conversation","id":"conv_01KF0Z8J1R5Q0V7M4T2B9XW3NA","title":"Refund for order 1042","title_source":"user","user_id":"user_42","bot_id":"support-bot","context":{"contact_id":"contact_7"},"metadata":{},"archived":false,"message_count":1,"tool_invocation_count":0,"last_message_at":"2026-01-15T09:30:00.000Z","created_at":"2026-01-15T09:30:00.000Z","updated_at":"2026-01-15T09:30:00.000Z"}',
+  '{"type":"message","id":"msg_01KF0Z8J1R5Q0V7M4T2B9XW3NB","conversation_id":"conv_01KF0Z8J1R5Q0V7M4T2B9XW3NA","role":"user","content":"Can I get a refund for order 1042?","metadata":{},"created_at":"2026-01-15T09:30:00.000Z"}',
+  '{"type":"end","conversations":1,"messages":1,"tool_invocations":0}',
+].join('\n');
+
 const exportResponse = {
   description:
     'The export, streamed. A failure after the first byte cuts the connection: a whole JSONL export ends with its {"type":"end"} line, a whole JSON one is valid JSON.',
   content: {
     'application/x-ndjson': {
       schema: { type: 'string', description: 'JSONL: see docs/export-import.md for the records' },
+      example: `${EXAMPLE_JSONL}\n`,
     },
     'application/json': { schema: { type: 'string', description: 'One JSON document' } },
     'text/markdown': { schema: { type: 'string', description: 'A transcript' } },
@@ -302,8 +310,23 @@ export function registerTransferRoutes(app: App, deps: AppDeps): void {
           body: {
             content: {
               // no type: the parsers above hand the route its lines, which these schemas only describe
-              'application/x-ndjson': { schema: { description: 'One record per line (a string of JSON lines)' } },
-              'application/json': { schema: { description: 'An array of the same records' } },
+              'application/x-ndjson': {
+                schema: { description: 'One record per line (a string of JSON lines)' },
+                example: `${EXAMPLE_JSONL}\n{"messages":[{"role":"user","content":"Hello"},{"role":"assistant","content":"Hi!"}],"external_id":"thread-9"}\n`,
+              },
+              'application/json': {
+                schema: { description: 'An array of the same records' },
+                example: [
+                  {
+                    messages: [
+                      { role: 'user', content: 'Hello' },
+                      { role: 'assistant', content: 'Hi!' },
+                    ],
+                    external_id: 'thread-9',
+                    user_id: 'user_42',
+                  },
+                ],
+              },
             },
           } as unknown as TSchema,
           response: { 200: ImportReportSchema, ...errorResponses(...WRITE_ERRORS) },
