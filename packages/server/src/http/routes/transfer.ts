@@ -69,7 +69,7 @@ const exportResponse = {
     'The export, streamed. A failure after the first byte cuts the connection: a whole JSONL export ends with its {"type":"end"} line, a whole JSON one is valid JSON.',
   content: {
     'application/x-ndjson': {
-      schema: { type: 'string', description: 'JSONL: see docs/export-import.md for the records' },
+      schema: { type: 'string', description: 'JSONL: one typed record per line (README, Export and import)' },
       example: `${EXAMPLE_JSONL}\n`,
     },
     'application/json': { schema: { type: 'string', description: 'One JSON document' } },
