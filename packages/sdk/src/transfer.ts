@@ -9,7 +9,7 @@ export type ExportFormat = 'jsonl' | 'json' | 'markdown';
 export type ExportQuery = QueryOf<'/v1/export', 'get'>;
 export type ImportReport = ResultOf<'/v1/import', 'post'>['data'];
 
-/** One line of a JSONL export: `type` says which record it is (see docs/export-import.md). */
+/** One line of a JSONL export: `type` says which record it is (see the README's Export and import). */
 export type ExportRecord =
   | { type: 'export'; format: 'parley.export'; version: number; exported_at: string }
   | ({ type: 'conversation' } & Record<string, unknown>)
