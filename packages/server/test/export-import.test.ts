@@ -580,10 +580,13 @@ for (const engine of testEngines()) {
         const url = await parley.start();
         const key = parley.bootstrapped?.key.secret ?? '';
         const api = new (await import('./helpers/harness.js')).Client(url, key);
-        for (let c = 0; c < 30; c++) {
-          await api.post('/v1/conversations', {
-            messages: Array.from({ length: 200 }, (_, i) => ({ role: 'user', content: content(i) })),
+        // ~20 MB: more than every buffer between the server and this reader holds
+        const long = (i: number) => `${i} ${'the quick brown fox jumps over the lazy dog '.repeat(90)}`;
+        for (let c = 0; c < 50; c++) {
+          const r = await api.post('/v1/conversations', {
+            messages: Array.from({ length: 100 }, (_, i) => ({ role: 'user', content: long(i) })),
           });
+          assert.equal(r.status, 201, r.text);
         }
         const res = await fetch(`${url}/v1/export`, { headers: { authorization: `Bearer ${key}` } });
         assert.equal(res.status, 200);
