@@ -28,6 +28,7 @@ describe('loadConfig', () => {
         redisUrl: null,
         logLevel: 'info',
         bodyLimit: 1024 * 1024,
+        importBodyLimit: 256 * 1024 * 1024,
         rateLimit: 1200,
         rateLimitAnonymous: 120,
         rateLimitWindowSeconds: 60,

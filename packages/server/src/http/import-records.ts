@@ -140,7 +140,7 @@ function problem(e: ErrorObject | undefined): string {
 }
 
 /** JSON.parse, refusing the keys Fastify refuses in bodies (prototype poisoning). */
-function parseJson(text: string): unknown {
+export function parseStrictJson(text: string): unknown {
   if (!text.includes('__proto__') && !text.includes('constructor')) return JSON.parse(text);
   return JSON.parse(text, (key, value) => {
     if (
@@ -176,7 +176,7 @@ function invalid(line: number, code: ErrorCode, message: string, extra: Partial<
 export function parseImportLine(text: string, line: number): ImportLine {
   let value: unknown;
   try {
-    value = parseJson(text);
+    value = parseStrictJson(text);
   } catch {
     return invalid(line, 'invalid_json', 'The line is not valid JSON');
   }

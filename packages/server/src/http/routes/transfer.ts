@@ -3,11 +3,13 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { type TSchema, Type } from 'typebox';
 import { ParleyError } from '../../errors.js';
 import { type ExportItem, ExportService, type OpenedExport } from '../../services/export.js';
+import { IdempotencyService } from '../../services/idempotency.js';
 import { type ImportLine, ImportService } from '../../services/import.js';
 import { transferStore } from '../../services/transfer-store.js';
+import { findBadText } from '../bad-text.js';
 import { requireAuth } from '../credentials.js';
 import { EXPORT_MEDIA, type ExportFormat, type FormatWriter, writerFor } from '../export-formats.js';
-import { parseImportLine, parseImportValue } from '../import-records.js';
+import { parseImportLine, parseImportValue, parseStrictJson } from '../import-records.js';
 import { readLines } from '../line-reader.js';
 import { AUTHED_ERRORS, Closed, ConversationParams, errorResponses, OneOf, WRITE_ERRORS } from '../schemas.js';
 import type { App, AppDeps } from '../types.js';
@@ -259,26 +261,45 @@ export function registerTransferRoutes(app: App, deps: AppDeps): void {
       );
     });
     routes.removeContentTypeParser('application/json');
+    // a JSON body is checked as every JSON body is (charset, UTF-8, prototype keys, NUL, unsafe
+    // numbers: 4xx for the whole request); its records are then checked one by one like lines
     routes.addContentTypeParser(
       'application/json',
       { parseAs: 'buffer', bodyLimit: deps.config.bodyLimit },
-      (_req: FastifyRequest, body: Buffer | string, done) => {
+      (req: FastifyRequest, body: Buffer | string, done) => {
+        const charset = /;\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(req.headers['content-type'] ?? '')?.[1]?.toLowerCase();
+        if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+          done(
+            new ParleyError('unsupported_media_type', `Only UTF-8 JSON is accepted (got charset=${charset})`),
+            undefined,
+          );
+          return;
+        }
         let value: unknown;
         try {
-          value = JSON.parse(utf8.decode(body as Buffer));
+          value = parseStrictJson(utf8.decode(body as Buffer));
         } catch {
           done(new ParleyError('invalid_json', 'The request body is not valid JSON (or not UTF-8)'), undefined);
           return;
         }
+        const bad = findBadText(value, '/body');
+        if (bad) {
+          done(new ParleyError('validation_failed', `${bad.field} ${bad.message}`, { details: [bad] }), undefined);
+          return;
+        }
         const items = Array.isArray(value) ? value : [value];
+        if (!items.every((v) => v !== null && typeof v === 'object' && !Array.isArray(v))) {
+          const message = 'must be an array of records (export records or chats), each a JSON object';
+          done(
+            new ParleyError('validation_failed', `/body ${message}`, { details: [{ field: '/body', message }] }),
+            undefined,
+          );
+          return;
+        }
         done(
           null,
           new ImportBody(async function* () {
-            for (let i = 0; i < items.length; i++) {
-              // each element is checked as a line is, prototype keys included
-              const text = JSON.stringify(items[i]);
-              yield text === undefined ? parseImportValue(items[i], i + 1) : parseImportLine(text, i + 1);
-            }
+            for (let i = 0; i < items.length; i++) yield parseImportValue(items[i], i + 1);
           }),
         );
       },
@@ -291,7 +312,12 @@ export function registerTransferRoutes(app: App, deps: AppDeps): void {
         // the import is idempotent by what it holds (see ImportService): an Idempotency-Key adds nothing,
         // and its fingerprint could not cover a body that is read after the key is claimed
         onRequest: (req, _reply, done) => {
-          delete req.headers['idempotency-key'];
+          const key = req.headers['idempotency-key'];
+          if (key !== undefined) {
+            // a malformed key is still refused, as on every write
+            IdempotencyService.validateKey(Array.isArray(key) ? (key[0] ?? '') : key);
+            delete req.headers['idempotency-key'];
+          }
           done();
         },
         schema: {
