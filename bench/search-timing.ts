@@ -11,7 +11,7 @@ const BIG = 'ws_01KP770200M008FYZQ8YEBGVFY';
 const SMALL = 'ws_01KP77020998JAF32K3RJ12KDC';
 const TERMS = (process.env.TERMS ?? 'for,the,a,about,dashboard,budget offsite,zyzzyva').split(',');
 
-const store = await openStore({ databaseUrl: url, pgStatementTimeoutMs: 30_000 }, { migrate: false });
+const store = await openStore({ databaseUrl: url, pg: { statementTimeoutMs: 30_000 } }, { migrate: false });
 const ms = (t: bigint) => Number(process.hrtime.bigint() - t) / 1e6;
 for (const ws of [BIG, SMALL]) {
   for (const term of TERMS) {

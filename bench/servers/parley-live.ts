@@ -12,16 +12,14 @@ const opts = JSON.parse(process.argv[2] ?? '{}') as { databaseUrl: string; redis
 const config = loadConfig(
   {},
   {
-    host: '127.0.0.1',
-    port: 0,
-    dataDir: os.tmpdir(),
-    databaseUrl: opts.databaseUrl,
-    redisUrl: opts.redisUrl,
-    logLevel: 'silent',
-    bootstrap: opts.bootstrap,
+    http: { host: '127.0.0.1', port: 0 },
+    database: { dataDir: os.tmpdir(), url: opts.databaseUrl },
+    redis: { url: opts.redisUrl },
+    log: { level: 'silent' },
+    lifecycle: { bootstrap: opts.bootstrap },
   },
 );
-const parley = await createParley(config, { logger: createLogger({ logLevel: 'silent' }) });
+const parley = await createParley(config, { logger: createLogger({ level: 'silent' }) });
 const url = await parley.start();
 process.send?.({ type: 'ready', url, adminKey: parley.bootstrapped?.key.secret ?? null });
 process.on('message', async (m: { type?: string }) => {

@@ -13,10 +13,17 @@ const opts = JSON.parse(process.argv[2] ?? '{}') as { databaseUrl: string; log: 
 const logLevel = opts.log === 'silent' ? 'silent' : 'info';
 const config = loadConfig(
   {},
-  { host: '127.0.0.1', port: 0, dataDir: os.tmpdir(), databaseUrl: opts.databaseUrl, logLevel, bootstrap: false },
+  {
+    http: { host: '127.0.0.1', port: 0 },
+    database: { dataDir: os.tmpdir(), url: opts.databaseUrl },
+    log: { level: logLevel },
+    lifecycle: { bootstrap: false },
+  },
 );
 const logger =
-  opts.log === 'silent' ? createLogger({ logLevel }) : createLogger({ logLevel }, pino.destination('/dev/null'));
+  opts.log === 'silent'
+    ? createLogger({ level: logLevel })
+    : createLogger({ level: logLevel }, pino.destination('/dev/null'));
 const parley = await createParley(config, { logger });
 const url = await parley.start();
 process.send?.({ type: 'ready', url });

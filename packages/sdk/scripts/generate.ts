@@ -25,8 +25,11 @@ type Spec = { paths: Record<string, Record<string, unknown>> } & Record<string, 
 export async function buildNativeSpec(): Promise<Spec> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'parley-sdk-gen-'));
   try {
-    const config = loadConfig({}, { dataDir, port: 0, logLevel: 'silent', bootstrap: false });
-    const parley = await createParley(config, { logger: createLogger({ logLevel: 'silent' }) });
+    const config = loadConfig(
+      {},
+      { database: { dataDir }, http: { port: 0 }, log: { level: 'silent' }, lifecycle: { bootstrap: false } },
+    );
+    const parley = await createParley(config, { logger: createLogger({ level: 'silent' }) });
     try {
       const full = parley.app.swagger() as unknown as Spec;
       const surfaces = parley.app.surfaceErrors;

@@ -2,10 +2,10 @@ import pino, { type Logger } from 'pino';
 import type { Config } from './config.js';
 
 /** JSON logs; credentials and idempotency keys never reach them. */
-export function createLogger(config: Pick<Config, 'logLevel'>, destination?: pino.DestinationStream): Logger {
+export function createLogger(log: Config['log'], destination?: pino.DestinationStream): Logger {
   return pino(
     {
-      level: config.logLevel,
+      level: log.level,
       base: { service: 'parley' },
       redact: {
         paths: [

@@ -29,7 +29,8 @@ export interface ParleyOptions {
   logger?: Logger;
 }
 
-export interface Parley {
+/** `await using parley = await createParley(config)` closes it when the scope ends. */
+export interface Parley extends AsyncDisposable {
   readonly config: Config;
   readonly app: App;
   readonly store: Store;
@@ -43,18 +44,24 @@ export interface Parley {
   readonly realtime: Realtime;
   /** Set by the very first start() only: the default workspace and its instance admin key. */
   readonly bootstrapped: CreatedWorkspace | null;
-  /** Listens on config.host:config.port, then bootstraps an empty database; returns the address. */
+  /** Listens on config.http.host:port, then bootstraps an empty database; returns the address. */
   start(): Promise<string>;
-  close(): Promise<void>;
+  /**
+   * Takes the instance down; safe to call more than once (every call waits for the one close).
+   * Live streams end at once (WebSocket 1001; SSE a stream.closed event), the listener stops
+   * accepting, requests in flight get up to `graceMs` (default config.lifecycle.shutdownGraceMs)
+   * to finish, then the connections still open are cut; then the limiter, Redis and the store.
+   */
+  close(opts?: { graceMs?: number }): Promise<void>;
 }
 
 /** Builds store -> services -> HTTP, in that order; close() takes them down in reverse. */
 export async function createParley(config: Config, opts: ParleyOptions = {}): Promise<Parley> {
   const clock = opts.clock ?? systemClock;
-  const logger = opts.logger ?? createLogger(config);
+  const logger = opts.logger ?? createLogger(config.log);
   // an unreachable Redis stops the start (once running, Redis trouble only means fallback)
-  if (config.redisUrl !== null) await checkRedis(config.redisUrl, config.redisTimeoutMs);
-  const store = await openStore(config);
+  if (config.redis.url !== null) await checkRedis(config.redis.url, config.redis.timeoutMs);
+  const store = await openStore({ databaseUrl: config.database.url, pg: config.pg });
   let redis: ReturnType<typeof createRedis> | null = null;
   let realtime: Realtime | undefined;
   try {
@@ -62,9 +69,9 @@ export async function createParley(config: Config, opts: ParleyOptions = {}): Pr
     const cursorSecret = await store.instance.getMeta('cursor_secret');
     if (cursorSecret === null) throw new Error('cursor secret missing after creation');
     const deps = { store, clock };
-    if (config.redisUrl !== null) {
+    if (config.redis.url !== null) {
       // the instance's one command connection: rate limits, presence and PUBLISH share it
-      redis = createRedis(config.redisUrl, config.redisTimeoutMs);
+      redis = createRedis(config.redis.url, config.redis.timeoutMs);
       await redis.connect().catch(() => undefined); // checked above; a blip now just means fallback
     }
     realtime = await Realtime.create(config, { store, clock, logger, redis });
@@ -81,7 +88,7 @@ export async function createParley(config: Config, opts: ParleyOptions = {}): Pr
     const events = new EventsService(deps);
     const compat = new CompatService(deps, uow);
     realtime.bind(events, conversations);
-    const idempotency = new IdempotencyService(deps, config.idempotencyTtlSeconds * 1000);
+    const idempotency = new IdempotencyService(deps, config.idempotency.ttlSeconds * 1000);
     const metrics = createMetrics({
       liveStreams: () => rt0.liveHere,
       presenceUp: async () => ((await rt0.presenceState()) === 'unavailable' ? 0 : 1),
@@ -95,8 +102,8 @@ export async function createParley(config: Config, opts: ParleyOptions = {}): Pr
     if (redis !== null) {
       const shared = new RedisRateLimiter({
         redis,
-        prefix: config.redisPrefix,
-        windowSeconds: config.rateLimitWindowSeconds,
+        prefix: config.redis.prefix,
+        windowSeconds: config.limits.windowSeconds,
         clock,
         logger: logger.child({ subsystem: 'shared-state' }),
         onStateChange: (s) => metrics.sharedState.set(s === 'redis' ? 1 : 0),
@@ -105,7 +112,7 @@ export async function createParley(config: Config, opts: ParleyOptions = {}): Pr
       const live = readiness;
       readiness = async () => ({ shared_state: shared.state, ...(await live()) });
     } else {
-      limiter = new MemoryRateLimiter(config.rateLimitWindowSeconds, clock);
+      limiter = new MemoryRateLimiter(config.limits.windowSeconds, clock);
     }
     const app = buildApp({
       config,
@@ -135,8 +142,41 @@ export async function createParley(config: Config, opts: ParleyOptions = {}): Pr
     }, 60_000);
     purge.unref();
 
+    const shutdown = async (graceMs: number): Promise<void> => {
+      clearInterval(purge);
+      // Streams end first, in this same tick, so that their clients see 1001 (not the WebSocket
+      // plugin's own close without a code) and open SSE responses do not hold the server's close.
+      const streamsClosed = rt.close();
+      // stops accepting; requests already in flight run on (new ones on a kept-alive connection get 503)
+      const serverClosed = app.close();
+      // a kept-alive connection whose last request is done is let go now, not after keepAliveTimeout
+      const reap = setInterval(() => app.server.closeIdleConnections(), 100);
+      let deadline: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((resolve) => {
+        deadline = setTimeout(() => resolve('late'), graceMs);
+      });
+      try {
+        if ((await Promise.race([serverClosed, late])) === 'late') {
+          logger.warn(
+            { graceMs },
+            'requests still in flight at the end of the shutdown grace; closing their connections',
+          );
+          app.server.closeAllConnections();
+          await serverClosed;
+        }
+      } finally {
+        clearInterval(reap);
+        clearTimeout(deadline);
+      }
+      await streamsClosed;
+      await limiter.close();
+      redis?.disconnect();
+      await store.close();
+    };
+    let closing: Promise<void> | undefined;
+
     let bootstrapped: CreatedWorkspace | null = null;
-    return {
+    const parley: Parley = {
       config,
       app,
       store,
@@ -155,8 +195,8 @@ export async function createParley(config: Config, opts: ParleyOptions = {}): Pr
         // Bind first, bootstrap after: the instance admin key is minted only once nothing is
         // left that can fail before the banner shows it (a busy port used to leave a key that
         // nobody ever saw). Until then requests find no key at all and answer 401.
-        const address = await app.listen({ host: config.host, port: config.port });
-        if (config.bootstrap) {
+        const address = await app.listen({ host: config.http.host, port: config.http.port });
+        if (config.lifecycle.bootstrap) {
           try {
             bootstrapped = await workspaces.bootstrap();
           } catch (err) {
@@ -166,16 +206,15 @@ export async function createParley(config: Config, opts: ParleyOptions = {}): Pr
         }
         return address;
       },
-      async close() {
-        clearInterval(purge);
-        // live streams first: open SSE responses would otherwise hold the server's close
-        await rt.close();
-        await app.close();
-        await limiter.close();
-        redis?.disconnect();
-        await store.close();
+      close(opts = {}) {
+        closing ??= shutdown(opts.graceMs ?? config.lifecycle.shutdownGraceMs);
+        return closing;
+      },
+      [Symbol.asyncDispose]() {
+        return parley.close();
       },
     };
+    return parley;
   } catch (err) {
     await realtime?.close();
     redis?.disconnect();

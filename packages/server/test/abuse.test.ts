@@ -68,10 +68,8 @@ for (const engine of testEngines()) {
 
     before(async () => {
       server = await startServer(engine, {
-        headersTimeoutMs: HEADERS_MS,
-        requestTimeoutMs: REQUEST_MS,
-        rateLimit: 1_000_000,
-        rateLimitAnonymous: 1_000_000,
+        http: { headersTimeoutMs: HEADERS_MS, requestTimeoutMs: REQUEST_MS },
+        limits: { rate: 1_000_000, rateAnonymous: 1_000_000 },
       });
       api = (await newWorkspace(server)).admin;
     });
@@ -137,9 +135,8 @@ for (const engine of testEngines()) {
 
     before(async () => {
       server = await startServer(engine, {
-        wsMaxBufferedBytes: 256 * 1024,
-        rateLimit: 1_000_000,
-        rateLimitAnonymous: 1_000_000,
+        ws: { maxBufferedBytes: 256 * 1024 },
+        limits: { rate: 1_000_000, rateAnonymous: 1_000_000 },
       });
       const ws = await newWorkspace(server);
       const k = await ws.key(['read:ai', 'write:ai']);
@@ -197,7 +194,7 @@ for (const engine of testEngines()) {
     const LIMIT = 20;
 
     before(async () => {
-      server = await startServer(engine, { rateLimitAnonymous: LIMIT });
+      server = await startServer(engine, { limits: { rateAnonymous: LIMIT } });
     });
     after(async () => server.close());
 
@@ -205,7 +202,7 @@ for (const engine of testEngines()) {
       const ws = await newWorkspace(server);
       const good = await ws.key(['read:ai'], { rate_limit: 1000 });
       // align to the start of a window so the burst cannot straddle two
-      const windowMs = server.parley.config.rateLimitWindowSeconds * 1000;
+      const windowMs = server.parley.config.limits.windowSeconds * 1000;
       server.clock.advance(windowMs - (server.clock.now() % windowMs) + 5);
       const guess = () => `prl_${newId('request').slice(4, 30)}${'A'.repeat(17)}`;
       const conv = newId('conversation');
@@ -275,7 +272,7 @@ for (const engine of testEngines()) {
 describe('security headers on every response', () => {
   let server: TestServer;
   before(async () => {
-    server = await startServer('sqlite', { rateLimit: 1_000_000, rateLimitAnonymous: 1_000_000 });
+    server = await startServer('sqlite', { limits: { rate: 1_000_000, rateAnonymous: 1_000_000 } });
   });
   after(async () => server.close());
 

@@ -10,7 +10,7 @@ for (const engine of testEngines()) {
     let conv: string;
 
     before(async () => {
-      server = await startServer(engine, { rateLimit: 1_000_000 });
+      server = await startServer(engine, { limits: { rate: 1_000_000 } });
       const ws = await newWorkspace(server);
       api = ws.admin;
       conv = (await api.post('/v1/conversations', { title: 'x' })).body.data.id;

@@ -327,7 +327,7 @@ for (const engine of testEngines()) {
     }
 
     before(async () => {
-      server = await startServer(engine, { rateLimit: 10_000_000, rateLimitAnonymous: 10_000_000 });
+      server = await startServer(engine, { limits: { rate: 10_000_000, rateAnonymous: 10_000_000 } });
       a = await newWorkspace(server, 'matrix-a');
       b = await newWorkspace(server, 'matrix-b');
       secrets.admin = (await a.key(['admin', 'read:ai', 'write:ai'])).secret;

@@ -181,8 +181,8 @@ for (const engine of testEngines()) {
     }
 
     before(async () => {
-      server = await startServer(engine, { bodyLimit: 2048, rateLimit: 1_000_000 });
-      big = await startServer(engine, { rateLimit: 1_000_000 });
+      server = await startServer(engine, { http: { bodyLimit: 2048 }, limits: { rate: 1_000_000 } });
+      big = await startServer(engine, { limits: { rate: 1_000_000 } });
       const ws = await newWorkspace(server);
       api = new GuardedClient(server.url, ws.admin.key);
       fx = await makeFixture(api);

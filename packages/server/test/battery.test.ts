@@ -103,7 +103,7 @@ for (const engine of testEngines()) {
 
     before(async () => {
       // rate limits must not turn the battery's refusals into 429s
-      server = await startServer(engine, { rateLimit: 1_000_000, rateLimitAnonymous: 1_000_000 });
+      server = await startServer(engine, { limits: { rate: 1_000_000, rateAnonymous: 1_000_000 } });
       const ws = await newWorkspace(server, 'battery');
       key = (await ws.key(['read:ai', 'write:ai', 'admin'])).secret;
       const api = new Client(server.url, key);
@@ -283,7 +283,7 @@ for (const engine of testEngines()) {
               ['number out of range', '{"zzz_unknown":1e400}'],
               ['text/plain', 'hello', { 'content-type': 'text/plain' }],
               ['latin1 charset', '{}', { 'content-type': 'application/json; charset=latin1' }],
-              ['over the body limit', `{"a":"${'x'.repeat(server.parley.config.bodyLimit + 10)}"}`],
+              ['over the body limit', `{"a":"${'x'.repeat(server.parley.config.http.bodyLimit + 10)}"}`],
             ];
             for (const [name, body, ct] of bodies) {
               tries.push({ name, run: () => send(method, path, { ...h, ...(ct ?? {}) }, body) });

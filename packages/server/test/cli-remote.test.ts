@@ -28,7 +28,7 @@ for (const engine of testEngines()) {
     let archived: string;
 
     before(async () => {
-      server = await startServer(engine, { rateLimit: 1_000_000 });
+      server = await startServer(engine, { limits: { rate: 1_000_000 } });
       ws = await newSdkWorkspace(server, 'cli');
       reader = await ws.key(['read:ai']);
       const api = ws.admin.parley;
@@ -280,7 +280,7 @@ for (const engine of testEngines()) {
       const local = await runCli(['keys', 'list', '--local', '--workspace', ws.id, '--json'], {
         ...env,
         PARLEY_DATA_DIR: server.dataDir,
-        PARLEY_DATABASE_URL: server.parley.config.databaseUrl,
+        PARLEY_DATABASE_URL: server.parley.config.database.url,
       });
       assert.equal(local.code, 0, local.stderr);
       const ids = (JSON.parse(local.stdout) as Array<{ id: string }>).map((k) => k.id);

@@ -85,6 +85,10 @@ for (const engine of testEngines()) {
       const version = /schema at version (\d+)/.exec(first.stdout)?.[1];
       assert.ok(version, first.stdout);
       assert.ok(Number(version) >= 1);
+      // a fresh database: every migration is applied now, through the store's own migrate()
+      const applied = [...first.stdout.matchAll(/^applied (\d+): \S/gm)].map((m) => Number(m[1]));
+      assert.equal(applied[0], 1, first.stdout);
+      assert.equal(applied.at(-1), Number(version), first.stdout);
       const second = await runCli(['migrate'], env);
       assert.equal(second.code, 0, second.stderr);
       assert.match(second.stdout, new RegExp(`schema at version ${version}\\b`));

@@ -380,8 +380,11 @@ for (const engine of testEngines()) {
       const dataDir = mkdtempSync(path.join(os.tmpdir(), 'parley-lexws-logs-'));
       const db = await freshDatabase(engine, dataDir);
       // the most verbose level: whatever any layer logs about a request is captured
-      const config = loadConfig({}, { host: '127.0.0.1', port: 0, dataDir, databaseUrl: db.url, logLevel: 'trace' });
-      const logger = createLogger({ logLevel: 'trace' }, { write: (s: string) => void lines.push(s) });
+      const config = loadConfig(
+        {},
+        { http: { host: '127.0.0.1', port: 0 }, database: { dataDir, url: db.url }, log: { level: 'trace' } },
+      );
+      const logger = createLogger({ level: 'trace' }, { write: (s: string) => void lines.push(s) });
       const parley = await createParley(config, { clock: new ManualClock(), logger });
       url = await parley.start();
       admin = parley.bootstrapped?.key.secret ?? '';

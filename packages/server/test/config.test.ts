@@ -1,8 +1,16 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { CONFIG_VARIABLES, type Config, ConfigError, loadConfig } from '../src/config.js';
+import {
+  CONFIG_SPEC,
+  CONFIG_VARIABLES,
+  type Config,
+  ConfigError,
+  type ConfigVariable,
+  loadConfig,
+} from '../src/config.js';
+import { PG_DEFAULTS } from '../src/store/postgres/index.js';
 
 function problemsOf(env: Record<string, string>): string[] {
   try {
@@ -14,139 +22,148 @@ function problemsOf(env: Record<string, string>): string[] {
   assert.fail('expected loadConfig to throw');
 }
 
+const fieldOf = (c: Config, v: ConfigVariable): unknown =>
+  (c as unknown as Record<string, Record<string, unknown>>)[v.group]?.[v.field];
+
+/** A value the variable accepts whose result differs from its default. */
+function nonDefault(v: ConfigVariable, defaults: Config): { raw: string; value: unknown } {
+  for (const raw of v.parser.examples) {
+    const parsed = v.parser.parse(raw);
+    assert.ok(parsed.ok, `${v.env}: its own example ${raw} is refused`);
+    try {
+      assert.notDeepEqual(parsed.value, fieldOf(defaults, v));
+      return { raw, value: parsed.value };
+    } catch {
+      // equal to the default: try the next example
+    }
+  }
+  assert.fail(`${v.env}: no example differs from the default`);
+}
+
 describe('loadConfig', () => {
   test('defaults give the zero-config SQLite mode', () => {
     const c = loadConfig({});
     const dataDir = path.resolve('./data');
-    assert.deepEqual(
-      { ...c },
-      {
+    assert.deepEqual(JSON.parse(JSON.stringify(c)), {
+      http: {
         host: '127.0.0.1',
         port: 8080,
-        dataDir,
-        databaseUrl: `sqlite:${path.join(dataDir, 'parley.db')}`,
-        redisUrl: null,
-        logLevel: 'info',
         bodyLimit: 1024 * 1024,
         importBodyLimit: 256 * 1024 * 1024,
-        rateLimit: 1200,
-        rateLimitAnonymous: 120,
-        rateLimitWindowSeconds: 60,
-        idempotencyTtlSeconds: 86_400,
-        trustProxy: false,
-        bootstrap: true,
-        corsOrigins: null,
         requestTimeoutMs: 30_000,
         headersTimeoutMs: 10_000,
         keepAliveTimeoutMs: 72_000,
-        pgPoolSize: 10,
-        pgStatementTimeoutMs: 5000,
-        pgConnectTimeoutMs: 3000,
-        redisPrefix: 'parley:',
-        redisTimeoutMs: 300,
-        wsAllowedOrigins: null,
-        wsHeartbeatMs: 25_000,
-        wsMaxPayload: 65_536,
-        wsMaxBufferedBytes: 4 * 1024 * 1024,
-        wsAuthTimeoutMs: 5000,
+        trustProxy: false,
+        corsOrigins: null,
+      },
+      database: { dataDir, url: `sqlite:${path.join(dataDir, 'parley.db')}` },
+      pg: { poolSize: 10, statementTimeoutMs: 5000, connectTimeoutMs: 3000 },
+      redis: { url: null, prefix: 'parley:', timeoutMs: 300 },
+      ws: {
+        allowedOrigins: null,
+        heartbeatMs: 25_000,
+        maxPayload: 65_536,
+        maxBufferedBytes: 4 * 1024 * 1024,
+        authTimeoutMs: 5000,
         presenceLeaseMs: 30_000,
       },
-    );
+      limits: { rate: 1200, rateAnonymous: 120, windowSeconds: 60 },
+      idempotency: { ttlSeconds: 86_400 },
+      log: { level: 'info' },
+      lifecycle: { bootstrap: true, shutdownGraceMs: 10_000 },
+    });
   });
 
-  test('every PARLEY_ variable is read: each set to a valid non-default value lands in the config', () => {
-    // one row per CONFIG_VARIABLES entry (the Record type makes a new variable without a row a
-    // type error): the value to set, the config field it must reach and what it must become
-    type Name = (typeof CONFIG_VARIABLES)[number][0];
-    const rows: Record<Name, { set: string; field: keyof Config; want: unknown }> = {
-      PARLEY_HOST: { set: '0.0.0.0', field: 'host', want: '0.0.0.0' },
-      PARLEY_PORT: { set: '9001', field: 'port', want: 9001 },
-      PARLEY_DATA_DIR: { set: '/tmp/parley-x', field: 'dataDir', want: '/tmp/parley-x' },
-      PARLEY_DATABASE_URL: { set: 'postgres://u@db:5432/d', field: 'databaseUrl', want: 'postgres://u@db:5432/d' },
-      PARLEY_REDIS_URL: { set: 'redis://localhost:6379', field: 'redisUrl', want: 'redis://localhost:6379' },
-      PARLEY_LOG_LEVEL: { set: 'DEBUG', field: 'logLevel', want: 'debug' },
-      PARLEY_BODY_LIMIT: { set: '2048', field: 'bodyLimit', want: 2048 },
-      PARLEY_IMPORT_BODY_LIMIT: { set: '4096', field: 'importBodyLimit', want: 4096 },
-      PARLEY_RATE_LIMIT: { set: '5', field: 'rateLimit', want: 5 },
-      PARLEY_RATE_LIMIT_ANONYMOUS: { set: '6', field: 'rateLimitAnonymous', want: 6 },
-      PARLEY_RATE_LIMIT_WINDOW: { set: '7', field: 'rateLimitWindowSeconds', want: 7 },
-      PARLEY_IDEMPOTENCY_TTL: { set: '3600', field: 'idempotencyTtlSeconds', want: 3600 },
-      PARLEY_TRUST_PROXY: { set: 'yes', field: 'trustProxy', want: true },
-      PARLEY_BOOTSTRAP: { set: 'off', field: 'bootstrap', want: false },
-      PARLEY_REQUEST_TIMEOUT_MS: { set: '5000', field: 'requestTimeoutMs', want: 5000 },
-      PARLEY_HEADERS_TIMEOUT_MS: { set: '4000', field: 'headersTimeoutMs', want: 4000 },
-      PARLEY_KEEP_ALIVE_TIMEOUT_MS: { set: '6000', field: 'keepAliveTimeoutMs', want: 6000 },
-      PARLEY_PG_POOL_SIZE: { set: '3', field: 'pgPoolSize', want: 3 },
-      PARLEY_PG_STATEMENT_TIMEOUT_MS: { set: '1234', field: 'pgStatementTimeoutMs', want: 1234 },
-      PARLEY_PG_CONNECT_TIMEOUT_MS: { set: '2345', field: 'pgConnectTimeoutMs', want: 2345 },
-      PARLEY_REDIS_PREFIX: { set: 'acme:', field: 'redisPrefix', want: 'acme:' },
-      PARLEY_REDIS_TIMEOUT_MS: { set: '777', field: 'redisTimeoutMs', want: 777 },
-      PARLEY_WS_ALLOWED_ORIGINS: {
-        set: 'https://a.example, http://b.example:8080',
-        field: 'wsAllowedOrigins',
-        want: ['https://a.example', 'http://b.example:8080'],
-      },
-      PARLEY_WS_HEARTBEAT_MS: { set: '1500', field: 'wsHeartbeatMs', want: 1500 },
-      PARLEY_WS_MAX_PAYLOAD: { set: '4096', field: 'wsMaxPayload', want: 4096 },
-      PARLEY_WS_MAX_BUFFERED: { set: '65536', field: 'wsMaxBufferedBytes', want: 65_536 },
-      PARLEY_WS_AUTH_TIMEOUT_MS: { set: '900', field: 'wsAuthTimeoutMs', want: 900 },
-      PARLEY_PRESENCE_LEASE_SECONDS: { set: '12', field: 'presenceLeaseMs', want: 12_000 },
-      PARLEY_CORS_ORIGINS: {
-        set: 'https://app.example.com, http://localhost:5173',
-        field: 'corsOrigins',
-        want: ['https://app.example.com', 'http://localhost:5173'],
-      },
-    };
-    const names = CONFIG_VARIABLES.map((v) => v[0]);
-    assert.deepEqual(Object.keys(rows).sort(), [...names].sort(), 'a row for every listed variable, no other');
+  test('the config object has exactly the spec shape: one field per variable, one variable per field', () => {
+    const c = loadConfig({});
+    const fromSpec = Object.entries(CONFIG_SPEC).map(([g, fields]) => [g, Object.keys(fields).sort()]);
+    const fromConfig = Object.entries(c).map(([g, fields]) => [g, Object.keys(fields as object).sort()]);
+    assert.deepEqual(fromConfig, fromSpec);
+    const envs = CONFIG_VARIABLES.map((v) => v.env);
+    assert.equal(new Set(envs).size, envs.length, 'no variable is listed twice');
+    assert.equal(CONFIG_VARIABLES.length, fromSpec.flatMap(([, f]) => f).length);
+  });
+
+  test('each default is valid for its own parser, and the docs show it as written', () => {
+    for (const v of CONFIG_VARIABLES) {
+      if (typeof v.default === 'string') {
+        const parsed = v.parser.parse(v.default);
+        assert.ok(parsed.ok, `${v.env}: default ${v.default} refused`);
+        assert.equal(v.defaultDoc, v.default, `${v.env}: docs show the default text itself`);
+      } else {
+        assert.ok(v.defaultDoc.length > 0, `${v.env}: a derived or absent default is described`);
+      }
+    }
+  });
+
+  test('every variable of the spec is read: set alone to a non-default value, it changes its field and no other', () => {
     const defaults = loadConfig({});
-    const fields = Object.values(rows).map((r) => r.field);
-    assert.deepEqual([...fields].sort(), Object.keys(defaults).sort(), 'every config field is fed by one variable');
-    for (const [name, r] of Object.entries(rows)) {
-      assert.notDeepEqual(r.want, defaults[r.field], `${name}: the test value must differ from the default`);
+    for (const v of CONFIG_VARIABLES) {
+      const { raw, value } = nonDefault(v, defaults);
+      const c = loadConfig({ [v.env]: raw });
+      assert.deepEqual(fieldOf(c, v), value, `${v.env}=${raw} must set ${v.group}.${v.field}`);
+      for (const other of CONFIG_VARIABLES) {
+        // a derived default or a bound follows the variable it depends on (database.url on the
+        // data dir, the headers timeout on the request timeout)
+        if (other === v || typeof other.default === 'function' || other.limit !== undefined) continue;
+        assert.deepEqual(fieldOf(c, other), fieldOf(defaults, other), `${v.env} must not change ${other.env}`);
+      }
     }
-
-    const c = loadConfig(Object.fromEntries(Object.entries(rows).map(([name, r]) => [name, r.set])));
-    for (const [name, r] of Object.entries(rows)) {
-      assert.deepEqual(c[r.field], r.want, `${name}=${r.set} must set ${r.field}`);
-    }
-    // each alone too, so one variable cannot pass by being derived from another
-    for (const [name, r] of Object.entries(rows)) {
-      const alone = loadConfig({ [name]: r.set });
-      assert.deepEqual(alone[r.field], r.want, `${name}=${r.set} alone must set ${r.field}`);
-    }
+    // all at once too
+    const all = Object.fromEntries(CONFIG_VARIABLES.map((v) => [v.env, nonDefault(v, defaults).raw]));
+    const c = loadConfig(all);
+    for (const v of CONFIG_VARIABLES) assert.deepEqual(fieldOf(c, v), nonDefault(v, defaults).value, v.env);
     // the database follows the data dir unless set
-    assert.equal(loadConfig({ PARLEY_DATA_DIR: '/tmp/parley-x' }).databaseUrl, 'sqlite:/tmp/parley-x/parley.db');
+    assert.equal(loadConfig({ PARLEY_DATA_DIR: '/tmp/parley-x' }).database.url, 'sqlite:/tmp/parley-x/parley.db');
   });
 
-  test('every PARLEY_ name in src/config.ts is listed, and README.md tables exactly the listed variables', () => {
-    const listed = CONFIG_VARIABLES.map((v) => v[0]).sort();
-    const source = readFileSync(new URL('../src/config.ts', import.meta.url), 'utf8');
-    const read = [...new Set([...source.matchAll(/'(PARLEY_[A-Z0-9_]+)'/g)].map((m) => m[1] as string))].sort();
-    assert.deepEqual(read, listed, 'names quoted in src/config.ts = CONFIG_VARIABLES');
-    const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
-    const tabled = [...readme.matchAll(/^\| `(PARLEY_[A-Z0-9_]+)`/gm)].map((m) => m[1] as string).sort();
-    assert.deepEqual(tabled, listed, 'README.md configuration rows = CONFIG_VARIABLES (none missing, none stale)');
+  test('every value out of range or of the wrong kind is refused, naming the variable and what it accepts', () => {
+    const wrong: Record<string, string[]> = {};
+    for (const v of CONFIG_VARIABLES) {
+      const range = /^(\d+) to (\d+)$/.exec(v.parser.allowed);
+      if (range) wrong[v.env] = [String(Number(range[1]) - 1), String(Number(range[2]) + 1), '1.5', 'ten'];
+      else if (v.parser.allowed.startsWith('true or false')) wrong[v.env] = ['maybe'];
+      else if (v.parser.examples.every((e) => /^[A-Z]+$/.test(e))) wrong[v.env] = ['loud'];
+      else if (v.parser.allowed.includes('scheme://')) wrong[v.env] = ['ftp://x', 'https://a.example/path'];
+      else if (v.parser.allowed.includes('://')) wrong[v.env] = ['mysql://x'];
+    }
+    for (const [env, values] of Object.entries(wrong)) {
+      const v = CONFIG_VARIABLES.find((x) => x.env === env) as ConfigVariable;
+      for (const raw of values) {
+        const problems = problemsOf({ [env]: raw });
+        assert.equal(problems.length, 1, `${env}=${raw}: ${problems.join('; ')}`);
+        assert.ok(problems[0]?.startsWith(`${env}=`), problems[0]);
+        assert.ok(problems[0]?.endsWith(`allowed: ${v.parser.allowed}`), problems[0]);
+      }
+    }
+    // free text (host, prefix, data dir) is the only kind with nothing to refuse
+    const unchecked = CONFIG_VARIABLES.filter((v) => !(v.env in wrong)).map((v) => v.env);
+    assert.deepEqual(unchecked.sort(), ['PARLEY_DATA_DIR', 'PARLEY_HOST', 'PARLEY_REDIS_PREFIX']);
   });
 
   test('PORT and HOST are fallbacks; PARLEY_ wins; an empty value counts as unset', () => {
     const fallback = loadConfig({ PORT: '3000', HOST: '::' });
-    assert.equal(fallback.port, 3000);
-    assert.equal(fallback.host, '::');
+    assert.equal(fallback.http.port, 3000);
+    assert.equal(fallback.http.host, '::');
     const both = loadConfig({ PORT: '3000', PARLEY_PORT: '4000', HOST: '::', PARLEY_HOST: '10.0.0.1' });
-    assert.equal(both.port, 4000);
-    assert.equal(both.host, '10.0.0.1');
+    assert.equal(both.http.port, 4000);
+    assert.equal(both.http.host, '10.0.0.1');
     const empty = loadConfig({ PORT: '3000', PARLEY_PORT: '' });
-    assert.equal(empty.port, 3000);
-    assert.deepEqual(problemsOf({ PORT: 'http' }).length, 1, 'a bad fallback is reported too');
+    assert.equal(empty.http.port, 3000);
+    const problems = problemsOf({ PORT: 'http' });
+    assert.equal(problems.length, 1, 'a bad fallback is reported too');
+    assert.equal(problems[0], 'PORT="http" (read for PARLEY_PORT) is not a whole number; allowed: 0 to 65535');
   });
 
   test('database URLs: sqlite: and postgres:// accepted; others refused without echoing a password', () => {
-    assert.equal(loadConfig({ PARLEY_DATABASE_URL: 'sqlite:/x/y.db' }).databaseUrl, 'sqlite:/x/y.db');
-    assert.equal(loadConfig({ PARLEY_DATABASE_URL: 'postgres://u:p@h:5432/d' }).databaseUrl, 'postgres://u:p@h:5432/d');
+    assert.equal(loadConfig({ PARLEY_DATABASE_URL: 'sqlite:/x/y.db' }).database.url, 'sqlite:/x/y.db');
+    assert.equal(
+      loadConfig({ PARLEY_DATABASE_URL: 'postgres://u:p@h:5432/d' }).database.url,
+      'postgres://u:p@h:5432/d',
+    );
     assert.ok(loadConfig({ PARLEY_DATABASE_URL: 'postgresql://h/d' }));
     const [p] = problemsOf({ PARLEY_DATABASE_URL: 'mysql://root:hunter2@db/x' });
-    assert.match(p ?? '', /PARLEY_DATABASE_URL/);
+    assert.match(p ?? '', /^PARLEY_DATABASE_URL=/);
     assert.ok(!(p ?? '').includes('hunter2'), p);
   });
 
@@ -160,6 +177,7 @@ describe('loadConfig', () => {
       PARLEY_RATE_LIMIT: '-1',
       PARLEY_TRUST_PROXY: 'maybe',
       PARLEY_IDEMPOTENCY_TTL: '1.5',
+      PARLEY_SHUTDOWN_GRACE_MS: '600001',
     };
     const problems = problemsOf(env);
     assert.equal(problems.length, Object.keys(env).length, problems.join('\n'));
@@ -174,24 +192,75 @@ describe('loadConfig', () => {
     }
   });
 
-  test('range limits: port above 65535, body limit below 1 KiB', () => {
-    assert.match(problemsOf({ PARLEY_PORT: '70000' })[0] ?? '', /PARLEY_PORT=70000 is out of range/);
-    assert.equal(loadConfig({ PARLEY_PORT: '0' }).port, 0, '0 picks a free port');
-    assert.match(problemsOf({ PARLEY_BODY_LIMIT: '1023' })[0] ?? '', /out of range/);
+  test('messages name the variable, the value and the allowed range', () => {
+    assert.deepEqual(problemsOf({ PARLEY_PORT: '70000' }), [
+      'PARLEY_PORT="70000" is out of range; allowed: 0 to 65535',
+    ]);
+    assert.equal(loadConfig({ PARLEY_PORT: '0' }).http.port, 0, '0 picks a free port');
+    assert.deepEqual(problemsOf({ PARLEY_BODY_LIMIT: '1023' }), [
+      'PARLEY_BODY_LIMIT="1023" is out of range; allowed: 1024 to 67108864',
+    ]);
+    assert.deepEqual(problemsOf({ PARLEY_LOG_LEVEL: 'loud' }), [
+      'PARLEY_LOG_LEVEL="loud" is not an allowed value; allowed: fatal, error, warn, info, debug, trace, silent',
+    ]);
+    assert.equal(loadConfig({ PARLEY_PRESENCE_LEASE_SECONDS: '12' }).ws.presenceLeaseMs, 12_000, 'seconds in, ms kept');
   });
 
-  test('overrides win over the environment', () => {
-    const c = loadConfig({ PARLEY_PORT: '9000' }, { port: 1234, logLevel: 'silent' });
-    assert.equal(c.port, 1234);
-    assert.equal(c.logLevel, 'silent');
+  test('overrides win over the environment, field by field within a group', () => {
+    const c = loadConfig(
+      { PARLEY_PORT: '9000', PARLEY_HOST: '10.0.0.1' },
+      { http: { port: 1234 }, log: { level: 'silent' } },
+    );
+    assert.equal(c.http.port, 1234);
+    assert.equal(c.http.host, '10.0.0.1', 'the other fields of the group stay');
+    assert.equal(c.log.level, 'silent');
+    const moved = loadConfig({}, { database: { dataDir: '/tmp/parley-y' } });
+    assert.equal(moved.database.url, 'sqlite:/tmp/parley-y/parley.db', 'a derived default follows an override');
+    assert.deepEqual(
+      loadConfig({ PARLEY_PORT: 'abc' }, { http: { port: 1 } }).http.port,
+      1,
+      'an overridden variable is not read',
+    );
   });
 
-  test('the result is frozen', () => {
+  test('the headers timeout is capped at the request timeout, from the environment or an override', () => {
+    assert.equal(loadConfig({ PARLEY_REQUEST_TIMEOUT_MS: '2000' }).http.headersTimeoutMs, 2000);
+    assert.equal(loadConfig({ PARLEY_HEADERS_TIMEOUT_MS: '600000' }).http.headersTimeoutMs, 30_000);
+    assert.equal(loadConfig({}, { http: { requestTimeoutMs: 1500 } }).http.headersTimeoutMs, 1500);
+    assert.equal(loadConfig({ PARLEY_HEADERS_TIMEOUT_MS: '500' }).http.headersTimeoutMs, 500, 'below it: kept');
+  });
+
+  test('the result is frozen, each group too', () => {
     const c = loadConfig({});
     assert.ok(Object.isFrozen(c));
+    for (const g of Object.values(c)) assert.ok(Object.isFrozen(g));
     assert.throws(() => {
-      (c as { port: number }).port = 1;
+      (c.http as { port: number }).port = 1;
     }, TypeError);
-    assert.equal(c.port, 8080);
+    assert.equal(c.http.port, 8080);
+  });
+
+  test('the PostgreSQL store defaults (for callers without a config) equal the spec defaults', () => {
+    assert.deepEqual({ ...PG_DEFAULTS }, { ...loadConfig({}).pg });
+  });
+
+  test('no source file but the config loader reads a PARLEY_ variable (the remote CLI aside: its URL and key)', () => {
+    const src = path.resolve(import.meta.dirname, '../src');
+    const files = (dir: string): string[] =>
+      readdirSync(dir).flatMap((n) => {
+        const full = path.join(dir, n);
+        return statSync(full).isDirectory() ? files(full) : full.endsWith('.ts') ? [full] : [];
+      });
+    const reads: string[] = [];
+    for (const f of files(src)) {
+      if (path.relative(src, f) === 'config.ts') continue;
+      for (const m of readFileSync(f, 'utf8').matchAll(/process\.env(?:\.|\[['"])(PARLEY_\w+)/g)) {
+        reads.push(`${path.relative(src, f)}: ${m[1]}`);
+      }
+    }
+    // PARLEY_URL / PARLEY_KEY: where the remote CLI finds a server, not server configuration
+    assert.deepEqual(reads.sort(), ['cli/remote/client.ts: PARLEY_KEY', 'cli/remote/client.ts: PARLEY_URL']);
+    // the loader reads the environment only through the spec's names
+    assert.doesNotMatch(readFileSync(path.join(src, 'config.ts'), 'utf8'), /process\.env\.|process\.env\[/);
   });
 });

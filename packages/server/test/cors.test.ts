@@ -25,8 +25,8 @@ for (const engine of testEngines()) {
     let key: string;
 
     before(async () => {
-      listed = await startServer(engine, { corsOrigins: [APP, 'http://localhost:5173'] });
-      open = await startServer(engine, { corsOrigins: ['*'] });
+      listed = await startServer(engine, { http: { corsOrigins: [APP, 'http://localhost:5173'] } });
+      open = await startServer(engine, { http: { corsOrigins: ['*'] } });
       off = await startServer(engine);
       key = (await newWorkspace(listed)).admin.key ?? '';
     });

@@ -16,7 +16,7 @@ for (const engine of testEngines()) {
     let conv: string;
 
     before(async () => {
-      server = await startServer(engine, { rateLimit: 1_000_000 });
+      server = await startServer(engine, { limits: { rate: 1_000_000 } });
       const admin = (await newSdkWorkspace(server)).admin;
       api = admin.client;
       b1 = [];

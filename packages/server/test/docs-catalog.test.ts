@@ -3,6 +3,8 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { configDocs } from '../scripts/config-docs.js';
+import { renderConfigBlocks } from '../src/config/table.js';
 import { CONFIG_VARIABLES } from '../src/config.js';
 import { DIALECTS } from '../src/dialects/registry.js';
 import { ERROR_CATALOG, ERROR_CODES } from '../src/errors.js';
@@ -199,16 +201,55 @@ for (const engine of testEngines()) {
 }
 
 describe('configuration docs', () => {
-  test('README.md documents every configuration variable with its default', () => {
-    const readme = readFileSync(path.join(path.dirname(ERRORS_MD), '..', 'README.md'), 'utf8');
-    for (const [name, fallback, def] of CONFIG_VARIABLES) {
-      const row = readme.split('\n').find((l) => l.startsWith(`| \`${name}\``));
-      assert.ok(row, `README.md has no configuration row for ${name}`);
-      assert.ok(row.includes(def), `README.md row for ${name} does not show its default ${def}`);
-      if (fallback) assert.ok(row.includes(`\`${fallback}\``), `README.md row for ${name} does not name ${fallback}`);
+  test('every configuration table in README.md and docs/ is the one the spec renders (npm run docs:config)', () => {
+    const docs = configDocs();
+    assert.ok(docs.includes(path.join(REPO_ROOT, 'README.md')), 'README.md holds the full configuration table');
+    for (const file of docs) {
+      const text = readFileSync(file, 'utf8');
+      assert.equal(text, renderConfigBlocks(text), `${path.relative(REPO_ROOT, file)}: run npm run docs:config`);
+    }
+    const readme = readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
+    for (const v of CONFIG_VARIABLES) {
+      const row = readme.split('\n').find((l) => l.startsWith(`| \`${v.env}\``));
+      assert.ok(row, `README.md has no configuration row for ${v.env}`);
+      assert.ok(row.includes(`\`${v.defaultDoc}\``), `README.md row for ${v.env} shows its default ${v.defaultDoc}`);
+      assert.ok(row.includes(v.parser.allowed), `README.md row for ${v.env} shows what it accepts`);
+      if (v.fallback) assert.ok(row.includes(`\`${v.fallback}\``), `README.md row for ${v.env} names ${v.fallback}`);
+    }
+  });
+
+  test('a table edited by hand is caught: rendering replaces the stale row', () => {
+    const first = CONFIG_VARIABLES[0];
+    assert.ok(first);
+    const doc = `intro\n<!-- config-table -->\n| \`${first.env}\` | \`stale\` |\n<!-- /config-table -->\nafter\n`;
+    const rendered = renderConfigBlocks(doc);
+    assert.notEqual(rendered, doc);
+    assert.ok(rendered.startsWith('intro\n<!-- config-table -->\n| variable'), rendered);
+    assert.ok(rendered.endsWith('<!-- /config-table -->\nafter\n'), rendered);
+    assert.ok(!rendered.includes('`stale`'));
+    assert.throws(() => renderConfigBlocks('<!-- config-table groups=nope -->\n<!-- /config-table -->'), /nope/);
+  });
+
+  test('every PARLEY_ name the docs mention is a variable of the spec (or a test-runner or remote-CLI setting)', () => {
+    const known = new Set<string>(CONFIG_VARIABLES.map((v) => v.env));
+    const pages = [path.join(REPO_ROOT, 'README.md'), ...markdownUnder(path.join(REPO_ROOT, 'docs'))];
+    for (const file of pages) {
+      const text = readFileSync(file, 'utf8');
+      for (const [name] of text.matchAll(/\bPARLEY_[A-Z0-9_]+\b/g)) {
+        if (name.startsWith('PARLEY_TEST_') || name === 'PARLEY_URL' || name === 'PARLEY_KEY') continue;
+        assert.ok(known.has(name), `${path.relative(REPO_ROOT, file)} mentions ${name}, which the spec does not have`);
+      }
     }
   });
 });
+
+function markdownUnder(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const full = path.join(dir, name);
+    if (statSync(full).isDirectory()) return markdownUnder(full);
+    return full.endsWith('.md') ? [full] : [];
+  });
+}
 
 describe('API reference page', () => {
   test('/docs and its assets are served locally, with no address outside this server', async () => {

@@ -79,7 +79,7 @@ for (const engine of testEngines()) {
     let ids: Awaited<ReturnType<typeof populate>>;
 
     before(async () => {
-      server = await startServer(engine, { rateLimit: 1_000_000 });
+      server = await startServer(engine, { limits: { rate: 1_000_000 } });
       a = await newWorkspace(server, 'a');
       ids = await populate(a);
     });
@@ -438,7 +438,7 @@ for (const engine of testEngines()) {
     });
 
     test('import body limit: a declared length over it is refused at once; a streamed one is cut with 413', async () => {
-      const small = await startServer(engine, { importBodyLimit: 2048 });
+      const small = await startServer(engine, { http: { importBodyLimit: 2048 } });
       try {
         const ws = await newWorkspace(small, 'limit');
         const line = JSON.stringify({ messages: [{ role: 'user', content: 'x'.repeat(100) }] });
@@ -481,7 +481,7 @@ for (const engine of testEngines()) {
 
     before(
       async () => {
-        server = await startServer(engine, { rateLimit: 1_000_000, bodyLimit: 4 * 1024 * 1024 });
+        server = await startServer(engine, { limits: { rate: 1_000_000 }, http: { bodyLimit: 4 * 1024 * 1024 } });
         ws = await newWorkspace(server, 'big');
         for (let c = 0; c < CONVERSATIONS; c++) {
           const r = await ws.admin.post('/v1/conversations', {
@@ -573,7 +573,10 @@ for (const engine of testEngines()) {
       const path = await import('node:path');
       const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'parley-cut-'));
       const db = await freshDatabase(engine, dataDir);
-      const config = loadConfig({}, { host: '127.0.0.1', port: 0, dataDir, databaseUrl: db.url, logLevel: 'error' });
+      const config = loadConfig(
+        {},
+        { http: { host: '127.0.0.1', port: 0 }, database: { dataDir, url: db.url }, log: { level: 'error' } },
+      );
       const sink = { write: (s: string) => void lines.push(s) };
       const parley = await createParley(config, { logger: createLogger(config, sink) });
       try {

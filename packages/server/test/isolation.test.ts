@@ -81,7 +81,7 @@ for (const engine of testEngines()) {
     }
 
     before(async () => {
-      server = await startServer(engine, { rateLimit: 1_000_000 });
+      server = await startServer(engine, { limits: { rate: 1_000_000 } });
       A = await seed(await newWorkspace(server, 'A'), 'alpha');
       B = await seed(await newWorkspace(server, 'B'), 'beta');
     });

@@ -21,7 +21,7 @@ import {
 
 /** Every row of the given tables, as text, read straight from the database (not through Parley). */
 async function dumpTables(server: { parley: TestServer['parley'] }, tables: string[]): Promise<string> {
-  const url = server.parley.config.databaseUrl;
+  const url = server.parley.config.database.url;
   if (url.startsWith('sqlite:')) {
     const db = new Database(url.slice('sqlite:'.length), { readonly: true, fileMustExist: true });
     try {
@@ -194,8 +194,11 @@ for (const engine of testEngines()) {
     async function start(e: Engine) {
       const dataDir = mkdtempSync(path.join(os.tmpdir(), 'parley-logs-'));
       const db = await freshDatabase(e, dataDir);
-      const config = loadConfig({}, { host: '127.0.0.1', port: 0, dataDir, databaseUrl: db.url, logLevel: 'info' });
-      const logger = createLogger({ logLevel: 'info' }, { write: (s: string) => void lines.push(s) });
+      const config = loadConfig(
+        {},
+        { http: { host: '127.0.0.1', port: 0 }, database: { dataDir, url: db.url }, log: { level: 'info' } },
+      );
+      const logger = createLogger({ level: 'info' }, { write: (s: string) => void lines.push(s) });
       const parley = await createParley(config, { clock: new ManualClock(), logger });
       url = await parley.start();
       instanceKey = parley.bootstrapped?.key.secret ?? '';

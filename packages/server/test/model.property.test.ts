@@ -248,7 +248,7 @@ for (const engine of testEngines()) {
 
     before(async () => {
       // one run makes well over the default per-key limit within one (frozen) window
-      server = await startServer(engine, { rateLimit: 10_000_000 });
+      server = await startServer(engine, { limits: { rate: 10_000_000 } });
       // the model owns time: every timestamp the server writes is one the model knows
       server.clock.now = () => now;
     });

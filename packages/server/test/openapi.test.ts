@@ -23,7 +23,7 @@ describe('OpenAPI reference', () => {
   let api: Client;
 
   before(async () => {
-    server = await startServer('sqlite', { rateLimit: 1_000_000 });
+    server = await startServer('sqlite', { limits: { rate: 1_000_000 } });
     spec = (await (await fetch(`${server.url}/openapi.json`)).json()) as typeof spec;
     ops = Object.entries(spec.paths).flatMap(([path, byMethod]) =>
       Object.entries(byMethod).map(([method, op]) => ({ method, path, op })),

@@ -59,17 +59,14 @@ if (testEngines().includes('postgres'))
       const config = loadConfig(
         {},
         {
-          host: '127.0.0.1',
-          port: 0,
-          dataDir: dir,
-          databaseUrl: `postgres://postgres@127.0.0.1:${port}/postgres`,
-          logLevel: 'silent',
-          pgConnectTimeoutMs: 2000,
-          pgStatementTimeoutMs: 3000,
-          rateLimit: 1_000_000,
+          http: { host: '127.0.0.1', port: 0 },
+          database: { dataDir: dir, url: `postgres://postgres@127.0.0.1:${port}/postgres` },
+          log: { level: 'silent' },
+          pg: { connectTimeoutMs: 2000, statementTimeoutMs: 3000 },
+          limits: { rate: 1_000_000 },
         },
       );
-      parley = await createParley(config, { logger: createLogger({ logLevel: 'silent' }) });
+      parley = await createParley(config, { logger: createLogger({ level: 'silent' }) });
       const url = await parley.start();
       const boot = parley.bootstrapped;
       assert.ok(boot);

@@ -93,9 +93,9 @@ for (const engine of testEngines()) {
       redis = await startRedis();
       // startServer gives A a fresh database (freshPostgresDatabase on postgres, its own SQLite file
       // otherwise); B is a second process on that same database
-      a = await startServer(engine, { redisUrl: redis.url });
+      a = await startServer(engine, { redis: { url: redis.url } });
       b = await startChildServer({
-        PARLEY_DATABASE_URL: a.parley.config.databaseUrl,
+        PARLEY_DATABASE_URL: a.parley.config.database.url,
         PARLEY_REDIS_URL: redis.url,
       });
       const ws = await newWorkspace(a);

@@ -20,9 +20,9 @@ for (const engine of testEngines()) {
 
     before(async () => {
       redis = await startRedis();
-      a = await startServer(engine, { redisUrl: redis.url });
+      a = await startServer(engine, { redis: { url: redis.url } });
       b = await startChildServer({
-        PARLEY_DATABASE_URL: a.parley.config.databaseUrl,
+        PARLEY_DATABASE_URL: a.parley.config.database.url,
         PARLEY_REDIS_URL: redis.url,
         PARLEY_PRESENCE_LEASE_SECONDS: '5',
       });

@@ -10,7 +10,7 @@ for (const engine of testEngines()) {
     let key: string;
 
     before(async () => {
-      server = await startServer(engine, { wsHeartbeatMs: 100 });
+      server = await startServer(engine, { ws: { heartbeatMs: 100 } });
       const k = await (await newWorkspace(server)).key(['read:ai', 'write:ai']);
       api = k.client;
       key = k.secret;

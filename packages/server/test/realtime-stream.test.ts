@@ -18,7 +18,7 @@ for (const engine of testEngines()) {
     let key: string;
 
     before(async () => {
-      server = await startServer(engine, { wsAuthTimeoutMs: 300, wsMaxPayload: 1024 });
+      server = await startServer(engine, { ws: { authTimeoutMs: 300, maxPayload: 1024 } });
       ws = await newWorkspace(server);
       const k = await ws.key(['read:ai', 'write:ai']);
       api = k.client;
@@ -332,12 +332,12 @@ for (const engine of testEngines()) {
     let beatingKey: string;
 
     before(async () => {
-      server = await startServer(engine, { wsMaxBufferedBytes: 1024 * 1024 });
+      server = await startServer(engine, { ws: { maxBufferedBytes: 1024 * 1024 } });
       const ws = await newWorkspace(server);
       const k = await ws.key(['read:ai', 'write:ai']);
       api = k.client;
       key = k.secret;
-      beating = await startServer(engine, { wsHeartbeatMs: 100 });
+      beating = await startServer(engine, { ws: { heartbeatMs: 100 } });
       const k2 = await (await newWorkspace(beating)).key(['read:ai', 'write:ai']);
       beatingApi = k2.client;
       beatingKey = k2.secret;

@@ -97,9 +97,8 @@ if (testEngines().includes('postgres'))
       port = await freePort();
       await startRedis();
       server = await startServer('sqlite', {
-        redisUrl: `redis://127.0.0.1:${port}`,
-        redisPrefix: prefix,
-        rateLimitWindowSeconds: 3600,
+        redis: { url: `redis://127.0.0.1:${port}`, prefix },
+        limits: { windowSeconds: 3600 },
       });
       const ws = await newWorkspace(server);
       const k = await ws.key(['read:ai'], { rate_limit: 1_000_000 });

@@ -31,7 +31,7 @@ function assertContract(server: TestServer, r: Reply, status: number, code?: str
   assert.ok(Number.isInteger(remaining) && remaining >= 0 && remaining <= limit, `X-RateLimit-Remaining ${remaining}`);
   assert.match(reset, /^\d+$/, 'X-RateLimit-Reset is whole epoch seconds');
   const nowSec = server.clock.now() / 1000;
-  const window = server.parley.config.rateLimitWindowSeconds;
+  const window = server.parley.config.limits.windowSeconds;
   assert.ok(Number(reset) > nowSec - 1 && Number(reset) <= nowSec + window + 1, `Reset ${reset} near now ${nowSec}`);
   if (code === undefined) return undefined;
   assert.match(r.headers.get('content-type') ?? '', /^application\/json/);
@@ -47,7 +47,7 @@ function assertContract(server: TestServer, r: Reply, status: number, code?: str
 
 /** Moves the clock to just after the start of a rate-limit window, so a count can't straddle two. */
 function alignWindow(server: TestServer): void {
-  const windowMs = server.parley.config.rateLimitWindowSeconds * 1000;
+  const windowMs = server.parley.config.limits.windowSeconds * 1000;
   server.clock.advance(windowMs - (server.clock.now() % windowMs) + 5);
 }
 
@@ -74,7 +74,7 @@ for (const engine of testEngines()) {
 
     before(async () => {
       // the anonymous limit is tested on its own server below; here it must not get in the way
-      server = await startServer(engine, { rateLimitAnonymous: 1_000_000 });
+      server = await startServer(engine, { limits: { rateAnonymous: 1_000_000 } });
       a = await newWorkspace(server, 'a');
       b = await newWorkspace(server, 'b');
       anon = new Client(server.url);
@@ -256,7 +256,7 @@ for (const engine of testEngines()) {
           const retry = r.headers.get('retry-after') ?? '';
           assert.match(retry, /^\d+$/);
           const wait = Number(retry);
-          assert.ok(wait >= 1 && wait <= server.parley.config.rateLimitWindowSeconds, `Retry-After ${wait}`);
+          assert.ok(wait >= 1 && wait <= server.parley.config.limits.windowSeconds, `Retry-After ${wait}`);
           assert.ok(
             Number(r.headers.get('x-ratelimit-reset')) - server.clock.now() / 1000 <= wait + 1,
             'Retry-After points at the reset',
@@ -290,7 +290,7 @@ for (const engine of testEngines()) {
   describe(`route contract: anonymous rate limit [${engine}]`, () => {
     let server: TestServer;
     before(async () => {
-      server = await startServer(engine, { rateLimitAnonymous: 3 });
+      server = await startServer(engine, { limits: { rateAnonymous: 3 } });
     });
     after(async () => server.close());
 

@@ -60,7 +60,7 @@ if (engines.includes('postgres')) {
     let server: TestServer;
     let ws: TestWorkspace;
     before(async () => {
-      server = await startServer('postgres', { pgStatementTimeoutMs: 300 });
+      server = await startServer('postgres', { pg: { statementTimeoutMs: 300 } });
       ws = await newWorkspace(server, 'locked');
     });
     after(async () => server.close());

@@ -23,7 +23,7 @@ export function operatorConfig(): Config {
 }
 
 export async function withStore<T>(config: Config, fn: (store: Store) => Promise<T>): Promise<T> {
-  const store = await openStore(config);
+  const store = await openStore({ databaseUrl: config.database.url, pg: config.pg });
   try {
     return await fn(store);
   } finally {

@@ -6,10 +6,8 @@ export async function migrate(config: Config): Promise<void> {
   // one connection, and a statement timeout no long migration hits
   const store = await openStore(
     {
-      databaseUrl: config.databaseUrl,
-      pgPoolSize: 1,
-      pgConnectTimeoutMs: config.pgConnectTimeoutMs,
-      pgStatementTimeoutMs: 600_000,
+      databaseUrl: config.database.url,
+      pg: { poolSize: 1, connectTimeoutMs: config.pg.connectTimeoutMs, statementTimeoutMs: 600_000 },
     },
     { migrate: false },
   );

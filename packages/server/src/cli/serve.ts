@@ -20,7 +20,7 @@ export async function serve(config: Config): Promise<void> {
       ].join('\n'),
     );
   }
-  parley.app.log.info({ address, database: redact(config.databaseUrl) }, 'parley listening');
+  parley.app.log.info({ address, database: redact(config.database.url) }, 'parley listening');
   let closing = false;
   const shutdown = (signal: string) => {
     if (closing) return;

@@ -32,16 +32,16 @@ export function buildApp(deps: AppDeps): App {
   const surfaces = new SurfaceErrors(nativeShape);
   const app = Fastify({
     loggerInstance: deps.logger,
-    bodyLimit: config.bodyLimit,
-    trustProxy: config.trustProxy,
+    bodyLimit: config.http.bodyLimit,
+    trustProxy: config.http.trustProxy,
     // Slow clients are held by explicit bounds: the headers, the whole request, an idle socket.
     // Node checks the first two on an interval, so it is kept well under the headers bound.
-    requestTimeout: config.requestTimeoutMs,
-    connectionTimeout: config.requestTimeoutMs,
-    keepAliveTimeout: config.keepAliveTimeoutMs,
+    requestTimeout: config.http.requestTimeoutMs,
+    connectionTimeout: config.http.requestTimeoutMs,
+    keepAliveTimeout: config.http.keepAliveTimeoutMs,
     http: {
-      headersTimeout: config.headersTimeoutMs,
-      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(config.headersTimeoutMs / 4))),
+      headersTimeout: config.http.headersTimeoutMs,
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(config.http.headersTimeoutMs / 4))),
     },
     genReqId: (req) => acceptRequestId(req.headers['x-request-id']),
     logController: new RequestLogs(),
@@ -69,7 +69,7 @@ export function buildApp(deps: AppDeps): App {
   // hooks, in the order they run: CORS (preflights answered before auth; headers on every answer,
   // errors too), then request id, auth, rate limit and scope, then the text guard after parsing,
   // then idempotency on write routes
-  registerCors(app, config.corsOrigins);
+  registerCors(app, config.http.corsOrigins);
   registerMetrics(app, deps);
   registerAccess(app, deps);
   registerTextGuard(app);
@@ -84,7 +84,7 @@ export function buildApp(deps: AppDeps): App {
   if (realtime) {
     app.register(websocket, {
       options: {
-        maxPayload: config.wsMaxPayload,
+        maxPayload: config.ws.maxPayload,
         // browsers that pass a stream token as a subprotocol offer parley.v1 too; it is the one echoed
         handleProtocols: (offered: Set<string>) => (offered.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
       },

@@ -53,7 +53,7 @@ export class Realtime {
     private readonly redis: { command: Redis; sub: Redis } | null,
     private readonly log: Logger,
   ) {
-    this.heartbeat = new Heartbeat(config.wsHeartbeatMs);
+    this.heartbeat = new Heartbeat(config.ws.heartbeatMs);
   }
 
   /**
@@ -72,11 +72,11 @@ export class Realtime {
     if (secret === null) throw new Error('stream token secret missing after creation');
     const tokens = new StreamTokens(secret, deps.clock, deps.store);
     const command = deps.redis ?? null;
-    if (config.redisUrl === null || command === null) {
+    if (config.redis.url === null || command === null) {
       const bus = new InProcessBus();
       return new Realtime(config, instanceId, new Hub(bus), new MemoryPresence(), tokens, false, bus, null, log);
     }
-    const sub = createRedis(config.redisUrl, config.redisTimeoutMs, {
+    const sub = createRedis(config.redis.url, config.redis.timeoutMs, {
       // SUBSCRIBE queues across reconnects (ioredis re-subscribes) and never times out
       enableOfflineQueue: true,
       commandTimeout: undefined,
@@ -85,13 +85,13 @@ export class Realtime {
     sub.on('error', (err: unknown) => log.warn({ err }, 'redis subscriber connection error'));
     try {
       await sub.connect();
-      const fanout = new RedisFanout(command, sub, config.redisPrefix);
+      const fanout = new RedisFanout(command, sub, config.redis.prefix);
       const bus = await RedisBus.create(fanout, 'events', instanceId, log);
-      const presence = new RedisPresence(command, config.redisPrefix, instanceId, config.presenceLeaseMs, log);
+      const presence = new RedisPresence(command, config.redis.prefix, instanceId, config.ws.presenceLeaseMs, log);
       return new Realtime(config, instanceId, new Hub(bus), presence, tokens, true, bus, { command, sub }, log);
     } catch (err) {
       sub.disconnect();
-      throw new Error(`Redis at ${redact(config.redisUrl)} is unreachable: ${(err as Error).message}`);
+      throw new Error(`Redis at ${redact(config.redis.url)} is unreachable: ${(err as Error).message}`);
     }
   }
 

@@ -93,7 +93,7 @@ export function registerRealtimeRoutes(app: App, deps: AppDeps, rt: Realtime): v
 
   /** Rate limit, scope, existence: what every stream checks before it opens. */
   async function admit(auth: AuthContext, rawId: string, reply: FastifyReply | null): Promise<void> {
-    const rate = await deps.limiter.hit(`key:${auth.keyId}`, auth.rateLimit ?? config.rateLimit);
+    const rate = await deps.limiter.hit(`key:${auth.keyId}`, auth.rateLimit ?? config.limits.rate);
     if (reply) {
       reply.header('X-RateLimit-Limit', rate.limit);
       reply.header('X-RateLimit-Remaining', rate.remaining);
@@ -109,7 +109,7 @@ export function registerRealtimeRoutes(app: App, deps: AppDeps, rt: Realtime): v
 
   /** Runs before any upgrade: a refusal here is a plain HTTP 401/403/404/429. */
   async function checkUpgrade(req: StreamRequest, reply: FastifyReply, allowDeferred: boolean): Promise<void> {
-    if (allowDeferred && !originAllowed(req.headers.origin, req.headers.host, config.wsAllowedOrigins)) {
+    if (allowDeferred && !originAllowed(req.headers.origin, req.headers.host, config.ws.allowedOrigins)) {
       throw new ParleyError('origin_not_allowed', 'This Origin may not open live streams (PARLEY_WS_ALLOWED_ORIGINS)');
     }
     const header = bearerToken(req);
@@ -137,7 +137,7 @@ export function registerRealtimeRoutes(app: App, deps: AppDeps, rt: Realtime): v
       send(e: ConversationEvent) {
         if (socket.readyState !== socket.OPEN) return true;
         socket.send(JSON.stringify(toWire(e)));
-        return socket.bufferedAmount <= config.wsMaxBufferedBytes;
+        return socket.bufferedAmount <= config.ws.maxBufferedBytes;
       },
       end(code, reason) {
         if (socket.readyState === socket.OPEN || socket.readyState === socket.CONNECTING) socket.close(code, reason);
@@ -200,7 +200,7 @@ export function registerRealtimeRoutes(app: App, deps: AppDeps, rt: Realtime): v
       // deferred authentication: the first frame must carry the credential, before the deadline
       const deadline = setTimeout(() => {
         if (socket.readyState === socket.OPEN) socket.close(CLOSE.unauthorized, 'authentication timeout');
-      }, config.wsAuthTimeoutMs);
+      }, config.ws.authTimeoutMs);
       socket.once('close', () => clearTimeout(deadline));
       socket.once('message', (data, isBinary) => {
         clearTimeout(deadline);
@@ -247,7 +247,7 @@ export function registerRealtimeRoutes(app: App, deps: AppDeps, rt: Realtime): v
       const write = (chunk: string): boolean => {
         if (res.writableEnded || res.destroyed) return true;
         res.write(chunk);
-        return res.writableLength <= config.wsMaxBufferedBytes;
+        return res.writableLength <= config.ws.maxBufferedBytes;
       };
       const transport: SessionTransport = {
         send: (e) => {
@@ -284,7 +284,7 @@ export function registerRealtimeRoutes(app: App, deps: AppDeps, rt: Realtime): v
       write(
         `retry: 2000\nevent: stream.ready\ndata: ${JSON.stringify({ conversation_id: attached.conversationId, last_seq: attached.seq })}\n\n`,
       );
-      timer = setInterval(() => write(': ping\n\n'), config.wsHeartbeatMs);
+      timer = setInterval(() => write(': ping\n\n'), config.ws.heartbeatMs);
       attached.session.start(afterSeq, attached.seq);
     },
   );

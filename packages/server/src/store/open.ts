@@ -1,20 +1,18 @@
-import type { Config } from '../config.js';
-import { createPostgresStore } from './postgres/index.js';
+import { createPostgresStore, type PgSettings } from './postgres/index.js';
 import { createSqliteStore } from './sqlite/index.js';
 import type { Store } from './types.js';
 
-export type StoreConfig = Pick<Config, 'databaseUrl'> &
-  Partial<Pick<Config, 'pgPoolSize' | 'pgStatementTimeoutMs' | 'pgConnectTimeoutMs'>>;
+/** The database URL and, for PostgreSQL, pool settings (each unset one keeps its default). */
+export interface StoreConfig {
+  readonly databaseUrl: string;
+  readonly pg?: Partial<PgSettings>;
+}
 
-/** Opens (and migrates) the store named by the database URL. */
+/** Opens (and, unless told not to, migrates) the store named by the database URL. */
 export async function openStore(config: StoreConfig, opts: { migrate?: boolean } = {}): Promise<Store> {
-  if (config.databaseUrl.startsWith('sqlite:')) return createSqliteStore(config.databaseUrl, opts);
-  if (/^postgres(ql)?:\/\//.test(config.databaseUrl)) {
-    const settings: Record<string, number> = {};
-    if (config.pgPoolSize !== undefined) settings.poolSize = config.pgPoolSize;
-    if (config.pgStatementTimeoutMs !== undefined) settings.statementTimeoutMs = config.pgStatementTimeoutMs;
-    if (config.pgConnectTimeoutMs !== undefined) settings.connectTimeoutMs = config.pgConnectTimeoutMs;
-    return createPostgresStore(config.databaseUrl, { ...opts, settings });
+  if (config.database.url.startsWith('sqlite:')) return createSqliteStore(config.database.url, opts);
+  if (/^postgres(ql)?:\/\//.test(config.database.url)) {
+    return createPostgresStore(config.database.url, { ...opts, settings: { ...config.pg } });
   }
   throw new Error('PARLEY_DATABASE_URL must start with sqlite: or postgres://');
 }

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ManualClock } from '../../src/clock.js';
-import { type Config, loadConfig } from '../../src/config.js';
+import { type ConfigOverrides, loadConfig, mergeOverrides } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { createParley, type Parley } from '../../src/parley.js';
 
@@ -35,18 +35,21 @@ export async function freshDatabase(
 }
 
 /** A real server on a free port, with its own database and a movable clock. */
-export async function startServer(engine: Engine = 'sqlite', overrides: Partial<Config> = {}): Promise<TestServer> {
+export async function startServer(engine: Engine = 'sqlite', overrides: ConfigOverrides = {}): Promise<TestServer> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'parley-test-'));
   const db = await freshDatabase(engine, dataDir);
   const config = loadConfig(
     {},
-    { host: '127.0.0.1', port: 0, dataDir, databaseUrl: db.url, logLevel: 'silent', ...overrides },
+    mergeOverrides(
+      { http: { host: '127.0.0.1', port: 0 }, database: { dataDir, url: db.url }, log: { level: 'silent' } },
+      overrides,
+    ),
   );
   const clock = new ManualClock();
   let parley: Parley | undefined;
   let url: string;
   try {
-    parley = await createParley(config, { clock, logger: createLogger({ logLevel: 'silent' }) });
+    parley = await createParley(config, { clock, logger: createLogger({ level: 'silent' }) });
     url = await parley.start();
   } catch (err) {
     // a server that never came up must not leave its database (or files) behind

@@ -52,7 +52,7 @@ export function registerLexiconSocket(app: App, deps: AppDeps, rt: Realtime): vo
 
   /** The key's rate limit applies to opening a socket and to every message sent through it. */
   async function spend(auth: AuthContext): Promise<void> {
-    const rate = await deps.limiter.hit(`key:${auth.keyId}`, auth.rateLimit ?? config.rateLimit);
+    const rate = await deps.limiter.hit(`key:${auth.keyId}`, auth.rateLimit ?? config.limits.rate);
     if (!rate.allowed) {
       const retry = Math.max(1, rate.reset - Math.floor(deps.clock.now() / 1000));
       throw new ParleyError('rate_limited', 'Rate limit exceeded', { retryAfter: retry });
@@ -188,7 +188,7 @@ export function registerLexiconSocket(app: App, deps: AppDeps, rt: Realtime): vo
             send: (e) => {
               if (socket.readyState !== socket.OPEN) return true;
               for (const f of framesFor(e, chat, own)) socket.send(JSON.stringify(f));
-              return socket.bufferedAmount <= config.wsMaxBufferedBytes;
+              return socket.bufferedAmount <= config.ws.maxBufferedBytes;
             },
             end: (code, reason) => {
               if (socket.readyState === socket.OPEN || socket.readyState === socket.CONNECTING) {

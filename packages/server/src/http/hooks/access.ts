@@ -15,7 +15,7 @@ export function setRateHeaders(reply: FastifyReply, r: RateLimitResult): void {
 export const addressRate =
   (deps: Pick<AppDeps, 'limiter' | 'config'>) =>
   async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    setRateHeaders(reply, await deps.limiter.hit(`ip:${req.ip}`, deps.config.rateLimitAnonymous, true));
+    setRateHeaders(reply, await deps.limiter.hit(`ip:${req.ip}`, deps.config.limits.rateAnonymous, true));
   };
 
 /**
@@ -41,7 +41,7 @@ export function registerAccess(app: App, deps: AppDeps): void {
       }
     }
     const bucket = auth ? `key:${auth.keyId}` : `ip:${req.ip}`;
-    const limit = auth ? (auth.rateLimit ?? config.rateLimit) : config.rateLimitAnonymous;
+    const limit = auth ? (auth.rateLimit ?? config.limits.rate) : config.limits.rateAnonymous;
     const rate = await deps.limiter.hit(bucket, limit, access !== 'public');
     setRateHeaders(reply, rate);
     // public routes (health, docs) only report the address's budget: a busy address must not fail its probes

@@ -234,7 +234,7 @@ export function registerTransferRoutes(app: App, deps: AppDeps): void {
   // the import reads its own bodies: JSONL as a stream of lines, JSON (an array of lines) whole
   app.register(async (scope) => {
     const routes = scope as unknown as App;
-    const limit = deps.config.importBodyLimit;
+    const limit = deps.config.http.importBodyLimit;
     routes.addContentTypeParser(JSONL_TYPES, (req: FastifyRequest, payload: NodeJS.ReadableStream, done) => {
       const declared = Number(req.headers['content-length']);
       if (Number.isFinite(declared) && declared > limit) {
@@ -265,7 +265,7 @@ export function registerTransferRoutes(app: App, deps: AppDeps): void {
     // numbers: 4xx for the whole request); its records are then checked one by one like lines
     routes.addContentTypeParser(
       'application/json',
-      { parseAs: 'buffer', bodyLimit: deps.config.bodyLimit },
+      { parseAs: 'buffer', bodyLimit: deps.config.http.bodyLimit },
       (req: FastifyRequest, body: Buffer | string, done) => {
         const charset = /;\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(req.headers['content-type'] ?? '')?.[1]?.toLowerCase();
         if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
