@@ -1,7 +1,10 @@
 import { type Config, redact } from '../config.js';
 import { createParley } from '../parley.js';
 
-/** `parley serve`: starts the HTTP server, prints the first-start banner, shuts down on SIGINT/SIGTERM. */
+/**
+ * `parley serve`: starts the HTTP server, prints the first-start banner. SIGINT/SIGTERM close it
+ * with the configured grace (requests in flight finish, then exit 0); a second signal exits at once.
+ */
 export async function serve(config: Config): Promise<void> {
   const parley = await createParley(config);
   const address = await parley.start();
@@ -22,11 +25,16 @@ export async function serve(config: Config): Promise<void> {
   }
   parley.app.log.info({ address, database: redact(config.database.url) }, 'parley listening');
   let closing = false;
-  const shutdown = (signal: string) => {
-    if (closing) return;
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (closing) {
+      // a second signal: the operator does not want to wait for the grace
+      parley.app.log.warn({ signal }, 'second signal: exiting now');
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    }
     closing = true;
-    parley.app.log.info({ signal }, 'shutting down');
-    parley.close().then(
+    const graceMs = config.lifecycle.shutdownGraceMs;
+    parley.app.log.info({ signal, graceMs }, 'shutting down');
+    parley.close({ graceMs }).then(
       () => process.exit(0),
       (err) => {
         parley.app.log.error({ err }, 'shutdown failed');
