@@ -99,10 +99,16 @@ for (const engine of testEngines()) {
     async function start(graceMs: number): Promise<{ proc: ParleyProcess; key: string }> {
       // SQLite: the file in the process's own data dir; PostgreSQL: a fresh database
       const db = engine === 'postgres' ? await freshDatabase(engine, '') : null;
-      const proc = await spawnParley({
-        PARLEY_SHUTDOWN_GRACE_MS: String(graceMs),
-        ...(db ? { PARLEY_DATABASE_URL: db.url } : {}),
-      });
+      const env = { PARLEY_SHUTDOWN_GRACE_MS: String(graceMs), ...(db ? { PARLEY_DATABASE_URL: db.url } : {}) };
+      // the free port spawnParley picks can be taken by another process before the child binds it
+      let proc: ParleyProcess | undefined;
+      for (let attempt = 1; proc === undefined; attempt++) {
+        try {
+          proc = await spawnParley(env);
+        } catch (err) {
+          if (attempt >= 3 || !/EADDRINUSE/.test(String(err))) throw err;
+        }
+      }
       cleanups.push(async () => {
         await proc.stop();
         await db?.drop();
