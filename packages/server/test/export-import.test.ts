@@ -578,7 +578,7 @@ for (const engine of testEngines()) {
         { http: { host: '127.0.0.1', port: 0 }, database: { dataDir, url: db.url }, log: { level: 'error' } },
       );
       const sink = { write: (s: string) => void lines.push(s) };
-      const parley = await createParley(config, { logger: createLogger(config, sink) });
+      const parley = await createParley(config, { logger: createLogger(config.log, sink) });
       try {
         const url = await parley.start();
         const key = parley.bootstrapped?.key.secret ?? '';

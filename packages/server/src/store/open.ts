@@ -10,9 +10,9 @@ export interface StoreConfig {
 
 /** Opens (and, unless told not to, migrates) the store named by the database URL. */
 export async function openStore(config: StoreConfig, opts: { migrate?: boolean } = {}): Promise<Store> {
-  if (config.database.url.startsWith('sqlite:')) return createSqliteStore(config.database.url, opts);
-  if (/^postgres(ql)?:\/\//.test(config.database.url)) {
-    return createPostgresStore(config.database.url, { ...opts, settings: { ...config.pg } });
+  if (config.databaseUrl.startsWith('sqlite:')) return createSqliteStore(config.databaseUrl, opts);
+  if (/^postgres(ql)?:\/\//.test(config.databaseUrl)) {
+    return createPostgresStore(config.databaseUrl, { ...opts, settings: { ...config.pg } });
   }
   throw new Error('PARLEY_DATABASE_URL must start with sqlite: or postgres://');
 }
