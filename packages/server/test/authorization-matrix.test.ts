@@ -102,6 +102,10 @@ const OPS: Record<string, Op> = {
     instanceOnly: true,
     body: () => ({ name: 'renamed' }),
   },
+  'GET /v1/conversations/{id}/export': { scope: 'read:ai', target: 'conv' },
+  'GET /v1/export': { scope: 'read:ai', target: 'user', query: (t) => `?user_id=${t.user}` },
+  // a JSON array of records is an import body too; an empty one imports nothing
+  'POST /v1/import': { scope: 'write:ai', target: 'none', body: () => [] },
   // LeadLex
   'GET /v1/lexi/conversations': { scope: 'read:ai', target: 'user', query: (t) => `?user_id=${t.user}` },
   'GET /v1/lexi/conversations/{id}': { scope: 'read:ai', target: 'conv' },
