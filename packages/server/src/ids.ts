@@ -10,6 +10,7 @@ export const ID_PREFIX = {
   request: 'req_',
   event: 'evt_',
   audit: 'aud_',
+  hold: 'hold_',
 } as const;
 export type IdKind = keyof typeof ID_PREFIX;
 

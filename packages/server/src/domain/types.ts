@@ -16,6 +16,30 @@ export interface Workspace {
   id: string;
   name: string;
   createdAt: number;
+  /** Days a deleted conversation stays restorable in the trash; 0 deletes for good at once. */
+  trashDays: number;
+}
+
+export type HoldTargetType = 'conversation' | 'user' | 'contact_id' | 'deal_id' | 'matter_id';
+
+/** A legal hold: while active, no conversation it covers may be deleted, purged or erased. */
+export interface Hold {
+  id: string;
+  workspaceId: string;
+  targetType: HoldTargetType;
+  targetValue: string;
+  reason: string | null;
+  createdAt: number;
+  createdBy: string | null;
+  releasedAt: number | null;
+  releasedBy: string | null;
+}
+
+/** A conversation in the trash: when it was deleted and when it is due to be erased. */
+export interface TrashedConversation {
+  conversation: Conversation;
+  trashedAt: number;
+  purgeAt: number;
 }
 
 export interface ApiKey {

@@ -33,7 +33,7 @@ export class WorkspacesService {
 
   private async createIn(i: InstanceWriter, name: string, instanceAdmin: boolean, actor: AuthContext | null) {
     const now = this.deps.clock.now();
-    const workspace: Workspace = { id: newId('workspace', now), name, createdAt: now };
+    const workspace: Workspace = { id: newId('workspace', now), name, createdAt: now, trashDays: 0 };
     await i.insertWorkspace(workspace);
     const by = actor === null ? null : actorKeyId(actor);
     const w = i.workspace(workspace.id);

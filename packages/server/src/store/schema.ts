@@ -9,6 +9,8 @@ export interface WorkspacesTable {
   id: string;
   name: string;
   created_at: number;
+  /** Migration 7: days a deleted conversation stays in the trash (0: deleted for good at once). */
+  trash_days: Generated<number>;
 }
 
 export interface ApiKeysTable {
@@ -50,6 +52,10 @@ export interface ConversationsTable {
   event_seq: Generated<number>;
   /** PostgreSQL only (migration 4): the title's tokens; written via SearchIndex.titleValues. */
   search_tsv?: unknown;
+  /** Migration 7: null while in view; 'trash' (restorable until purge_at) or 'erasing' (rows being erased). */
+  deleted_state: Generated<string | null>;
+  trashed_at: Generated<number | null>;
+  purge_at: Generated<number | null>;
 }
 
 export interface MessagesTable {
@@ -129,7 +135,21 @@ export interface ConversationEventsTable {
   created_at: number;
 }
 
+/** Legal holds (migration 7): an active one (released_at null) stops deletes of what it covers. */
+export interface LegalHoldsTable {
+  workspace_id: string;
+  id: string;
+  target_type: string;
+  target_value: string;
+  reason: string | null;
+  created_at: number;
+  created_by: string | null;
+  released_at: number | null;
+  released_by: string | null;
+}
+
 export interface Database {
+  legal_holds: LegalHoldsTable;
   workspaces: WorkspacesTable;
   api_keys: ApiKeysTable;
   conversations: ConversationsTable;

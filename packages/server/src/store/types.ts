@@ -3,10 +3,13 @@ import type {
   AuditEvent,
   Conversation,
   ConversationContext,
+  Hold,
+  HoldTargetType,
   JsonObject,
   Message,
   Role,
   ToolInvocation,
+  TrashedConversation,
   Workspace,
 } from '../domain/types.js';
 
@@ -152,13 +155,86 @@ export interface ConversationWrites extends ConversationReads {
   /**
    * Removes the conversation with its messages, tool invocations, full-text entries and event
    * log, and turns the stored idempotent answers tied to it into tombstones; null when missing.
+   * Erases a conversation out of view (trash, erasing) too: the one erase path.
    */
   delete(id: string): Promise<DeleteCounts | null>;
+  /**
+   * Takes the conversations in view among `ids` out of view at once (every read, list, search
+   * and total stops seeing them): 'trash' is restorable until `purgeAt`, 'erasing' is a delete
+   * whose rows are erased next. Returns those it took, as they were.
+   */
+  hide(ids: readonly string[], state: 'trash' | 'erasing', at: number, purgeAt: number): Promise<Conversation[]>;
+  /** Brings a trashed conversation back into view as it was; null when it is not in the trash. */
+  restore(id: string): Promise<Conversation | null>;
   /** Bumps message/tool counters and timestamps of a conversation after an append. */
   touch(
     id: string,
     change: { messages?: number; toolInvocations?: number; lastMessageAt?: number; updatedAt: number },
   ): Promise<void>;
+}
+
+/** What a hold may cover on a conversation. */
+export interface HeldCandidate {
+  id: string;
+  userId: string | null;
+  contactId: string | null;
+  dealId: string | null;
+  matterId: string | null;
+}
+
+export interface HoldListQuery {
+  includeReleased: boolean;
+  after?: string | undefined;
+  order: 'asc' | 'desc';
+  limit: number;
+}
+
+export interface HoldReads {
+  get(id: string): Promise<Hold | null>;
+  list(q: HoldListQuery): Promise<Hold[]>;
+  /** The active holds on one target, oldest first. */
+  activeFor(targetType: HoldTargetType, value: string): Promise<Hold[]>;
+  /** Conversation id → the first (oldest) active hold covering it; conversations no hold covers are absent. */
+  heldAmong(conversations: readonly HeldCandidate[]): Promise<Map<string, Hold>>;
+}
+
+export interface HoldWrites extends HoldReads {
+  insert(h: Hold): Promise<void>;
+  /** Releases an active hold; the hold as it now is, or null when missing. */
+  release(id: string, at: number, by: string | null): Promise<Hold | null>;
+}
+
+export interface TrashListQuery {
+  after?: string | undefined;
+  order: 'asc' | 'desc';
+  limit: number;
+  /** Only this user's (a user-bound key). */
+  userId?: string | undefined;
+}
+
+/** A conversation out of view, as the purge finds it. */
+export interface HiddenConversation {
+  conversation: Conversation;
+  state: 'trash' | 'erasing';
+  purgeAt: number;
+}
+
+export interface TrashReads {
+  /** The workspace's trash_days: 0 deletes for good at once. */
+  days(): Promise<number>;
+  /** A conversation in the trash (state 'trash'), whatever its window; null otherwise. */
+  get(id: string): Promise<TrashedConversation | null>;
+  /** The trash, by conversation id. */
+  list(q: TrashListQuery): Promise<TrashedConversation[]>;
+}
+
+export interface TrashWrites extends TrashReads {
+  setDays(days: number): Promise<void>;
+  /**
+   * Up to `limit` conversations out of view whose erase is due (purge_at <= `dueBy`), oldest
+   * due first; on PostgreSQL locked FOR UPDATE SKIP LOCKED, so instances purging at once share them out.
+   */
+  claimDue(dueBy: number, limit: number): Promise<HiddenConversation[]>;
 }
 
 export interface MessageReads {
@@ -261,6 +337,8 @@ export interface WorkspaceReader {
   readonly idempotency: IdempotencyReads;
   readonly audit: AuditReads;
   readonly events: EventReads;
+  readonly holds: HoldReads;
+  readonly trash: TrashReads;
 }
 
 /** One workspace's data inside one transaction: its reads see its own writes. */
@@ -272,6 +350,8 @@ export interface WorkspaceWriter extends WorkspaceReader {
   readonly idempotency: IdempotencyWrites;
   readonly audit: AuditWrites;
   readonly events: EventWrites;
+  readonly holds: HoldWrites;
+  readonly trash: TrashWrites;
 }
 
 // ---- the instance: the few operations that have no tenant -------------------------------
@@ -287,6 +367,8 @@ export interface InstanceReader {
   /** The oldest workspace: the default one created on first start. */
   firstWorkspaceId(): Promise<string | null>;
   getMeta(key: string): Promise<string | null>;
+  /** Workspaces holding conversations out of view whose erase is due by `dueBy` (the purge sweep). */
+  workspacesWithDue(dueBy: number, limit: number): Promise<string[]>;
 }
 
 /** One transaction over the instance: tenants themselves, instance metadata, upkeep across workspaces. */

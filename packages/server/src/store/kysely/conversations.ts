@@ -18,12 +18,16 @@ import { listConversations, searchConversations, totalConversations } from './co
 import { ERASED_ANSWER_STATUS } from './idempotency.js';
 import { CONVERSATION_COLUMNS, contextColumns, toConversation } from './rows.js';
 
+/** How many ids one IN list carries. */
+const IN_CHUNK = 500;
+
 const byId = new QueryTemplate((db, p: { ws: string; id: string }) =>
   db
     .selectFrom('conversations as c')
     .select(CONVERSATION_COLUMNS)
     .where('c.workspace_id', '=', p.ws)
-    .where('c.id', '=', p.id),
+    .where('c.id', '=', p.id)
+    .where('c.deleted_state', 'is', null),
 );
 
 const byIdForUpdate = new QueryTemplate((db, p: { ws: string; id: string }) =>
@@ -32,8 +36,19 @@ const byIdForUpdate = new QueryTemplate((db, p: { ws: string; id: string }) =>
     .select(CONVERSATION_COLUMNS)
     .where('c.workspace_id', '=', p.ws)
     .where('c.id', '=', p.id)
+    .where('c.deleted_state', 'is', null)
     .forUpdate(),
 );
+
+/** A conversation in view or not (the erase path); locked on PostgreSQL. */
+const anyStateById = (b: Bound, id: string) => {
+  const q = b.db
+    .selectFrom('conversations as c')
+    .select([...CONVERSATION_COLUMNS, 'c.deleted_state'])
+    .where('c.workspace_id', '=', b.ws)
+    .where('c.id', '=', id);
+  return (b.lockRows ? q.forUpdate() : q).executeTakeFirst();
+};
 
 // the append path's writes, compiled once (see query-template.ts)
 
@@ -120,7 +135,7 @@ export class ConversationsWriter extends ConversationsReader implements Conversa
     const { db, search, ws } = this.b;
     const before = await this.get(id);
     if (!before) return null;
-    const set: Partial<Omit<ConversationsTable, 'event_seq'>> = { updated_at: patch.updatedAt };
+    const set: Partial<Omit<ConversationsTable, 'event_seq' | 'deleted_state' | 'trashed_at' | 'purge_at'>> = { updated_at: patch.updatedAt };
     if (patch.title !== undefined) set.title = patch.title;
     if (patch.titleSource !== undefined) set.title_source = patch.titleSource;
     if (patch.archived !== undefined) set.archived = patch.archived ? 1 : 0;
@@ -138,8 +153,11 @@ export class ConversationsWriter extends ConversationsReader implements Conversa
 
   async delete(id: string): Promise<DeleteCounts | null> {
     const { db, search, ws } = this.b;
-    const before = await this.get(id);
-    if (!before) return null;
+    const row = await anyStateById(this.b, id);
+    if (!row) return null;
+    const before = toConversation(row);
+    // a conversation out of view left the counters when it left view
+    const counted = row.deleted_state === null;
     // derived rows first: the external-content index needs the rows it indexed
     const searchEntries = await search.removeConversation(db, ws, id);
     const tools = await db
@@ -166,8 +184,7 @@ export class ConversationsWriter extends ConversationsReader implements Conversa
       .where('workspace_id', '=', ws)
       .where('conversation_id', '=', id)
       .execute();
-    await this.bumpCounters(counterNames(before, false), -1);
-    if (before.archived) await this.bumpCounters(counterNames(before, true), -1);
+    if (counted) await this.countOut([before], -1);
     return {
       messages: Number(messages.numDeletedRows),
       tool_invocations: Number(tools.numDeletedRows),
@@ -189,6 +206,66 @@ export class ConversationsWriter extends ConversationsReader implements Conversa
     if (change.lastMessageAt !== undefined)
       await touchWithLast.execute(this.b.db, { ...p, last: change.lastMessageAt });
     else await touchOnly.execute(this.b.db, p);
+  }
+
+  async hide(ids: readonly string[], state: 'trash' | 'erasing', at: number, purgeAt: number): Promise<Conversation[]> {
+    const taken: Conversation[] = [];
+    for (let i = 0; i < ids.length; i += IN_CHUNK) {
+      const chunk = ids.slice(i, i + IN_CHUNK);
+      let q = this.b.db
+        .selectFrom('conversations as c')
+        .select(CONVERSATION_COLUMNS)
+        .where('c.workspace_id', '=', this.b.ws)
+        .where('c.id', 'in', chunk)
+        .where('c.deleted_state', 'is', null);
+      if (this.b.lockRows) q = q.forUpdate();
+      const rows = await q.execute();
+      if (rows.length === 0) continue;
+      await this.b.db
+        .updateTable('conversations')
+        .set({ deleted_state: state, trashed_at: at, purge_at: purgeAt })
+        .where('workspace_id', '=', this.b.ws)
+        .where(
+          'id',
+          'in',
+          rows.map((r) => r.id),
+        )
+        .execute();
+      taken.push(...rows.map(toConversation));
+    }
+    await this.countOut(taken, -1);
+    return taken;
+  }
+
+  async restore(id: string): Promise<Conversation | null> {
+    const r = await this.b.db
+      .updateTable('conversations')
+      .set({ deleted_state: null, trashed_at: null, purge_at: null })
+      .where('workspace_id', '=', this.b.ws)
+      .where('id', '=', id)
+      .where('deleted_state', '=', 'trash')
+      .executeTakeFirst();
+    if (Number(r.numUpdatedRows) === 0) return null;
+    const c = await this.get(id);
+    if (c) await this.countOut([c], 1);
+    return c;
+  }
+
+  /** Moves the counters behind totals by `delta` for each conversation, summed per counter. */
+  private async countOut(cs: readonly Conversation[], delta: number): Promise<void> {
+    const sums = new Map<string, number>();
+    for (const c of cs) {
+      const names = [...counterNames(c, false), ...(c.archived ? counterNames(c, true) : [])];
+      for (const n of names) sums.set(n, (sums.get(n) ?? 0) + delta);
+    }
+    if (sums.size === 0) return;
+    await this.b.db
+      .insertInto('counters')
+      .values([...sums].map(([name, value]) => ({ workspace_id: this.b.ws, name, value })))
+      .onConflict((oc) =>
+        oc.columns(['workspace_id', 'name']).doUpdateSet({ value: sql<number>`counters.value + excluded.value` }),
+      )
+      .execute();
   }
 
   /** The counters behind O(1) totals move in the write's own transaction. */

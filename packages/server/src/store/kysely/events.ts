@@ -34,6 +34,7 @@ export class EventsReader implements EventReads {
       .select('event_seq')
       .where('workspace_id', '=', this.b.ws)
       .where('id', '=', conversationId)
+      .where('deleted_state', 'is', null)
       .executeTakeFirst();
     return r ? num(r.event_seq ?? 0) : null;
   }

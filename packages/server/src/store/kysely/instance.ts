@@ -17,10 +17,10 @@ export class KyselyInstanceReader implements InstanceReader {
   async getWorkspace(id: string): Promise<Workspace | null> {
     const r = await this.c.db
       .selectFrom('workspaces')
-      .select(['id', 'name', 'created_at'])
+      .select(['id', 'name', 'created_at', 'trash_days'])
       .where('id', '=', id)
       .executeTakeFirst();
-    return r ? { id: r.id, name: r.name, createdAt: num(r.created_at) } : null;
+    return r ? { id: r.id, name: r.name, createdAt: num(r.created_at), trashDays: num(r.trash_days) } : null;
   }
 
   async countWorkspaces(): Promise<number> {
@@ -32,10 +32,10 @@ export class KyselyInstanceReader implements InstanceReader {
   }
 
   async listWorkspaces(q: PageQuery): Promise<Workspace[]> {
-    let query = this.c.db.selectFrom('workspaces').select(['id', 'name', 'created_at']);
+    let query = this.c.db.selectFrom('workspaces').select(['id', 'name', 'created_at', 'trash_days']);
     if (q.after !== undefined) query = query.where('id', q.order === 'desc' ? '<' : '>', q.after);
     const rows = await query.orderBy('id', q.order).limit(q.limit).execute();
-    return rows.map((r) => ({ id: r.id, name: r.name, createdAt: num(r.created_at) }));
+    return rows.map((r) => ({ id: r.id, name: r.name, createdAt: num(r.created_at), trashDays: num(r.trash_days) }));
   }
 
   async firstWorkspaceId(): Promise<string | null> {
@@ -53,11 +53,23 @@ export class KyselyInstanceReader implements InstanceReader {
     const r = await this.c.db.selectFrom('instance_meta').select('value').where('key', '=', key).executeTakeFirst();
     return r?.value ?? null;
   }
+
+  async workspacesWithDue(dueBy: number, limit: number): Promise<string[]> {
+    const rows = await this.c.db
+      .selectFrom('conversations')
+      .select('workspace_id')
+      .distinct()
+      .where('deleted_state', 'is not', null)
+      .where('purge_at', '<=', dueBy)
+      .limit(limit)
+      .execute();
+    return rows.map((r) => r.workspace_id);
+  }
 }
 
 export class KyselyInstanceWriter extends KyselyInstanceReader implements InstanceWriter {
   async insertWorkspace(ws: Workspace): Promise<void> {
-    await this.c.db.insertInto('workspaces').values({ id: ws.id, name: ws.name, created_at: ws.createdAt }).execute();
+    await this.c.db.insertInto('workspaces').values({ id: ws.id, name: ws.name, created_at: ws.createdAt, trash_days: ws.trashDays }).execute();
   }
 
   async renameWorkspace(id: string, name: string): Promise<boolean> {

@@ -116,7 +116,9 @@ function parseJson<T>(text: string): T {
   return JSON.parse(text) as T;
 }
 
-export function toConversation(r: Omit<Selectable<ConversationsTable>, 'event_seq' | 'search_tsv'>): Conversation {
+export function toConversation(
+  r: Omit<Selectable<ConversationsTable>, 'event_seq' | 'search_tsv' | 'deleted_state' | 'trashed_at' | 'purge_at'>,
+): Conversation {
   const context: ConversationContext = parseJson<JsonObject>(r.context_extra);
   if (r.contact_id !== null) context.contact_id = r.contact_id;
   if (r.deal_id !== null) context.deal_id = r.deal_id;

@@ -5,6 +5,8 @@ import type {
   ConversationWrites,
   EventReads,
   EventWrites,
+  HoldReads,
+  HoldWrites,
   IdempotencyReads,
   IdempotencyWrites,
   KeyReads,
@@ -13,6 +15,8 @@ import type {
   MessageWrites,
   ToolInvocationReads,
   ToolInvocationWrites,
+  TrashReads,
+  TrashWrites,
   WorkspaceReader,
   WorkspaceWriter,
 } from '../types.js';
@@ -20,10 +24,12 @@ import { AuditReader, AuditWriter } from './audit.js';
 import type { Bound } from './bound.js';
 import { ConversationsReader, ConversationsWriter } from './conversations.js';
 import { EventsReader, EventsWriter } from './events.js';
+import { HoldsReader, HoldsWriter } from './holds.js';
 import { IdempotencyReader, IdempotencyWriter } from './idempotency.js';
 import { KeysReader, KeysWriter } from './keys.js';
 import { MessagesReader, MessagesWriter } from './messages.js';
 import { ToolInvocationsReader, ToolInvocationsWriter } from './tool-invocations.js';
+import { TrashReader, TrashWriter } from './trash.js';
 
 // One workspace's reader and writer: each aggregate's part is made on first use, so a read that
 // touches one aggregate allocates one small object.
@@ -36,6 +42,8 @@ export class KyselyWorkspaceReader implements WorkspaceReader {
   #idempotency?: IdempotencyReads;
   #audit?: AuditReads;
   #events?: EventReads;
+  #holds?: HoldReads;
+  #trash?: TrashReads;
 
   constructor(private readonly b: Bound) {}
 
@@ -70,6 +78,14 @@ export class KyselyWorkspaceReader implements WorkspaceReader {
     this.#events ??= new EventsReader(this.b);
     return this.#events;
   }
+  get holds(): HoldReads {
+    this.#holds ??= new HoldsReader(this.b);
+    return this.#holds;
+  }
+  get trash(): TrashReads {
+    this.#trash ??= new TrashReader(this.b);
+    return this.#trash;
+  }
 }
 
 export class KyselyWorkspaceWriter implements WorkspaceWriter {
@@ -80,6 +96,8 @@ export class KyselyWorkspaceWriter implements WorkspaceWriter {
   #idempotency?: IdempotencyWrites;
   #audit?: AuditWrites;
   #events?: EventWrites;
+  #holds?: HoldWrites;
+  #trash?: TrashWrites;
 
   constructor(private readonly b: Bound) {}
 
@@ -113,5 +131,13 @@ export class KyselyWorkspaceWriter implements WorkspaceWriter {
   get events(): EventWrites {
     this.#events ??= new EventsWriter(this.b);
     return this.#events;
+  }
+  get holds(): HoldWrites {
+    this.#holds ??= new HoldsWriter(this.b);
+    return this.#holds;
+  }
+  get trash(): TrashWrites {
+    this.#trash ??= new TrashWriter(this.b);
+    return this.#trash;
   }
 }

@@ -221,4 +221,33 @@ CREATE INDEX idempotency_records_conversation ON idempotency_records (workspace_
   WHERE conversation_id IS NOT NULL;
 `,
   },
+  {
+    version: 7,
+    name: 'trash, legal holds',
+    // A conversation leaves view at once when deleted_state is set: 'trash' (restorable until
+    // purge_at) or 'erasing' (a permanent delete whose rows are being erased in short batches;
+    // the purge sweep finishes what a crash left). Counters drop it when it leaves view.
+    sql: `
+ALTER TABLE conversations ADD COLUMN deleted_state TEXT;
+ALTER TABLE conversations ADD COLUMN trashed_at INTEGER;
+ALTER TABLE conversations ADD COLUMN purge_at INTEGER;
+CREATE INDEX conversations_trash ON conversations (workspace_id, deleted_state, id) WHERE deleted_state IS NOT NULL;
+CREATE INDEX conversations_due ON conversations (purge_at) WHERE deleted_state IS NOT NULL;
+ALTER TABLE workspaces ADD COLUMN trash_days INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE legal_holds (
+  workspace_id TEXT NOT NULL,
+  id TEXT NOT NULL,
+  target_type TEXT NOT NULL,
+  target_value TEXT NOT NULL,
+  reason TEXT,
+  created_at INTEGER NOT NULL,
+  created_by TEXT,
+  released_at INTEGER,
+  released_by TEXT,
+  PRIMARY KEY (workspace_id, id)
+);
+CREATE INDEX legal_holds_active ON legal_holds (workspace_id, target_type, target_value) WHERE released_at IS NULL;
+`,
+  },
 ];
