@@ -42,6 +42,11 @@ export const ERROR_CATALOG = {
     description:
       'The conversation has live connections and the delete was asked with if_idle=true; retry, or delete without it.',
   },
+  legal_hold: {
+    status: 409,
+    description:
+      'An active legal hold covers the conversation: it cannot be deleted, purged or erased until the hold is released (bulk answers say which ids are held).',
+  },
   last_admin_key: {
     status: 409,
     description: 'The key is the last active admin key of its workspace; create another admin key first.',

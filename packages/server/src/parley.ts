@@ -13,10 +13,12 @@ import { CompatService } from './services/compat.js';
 import { ConversationsService } from './services/conversations.js';
 import { CursorCodec } from './services/cursor.js';
 import { EventsService } from './services/events.js';
+import { HoldsService } from './services/holds.js';
 import { IdempotencyService } from './services/idempotency.js';
 import { KeysService } from './services/keys.js';
 import { MessagesService } from './services/messages.js';
 import { ToolInvocationsService } from './services/tool-invocations.js';
+import { TrashService } from './services/trash.js';
 import { UnitOfWork } from './services/unit-of-work.js';
 import { type CreatedWorkspace, WorkspacesService } from './services/workspaces.js';
 import { checkRedis, createRedis } from './shared/redis.js';
@@ -41,6 +43,8 @@ export interface Parley extends AsyncDisposable {
   readonly messages: MessagesService;
   readonly toolInvocations: ToolInvocationsService;
   readonly compat: CompatService;
+  readonly trash: TrashService;
+  readonly holds: HoldsService;
   readonly realtime: Realtime;
   /** Set by the very first start() only: the default workspace and its instance admin key. */
   readonly bootstrapped: CreatedWorkspace | null;
@@ -87,6 +91,8 @@ export async function createParley(config: Config, opts: ParleyOptions = {}): Pr
     const audit = new AuditService(deps, cursors);
     const events = new EventsService(deps);
     const compat = new CompatService(deps, uow);
+    const trash = new TrashService(deps, uow, cursors);
+    const holds = new HoldsService(deps, uow, cursors);
     realtime.bind(events, conversations);
     const idempotency = new IdempotencyService(deps, config.idempotency.ttlSeconds * 1000);
     const metrics = createMetrics({
@@ -129,6 +135,8 @@ export async function createParley(config: Config, opts: ParleyOptions = {}): Pr
       audit,
       events,
       compat,
+      trash,
+      holds,
       idempotency,
       readiness,
       realtime,
@@ -142,8 +150,23 @@ export async function createParley(config: Config, opts: ParleyOptions = {}): Pr
     }, 60_000);
     purge.unref();
 
+    // the trash sweep: what is past its window, and permanent deletes a crash left half-done;
+    // one at a time per instance, several instances share the work (store claims)
+    let sweep: ReturnType<typeof setInterval> | undefined;
+    let sweeping: Promise<unknown> | null = null;
+    const runSweep = () => {
+      if (sweeping) return;
+      sweeping = trash
+        .sweep()
+        .catch((err) => logger.warn({ err }, 'trash purge failed'))
+        .finally(() => {
+          sweeping = null;
+        });
+    };
+
     const shutdown = async (graceMs: number): Promise<void> => {
       clearInterval(purge);
+      if (sweep) clearInterval(sweep);
       // Streams end first, in this same tick, so that their clients see 1001 (not the WebSocket
       // plugin's own close without a code) and open SSE responses do not hold the server's close.
       const streamsClosed = rt.close();
@@ -171,6 +194,8 @@ export async function createParley(config: Config, opts: ParleyOptions = {}): Pr
       await streamsClosed;
       await limiter.close();
       redis?.disconnect();
+      // a purge batch under way commits before the store closes
+      await sweeping;
       await store.close();
     };
     let closing: Promise<void> | undefined;
@@ -187,6 +212,8 @@ export async function createParley(config: Config, opts: ParleyOptions = {}): Pr
       messages,
       toolInvocations,
       compat,
+      trash,
+      holds,
       realtime: rt,
       get bootstrapped() {
         return bootstrapped;
@@ -204,6 +231,9 @@ export async function createParley(config: Config, opts: ParleyOptions = {}): Pr
             throw err;
           }
         }
+        runSweep();
+        sweep = setInterval(runSweep, config.lifecycle.purgeIntervalSeconds * 1000);
+        sweep.unref();
         return address;
       },
       close(opts = {}) {

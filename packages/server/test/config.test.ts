@@ -70,7 +70,7 @@ describe('loadConfig', () => {
       limits: { rate: 1200, rateAnonymous: 120, windowSeconds: 60 },
       idempotency: { ttlSeconds: 86_400 },
       log: { level: 'info' },
-      lifecycle: { bootstrap: true, shutdownGraceMs: 10_000 },
+      lifecycle: { bootstrap: true, shutdownGraceMs: 10_000, purgeIntervalSeconds: 60 },
     });
   });
 

@@ -267,6 +267,12 @@ export const CONFIG_SPEC = {
       parser: int(0, 600_000),
       doc: 'On SIGTERM/SIGINT: time (ms) requests in flight get to finish before their connections are closed.',
     }),
+    purgeIntervalSeconds: variable({
+      env: 'PARLEY_PURGE_INTERVAL',
+      default: '60',
+      parser: int(1, 86_400),
+      doc: 'Seconds between purge sweeps: trash past its window, and permanent deletes a crash left half-done, are erased.',
+    }),
   },
 } as const satisfies Record<string, Record<string, Variable<unknown>>>;
 

@@ -17,6 +17,7 @@ import { registerConsoleRoutes } from './routes/console.js';
 import { registerConversationRoutes } from './routes/conversations.js';
 import { registerDocs } from './routes/docs.js';
 import { registerKeyRoutes } from './routes/keys.js';
+import { registerLifecycleRoutes } from './routes/lifecycle.js';
 import { registerOpsRoutes } from './routes/ops.js';
 import { registerTransferRoutes } from './routes/transfer.js';
 import { serializerFactory } from './serializer.js';
@@ -97,6 +98,7 @@ export function buildApp(deps: AppDeps): App {
     registerKeyRoutes(routes, deps);
     registerConsoleRoutes(routes);
     registerTransferRoutes(routes, deps);
+    registerLifecycleRoutes(routes, deps);
     if (realtime) registerRealtimeRoutes(routes, deps, realtime);
     for (const dialect of DIALECTS) registerDialect(routes, deps, dialect);
   });

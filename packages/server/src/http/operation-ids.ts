@@ -34,6 +34,16 @@ const OPERATION_IDS: Record<string, string> = {
   'GET /v1/keys/{id}': 'getApiKey',
   'DELETE /v1/keys/{id}': 'revokeApiKey',
   'POST /v1/workspaces': 'createWorkspace',
+  'POST /v1/conversations/bulk-delete': 'bulkDeleteConversations',
+  'POST /v1/conversations/{id}/restore': 'restoreConversation',
+  'GET /v1/trash': 'listTrash',
+  'POST /v1/trash/purge': 'purgeTrash',
+  'GET /v1/workspace': 'getOwnWorkspace',
+  'PATCH /v1/workspace': 'updateOwnWorkspace',
+  'POST /v1/holds': 'createHold',
+  'GET /v1/holds': 'listHolds',
+  'GET /v1/holds/{id}': 'getHold',
+  'POST /v1/holds/{id}/release': 'releaseHold',
 };
 
 const pascal = (s: string) =>

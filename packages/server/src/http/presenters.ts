@@ -67,7 +67,7 @@ export function presentKey(k: ApiKey) {
 }
 
 export function presentWorkspace(w: Workspace) {
-  return { id: w.id, name: w.name, created_at: iso(w.createdAt) };
+  return { id: w.id, name: w.name, created_at: iso(w.createdAt), trash_days: w.trashDays };
 }
 
 export function presentAudit(e: AuditEvent) {

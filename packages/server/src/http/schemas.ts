@@ -186,7 +186,14 @@ export const ApiKeySchema = Type.Object(
 );
 
 export const WorkspaceSchema = Type.Object(
-  { id: Type.String(), name: Type.String(), created_at: Timestamp },
+  {
+    id: Type.String(),
+    name: Type.String(),
+    created_at: Timestamp,
+    trash_days: Type.Integer({
+      description: 'Days a deleted conversation stays restorable in the trash; 0: erased at once',
+    }),
+  },
   { $id: 'Workspace' },
 );
 

@@ -11,10 +11,12 @@ import type { AuditService } from '../services/audit.js';
 import type { CompatService } from '../services/compat.js';
 import type { ConversationsService } from '../services/conversations.js';
 import type { EventsService } from '../services/events.js';
+import type { HoldsService } from '../services/holds.js';
 import type { IdempotencyService } from '../services/idempotency.js';
 import type { KeysService } from '../services/keys.js';
 import type { MessagesService } from '../services/messages.js';
 import type { ToolInvocationsService } from '../services/tool-invocations.js';
+import type { TrashService } from '../services/trash.js';
 import type { WorkspacesService } from '../services/workspaces.js';
 import type { Store, WorkspaceWriter } from '../store/types.js';
 
@@ -35,6 +37,8 @@ export interface AppDeps {
   events: EventsService;
   /** Use cases only a compatible surface needs (each names its product). */
   compat: CompatService;
+  trash: TrashService;
+  holds: HoldsService;
   idempotency: IdempotencyService;
   /** Live streams (WebSocket, SSE, presence); absent in tools that serve no HTTP streams. */
   realtime?: Realtime;

@@ -1,9 +1,10 @@
-import type { AuthContext, Conversation, Message } from '../domain/types.js';
+import type { AuthContext, Conversation, Hold, Message } from '../domain/types.js';
 import { ParleyError, validation } from '../errors.js';
 import { parseId } from '../ids.js';
 import type { DeleteCounts } from '../store/types.js';
 import { actingUser, canReach, type InTransaction, requireScope, type ServiceDeps } from './context.js';
 import { type CreateConversationInput, deleteConversationIn, newConversation } from './conversations.js';
+import { holdCandidate, legalHoldError } from './erase.js';
 import { loadConversation } from './lookup.js';
 import { insertMessages, type NewMessageInput, titleFromFirstUser } from './messages.js';
 import type { UnitOfWork } from './unit-of-work.js';
@@ -103,7 +104,9 @@ export class CompatService {
 
   /**
    * Fini (bulk delete): every listed conversation in one transaction, or none; when any id is
-   * missing (or another workspace's) nothing is deleted and not_found names the missing ids.
+   * missing (or another workspace's) nothing is deleted and not_found names the missing ids; when
+   * any is held, nothing is deleted and legal_hold names the held ids. With the trash on they go
+   * to the trash.
    */
   async deleteMany(
     auth: AuthContext,
@@ -117,8 +120,21 @@ export class CompatService {
       async ({ w, announce }) => {
         const out: DeleteCounts[] = [];
         const missing: string[] = [];
-        for (const { raw, id } of ids) {
-          const removed = id === null ? null : await deleteConversationIn(w, auth, id, this.deps.clock.now());
+        const held: Array<{ id: string; hold: Hold; index: number }> = [];
+        for (const [index, { raw, id }] of ids.entries()) {
+          let removed: Awaited<ReturnType<typeof deleteConversationIn>> = null;
+          try {
+            removed = id === null ? null : await deleteConversationIn(w, auth, id, this.deps.clock.now());
+          } catch (err) {
+            // a held conversation is refused before anything of it changes: note it, go on
+            const hold =
+              err instanceof ParleyError && err.code === 'legal_hold' && id !== null
+                ? (await w.holds.heldAmong([holdCandidate((await w.conversations.get(id)) as Conversation)])).get(id)
+                : undefined;
+            if (!hold) throw err;
+            held.push({ id: raw, hold, index });
+            continue;
+          }
           if (!removed) {
             missing.push(raw);
             continue;
@@ -132,6 +148,7 @@ export class CompatService {
             extra: { missing },
           });
         }
+        if (held.length > 0) throw legalHoldError(held);
         return out;
       },
       inTx,

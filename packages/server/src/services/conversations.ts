@@ -8,7 +8,7 @@ import type {
   ToolInvocation,
 } from '../domain/types.js';
 import { notFound, ParleyError, validation } from '../errors.js';
-import { newId } from '../ids.js';
+import { newId, parseId } from '../ids.js';
 import type { ConversationEvent } from '../realtime/events.js';
 import { literalTerms, makeSnippet } from '../store/search-terms.js';
 import type {
@@ -28,6 +28,7 @@ import {
   type ListParams,
   listParams,
 } from './cursor.js';
+import { DAY_MS, eraseInBatches, holdCandidate, legalHoldError } from './erase.js';
 import { loadConversation, parseConversationId } from './lookup.js';
 import { autoTitle, insertMessages, type NewMessageInput } from './messages.js';
 import type { UnitOfWork } from './unit-of-work.js';
@@ -173,39 +174,68 @@ export function newConversation(
 }
 
 /**
- * One conversation's delete inside a write: rows, audit event, and its deleted event (delivered
- * live only: the log goes with the conversation). Null when it is missing or out of reach.
+ * One conversation's delete inside a write: refused with 409 legal_hold while a hold covers it;
+ * with the workspace's trash on (trash_days > 0) it goes to the trash (out of view, restorable
+ * until its window ends), else its rows are erased. Either way an audit event and its deleted
+ * event (delivered live only; streams end). Null when it is missing or out of reach.
  */
 export async function deleteConversationIn(
   w: WorkspaceWriter,
   auth: AuthContext,
   id: string,
   now: number,
-): Promise<{ counts: DeleteCounts; event: ConversationEvent } | null> {
-  if (auth.userId !== null) {
-    const c = await w.conversations.get(id);
-    if (!c || !canReach(auth, c)) return null;
-  }
+): Promise<{ counts: DeleteCounts; event: ConversationEvent; trashed: boolean } | null> {
+  const c = await w.conversations.get(id);
+  if (!c || !canReach(auth, c)) return null;
+  const hold = (await w.holds.heldAmong([holdCandidate(c)])).get(id);
+  if (hold) throw legalHoldError([{ id, hold }]);
   const lastSeq = await w.events.lastSeq(id);
-  const counts = await w.conversations.delete(id);
-  if (!counts || lastSeq === null) return null;
+  if (lastSeq === null) return null;
+  const days = await w.trash.days();
+  let counts: DeleteCounts;
+  if (days > 0) {
+    await w.conversations.hide([id], 'trash', now, now + days * DAY_MS);
+    counts = { messages: c.messageCount, tool_invocations: c.toolInvocationCount, search_entries: 0 };
+  } else {
+    const erased = await w.conversations.delete(id);
+    if (!erased) return null;
+    counts = erased;
+  }
   await recordAudit(w, {
-    actor: auth.keyId,
-    action: 'conversation.deleted',
+    actor: actorKeyId(auth),
+    action: days > 0 ? 'conversation.trashed' : 'conversation.deleted',
     targetType: 'conversation',
     targetId: id,
     counts: { conversations: 1, ...counts },
     at: now,
   });
-  const event: ConversationEvent = {
-    workspaceId: auth.workspaceId,
+  return { counts, event: deletedEvent(auth.workspaceId, id, lastSeq, now), trashed: days > 0 };
+}
+
+/** The last word a live stream hears of a conversation that left view: it ends the stream. */
+function deletedEvent(workspaceId: string, id: string, lastSeq: number, now: number): ConversationEvent {
+  return {
+    workspaceId,
     conversationId: id,
     seq: lastSeq + 1,
     type: 'conversation.deleted',
     payload: JSON.stringify({ id }),
     createdAt: now,
   };
-  return { counts, event };
+}
+
+/** Most ids one bulk delete takes. */
+export const BULK_DELETE_MAX = 1000;
+
+export type BulkDeleteStatus = 'deleted' | 'not_found' | 'held';
+
+export interface BulkDeleteResult {
+  results: Array<{ id: string; status: BulkDeleteStatus; holdId?: string }>;
+  deleted: number;
+  notFound: number;
+  held: number;
+  /** true when the deleted conversations went to the trash (restorable). */
+  trashed: boolean;
 }
 
 /** Conversations: create (with first messages), list and search, read, update, delete. */
@@ -465,6 +495,118 @@ export class ConversationsService {
         if (!removed) throw notFound();
         announce(removed.event);
         return removed.counts;
+      },
+      inTx,
+    );
+  }
+
+  /**
+   * Native bulk delete. Atomic (the default): when any reachable id is held, nothing is deleted and
+   * 409 legal_hold names the held ids; otherwise every id is deleted or not_found (missing, another
+   * workspace's, out of a user-bound key's reach: indistinguishable). Not atomic: held ids are
+   * skipped and reported. All chosen conversations leave view in one short transaction (the
+   * answer and the audit row commit with it); with the trash off their rows are then erased in
+   * short batches (eraseInBatches), and the purge sweep finishes any a crash left.
+   */
+  async bulkDelete(
+    auth: AuthContext,
+    rawIds: readonly string[],
+    atomic: boolean,
+    inTx?: InTransaction<BulkDeleteResult>,
+  ): Promise<BulkDeleteResult> {
+    requireScope(auth, 'write:ai');
+    if (rawIds.length === 0 || rawIds.length > BULK_DELETE_MAX) {
+      throw validation('/body/ids', `ids must hold 1 to ${BULK_DELETE_MAX} conversation ids`);
+    }
+    // a repeated id is answered once, at its first place
+    const asked = [...new Set(rawIds)].map((raw, index) => ({ raw, index, id: parseId('conversation', raw) }));
+    let toErase: string[] = [];
+    const result = await this.uow.write(
+      auth.workspaceId,
+      async ({ w, announce }) => {
+        const now = this.deps.clock.now();
+        const ids = asked.flatMap((a) => (a.id === null ? [] : [a.id]));
+        const found = new Map<string, { conversation: Conversation; eventSeq: number }>();
+        for (const row of await w.conversations.getMany(ids)) {
+          if (canReach(auth, row.conversation)) found.set(row.conversation.id, row);
+        }
+        const held = await w.holds.heldAmong([...found.values()].map((f) => holdCandidate(f.conversation)));
+        if (atomic && held.size > 0) {
+          throw legalHoldError(
+            asked.flatMap((a) => {
+              const hold = a.id === null ? undefined : held.get(a.id);
+              return hold ? [{ id: a.raw, hold, index: a.index }] : [];
+            }),
+          );
+        }
+        const chosen = [...found.keys()].filter((id) => !held.has(id));
+        const days = await w.trash.days();
+        if (days > 0) await w.conversations.hide(chosen, 'trash', now, now + days * DAY_MS);
+        else await w.conversations.hide(chosen, 'erasing', now, now);
+        for (const id of chosen) {
+          announce(deletedEvent(auth.workspaceId, id, (found.get(id) as { eventSeq: number }).eventSeq, now));
+        }
+        toErase = days > 0 ? [] : chosen;
+        const results = asked.map((a) => {
+          const hold = a.id === null ? undefined : held.get(a.id);
+          if (hold) return { id: a.raw, status: 'held' as const, holdId: hold.id };
+          if (a.id !== null && found.has(a.id)) return { id: a.raw, status: 'deleted' as const };
+          return { id: a.raw, status: 'not_found' as const };
+        });
+        const out: BulkDeleteResult = {
+          results,
+          deleted: chosen.length,
+          held: held.size,
+          notFound: asked.length - chosen.length - held.size,
+          trashed: days > 0,
+        };
+        await recordAudit(w, {
+          actor: actorKeyId(auth),
+          action: 'conversations.bulk_deleted',
+          targetType: 'conversation',
+          targetId: chosen.length === 1 ? (chosen[0] as string) : '*',
+          counts: {
+            requested: asked.length,
+            conversations: out.deleted,
+            not_found: out.notFound,
+            held: out.held,
+            trashed: out.trashed ? out.deleted : 0,
+          },
+          at: now,
+        });
+        return out;
+      },
+      inTx,
+    );
+    if (toErase.length > 0) {
+      // already out of view and answered for; a failure here leaves them marked, and the purge
+      // sweep erases them
+      await eraseInBatches(this.uow, auth.workspaceId, toErase).catch(() => undefined);
+    }
+    return result;
+  }
+
+  /** Brings a conversation back from the trash within its window, exactly as it was; else 404. */
+  async restore(auth: AuthContext, rawId: string, inTx?: InTransaction<Conversation>): Promise<Conversation> {
+    requireScope(auth, 'write:ai');
+    const id = parseConversationId(rawId);
+    return this.uow.write(
+      auth.workspaceId,
+      async ({ w }) => {
+        const now = this.deps.clock.now();
+        const t = await w.trash.get(id);
+        if (!t || !canReach(auth, t.conversation) || t.purgeAt <= now) throw notFound();
+        const restored = await w.conversations.restore(id);
+        if (!restored) throw notFound();
+        await recordAudit(w, {
+          actor: actorKeyId(auth),
+          action: 'conversation.restored',
+          targetType: 'conversation',
+          targetId: id,
+          counts: { conversations: 1, messages: restored.messageCount, tool_invocations: restored.toolInvocationCount },
+          at: now,
+        });
+        return restored;
       },
       inTx,
     );

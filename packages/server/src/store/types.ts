@@ -146,6 +146,8 @@ export interface ConversationReads {
   total(f: ConversationFilter, cap: number): Promise<TotalAnswer>;
   /** A list query with `search`: each matching conversation with its score and best hit. */
   search(q: ConversationListQuery): Promise<SearchRow[]>;
+  /** The conversations in view among `ids` (any order), each with its last event seq; locked on PostgreSQL in a writer. */
+  getMany(ids: readonly string[]): Promise<Array<{ conversation: Conversation; eventSeq: number }>>;
 }
 
 export interface ConversationWrites extends ConversationReads {

@@ -30,7 +30,10 @@ const conversationPages = new TemplateFamily<ListParams, Selectable<Conversation
 
 function filteredOn(db: Kysely<Database>, search: SearchIndex, workspaceId: string, f: ConversationFilter) {
   // out of view (trash, erasing) is out of every list, search and count
-  let q = db.selectFrom('conversations as c').where('c.workspace_id', '=', workspaceId).where('c.deleted_state', 'is', null);
+  let q = db
+    .selectFrom('conversations as c')
+    .where('c.workspace_id', '=', workspaceId)
+    .where('c.deleted_state', 'is', null);
   if (f.userId !== undefined) q = q.where('c.user_id', '=', f.userId);
   if (f.botId !== undefined) q = q.where('c.bot_id', '=', f.botId);
   if (f.contactId !== undefined) q = q.where('c.contact_id', '=', f.contactId);

@@ -16,7 +16,7 @@ import type {
 import { type Bound, hot, sameWorkspace } from './bound.js';
 import { listConversations, searchConversations, totalConversations } from './conversation-lists.js';
 import { ERASED_ANSWER_STATUS } from './idempotency.js';
-import { CONVERSATION_COLUMNS, contextColumns, toConversation } from './rows.js';
+import { CONVERSATION_COLUMNS, contextColumns, num, toConversation } from './rows.js';
 
 /** How many ids one IN list carries. */
 const IN_CHUNK = 500;
@@ -100,6 +100,21 @@ export class ConversationsReader implements ConversationReads {
   search(q: ConversationListQuery): Promise<SearchRow[]> {
     return searchConversations(this.b, q);
   }
+
+  async getMany(ids: readonly string[]): Promise<Array<{ conversation: Conversation; eventSeq: number }>> {
+    const out: Array<{ conversation: Conversation; eventSeq: number }> = [];
+    for (let i = 0; i < ids.length; i += IN_CHUNK) {
+      let q = this.b.db
+        .selectFrom('conversations as c')
+        .select([...CONVERSATION_COLUMNS, 'c.event_seq'])
+        .where('c.workspace_id', '=', this.b.ws)
+        .where('c.id', 'in', ids.slice(i, i + IN_CHUNK))
+        .where('c.deleted_state', 'is', null);
+      if (this.b.lockRows) q = q.forUpdate();
+      for (const r of await q.execute()) out.push({ conversation: toConversation(r), eventSeq: num(r.event_seq ?? 0) });
+    }
+    return out;
+  }
 }
 
 export class ConversationsWriter extends ConversationsReader implements ConversationWrites {
@@ -135,7 +150,9 @@ export class ConversationsWriter extends ConversationsReader implements Conversa
     const { db, search, ws } = this.b;
     const before = await this.get(id);
     if (!before) return null;
-    const set: Partial<Omit<ConversationsTable, 'event_seq' | 'deleted_state' | 'trashed_at' | 'purge_at'>> = { updated_at: patch.updatedAt };
+    const set: Partial<Omit<ConversationsTable, 'event_seq' | 'deleted_state' | 'trashed_at' | 'purge_at'>> = {
+      updated_at: patch.updatedAt,
+    };
     if (patch.title !== undefined) set.title = patch.title;
     if (patch.titleSource !== undefined) set.title_source = patch.titleSource;
     if (patch.archived !== undefined) set.archived = patch.archived ? 1 : 0;

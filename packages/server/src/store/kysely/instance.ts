@@ -69,7 +69,10 @@ export class KyselyInstanceReader implements InstanceReader {
 
 export class KyselyInstanceWriter extends KyselyInstanceReader implements InstanceWriter {
   async insertWorkspace(ws: Workspace): Promise<void> {
-    await this.c.db.insertInto('workspaces').values({ id: ws.id, name: ws.name, created_at: ws.createdAt, trash_days: ws.trashDays }).execute();
+    await this.c.db
+      .insertInto('workspaces')
+      .values({ id: ws.id, name: ws.name, created_at: ws.createdAt, trash_days: ws.trashDays })
+      .execute();
   }
 
   async renameWorkspace(id: string, name: string): Promise<boolean> {

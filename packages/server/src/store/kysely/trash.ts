@@ -26,7 +26,9 @@ export class TrashReader implements TrashReads {
       .where('c.id', '=', id)
       .where('c.deleted_state', '=', 'trash')
       .executeTakeFirst();
-    return r ? { conversation: toConversation(r), trashedAt: num(r.trashed_at ?? 0), purgeAt: num(r.purge_at ?? 0) } : null;
+    return r
+      ? { conversation: toConversation(r), trashedAt: num(r.trashed_at ?? 0), purgeAt: num(r.purge_at ?? 0) }
+      : null;
   }
 
   async list(q: TrashListQuery): Promise<TrashedConversation[]> {
