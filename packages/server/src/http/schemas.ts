@@ -42,6 +42,11 @@ export const ErrorBody = Type.Object(
       message: Type.String(),
       request_id: Type.String(),
       details: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))),
+      held: Type.Optional(
+        Type.Array(Type.Object({ id: Type.String(), hold_id: Type.String() }), {
+          description: 'legal_hold: each held conversation and the hold that covers it',
+        }),
+      ),
       live_connections: Type.Optional(
         Type.Integer({ description: 'conversation_busy only: live connections on every instance' }),
       ),

@@ -47,8 +47,10 @@ export function errorBody(
   details?: ErrorDetail[],
   extra?: Record<string, unknown>,
 ) {
-  // only facts the Error schema declares are shown (conversation_busy's live_connections)
-  const facts = extra && typeof extra.live_connections === 'number' ? { live_connections: extra.live_connections } : {};
+  // only facts the Error schema declares are shown (conversation_busy's live_connections, legal_hold's held)
+  const facts: Record<string, unknown> =
+    extra && typeof extra.live_connections === 'number' ? { live_connections: extra.live_connections } : {};
+  if (extra && Array.isArray(extra.held)) facts.held = extra.held;
   return { error: { code, message, request_id: requestId, ...(details ? { details } : {}), ...facts } };
 }
 
