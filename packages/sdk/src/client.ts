@@ -1,4 +1,4 @@
-import { Audit, Conversations, Keys, Messages, ToolInvocations, Workspaces } from './resources.js';
+import { Audit, Conversations, Holds, Keys, Messages, ToolInvocations, Trash, Workspaces } from './resources.js';
 import { Streams } from './streams.js';
 import { Exports, Imports } from './transfer.js';
 import { type FetchLike, Transport } from './transport.js';
@@ -26,6 +26,8 @@ export class Parley {
   readonly keys: Keys;
   readonly workspaces: Workspaces;
   readonly audit: Audit;
+  readonly trash: Trash;
+  readonly holds: Holds;
   readonly streams: Streams;
   readonly exports: Exports;
   readonly imports: Imports;
@@ -38,6 +40,8 @@ export class Parley {
     this.keys = new Keys(t);
     this.workspaces = new Workspaces(t);
     this.audit = new Audit(t);
+    this.trash = new Trash(t);
+    this.holds = new Holds(t);
     this.streams = new Streams(t);
     this.exports = new Exports(t);
     this.imports = new Imports(t);

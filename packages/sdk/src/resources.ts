@@ -10,6 +10,8 @@ type MessageList = ResultOf<'/v1/conversations/{id}/messages', 'get'>;
 type ToolList = ResultOf<'/v1/conversations/{id}/tool-invocations', 'get'>;
 type AuditList = ResultOf<'/v1/audit-events', 'get'>;
 type WorkspaceList = ResultOf<'/v1/workspaces', 'get'>;
+type TrashList = ResultOf<'/v1/trash', 'get'>;
+type HoldList = ResultOf<'/v1/holds', 'get'>;
 
 abstract class Resource {
   constructor(protected readonly t: Transport) {}
@@ -77,6 +79,30 @@ export class Conversations extends Resource {
   /** Deletes it with everything it holds; `force` also closes its live streams. */
   async delete(id: string, params: QueryOf<'/v1/conversations/{id}', 'delete'> = {}, opts: WriteOptions = {}) {
     await this.send<undefined>('DELETE', `/v1/conversations/${enc(id)}`, undefined, opts, params);
+  }
+
+  /**
+   * Deletes up to 1,000 at once, a result per id (deleted, not_found, held). Atomic by default: a
+   * held id makes it delete nothing (ParleyError legal_hold); `atomic: false` deletes what it can.
+   */
+  async bulkDelete(body: BodyOf<'/v1/conversations/bulk-delete', 'post'>, opts: WriteOptions = {}) {
+    return this.send<ResultOf<'/v1/conversations/bulk-delete', 'post'>>(
+      'POST',
+      '/v1/conversations/bulk-delete',
+      body,
+      opts,
+    );
+  }
+
+  /** Brings it back from the trash within its window (not_found after). */
+  async restore(id: string, opts: WriteOptions = {}) {
+    const r = await this.send<ResultOf<'/v1/conversations/{id}/restore', 'post'>>(
+      'POST',
+      `/v1/conversations/${enc(id)}/restore`,
+      undefined,
+      opts,
+    );
+    return r.data;
   }
 
   private list_<P extends ConversationList>(params: object, opts: CallOptions) {
@@ -199,6 +225,54 @@ export class Workspaces extends Resource {
   async update(id: string, body: BodyOf<'/v1/workspaces/{id}', 'patch'>, opts: WriteOptions = {}) {
     return (await this.send<ResultOf<'/v1/workspaces/{id}', 'patch'>>('PATCH', `/v1/workspaces/${enc(id)}`, body, opts))
       .data;
+  }
+
+  /** The key's own workspace with its settings (trash_days). */
+  async current(opts: CallOptions = {}) {
+    return (await this.fetchJson<ResultOf<'/v1/workspace', 'get'>>('/v1/workspace', undefined, opts)).data;
+  }
+
+  /** Changes the key's own workspace settings: `trash_days` (0: deletes erase at once). */
+  async updateCurrent(body: BodyOf<'/v1/workspace', 'patch'>, opts: WriteOptions = {}) {
+    return (await this.send<ResultOf<'/v1/workspace', 'patch'>>('PATCH', '/v1/workspace', body, opts)).data;
+  }
+}
+
+export class Trash extends Resource {
+  /** Conversations in the trash; `for await` walks every page. */
+  list(params: QueryOf<'/v1/trash', 'get'> = {}, opts: CallOptions = {}) {
+    return this.paged<TrashList['data'][number], TrashList>('/v1/trash', params, opts);
+  }
+
+  /** Erases now what is due (`all: true`: everything in the trash); held conversations stay. */
+  async purge(body: BodyOf<'/v1/trash/purge', 'post'> = {}, opts: WriteOptions = {}) {
+    return (await this.send<ResultOf<'/v1/trash/purge', 'post'>>('POST', '/v1/trash/purge', body, opts)).data;
+  }
+}
+
+export class Holds extends Resource {
+  async create(body: BodyOf<'/v1/holds', 'post'>, opts: WriteOptions = {}) {
+    return (await this.send<ResultOf<'/v1/holds', 'post'>>('POST', '/v1/holds', body, opts)).data;
+  }
+
+  /** Active holds (`include_released: 'true'` for all); `for await` walks every page. */
+  list(params: QueryOf<'/v1/holds', 'get'> = {}, opts: CallOptions = {}) {
+    return this.paged<HoldList['data'][number], HoldList>('/v1/holds', params, opts);
+  }
+
+  async get(id: string, opts: CallOptions = {}) {
+    return (await this.fetchJson<ResultOf<'/v1/holds/{id}', 'get'>>(`/v1/holds/${enc(id)}`, undefined, opts)).data;
+  }
+
+  async release(id: string, opts: WriteOptions = {}) {
+    return (
+      await this.send<ResultOf<'/v1/holds/{id}/release', 'post'>>(
+        'POST',
+        `/v1/holds/${enc(id)}/release`,
+        undefined,
+        opts,
+      )
+    ).data;
   }
 }
 
