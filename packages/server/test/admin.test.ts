@@ -336,7 +336,7 @@ for (const engine of testEngines()) {
     test('a workspace admin key: its own workspace yes, the list no (403), another one 404 like a missing one', async () => {
       const own = await a.admin.get(`/v1/workspaces/${a.id}`);
       assert.equal(own.status, 200, own.text);
-      assert.deepEqual(Object.keys(own.body.data).sort(), ['created_at', 'id', 'name']);
+      assert.deepEqual(Object.keys(own.body.data).sort(), ['created_at', 'id', 'name', 'trash_days']);
       assert.equal(own.body.data.name, 'alpha');
       const list = await a.admin.get('/v1/workspaces');
       assert.equal(list.status, 403);
