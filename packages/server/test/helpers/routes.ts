@@ -18,6 +18,8 @@ export interface Route {
    * or filter. Routes that address a conversation by {id} are checked on another user's objects.
    */
   namesUser?: { body?: (user: string) => unknown; query?: (user: string) => string };
+  /** Acts on the trash only: a conversation in view is 404 to it too (restore; tested in lifecycle.test.ts). */
+  trashOnly?: boolean;
 }
 
 /**
@@ -89,6 +91,21 @@ export const NATIVE_ROUTES: Route[] = [
     body: () => ({ name: 'contract renamed' }),
     instanceOnly: true,
   },
+  { method: 'POST', path: '/v1/conversations/bulk-delete', scope: 'write:ai', body: () => ({ ids: ['conv_x'] }) },
+  { method: 'POST', path: '/v1/conversations/{id}/restore', scope: 'write:ai', trashOnly: true },
+  { method: 'GET', path: '/v1/trash', scope: 'read:ai' },
+  { method: 'POST', path: '/v1/trash/purge', scope: 'admin', body: () => ({}) },
+  { method: 'GET', path: '/v1/workspace', scope: 'admin' },
+  { method: 'PATCH', path: '/v1/workspace', scope: 'admin', body: () => ({ trash_days: 0 }) },
+  {
+    method: 'POST',
+    path: '/v1/holds',
+    scope: 'admin',
+    body: () => ({ target_type: 'matter_id', target_value: 'contract' }),
+  },
+  { method: 'GET', path: '/v1/holds', scope: 'admin' },
+  { method: 'GET', path: '/v1/holds/{hold_id}', scope: 'admin' },
+  { method: 'POST', path: '/v1/holds/{hold_id}/release', scope: 'admin' },
 ];
 
 export const fill = (template: string, ids: Ids): string =>
@@ -96,4 +113,5 @@ export const fill = (template: string, ids: Ids): string =>
     .replace('{id}', ids.id)
     .replace('{tool_id}', ids.tool_id)
     .replace('{key_id}', ids.key_id)
-    .replace('{ws_id}', ids.ws_id);
+    .replace('{ws_id}', ids.ws_id)
+    .replace('{hold_id}', 'hold_01J00000000000000000000000');

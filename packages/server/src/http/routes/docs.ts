@@ -37,6 +37,14 @@ const NATIVE_TAGS = [
     description: 'Keys of this workspace: scopes, a user binding, expiry, own rate limit, revocation.',
   },
   { name: 'Workspaces', description: 'Tenants; creating one needs the instance admin key.' },
+  {
+    name: 'Trash',
+    description: 'With trash_days > 0 deletes go to the trash: list, restore within the window, purge.',
+  },
+  {
+    name: 'Legal holds',
+    description: 'Holds on a conversation, user or context id: no delete, purge or erase while active.',
+  },
   { name: 'Operations', description: 'Liveness, readiness and Prometheus metrics for load balancers and monitoring.' },
   { name: 'Reference', description: 'The error catalog as data.' },
   { name: 'Examples', description: 'Small pages served for trying Parley in a browser.' },
