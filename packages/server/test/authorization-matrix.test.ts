@@ -46,6 +46,11 @@ interface Op {
   query?: (t: Fix) => string;
   /** The surface's answer for a target the key cannot see (default 404). */
   notFound?: number;
+  /**
+   * The route never acts on a conversation in view or on the ids the matrix fills in (restore acts
+   * on the trash only; hold routes take hold ids): every target answers the not-found.
+   */
+  noVisibleTarget?: boolean;
 }
 
 /** One target's ids, in the forms the surfaces use. */
@@ -106,6 +111,23 @@ const OPS: Record<string, Op> = {
   'GET /v1/export': { scope: 'read:ai', target: 'user', query: (t) => `?user_id=${t.user}` },
   // a JSON array of records is an import body too; an empty one imports nothing
   'POST /v1/import': { scope: 'write:ai', target: 'none', body: () => [] },
+  // bulk delete answers not_found per id (200), identical for a foreign and a missing id
+  'POST /v1/conversations/bulk-delete': {
+    scope: 'write:ai',
+    target: 'bulkConv',
+    destructive: true,
+    notFound: 200,
+    body: (t) => ({ ids: [t.conv] }),
+  },
+  'POST /v1/conversations/{id}/restore': { scope: 'write:ai', target: 'conv', noVisibleTarget: true },
+  'GET /v1/trash': { scope: 'read:ai', target: 'none' },
+  'POST /v1/trash/purge': { scope: 'admin', target: 'none', body: () => ({}) },
+  'GET /v1/workspace': { scope: 'admin', target: 'none' },
+  'PATCH /v1/workspace': { scope: 'admin', target: 'none', body: () => ({ trash_days: 0 }) },
+  'POST /v1/holds': { scope: 'admin', target: 'none', body: () => ({ target_type: 'matter_id', target_value: 'm' }) },
+  'GET /v1/holds': { scope: 'admin', target: 'none' },
+  'GET /v1/holds/{id}': { scope: 'admin', target: 'conv', noVisibleTarget: true },
+  'POST /v1/holds/{id}/release': { scope: 'admin', target: 'conv', noVisibleTarget: true },
   // LeadLex
   'GET /v1/lexi/conversations': { scope: 'read:ai', target: 'user', query: (t) => `?user_id=${t.user}` },
   'GET /v1/lexi/conversations/{id}': { scope: 'read:ai', target: 'conv' },
@@ -250,7 +272,7 @@ function expected(op: Op, key: KeySpec, target: Target): Expect {
       : { ok: true };
   }
   const notFound = { ok: false as const, status: op.notFound ?? 404, sameAsMissing: target !== 'missing' };
-  if (target === 'missing' || target === 'none') return notFound;
+  if (target === 'missing' || target === 'none' || op.noVisibleTarget) return notFound;
   const home = TARGET_HOME[target];
   // the instance admin key reads and renames any workspace; everything else stays in its own
   const sameWorkspace = (op.target === 'workspace' && key.instance) || home.ws === key.ws;
