@@ -5,6 +5,7 @@ import { notFound } from '../errors.js';
 import { newId, parseId } from '../ids.js';
 import type { ConversationFilter, KeysetPosition } from '../store/types.js';
 import { actingUser, actorKeyId, canReach, requireScope } from './context.js';
+import type { ListConversationsInput } from './conversations.js';
 import type { TransferReader, TransferStore } from './transfer-store.js';
 
 /** Rows read per statement: each page is one short read, so the memory an export holds never grows with its size. */
@@ -26,18 +27,19 @@ export type ExportItem =
   | { kind: 'end'; counts: ExportCounts };
 
 /** The list filters an export of many conversations takes (the list endpoint's, but archived ones are in by default). */
-export interface ExportFilterInput {
-  userId?: string | undefined;
-  botId?: string | undefined;
-  contactId?: string | undefined;
-  dealId?: string | undefined;
-  matterId?: string | undefined;
-  archived?: 'false' | 'true' | 'only' | undefined;
-  createdAfter?: number | undefined;
-  createdBefore?: number | undefined;
-  updatedAfter?: number | undefined;
-  updatedBefore?: number | undefined;
-}
+export type ExportFilterInput = Pick<
+  ListConversationsInput,
+  | 'userId'
+  | 'botId'
+  | 'contactId'
+  | 'dealId'
+  | 'matterId'
+  | 'archived'
+  | 'createdAfter'
+  | 'createdBefore'
+  | 'updatedAfter'
+  | 'updatedBefore'
+>;
 
 export interface OpenedExport {
   /** What the audit row names: one conversation, one user's conversations, or the workspace's. */
