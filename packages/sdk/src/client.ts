@@ -1,4 +1,14 @@
-import { Audit, Conversations, Holds, Keys, Messages, ToolInvocations, Trash, Workspaces } from './resources.js';
+import {
+  Audit,
+  Conversations,
+  Holds,
+  Keys,
+  Messages,
+  ToolInvocations,
+  Trash,
+  Webhooks,
+  Workspaces,
+} from './resources.js';
 import { Streams } from './streams.js';
 import { Exports, Imports } from './transfer.js';
 import { type FetchLike, Transport } from './transport.js';
@@ -28,6 +38,7 @@ export class Parley {
   readonly audit: Audit;
   readonly trash: Trash;
   readonly holds: Holds;
+  readonly webhooks: Webhooks;
   readonly streams: Streams;
   readonly exports: Exports;
   readonly imports: Imports;
@@ -42,6 +53,7 @@ export class Parley {
     this.audit = new Audit(t);
     this.trash = new Trash(t);
     this.holds = new Holds(t);
+    this.webhooks = new Webhooks(t);
     this.streams = new Streams(t);
     this.exports = new Exports(t);
     this.imports = new Imports(t);

@@ -14,3 +14,4 @@ export {
 } from './transfer.js';
 export type { FetchLike } from './transport.js';
 export type * from './types.js';
+export { type VerifyOptions, verifyWebhook, WebhookVerificationError } from './webhooks.js';

@@ -39,4 +39,12 @@ export const OPERATIONS = {
   'POST /v1/conversations/{id}/stream-tokens': 'streams.token',
   'GET /v1/conversations/{id}/events': 'streams.events',
   'GET /v1/conversations/{id}/stream': 'streams.websocketUrl',
+  'POST /v1/webhooks': 'webhooks.create',
+  'GET /v1/webhooks': 'webhooks.list',
+  'GET /v1/webhooks/{id}': 'webhooks.get',
+  'PATCH /v1/webhooks/{id}': 'webhooks.update',
+  'DELETE /v1/webhooks/{id}': 'webhooks.delete',
+  'POST /v1/webhooks/{id}/rotate-secret': 'webhooks.rotateSecret',
+  'GET /v1/webhooks/{id}/deliveries': 'webhooks.deliveries',
+  'POST /v1/webhooks/{id}/deliveries/{delivery_id}/retry': 'webhooks.retryDelivery',
 } as const;

@@ -282,3 +282,48 @@ export class Audit extends Resource {
     return this.paged<AuditList['data'][number], AuditList>('/v1/audit-events', params, opts);
   }
 }
+
+type WebhookList = ResultOf<'/v1/webhooks', 'get'>;
+type DeliveryList = ResultOf<'/v1/webhooks/{id}/deliveries', 'get'>;
+
+export class Webhooks extends Resource {
+  /** The answer's `secret` (`whsec_…`) is the only time it is shown (null on an idempotent replay). */
+  async create(body: BodyOf<'/v1/webhooks', 'post'>, opts: WriteOptions = {}) {
+    return (await this.send<ResultOf<'/v1/webhooks', 'post'>>('POST', '/v1/webhooks', body, opts)).data;
+  }
+
+  list(params: QueryOf<'/v1/webhooks', 'get'> = {}, opts: CallOptions = {}) {
+    return this.paged<WebhookList['data'][number], WebhookList>('/v1/webhooks', params, opts);
+  }
+
+  async get(id: string, opts: CallOptions = {}) {
+    return (await this.fetchJson<ResultOf<'/v1/webhooks/{id}', 'get'>>(`/v1/webhooks/${enc(id)}`, undefined, opts))
+      .data;
+  }
+
+  async update(id: string, body: BodyOf<'/v1/webhooks/{id}', 'patch'>, opts: WriteOptions = {}) {
+    return (await this.send<ResultOf<'/v1/webhooks/{id}', 'patch'>>('PATCH', `/v1/webhooks/${enc(id)}`, body, opts))
+      .data;
+  }
+
+  async delete(id: string, opts: WriteOptions = {}): Promise<void> {
+    await this.send<unknown>('DELETE', `/v1/webhooks/${enc(id)}`, undefined, opts);
+  }
+
+  /** A new secret, shown once; the old one keeps signing (a second signature) for the overlap window. */
+  async rotateSecret(id: string, opts: WriteOptions = {}) {
+    const path = `/v1/webhooks/${enc(id)}/rotate-secret`;
+    return (await this.send<ResultOf<'/v1/webhooks/{id}/rotate-secret', 'post'>>('POST', path, undefined, opts)).data;
+  }
+
+  /** The endpoint's deliveries, newest first; `for await` walks every page. */
+  deliveries(id: string, params: QueryOf<'/v1/webhooks/{id}/deliveries', 'get'> = {}, opts: CallOptions = {}) {
+    return this.paged<DeliveryList['data'][number], DeliveryList>(`/v1/webhooks/${enc(id)}/deliveries`, params, opts);
+  }
+
+  async retryDelivery(id: string, deliveryId: string, opts: WriteOptions = {}) {
+    const path = `/v1/webhooks/${enc(id)}/deliveries/${enc(deliveryId)}/retry`;
+    type R = ResultOf<'/v1/webhooks/{id}/deliveries/{delivery_id}/retry', 'post'>;
+    return (await this.send<R>('POST', path, undefined, opts)).data;
+  }
+}

@@ -14,6 +14,11 @@ export const ERROR_CATALOG = {
     status: 400,
     description: 'The Idempotency-Key header is empty, longer than 255 characters, or not printable ASCII.',
   },
+  webhook_address_not_allowed: {
+    status: 400,
+    description:
+      'The webhook URL resolves to a loopback, private, link-local or other non-public address (or does not resolve); the operator can allow these with PARLEY_WEBHOOKS_ALLOW_PRIVATE=true.',
+  },
   invalid_key: { status: 401, description: 'The API key is missing, malformed, unknown, revoked or expired.' },
   insufficient_permissions: {
     status: 403,

@@ -11,6 +11,8 @@ export const ID_PREFIX = {
   event: 'evt_',
   audit: 'aud_',
   hold: 'hold_',
+  webhook: 'wh_',
+  webhookDelivery: 'dlv_',
 } as const;
 export type IdKind = keyof typeof ID_PREFIX;
 

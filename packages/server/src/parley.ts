@@ -20,11 +20,13 @@ import { MessagesService } from './services/messages.js';
 import { ToolInvocationsService } from './services/tool-invocations.js';
 import { TrashService } from './services/trash.js';
 import { UnitOfWork } from './services/unit-of-work.js';
+import { WebhooksService } from './services/webhooks.js';
 import { type CreatedWorkspace, WorkspacesService } from './services/workspaces.js';
 import { checkRedis, createRedis } from './shared/redis.js';
 import { RedisRateLimiter } from './shared/redis-rate-limiter.js';
 import { openStore } from './store/open.js';
 import type { Store } from './store/types.js';
+import { DeliveryWorker } from './webhooks/worker.js';
 
 export interface ParleyOptions {
   clock?: Clock;
@@ -46,6 +48,9 @@ export interface Parley extends AsyncDisposable {
   readonly trash: TrashService;
   readonly holds: HoldsService;
   readonly realtime: Realtime;
+  readonly webhooks: WebhooksService;
+  /** Sends the webhook outbox; started by start(), stopped by close(). */
+  readonly deliveries: DeliveryWorker;
   /** Set by the very first start() only: the default workspace and its instance admin key. */
   readonly bootstrapped: CreatedWorkspace | null;
   /** Listens on config.http.host:port, then bootstraps an empty database; returns the address. */
@@ -84,7 +89,19 @@ export async function createParley(config: Config, opts: ParleyOptions = {}): Pr
     const cursors = new CursorCodec(cursorSecret);
     const workspaces = new WorkspacesService(deps, keys, cursors);
     // every write of conversations, messages and tool steps goes through one unit of work
-    const uow = new UnitOfWork(store, realtime.hub);
+    const deliveries = new DeliveryWorker(
+      store,
+      clock,
+      {
+        timeoutMs: config.webhooks.timeoutMs,
+        pollMs: config.webhooks.pollMs,
+        retryBaseMs: config.webhooks.retryBaseSeconds * 1000,
+        retryWindowMs: config.webhooks.retryHours * 3_600_000,
+        allowPrivate: config.webhooks.allowPrivate,
+      },
+      logger.child({ subsystem: 'webhooks' }),
+    );
+    const uow = new UnitOfWork(store, realtime.hub, { clock, poke: () => deliveries.poke() });
     const conversations = new ConversationsService(deps, uow, cursors);
     const messages = new MessagesService(deps, uow, cursors);
     const toolInvocations = new ToolInvocationsService(deps, uow, cursors);
@@ -93,6 +110,11 @@ export async function createParley(config: Config, opts: ParleyOptions = {}): Pr
     const compat = new CompatService(deps, uow);
     const trash = new TrashService(deps, uow, cursors);
     const holds = new HoldsService(deps, uow, cursors);
+    const webhooks = new WebhooksService(deps, uow, cursors, {
+      allowPrivate: config.webhooks.allowPrivate,
+      secretOverlapMs: config.webhooks.secretOverlapHours * 3_600_000,
+      wake: () => deliveries.poke(),
+    });
     realtime.bind(events, conversations);
     const idempotency = new IdempotencyService(deps, config.idempotency.ttlSeconds * 1000);
     const metrics = createMetrics({
@@ -137,6 +159,7 @@ export async function createParley(config: Config, opts: ParleyOptions = {}): Pr
       compat,
       trash,
       holds,
+      webhooks,
       idempotency,
       readiness,
       realtime,
@@ -167,6 +190,8 @@ export async function createParley(config: Config, opts: ParleyOptions = {}): Pr
     const shutdown = async (graceMs: number): Promise<void> => {
       clearInterval(purge);
       if (sweep) clearInterval(sweep);
+      // the delivery worker takes no new rows; an attempt in flight ends within its timeout and is recorded
+      const deliveriesClosed = deliveries.close();
       // Streams end first, in this same tick, so that their clients see 1001 (not the WebSocket
       // plugin's own close without a code) and open SSE responses do not hold the server's close.
       const streamsClosed = rt.close();
@@ -192,6 +217,7 @@ export async function createParley(config: Config, opts: ParleyOptions = {}): Pr
         clearTimeout(deadline);
       }
       await streamsClosed;
+      await deliveriesClosed;
       await limiter.close();
       redis?.disconnect();
       // a purge batch under way commits before the store closes
@@ -214,6 +240,8 @@ export async function createParley(config: Config, opts: ParleyOptions = {}): Pr
       compat,
       trash,
       holds,
+      webhooks,
+      deliveries,
       realtime: rt,
       get bootstrapped() {
         return bootstrapped;
@@ -234,6 +262,7 @@ export async function createParley(config: Config, opts: ParleyOptions = {}): Pr
         runSweep();
         sweep = setInterval(runSweep, config.lifecycle.purgeIntervalSeconds * 1000);
         sweep.unref();
+        deliveries.start();
         return address;
       },
       close(opts = {}) {

@@ -31,7 +31,17 @@ import {
 
 type Surface = 'native' | 'leadlex' | 'lexicon' | 'fini' | 'botpress' | 'openai';
 type Scope = 'read:ai' | 'write:ai' | 'admin';
-type TargetKind = 'none' | 'conv' | 'tool' | 'message' | 'key' | 'workspace' | 'user' | 'bodyConv' | 'bulkConv';
+type TargetKind =
+  | 'none'
+  | 'conv'
+  | 'tool'
+  | 'message'
+  | 'key'
+  | 'workspace'
+  | 'user'
+  | 'bodyConv'
+  | 'bulkConv'
+  | 'webhook';
 type KeyKind = 'admin' | 'read' | 'write' | 'userBound' | 'revoked' | 'expired' | 'foreign' | 'instance';
 type Target = 'own' | 'otherUser' | 'otherWorkspace' | 'missing' | 'none';
 
@@ -61,6 +71,8 @@ interface Fix {
   tool: string;
   msg: string;
   key: string;
+  webhook: string;
+  delivery: string;
 }
 
 const BOT = 'bot_matrix';
@@ -99,6 +111,18 @@ const OPS: Record<string, Op> = {
   'GET /v1/keys/{id}': { scope: 'admin', target: 'key' },
   'DELETE /v1/keys/{id}': { scope: 'admin', target: 'key', destructive: true },
   'POST /v1/workspaces': { scope: 'admin', target: 'none', instanceOnly: true, body: () => ({ name: 'm' }) },
+  'POST /v1/webhooks': {
+    scope: 'admin',
+    target: 'none',
+    body: () => ({ url: 'http://127.0.0.1:9/m', events: ['conversation.deleted'] }),
+  },
+  'GET /v1/webhooks': { scope: 'admin', target: 'none' },
+  'GET /v1/webhooks/{id}': { scope: 'admin', target: 'webhook' },
+  'PATCH /v1/webhooks/{id}': { scope: 'admin', target: 'webhook', body: () => ({ description: 'm' }) },
+  'DELETE /v1/webhooks/{id}': { scope: 'admin', target: 'webhook', destructive: true },
+  'POST /v1/webhooks/{id}/rotate-secret': { scope: 'admin', target: 'webhook' },
+  'GET /v1/webhooks/{id}/deliveries': { scope: 'admin', target: 'webhook' },
+  'POST /v1/webhooks/{id}/deliveries/{delivery_id}/retry': { scope: 'admin', target: 'webhook' },
   'GET /v1/workspaces': { scope: 'admin', target: 'none', instanceOnly: true },
   'GET /v1/workspaces/{id}': { scope: 'admin', target: 'workspace' },
   'PATCH /v1/workspaces/{id}': {
@@ -250,6 +274,7 @@ function targetsFor(kind: TargetKind): Target[] {
       return ['own', 'otherUser'];
     case 'key':
     case 'workspace':
+    case 'webhook':
       // keys and workspaces belong to no user
       return ['missing', 'own', 'otherWorkspace'];
     default:
@@ -277,7 +302,11 @@ function expected(op: Op, key: KeySpec, target: Target): Expect {
   // the instance admin key reads and renames any workspace; everything else stays in its own
   const sameWorkspace = (op.target === 'workspace' && key.instance) || home.ws === key.ws;
   const userVisible =
-    op.target === 'key' || op.target === 'workspace' || key.user === undefined || key.user === home.user;
+    op.target === 'key' ||
+    op.target === 'workspace' ||
+    op.target === 'webhook' ||
+    key.user === undefined ||
+    key.user === home.user;
   return sameWorkspace && userVisible ? { ok: true } : notFound;
 }
 
@@ -313,10 +342,17 @@ for (const engine of testEngines()) {
           tool: newId('toolInvocation'),
           msg: newId('message'),
           key: newId('apiKey'),
+          webhook: newId('webhook'),
+          delivery: newId('webhookDelivery'),
         };
       }
       const home = TARGET_HOME[target];
       const ws = home.ws === 'A' ? a : b;
+      // a webhook that takes this conversation's creation (one delivery), disabled afterwards so that
+      // later fixtures queue nothing to it; nothing listens on port 9
+      const h = await ws.admin.post('/v1/webhooks', { url: 'http://127.0.0.1:9/m', events: ['conversation.created'] });
+      assert.equal(h.status, 201, h.text);
+      const webhook = h.body.data.webhook.id as string;
       const c = await ws.admin.post('/v1/conversations', {
         title: 'matrix',
         user_id: home.user,
@@ -327,8 +363,13 @@ for (const engine of testEngines()) {
       const t = await ws.admin.post(`/v1/conversations/${c.body.data.id}/tool-invocations`, { tool_name: 'fx' });
       assert.equal(t.status, 201, t.text);
       const k = await ws.key(['read:ai']);
+      assert.equal((await ws.admin.patch(`/v1/webhooks/${webhook}`, { enabled: false })).status, 200);
+      const d = await ws.admin.get(`/v1/webhooks/${webhook}/deliveries`);
+      assert.equal(d.status, 200, d.text);
       return {
         ws: ws.id,
+        webhook,
+        delivery: d.body.data[0].id,
         user: home.user,
         conv: c.body.data.id,
         tool: t.body.data.id,
@@ -342,6 +383,8 @@ for (const engine of testEngines()) {
       if (target === 'missing' || target === 'none' || kind === 'none' || kind === 'user') return '';
       const admin = admins()[TARGET_HOME[target].ws];
       if (kind === 'key') return (await admin.get(`/v1/keys/${f.key}`)).text;
+      if (kind === 'webhook')
+        return (await admin.get(`/v1/webhooks/${f.webhook}`)).text.replace(/req_[0-9A-HJKMNP-TV-Z]{26}/g, '');
       if (kind === 'workspace') return (await admin.get(`/v1/workspaces/${f.ws}`)).text;
       const c = await admin.get(`/v1/conversations/${f.conv}`);
       const m = await admin.get(`/v1/conversations/${f.conv}/messages`);
@@ -353,7 +396,10 @@ for (const engine of testEngines()) {
     }
 
     before(async () => {
-      server = await startServer(engine, { limits: { rate: 10_000_000, rateAnonymous: 10_000_000 } });
+      server = await startServer(engine, {
+        limits: { rate: 10_000_000, rateAnonymous: 10_000_000 },
+        webhooks: { allowPrivate: true },
+      });
       a = await newWorkspace(server, 'matrix-a');
       b = await newWorkspace(server, 'matrix-b');
       secrets.admin = (await a.key(['admin', 'read:ai', 'write:ai'])).secret;
@@ -383,6 +429,8 @@ for (const engine of testEngines()) {
         if (name === 'item_id') return f.msg;
         if (name === 'user_id') return f.user;
         if (template.startsWith('/v1/keys/')) return f.key;
+        if (name === 'delivery_id') return f.delivery;
+        if (template.startsWith('/v1/webhooks/')) return f.webhook;
         if (template.startsWith('/v1/workspaces/')) return f.ws;
         if (template.startsWith('/v1/chat/messages/')) return f.msg;
         return conv;
@@ -394,7 +442,7 @@ for (const engine of testEngines()) {
         path: path + (op.query?.(f) ?? ''),
         headers,
         body: op.body?.(f),
-        ids: [f.conv, uuid(f.conv), f.tool, f.msg, f.key, f.ws],
+        ids: [f.conv, uuid(f.conv), f.tool, f.msg, f.key, f.ws, f.webhook, f.delivery],
       };
     }
 

@@ -71,6 +71,14 @@ describe('loadConfig', () => {
       idempotency: { ttlSeconds: 86_400 },
       log: { level: 'info' },
       lifecycle: { bootstrap: true, shutdownGraceMs: 10_000, purgeIntervalSeconds: 60 },
+      webhooks: {
+        allowPrivate: false,
+        timeoutMs: 10_000,
+        pollMs: 1000,
+        retryBaseSeconds: 30,
+        retryHours: 24,
+        secretOverlapHours: 24,
+      },
     });
   });
 

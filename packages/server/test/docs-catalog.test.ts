@@ -194,7 +194,9 @@ for (const engine of testEngines()) {
         .map((r) => `${r.method} ${r.path}`)
         .filter((r) => !STREAMING_ROUTES.includes(r))
         .sort();
-      const table = NATIVE_ROUTES.map((r) => `${r.method} ${r.path.replace(/\{(key|ws|hold)_id\}/, '{id}')}`).sort();
+      const table = NATIVE_ROUTES.map(
+        (r) => `${r.method} ${r.path.replace(/\{(key|ws|hold|webhook)_id\}/, '{id}')}`,
+      ).sort();
       assert.deepEqual(table, native, 'test/helpers/routes.ts lists exactly the registered /v1 routes');
     });
   });

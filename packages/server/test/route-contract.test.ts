@@ -61,20 +61,35 @@ for (const engine of testEngines()) {
 
     /** Fresh objects in workspace A (or `ws`, owned by `user`) for one check (a route may delete them). */
     async function fixture(ws: TestWorkspace = a, user?: string): Promise<Ids> {
+      // a webhook of its own (a route may delete it) that takes this conversation's creation, then
+      // disabled so that later fixtures do not queue deliveries to it; nothing listens on port 9
+      const h = await ws.admin.post('/v1/webhooks', { url: 'http://127.0.0.1:9/x', events: ['conversation.created'] });
+      assert.equal(h.status, 201, h.text);
+      const hook = h.body.data.webhook.id as string;
       const c = await ws.admin.post('/v1/conversations', {
         messages: [{ role: 'user', content: 'fixture' }],
         ...(user !== undefined ? { user_id: user } : {}),
       });
       assert.equal(c.status, 201, c.text);
+      assert.equal((await ws.admin.patch(`/v1/webhooks/${hook}`, { enabled: false })).status, 200);
       const t = await ws.admin.post(`/v1/conversations/${c.body.data.id}/tool-invocations`, { tool_name: 'fx' });
       assert.equal(t.status, 201, t.text);
       const k = await ws.key(['read:ai']);
-      return { id: c.body.data.id, tool_id: t.body.data.id, key_id: k.id, ws_id: ws.id };
+      const d = await ws.admin.get(`/v1/webhooks/${hook}/deliveries?limit=1`);
+      assert.equal(d.status, 200, d.text);
+      return {
+        id: c.body.data.id,
+        tool_id: t.body.data.id,
+        key_id: k.id,
+        ws_id: ws.id,
+        webhook_id: hook,
+        delivery_id: d.body.data[0].id,
+      };
     }
 
     before(async () => {
       // the anonymous limit is tested on its own server below; here it must not get in the way
-      server = await startServer(engine, { limits: { rateAnonymous: 1_000_000 } });
+      server = await startServer(engine, { limits: { rateAnonymous: 1_000_000 }, webhooks: { allowPrivate: true } });
       a = await newWorkspace(server, 'a');
       b = await newWorkspace(server, 'b');
       anon = new Client(server.url);
@@ -158,6 +173,8 @@ for (const engine of testEngines()) {
               tool_id: newId('toolInvocation'),
               key_id: newId('apiKey'),
               ws_id: newId('workspace'),
+              webhook_id: newId('webhook'),
+              delivery_id: newId('webhookDelivery'),
             };
             // all ids foreign vs all missing; and, with a tool id, own conversation + foreign tool
             const cases: Array<[Ids, Ids]> = [[foreign, missing]];
@@ -186,7 +203,14 @@ for (const engine of testEngines()) {
         if (route.path.includes('{id}')) {
           test("a user-bound key: another user's (or no user's) conversation → 404 identical to a missing id", async () => {
             const alice = await a.key(['read:ai', 'write:ai'], { user_id: 'alice' });
-            const missing: Ids = { id: newId('conversation'), tool_id: newId('toolInvocation'), key_id: '', ws_id: '' };
+            const missing: Ids = {
+              id: newId('conversation'),
+              tool_id: newId('toolInvocation'),
+              key_id: '',
+              ws_id: '',
+              webhook_id: '',
+              delivery_id: '',
+            };
             for (const owner of ['bob', undefined]) {
               const theirs = await fixture(a, owner);
               const x = await send(alice.client, route, theirs);

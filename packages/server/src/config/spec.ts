@@ -274,6 +274,44 @@ export const CONFIG_SPEC = {
       doc: 'Seconds between purge sweeps: trash past its window, and permanent deletes a crash left half-done, are erased.',
     }),
   },
+  webhooks: {
+    allowPrivate: variable({
+      env: 'PARLEY_WEBHOOKS_ALLOW_PRIVATE',
+      default: 'false',
+      parser: bool(),
+      doc: 'Let webhook endpoints target loopback, private, link-local and other non-public addresses.',
+    }),
+    timeoutMs: variable({
+      env: 'PARLEY_WEBHOOKS_TIMEOUT_MS',
+      default: '10000',
+      parser: int(100, 60_000),
+      doc: 'Time (ms) one webhook delivery attempt may take: connect, send, answer.',
+    }),
+    pollMs: variable({
+      env: 'PARLEY_WEBHOOKS_POLL_MS',
+      default: '1000',
+      parser: int(10, 600_000),
+      doc: 'How often (ms) the delivery worker looks for due webhook deliveries (it is also woken by each commit).',
+    }),
+    retryBaseSeconds: variable({
+      env: 'PARLEY_WEBHOOKS_RETRY_BASE_SECONDS',
+      default: '30',
+      parser: int(1, 3600),
+      doc: 'First webhook retry delay; each next one doubles (with jitter) up to one hour.',
+    }),
+    retryHours: variable({
+      env: 'PARLEY_WEBHOOKS_RETRY_HOURS',
+      default: '24',
+      parser: int(24, 720),
+      doc: 'A failing webhook delivery is retried until it is this old, then marked failed.',
+    }),
+    secretOverlapHours: variable({
+      env: 'PARLEY_WEBHOOKS_SECRET_OVERLAP_HOURS',
+      default: '24',
+      parser: int(0, 720),
+      doc: 'After a webhook secret rotation, the old secret still signs (a second signature) this long.',
+    }),
+  },
 } as const satisfies Record<string, Record<string, Variable<unknown>>>;
 
 export type ConfigSpec = typeof CONFIG_SPEC;

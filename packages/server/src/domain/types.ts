@@ -139,3 +139,41 @@ export interface AuthContext {
   /** The CLI acting for whoever holds the database (no key; keyId is not a key's id). */
   operator?: boolean;
 }
+
+/** A workspace's webhook endpoint. Its secrets never leave the server but at create and rotate. */
+export interface WebhookEndpoint {
+  id: string;
+  workspaceId: string;
+  url: string;
+  /** Event types it receives, or ['*'] for every type. */
+  events: string[];
+  enabled: boolean;
+  description: string | null;
+  secret: string;
+  /** The secret before the last rotation and until when it still signs (both signatures are sent). */
+  previousSecret: string | null;
+  previousSecretUntil: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type WebhookDeliveryState = 'pending' | 'delivered' | 'failed';
+
+/** One event's delivery to one endpoint: the outbox row. */
+export interface WebhookDelivery {
+  id: string;
+  workspaceId: string;
+  endpointId: string;
+  eventType: string;
+  eventId: string;
+  /** The exact JSON body sent. */
+  payload: string;
+  attempts: number;
+  nextAttemptAt: number;
+  state: WebhookDeliveryState;
+  lastStatus: number | null;
+  lastError: string | null;
+  lastAttemptAt: number | null;
+  deliveredAt: number | null;
+  createdAt: number;
+}

@@ -20,6 +20,7 @@ import { registerKeyRoutes } from './routes/keys.js';
 import { registerLifecycleRoutes } from './routes/lifecycle.js';
 import { registerOpsRoutes } from './routes/ops.js';
 import { registerTransferRoutes } from './routes/transfer.js';
+import { registerWebhookRoutes } from './routes/webhooks.js';
 import { serializerFactory } from './serializer.js';
 import { parseQuery, registerStrictJsonParser } from './strict-input.js';
 import { answerErrorsIn, answerNotFound, errorBody, nativeShape, SurfaceErrors } from './surface-errors.js';
@@ -99,6 +100,7 @@ export function buildApp(deps: AppDeps): App {
     registerConsoleRoutes(routes);
     registerTransferRoutes(routes, deps);
     registerLifecycleRoutes(routes, deps);
+    registerWebhookRoutes(routes, deps);
     if (realtime) registerRealtimeRoutes(routes, deps, realtime);
     for (const dialect of DIALECTS) registerDialect(routes, deps, dialect);
   });

@@ -44,6 +44,14 @@ const OPERATION_IDS: Record<string, string> = {
   'GET /v1/holds': 'listHolds',
   'GET /v1/holds/{id}': 'getHold',
   'POST /v1/holds/{id}/release': 'releaseHold',
+  'POST /v1/webhooks': 'createWebhook',
+  'GET /v1/webhooks': 'listWebhooks',
+  'GET /v1/webhooks/{id}': 'getWebhook',
+  'PATCH /v1/webhooks/{id}': 'updateWebhook',
+  'DELETE /v1/webhooks/{id}': 'deleteWebhook',
+  'POST /v1/webhooks/{id}/rotate-secret': 'rotateWebhookSecret',
+  'GET /v1/webhooks/{id}/deliveries': 'listWebhookDeliveries',
+  'POST /v1/webhooks/{id}/deliveries/{delivery_id}/retry': 'retryWebhookDelivery',
 };
 
 const pascal = (s: string) =>

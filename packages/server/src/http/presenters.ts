@@ -1,4 +1,13 @@
-import type { ApiKey, AuditEvent, Conversation, Message, ToolInvocation, Workspace } from '../domain/types.js';
+import type {
+  ApiKey,
+  AuditEvent,
+  Conversation,
+  Message,
+  ToolInvocation,
+  WebhookDelivery,
+  WebhookEndpoint,
+  Workspace,
+} from '../domain/types.js';
 
 /** Domain -> wire. Field order follows the schemas so stored replays match live answers. */
 export const iso = (ms: number): string => new Date(ms).toISOString();
@@ -80,5 +89,36 @@ export function presentAudit(e: AuditEvent) {
     target_id: e.targetId,
     counts: e.counts,
     created_at: iso(e.createdAt),
+  };
+}
+
+/** A webhook endpoint, never its secrets. */
+export function presentWebhook(e: WebhookEndpoint) {
+  return {
+    id: e.id,
+    url: e.url,
+    events: e.events,
+    enabled: e.enabled,
+    description: e.description,
+    previous_secret_expires_at: e.previousSecret === null ? null : isoOrNull(e.previousSecretUntil),
+    created_at: iso(e.createdAt),
+    updated_at: iso(e.updatedAt),
+  };
+}
+
+/** A delivery as its log shows it (the body sent is not shown). */
+export function presentDelivery(d: WebhookDelivery) {
+  return {
+    id: d.id,
+    event_id: d.eventId,
+    event_type: d.eventType,
+    state: d.state,
+    attempts: d.attempts,
+    last_status: d.lastStatus,
+    last_error: d.lastError,
+    next_attempt_at: d.state === 'pending' ? iso(d.nextAttemptAt) : null,
+    last_attempt_at: isoOrNull(d.lastAttemptAt),
+    delivered_at: isoOrNull(d.deliveredAt),
+    created_at: iso(d.createdAt),
   };
 }

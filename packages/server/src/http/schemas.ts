@@ -217,7 +217,7 @@ export const AuditEventSchema = Type.Object(
     ),
     action: Type.String({
       description:
-        'conversation.deleted, conversation.archived, conversation.unarchived, conversation.renamed, api_key.created, api_key.revoked, workspace.created, workspace.renamed',
+        'conversation.deleted, conversation.archived, conversation.unarchived, conversation.renamed, api_key.created, api_key.revoked, workspace.created, workspace.renamed, webhook.created, webhook.updated, webhook.deleted, webhook.secret_rotated',
     }),
     target_type: Type.String(),
     target_id: Type.String(),
@@ -225,6 +225,41 @@ export const AuditEventSchema = Type.Object(
     created_at: Timestamp,
   },
   { $id: 'AuditEvent' },
+);
+
+export const WebhookSchema = Type.Object(
+  {
+    id: Type.String(),
+    url: Type.String(),
+    events: Type.Array(Type.String(), { description: 'Event types delivered, or ["*"] for all' }),
+    enabled: Type.Boolean(),
+    description: Type.Union([Type.String(), Type.Null()]),
+    previous_secret_expires_at: Type.Union([Timestamp, Type.Null()], {
+      description: 'Until then the secret before the last rotation still signs (a second signature)',
+    }),
+    created_at: Timestamp,
+    updated_at: Timestamp,
+  },
+  { $id: 'Webhook' },
+);
+
+export const WebhookDeliverySchema = Type.Object(
+  {
+    id: Type.String({ description: 'The delivery id, sent as the webhook-id header' }),
+    event_id: Type.String(),
+    event_type: Type.String(),
+    state: Type.Union([Type.Literal('pending'), Type.Literal('delivered'), Type.Literal('failed')]),
+    attempts: Type.Integer(),
+    last_status: Type.Union([Type.Integer(), Type.Null()], { description: 'HTTP status of the last answer' }),
+    last_error: Type.Union([Type.String(), Type.Null()], {
+      description: 'Why the last attempt failed: HTTP <status>, timed out, connection error, address not allowed',
+    }),
+    next_attempt_at: Type.Union([Timestamp, Type.Null()], { description: 'null unless pending' }),
+    last_attempt_at: NullableTimestamp,
+    delivered_at: NullableTimestamp,
+    created_at: Timestamp,
+  },
+  { $id: 'WebhookDelivery' },
 );
 
 export const SHARED_SCHEMAS = [
@@ -235,6 +270,8 @@ export const SHARED_SCHEMAS = [
   ApiKeySchema,
   WorkspaceSchema,
   AuditEventSchema,
+  WebhookSchema,
+  WebhookDeliverySchema,
 ];
 
 export const CursorMeta = Type.Object({ next_cursor: Type.Union([Type.String(), Type.Null()]) });
@@ -401,3 +438,22 @@ export const NewKeyBody = Closed({
 });
 
 export const NewWorkspaceBody = Closed({ name: Type.String({ minLength: 1, maxLength: 200 }) });
+
+const WebhookEvents = Type.Array(
+  Type.String({ minLength: 1, maxLength: 64, description: 'An event type, or * for every type' }),
+  { minItems: 1, maxItems: 20 },
+);
+export const NewWebhookBody = Closed({
+  url: Type.String({ minLength: 1, maxLength: 2048, description: 'http:// or https:// URL that receives the POSTs' }),
+  events: WebhookEvents,
+  enabled: Type.Optional(Type.Boolean()),
+  description: Type.Optional(Type.Union([Type.String({ maxLength: 500 }), Type.Null()])),
+});
+export const PatchWebhookBody = Closed({
+  url: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })),
+  events: Type.Optional(WebhookEvents),
+  enabled: Type.Optional(Type.Boolean()),
+  description: Type.Optional(Type.Union([Type.String({ maxLength: 500 }), Type.Null()])),
+});
+export const WebhookParams = Closed({ id: ShortText('Webhook id') });
+export const DeliveryParams = Closed({ id: ShortText('Webhook id'), delivery_id: ShortText('Delivery id') });

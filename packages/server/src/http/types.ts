@@ -17,6 +17,7 @@ import type { KeysService } from '../services/keys.js';
 import type { MessagesService } from '../services/messages.js';
 import type { ToolInvocationsService } from '../services/tool-invocations.js';
 import type { TrashService } from '../services/trash.js';
+import type { WebhooksService } from '../services/webhooks.js';
 import type { WorkspacesService } from '../services/workspaces.js';
 import type { Store, WorkspaceWriter } from '../store/types.js';
 
@@ -39,6 +40,7 @@ export interface AppDeps {
   compat: CompatService;
   trash: TrashService;
   holds: HoldsService;
+  webhooks: WebhooksService;
   idempotency: IdempotencyService;
   /** Live streams (WebSocket, SSE, presence); absent in tools that serve no HTTP streams. */
   realtime?: Realtime;

@@ -2,6 +2,7 @@ import type { AuthContext, Conversation, Hold, Message } from '../domain/types.j
 import { ParleyError, validation } from '../errors.js';
 import { parseId } from '../ids.js';
 import type { DeleteCounts } from '../store/types.js';
+import { conversationRef } from '../webhooks/events.js';
 import { actingUser, canReach, type InTransaction, requireScope, type ServiceDeps } from './context.js';
 import { type CreateConversationInput, deleteConversationIn, newConversation } from './conversations.js';
 import { holdCandidate, legalHoldError } from './erase.js';
@@ -58,7 +59,7 @@ export class CompatService {
     requireScope(auth, 'write:ai');
     requireScope(auth, 'read:ai');
     actingUser(auth, input.userId, '/body/user_id');
-    return this.uow.write(auth.workspaceId, async ({ w }) => {
+    return this.uow.write(auth.workspaceId, async ({ w, notify }) => {
       const rows = await w.conversations.list({
         archived: 'include',
         botId: match.botId ?? undefined,
@@ -72,6 +73,7 @@ export class CompatService {
       if (found) return { conversation: found, created: false };
       const conversation = newConversation(auth, input, this.deps.clock.now());
       await w.conversations.insert(conversation);
+      await notify('conversation.created', { conversation: conversationRef(conversation) });
       return { conversation, created: true };
     });
   }
@@ -117,19 +119,21 @@ export class CompatService {
     const ids = rawIds.map((raw) => ({ raw, id: parseId('conversation', raw) }));
     return this.uow.write(
       auth.workspaceId,
-      async ({ w, announce }) => {
+      async (work) => {
         const out: DeleteCounts[] = [];
         const missing: string[] = [];
         const held: Array<{ id: string; hold: Hold; index: number }> = [];
         for (const [index, { raw, id }] of ids.entries()) {
           let removed: Awaited<ReturnType<typeof deleteConversationIn>> = null;
           try {
-            removed = id === null ? null : await deleteConversationIn(w, auth, id, this.deps.clock.now());
+            removed = id === null ? null : await deleteConversationIn(work, auth, id, this.deps.clock.now());
           } catch (err) {
             // a held conversation is refused before anything of it changes: note it, go on
             const hold =
               err instanceof ParleyError && err.code === 'legal_hold' && id !== null
-                ? (await w.holds.heldAmong([holdCandidate((await w.conversations.get(id)) as Conversation)])).get(id)
+                ? (
+                    await work.w.holds.heldAmong([holdCandidate((await work.w.conversations.get(id)) as Conversation)])
+                  ).get(id)
                 : undefined;
             if (!hold) throw err;
             held.push({ id: raw, hold, index });
@@ -140,7 +144,7 @@ export class CompatService {
             continue;
           }
           out.push(removed.counts);
-          announce(removed.event);
+          work.announce(removed.event);
         }
         // throwing rolls back the deletions already made: all or nothing
         if (missing.length > 0) {
@@ -182,11 +186,11 @@ export class CompatService {
     requireScope(auth, 'write:ai');
     return this.uow.write(
       auth.workspaceId,
-      async ({ w, emit }) => {
+      async ({ w, emit, notify }) => {
         let conversation = await loadConversation(w, auth, rawConversationId);
         const now = this.deps.clock.now();
         const messages = await insertMessages(w, emit, conversation.id, inputs, now);
-        await titleFromFirstUser(w, emit, conversation, inputs, now);
+        await titleFromFirstUser({ w, emit, notify }, conversation, inputs, now);
         conversation = (await w.conversations.get(conversation.id)) ?? conversation;
         return { conversation, messages };
       },

@@ -18,6 +18,7 @@ import type {
   TotalAnswer,
   WorkspaceWriter,
 } from '../store/types.js';
+import { conversationRef } from '../webhooks/events.js';
 import { recordAudit } from './audit.js';
 import { actingUser, actorKeyId, canReach, type InTransaction, requireScope, type ServiceDeps } from './context.js';
 import {
@@ -31,7 +32,7 @@ import {
 import { DAY_MS, eraseInBatches, holdCandidate, legalHoldError } from './erase.js';
 import { loadConversation, parseConversationId } from './lookup.js';
 import { autoTitle, insertMessages, type NewMessageInput } from './messages.js';
-import type { UnitOfWork } from './unit-of-work.js';
+import type { UnitOfWork, Work } from './unit-of-work.js';
 
 export const LIST_MAX = 100;
 export const MESSAGES_IN_GET_MAX = 1000;
@@ -180,7 +181,7 @@ export function newConversation(
  * event (delivered live only; streams end). Null when it is missing or out of reach.
  */
 export async function deleteConversationIn(
-  w: WorkspaceWriter,
+  { w, notify }: Pick<Work, 'w' | 'notify'>,
   auth: AuthContext,
   id: string,
   now: number,
@@ -208,6 +209,11 @@ export async function deleteConversationIn(
     targetId: id,
     counts: { conversations: 1, ...counts },
     at: now,
+  });
+  await notify(days > 0 ? 'conversation.trashed' : 'conversation.deleted', {
+    conversation: { id, user_id: c.userId },
+    counts: { messages: counts.messages, tool_invocations: counts.tool_invocations },
+    ...(days > 0 ? { purge_at: new Date(now + days * DAY_MS).toISOString() } : {}),
   });
   return { counts, event: deletedEvent(auth.workspaceId, id, lastSeq, now), trashed: days > 0 };
 }
@@ -278,13 +284,14 @@ export class ConversationsService {
     const conversation = newConversation(auth, input, now, generated);
     return this.uow.write(
       auth.workspaceId,
-      async ({ w, emit }) => {
+      async ({ w, emit, notify }) => {
         await w.conversations.insert(conversation);
         const messages = await insertMessages(w, emit, conversation.id, input.messages ?? [], now);
         if (messages.length > 0) {
           conversation.messageCount = messages.length;
           conversation.lastMessageAt = now;
         }
+        await notify('conversation.created', { conversation: conversationRef(conversation) });
         // in the order they were sent, as GET returns them by default
         return { conversation, messages, toolInvocations: null };
       },
@@ -426,7 +433,7 @@ export class ConversationsService {
     }
     return this.uow.write(
       auth.workspaceId,
-      async ({ w, emit }) => {
+      async ({ w, emit, notify }) => {
         const current = await loadConversation(w, auth, rawId);
         const patch: ConversationPatch = { updatedAt: this.deps.clock.now() };
         if (typeof input.title === 'string') {
@@ -450,6 +457,7 @@ export class ConversationsService {
           { type: archivedNow ? 'conversation.archived' : 'conversation.updated', data: updated },
           patch.updatedAt,
         );
+        await this.notifyUpdate(notify, current, updated);
         return updated;
       },
       inTx,
@@ -490,10 +498,10 @@ export class ConversationsService {
     }
     return this.uow.write(
       auth.workspaceId,
-      async ({ w, announce }) => {
-        const removed = await deleteConversationIn(w, auth, id, this.deps.clock.now());
+      async (work) => {
+        const removed = await deleteConversationIn(work, auth, id, this.deps.clock.now());
         if (!removed) throw notFound();
-        announce(removed.event);
+        work.announce(removed.event);
         return removed.counts;
       },
       inTx,
@@ -523,7 +531,7 @@ export class ConversationsService {
     let toErase: string[] = [];
     const result = await this.uow.write(
       auth.workspaceId,
-      async ({ w, announce }) => {
+      async ({ w, announce, notify }) => {
         const now = this.deps.clock.now();
         const ids = asked.flatMap((a) => (a.id === null ? [] : [a.id]));
         const found = new Map<string, { conversation: Conversation; eventSeq: number }>();
@@ -544,7 +552,13 @@ export class ConversationsService {
         if (days > 0) await w.conversations.hide(chosen, 'trash', now, now + days * DAY_MS);
         else await w.conversations.hide(chosen, 'erasing', now, now);
         for (const id of chosen) {
-          announce(deletedEvent(auth.workspaceId, id, (found.get(id) as { eventSeq: number }).eventSeq, now));
+          const { conversation: c, eventSeq } = found.get(id) as { conversation: Conversation; eventSeq: number };
+          announce(deletedEvent(auth.workspaceId, id, eventSeq, now));
+          await notify(days > 0 ? 'conversation.trashed' : 'conversation.deleted', {
+            conversation: { id, user_id: c.userId },
+            counts: { messages: c.messageCount, tool_invocations: c.toolInvocationCount },
+            ...(days > 0 ? { purge_at: new Date(now + days * DAY_MS).toISOString() } : {}),
+          });
         }
         toErase = days > 0 ? [] : chosen;
         const results = asked.map((a) => {
@@ -592,7 +606,7 @@ export class ConversationsService {
     const id = parseConversationId(rawId);
     return this.uow.write(
       auth.workspaceId,
-      async ({ w }) => {
+      async ({ w, notify }) => {
         const now = this.deps.clock.now();
         const t = await w.trash.get(id);
         if (!t || !canReach(auth, t.conversation) || t.purgeAt <= now) throw notFound();
@@ -606,10 +620,26 @@ export class ConversationsService {
           counts: { conversations: 1, messages: restored.messageCount, tool_invocations: restored.toolInvocationCount },
           at: now,
         });
+        await notify('conversation.restored', { conversation: conversationRef(restored) });
         return restored;
       },
       inTx,
     );
+  }
+
+  /**
+   * Webhooks of an update: `conversation.archived` when the archived flag changed (either way;
+   * `data.conversation.archived` says which), `conversation.updated` naming the other fields
+   * that changed (never their values).
+   */
+  private async notifyUpdate(notify: Work['notify'], before: Conversation, after: Conversation) {
+    const conversation = conversationRef(after);
+    if (after.archived !== before.archived) await notify('conversation.archived', { conversation });
+    const changes: string[] = [];
+    if (after.title !== before.title) changes.push('title');
+    if (JSON.stringify(after.context) !== JSON.stringify(before.context)) changes.push('context');
+    if (JSON.stringify(after.metadata) !== JSON.stringify(before.metadata)) changes.push('metadata');
+    if (changes.length > 0) await notify('conversation.updated', { conversation, changes });
   }
 
   /** Archive, unarchive and rename leave audit rows: what happened and who, never the title. */

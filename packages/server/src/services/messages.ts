@@ -2,6 +2,7 @@ import type { AuthContext, Conversation, JsonObject, Message, Role } from '../do
 import { notFound } from '../errors.js';
 import { newId, parseId } from '../ids.js';
 import type { WorkspaceWriter } from '../store/types.js';
+import { conversationRef } from '../webhooks/events.js';
 import { recordAudit } from './audit.js';
 import { actorKeyId, type InTransaction, requireScope, type ServiceDeps } from './context.js';
 import type { CursorCodec } from './cursor.js';
@@ -64,8 +65,7 @@ export async function insertMessages(
  * (logged as `conversation.updated`), as it does from the first messages of a create.
  */
 export async function titleFromFirstUser(
-  w: WorkspaceWriter,
-  emit: Emit,
+  { w, emit, notify }: Pick<Work, 'w' | 'emit' | 'notify'>,
   conversation: Conversation,
   inputs: readonly NewMessageInput[],
   now: number,
@@ -75,7 +75,10 @@ export async function titleFromFirstUser(
   const title = firstUser ? autoTitle(firstUser.content) : null;
   if (title === null) return;
   const retitled = await w.conversations.update(conversation.id, { title, titleSource: 'auto', updatedAt: now });
-  if (retitled) await emit(conversation.id, { type: 'conversation.updated', data: retitled }, now);
+  if (retitled) {
+    await emit(conversation.id, { type: 'conversation.updated', data: retitled }, now);
+    await notify('conversation.updated', { conversation: conversationRef(retitled), changes: ['title'] });
+  }
 }
 
 /** A conversation's messages: append, read, page, rewrite, remove. */
@@ -95,12 +98,12 @@ export class MessagesService {
     requireScope(auth, 'write:ai');
     return this.uow.write(
       auth.workspaceId,
-      async ({ w, emit }) => {
+      async ({ w, emit, notify }) => {
         const conversation = await loadConversation(w, auth, rawConversationId);
         const now = this.deps.clock.now();
         const [message] = await insertMessages(w, emit, conversation.id, [input], now);
         if (!message) throw new Error('insertMessages returned no message');
-        await titleFromFirstUser(w, emit, conversation, [input], now);
+        await titleFromFirstUser({ w, emit, notify }, conversation, [input], now);
         return message;
       },
       inTx,

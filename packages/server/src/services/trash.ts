@@ -132,7 +132,7 @@ export async function purgeWorkspace(
   const report: PurgeReport = { purged: 0, held: 0, counts: emptyCounts() };
   const heldIds = new Set<string>();
   for (;;) {
-    const step = await uow.write(workspaceId, async ({ w }) => {
+    const step = await uow.write(workspaceId, async ({ w, notify }) => {
       const start = performance.now();
       const claimed = (await w.trash.claimDue(dueBy, PURGE_CLAIM + heldIds.size)).filter(
         (d) => !heldIds.has(d.conversation.id),
@@ -152,6 +152,14 @@ export async function purgeWorkspace(
         if (c) {
           addCounts(counts, c);
           purged++;
+          // a conversation from the trash is announced as purged; a permanent delete being
+          // finished was announced as deleted when it left view
+          if (d.state === 'trash') {
+            await notify('conversation.purged', {
+              conversation: { id: d.conversation.id, user_id: d.conversation.userId },
+              counts: { messages: c.messages, tool_invocations: c.tool_invocations },
+            });
+          }
         }
       }
       if (purged > 0) {

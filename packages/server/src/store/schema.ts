@@ -148,6 +148,46 @@ export interface LegalHoldsTable {
   released_by: string | null;
 }
 
+/** A workspace's webhook endpoint (migration 9). The secrets sign deliveries, so they are kept as given. */
+export interface WebhookEndpointsTable {
+  workspace_id: string;
+  id: string;
+  url: string;
+  /** JSON array of event types, or ["*"]. */
+  events: string;
+  enabled: number;
+  description: string | null;
+  secret: string;
+  /** The secret before the last rotation, still signing until previous_secret_until. */
+  previous_secret: string | null;
+  previous_secret_until: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** One delivery of one event to one endpoint (migration 9), written in the change's transaction. */
+export interface WebhookOutboxTable {
+  workspace_id: string;
+  /** The delivery id (the webhook-id header). */
+  id: string;
+  endpoint_id: string;
+  event_type: string;
+  event_id: string;
+  /** The JSON body sent, exactly. */
+  payload: string;
+  attempts: number;
+  next_attempt_at: number;
+  /** 'pending' | 'delivered' | 'failed'. */
+  state: string;
+  last_status: number | null;
+  last_error: string | null;
+  last_attempt_at: number | null;
+  delivered_at: number | null;
+  lease_owner: string | null;
+  lease_until: number | null;
+  created_at: number;
+}
+
 export interface Database {
   legal_holds: LegalHoldsTable;
   workspaces: WorkspacesTable;
@@ -160,4 +200,6 @@ export interface Database {
   counters: CountersTable;
   instance_meta: InstanceMetaTable;
   conversation_events: ConversationEventsTable;
+  webhook_endpoints: WebhookEndpointsTable;
+  webhook_outbox: WebhookOutboxTable;
 }

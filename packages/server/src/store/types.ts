@@ -10,6 +10,8 @@ import type {
   Role,
   ToolInvocation,
   TrashedConversation,
+  WebhookDelivery,
+  WebhookEndpoint,
   Workspace,
 } from '../domain/types.js';
 
@@ -329,6 +331,75 @@ export interface EventWrites extends EventReads {
   append(e: NewStoredEvent): Promise<number | null>;
 }
 
+export interface WebhookEndpointPatch {
+  url?: string;
+  events?: string[];
+  enabled?: boolean;
+  description?: string | null;
+  secret?: string;
+  previousSecret?: string | null;
+  previousSecretUntil?: number | null;
+  updatedAt: number;
+}
+
+/** A new outbox row: pending, due at `nextAttemptAt`. */
+export interface NewWebhookDelivery {
+  id: string;
+  endpointId: string;
+  eventType: string;
+  eventId: string;
+  payload: string;
+  createdAt: number;
+}
+
+export interface WebhookReads {
+  list(q: PageQuery): Promise<WebhookEndpoint[]>;
+  get(id: string): Promise<WebhookEndpoint | null>;
+  /** The enabled endpoints, every one (what a change's notify fans out to). */
+  enabled(): Promise<WebhookEndpoint[]>;
+  /** An endpoint's deliveries, keyset by delivery id. */
+  deliveries(endpointId: string, q: PageQuery): Promise<WebhookDelivery[]>;
+  delivery(endpointId: string, id: string): Promise<WebhookDelivery | null>;
+}
+
+export interface WebhookWrites extends WebhookReads {
+  insert(e: WebhookEndpoint): Promise<void>;
+  update(id: string, patch: WebhookEndpointPatch): Promise<WebhookEndpoint | null>;
+  /** Removes the endpoint and its deliveries; false when missing. */
+  delete(id: string): Promise<boolean>;
+  enqueue(rows: NewWebhookDelivery[]): Promise<void>;
+  /** Makes a delivery due now again (pending, lease dropped); null when the endpoint holds no such delivery. */
+  retry(endpointId: string, id: string, now: number): Promise<WebhookDelivery | null>;
+}
+
+/** A due delivery as the worker claimed it, with what it needs to send it. */
+export interface ClaimedDelivery {
+  workspaceId: string;
+  id: string;
+  endpointId: string;
+  eventType: string;
+  payload: string;
+  attempts: number;
+  createdAt: number;
+  url: string;
+  secret: string;
+  previousSecret: string | null;
+  previousSecretUntil: number | null;
+}
+
+/** The outcome of one attempt, recorded only by the lease's holder. */
+export interface DeliveryAttempt {
+  workspaceId: string;
+  id: string;
+  owner: string;
+  at: number;
+  status: number | null;
+  error: string | null;
+  /** delivered, pending again at nextAttemptAt, or failed for good. */
+  state: 'delivered' | 'pending' | 'failed';
+  nextAttemptAt: number;
+}
+
 /** One workspace's data, read outside any transaction (each query sees the latest commit). */
 export interface WorkspaceReader {
   readonly workspaceId: string;
@@ -341,6 +412,7 @@ export interface WorkspaceReader {
   readonly events: EventReads;
   readonly holds: HoldReads;
   readonly trash: TrashReads;
+  readonly webhooks: WebhookReads;
 }
 
 /** One workspace's data inside one transaction: its reads see its own writes. */
@@ -354,6 +426,7 @@ export interface WorkspaceWriter extends WorkspaceReader {
   readonly events: EventWrites;
   readonly holds: HoldWrites;
   readonly trash: TrashWrites;
+  readonly webhooks: WebhookWrites;
 }
 
 // ---- the instance: the few operations that have no tenant -------------------------------
@@ -380,6 +453,13 @@ export interface InstanceWriter extends InstanceReader {
   setMetaIfAbsent(key: string, value: string): Promise<void>;
   /** Deletes up to `limit` idempotency records created before `createdBefore`, in any workspace. */
   purgeIdempotency(createdBefore: number, limit: number): Promise<number>;
+  /**
+   * Leases up to `limit` due deliveries of enabled endpoints in any workspace (rows another
+   * instance holds are skipped: FOR UPDATE SKIP LOCKED on PostgreSQL, one writer on SQLite).
+   */
+  claimDeliveries(q: { now: number; limit: number; owner: string; leaseUntil: number }): Promise<ClaimedDelivery[]>;
+  /** Records an attempt's outcome; false when the lease was lost (another instance took the row). */
+  settleDelivery(a: DeliveryAttempt): Promise<boolean>;
   /** A workspace's writer inside this same transaction (a new workspace's first key and audit rows). */
   workspace(workspaceId: string): WorkspaceWriter;
 }

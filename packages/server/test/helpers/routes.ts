@@ -4,6 +4,8 @@ export interface Ids {
   tool_id: string;
   key_id: string;
   ws_id: string;
+  webhook_id: string;
+  delivery_id: string;
 }
 
 export interface Route {
@@ -106,6 +108,19 @@ export const NATIVE_ROUTES: Route[] = [
   { method: 'GET', path: '/v1/holds', scope: 'admin' },
   { method: 'GET', path: '/v1/holds/{hold_id}', scope: 'admin' },
   { method: 'POST', path: '/v1/holds/{hold_id}/release', scope: 'admin' },
+  {
+    method: 'POST',
+    path: '/v1/webhooks',
+    scope: 'admin',
+    body: () => ({ url: 'http://127.0.0.1:9/contract', events: ['conversation.deleted'] }),
+  },
+  { method: 'GET', path: '/v1/webhooks', scope: 'admin' },
+  { method: 'GET', path: '/v1/webhooks/{webhook_id}', scope: 'admin' },
+  { method: 'PATCH', path: '/v1/webhooks/{webhook_id}', scope: 'admin', body: () => ({ enabled: true }) },
+  { method: 'DELETE', path: '/v1/webhooks/{webhook_id}', scope: 'admin' },
+  { method: 'POST', path: '/v1/webhooks/{webhook_id}/rotate-secret', scope: 'admin' },
+  { method: 'GET', path: '/v1/webhooks/{webhook_id}/deliveries', scope: 'admin' },
+  { method: 'POST', path: '/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry', scope: 'admin' },
 ];
 
 export const fill = (template: string, ids: Ids): string =>
@@ -114,4 +129,6 @@ export const fill = (template: string, ids: Ids): string =>
     .replace('{tool_id}', ids.tool_id)
     .replace('{key_id}', ids.key_id)
     .replace('{ws_id}', ids.ws_id)
-    .replace('{hold_id}', 'hold_01J00000000000000000000000');
+    .replace('{hold_id}', 'hold_01J00000000000000000000000')
+    .replace('{webhook_id}', ids.webhook_id)
+    .replace('{delivery_id}', ids.delivery_id);

@@ -45,6 +45,11 @@ const NATIVE_TAGS = [
     name: 'Legal holds',
     description: 'Holds on a conversation, user or context id: no delete, purge or erase while active.',
   },
+  {
+    name: 'Webhooks',
+    description:
+      'Signed POSTs of conversation lifecycle events to your endpoints, retried for a day, with a delivery log.',
+  },
   { name: 'Operations', description: 'Liveness, readiness and Prometheus metrics for load balancers and monitoring.' },
   { name: 'Reference', description: 'The error catalog as data.' },
   { name: 'Examples', description: 'Small pages served for trying Parley in a browser.' },

@@ -1,9 +1,17 @@
 import type { ApiKey, Workspace } from '../../domain/types.js';
-import type { InstanceReader, InstanceWriter, PageQuery, WorkspaceWriter } from '../types.js';
+import type {
+  ClaimedDelivery,
+  DeliveryAttempt,
+  InstanceReader,
+  InstanceWriter,
+  PageQuery,
+  WorkspaceWriter,
+} from '../types.js';
 import type { Conn } from './bound.js';
 import { purgeIdempotency } from './idempotency.js';
 import { findKeyByHash } from './keys.js';
 import { num } from './rows.js';
+import { claimDeliveries, settleDelivery } from './webhooks.js';
 import { KyselyWorkspaceWriter } from './workspace.js';
 
 /** The tenants themselves, instance metadata, and the key lookup that finds a request's tenant. */
@@ -90,6 +98,14 @@ export class KyselyInstanceWriter extends KyselyInstanceReader implements Instan
 
   purgeIdempotency(createdBefore: number, limit: number): Promise<number> {
     return purgeIdempotency(this.c.db, createdBefore, limit);
+  }
+
+  claimDeliveries(q: { now: number; limit: number; owner: string; leaseUntil: number }): Promise<ClaimedDelivery[]> {
+    return claimDeliveries(this.c, q);
+  }
+
+  settleDelivery(a: DeliveryAttempt): Promise<boolean> {
+    return settleDelivery(this.c, a);
   }
 
   workspace(workspaceId: string): WorkspaceWriter {

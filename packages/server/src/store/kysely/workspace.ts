@@ -17,6 +17,8 @@ import type {
   ToolInvocationWrites,
   TrashReads,
   TrashWrites,
+  WebhookReads,
+  WebhookWrites,
   WorkspaceReader,
   WorkspaceWriter,
 } from '../types.js';
@@ -30,6 +32,7 @@ import { KeysReader, KeysWriter } from './keys.js';
 import { MessagesReader, MessagesWriter } from './messages.js';
 import { ToolInvocationsReader, ToolInvocationsWriter } from './tool-invocations.js';
 import { TrashReader, TrashWriter } from './trash.js';
+import { WebhooksReader, WebhooksWriter } from './webhooks.js';
 
 // One workspace's reader and writer: each aggregate's part is made on first use, so a read that
 // touches one aggregate allocates one small object.
@@ -44,6 +47,7 @@ export class KyselyWorkspaceReader implements WorkspaceReader {
   #events?: EventReads;
   #holds?: HoldReads;
   #trash?: TrashReads;
+  #webhooks?: WebhookReads;
 
   constructor(private readonly b: Bound) {}
 
@@ -86,6 +90,10 @@ export class KyselyWorkspaceReader implements WorkspaceReader {
     this.#trash ??= new TrashReader(this.b);
     return this.#trash;
   }
+  get webhooks(): WebhookReads {
+    this.#webhooks ??= new WebhooksReader(this.b);
+    return this.#webhooks;
+  }
 }
 
 export class KyselyWorkspaceWriter implements WorkspaceWriter {
@@ -98,6 +106,7 @@ export class KyselyWorkspaceWriter implements WorkspaceWriter {
   #events?: EventWrites;
   #holds?: HoldWrites;
   #trash?: TrashWrites;
+  #webhooks?: WebhookWrites;
 
   constructor(private readonly b: Bound) {}
 
@@ -139,5 +148,9 @@ export class KyselyWorkspaceWriter implements WorkspaceWriter {
   get trash(): TrashWrites {
     this.#trash ??= new TrashWriter(this.b);
     return this.#trash;
+  }
+  get webhooks(): WebhookWrites {
+    this.#webhooks ??= new WebhooksWriter(this.b);
+    return this.#webhooks;
   }
 }

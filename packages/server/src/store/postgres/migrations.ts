@@ -305,4 +305,48 @@ CREATE TABLE legal_holds (
 CREATE INDEX legal_holds_active ON legal_holds (workspace_id, target_type, target_value) WHERE released_at IS NULL;
 `,
   },
+  {
+    version: 9,
+    name: 'webhook endpoints and delivery outbox',
+    // Same as SQLite migration 9. Deliveries are written in the transaction of the change they announce and sent after
+    // commit; due rows are found by (state, next_attempt_at), an endpoint's log by its id.
+    sql: `
+CREATE TABLE webhook_endpoints (
+  workspace_id TEXT COLLATE "C" NOT NULL REFERENCES workspaces(id),
+  id TEXT COLLATE "C" NOT NULL,
+  url TEXT NOT NULL,
+  events TEXT NOT NULL,
+  enabled INTEGER NOT NULL DEFAULT 1,
+  description TEXT,
+  secret TEXT NOT NULL,
+  previous_secret TEXT,
+  previous_secret_until BIGINT,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  PRIMARY KEY (workspace_id, id)
+);
+
+CREATE TABLE webhook_outbox (
+  workspace_id TEXT COLLATE "C" NOT NULL,
+  id TEXT COLLATE "C" NOT NULL,
+  endpoint_id TEXT COLLATE "C" NOT NULL,
+  event_type TEXT NOT NULL,
+  event_id TEXT COLLATE "C" NOT NULL,
+  payload TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at BIGINT NOT NULL,
+  state TEXT NOT NULL,
+  last_status INTEGER,
+  last_error TEXT,
+  last_attempt_at BIGINT,
+  delivered_at BIGINT,
+  lease_owner TEXT,
+  lease_until BIGINT,
+  created_at BIGINT NOT NULL,
+  PRIMARY KEY (workspace_id, id)
+);
+CREATE INDEX webhook_outbox_due ON webhook_outbox (next_attempt_at) WHERE state = 'pending';
+CREATE INDEX webhook_outbox_endpoint ON webhook_outbox (workspace_id, endpoint_id, id);
+`,
+  },
 ];

@@ -250,4 +250,48 @@ CREATE TABLE legal_holds (
 CREATE INDEX legal_holds_active ON legal_holds (workspace_id, target_type, target_value) WHERE released_at IS NULL;
 `,
   },
+  {
+    version: 9,
+    name: 'webhook endpoints and delivery outbox',
+    // Deliveries are written in the transaction of the change they announce and sent after
+    // commit; due rows are found by (state, next_attempt_at), an endpoint's log by its id.
+    sql: `
+CREATE TABLE webhook_endpoints (
+  workspace_id TEXT NOT NULL REFERENCES workspaces(id),
+  id TEXT NOT NULL,
+  url TEXT NOT NULL,
+  events TEXT NOT NULL,
+  enabled INTEGER NOT NULL DEFAULT 1,
+  description TEXT,
+  secret TEXT NOT NULL,
+  previous_secret TEXT,
+  previous_secret_until INTEGER,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (workspace_id, id)
+);
+
+CREATE TABLE webhook_outbox (
+  workspace_id TEXT NOT NULL,
+  id TEXT NOT NULL,
+  endpoint_id TEXT NOT NULL,
+  event_type TEXT NOT NULL,
+  event_id TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  last_status INTEGER,
+  last_error TEXT,
+  last_attempt_at INTEGER,
+  delivered_at INTEGER,
+  lease_owner TEXT,
+  lease_until INTEGER,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (workspace_id, id)
+);
+CREATE INDEX webhook_outbox_due ON webhook_outbox (next_attempt_at) WHERE state = 'pending';
+CREATE INDEX webhook_outbox_endpoint ON webhook_outbox (workspace_id, endpoint_id, id);
+`,
+  },
 ];
