@@ -266,6 +266,50 @@ for (const engine of testEngines()) {
       await ws.admin.delete(`/v1/webhooks/${hook.id}`);
     });
 
+    test('trash, restore, purge and native bulk delete are announced (trashed, restored, purged)', async () => {
+      const other = await newWorkspace(server, 'trash-hooks');
+      const r = await other.admin.post('/v1/webhooks', { url: rx.url, events: ['*'] });
+      assert.equal(r.status, 201, r.text);
+      const hook = { id: r.body.data.webhook.id as string, secret: r.body.data.secret as string };
+      assert.equal((await other.admin.patch('/v1/workspace', { trash_days: 1 })).status, 200);
+      const a = (await other.admin.post('/v1/conversations', { title: 'A' })).body.data.id;
+      const b = (await other.admin.post('/v1/conversations', { title: 'B' })).body.data.id;
+      assert.equal((await other.admin.delete(`/v1/conversations/${a}`)).status, 204);
+      assert.equal((await other.admin.post(`/v1/conversations/${a}/restore`)).status, 200);
+      const bulk = await other.admin.post('/v1/conversations/bulk-delete', { ids: [a, b] });
+      assert.equal(bulk.status, 200, bulk.text);
+      server.clock.advance(2 * 24 * HOUR);
+      const purge = await other.admin.post('/v1/trash/purge', {});
+      assert.equal(purge.status, 200, purge.text);
+      const logIds = async () => {
+        const d = await other.admin.get(`/v1/webhooks/${hook.id}/deliveries?limit=100`);
+        return new Set<string>(d.body.data.map((x: { id: string }) => x.id));
+      };
+      await until(async () => forEndpoint(await logIds()).length === 8, 'eight deliveries');
+      const events = [];
+      for (const g of forEndpoint(await logIds())) {
+        // some were sent before the clock moved two days: each is checked at its own send time
+        const sentAt = Number(g.headers['webhook-timestamp']) * 1000;
+        events.push(
+          await verifyWebhook<{ type: string; data: any }>(hook.secret, g.headers as never, g.body, { now: sentAt }),
+        );
+      }
+      const seen = events.map((e) => `${e.type} ${e.data.conversation.id === a ? 'A' : 'B'}`).sort();
+      assert.deepEqual(seen, [
+        'conversation.created A',
+        'conversation.created B',
+        'conversation.purged A',
+        'conversation.purged B',
+        'conversation.restored A',
+        'conversation.trashed A',
+        'conversation.trashed A',
+        'conversation.trashed B',
+      ]);
+      const trashed = events.find((e) => e.type === 'conversation.trashed');
+      assert.ok(trashed?.data.purge_at);
+      assert.deepEqual(Object.keys(trashed?.data.counts ?? {}).sort(), ['messages', 'tool_invocations']);
+    });
+
     test('the delivery log pages by cursor, newest first', async () => {
       const hook = await endpoint(['conversation.created']);
       for (let i = 0; i < 5; i++) await ws.admin.post('/v1/conversations', { title: `p${i}` });
