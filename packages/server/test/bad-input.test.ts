@@ -162,7 +162,9 @@ for (const engine of testEngines()) {
         c.get('/v1/audit-events?limit=100'),
       ]);
       for (const p of parts) assert.equal(p.status, 200, p.text);
-      return JSON.stringify(parts.map((p) => p.body));
+      // a key's last_used_at moves (at most once a minute, off the response path) because the
+      // refused request used the key: that is bookkeeping, not a write the request made
+      return JSON.stringify(parts.map((p) => p.body), (k, v) => (k === 'last_used_at' ? undefined : v));
     }
 
     /** Runs a failing write and checks that nothing changed. */

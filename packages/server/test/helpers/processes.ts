@@ -53,7 +53,8 @@ export async function spawnParley(env: Record<string, string>): Promise<ParleyPr
     out += String(d);
   });
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
+  // bounded, but generous: loading the server through tsx takes seconds on a busy shared machine
+  const deadline = Date.now() + 90_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`parley exited with ${child.exitCode}:\n${out}`);
     try {
