@@ -5871,7 +5871,7 @@ export interface operations {
                             /** @description For conversations no other rule names */
                             default: {
                                 /**
-                                 * @description delete: permanently, as a DELETE; archive: set archived
+                                 * @description delete: as a DELETE (to the trash when the workspace keeps one); archive: set archived
                                  * @enum {string}
                                  */
                                 action: "delete" | "archive";
@@ -5882,7 +5882,7 @@ export interface operations {
                             users: {
                                 [key: string]: {
                                     /**
-                                     * @description delete: permanently, as a DELETE; archive: set archived
+                                     * @description delete: as a DELETE (to the trash when the workspace keeps one); archive: set archived
                                      * @enum {string}
                                      */
                                     action: "delete" | "archive";
@@ -5894,7 +5894,7 @@ export interface operations {
                             bots: {
                                 [key: string]: {
                                     /**
-                                     * @description delete: permanently, as a DELETE; archive: set archived
+                                     * @description delete: as a DELETE (to the trash when the workspace keeps one); archive: set archived
                                      * @enum {string}
                                      */
                                     action: "delete" | "archive";
@@ -5985,7 +5985,7 @@ export interface operations {
                     /** @description For conversations no other rule names */
                     default: {
                         /**
-                         * @description delete: permanently, as a DELETE; archive: set archived
+                         * @description delete: as a DELETE (to the trash when the workspace keeps one); archive: set archived
                          * @enum {string}
                          */
                         action: "delete" | "archive";
@@ -5996,7 +5996,7 @@ export interface operations {
                     users: {
                         [key: string]: {
                             /**
-                             * @description delete: permanently, as a DELETE; archive: set archived
+                             * @description delete: as a DELETE (to the trash when the workspace keeps one); archive: set archived
                              * @enum {string}
                              */
                             action: "delete" | "archive";
@@ -6008,7 +6008,7 @@ export interface operations {
                     bots: {
                         [key: string]: {
                             /**
-                             * @description delete: permanently, as a DELETE; archive: set archived
+                             * @description delete: as a DELETE (to the trash when the workspace keeps one); archive: set archived
                              * @enum {string}
                              */
                             action: "delete" | "archive";
@@ -6031,7 +6031,7 @@ export interface operations {
                             /** @description For conversations no other rule names */
                             default: {
                                 /**
-                                 * @description delete: permanently, as a DELETE; archive: set archived
+                                 * @description delete: as a DELETE (to the trash when the workspace keeps one); archive: set archived
                                  * @enum {string}
                                  */
                                 action: "delete" | "archive";
@@ -6042,7 +6042,7 @@ export interface operations {
                             users: {
                                 [key: string]: {
                                     /**
-                                     * @description delete: permanently, as a DELETE; archive: set archived
+                                     * @description delete: as a DELETE (to the trash when the workspace keeps one); archive: set archived
                                      * @enum {string}
                                      */
                                     action: "delete" | "archive";
@@ -6054,7 +6054,7 @@ export interface operations {
                             bots: {
                                 [key: string]: {
                                     /**
-                                     * @description delete: permanently, as a DELETE; archive: set archived
+                                     * @description delete: as a DELETE (to the trash when the workspace keeps one); archive: set archived
                                      * @enum {string}
                                      */
                                     action: "delete" | "archive";

@@ -289,7 +289,7 @@ export const JobSchema = Type.Object(
 
 export const RetentionRuleSchema = Closed({
   action: OneOf(['delete', 'archive'] as const, {
-    description: 'delete: permanently, as a DELETE; archive: set archived',
+    description: 'delete: as a DELETE (to the trash when the workspace keeps one); archive: set archived',
   }),
   inactive_days: Type.Integer({ minimum: 1, maximum: 36_500, description: 'Days without an update or message' }),
 });

@@ -83,9 +83,10 @@ export function validatePolicy(p: RetentionPolicy): void {
 }
 
 /**
- * Retention: per workspace, conversations inactive (not updated) for a rule's days are deleted
- * (permanently, as a DELETE) or archived; held ones are skipped and counted. Runs as a job in
- * batches; a dry run walks the same scan with the same verdicts and changes nothing.
+ * Retention: per workspace, conversations in view inactive (not updated) for a rule's days are
+ * deleted (as a DELETE: to the trash when it is on) or archived; held ones are skipped and counted.
+ * Runs as a job in batches; a dry run walks the same scan with the same verdicts and changes
+ * nothing. Each finished run is audited and announced (retention.ran).
  */
 export class RetentionService implements JobHandler {
   readonly kind = 'retention.run' as const;
