@@ -2,10 +2,13 @@ import {
   Audit,
   Conversations,
   Holds,
+  Jobs,
   Keys,
   Messages,
+  Retention,
   ToolInvocations,
   Trash,
+  Users,
   Webhooks,
   Workspaces,
 } from './resources.js';
@@ -42,6 +45,9 @@ export class Parley {
   readonly streams: Streams;
   readonly exports: Exports;
   readonly imports: Imports;
+  readonly jobs: Jobs;
+  readonly users: Users;
+  readonly retention: Retention;
 
   constructor(opts: ParleyOptions) {
     const t = new Transport(opts);
@@ -57,5 +63,8 @@ export class Parley {
     this.streams = new Streams(t);
     this.exports = new Exports(t);
     this.imports = new Imports(t);
+    this.jobs = new Jobs(t);
+    this.users = new Users(t);
+    this.retention = new Retention(t);
   }
 }

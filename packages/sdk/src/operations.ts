@@ -47,4 +47,12 @@ export const OPERATIONS = {
   'POST /v1/webhooks/{id}/rotate-secret': 'webhooks.rotateSecret',
   'GET /v1/webhooks/{id}/deliveries': 'webhooks.deliveries',
   'POST /v1/webhooks/{id}/deliveries/{delivery_id}/retry': 'webhooks.retryDelivery',
+  'GET /v1/jobs/{job_id}': 'jobs.get',
+  'GET /v1/jobs': 'jobs.list',
+  'GET /v1/jobs/{job_id}/export': 'exports.eraseExport',
+  'DELETE /v1/jobs/{job_id}/export': 'jobs.deleteExport',
+  'POST /v1/users/{user_id}/erase': 'users.erase',
+  'GET /v1/retention': 'retention.get',
+  'PUT /v1/retention': 'retention.put',
+  'POST /v1/retention/run': 'retention.run',
 } as const;

@@ -12,6 +12,8 @@ type AuditList = ResultOf<'/v1/audit-events', 'get'>;
 type WorkspaceList = ResultOf<'/v1/workspaces', 'get'>;
 type TrashList = ResultOf<'/v1/trash', 'get'>;
 type HoldList = ResultOf<'/v1/holds', 'get'>;
+type JobList = ResultOf<'/v1/jobs', 'get'>;
+type Job = ResultOf<'/v1/jobs/{job_id}', 'get'>['data'];
 
 abstract class Resource {
   constructor(protected readonly t: Transport) {}
@@ -21,7 +23,7 @@ abstract class Resource {
   }
 
   protected async send<T>(
-    method: 'POST' | 'PATCH' | 'DELETE',
+    method: 'POST' | 'PUT' | 'PATCH' | 'DELETE',
     path: string,
     body: unknown,
     opts: WriteOptions,
@@ -325,5 +327,65 @@ export class Webhooks extends Resource {
     const path = `/v1/webhooks/${enc(id)}/deliveries/${enc(deliveryId)}/retry`;
     type R = ResultOf<'/v1/webhooks/{id}/deliveries/{delivery_id}/retry', 'post'>;
     return (await this.send<R>('POST', path, undefined, opts)).data;
+  }
+}
+
+export class Jobs extends Resource {
+  async get(id: string, opts: CallOptions = {}) {
+    return (await this.fetchJson<ResultOf<'/v1/jobs/{job_id}', 'get'>>(`/v1/jobs/${enc(id)}`, undefined, opts)).data;
+  }
+
+  /** Newest first; `for await` walks every page. */
+  list(params: QueryOf<'/v1/jobs', 'get'> = {}, opts: CallOptions = {}) {
+    return this.paged<JobList['data'][number], JobList>('/v1/jobs', params, opts);
+  }
+
+  /** Deletes an erase job's export file before it expires. */
+  async deleteExport(id: string, opts: WriteOptions = {}): Promise<void> {
+    await this.send<unknown>('DELETE', `/v1/jobs/${enc(id)}/export`, undefined, opts);
+  }
+
+  /** Polls the job until it has succeeded or failed (every `intervalMs`, at most `timeoutMs`); returns it. */
+  async wait(id: string, opts: CallOptions & { intervalMs?: number; timeoutMs?: number } = {}): Promise<Job> {
+    const { intervalMs = 500, timeoutMs = 10 * 60_000, ...call } = opts;
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const job = await this.get(id, call);
+      if (job.state === 'succeeded' || job.state === 'failed') return job;
+      if (Date.now() + intervalMs > deadline) throw new Error(`job ${id} is still ${job.state} after ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, intervalMs));
+    }
+  }
+}
+
+export class Users extends Resource {
+  /**
+   * Queues the erasure of every conversation of the user (admin key, not bound to a user): the
+   * answer is the job; `jobs.wait(job.id)` gives its receipt. 409 legal_hold when anything is held.
+   * With `exportFirst`, the job first writes a JSONL export of the user (`exports.eraseExport(job.id)`).
+   */
+  async erase(userId: string, params: { exportFirst?: boolean } = {}, opts: WriteOptions = {}) {
+    const body = params.exportFirst ? { export_first: true } : {};
+    const path = `/v1/users/${enc(userId)}/erase`;
+    return (await this.send<ResultOf<'/v1/users/{user_id}/erase', 'post'>>('POST', path, body, opts)).data;
+  }
+}
+
+export class Retention extends Resource {
+  async get(opts: CallOptions = {}) {
+    return (await this.fetchJson<ResultOf<'/v1/retention', 'get'>>('/v1/retention', undefined, opts)).data;
+  }
+
+  /** Replaces the policy; one without any rule removes it. */
+  async put(body: BodyOf<'/v1/retention', 'put'>, opts: WriteOptions = {}) {
+    return (await this.send<ResultOf<'/v1/retention', 'put'>>('PUT', '/v1/retention', body, opts)).data;
+  }
+
+  /** Enforces the policy now (a job); with `{ dryRun: true }`, what it would do, changing nothing. */
+  async run(params: { dryRun?: boolean } = {}, opts: WriteOptions = {}) {
+    const query = params.dryRun ? { dry_run: true } : undefined;
+    return (await this.send<{ data: unknown }>('POST', '/v1/retention/run', {}, opts, query)).data as
+      | ResultOf<'/v1/retention/run', 'post'>['data']
+      | Job;
   }
 }

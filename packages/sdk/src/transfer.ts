@@ -55,6 +55,16 @@ export class Exports {
     return this.download('/v1/export', params, opts);
   }
 
+  /** The JSONL file an erase with `exportFirst` wrote before erasing (404 before it is written and after it expires). */
+  eraseExport(jobId: string, opts: CallOptions = {}) {
+    return this.download(`/v1/jobs/${enc(jobId)}/export`, {}, opts);
+  }
+
+  /** Every record of an erase job's export file. */
+  eraseExportRecords(jobId: string, opts: CallOptions = {}): AsyncGenerator<ExportRecord> {
+    return this.parse(() => this.eraseExport(jobId, opts));
+  }
+
   /** Every record of a JSONL export of the workspace (with the filters). */
   records(params: Omit<ExportQuery, 'format'> = {}, opts: CallOptions = {}): AsyncGenerator<ExportRecord> {
     return this.parse(() => this.workspace({ ...params, format: 'jsonl' }, opts));

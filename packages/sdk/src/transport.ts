@@ -15,7 +15,7 @@ export interface TransportOptions {
 type Query = Record<string, string | number | boolean | null | undefined>;
 
 export interface Call {
-  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   path: string;
   query?: Query | undefined;
   body?: unknown;

@@ -13,7 +13,7 @@ export type ErrorBody = Schemas['Error'];
 /** Every code of the server's error catalog, as the spec's Error schema lists them. */
 export type ErrorCode = ErrorBody['error']['code'];
 
-type Method = 'get' | 'post' | 'patch' | 'delete';
+type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 type Operation<P extends keyof paths, M extends Method> = NonNullable<paths[P][M]>;
 
 /** The JSON body an operation accepts. */
@@ -24,13 +24,15 @@ export type BodyOf<P extends keyof paths, M extends Method> =
 export type QueryOf<P extends keyof paths, M extends Method> =
   Operation<P, M> extends { parameters: { query?: infer Q } } ? NonNullable<Q> : never;
 
-/** The JSON body of the operation's success answer (200 or 201). */
+/** The JSON body of the operation's success answer (200, 201 or 202). */
 export type ResultOf<P extends keyof paths, M extends Method> =
   Operation<P, M> extends { responses: { 200: { content: { 'application/json': infer T } } } }
     ? T
     : Operation<P, M> extends { responses: { 201: { content: { 'application/json': infer T } } } }
       ? T
-      : never;
+      : Operation<P, M> extends { responses: { 202: { content: { 'application/json': infer T } } } }
+        ? T
+        : never;
 
 /** Options every call accepts. */
 export interface CallOptions {

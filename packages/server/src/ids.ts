@@ -13,6 +13,7 @@ export const ID_PREFIX = {
   hold: 'hold_',
   webhook: 'wh_',
   webhookDelivery: 'dlv_',
+  job: 'job_',
 } as const;
 export type IdKind = keyof typeof ID_PREFIX;
 

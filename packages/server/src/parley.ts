@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import path from 'node:path';
 import type { Logger } from 'pino';
 import { type Clock, systemClock } from './clock.js';
 import type { Config } from './config.js';
 import { buildApp } from './http/app.js';
+import { exportUserJsonl } from './http/export-formats.js';
 import type { App } from './http/types.js';
 import { createLogger } from './log.js';
 import { createMetrics } from './metrics.js';
@@ -12,12 +14,18 @@ import { AuditService } from './services/audit.js';
 import { CompatService } from './services/compat.js';
 import { ConversationsService } from './services/conversations.js';
 import { CursorCodec } from './services/cursor.js';
+import { UsersService } from './services/erase.js';
 import { EventsService } from './services/events.js';
+import { ExportService } from './services/export.js';
 import { HoldsService } from './services/holds.js';
 import { IdempotencyService } from './services/idempotency.js';
+import { JobArtifacts } from './services/job-artifacts.js';
+import { JobRunner, JobsService } from './services/jobs.js';
 import { KeysService } from './services/keys.js';
 import { MessagesService } from './services/messages.js';
+import { RetentionService, scheduleRetention } from './services/retention.js';
 import { ToolInvocationsService } from './services/tool-invocations.js';
+import { transferStore } from './services/transfer-store.js';
 import { TrashService } from './services/trash.js';
 import { UnitOfWork } from './services/unit-of-work.js';
 import { WebhooksService } from './services/webhooks.js';
@@ -51,6 +59,8 @@ export interface Parley extends AsyncDisposable {
   readonly webhooks: WebhooksService;
   /** Sends the webhook outbox; started by start(), stopped by close(). */
   readonly deliveries: DeliveryWorker;
+  readonly jobs: JobRunner;
+  readonly retention: RetentionService;
   /** Set by the very first start() only: the default workspace and its instance admin key. */
   readonly bootstrapped: CreatedWorkspace | null;
   /** Listens on config.http.host:port, then bootstraps an empty database; returns the address. */
@@ -116,6 +126,34 @@ export async function createParley(config: Config, opts: ParleyOptions = {}): Pr
       wake: () => deliveries.poke(),
     });
     realtime.bind(events, conversations);
+    // lifecycle jobs (erase, retention) run on every instance; each job goes to one runner
+    const runner = new JobRunner(
+      { ...deps, logger: logger.child({ subsystem: 'jobs' }) },
+      { pollMs: config.jobs.pollMs, leaseMs: config.jobs.leaseMs, maxAttempts: 10 },
+    );
+    const kick = () => runner.kick();
+    // an erase's export_first file: written by the job, downloadable until it expires
+    const artifacts = new JobArtifacts(
+      path.join(config.database.dataDir, 'job-artifacts'),
+      config.jobs.eraseExportHours * 3_600_000,
+      clock,
+    );
+    const exporter = new ExportService(transferStore(store), clock, logger.child({ subsystem: 'export' }));
+    const jobs = new JobsService(deps, cursors, artifacts);
+    const users = new UsersService(
+      deps,
+      uow,
+      {
+        batchSize: config.jobs.batchSize,
+        vacuum: config.jobs.eraseVacuum,
+        artifacts,
+        exportUser: (auth, userId, at, write) => exportUserJsonl(exporter, auth, userId, at, write),
+      },
+      kick,
+    );
+    const retention = new RetentionService(deps, uow, config.jobs.batchSize, kick);
+    runner.register(users);
+    runner.register(retention);
     const idempotency = new IdempotencyService(deps, config.idempotency.ttlSeconds * 1000);
     const metrics = createMetrics({
       liveStreams: () => rt0.liveHere,
@@ -161,6 +199,9 @@ export async function createParley(config: Config, opts: ParleyOptions = {}): Pr
       holds,
       webhooks,
       idempotency,
+      jobs,
+      users,
+      retention,
       readiness,
       realtime,
     });
@@ -170,6 +211,7 @@ export async function createParley(config: Config, opts: ParleyOptions = {}): Pr
     // expired idempotency records go in small batches, off the request path
     const purge = setInterval(() => {
       idempotency.purgeExpired().catch((err) => logger.warn({ err }, 'idempotency purge failed'));
+      artifacts.sweep().catch((err) => logger.warn({ err }, 'erase export sweep failed'));
     }, 60_000);
     purge.unref();
 
@@ -187,9 +229,13 @@ export async function createParley(config: Config, opts: ParleyOptions = {}): Pr
         });
     };
 
+    let retentionTimer: NodeJS.Timeout | undefined;
     const shutdown = async (graceMs: number): Promise<void> => {
       clearInterval(purge);
       if (sweep) clearInterval(sweep);
+      clearInterval(retentionTimer);
+      // the job in flight stops after its batch; its lease lapses and another runner resumes it
+      await runner.close();
       // the delivery worker takes no new rows; an attempt in flight ends within its timeout and is recorded
       const deliveriesClosed = deliveries.close();
       // Streams end first, in this same tick, so that their clients see 1001 (not the WebSocket
@@ -243,6 +289,8 @@ export async function createParley(config: Config, opts: ParleyOptions = {}): Pr
       webhooks,
       deliveries,
       realtime: rt,
+      jobs: runner,
+      retention,
       get bootstrapped() {
         return bootstrapped;
       },
@@ -263,6 +311,15 @@ export async function createParley(config: Config, opts: ParleyOptions = {}): Pr
         sweep = setInterval(runSweep, config.lifecycle.purgeIntervalSeconds * 1000);
         sweep.unref();
         deliveries.start();
+        runner.start();
+        if (config.jobs.retentionIntervalMs > 0) {
+          retentionTimer = setInterval(() => {
+            scheduleRetention(deps, retention, runner.owner, config.jobs.retentionIntervalMs).catch((err) =>
+              logger.warn({ err }, 'retention scheduling failed'),
+            );
+          }, config.jobs.retentionIntervalMs);
+          retentionTimer.unref();
+        }
         return address;
       },
       close(opts = {}) {

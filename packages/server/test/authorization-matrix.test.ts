@@ -10,6 +10,7 @@ import {
   type TestWorkspace,
   testEngines,
 } from './helpers/harness.js';
+import { waitForJob } from './helpers/jobs.js';
 
 /**
  * The authorization matrix: every operation of /openapi.json (native and every compat surface) ×
@@ -38,6 +39,7 @@ type TargetKind =
   | 'message'
   | 'key'
   | 'workspace'
+  | 'job'
   | 'user'
   | 'bodyConv'
   | 'bulkConv'
@@ -61,6 +63,8 @@ interface Op {
    * on the trash only; hold routes take hold ids): every target answers the not-found.
    */
   noVisibleTarget?: boolean;
+  /** The user a {user_id} in the path names, when it must not be a fixture's (an erase). */
+  pathUser?: string;
 }
 
 /** One target's ids, in the forms the surfaces use. */
@@ -73,6 +77,7 @@ interface Fix {
   key: string;
   webhook: string;
   delivery: string;
+  job: string;
 }
 
 const BOT = 'bot_matrix';
@@ -152,6 +157,19 @@ const OPS: Record<string, Op> = {
   'GET /v1/holds': { scope: 'admin', target: 'none' },
   'GET /v1/holds/{id}': { scope: 'admin', target: 'conv', noVisibleTarget: true },
   'POST /v1/holds/{id}/release': { scope: 'admin', target: 'conv', noVisibleTarget: true },
+  'GET /v1/jobs': { scope: 'admin', target: 'none' },
+  'GET /v1/jobs/{job_id}': { scope: 'admin', target: 'job' },
+  'GET /v1/jobs/{job_id}/export': { scope: 'admin', target: 'job' },
+  'DELETE /v1/jobs/{job_id}/export': { scope: 'admin', target: 'job', destructive: true },
+  // a user with nothing stored: the erase is accepted for any admin key, in its own workspace
+  'POST /v1/users/{user_id}/erase': { scope: 'admin', target: 'none', pathUser: 'matrix-nobody', body: () => ({}) },
+  'GET /v1/retention': { scope: 'admin', target: 'none' },
+  'PUT /v1/retention': {
+    scope: 'admin',
+    target: 'none',
+    body: () => ({ default: null, users: { 'matrix-nobody': { action: 'archive', inactive_days: 3650 } }, bots: {} }),
+  },
+  'POST /v1/retention/run': { scope: 'admin', target: 'none', query: () => '?dry_run=true', body: () => ({}) },
   // LeadLex
   'GET /v1/lexi/conversations': { scope: 'read:ai', target: 'user', query: (t) => `?user_id=${t.user}` },
   'GET /v1/lexi/conversations/{id}': { scope: 'read:ai', target: 'conv' },
@@ -275,7 +293,8 @@ function targetsFor(kind: TargetKind): Target[] {
     case 'key':
     case 'workspace':
     case 'webhook':
-      // keys and workspaces belong to no user
+    case 'job':
+      // keys, workspaces, webhooks and jobs belong to no user
       return ['missing', 'own', 'otherWorkspace'];
     default:
       return ['missing', 'own', 'otherUser', 'otherWorkspace'];
@@ -305,6 +324,7 @@ function expected(op: Op, key: KeySpec, target: Target): Expect {
     op.target === 'key' ||
     op.target === 'workspace' ||
     op.target === 'webhook' ||
+    op.target === 'job' ||
     key.user === undefined ||
     key.user === home.user;
   return sameWorkspace && userVisible ? { ok: true } : notFound;
@@ -344,6 +364,7 @@ for (const engine of testEngines()) {
           key: newId('apiKey'),
           webhook: newId('webhook'),
           delivery: newId('webhookDelivery'),
+          job: newId('job'),
         };
       }
       const home = TARGET_HOME[target];
@@ -366,7 +387,12 @@ for (const engine of testEngines()) {
       assert.equal((await ws.admin.patch(`/v1/webhooks/${webhook}`, { enabled: false })).status, 200);
       const d = await ws.admin.get(`/v1/webhooks/${webhook}/deliveries`);
       assert.equal(d.status, 200, d.text);
+      // an erase with its export file (the user has nothing: a header and an end line), finished
+      const j = await ws.admin.post('/v1/users/matrix-nobody/erase', { export_first: true });
+      assert.equal(j.status, 202, j.text);
+      assert.equal((await waitForJob(ws.admin, j.body.data.id)).state, 'succeeded');
       return {
+        job: j.body.data.id,
         ws: ws.id,
         webhook,
         delivery: d.body.data[0].id,
@@ -399,6 +425,8 @@ for (const engine of testEngines()) {
       server = await startServer(engine, {
         limits: { rate: 10_000_000, rateAnonymous: 10_000_000 },
         webhooks: { allowPrivate: true },
+        // the matrix asks for many erasures of a user with nothing: no VACUUM after each
+        jobs: { eraseVacuum: 'off' },
       });
       a = await newWorkspace(server, 'matrix-a');
       b = await newWorkspace(server, 'matrix-b');
@@ -427,7 +455,8 @@ for (const engine of testEngines()) {
       const path = template.replace(/\{([^}]+)\}/g, (_m, name: string) => {
         if (name === 'tool_id') return f.tool;
         if (name === 'item_id') return f.msg;
-        if (name === 'user_id') return f.user;
+        if (name === 'user_id') return op.pathUser ?? f.user;
+        if (name === 'job_id') return f.job;
         if (template.startsWith('/v1/keys/')) return f.key;
         if (name === 'delivery_id') return f.delivery;
         if (template.startsWith('/v1/webhooks/')) return f.webhook;

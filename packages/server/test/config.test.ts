@@ -79,6 +79,14 @@ describe('loadConfig', () => {
         retryHours: 24,
         secretOverlapHours: 24,
       },
+      jobs: {
+        pollMs: 1000,
+        leaseMs: 30_000,
+        batchSize: 200,
+        eraseVacuum: 'plain',
+        eraseExportHours: 24,
+        retentionIntervalMs: 3_600_000,
+      },
     });
   });
 

@@ -310,6 +310,59 @@ for (const engine of testEngines()) {
       assert.deepEqual(Object.keys(trashed?.data.counts ?? {}).sort(), ['messages', 'tool_invocations']);
     });
 
+    test('an erase job announces user.erased and a retention run retention.ran, each to the endpoints that filter for it', async () => {
+      const other = await newWorkspace(server, 'job-hooks');
+      const make = async (events: string[]) => {
+        const r = await other.admin.post('/v1/webhooks', { url: rx.url, events });
+        assert.equal(r.status, 201, r.text);
+        return { id: r.body.data.webhook.id as string, secret: r.body.data.secret as string };
+      };
+      const erasedOnly = await make(['user.erased']);
+      const ranOnly = await make(['retention.ran']);
+      const ids = async (id: string) => {
+        const d = await other.admin.get(`/v1/webhooks/${id}/deliveries?limit=100`);
+        assert.equal(d.status, 200, d.text);
+        return new Set<string>(d.body.data.map((x: { id: string }) => x.id));
+      };
+      const c1 = (await other.admin.post('/v1/conversations', { user_id: 'ursula', title: 'secret title' })).body.data;
+      const c2 = (await other.admin.post('/v1/conversations', { user_id: 'ursula' })).body.data;
+      const erase = await other.admin.post('/v1/users/ursula/erase', {});
+      assert.equal(erase.status, 202, erase.text);
+      const put = await other.admin.request('PUT', '/v1/retention', {
+        body: { default: { action: 'archive', inactive_days: 30 }, users: {}, bots: {} },
+      });
+      assert.equal(put.status, 200, put.text);
+      const old = (await other.admin.post('/v1/conversations', { user_id: 'victor' })).body.data.id;
+      server.clock.advance(31 * 24 * HOUR);
+      const run = await other.admin.post('/v1/retention/run', {});
+      assert.equal(run.status, 202, run.text);
+      await until(async () => forEndpoint(await ids(erasedOnly.id)).length === 1, 'the user.erased delivery');
+      await until(async () => forEndpoint(await ids(ranOnly.id)).length === 1, 'the retention.ran delivery');
+      const [erasedGot] = forEndpoint(await ids(erasedOnly.id));
+      const [ranGot] = forEndpoint(await ids(ranOnly.id));
+      assert.ok(erasedGot && ranGot);
+      const verify = (secret: string, g: typeof erasedGot) =>
+        verifyWebhook<{ type: string; data: any }>(secret, g.headers as never, g.body, {
+          now: Number(g.headers['webhook-timestamp']) * 1000,
+        });
+      const erased = await verify(erasedOnly.secret, erasedGot);
+      assert.equal(erased.type, 'user.erased');
+      assert.equal(erased.data.job_id, erase.body.data.id);
+      assert.equal(erased.data.user_id, 'ursula');
+      assert.deepEqual([...erased.data.conversation_ids].sort(), [c1.id, c2.id].sort());
+      assert.equal(erased.data.counts.conversations, 2);
+      assert.ok(!erasedGot.body.includes('secret title'), 'ids and counts, never content');
+      const ran = await verify(ranOnly.secret, ranGot);
+      assert.equal(ran.type, 'retention.ran');
+      assert.equal(ran.data.job_id, run.body.data.id);
+      assert.equal(ran.data.counts.archived, 1);
+      assert.equal(ran.data.counts.deleted, 0);
+      assert.equal((await other.admin.get(`/v1/conversations/${old}`)).body.data.archived, true);
+      // the filters held: each endpoint got its one event type only
+      assert.equal((await ids(erasedOnly.id)).size, 1);
+      assert.equal((await ids(ranOnly.id)).size, 1);
+    });
+
     test('the delivery log pages by cursor, newest first', async () => {
       const hook = await endpoint(['conversation.created']);
       for (let i = 0; i < 5; i++) await ws.admin.post('/v1/conversations', { title: `p${i}` });

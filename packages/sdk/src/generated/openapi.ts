@@ -364,6 +364,113 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/jobs/{job_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A job: state, progress (done of total, counts), timestamps and, when finished, its result */
+        get: operations["getJob"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/jobs/{job_id}/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An erase job's export (export_first): the user's conversations as JSONL, from when the job wrote it until it expires or is deleted (404 before and after) */
+        get: operations["getEraseExport"];
+        put?: never;
+        post?: never;
+        /** Delete an erase job's export file before it expires (audited as job.export_deleted) */
+        delete: operations["deleteEraseExport"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/jobs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The workspace's jobs, newest first (keyset pages) */
+        get: operations["listJobs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/users/{user_id}/erase": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Erase a user: a job that permanently deletes every conversation of theirs with everything derived from it, and ends with a receipt (409 legal_hold if anything of theirs is held; nothing is erased then)
+         * @description Every conversation of the user goes, those in the trash included. With export_first, the job first writes a JSONL export of their conversations in view (the format of GET /v1/export) to a file that GET /v1/jobs/{job_id}/export serves until it expires (PARLEY_ERASE_EXPORT_HOURS) or is deleted; the receipt names its size and SHA-256. A hold placed while the job runs stops it (failed, legal_hold).
+         */
+        post: operations["eraseUser"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/retention": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The workspace's retention policy (no rule at all when none is set) */
+        get: operations["getRetentionPolicy"];
+        /** Replace the workspace's retention policy; a policy without any rule removes it */
+        put: operations["putRetentionPolicy"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/retention/run": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Enforce the retention policy now, as a job (202); with dry_run=true, answer what it would do (counts and a sample of ids) and change nothing (200) */
+        post: operations["runRetention"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/webhooks": {
         parameters: {
             query?: never;
@@ -673,13 +780,17 @@ export interface components {
             actor_key_id: string | null;
             /** @description api_key: a request with actor_key_id; operator: the CLI or the first start (whoever holds the database); unknown: written before the actor was kept */
             actor_type: "api_key" | "operator" | "unknown";
-            /** @description conversation.deleted, conversation.archived, conversation.unarchived, conversation.renamed, api_key.created, api_key.revoked, workspace.created, workspace.renamed, webhook.created, webhook.updated, webhook.deleted, webhook.secret_rotated */
+            /** @description conversation.deleted, conversation.archived, conversation.unarchived, conversation.renamed, api_key.created, api_key.revoked, workspace.created, workspace.renamed, webhook.created, webhook.updated, webhook.deleted, webhook.secret_rotated, user.erased, retention.updated, retention.ran */
             action: string;
             target_type: string;
             target_id: string;
             counts: {
                 [key: string]: number;
             };
+            /** @description Ids and times beyond the counts (user.erased: the receipt), never content; null for most actions */
+            details: {
+                [key: string]: unknown;
+            } | null;
             /**
              * Format: date-time
              * @description ISO 8601, UTC
@@ -726,6 +837,53 @@ export interface components {
              * @description ISO 8601, UTC
              */
             created_at: string;
+        };
+        Job: {
+            id: string;
+            /**
+             * @description user.erase or retention.run
+             * @enum {string}
+             */
+            kind: "user.erase" | "retention.run";
+            /**
+             * @description queued → running → succeeded or failed
+             * @enum {string}
+             */
+            state: "queued" | "running" | "succeeded" | "failed";
+            /** @description Any JSON object */
+            params: {
+                [key: string]: unknown;
+            };
+            progress: {
+                /** @description Conversations handled so far (erased, or scanned by a retention run) */
+                done: number;
+                /** @description How many there are, when known up front */
+                total: number | null;
+                /** @description Counts so far, per kind of row */
+                counts: {
+                    [key: string]: number;
+                };
+            };
+            /** @description When succeeded: user.erase → {receipt}; retention.run → {counts, as_of}. Never content. */
+            result: {
+                [key: string]: unknown;
+            } | null;
+            error: {
+                code: string;
+                message: string;
+            } | null;
+            /**
+             * Format: date-time
+             * @description ISO 8601, UTC
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description ISO 8601, UTC
+             */
+            updated_at: string;
+            started_at: string | null;
+            finished_at: string | null;
         };
     };
     responses: never;
@@ -5082,6 +5240,1018 @@ export interface operations {
             };
             /** @description `not_found`: No such object in this workspace (objects of other workspaces, and other users' for a user-bound key, answer identically), or no such route. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `method_not_allowed`: The path exists but not with this method; the Allow header lists the methods it answers. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `idempotency_in_progress`: A request with this Idempotency-Key is still running; retry after the Retry-After delay. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large`: The request body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: The request body is not application/json, or declares a charset other than UTF-8; send Content-Type: application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `idempotency_key_reused`: This Idempotency-Key was already used with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests; wait until the time in Retry-After / X-RateLimit-Reset. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `internal_error`: An unexpected error; the message never carries internal details. Report the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getJob: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Job id */
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Job"];
+                    };
+                };
+            };
+            /** @description `validation_failed`: The request body, query or path did not match the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `invalid_key`: The API key is missing, malformed, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_permissions`: The API key lacks the scope this operation needs (the message names it), or is bound to a user and named another. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `not_found`: No such object in this workspace (objects of other workspaces, and other users' for a user-bound key, answer identically), or no such route. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `method_not_allowed`: The path exists but not with this method; the Allow header lists the methods it answers. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests; wait until the time in Retry-After / X-RateLimit-Reset. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `internal_error`: An unexpected error; the message never carries internal details. Report the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getEraseExport: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Job id */
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The JSONL export the erase job wrote before erasing, as a file (Content-Disposition). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-ndjson": string;
+                };
+            };
+            /** @description `validation_failed`: The request body, query or path did not match the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `invalid_key`: The API key is missing, malformed, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_permissions`: The API key lacks the scope this operation needs (the message names it), or is bound to a user and named another. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `not_found`: No such object in this workspace (objects of other workspaces, and other users' for a user-bound key, answer identically), or no such route. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `method_not_allowed`: The path exists but not with this method; the Allow header lists the methods it answers. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests; wait until the time in Retry-After / X-RateLimit-Reset. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `internal_error`: An unexpected error; the message never carries internal details. Report the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteEraseExport: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Job id */
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `validation_failed`: The request body, query or path did not match the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `invalid_key`: The API key is missing, malformed, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_permissions`: The API key lacks the scope this operation needs (the message names it), or is bound to a user and named another. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `not_found`: No such object in this workspace (objects of other workspaces, and other users' for a user-bound key, answer identically), or no such route. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `method_not_allowed`: The path exists but not with this method; the Allow header lists the methods it answers. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests; wait until the time in Retry-After / X-RateLimit-Reset. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `internal_error`: An unexpected error; the message never carries internal details. Report the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listJobs: {
+        parameters: {
+            query?: {
+                cursor?: string;
+                limit?: number;
+                kind?: "user.erase" | "retention.run";
+                state?: "queued" | "running" | "succeeded" | "failed";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Job"][];
+                        meta: {
+                            next_cursor: string | null;
+                        };
+                    };
+                };
+            };
+            /** @description `invalid_cursor`: The pagination cursor is malformed, tampered with, or belongs to another query or workspace. `validation_failed`: The request body, query or path did not match the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `invalid_key`: The API key is missing, malformed, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_permissions`: The API key lacks the scope this operation needs (the message names it), or is bound to a user and named another. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `method_not_allowed`: The path exists but not with this method; the Allow header lists the methods it answers. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests; wait until the time in Retry-After / X-RateLimit-Reset. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `internal_error`: An unexpected error; the message never carries internal details. Report the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    eraseUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The user whose conversations are erased */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * @description Write a JSONL export of the user first, downloadable from the job
+                     * @default false
+                     */
+                    export_first?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Job"];
+                    };
+                };
+            };
+            /** @description `invalid_json`: The request body is not valid JSON (or its bytes are not UTF-8). `invalid_idempotency_key`: The Idempotency-Key header is empty, longer than 255 characters, or not printable ASCII. `validation_failed`: The request body, query or path did not match the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `invalid_key`: The API key is missing, malformed, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_permissions`: The API key lacks the scope this operation needs (the message names it), or is bound to a user and named another. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `method_not_allowed`: The path exists but not with this method; the Allow header lists the methods it answers. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `idempotency_in_progress`: A request with this Idempotency-Key is still running; retry after the Retry-After delay. `legal_hold`: An active legal hold covers the conversation: it cannot be deleted, purged or erased until the hold is released (bulk answers say which ids are held). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large`: The request body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: The request body is not application/json, or declares a charset other than UTF-8; send Content-Type: application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `idempotency_key_reused`: This Idempotency-Key was already used with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests; wait until the time in Retry-After / X-RateLimit-Reset. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `internal_error`: An unexpected error; the message never carries internal details. Report the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getRetentionPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            /** @description For conversations no other rule names */
+                            default: {
+                                /**
+                                 * @description delete: as a DELETE (to the trash when the workspace keeps one); archive: set archived
+                                 * @enum {string}
+                                 */
+                                action: "delete" | "archive";
+                                /** @description Days without an update or message */
+                                inactive_days: number;
+                            } | null;
+                            /** @description By user_id; a user's rule wins over a bot's */
+                            users: {
+                                [key: string]: {
+                                    /**
+                                     * @description delete: as a DELETE (to the trash when the workspace keeps one); archive: set archived
+                                     * @enum {string}
+                                     */
+                                    action: "delete" | "archive";
+                                    /** @description Days without an update or message */
+                                    inactive_days: number;
+                                };
+                            };
+                            /** @description By bot_id; wins over the default */
+                            bots: {
+                                [key: string]: {
+                                    /**
+                                     * @description delete: as a DELETE (to the trash when the workspace keeps one); archive: set archived
+                                     * @enum {string}
+                                     */
+                                    action: "delete" | "archive";
+                                    /** @description Days without an update or message */
+                                    inactive_days: number;
+                                };
+                            };
+                            updated_at: string | null;
+                        };
+                    };
+                };
+            };
+            /** @description `validation_failed`: The request body, query or path did not match the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `invalid_key`: The API key is missing, malformed, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_permissions`: The API key lacks the scope this operation needs (the message names it), or is bound to a user and named another. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `method_not_allowed`: The path exists but not with this method; the Allow header lists the methods it answers. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests; wait until the time in Retry-After / X-RateLimit-Reset. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `internal_error`: An unexpected error; the message never carries internal details. Report the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    putRetentionPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description For conversations no other rule names */
+                    default: {
+                        /**
+                         * @description delete: as a DELETE (to the trash when the workspace keeps one); archive: set archived
+                         * @enum {string}
+                         */
+                        action: "delete" | "archive";
+                        /** @description Days without an update or message */
+                        inactive_days: number;
+                    } | null;
+                    /** @description By user_id; a user's rule wins over a bot's */
+                    users: {
+                        [key: string]: {
+                            /**
+                             * @description delete: as a DELETE (to the trash when the workspace keeps one); archive: set archived
+                             * @enum {string}
+                             */
+                            action: "delete" | "archive";
+                            /** @description Days without an update or message */
+                            inactive_days: number;
+                        };
+                    };
+                    /** @description By bot_id; wins over the default */
+                    bots: {
+                        [key: string]: {
+                            /**
+                             * @description delete: as a DELETE (to the trash when the workspace keeps one); archive: set archived
+                             * @enum {string}
+                             */
+                            action: "delete" | "archive";
+                            /** @description Days without an update or message */
+                            inactive_days: number;
+                        };
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            /** @description For conversations no other rule names */
+                            default: {
+                                /**
+                                 * @description delete: as a DELETE (to the trash when the workspace keeps one); archive: set archived
+                                 * @enum {string}
+                                 */
+                                action: "delete" | "archive";
+                                /** @description Days without an update or message */
+                                inactive_days: number;
+                            } | null;
+                            /** @description By user_id; a user's rule wins over a bot's */
+                            users: {
+                                [key: string]: {
+                                    /**
+                                     * @description delete: as a DELETE (to the trash when the workspace keeps one); archive: set archived
+                                     * @enum {string}
+                                     */
+                                    action: "delete" | "archive";
+                                    /** @description Days without an update or message */
+                                    inactive_days: number;
+                                };
+                            };
+                            /** @description By bot_id; wins over the default */
+                            bots: {
+                                [key: string]: {
+                                    /**
+                                     * @description delete: as a DELETE (to the trash when the workspace keeps one); archive: set archived
+                                     * @enum {string}
+                                     */
+                                    action: "delete" | "archive";
+                                    /** @description Days without an update or message */
+                                    inactive_days: number;
+                                };
+                            };
+                            updated_at: string | null;
+                        };
+                    };
+                };
+            };
+            /** @description `invalid_json`: The request body is not valid JSON (or its bytes are not UTF-8). `invalid_idempotency_key`: The Idempotency-Key header is empty, longer than 255 characters, or not printable ASCII. `validation_failed`: The request body, query or path did not match the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `invalid_key`: The API key is missing, malformed, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_permissions`: The API key lacks the scope this operation needs (the message names it), or is bound to a user and named another. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `method_not_allowed`: The path exists but not with this method; the Allow header lists the methods it answers. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `idempotency_in_progress`: A request with this Idempotency-Key is still running; retry after the Retry-After delay. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large`: The request body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: The request body is not application/json, or declares a charset other than UTF-8; send Content-Type: application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `idempotency_key_reused`: This Idempotency-Key was already used with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited`: Too many requests; wait until the time in Retry-After / X-RateLimit-Reset. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `internal_error`: An unexpected error; the message never carries internal details. Report the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    runRetention: {
+        parameters: {
+            query?: {
+                dry_run?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            /** @enum {boolean} */
+                            dry_run: true;
+                            /** Format: date-time */
+                            as_of: string;
+                            counts: {
+                                /** @description Conversations old enough for the shortest rule */
+                                scanned: number;
+                                deleted: number;
+                                archived: number;
+                                /** @description Due, but under a legal hold: skipped */
+                                held: number;
+                            };
+                            sample: {
+                                delete: string[];
+                                archive: string[];
+                                held: string[];
+                            };
+                        };
+                    };
+                };
+            };
+            /** @description Default Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Job"];
+                    };
+                };
+            };
+            /** @description `invalid_json`: The request body is not valid JSON (or its bytes are not UTF-8). `invalid_idempotency_key`: The Idempotency-Key header is empty, longer than 255 characters, or not printable ASCII. `validation_failed`: The request body, query or path did not match the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `invalid_key`: The API key is missing, malformed, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_permissions`: The API key lacks the scope this operation needs (the message names it), or is bound to a user and named another. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -8,6 +8,7 @@ import { migrate } from './migrate.js';
 import { EXIT, reportError } from './output.js';
 import { registerAudit } from './remote/audit.js';
 import { registerConversations } from './remote/conversations.js';
+import { registerErase } from './remote/erase.js';
 import { registerMessages } from './remote/messages.js';
 import { type SeedDataOptions, seedDataCommand } from './seed-data.js';
 import { serve } from './serve.js';
@@ -64,6 +65,7 @@ export function buildProgram(): Command {
   registerConversations(program);
   registerMessages(program);
   registerAudit(program);
+  registerErase(program);
 
   // every command and group rejects what it does not know, with its own help after the error
   const strict = (cmd: Command) => {

@@ -312,6 +312,44 @@ export const CONFIG_SPEC = {
       doc: 'After a webhook secret rotation, the old secret still signs (a second signature) this long.',
     }),
   },
+  jobs: {
+    pollMs: variable({
+      env: 'PARLEY_JOB_POLL_MS',
+      default: '1000',
+      parser: int(10, 600_000),
+      doc: 'How often an idle instance looks for queued jobs (erase, retention), in ms.',
+    }),
+    leaseMs: variable({
+      env: 'PARLEY_JOB_LEASE_SECONDS',
+      default: '30',
+      parser: int(1, 3600, 1000),
+      doc: 'Lease of a running job, in seconds: an instance that dies mid-job hands it to another after this long.',
+    }),
+    batchSize: variable({
+      env: 'PARLEY_JOB_BATCH_SIZE',
+      default: '200',
+      parser: int(1, 10_000),
+      doc: 'Conversations per batch of a lifecycle job; each batch is one short transaction.',
+    }),
+    eraseVacuum: variable({
+      env: 'PARLEY_ERASE_VACUUM',
+      default: 'plain',
+      parser: oneOf(['plain', 'full', 'off'] as const),
+      doc: 'PostgreSQL, end of a user erase: `plain` VACUUM (no lock; freed bytes stay in the files until reused), `full` (rewrites the tables: no freed bytes left, exclusive lock per table while it runs), `off`.',
+    }),
+    eraseExportHours: variable({
+      env: 'PARLEY_ERASE_EXPORT_HOURS',
+      default: '24',
+      parser: int(1, 720),
+      doc: 'Hours the export file of an erase with `export_first` (under `<data dir>/job-artifacts/`) stays downloadable at `GET /v1/jobs/{id}/export`; then it is deleted.',
+    }),
+    retentionIntervalMs: variable({
+      env: 'PARLEY_RETENTION_INTERVAL_SECONDS',
+      default: '3600',
+      parser: int(0, 30 * 86_400, 1000),
+      doc: 'How often retention policies are enforced, in seconds (one instance at a time); 0 = only on POST /v1/retention/run.',
+    }),
+  },
 } as const satisfies Record<string, Record<string, Variable<unknown>>>;
 
 export type ConfigSpec = typeof CONFIG_SPEC;

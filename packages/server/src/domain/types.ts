@@ -125,6 +125,8 @@ export interface AuditEvent {
   targetType: string;
   targetId: string;
   counts: Record<string, number>;
+  /** Non-content facts beyond counts (an erase receipt's ids and times); null for most actions. */
+  details?: JsonObject | null;
   createdAt: number;
 }
 
@@ -176,4 +178,43 @@ export interface WebhookDelivery {
   lastAttemptAt: number | null;
   deliveredAt: number | null;
   createdAt: number;
+}
+
+export const JOB_STATES = ['queued', 'running', 'succeeded', 'failed'] as const;
+export type JobState = (typeof JOB_STATES)[number];
+export const JOB_KINDS = ['user.erase', 'retention.run'] as const;
+export type JobKind = (typeof JOB_KINDS)[number];
+
+/** Durable background work of one workspace: advanced in batches, resumable at its cursor. */
+export interface Job {
+  id: string;
+  workspaceId: string;
+  kind: JobKind;
+  state: JobState;
+  params: JsonObject;
+  /** `done` of `total` (null while unknown), plus the counts so far. */
+  progress: { done: number; total: number | null; counts: Record<string, number> };
+  cursor: JsonObject | null;
+  result: JsonObject | null;
+  error: { code: string; message: string } | null;
+  createdBy: string | null;
+  createdAt: number;
+  updatedAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  leaseOwner: string | null;
+  leaseUntil: number | null;
+  attempts: number;
+}
+
+export interface RetentionRule {
+  action: 'delete' | 'archive';
+  inactiveDays: number;
+}
+
+/** A workspace's retention policy: a user's rule wins over a bot's, a bot's over the default. */
+export interface RetentionPolicy {
+  default: RetentionRule | null;
+  users: Record<string, RetentionRule>;
+  bots: Record<string, RetentionRule>;
 }

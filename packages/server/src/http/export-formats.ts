@@ -1,5 +1,5 @@
-import type { Conversation, Message, ToolInvocation } from '../domain/types.js';
-import type { ExportCounts } from '../services/export.js';
+import type { AuthContext, Conversation, Message, ToolInvocation } from '../domain/types.js';
+import type { ExportCounts, ExportItem, ExportService } from '../services/export.js';
 import { presentConversation, presentMessage, presentTool } from './presenters.js';
 
 /**
@@ -157,4 +157,61 @@ export const EXPORT_MEDIA: Record<ExportFormat, { contentType: string; extension
 
 export function writerFor(format: ExportFormat): FormatWriter {
   return format === 'json' ? jsonWriter() : format === 'jsonl' ? jsonlWriter() : markdownWriter();
+}
+
+/** Text pieces are sent once they reach this size: few writes, and at most this much waits per piece. */
+const CHUNK_CHARS = 64 * 1024;
+
+/** The items as text pieces of about CHUNK_CHARS, pulled only as fast as the response drains. */
+export async function* renderExport(items: AsyncIterable<ExportItem>, writer: FormatWriter, exportedAt: string) {
+  let buf = writer.begin(exportedAt);
+  for await (const it of items) {
+    switch (it.kind) {
+      case 'conversation':
+        buf += writer.conversation(it.conversation);
+        break;
+      case 'message':
+        buf += writer.message(it.message);
+        break;
+      case 'tool':
+        buf += writer.tool(it.tool);
+        break;
+      case 'conversation_end':
+        buf += writer.conversationEnd();
+        break;
+      case 'end':
+        buf += writer.end(it.counts);
+        break;
+    }
+    if (buf.length >= CHUNK_CHARS) {
+      yield buf;
+      buf = '';
+    }
+  }
+  if (buf.length > 0) yield buf;
+}
+
+/**
+ * A user's conversations (those in view) as a JSONL export — what `GET /v1/export?user_id=…`
+ * answers — handed to `write` piece by piece (the erase job's `export_first` file). Audited as
+ * an export by `auth`.
+ */
+export async function exportUserJsonl(
+  exporter: ExportService,
+  auth: AuthContext,
+  userId: string,
+  exportedAt: string,
+  write: (piece: string) => Promise<void>,
+): Promise<ExportCounts> {
+  const opened = await exporter.openMany(auth, { userId }, { interleave: false, format: 'jsonl' });
+  let counts: ExportCounts | undefined;
+  async function* tap() {
+    for await (const it of opened.items) {
+      if (it.kind === 'end') counts = it.counts;
+      yield it;
+    }
+  }
+  for await (const piece of renderExport(tap(), jsonlWriter(), exportedAt)) await write(piece);
+  if (!counts) throw new Error('the export ended without its end record');
+  return counts;
 }

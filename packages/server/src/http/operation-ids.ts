@@ -52,6 +52,14 @@ const OPERATION_IDS: Record<string, string> = {
   'POST /v1/webhooks/{id}/rotate-secret': 'rotateWebhookSecret',
   'GET /v1/webhooks/{id}/deliveries': 'listWebhookDeliveries',
   'POST /v1/webhooks/{id}/deliveries/{delivery_id}/retry': 'retryWebhookDelivery',
+  'GET /v1/jobs/{job_id}': 'getJob',
+  'GET /v1/jobs': 'listJobs',
+  'GET /v1/jobs/{job_id}/export': 'getEraseExport',
+  'DELETE /v1/jobs/{job_id}/export': 'deleteEraseExport',
+  'POST /v1/users/{user_id}/erase': 'eraseUser',
+  'GET /v1/retention': 'getRetentionPolicy',
+  'PUT /v1/retention': 'putRetentionPolicy',
+  'POST /v1/retention/run': 'runRetention',
 };
 
 const pascal = (s: string) =>

@@ -2,7 +2,10 @@ import type {
   ApiKey,
   AuditEvent,
   Conversation,
+  Job,
   Message,
+  RetentionPolicy,
+  RetentionRule,
   ToolInvocation,
   WebhookDelivery,
   WebhookEndpoint,
@@ -79,6 +82,32 @@ export function presentWorkspace(w: Workspace) {
   return { id: w.id, name: w.name, created_at: iso(w.createdAt), trash_days: w.trashDays };
 }
 
+export function presentJob(j: Job) {
+  return {
+    id: j.id,
+    kind: j.kind,
+    state: j.state,
+    params: j.params,
+    progress: j.progress,
+    result: j.result,
+    error: j.error,
+    created_at: iso(j.createdAt),
+    updated_at: iso(j.updatedAt),
+    started_at: j.startedAt === null ? null : iso(j.startedAt),
+    finished_at: j.finishedAt === null ? null : iso(j.finishedAt),
+  };
+}
+
+export function presentRetentionPolicy(p: RetentionPolicy | null) {
+  const rule = (r: RetentionRule) => ({ action: r.action, inactive_days: r.inactiveDays });
+  const map = (m: Record<string, RetentionRule>) => Object.fromEntries(Object.entries(m).map(([k, r]) => [k, rule(r)]));
+  return {
+    default: p?.default ? rule(p.default) : null,
+    users: p ? map(p.users) : {},
+    bots: p ? map(p.bots) : {},
+  };
+}
+
 export function presentAudit(e: AuditEvent) {
   return {
     id: e.id,
@@ -88,6 +117,7 @@ export function presentAudit(e: AuditEvent) {
     target_type: e.targetType,
     target_id: e.targetId,
     counts: e.counts,
+    details: e.details ?? null,
     created_at: iso(e.createdAt),
   };
 }

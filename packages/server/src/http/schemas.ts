@@ -1,5 +1,5 @@
 import { type Static, type TProperties, type TSchema, Type } from 'typebox';
-import { ACTOR_TYPES, ROLES, SCOPES, TOOL_STATUSES } from '../domain/types.js';
+import { ACTOR_TYPES, JOB_KINDS, JOB_STATES, ROLES, SCOPES, TOOL_STATUSES } from '../domain/types.js';
 import { ERROR_CATALOG, ERROR_CODES, type ErrorCode } from '../errors.js';
 
 /**
@@ -217,11 +217,14 @@ export const AuditEventSchema = Type.Object(
     ),
     action: Type.String({
       description:
-        'conversation.deleted, conversation.archived, conversation.unarchived, conversation.renamed, api_key.created, api_key.revoked, workspace.created, workspace.renamed, webhook.created, webhook.updated, webhook.deleted, webhook.secret_rotated',
+        'conversation.deleted, conversation.archived, conversation.unarchived, conversation.renamed, api_key.created, api_key.revoked, workspace.created, workspace.renamed, webhook.created, webhook.updated, webhook.deleted, webhook.secret_rotated, user.erased, retention.updated, retention.ran',
     }),
     target_type: Type.String(),
     target_id: Type.String(),
     counts: AnyKeys(Type.Integer()),
+    details: Type.Union([FreeObject, Type.Null()], {
+      description: 'Ids and times beyond the counts (user.erased: the receipt), never content; null for most actions',
+    }),
     created_at: Timestamp,
   },
   { $id: 'AuditEvent' },
@@ -261,6 +264,41 @@ export const WebhookDeliverySchema = Type.Object(
   },
   { $id: 'WebhookDelivery' },
 );
+export const JobSchema = Type.Object(
+  {
+    id: Type.String(),
+    kind: OneOf(JOB_KINDS, { description: 'user.erase or retention.run' }),
+    state: OneOf(JOB_STATES, { description: 'queued → running → succeeded or failed' }),
+    params: FreeObject,
+    progress: Type.Object({
+      done: Type.Integer({ description: 'Conversations handled so far (erased, or scanned by a retention run)' }),
+      total: Type.Union([Type.Integer(), Type.Null()], { description: 'How many there are, when known up front' }),
+      counts: AnyKeys(Type.Integer(), { description: 'Counts so far, per kind of row' }),
+    }),
+    result: Type.Union([FreeObject, Type.Null()], {
+      description: 'When succeeded: user.erase → {receipt}; retention.run → {counts, as_of}. Never content.',
+    }),
+    error: Type.Union([Type.Object({ code: Type.String(), message: Type.String() }), Type.Null()]),
+    created_at: Timestamp,
+    updated_at: Timestamp,
+    started_at: NullableTimestamp,
+    finished_at: NullableTimestamp,
+  },
+  { $id: 'Job' },
+);
+
+export const RetentionRuleSchema = Closed({
+  action: OneOf(['delete', 'archive'] as const, {
+    description: 'delete: as a DELETE (to the trash when the workspace keeps one); archive: set archived',
+  }),
+  inactive_days: Type.Integer({ minimum: 1, maximum: 36_500, description: 'Days without an update or message' }),
+});
+
+export const RetentionPolicySchema = Closed({
+  default: Type.Union([RetentionRuleSchema, Type.Null()], { description: 'For conversations no other rule names' }),
+  users: AnyKeys(RetentionRuleSchema, { description: "By user_id; a user's rule wins over a bot's" }),
+  bots: AnyKeys(RetentionRuleSchema, { description: 'By bot_id; wins over the default' }),
+});
 
 export const SHARED_SCHEMAS = [
   ErrorBody,
@@ -272,6 +310,7 @@ export const SHARED_SCHEMAS = [
   AuditEventSchema,
   WebhookSchema,
   WebhookDeliverySchema,
+  JobSchema,
 ];
 
 export const CursorMeta = Type.Object({ next_cursor: Type.Union([Type.String(), Type.Null()]) });

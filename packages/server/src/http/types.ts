@@ -10,11 +10,14 @@ import type { Realtime } from '../realtime/index.js';
 import type { AuditService } from '../services/audit.js';
 import type { CompatService } from '../services/compat.js';
 import type { ConversationsService } from '../services/conversations.js';
+import type { UsersService } from '../services/erase.js';
 import type { EventsService } from '../services/events.js';
 import type { HoldsService } from '../services/holds.js';
 import type { IdempotencyService } from '../services/idempotency.js';
+import type { JobsService } from '../services/jobs.js';
 import type { KeysService } from '../services/keys.js';
 import type { MessagesService } from '../services/messages.js';
+import type { RetentionService } from '../services/retention.js';
 import type { ToolInvocationsService } from '../services/tool-invocations.js';
 import type { TrashService } from '../services/trash.js';
 import type { WebhooksService } from '../services/webhooks.js';
@@ -42,6 +45,9 @@ export interface AppDeps {
   holds: HoldsService;
   webhooks: WebhooksService;
   idempotency: IdempotencyService;
+  jobs: JobsService;
+  users: UsersService;
+  retention: RetentionService;
   /** Live streams (WebSocket, SSE, presence); absent in tools that serve no HTTP streams. */
   realtime?: Realtime;
   /** Extra readiness facts (e.g. Redis fallback) for /readyz. */

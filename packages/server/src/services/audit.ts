@@ -1,4 +1,4 @@
-import type { AuditEvent, AuthContext } from '../domain/types.js';
+import type { AuditEvent, AuthContext, JsonObject } from '../domain/types.js';
 import { newId, parseId } from '../ids.js';
 import type { AuditFilter, WorkspaceWriter } from '../store/types.js';
 import { requireScope, type ServiceDeps } from './context.js';
@@ -15,6 +15,8 @@ export async function recordAudit(
     targetType: string;
     targetId: string;
     counts?: Record<string, number>;
+    /** Ids and times only, never content. */
+    details?: JsonObject;
     at: number;
   },
 ): Promise<void> {
@@ -26,6 +28,7 @@ export async function recordAudit(
     targetType: e.targetType,
     targetId: e.targetId,
     counts: e.counts ?? {},
+    details: e.details ?? null,
     createdAt: e.at,
   });
 }

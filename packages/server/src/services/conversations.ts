@@ -200,7 +200,11 @@ export async function deleteConversationIn(
   } else {
     const erased = await w.conversations.delete(id);
     if (!erased) return null;
-    counts = erased;
+    counts = {
+      messages: erased.messages,
+      tool_invocations: erased.tool_invocations,
+      search_entries: erased.search_entries,
+    };
   }
   await recordAudit(w, {
     actor: actorKeyId(auth),

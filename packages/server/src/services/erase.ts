@@ -1,8 +1,17 @@
 import { setImmediate as yieldToOthers } from 'node:timers/promises';
-import type { Conversation, Hold } from '../domain/types.js';
-import { ParleyError } from '../errors.js';
-import type { DeleteCounts, HeldCandidate } from '../store/types.js';
+import type { AuthContext, Conversation, Hold, Job, JsonObject } from '../domain/types.js';
+import { ParleyError, validation } from '../errors.js';
+import type { ConversationEvent } from '../realtime/events.js';
+import type { DeleteCounts, HeldCandidate, ReclaimReport, Store, WorkspaceReader } from '../store/types.js';
+import { recordAudit } from './audit.js';
+import { actorKeyId, type InTransaction, type ServiceDeps } from './context.js';
+import type { ExportCounts } from './export.js';
+import type { JobArtifacts } from './job-artifacts.js';
+import { advanceJob, enqueueJob, type JobHandler, type JobLease, jobActor, LeaseLost, requireAdmin } from './jobs.js';
 import type { UnitOfWork } from './unit-of-work.js';
+
+// One erase path for every delete: bulk delete, purge and the trash (eraseInBatches, below) and
+// erasing a user (UsersService) all remove rows through ConversationWrites.delete.
 
 export const DAY_MS = 86_400_000;
 
@@ -82,4 +91,288 @@ export async function eraseInBatches(
     await yieldToOthers();
   }
   return { erased, counts };
+}
+
+// ---- erasing a user: a job of short batches ----------------------------------------------
+
+/** The tables an erasure deletes from (and, on PostgreSQL, VACUUMs at its end). */
+export const ERASED_TABLES = [
+  'conversations',
+  'messages',
+  'tool_invocations',
+  'conversation_events',
+  'idempotency_records',
+] as const;
+
+const USER_ID_MAX = 128;
+/** VACUUMs again (200 ms, 400 ms, … apart) while an open transaction keeps dead rows. */
+const RECLAIM_RETRIES = 5;
+/** Held conversations named in a refusal (the count is always whole). */
+const HELD_SHOWN = 20;
+
+/**
+ * Writes a JSONL export of a user's conversations in view (the format of `GET /v1/export`) piece by
+ * piece to `write`, audited as an export by `auth`; the counts of its end record.
+ */
+export type UserExporter = (
+  auth: AuthContext,
+  userId: string,
+  exportedAt: string,
+  write: (piece: string) => Promise<void>,
+) => Promise<ExportCounts>;
+
+export interface EraseSettings {
+  batchSize: number;
+  /** PostgreSQL: plain VACUUM, VACUUM FULL, or none at the end of the job. */
+  vacuum: 'plain' | 'full' | 'off';
+  /** Where `export_first` files go, and what writes them. */
+  artifacts: JobArtifacts;
+  exportUser: UserExporter;
+}
+
+/** The erase job's cursor: where the scan is, and what it erased so far (ids only). */
+interface EraseCursor extends JsonObject {
+  phase: 'export' | 'erase' | 'reclaim';
+  after: string | null;
+  erased: string[];
+  /** With export_first, once written: what the receipt says of the export file. */
+  export: JsonObject | null;
+}
+
+/** The path an erase job's export file is downloaded from. */
+export const exportPath = (jobId: string) => `/v1/jobs/${jobId}/export`;
+
+/**
+ * The holds that stop erasing `userId`: a hold on the user, or on any of their conversations
+ * (directly or through a context id). Every conversation of the user is looked at.
+ */
+async function holdsOnUser(
+  r: WorkspaceReader,
+  userId: string,
+  batch: number,
+): Promise<{ user: Hold[]; held: Map<string, Hold> }> {
+  const user = await r.holds.activeFor('user', userId);
+  const held = new Map<string, Hold>();
+  let after: string | undefined;
+  for (;;) {
+    const page = await r.lifecycle.subjects({ userId, afterId: after, limit: batch });
+    for (const [id, h] of await r.holds.heldAmong(page)) held.set(id, h);
+    if (page.length < batch) break;
+    after = page[page.length - 1]?.id;
+  }
+  return { user, held };
+}
+
+function refuseHeld(userId: string, user: Hold[], held: Map<string, Hold>): ParleyError {
+  const ids = [...held.keys()];
+  const message =
+    user.length > 0
+      ? `User ${userId} is under a legal hold; nothing was erased`
+      : `${ids.length} of user ${userId}'s conversation(s) are under a legal hold; nothing was erased`;
+  return new ParleyError('legal_hold', message, {
+    details: [
+      ...(user.length > 0 ? [{ field: '/user_id', message: 'held' }] : []),
+      ...ids.slice(0, HELD_SHOWN).map((id) => ({ field: `/conversations/${id}`, message: 'held' })),
+    ],
+    extra: { held_conversations: ids.length },
+  });
+}
+
+/**
+ * Erasing a user: every conversation of theirs, with everything derived from it, through the
+ * same permanent delete a single DELETE uses (never the trash), in a job of short batches.
+ */
+export class UsersService implements JobHandler {
+  readonly kind = 'user.erase' as const;
+
+  constructor(
+    private readonly deps: ServiceDeps & { store: Store },
+    private readonly uow: UnitOfWork,
+    private readonly settings: EraseSettings,
+    private readonly onQueued: () => void = () => {},
+  ) {}
+
+  /**
+   * Queues the erasure of `userId` (202 with the job). Refused up front with 409 legal_hold when
+   * the user or any of their conversations is held; an erasure of the user already queued or
+   * running is answered instead of a second one.
+   */
+  async erase(
+    auth: AuthContext,
+    userId: string,
+    opts: { exportFirst?: boolean | undefined } = {},
+    inTx?: InTransaction<Job>,
+  ): Promise<Job> {
+    requireAdmin(auth);
+    if (userId.length === 0 || userId.length > USER_ID_MAX) {
+      throw validation('/params/user_id', `user_id must be 1 to ${USER_ID_MAX} characters`);
+    }
+    const job = await this.uow.write(
+      auth.workspaceId,
+      async ({ w }) => {
+        const { user, held } = await holdsOnUser(w, userId, 1000);
+        if (user.length > 0 || held.size > 0) throw refuseHeld(userId, user, held);
+        const pending = (await w.jobs.unfinished(this.kind, 1000)).find((j) => j.params.user_id === userId);
+        if (pending) return pending;
+        const now = this.deps.clock.now();
+        return enqueueJob(w, {
+          kind: this.kind,
+          params: opts.exportFirst ? { user_id: userId, export_first: true } : { user_id: userId },
+          total: await w.lifecycle.countOfUser(userId),
+          createdBy: actorKeyId(auth),
+          at: now,
+        });
+      },
+      inTx,
+    );
+    this.onQueued();
+    return job;
+  }
+
+  async step(job: Job, lease: JobLease): Promise<'more' | 'done'> {
+    const userId = String(job.params.user_id);
+    const cursor = (job.cursor as EraseCursor | null) ?? {
+      phase: job.params.export_first === true ? 'export' : 'erase',
+      after: null,
+      erased: [],
+      export: null,
+    };
+    if (cursor.phase === 'export') {
+      await this.exportFirst(job, lease, userId);
+      return 'more';
+    }
+    if (cursor.phase === 'erase') {
+      await this.uow.write(job.workspaceId, async ({ w, announce }) => {
+        const now = this.deps.clock.now();
+        const batch = await w.lifecycle.subjects({
+          userId,
+          afterId: cursor.after ?? undefined,
+          limit: this.settings.batchSize,
+        });
+        // a hold placed after the request was accepted stops the job here: nothing of it is skipped silently
+        const user = await w.holds.activeFor('user', userId);
+        const held = await w.holds.heldAmong(batch);
+        if (user.length > 0 || held.size > 0) throw refuseHeld(userId, user, held);
+        const counts = { ...job.progress.counts };
+        const add = (k: string, n: number) => {
+          counts[k] = (counts[k] ?? 0) + n;
+        };
+        const erased = [...cursor.erased];
+        for (const c of batch) {
+          // null for one out of view (in the trash, or a delete being finished): erased all the same
+          const lastSeq = await w.events.lastSeq(c.id);
+          const removed = await w.conversations.delete(c.id);
+          if (!removed) continue;
+          add('conversations', 1);
+          add('messages', removed.messages);
+          add('tool_invocations', removed.tool_invocations);
+          add('search_entries', removed.search_entries);
+          add('events', removed.events);
+          add('stored_answers', removed.stored_answers);
+          erased.push(c.id);
+          // the deleted event ends the conversation's live streams on every instance (one out of
+          // view has none left: they ended when it left)
+          if (lastSeq === null) continue;
+          const event: ConversationEvent = {
+            workspaceId: job.workspaceId,
+            conversationId: c.id,
+            seq: lastSeq + 1,
+            type: 'conversation.deleted',
+            payload: JSON.stringify({ id: c.id }),
+            createdAt: now,
+          };
+          announce(event);
+        }
+        const last = batch[batch.length - 1];
+        const next: EraseCursor =
+          batch.length < this.settings.batchSize
+            ? { ...cursor, phase: 'reclaim', after: null, erased }
+            : { ...cursor, phase: 'erase', after: last?.id ?? cursor.after, erased };
+        const done = counts.conversations ?? 0;
+        const progress = { done, total: Math.max(job.progress.total ?? 0, done), counts };
+        await advanceJob(w, job, lease, next, progress, now);
+      });
+      return 'more';
+    }
+    // the rows are gone; now the space they held (outside any transaction), then the receipt
+    // SQLite's checkpoint is cheap and always runs; PARLEY_ERASE_VACUUM=off skips PostgreSQL's VACUUM
+    // dead rows an open transaction still sees are kept by VACUUM: retried a few times, then
+    // reported in the receipt (they go at the next VACUUM once that transaction ends)
+    let reclaimed: ReclaimReport = { method: 'none', tables: [], deadRowsKept: 0 };
+    if (this.settings.vacuum !== 'off' || this.deps.store.engine === 'sqlite') {
+      for (let attempt = 0; ; attempt++) {
+        reclaimed = await this.deps.store.reclaim(ERASED_TABLES, this.settings.vacuum === 'full' ? 'full' : 'plain');
+        if (reclaimed.deadRowsKept === 0 || attempt >= RECLAIM_RETRIES) break;
+        await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
+      }
+    }
+    await this.uow.write(job.workspaceId, async ({ w, notify }) => {
+      const now = this.deps.clock.now();
+      const counts = job.progress.counts;
+      const receipt: JsonObject = {
+        user_id: userId,
+        counts,
+        conversation_ids: cursor.erased,
+        ...(cursor.export ? { export: cursor.export } : {}),
+        started_at: new Date(job.startedAt ?? job.createdAt).toISOString(),
+        finished_at: new Date(now).toISOString(),
+        storage: { method: reclaimed.method, tables: reclaimed.tables, dead_rows_kept: reclaimed.deadRowsKept },
+      };
+      await recordAudit(w, {
+        actor: job.createdBy,
+        action: 'user.erased',
+        targetType: 'user',
+        targetId: userId,
+        counts,
+        details: { job_id: job.id, ...receipt },
+        at: now,
+      });
+      // downstream copies learn which conversations went (ids and counts, never content)
+      await notify('user.erased', { job_id: job.id, ...receipt });
+      const ok = await w.jobs.finish(job.id, lease.owner, {
+        state: 'succeeded',
+        result: { receipt },
+        error: null,
+        progress: job.progress,
+        at: now,
+      });
+      if (!ok) throw new LeaseLost();
+    });
+    return 'done';
+  }
+
+  /**
+   * The export before the erasure: the user's conversations in view, as JSONL, into the job's
+   * artifact file (written whole or not at all; a crash writes it again from the start), then the
+   * cursor moves on to the erase in the same transaction that records what was written. Run
+   * outside any transaction, as the job's creator (the export is audited as theirs).
+   */
+  private async exportFirst(job: Job, lease: JobLease, userId: string): Promise<void> {
+    const auth = jobActor(job);
+    const exportedAt = this.deps.clock.now();
+    const written = await this.settings.artifacts.write(job.workspaceId, job.id, (write) =>
+      this.settings.exportUser(auth, userId, new Date(exportedAt).toISOString(), write),
+    );
+    await this.uow.write(job.workspaceId, async ({ w }) => {
+      const now = this.deps.clock.now();
+      const exported: JsonObject = {
+        format: 'jsonl',
+        ...written.value,
+        bytes: written.bytes,
+        sha256: written.sha256,
+        exported_at: new Date(exportedAt).toISOString(),
+        expires_at: new Date(exportedAt + this.settings.artifacts.ttlMs).toISOString(),
+        download: exportPath(job.id),
+      };
+      const counts = { ...job.progress.counts, exported_conversations: written.value.conversations };
+      await advanceJob(
+        w,
+        job,
+        lease,
+        { phase: 'erase', after: null, erased: [], export: exported } satisfies EraseCursor,
+        { ...job.progress, counts },
+        now,
+      );
+    });
+  }
 }

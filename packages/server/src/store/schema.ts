@@ -110,6 +110,8 @@ export interface AuditEventsTable {
   created_at: number;
   /** Migration 4 (SQLite) / 5 (PostgreSQL): 'api_key', 'operator' or 'unknown' (older rows). */
   actor_type: Generated<string>;
+  /** Migration 8: JSON of non-content facts (a receipt's ids and times), or null. */
+  details: string | null;
 }
 
 /** Totals kept in the same transactions as the rows they count (meta.total without count(*)). */
@@ -135,10 +137,51 @@ export interface ConversationEventsTable {
   created_at: number;
 }
 
+/** Durable background work (migration 10): claimed with a lease, advanced batch by batch. */
+export interface JobsTable {
+  workspace_id: string;
+  id: string;
+  kind: string;
+  /** queued | running | succeeded | failed */
+  state: string;
+  /** JSON: what the job was asked to do. */
+  params: string;
+  /** JSON: done / total and counts so far. */
+  progress: string;
+  /** JSON: where the next batch starts; null before the first. */
+  cursor: string | null;
+  result: string | null;
+  error: string | null;
+  created_by: string | null;
+  created_at: number;
+  updated_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  lease_owner: string | null;
+  lease_until: number | null;
+  attempts: number;
+}
+
+/** One workspace's retention policy (migration 10), JSON. */
+export interface RetentionPoliciesTable {
+  workspace_id: string;
+  policy: string;
+  updated_at: number;
+  updated_by: string | null;
+}
+
+/** Instance-wide leases (migration 10): one holder at a time across instances (the retention scheduler). */
+export interface LeasesTable {
+  name: string;
+  owner: string;
+  until: number;
+}
+
 /** Legal holds (migration 7): an active one (released_at null) stops deletes of what it covers. */
 export interface LegalHoldsTable {
   workspace_id: string;
   id: string;
+  /** conversation | user | contact_id | deal_id | matter_id */
   target_type: string;
   target_value: string;
   reason: string | null;
@@ -202,4 +245,7 @@ export interface Database {
   conversation_events: ConversationEventsTable;
   webhook_endpoints: WebhookEndpointsTable;
   webhook_outbox: WebhookOutboxTable;
+  jobs: JobsTable;
+  retention_policies: RetentionPoliciesTable;
+  leases: LeasesTable;
 }

@@ -5,8 +5,10 @@ import type {
   ConversationContext,
   Hold,
   HoldTargetType,
+  Job,
   JsonObject,
   Message,
+  RetentionPolicy,
   Role,
   ToolInvocation,
   TrashedConversation,
@@ -100,6 +102,12 @@ export interface DeleteCounts {
   search_entries: number;
 }
 
+/** What a conversation's delete removed, with the event log and the stored answers it erased. */
+export interface ErasedRows extends DeleteCounts {
+  events: number;
+  stored_answers: number;
+}
+
 export interface NewStoredEvent {
   conversationId: string;
   type: string;
@@ -129,6 +137,14 @@ export interface TotalAnswer {
 
 /** An idempotency record as a writer stores it: the workspace is the writer's. */
 export type NewIdempotencyRecord = Omit<IdempotencyRecord, 'workspaceId'>;
+
+/** What Store.reclaim did. */
+export interface ReclaimReport {
+  method: 'vacuum' | 'vacuum_full' | 'checkpoint' | 'checkpoint_busy' | 'none';
+  tables: string[];
+  /** PostgreSQL: dead rows VACUUM had to keep because an open transaction could still see them. */
+  deadRowsKept: number;
+}
 
 export interface MigrationReport {
   applied: Array<{ version: number; name: string }>;
@@ -161,7 +177,7 @@ export interface ConversationWrites extends ConversationReads {
    * log, and turns the stored idempotent answers tied to it into tombstones; null when missing.
    * Erases a conversation out of view (trash, erasing) too: the one erase path.
    */
-  delete(id: string): Promise<DeleteCounts | null>;
+  delete(id: string): Promise<ErasedRows | null>;
   /**
    * Takes the conversations in view among `ids` out of view at once (every read, list, search
    * and total stops seeing them): 'trash' is restorable until `purgeAt`, 'erasing' is a delete
@@ -400,6 +416,71 @@ export interface DeliveryAttempt {
   nextAttemptAt: number;
 }
 
+/** What a lifecycle scan sees of a conversation: who it belongs to, what holds could cover, how old it is. */
+export interface ConversationSubject extends HeldCandidate {
+  botId: string | null;
+  archived: boolean;
+  updatedAt: number;
+}
+
+/** Conversations in id order for lifecycle scans (erase, retention): after `afterId`, at most `limit`. */
+export interface SubjectScan {
+  userId?: string | undefined;
+  /** Only conversations in view (not in the trash nor being erased): retention's scan. */
+  inView?: boolean | undefined;
+  /** Only conversations last updated before this time. */
+  updatedBefore?: number | undefined;
+  afterId?: string | undefined;
+  limit: number;
+}
+
+export interface LifecycleReads {
+  subjects(q: SubjectScan): Promise<ConversationSubject[]>;
+  /** How many conversations a user has, those in the trash or being erased included (an erase's total). */
+  countOfUser(userId: string): Promise<number>;
+}
+
+export interface JobReads {
+  get(id: string): Promise<Job | null>;
+  /** Keyset page by id. */
+  list(q: PageQuery & { kind?: string | undefined; state?: string | undefined }): Promise<Job[]>;
+  /** Queued or running jobs of a kind (at most `limit`). */
+  unfinished(kind: string, limit: number): Promise<Job[]>;
+}
+
+export interface JobWrites extends JobReads {
+  insert(job: Job): Promise<void>;
+  /**
+   * Stores a batch's cursor and progress and extends the lease, only while `owner` holds the
+   * job; false when another runner took it over (the batch's transaction must then roll back).
+   */
+  advance(
+    id: string,
+    owner: string,
+    patch: { cursor: JsonObject | null; progress: Job['progress']; leaseUntil: number; updatedAt: number },
+  ): Promise<boolean>;
+  /** Ends the job (succeeded or failed) while `owner` holds it; false otherwise. */
+  finish(
+    id: string,
+    owner: string,
+    end: {
+      state: 'succeeded' | 'failed';
+      result: JsonObject | null;
+      error: Job['error'];
+      progress: Job['progress'];
+      at: number;
+    },
+  ): Promise<boolean>;
+}
+
+export interface RetentionReads {
+  get(): Promise<{ policy: RetentionPolicy; updatedAt: number } | null>;
+}
+
+export interface RetentionWrites extends RetentionReads {
+  put(policy: RetentionPolicy | null, at: number, by: string | null): Promise<void>;
+}
+
 /** One workspace's data, read outside any transaction (each query sees the latest commit). */
 export interface WorkspaceReader {
   readonly workspaceId: string;
@@ -413,6 +494,9 @@ export interface WorkspaceReader {
   readonly holds: HoldReads;
   readonly trash: TrashReads;
   readonly webhooks: WebhookReads;
+  readonly lifecycle: LifecycleReads;
+  readonly jobs: JobReads;
+  readonly retention: RetentionReads;
 }
 
 /** One workspace's data inside one transaction: its reads see its own writes. */
@@ -427,6 +511,8 @@ export interface WorkspaceWriter extends WorkspaceReader {
   readonly holds: HoldWrites;
   readonly trash: TrashWrites;
   readonly webhooks: WebhookWrites;
+  readonly jobs: JobWrites;
+  readonly retention: RetentionWrites;
 }
 
 // ---- the instance: the few operations that have no tenant -------------------------------
@@ -444,6 +530,8 @@ export interface InstanceReader {
   getMeta(key: string): Promise<string | null>;
   /** Workspaces holding conversations out of view whose erase is due by `dueBy` (the purge sweep). */
   workspacesWithDue(dueBy: number, limit: number): Promise<string[]>;
+  /** Workspaces that have a retention policy. */
+  retentionWorkspaces(): Promise<string[]>;
 }
 
 /** One transaction over the instance: tenants themselves, instance metadata, upkeep across workspaces. */
@@ -460,6 +548,14 @@ export interface InstanceWriter extends InstanceReader {
   claimDeliveries(q: { now: number; limit: number; owner: string; leaseUntil: number }): Promise<ClaimedDelivery[]>;
   /** Records an attempt's outcome; false when the lease was lost (another instance took the row). */
   settleDelivery(a: DeliveryAttempt): Promise<boolean>;
+  /**
+   * Takes the oldest queued job, or a running one whose lease expired (its runner died), for
+   * `owner` until `leaseUntil`; null when none is due. Several instances may claim at once: each
+   * job goes to one (PostgreSQL: FOR UPDATE SKIP LOCKED; SQLite: one writer at a time).
+   */
+  claimJob(owner: string, now: number, leaseUntil: number): Promise<Job | null>;
+  /** Takes or renews the named lease for `owner` when free, expired or already its own. */
+  takeLease(name: string, owner: string, now: number, until: number): Promise<boolean>;
   /** A workspace's writer inside this same transaction (a new workspace's first key and audit rows). */
   workspace(workspaceId: string): WorkspaceWriter;
 }
@@ -481,6 +577,13 @@ export interface Store {
   transactInstance<T>(fn: (w: InstanceWriter) => Promise<T>): Promise<T>;
   /** Applies the engine's pending migrations (idempotent; opening the store runs it by default). */
   migrate(): Promise<MigrationReport>;
+  /**
+   * Gives the space of deleted rows back after an erasure, outside any transaction: PostgreSQL
+   * VACUUMs the named tables (`full`: rewrites them, so no freed bytes are left in their files,
+   * under an exclusive lock of each table while it runs); SQLite checkpoints and truncates its WAL.
+   * Returns what it did, for the receipt.
+   */
+  reclaim(tables: readonly string[], mode: 'plain' | 'full'): Promise<ReclaimReport>;
   /** Cheap liveness probe for /readyz. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { Logger } from 'pino';
 import { ManualClock } from '../../src/clock.js';
 import { type ConfigOverrides, loadConfig, mergeOverrides } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
@@ -35,7 +36,11 @@ export async function freshDatabase(
 }
 
 /** A real server on a free port, with its own database and a movable clock. */
-export async function startServer(engine: Engine = 'sqlite', overrides: ConfigOverrides = {}): Promise<TestServer> {
+export async function startServer(
+  engine: Engine = 'sqlite',
+  overrides: ConfigOverrides = {},
+  opts: { logger?: Logger } = {},
+): Promise<TestServer> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'parley-test-'));
   const db = await freshDatabase(engine, dataDir);
   const config = loadConfig(
@@ -49,7 +54,7 @@ export async function startServer(engine: Engine = 'sqlite', overrides: ConfigOv
   let parley: Parley | undefined;
   let url: string;
   try {
-    parley = await createParley(config, { clock, logger: createLogger({ level: 'silent' }) });
+    parley = await createParley(config, { clock, logger: opts.logger ?? createLogger({ level: 'silent' }) });
     url = await parley.start();
   } catch (err) {
     // a server that never came up must not leave its database (or files) behind

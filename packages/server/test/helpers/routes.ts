@@ -6,10 +6,11 @@ export interface Ids {
   ws_id: string;
   webhook_id: string;
   delivery_id: string;
+  job_id: string;
 }
 
 export interface Route {
-  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   path: string;
   scope: 'read:ai' | 'write:ai' | 'admin';
   body?: () => unknown;
@@ -22,6 +23,8 @@ export interface Route {
   namesUser?: { body?: (user: string) => unknown; query?: (user: string) => string };
   /** Acts on the trash only: a conversation in view is 404 to it too (restore; tested in lifecycle.test.ts). */
   trashOnly?: boolean;
+  /** Its path parameter is a caller's name for a user, not a stored object: no id is foreign or missing. */
+  namesNoObject?: boolean;
 }
 
 /**
@@ -84,6 +87,19 @@ export const NATIVE_ROUTES: Route[] = [
   { method: 'DELETE', path: '/v1/keys/{key_id}', scope: 'admin' },
   { method: 'POST', path: '/v1/workspaces', scope: 'admin', body: () => ({ name: 'contract' }), instanceOnly: true },
   { method: 'GET', path: '/v1/workspaces', scope: 'admin', instanceOnly: true },
+  { method: 'GET', path: '/v1/jobs', scope: 'admin' },
+  { method: 'GET', path: '/v1/jobs/{job_id}', scope: 'admin' },
+  { method: 'GET', path: '/v1/jobs/{job_id}/export', scope: 'admin' },
+  { method: 'DELETE', path: '/v1/jobs/{job_id}/export', scope: 'admin' },
+  { method: 'POST', path: '/v1/users/{user_id}/erase', scope: 'admin', body: () => ({}), namesNoObject: true },
+  { method: 'GET', path: '/v1/retention', scope: 'admin' },
+  {
+    method: 'PUT',
+    path: '/v1/retention',
+    scope: 'admin',
+    body: () => ({ default: null, users: { 'contract-user': { action: 'archive', inactive_days: 3650 } }, bots: {} }),
+  },
+  { method: 'POST', path: '/v1/retention/run', scope: 'admin', body: () => ({}) },
   // a workspace admin key reads its own workspace; another one is 404 like a missing one
   { method: 'GET', path: '/v1/workspaces/{ws_id}', scope: 'admin' },
   {

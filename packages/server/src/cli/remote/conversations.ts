@@ -149,7 +149,7 @@ async function show(id: string, opts: RemoteOptions & { limit?: string; all?: bo
 }
 
 /** Asks on the terminal; true only for an explicit yes. */
-async function confirm(question: string): Promise<boolean> {
+export async function confirm(question: string): Promise<boolean> {
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
     const answer = await rl.question(question);

@@ -31,6 +31,11 @@ const NATIVE_TAGS = [
     description:
       'Stream conversations out as JSONL, JSON or Markdown; read JSONL exports and OpenAI-style chats back in, idempotently.',
   },
+  {
+    name: 'Data lifecycle',
+    description:
+      'Erase a user (a job with a receipt), retention policies (delete or archive inactive conversations, dry run), and the jobs that carry them out.',
+  },
   { name: 'Audit', description: 'Who deleted or erased what and when, with counts; never the content.' },
   {
     name: 'API keys',

@@ -1,10 +1,10 @@
-import { Type } from 'typebox';
-import type { Hold } from '../../domain/types.js';
+import { type TSchema, Type } from 'typebox';
+import type { Hold, RetentionPolicy, RetentionRule } from '../../domain/types.js';
 import { BULK_DELETE_MAX, type BulkDeleteResult } from '../../services/conversations.js';
 import { HOLD_TARGET_TYPES } from '../../services/holds.js';
 import { TRASH_DAYS_MAX } from '../../services/trash.js';
 import { requireAuth } from '../credentials.js';
-import { presentConversation, presentWorkspace } from '../presenters.js';
+import { presentConversation, presentJob, presentRetentionPolicy, presentWorkspace } from '../presenters.js';
 import {
   AUTHED_ERRORS,
   Closed,
@@ -13,6 +13,7 @@ import {
   errorResponses,
   OneOf,
   PageQuery,
+  RetentionPolicySchema,
   WRITE_ERRORS,
 } from '../schemas.js';
 import type { App, AppDeps } from '../types.js';
@@ -83,7 +84,50 @@ const TrashedSchema = Type.Object({
   }),
 });
 
-/** Bulk delete, trash and restore, purge, legal holds, and the workspace's trash setting. */
+const JobParams = Closed({ job_id: Type.String({ minLength: 1, maxLength: 128, description: 'Job id' }) });
+const UserParams = Closed({
+  user_id: Type.String({ minLength: 1, maxLength: 128, description: 'The user whose conversations are erased' }),
+});
+const JobData = Type.Object({ data: Type.Ref('Job') });
+/** The erase's export file, sent as written (a whole file ends with its {"type":"end"} line). */
+const jobExportResponse = {
+  description: 'The JSONL export the erase job wrote before erasing, as a file (Content-Disposition).',
+  content: {
+    'application/x-ndjson': {
+      schema: { type: 'string', description: 'JSONL: one typed record per line (README, Export and import)' },
+    },
+  },
+};
+
+type WireRule = { action: 'delete' | 'archive'; inactive_days: number };
+const rule = (r: WireRule): RetentionRule => ({ action: r.action, inactiveDays: r.inactive_days });
+const rules = (m: Record<string, WireRule>) => Object.fromEntries(Object.entries(m).map(([k, r]) => [k, rule(r)]));
+
+/** An empty policy (no rule at all) removes the workspace's policy. */
+function policyFromWire(b: {
+  default: WireRule | null;
+  users: Record<string, WireRule>;
+  bots: Record<string, WireRule>;
+}) {
+  const p: RetentionPolicy = {
+    default: b.default ? rule(b.default) : null,
+    users: rules(b.users),
+    bots: rules(b.bots),
+  };
+  return p.default === null && Object.keys(p.users).length === 0 && Object.keys(p.bots).length === 0 ? null : p;
+}
+
+const RetentionData = Type.Object({
+  data: Type.Object({
+    ...RetentionPolicySchema.properties,
+    updated_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  }),
+});
+
+/**
+ * Bulk delete, trash and restore, purge, legal holds, the workspace's trash setting; jobs,
+ * erase-a-user and retention policies.
+ */
 export function registerLifecycleRoutes(app: App, deps: AppDeps): void {
   app.post(
     '/v1/conversations/bulk-delete',
@@ -326,5 +370,210 @@ export function registerLifecycleRoutes(app: App, deps: AppDeps): void {
         write: (inTx) => deps.holds.release(requireAuth(req), req.params.id, inTx),
         present: (h) => ({ data: presentHold(h) }),
       }),
+  );
+
+  // jobs, erase-a-user and retention
+  const tags = ['Data lifecycle'];
+
+  app.get(
+    '/v1/jobs/:job_id',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags,
+        summary: 'A job: state, progress (done of total, counts), timestamps and, when finished, its result',
+        params: JobParams,
+        response: { 200: JobData, ...errorResponses(...AUTHED_ERRORS, 'not_found') },
+      },
+    },
+    async (req) => ({ data: presentJob(await deps.jobs.get(requireAuth(req), req.params.job_id)) }),
+  );
+
+  app.get(
+    '/v1/jobs/:job_id/export',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags,
+        summary:
+          "An erase job's export (export_first): the user's conversations as JSONL, from when the job wrote it until it expires or is deleted (404 before and after)",
+        params: JobParams,
+        response: { 200: jobExportResponse, ...errorResponses(...AUTHED_ERRORS, 'not_found') } as Record<
+          number,
+          TSchema
+        >,
+      },
+    },
+    async (req, reply) => {
+      const opened = await deps.jobs.openExport(requireAuth(req), req.params.job_id);
+      const user = String(opened.job.params.user_id ?? 'user').replace(/[^A-Za-z0-9._-]/g, '_');
+      reply.header('Content-Type', 'application/x-ndjson; charset=utf-8');
+      reply.header('Content-Disposition', `attachment; filename="erase-${user}-${opened.job.id}.jsonl"`);
+      reply.header('Cache-Control', 'no-store');
+      return reply.send(opened.file);
+    },
+  );
+
+  app.delete(
+    '/v1/jobs/:job_id/export',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags,
+        summary: "Delete an erase job's export file before it expires (audited as job.export_deleted)",
+        params: JobParams,
+        response: { 204: Type.Null(), ...errorResponses(...AUTHED_ERRORS, 'not_found') },
+      },
+    },
+    async (req, reply) => {
+      await deps.jobs.deleteExport(requireAuth(req), req.params.job_id);
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.get(
+    '/v1/jobs',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags,
+        summary: "The workspace's jobs, newest first (keyset pages)",
+        querystring: Closed({
+          cursor: Type.Optional(Type.String({ maxLength: 2048 })),
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+          kind: Type.Optional(OneOf(['user.erase', 'retention.run'] as const)),
+          state: Type.Optional(OneOf(['queued', 'running', 'succeeded', 'failed'] as const)),
+        }),
+        response: {
+          200: Type.Object({ data: Type.Array(Type.Ref('Job')), meta: CursorMeta }),
+          ...errorResponses(...AUTHED_ERRORS, 'invalid_cursor'),
+        },
+      },
+    },
+    async (req) => {
+      const p = await deps.jobs.list(requireAuth(req), req.query);
+      return { data: p.items.map(presentJob), meta: { next_cursor: p.nextCursor } };
+    },
+  );
+
+  app.post(
+    '/v1/users/:user_id/erase',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags,
+        summary:
+          'Erase a user: a job that permanently deletes every conversation of theirs with everything derived from it, and ends with a receipt (409 legal_hold if anything of theirs is held; nothing is erased then)',
+        description:
+          'Every conversation of the user goes, those in the trash included. With export_first, the job first ' +
+          'writes a JSONL export of their conversations in view (the format of GET /v1/export) to a file that ' +
+          'GET /v1/jobs/{job_id}/export serves until it expires (PARLEY_ERASE_EXPORT_HOURS) or is deleted; ' +
+          'the receipt names its size and SHA-256. A hold placed while the job runs stops it (failed, legal_hold).',
+        params: UserParams,
+        body: Type.Optional(
+          Closed({
+            export_first: Type.Optional(
+              Type.Boolean({
+                default: false,
+                description: 'Write a JSONL export of the user first, downloadable from the job',
+              }),
+            ),
+          }),
+        ),
+        response: { 202: JobData, ...errorResponses(...WRITE_ERRORS, 'legal_hold') },
+      },
+    },
+    async (req, reply) =>
+      runWrite(req, reply, {
+        status: 202,
+        write: (inTx) =>
+          deps.users.erase(requireAuth(req), req.params.user_id, { exportFirst: req.body?.export_first }, inTx),
+        present: (j) => ({ data: presentJob(j) }),
+      }),
+  );
+
+  app.get(
+    '/v1/retention',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags,
+        summary: "The workspace's retention policy (no rule at all when none is set)",
+        response: { 200: RetentionData, ...errorResponses(...AUTHED_ERRORS) },
+      },
+    },
+    async (req) => {
+      const r = await deps.retention.get(requireAuth(req));
+      return { data: { ...presentRetentionPolicy(r.policy), updated_at: isoOrNull(r.updatedAt) } };
+    },
+  );
+
+  app.put(
+    '/v1/retention',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags,
+        summary: "Replace the workspace's retention policy; a policy without any rule removes it",
+        body: RetentionPolicySchema,
+        response: { 200: RetentionData, ...errorResponses(...WRITE_ERRORS) },
+      },
+    },
+    async (req, reply) =>
+      runWrite(req, reply, {
+        status: 200,
+        write: (inTx) => deps.retention.put(requireAuth(req), policyFromWire(req.body), inTx),
+        present: (r) => ({ data: { ...presentRetentionPolicy(r.policy), updated_at: isoOrNull(r.updatedAt) } }),
+      }),
+  );
+
+  app.post(
+    '/v1/retention/run',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags,
+        summary:
+          'Enforce the retention policy now, as a job (202); with dry_run=true, answer what it would do (counts and a sample of ids) and change nothing (200)',
+        querystring: Closed({ dry_run: Type.Optional(Type.Boolean()) }),
+        body: Type.Optional(Closed({})),
+        response: {
+          200: Type.Object({
+            data: Type.Object({
+              dry_run: Type.Literal(true),
+              as_of: Type.String({ format: 'date-time' }),
+              counts: Type.Object({
+                scanned: Type.Integer({ description: 'Conversations old enough for the shortest rule' }),
+                deleted: Type.Integer(),
+                archived: Type.Integer(),
+                held: Type.Integer({ description: 'Due, but under a legal hold: skipped' }),
+              }),
+              sample: Type.Object({
+                delete: Type.Array(Type.String()),
+                archive: Type.Array(Type.String()),
+                held: Type.Array(Type.String()),
+              }),
+            }),
+          }),
+          202: JobData,
+          ...errorResponses(...WRITE_ERRORS),
+        },
+      },
+    },
+    async (req, reply) => {
+      const auth = requireAuth(req);
+      if (req.query.dry_run === true) {
+        const d = await deps.retention.dryRun(auth);
+        reply.code(200);
+        return {
+          data: { dry_run: true as const, as_of: new Date(d.asOf).toISOString(), counts: d.counts, sample: d.sample },
+        };
+      }
+      return runWrite(req, reply, {
+        status: 202,
+        write: (inTx) => deps.retention.run(auth, auth.workspaceId, inTx),
+        present: (j) => ({ data: presentJob(j) }),
+      });
+    },
   );
 }

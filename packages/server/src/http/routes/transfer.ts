@@ -2,13 +2,13 @@ import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { type TSchema, Type } from 'typebox';
 import { ParleyError } from '../../errors.js';
-import { type ExportItem, ExportService, type OpenedExport } from '../../services/export.js';
+import { ExportService, type OpenedExport } from '../../services/export.js';
 import { IdempotencyService } from '../../services/idempotency.js';
 import { type ImportLine, ImportService } from '../../services/import.js';
 import { transferStore } from '../../services/transfer-store.js';
 import { findBadText } from '../bad-text.js';
 import { requireAuth } from '../credentials.js';
-import { EXPORT_MEDIA, type ExportFormat, type FormatWriter, writerFor } from '../export-formats.js';
+import { EXPORT_MEDIA, type ExportFormat, renderExport, writerFor } from '../export-formats.js';
 import { parseImportLine, parseImportValue, parseStrictJson } from '../import-records.js';
 import { readLines } from '../line-reader.js';
 import { AUTHED_ERRORS, Closed, ConversationParams, errorResponses, OneOf, WRITE_ERRORS } from '../schemas.js';
@@ -17,8 +17,6 @@ import type { App, AppDeps } from '../types.js';
 const tags = ['Export and import'];
 const ms = (iso: string | undefined): number | undefined => (iso === undefined ? undefined : Date.parse(iso));
 
-/** Text pieces are sent once they reach this size: few writes, and at most this much waits per piece. */
-const CHUNK_CHARS = 64 * 1024;
 /** The longest line an import accepts (one record: a conversation, a message, or a chat with its messages). */
 const MAX_LINE_BYTES = 16 * 1024 * 1024;
 /** Media types an import body may be sent as, read line by line. */
@@ -122,35 +120,6 @@ function contentDisposition(name: string): string {
   return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`;
 }
 
-/** The items as text pieces of about CHUNK_CHARS, pulled only as fast as the response drains. */
-async function* render(items: AsyncIterable<ExportItem>, writer: FormatWriter, exportedAt: string) {
-  let buf = writer.begin(exportedAt);
-  for await (const it of items) {
-    switch (it.kind) {
-      case 'conversation':
-        buf += writer.conversation(it.conversation);
-        break;
-      case 'message':
-        buf += writer.message(it.message);
-        break;
-      case 'tool':
-        buf += writer.tool(it.tool);
-        break;
-      case 'conversation_end':
-        buf += writer.conversationEnd();
-        break;
-      case 'end':
-        buf += writer.end(it.counts);
-        break;
-    }
-    if (buf.length >= CHUNK_CHARS) {
-      yield buf;
-      buf = '';
-    }
-  }
-  if (buf.length > 0) yield buf;
-}
-
 export function registerTransferRoutes(app: App, deps: AppDeps): void {
   const store = transferStore(deps.store);
   const exporter = new ExportService(store, deps.clock, deps.logger.child({ subsystem: 'export' }));
@@ -162,7 +131,7 @@ export function registerTransferRoutes(app: App, deps: AppDeps): void {
     reply.header('Content-Type', media.contentType);
     reply.header('Content-Disposition', contentDisposition(`${filename}.${media.extension}`));
     reply.header('Cache-Control', 'no-store');
-    return reply.send(Readable.from(render(opened.items, writerFor(format), exportedAt), { objectMode: false }));
+    return reply.send(Readable.from(renderExport(opened.items, writerFor(format), exportedAt), { objectMode: false }));
   };
 
   app.get(

@@ -34,6 +34,7 @@ export class AuditWriter extends AuditReader implements AuditWrites {
         target_type: e.targetType,
         target_id: e.targetId,
         counts: JSON.stringify(e.counts),
+        details: e.details ? JSON.stringify(e.details) : null,
         created_at: e.createdAt,
       })
       .execute();

@@ -9,7 +9,7 @@ import type {
   ConversationPatch,
   ConversationReads,
   ConversationWrites,
-  DeleteCounts,
+  ErasedRows,
   SearchRow,
   TotalAnswer,
 } from '../types.js';
@@ -168,7 +168,7 @@ export class ConversationsWriter extends ConversationsReader implements Conversa
     return this.get(id);
   }
 
-  async delete(id: string): Promise<DeleteCounts | null> {
+  async delete(id: string): Promise<ErasedRows | null> {
     const { db, search, ws } = this.b;
     const row = await anyStateById(this.b, id);
     if (!row) return null;
@@ -187,25 +187,27 @@ export class ConversationsWriter extends ConversationsReader implements Conversa
       .where('workspace_id', '=', ws)
       .where('conversation_id', '=', id)
       .executeTakeFirst();
-    await db
+    const events = await db
       .deleteFrom('conversation_events')
       .where('workspace_id', '=', ws)
       .where('conversation_id', '=', id)
-      .execute();
+      .executeTakeFirst();
     await db.deleteFrom('conversations').where('workspace_id', '=', ws).where('id', '=', id).execute();
     // stored answers of writes to it carry its content: kept as content-free tombstones, so a retry
     // with the same key is told the conversation is gone instead of running again (services/idempotency.ts)
-    await db
+    const answers = await db
       .updateTable('idempotency_records')
       .set({ response_body: null, status_code: ERASED_ANSWER_STATUS, conversation_id: null })
       .where('workspace_id', '=', ws)
       .where('conversation_id', '=', id)
-      .execute();
+      .executeTakeFirst();
     if (counted) await this.countOut([before], -1);
     return {
       messages: Number(messages.numDeletedRows),
       tool_invocations: Number(tools.numDeletedRows),
       search_entries: searchEntries,
+      events: Number(events.numDeletedRows),
+      stored_answers: Number(answers.numUpdatedRows),
     };
   }
 

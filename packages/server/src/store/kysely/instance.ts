@@ -1,4 +1,4 @@
-import type { ApiKey, Workspace } from '../../domain/types.js';
+import type { ApiKey, Job, Workspace } from '../../domain/types.js';
 import type {
   ClaimedDelivery,
   DeliveryAttempt,
@@ -9,6 +9,7 @@ import type {
 } from '../types.js';
 import type { Conn } from './bound.js';
 import { purgeIdempotency } from './idempotency.js';
+import { claimJob, takeLease } from './jobs.js';
 import { findKeyByHash } from './keys.js';
 import { num } from './rows.js';
 import { claimDeliveries, settleDelivery } from './webhooks.js';
@@ -73,6 +74,15 @@ export class KyselyInstanceReader implements InstanceReader {
       .execute();
     return rows.map((r) => r.workspace_id);
   }
+
+  async retentionWorkspaces(): Promise<string[]> {
+    const rows = await this.c.db
+      .selectFrom('retention_policies')
+      .select('workspace_id')
+      .orderBy('workspace_id')
+      .execute();
+    return rows.map((r) => r.workspace_id);
+  }
 }
 
 export class KyselyInstanceWriter extends KyselyInstanceReader implements InstanceWriter {
@@ -106,6 +116,14 @@ export class KyselyInstanceWriter extends KyselyInstanceReader implements Instan
 
   settleDelivery(a: DeliveryAttempt): Promise<boolean> {
     return settleDelivery(this.c, a);
+  }
+
+  claimJob(owner: string, now: number, leaseUntil: number): Promise<Job | null> {
+    return claimJob(this.c, owner, now, leaseUntil);
+  }
+
+  takeLease(name: string, owner: string, now: number, until: number): Promise<boolean> {
+    return takeLease(this.c, name, owner, now, until);
   }
 
   workspace(workspaceId: string): WorkspaceWriter {

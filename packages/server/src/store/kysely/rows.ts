@@ -95,6 +95,7 @@ export const AUDIT_COLUMNS = [
   'target_type',
   'target_id',
   'counts',
+  'details',
   'created_at',
 ] as const;
 
@@ -205,6 +206,7 @@ export function toAudit(r: Selectable<AuditEventsTable>): AuditEvent {
     targetType: r.target_type,
     targetId: r.target_id,
     counts: parseJson<Record<string, number>>(r.counts),
+    details: r.details === null ? null : parseJson<JsonObject>(r.details),
     createdAt: num(r.created_at),
   };
 }

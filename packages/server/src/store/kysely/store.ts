@@ -5,6 +5,7 @@ import type {
   InstanceReader,
   InstanceWriter,
   MigrationReport,
+  ReclaimReport,
   Store,
   WorkspaceReader,
   WorkspaceWriter,
@@ -55,6 +56,7 @@ export abstract class KyselyStore implements Store {
     );
   }
 
+  abstract reclaim(tables: readonly string[], mode: 'plain' | 'full'): Promise<ReclaimReport>;
   abstract migrate(): Promise<MigrationReport>;
   abstract ping(): Promise<void>;
   abstract close(): Promise<void>;

@@ -9,10 +9,15 @@ import type {
   HoldWrites,
   IdempotencyReads,
   IdempotencyWrites,
+  JobReads,
+  JobWrites,
   KeyReads,
   KeyWrites,
+  LifecycleReads,
   MessageReads,
   MessageWrites,
+  RetentionReads,
+  RetentionWrites,
   ToolInvocationReads,
   ToolInvocationWrites,
   TrashReads,
@@ -28,7 +33,9 @@ import { ConversationsReader, ConversationsWriter } from './conversations.js';
 import { EventsReader, EventsWriter } from './events.js';
 import { HoldsReader, HoldsWriter } from './holds.js';
 import { IdempotencyReader, IdempotencyWriter } from './idempotency.js';
+import { JobsReader, JobsWriter } from './jobs.js';
 import { KeysReader, KeysWriter } from './keys.js';
+import { LifecycleReader, RetentionReader, RetentionWriter } from './lifecycle.js';
 import { MessagesReader, MessagesWriter } from './messages.js';
 import { ToolInvocationsReader, ToolInvocationsWriter } from './tool-invocations.js';
 import { TrashReader, TrashWriter } from './trash.js';
@@ -48,6 +55,9 @@ export class KyselyWorkspaceReader implements WorkspaceReader {
   #holds?: HoldReads;
   #trash?: TrashReads;
   #webhooks?: WebhookReads;
+  #lifecycle?: LifecycleReads;
+  #jobs?: JobReads;
+  #retention?: RetentionReads;
 
   constructor(private readonly b: Bound) {}
 
@@ -82,6 +92,10 @@ export class KyselyWorkspaceReader implements WorkspaceReader {
     this.#events ??= new EventsReader(this.b);
     return this.#events;
   }
+  get lifecycle(): LifecycleReads {
+    this.#lifecycle ??= new LifecycleReader(this.b);
+    return this.#lifecycle;
+  }
   get holds(): HoldReads {
     this.#holds ??= new HoldsReader(this.b);
     return this.#holds;
@@ -93,6 +107,14 @@ export class KyselyWorkspaceReader implements WorkspaceReader {
   get webhooks(): WebhookReads {
     this.#webhooks ??= new WebhooksReader(this.b);
     return this.#webhooks;
+  }
+  get jobs(): JobReads {
+    this.#jobs ??= new JobsReader(this.b);
+    return this.#jobs;
+  }
+  get retention(): RetentionReads {
+    this.#retention ??= new RetentionReader(this.b);
+    return this.#retention;
   }
 }
 
@@ -107,6 +129,9 @@ export class KyselyWorkspaceWriter implements WorkspaceWriter {
   #holds?: HoldWrites;
   #trash?: TrashWrites;
   #webhooks?: WebhookWrites;
+  #lifecycle?: LifecycleReads;
+  #jobs?: JobWrites;
+  #retention?: RetentionWrites;
 
   constructor(private readonly b: Bound) {}
 
@@ -152,5 +177,17 @@ export class KyselyWorkspaceWriter implements WorkspaceWriter {
   get webhooks(): WebhookWrites {
     this.#webhooks ??= new WebhooksWriter(this.b);
     return this.#webhooks;
+  }
+  get lifecycle(): LifecycleReads {
+    this.#lifecycle ??= new LifecycleReader(this.b);
+    return this.#lifecycle;
+  }
+  get jobs(): JobWrites {
+    this.#jobs ??= new JobsWriter(this.b);
+    return this.#jobs;
+  }
+  get retention(): RetentionWrites {
+    this.#retention ??= new RetentionWriter(this.b);
+    return this.#retention;
   }
 }

@@ -4,7 +4,7 @@ import { notFound, ParleyError } from '../../errors.js';
 import { KyselyStore } from '../kysely/store.js';
 import type { DirectRead } from '../query-template.js';
 import type { Database } from '../schema.js';
-import type { MigrationReport } from '../types.js';
+import type { MigrationReport, ReclaimReport } from '../types.js';
 import { PG_MIGRATIONS } from './migrations.js';
 import { pgSearch } from './search.js';
 
@@ -232,6 +232,50 @@ export class PostgresStore extends KyselyStore {
         throw mapPgError(err);
       }
     }
+  }
+
+  /**
+   * VACUUM of the named tables on a connection of its own, outside any transaction and without
+   * the statement timeout (a big table takes longer than a request may). Plain VACUUM marks the
+   * deleted rows' space reusable without blocking anyone, but leaves their bytes in the table and
+   * index files until reused; FULL rewrites each table and its indexes into new files (none of
+   * the deleted bytes are copied) under an ACCESS EXCLUSIVE lock of that table while it runs.
+   */
+  async reclaim(tables: readonly string[], mode: 'plain' | 'full'): Promise<ReclaimReport> {
+    for (const t of tables) if (!/^[a-z_]+$/.test(t)) throw new Error(`not a table name: ${t}`);
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw mapPgError(err);
+    }
+    // VACUUM VERBOSE says how many dead rows it had to keep: ones an open transaction (of this
+    // database, or one that holds back every database's horizon) may still see
+    let kept = 0;
+    const onNotice = (n: { message?: string; detail?: string }) => {
+      const m = /(\d+) dead row versions cannot be removed yet/.exec(`${n.message ?? ''} ${n.detail ?? ''}`);
+      if (m) kept += Number(m[1]);
+    };
+    client.on('notice', onNotice);
+    let broken: Error | undefined;
+    try {
+      await client.query('SET statement_timeout = 0');
+      for (const t of tables) {
+        // the pool's client-side query timeout would cut a long VACUUM short: a day instead
+        await client.query({
+          text: `VACUUM (${mode === 'full' ? 'FULL, ' : ''}VERBOSE) ${t}`,
+          query_timeout: 86_400_000,
+        } as pg.QueryConfig);
+      }
+      await client.query('RESET statement_timeout');
+    } catch (err) {
+      broken = err as Error;
+      throw mapPgError(err);
+    } finally {
+      client.off('notice', onNotice);
+      client.release(broken);
+    }
+    return { method: mode === 'full' ? 'vacuum_full' : 'vacuum', tables: [...tables], deadRowsKept: kept };
   }
 
   migrate(): Promise<MigrationReport> {

@@ -349,4 +349,49 @@ CREATE INDEX webhook_outbox_due ON webhook_outbox (next_attempt_at) WHERE state 
 CREATE INDEX webhook_outbox_endpoint ON webhook_outbox (workspace_id, endpoint_id, id);
 `,
   },
+  {
+    version: 10,
+    name: 'jobs, retention policies, leases, audit details',
+    // Same as SQLite migration 10.
+    sql: `
+CREATE TABLE jobs (
+  workspace_id TEXT COLLATE "C" NOT NULL,
+  id TEXT COLLATE "C" NOT NULL,
+  kind TEXT NOT NULL,
+  state TEXT NOT NULL,
+  params TEXT NOT NULL,
+  progress TEXT NOT NULL,
+  cursor TEXT,
+  result TEXT,
+  error TEXT,
+  created_by TEXT,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  started_at BIGINT,
+  finished_at BIGINT,
+  lease_owner TEXT,
+  lease_until BIGINT,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (workspace_id, id)
+);
+-- the runner's claim: unfinished jobs, oldest first
+CREATE INDEX jobs_unfinished ON jobs (created_at) WHERE state IN ('queued', 'running');
+CREATE INDEX jobs_kind ON jobs (workspace_id, kind, state);
+
+CREATE TABLE retention_policies (
+  workspace_id TEXT COLLATE "C" PRIMARY KEY,
+  policy TEXT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  updated_by TEXT
+);
+
+CREATE TABLE leases (
+  name TEXT COLLATE "C" PRIMARY KEY,
+  owner TEXT NOT NULL,
+  until BIGINT NOT NULL
+);
+
+ALTER TABLE audit_events ADD COLUMN details TEXT;
+`,
+  },
 ];

@@ -294,4 +294,51 @@ CREATE INDEX webhook_outbox_due ON webhook_outbox (next_attempt_at) WHERE state 
 CREATE INDEX webhook_outbox_endpoint ON webhook_outbox (workspace_id, endpoint_id, id);
 `,
   },
+  {
+    version: 10,
+    name: 'jobs, retention policies, leases, audit details',
+    // Jobs claimed with a lease and advanced batch by batch (a crash resumes at the stored cursor);
+    // retention policies; the lease row that lets one instance at a time schedule retention; a
+    // details column for receipts in the audit log (legal holds are migration 7's).
+    sql: `
+CREATE TABLE jobs (
+  workspace_id TEXT NOT NULL,
+  id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  state TEXT NOT NULL,
+  params TEXT NOT NULL,
+  progress TEXT NOT NULL,
+  cursor TEXT,
+  result TEXT,
+  error TEXT,
+  created_by TEXT,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  started_at INTEGER,
+  finished_at INTEGER,
+  lease_owner TEXT,
+  lease_until INTEGER,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (workspace_id, id)
+);
+-- the runner's claim: unfinished jobs, oldest first
+CREATE INDEX jobs_unfinished ON jobs (created_at) WHERE state IN ('queued', 'running');
+CREATE INDEX jobs_kind ON jobs (workspace_id, kind, state);
+
+CREATE TABLE retention_policies (
+  workspace_id TEXT PRIMARY KEY,
+  policy TEXT NOT NULL,
+  updated_at INTEGER NOT NULL,
+  updated_by TEXT
+);
+
+CREATE TABLE leases (
+  name TEXT PRIMARY KEY,
+  owner TEXT NOT NULL,
+  until INTEGER NOT NULL
+);
+
+ALTER TABLE audit_events ADD COLUMN details TEXT;
+`,
+  },
 ];
