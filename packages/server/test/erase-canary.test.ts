@@ -139,7 +139,7 @@ async function plant(ws: TestWorkspace, user: string, canary: string): Promise<s
 }
 
 for (const engine of testEngines()) {
-  describe(`canary: erase and delete leave nothing [${engine}]`, () => {
+  describe(`canary: erase, delete, bulk delete and purge leave nothing [${engine}]`, () => {
     let server: TestServer;
     let ws: TestWorkspace;
     const logs = capture();
@@ -159,7 +159,7 @@ for (const engine of testEngines()) {
     });
     after(async () => server.close());
 
-    for (const how of ['erase', 'delete'] as const) {
+    for (const how of ['erase', 'delete', 'bulk-delete', 'purge'] as const) {
       test(`after ${how}: no table, no database file, no Redis key, no log line holds the canary`, async () => {
         const canary = `zqx${how}canary${engine}`;
         const ids: string[] = [];
@@ -172,7 +172,31 @@ for (const engine of testEngines()) {
           assert.equal(done.result.receipt.counts.conversations, 7);
           assert.ok(!JSON.stringify(done).includes(canary), 'the receipt holds no content');
         } else {
-          for (const id of ids) assert.equal((await ws.admin.delete(`/v1/conversations/${id}`)).status, 204);
+          if (how === 'delete') {
+            for (const id of ids) assert.equal((await ws.admin.delete(`/v1/conversations/${id}`)).status, 204);
+          } else if (how === 'bulk-delete') {
+            const r = await ws.admin.post('/v1/conversations/bulk-delete', { ids });
+            assert.equal(r.status, 200, r.text);
+            assert.deepEqual(
+              r.body.data.map((x: { status: string }) => x.status),
+              ids.map(() => 'deleted'),
+            );
+          } else {
+            // with the trash on, a delete keeps the content until the window ends and the purge runs
+            assert.equal((await ws.admin.patch('/v1/workspace', { trash_days: 1 })).status, 200);
+            for (const id of ids) assert.equal((await ws.admin.delete(`/v1/conversations/${id}`)).status, 204);
+            const held = rawInspector(engine, server);
+            try {
+              assert.ok(Object.keys(await held.rowsMentioning(canary)).length > 0, 'the trash still holds it');
+            } finally {
+              await held.close();
+            }
+            server.clock.advance(2 * 24 * 3600_000);
+            const purged = await ws.admin.post('/v1/trash/purge', {});
+            assert.equal(purged.status, 200, purged.text);
+            assert.equal(purged.body.data.purged, ids.length);
+            assert.equal((await ws.admin.patch('/v1/workspace', { trash_days: 0 })).status, 200);
+          }
           // a plain delete has no VACUUM of its own: the same reclaim the erase job ends with
           await server.parley.store.reclaim(
             ['conversations', 'messages', 'tool_invocations', 'conversation_events', 'idempotency_records'],
@@ -218,7 +242,11 @@ for (const engine of testEngines()) {
             assert.ok(Date.now() < deadline, `dead rows still kept after 60 s: ${r.deadRowsKept}`);
             await new Promise((res) => setTimeout(res, 250));
           }
-          await sql`CHECKPOINT`.execute(db);
+          // a checkpoint of a busy shared cluster may outlast the pool's statement timeout
+          await db.transaction().execute(async (trx) => {
+            await sql`SET LOCAL statement_timeout = 0`.execute(trx);
+            await sql`CHECKPOINT`.execute(trx);
+          });
           assert.deepEqual(await pgFilesMentioning(db, canary), {}, 'table, TOAST and index files after VACUUM FULL');
         }
         // Redis (rate limits, presence: nothing of the content should ever be there)
