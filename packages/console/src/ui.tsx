@@ -217,3 +217,47 @@ export function ShownOnce(props: {
     </section>
   );
 }
+
+/** A table's hidden caption and header row; `actions` adds a last column for row buttons. */
+export function TableHead({ caption, columns, actions }: { caption: string; columns: string[]; actions?: boolean }) {
+  return (
+    <>
+      <caption class="visually-hidden">{caption}</caption>
+      <thead>
+        <tr>
+          {columns.map((c) => (
+            <th scope="col" key={c}>
+              {c}
+            </th>
+          ))}
+          {actions ? (
+            <th scope="col">
+              <span class="visually-hidden">Actions</span>
+            </th>
+          ) : null}
+        </tr>
+      </thead>
+    </>
+  );
+}
+
+/**
+ * One action at a time (a form's submit): `run` sets busy, clears the last problem, and keeps the
+ * failure as a problem (catalog message, code, request id) instead of throwing.
+ */
+export function useAction() {
+  const [busy, setBusy] = useState(false);
+  const [problem, setProblem] = useState<Problem | null>(null);
+  const run = async (work: () => Promise<void>): Promise<void> => {
+    setBusy(true);
+    setProblem(null);
+    try {
+      await work();
+    } catch (e) {
+      setProblem(toProblem(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { busy, problem, setProblem, run };
+}

@@ -704,6 +704,11 @@ for (const engine of testEngines()) {
           const wider = await page.evaluate(() => document.documentElement.scrollWidth - innerWidth);
           assert.ok(wider <= 0, `${link}: the page is ${wider}px wider than the screen`);
         }
+        // the holds table as cards (the released hold of the earlier test)
+        await page.getByRole('link', { name: 'Legal holds', exact: true }).click();
+        await page.getByLabel('Show released holds').check();
+        await page.locator('tbody tr').first().waitFor();
+        await check(page, engine, 'legal-holds-released');
         // nothing is wider than the phone
         const overflow = await page.evaluate(() => document.documentElement.scrollWidth - innerWidth);
         assert.ok(overflow <= 0, `the page is ${overflow}px wider than the screen`);

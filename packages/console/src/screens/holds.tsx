@@ -3,7 +3,7 @@ import { type Conversation, type Hold, type Problem, toProblem } from '../api.js
 import { useConsole } from '../context.js';
 import { when } from '../format.js';
 import { href } from '../router.js';
-import { Confirm, ErrorBanner, Field, PageTitle } from '../ui.js';
+import { Confirm, ErrorBanner, Field, PageTitle, TableHead, useAction } from '../ui.js';
 
 type Target = Hold['target_type'];
 const TARGETS: Array<[Target, string, string]> = [
@@ -77,18 +77,7 @@ export function HoldsScreen() {
           {holds && holds.length === 0 ? <p class="empty">No {released ? '' : 'active '}holds.</p> : null}
           {holds && holds.length > 0 ? (
             <table class="table">
-              <caption class="visually-hidden">Legal holds</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Covers</th>
-                  <th scope="col">Reason</th>
-                  <th scope="col">Placed</th>
-                  <th scope="col">State</th>
-                  <th scope="col">
-                    <span class="visually-hidden">Actions</span>
-                  </th>
-                </tr>
-              </thead>
+              <TableHead caption="Legal holds" columns={['Covers', 'Reason', 'Placed', 'State']} actions />
               <tbody>
                 {holds.map((h) => (
                   <tr key={h.id} class={h.active ? '' : 'inactive'}>
@@ -177,24 +166,17 @@ function CreateHold({ onCreated }: { onCreated: (h: Hold) => void }) {
   const [type, setType] = useState<Target>('conversation');
   const [value, setValue] = useState('');
   const [reason, setReason] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [problem, setProblem] = useState<Problem | null>(null);
+  const { busy, problem, run } = useAction();
   const hint = TARGETS.find(([t]) => t === type)?.[2] ?? '';
-  const submit = async (e: Event) => {
+  const submit = (e: Event) => {
     e.preventDefault();
-    setBusy(true);
-    setProblem(null);
-    try {
+    void run(async () => {
       const body: Parameters<typeof client.holds.create>[0] = { target_type: type, target_value: value.trim() };
       if (reason.trim()) body.reason = reason.trim();
       onCreated(await client.holds.create(body));
       setValue('');
       setReason('');
-    } catch (err) {
-      setProblem(toProblem(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <form class="panel" onSubmit={submit} aria-labelledby="create-hold-title">

@@ -2,7 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { type ApiKey, type Problem, toProblem } from '../api.js';
 import { useConsole } from '../context.js';
 import { dayBound, when } from '../format.js';
-import { Confirm, ErrorBanner, Field, PageTitle, ShownOnce } from '../ui.js';
+import { Confirm, ErrorBanner, Field, PageTitle, ShownOnce, TableHead, useAction } from '../ui.js';
 
 type Scope = ApiKey['scopes'][number];
 const SCOPES: Array<[Scope, string]> = [
@@ -60,20 +60,11 @@ export function KeysScreen() {
           {keys && keys.length === 0 ? <p class="empty">No keys.</p> : null}
           {keys && keys.length > 0 ? (
             <table class="table">
-              <caption class="visually-hidden">API keys</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Prefix</th>
-                  <th scope="col">Scopes</th>
-                  <th scope="col">User</th>
-                  <th scope="col">Last used</th>
-                  <th scope="col">State</th>
-                  <th scope="col">
-                    <span class="visually-hidden">Actions</span>
-                  </th>
-                </tr>
-              </thead>
+              <TableHead
+                caption="API keys"
+                columns={['Name', 'Prefix', 'Scopes', 'User', 'Last used', 'State']}
+                actions
+              />
               <tbody>
                 {keys.map((k) => {
                   const state = keyState(k);
@@ -148,13 +139,10 @@ function CreateKey({ onCreated }: { onCreated: (c: { key: ApiKey; secret: string
   const [scopes, setScopes] = useState<Scope[]>(['read:ai']);
   const [userId, setUserId] = useState('');
   const [expires, setExpires] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [problem, setProblem] = useState<Problem | null>(null);
-  const submit = async (e: Event) => {
+  const { busy, problem, run } = useAction();
+  const submit = (e: Event) => {
     e.preventDefault();
-    setBusy(true);
-    setProblem(null);
-    try {
+    void run(async () => {
       const body: Parameters<typeof client.keys.create>[0] = { name: name.trim(), scopes };
       if (userId.trim()) body.user_id = userId.trim();
       const exp = dayBound(expires);
@@ -164,11 +152,7 @@ function CreateKey({ onCreated }: { onCreated: (c: { key: ApiKey; secret: string
       setName('');
       setUserId('');
       setExpires('');
-    } catch (err) {
-      setProblem(toProblem(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <form class="panel" onSubmit={submit} aria-labelledby="create-key-title">

@@ -1,8 +1,8 @@
 import { useEffect, useState } from 'preact/hooks';
-import { type Problem, toProblem } from '../api.js';
+import { toProblem } from '../api.js';
 import { useConsole } from '../context.js';
 import { plural, when } from '../format.js';
-import { ErrorBanner, Field, PageTitle } from '../ui.js';
+import { ErrorBanner, Field, PageTitle, useAction } from '../ui.js';
 
 // the server's bound (services/trash.ts); it refuses more with validation_failed anyway
 const TRASH_DAYS_MAX = 3650;
@@ -10,8 +10,7 @@ const TRASH_DAYS_MAX = 3650;
 export function SettingsScreen() {
   const { client, workspace, setWorkspace, announce } = useConsole();
   const [days, setDays] = useState(workspace ? String(workspace.trash_days) : '');
-  const [problem, setProblem] = useState<Problem | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, problem, setProblem, run } = useAction();
 
   useEffect(() => {
     client.workspaces.current().then(
@@ -30,9 +29,7 @@ export function SettingsScreen() {
       setProblem({ message: `Trash days must be a whole number from 0 to ${TRASH_DAYS_MAX}.` });
       return;
     }
-    setBusy(true);
-    setProblem(null);
-    try {
+    await run(async () => {
       const w = await client.workspaces.updateCurrent({ trash_days: n });
       setWorkspace(w);
       announce(
@@ -40,11 +37,7 @@ export function SettingsScreen() {
           ? 'Trash turned off: deletes now erase at once.'
           : `Deleted conversations now stay in the trash for ${plural(w.trash_days, 'day')}.`,
       );
-    } catch (err) {
-      setProblem(toProblem(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (

@@ -2,7 +2,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { type Problem, toProblem, type Webhook, type WebhookDelivery } from '../api.js';
 import { useConsole } from '../context.js';
 import { plural, when } from '../format.js';
-import { Confirm, ErrorBanner, Field, PageTitle, ShownOnce } from '../ui.js';
+import { Confirm, ErrorBanner, Field, PageTitle, ShownOnce, TableHead, useAction } from '../ui.js';
 
 // the event types the server delivers (its webhooks/events.ts; it refuses others with validation_failed)
 const EVENTS = [
@@ -65,17 +65,7 @@ export function WebhooksScreen() {
           {hooks && hooks.length === 0 ? <p class="empty">No endpoints yet.</p> : null}
           {hooks && hooks.length > 0 ? (
             <table class="table">
-              <caption class="visually-hidden">Webhook endpoints</caption>
-              <thead>
-                <tr>
-                  <th scope="col">URL</th>
-                  <th scope="col">Events</th>
-                  <th scope="col">State</th>
-                  <th scope="col">
-                    <span class="visually-hidden">Actions</span>
-                  </th>
-                </tr>
-              </thead>
+              <TableHead caption="Webhook endpoints" columns={['URL', 'Events', 'State']} actions />
               <tbody>
                 {hooks.map((h) => (
                   <tr key={h.id} class={h.enabled ? '' : 'inactive'}>
@@ -127,6 +117,7 @@ export function WebhooksScreen() {
               </tbody>
             </table>
           ) : null}
+          {open ? <Deliveries hook={open} key={open.id} /> : null}
         </div>
         <CreateWebhook
           onCreated={(h, s) => {
@@ -136,8 +127,6 @@ export function WebhooksScreen() {
           }}
         />
       </div>
-
-      {open ? <Deliveries hook={open} key={open.id} /> : null}
 
       {rotating ? (
         <Confirm
@@ -194,28 +183,23 @@ function CreateWebhook({ onCreated }: { onCreated: (h: Webhook, secret: string |
   const [description, setDescription] = useState('');
   const [all, setAll] = useState(true);
   const [events, setEvents] = useState<string[]>([]);
-  const [busy, setBusy] = useState(false);
-  const [problem, setProblem] = useState<Problem | null>(null);
-  const submit = async (e: Event) => {
+  const { busy, problem, setProblem, run } = useAction();
+  const submit = (e: Event) => {
     e.preventDefault();
     if (!all && events.length === 0) {
       setProblem({ message: 'Choose at least one event, or all events.' });
       return;
     }
-    setBusy(true);
-    setProblem(null);
-    try {
+    void run(async () => {
       const body: Parameters<typeof client.webhooks.create>[0] = { url: url.trim(), events: all ? ['*'] : events };
       if (description.trim()) body.description = description.trim();
       const r = await client.webhooks.create(body);
       onCreated(r.webhook, r.secret);
       setUrl('');
       setDescription('');
-    } catch (err) {
-      setProblem(toProblem(err));
-    } finally {
-      setBusy(false);
-    }
+      setAll(true);
+      setEvents([]);
+    });
   };
   return (
     <form class="panel" onSubmit={submit} aria-labelledby="create-hook-title">
@@ -328,19 +312,11 @@ function Deliveries({ hook }: { hook: Webhook }) {
       {items && items.length === 0 ? <p class="empty">No deliveries yet.</p> : null}
       {items && items.length > 0 ? (
         <table class="table">
-          <caption class="visually-hidden">Deliveries</caption>
-          <thead>
-            <tr>
-              <th scope="col">Event</th>
-              <th scope="col">State</th>
-              <th scope="col">Attempts</th>
-              <th scope="col">Last answer</th>
-              <th scope="col">When</th>
-              <th scope="col">
-                <span class="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
+          <TableHead
+            caption="Deliveries, newest first"
+            columns={['Event', 'State', 'Attempts', 'Last answer', 'When']}
+            actions
+          />
           <tbody>
             {items.map((d) => (
               <tr key={d.id}>
