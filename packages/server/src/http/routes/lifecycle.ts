@@ -229,11 +229,7 @@ export function registerLifecycleRoutes(app: App, deps: AppDeps): void {
         write: async (inTx) => {
           const before = await deps.workspaces.get(auth, auth.workspaceId);
           const after = (days: number): Workspace => ({ ...before, trashDays: days });
-          const days = await deps.trash.setTrashDays(
-            auth,
-            req.body.trash_days,
-            inTx && ((w, d) => inTx(w, after(d))),
-          );
+          const days = await deps.trash.setTrashDays(auth, req.body.trash_days, inTx && ((w, d) => inTx(w, after(d))));
           return after(days);
         },
         present: (w) => ({ data: presentWorkspace(w) }),
