@@ -1,7 +1,19 @@
-import { type ErrorDetail, Parley, ParleyConnectionError, ParleyError } from '@parley/sdk';
+import { type ErrorDetail, Parley, ParleyConnectionError, ParleyError, type ResultOf, type Schemas } from '@parley/sdk';
 
-export type { ApiKey, AuditEvent, Conversation, Message, StreamEvent, ToolInvocation } from '@parley/sdk';
+export type {
+  ApiKey,
+  AuditEvent,
+  Conversation,
+  Message,
+  StreamEvent,
+  ToolInvocation,
+  Workspace,
+} from '@parley/sdk';
 export { Parley };
+export type Hold = ResultOf<'/v1/holds/{id}', 'get'>['data'];
+export type Trashed = ResultOf<'/v1/trash', 'get'>['data'][number];
+export type Webhook = Schemas['Webhook'];
+export type WebhookDelivery = Schemas['WebhookDelivery'];
 
 // The key lives in this tab's sessionStorage only: never in a URL, a cookie or localStorage, and it
 // is gone when the tab closes. The console never logs it.
@@ -10,7 +22,7 @@ const ADMIN_ITEM = 'parley.console.admin';
 
 export interface Session {
   key: string;
-  /** Whether the key may manage keys and read the audit log (it has the admin scope). */
+  /** Whether the key may manage keys, holds, webhooks and settings and read the audit log (the admin scope). */
   admin: boolean;
 }
 

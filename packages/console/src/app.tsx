@@ -1,4 +1,4 @@
-import { useMemo, useState } from 'preact/hooks';
+import { useEffect, useMemo, useState } from 'preact/hooks';
 import {
   clearSession,
   loadSession,
@@ -8,13 +8,18 @@ import {
   saveSession,
   signIn,
   toProblem,
+  type Workspace,
 } from './api.js';
 import { Ctx } from './context.js';
 import { href, type Route, useRoute } from './router.js';
 import { AuditScreen } from './screens/audit.js';
 import { ConversationScreen } from './screens/conversation.js';
 import { ConversationsScreen } from './screens/conversations.js';
+import { HoldsScreen } from './screens/holds.js';
 import { KeysScreen } from './screens/keys.js';
+import { SettingsScreen } from './screens/settings.js';
+import { TrashScreen } from './screens/trash.js';
+import { WebhooksScreen } from './screens/webhooks.js';
 import { ErrorBanner, Field } from './ui.js';
 
 export function App() {
@@ -110,11 +115,30 @@ function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void
   const route = useRoute();
   const client = useMemo(() => makeClient(session.key), [session.key]);
   const [note, setNote] = useState('');
-  const ctx = useMemo(() => ({ client, session, announce: setNote, signOut: onSignOut }), [client, session]);
+  const [workspace, setWorkspace] = useState<Workspace | null>(null);
+  // the workspace's settings (trash_days) are readable by admin keys only
+  useEffect(() => {
+    if (!session.admin) return;
+    client.workspaces.current().then(setWorkspace, () => undefined);
+  }, [client, session.admin]);
+  const ctx = useMemo(
+    () => ({ client, session, announce: setNote, signOut: onSignOut, workspace, setWorkspace }),
+    [client, session, workspace],
+  );
+  // the trash is readable with read:ai; holds, webhooks, keys, audit and settings need admin
   const nav: Array<[string, string, Route['name'][]]> = [
     ['Conversations', href.conversations, ['conversations', 'conversation']],
+    ['Trash', href.trash, ['trash']],
   ];
-  if (session.admin) nav.push(['API keys', href.keys, ['keys']], ['Audit log', href.audit, ['audit']]);
+  if (session.admin) {
+    nav.push(
+      ['Legal holds', href.holds, ['holds']],
+      ['Webhooks', href.webhooks, ['webhooks']],
+      ['API keys', href.keys, ['keys']],
+      ['Audit log', href.audit, ['audit']],
+      ['Settings', href.settings, ['settings']],
+    );
+  }
   return (
     <Ctx.Provider value={ctx}>
       <button type="button" class="skip" onClick={skipToMain}>
@@ -163,6 +187,14 @@ function Screen({ route }: { route: Route }) {
       return <KeysScreen />;
     case 'audit':
       return <AuditScreen />;
+    case 'trash':
+      return <TrashScreen />;
+    case 'holds':
+      return <HoldsScreen />;
+    case 'webhooks':
+      return <WebhooksScreen />;
+    case 'settings':
+      return <SettingsScreen />;
     default:
       return <ConversationsScreen />;
   }

@@ -1,6 +1,6 @@
 import { createContext } from 'preact';
 import { useContext } from 'preact/hooks';
-import type { Parley, Session } from './api.js';
+import type { Parley, Session, Workspace } from './api.js';
 
 export interface ConsoleContext {
   client: Parley;
@@ -8,6 +8,9 @@ export interface ConsoleContext {
   /** A one-line note for the next screen ("Deleted …"), read out by screen readers. */
   announce: (text: string) => void;
   signOut: () => void;
+  /** The key's workspace with its settings (trash_days); admin keys only (null: not known). */
+  workspace: Workspace | null;
+  setWorkspace: (w: Workspace) => void;
 }
 
 export const Ctx = createContext<ConsoleContext | null>(null);

@@ -1,28 +1,19 @@
+import { type ExportRecord, ParleyConnectionError } from '@parley/sdk';
 import type { Parley } from './api.js';
 
 /**
- * The whole conversation as one JSON document, built in the browser (messages and tool invocations
- * page by page), and offered as a download. Nothing is sent anywhere else.
+ * The server's export of one conversation (JSONL: the format `POST /v1/import` and `parley import`
+ * read back), fetched with the key and offered as a download under the name the server proposes.
+ * A stream cut before its closing `end` line is an error, never a short file.
  */
 export async function exportConversation(client: Parley, id: string): Promise<{ file: string; messages: number }> {
-  const {
-    messages: _recent,
-    tool_invocations: _tools,
-    live_connections: _live,
-    ...conversation
-  } = await client.conversations.get(id, { limit: 1 });
-  const messages = await client.messages.list(id, { limit: 100 }).toArray();
-  const tool_invocations = await client.toolInvocations.list(id, { limit: 100 }).toArray();
-  const doc = {
-    format: 'parley.conversation',
-    version: 1,
-    exported_at: new Date().toISOString(),
-    conversation,
-    messages,
-    tool_invocations,
-  };
-  const file = `${id}.json`;
-  const url = URL.createObjectURL(new Blob([JSON.stringify(doc, null, 2)], { type: 'application/json' }));
+  const d = await client.exports.conversation(id, { format: 'jsonl' });
+  const blob = await new Response(d.body).blob();
+  const lines = (await blob.text()).trimEnd().split('\n');
+  const last = JSON.parse(lines[lines.length - 1] ?? '{}') as ExportRecord;
+  if (last.type !== 'end') throw new ParleyConnectionError('The export stream ended without its end line: it was cut');
+  const file = d.filename ?? `parley-${id}.jsonl`;
+  const url = URL.createObjectURL(blob);
   const a = document.createElement('a');
   a.href = url;
   a.download = file;
@@ -31,5 +22,5 @@ export async function exportConversation(client: Parley, id: string): Promise<{ 
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
-  return { file, messages: messages.length };
+  return { file, messages: last.messages };
 }

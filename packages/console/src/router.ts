@@ -6,14 +6,20 @@ export type Route =
   | { name: 'conversations' }
   | { name: 'conversation'; id: string }
   | { name: 'keys' }
-  | { name: 'audit' };
+  | { name: 'audit' }
+  | { name: 'trash' }
+  | { name: 'holds' }
+  | { name: 'webhooks' }
+  | { name: 'settings' };
+
+const SIMPLE = ['keys', 'audit', 'trash', 'holds', 'webhooks', 'settings'] as const;
 
 export function parseRoute(hash: string): Route {
   const path = hash.replace(/^#/, '');
   const conv = /^\/c\/([^/?#]+)$/.exec(path);
   if (conv?.[1]) return { name: 'conversation', id: decodeURIComponent(conv[1]) };
-  if (path === '/keys') return { name: 'keys' };
-  if (path === '/audit') return { name: 'audit' };
+  const simple = SIMPLE.find((n) => path === `/${n}`);
+  if (simple) return { name: simple };
   return { name: 'conversations' };
 }
 
@@ -22,6 +28,10 @@ export const href = {
   conversation: (id: string) => `#/c/${encodeURIComponent(id)}`,
   keys: '#/keys',
   audit: '#/audit',
+  trash: '#/trash',
+  holds: '#/holds',
+  webhooks: '#/webhooks',
+  settings: '#/settings',
 };
 
 export function useRoute(): Route {

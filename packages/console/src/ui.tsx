@@ -1,6 +1,6 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
-import type { Problem } from './api.js';
+import { type Problem, toProblem } from './api.js';
 
 /** A failure as the API reported it: its message, then its code and request id for a support ticket. */
 export function ErrorBanner({ problem, title }: { problem: Problem | null; title?: string }) {
@@ -117,4 +117,147 @@ export function PageTitle({ children }: { children: ComponentChildren }) {
       {children}
     </h1>
   );
+}
+
+/**
+ * A yes/no dialog for one change: focus starts on Cancel; the action runs with the dialog locked,
+ * and a refusal stays in the dialog with the catalog's message, code and request id.
+ */
+export function Confirm(props: {
+  title: string;
+  action: string;
+  children: ComponentChildren;
+  /** Does the change; throwing keeps the dialog open with the error. */
+  onConfirm: () => Promise<void>;
+  onClose: (done: boolean) => void;
+  danger?: boolean;
+}) {
+  const [busy, setBusy] = useState(false);
+  const [problem, setProblem] = useState<Problem | null>(null);
+  return (
+    <Dialog title={props.title} onClose={() => props.onClose(false)} initialFocus="[data-cancel]" locked={busy}>
+      {props.children}
+      <ErrorBanner problem={problem} />
+      <div class="dialog-actions">
+        <button type="button" class="secondary" data-cancel disabled={busy} onClick={() => props.onClose(false)}>
+          Cancel
+        </button>
+        <button
+          type="button"
+          class={props.danger === false ? 'primary' : 'danger'}
+          disabled={busy}
+          onClick={async () => {
+            setBusy(true);
+            setProblem(null);
+            try {
+              await props.onConfirm();
+              props.onClose(true);
+            } catch (e) {
+              setProblem(toProblem(e));
+              setBusy(false);
+            }
+          }}
+        >
+          {props.action}
+        </button>
+      </div>
+    </Dialog>
+  );
+}
+
+/** Copies `text`; without clipboard permission it selects the element `selectId` for a manual copy. */
+export function CopyButton({ text, selectId }: { text: string; selectId: string }) {
+  const [copied, setCopied] = useState(false);
+  return (
+    <button
+      type="button"
+      class="secondary"
+      onClick={async () => {
+        try {
+          await navigator.clipboard.writeText(text);
+          setCopied(true);
+        } catch {
+          const el = document.getElementById(selectId);
+          if (el) getSelection()?.selectAllChildren(el);
+        }
+      }}
+    >
+      {copied ? 'Copied' : 'Copy'}
+    </button>
+  );
+}
+
+/** A secret the server shows once (a new key, a webhook's signing secret), with Copy and Done. */
+export function ShownOnce(props: {
+  title: string;
+  secret: string | null;
+  /** What the server keeps instead of the secret, said under the title. */
+  kept: string;
+  onDone: () => void;
+}) {
+  return (
+    <section class="secret" aria-labelledby="secret-title">
+      <h2 id="secret-title">{props.title}</h2>
+      {props.secret ? (
+        <>
+          <p>It is shown only this once; {props.kept}</p>
+          <div class="secret-row">
+            <code id="new-secret" class="secret-value">
+              {props.secret}
+            </code>
+            <CopyButton text={props.secret} selectId="new-secret" />
+          </div>
+        </>
+      ) : (
+        <p>The server answered a repeated request: the secret was shown to the first one only.</p>
+      )}
+      <button type="button" class="secondary" onClick={props.onDone}>
+        Done, I stored it
+      </button>
+    </section>
+  );
+}
+
+/** A table's hidden caption and header row; `actions` adds a last column for row buttons. */
+export function TableHead({ caption, columns, actions }: { caption: string; columns: string[]; actions?: boolean }) {
+  return (
+    <>
+      <caption class="visually-hidden">{caption}</caption>
+      <thead>
+        <tr>
+          {columns.map((c) => (
+            <th scope="col" key={c}>
+              {c}
+            </th>
+          ))}
+          {actions ? (
+            <th scope="col">
+              <span class="visually-hidden">Actions</span>
+            </th>
+          ) : null}
+        </tr>
+      </thead>
+    </>
+  );
+}
+
+/**
+ * One action at a time (a form's submit): `run` sets busy, clears the last problem, and keeps the
+ * failure as a problem (catalog message, code, request id) instead of throwing.
+ */
+export function useAction() {
+  const [busy, setBusy] = useState(false);
+  const [problem, setProblem] = useState<Problem | null>(null);
+  const run = async (work: () => Promise<void>): Promise<void> => {
+    setBusy(true);
+    setProblem(null);
+    try {
+      await work();
+    } catch (e) {
+      setProblem(toProblem(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { busy, problem, setProblem, run };
 }

@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
 import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { Parley, ParleyError } from '@parley/sdk';
+import { Parley, ParleyError, verifyWebhook } from '@parley/sdk';
 import { type Browser, type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
 import { testEngines } from './helpers/harness.js';
 import { bootstrapKey, type ParleyProcess, sleep, spawnParley } from './helpers/processes.js';
@@ -100,6 +102,10 @@ for (const engine of testEngines()) {
         env.PARLEY_DATABASE_URL = db.url;
         dropDb = db.drop;
       }
+      // webhooks may reach the test's receiver on 127.0.0.1; automatic retries wait an hour, so the
+      // second attempt is the console's Retry
+      env.PARLEY_WEBHOOKS_ALLOW_PRIVATE = 'true';
+      env.PARLEY_WEBHOOKS_RETRY_BASE_SECONDS = '3600';
       server = await spawnParley(env);
       // the key the first start prints is the one a new user pastes into the console
       for (let i = 0; i < 200 && !/^ {4}\S+$/m.test(server.output()); i++) await sleep(50);
@@ -259,25 +265,34 @@ for (const engine of testEngines()) {
         // focus starts on the safe choice
         assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Cancel');
         await check(page, engine, 'delete-dialog');
+        // "Export first" downloads the server's export (JSONL, what import reads back)
         const [download] = await Promise.all([
           page.waitForEvent('download'),
-          dialog.getByRole('button', { name: 'Export JSON first' }).click(),
+          dialog.getByRole('button', { name: 'Export first' }).click(),
         ]);
-        assert.equal(download.suggestedFilename(), `${ids.acme}.json`);
-        const exported = JSON.parse(readFileSync((await download.path()) as string, 'utf8'));
-        assert.equal(exported.conversation.id, ids.acme);
-        assert.equal(exported.conversation.title, 'Acme Series B (closed)');
+        assert.equal(download.suggestedFilename(), `parley-${ids.acme}.jsonl`);
+        const records = readFileSync((await download.path()) as string, 'utf8')
+          .trimEnd()
+          .split('\n')
+          .map((l) => JSON.parse(l));
+        const conv = records.find((r) => r.type === 'conversation');
+        assert.equal(conv.id, ids.acme);
+        assert.equal(conv.title, 'Acme Series B (closed)');
         assert.deepEqual(
-          exported.messages.map((m: { content: string }) => m.content),
+          records.filter((r) => r.type === 'message').map((m: { content: string }) => m.content),
           [
             'What do we know about the Acme Series B round?',
             'Acme raised 40 M in its Series B, led by Northwind.',
             'Update: the round closed today.',
           ],
         );
-        assert.equal(exported.tool_invocations.length, 1);
-        assert.equal(exported.tool_invocations[0].tool_name, 'web_search');
-        await dialog.getByText(`Saved ${ids.acme}.json with 3 messages.`).waitFor();
+        const steps = records.filter((r) => r.type === 'tool_invocation');
+        assert.equal(steps.length, 1);
+        assert.equal(steps[0].tool_name, 'web_search');
+        assert.deepEqual(records.at(-1), { type: 'end', conversations: 1, messages: 3, tool_invocations: 1 });
+        await dialog.getByText(`Saved parley-${ids.acme}.jsonl with 3 messages.`).waitFor();
+        // the trash is off (the default): the dialog says the delete cannot be undone
+        assert.match(await text(dialog), /The trash is off in this workspace: this cannot be undone/);
         await dialog.getByRole('button', { name: 'Delete conversation' }).click();
         await page.getByRole('heading', { level: 1, name: 'Conversations' }).waitFor();
         await page.getByText('Deleted “Acme Series B (closed)”.').waitFor();
@@ -350,7 +365,13 @@ for (const engine of testEngines()) {
         const rows = page.locator('tbody tr');
         await rows.first().waitFor();
         const actions = await page.locator('tbody td[data-label="Action"]').allInnerTexts();
-        for (const a of ['api_key.revoked', 'api_key.created', 'conversation.deleted', 'conversation.renamed']) {
+        for (const a of [
+          'api_key.revoked',
+          'api_key.created',
+          'conversation.deleted',
+          'conversations.bulk_deleted',
+          'conversation.renamed',
+        ]) {
           assert.ok(actions.includes(a), `${a} in ${actions.join(', ')}`);
         }
         await check(page, engine, 'audit');
@@ -360,11 +381,247 @@ for (const engine of testEngines()) {
             (td) => td.textContent === 'conversation.deleted',
           ),
         );
-        assert.equal(await rows.count(), 3);
-        assert.match(await text(rows.first()), /1 conversation, 1 message, 0 tool invocations/);
+        // the single delete (the two of the bulk delete are one conversations.bulk_deleted event)
+        assert.equal(await rows.count(), 1);
+        assert.match(await text(rows.first()), /1 conversation, 3 messages, 1 tool invocation/);
         assert.deepEqual(await cspViolations(page), []);
       } finally {
         await context.close();
+      }
+    });
+
+    test('1280 px: settings and the trash (the delete dialog names it; restore one, restore selected, purge now)', async () => {
+      const { context, page } = await open(1280);
+      try {
+        await signIn(page);
+        await page.getByRole('link', { name: 'Settings' }).click();
+        await page.getByRole('heading', { level: 1, name: 'Settings' }).waitFor();
+        const days = page.getByLabel('Days a deleted conversation stays in the trash');
+        await page.waitForFunction(() => document.querySelector('#trash-days')?.value === '0');
+        await check(page, engine, 'settings');
+        await days.fill('7');
+        await page.getByRole('button', { name: 'Save' }).click();
+        await page.getByText('Deleted conversations now stay in the trash for 7 days.').waitFor();
+        assert.equal((await api.workspaces.current()).trash_days, 7);
+
+        const made: Record<string, string> = {};
+        for (const t of ['Trash A', 'Trash B', 'Trash C']) {
+          made[t] = (
+            await api.conversations.create({ title: t, user_id: 'u7', messages: [{ role: 'user', content: t }] })
+          ).id;
+        }
+        // the delete dialog says where it goes and for how long
+        await page.goto(`${server.url}/console#/c/${made['Trash A']}`);
+        await page.getByRole('heading', { level: 1, name: 'Trash A' }).waitFor();
+        await page.getByRole('button', { name: 'Delete…' }).click();
+        const dialog = page.getByRole('dialog', { name: 'Delete this conversation?' });
+        await dialog.waitFor();
+        assert.match(await text(dialog), /Trash A goes to the trash with everything it holds/);
+        assert.match(await text(dialog), /restored from the Trash for 7 days; then it is erased for good/);
+        await check(page, engine, 'delete-dialog-trash');
+        await dialog.getByRole('button', { name: 'Delete conversation' }).click();
+        await page.getByText('Moved “Trash A” to the trash.').waitFor();
+        await api.conversations.bulkDelete({ ids: [made['Trash B']!, made['Trash C']!] });
+
+        await page.getByRole('link', { name: 'Trash', exact: true }).click();
+        await page.getByRole('heading', { level: 1, name: 'Trash' }).waitFor();
+        await page.waitForFunction(() => document.querySelectorAll('.conv').length === 3);
+        assert.match(await text(page.locator('.lead')), /stay here for 7 days/);
+        const rowA = page.locator('.conv', { hasText: 'Trash A' });
+        const purgeAt = (await api.trash.list().toArray()).find((t) => t.conversation.id === made['Trash A'])!.purge_at;
+        assert.equal(await rowA.locator('.purge-at time').getAttribute('datetime'), purgeAt);
+        await check(page, engine, 'trash');
+
+        // restore one
+        await page.getByRole('button', { name: 'Restore Trash A' }).click();
+        await page.getByText('Restored “Trash A”.').waitFor();
+        await page.waitForFunction(() => document.querySelectorAll('.conv').length === 2);
+        assert.equal((await api.conversations.get(made['Trash A']!)).title, 'Trash A');
+        // restore the selected ones
+        await page.getByLabel('Select Trash B').check();
+        await page.getByLabel('Select Trash C').check();
+        await page.getByRole('button', { name: 'Restore selected' }).click();
+        await page.getByText('Restored 2 conversations.').waitFor();
+        await page.getByText('The trash is empty.').waitFor();
+        for (const t of ['Trash B', 'Trash C']) assert.equal((await api.conversations.get(made[t]!)).title, t);
+
+        // purge now, after a confirmation: erased for good, not restorable any more
+        await api.conversations.delete(made['Trash B']!);
+        await page.reload();
+        await page.waitForFunction(() => document.querySelectorAll('.conv').length === 1);
+        await page.getByRole('button', { name: 'Purge now…' }).click();
+        const purge = page.getByRole('dialog', { name: 'Purge the trash now?' });
+        assert.match(await text(purge), /Everything in the trash \(1 conversation\) is erased for good now/);
+        assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Cancel');
+        await check(page, engine, 'purge-dialog');
+        await purge.getByRole('button', { name: 'Purge everything' }).click();
+        await page.getByText('Erased 1 conversation (1 message) for good.').waitFor();
+        await page.getByText('The trash is empty.').waitFor();
+        await assert.rejects(
+          api.conversations.restore(made['Trash B']!),
+          (e) => e instanceof ParleyError && e.code === 'not_found',
+        );
+        assert.deepEqual(await cspViolations(page), []);
+      } finally {
+        await context.close();
+      }
+    });
+
+    test('1280 px: a legal hold refuses the delete (catalog message, request id) until it is released', async () => {
+      const { context, page } = await open(1280);
+      try {
+        const held = await api.conversations.create({
+          title: 'Held matter',
+          user_id: 'u9',
+          messages: [{ role: 'user', content: 'Keep this one.' }],
+        });
+        await signIn(page);
+        await page.getByRole('link', { name: 'Legal holds', exact: true }).click();
+        await page.getByRole('heading', { level: 1, name: 'Legal holds' }).waitFor();
+        await page.getByText('No active holds.').waitFor();
+        await page.getByLabel('Covers').selectOption('conversation');
+        await page.getByLabel('Id', { exact: true }).fill(held.id);
+        await page.getByLabel('Reason').fill('Case 2026-17, litigation');
+        await page.getByRole('button', { name: 'Place hold' }).click();
+        await page.getByText(`Placed a legal hold on Conversation ${held.id}.`).waitFor();
+        const row = page.locator('tbody tr', { hasText: 'Case 2026-17' });
+        await row.waitFor();
+        assert.match(await text(row), /active/);
+        const [hold] = await api.holds.list().toArray();
+        assert.equal(hold?.target_value, held.id);
+        await check(page, engine, 'holds');
+
+        // the conversation says it is held; Delete explains the hold, and the server's refusal is shown
+        await row.getByRole('link', { name: held.id }).click();
+        await page.getByRole('heading', { level: 1, name: 'Held matter' }).waitFor();
+        await page.locator('.badge.held').waitFor();
+        assert.match(await text(page.locator('.held-notice')), /Under legal hold.*Case 2026-17/s);
+        await check(page, engine, 'conversation-held');
+        await page.getByRole('button', { name: 'Delete…' }).click();
+        const dialog = page.getByRole('dialog', { name: 'Delete this conversation?' });
+        assert.match(await text(dialog), /A legal hold covers it \(Case 2026-17, litigation\)/);
+        await dialog.getByRole('button', { name: 'Delete conversation' }).click();
+        const refusal = dialog.getByRole('alert');
+        await refusal.waitFor();
+        assert.match(await text(refusal), /^Not deleted: /);
+        assert.match(await text(refusal), /code legal_hold/);
+        assert.match(await text(refusal), /request req_/);
+        await check(page, engine, 'delete-refused-dialog');
+        assert.equal((await api.conversations.get(held.id)).title, 'Held matter');
+        await page.keyboard.press('Escape');
+        await dialog.waitFor({ state: 'detached' });
+
+        // release it (confirmed), then the delete goes through
+        await page.getByRole('link', { name: 'Legal holds', exact: true }).click();
+        await page.getByRole('button', { name: `Release hold on Conversation ${held.id}` }).click();
+        const release = page.getByRole('dialog', { name: 'Release this legal hold?' });
+        assert.match(await text(release), /Case 2026-17/);
+        await check(page, engine, 'release-dialog');
+        await release.getByRole('button', { name: 'Release hold' }).click();
+        await page.getByText(`Released the hold on Conversation ${held.id}.`).waitFor();
+        await page.getByText('No active holds.').waitFor();
+        await page.getByLabel('Show released holds').check();
+        await page
+          .locator('tbody tr', { hasText: 'Case 2026-17' })
+          .getByText(/^released/)
+          .waitFor();
+        assert.equal((await api.holds.get(hold!.id)).active, false);
+
+        await page.goto(`${server.url}/console#/c/${held.id}`);
+        await page.getByRole('heading', { level: 1, name: 'Held matter' }).waitFor();
+        await page.getByText('Live', { exact: true }).waitFor();
+        assert.equal(await page.locator('.badge.held').count(), 0);
+        await page.getByRole('button', { name: 'Delete…' }).click();
+        await page.getByRole('dialog').getByRole('button', { name: 'Delete conversation' }).click();
+        await page.getByText('Moved “Held matter” to the trash.').waitFor();
+        await assert.rejects(api.conversations.get(held.id), (e) => e instanceof ParleyError && e.code === 'not_found');
+        assert.deepEqual(await cspViolations(page), []);
+      } finally {
+        await context.close();
+      }
+    });
+
+    test('1280 px: webhooks (secret shown once and real, delivery log with retry, rotation, delete)', async () => {
+      // a receiver that refuses the first delivery and takes the next ones
+      const received: Array<{ headers: IncomingHttpHeaders; body: string; answered: number }> = [];
+      const receiver = createServer((req, res) => {
+        let body = '';
+        req.on('data', (c) => {
+          body += c;
+        });
+        req.on('end', () => {
+          const answered = received.length === 0 ? 503 : 200;
+          received.push({ headers: req.headers, body, answered });
+          res.writeHead(answered).end();
+        });
+      });
+      await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+      const hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/parley`;
+      const { context, page } = await open(1280);
+      try {
+        await signIn(page);
+        await page.getByRole('link', { name: 'Webhooks' }).click();
+        await page.getByRole('heading', { level: 1, name: 'Webhooks' }).waitFor();
+        await page.getByText('No endpoints yet.').waitFor();
+        await check(page, engine, 'webhooks');
+        await page.getByLabel('URL').fill(hookUrl);
+        await page.getByLabel('Description (optional)').fill('CRM sync');
+        await page.getByLabel('All events, present and future').uncheck();
+        await page.getByRole('checkbox', { name: 'conversation.created' }).check();
+        await page.getByRole('button', { name: 'Add endpoint' }).click();
+        const secret = (await text(page.locator('#new-secret'))).trim();
+        assert.match(secret, /^whsec_/);
+        await page.locator('tbody tr', { hasText: hookUrl }).waitFor();
+        await check(page, engine, 'webhook-created');
+        await page.getByRole('button', { name: 'Done, I stored it' }).click();
+        assert.equal(await page.locator('#new-secret').count(), 0);
+        // shown once: the API never hands it out again
+        const [hook] = await api.webhooks.list().toArray();
+        assert.deepEqual(hook?.events, ['conversation.created']);
+        assert.ok(!JSON.stringify(await api.webhooks.get(hook!.id)).includes(secret));
+
+        // an event: the first attempt is refused (503), the log says so, Retry delivers it
+        await api.conversations.create({ title: 'Hooked' });
+        for (let i = 0; i < 300 && received.length === 0; i++) await sleep(50);
+        assert.equal(received.length, 1, 'the receiver got the first attempt');
+        // the secret the page showed is the one that signs
+        const event = await verifyWebhook(secret, received[0]!.headers as Record<string, string>, received[0]!.body);
+        assert.equal(event.type, 'conversation.created');
+        await page.getByRole('button', { name: `Deliveries to ${hookUrl}` }).click();
+        const delivery = page.locator('.deliveries tbody tr').first();
+        await delivery.getByText('HTTP 503').waitFor();
+        assert.match(await text(delivery), /conversation\.created/);
+        assert.match(await text(delivery), /pending/);
+        await check(page, engine, 'webhook-deliveries');
+        await delivery.getByRole('button', { name: /^Retry/ }).click();
+        await delivery.getByText('delivered', { exact: true }).waitFor({ timeout: 15_000 });
+        assert.equal(received.length, 2);
+        assert.equal(received[1]!.headers['webhook-id'], received[0]!.headers['webhook-id']);
+
+        // rotation: a new secret, shown once
+        await page.getByRole('button', { name: `Rotate secret of ${hookUrl}` }).click();
+        const rotate = page.getByRole('dialog', { name: 'Rotate the signing secret?' });
+        await check(page, engine, 'rotate-dialog');
+        await rotate.getByRole('button', { name: 'Rotate secret' }).click();
+        await page.getByText(`Copy the new signing secret of ${hookUrl} now`).waitFor();
+        const rotated = (await text(page.locator('#new-secret'))).trim();
+        assert.match(rotated, /^whsec_/);
+        assert.notEqual(rotated, secret);
+        assert.match(await text(page.locator('.secret')), /The previous secret also signs/);
+        await page.getByRole('button', { name: 'Done, I stored it' }).click();
+
+        // delete, confirmed
+        await page.getByRole('button', { name: `Delete ${hookUrl}` }).click();
+        await page
+          .getByRole('dialog', { name: 'Delete this webhook endpoint?' })
+          .getByRole('button', { name: 'Delete endpoint' })
+          .click();
+        await page.getByText('No endpoints yet.').waitFor();
+        assert.deepEqual(await api.webhooks.list().toArray(), []);
+        assert.deepEqual(await cspViolations(page), []);
+      } finally {
+        await context.close();
+        await new Promise((r) => receiver.close(r));
       }
     });
 
@@ -432,6 +689,26 @@ for (const engine of testEngines()) {
         await page.getByRole('link', { name: 'Audit log' }).click();
         await page.locator('tbody tr').first().waitFor();
         await check(page, engine, 'audit');
+        // the lifecycle screens (the earlier tests left a conversation in the trash and a released hold)
+        for (const [link, ready] of [
+          ['Trash', '.conv'],
+          ['Legal holds', '#create-hold-title'],
+          ['Webhooks', '#create-hook-title'],
+          ['Settings', '#trash-days'],
+        ] as const) {
+          await page.getByRole('link', { name: link, exact: true }).click();
+          await page.getByRole('heading', { level: 1, name: link }).waitFor();
+          await page.locator(ready).first().waitFor();
+          await check(page, engine, link.toLowerCase().replace(' ', '-'));
+          // nothing is wider than the phone
+          const wider = await page.evaluate(() => document.documentElement.scrollWidth - innerWidth);
+          assert.ok(wider <= 0, `${link}: the page is ${wider}px wider than the screen`);
+        }
+        // the holds table as cards (the released hold of the earlier test)
+        await page.getByRole('link', { name: 'Legal holds', exact: true }).click();
+        await page.getByLabel('Show released holds').check();
+        await page.locator('tbody tr').first().waitFor();
+        await check(page, engine, 'legal-holds-released');
         // nothing is wider than the phone
         const overflow = await page.evaluate(() => document.documentElement.scrollWidth - innerWidth);
         assert.ok(overflow <= 0, `the page is ${overflow}px wider than the screen`);

@@ -70,6 +70,19 @@ for (const engine of testEngines()) {
       return r.body.data.id as string;
     };
 
+    test('PATCH /v1/workspace with an Idempotency-Key answers the workspace, and its replay the same', async () => {
+      // (the SDK, and so the console, sends a key with every write; the answer stored with it is the workspace)
+      const headers = { 'idempotency-key': 'trash-days-3' };
+      const first = await ws.admin.request('PATCH', '/v1/workspace', { body: { trash_days: 3 }, headers });
+      assert.equal(first.status, 200, first.text);
+      assert.equal(first.body.data.id, ws.id);
+      assert.equal(first.body.data.trash_days, 3);
+      const replay = await ws.admin.request('PATCH', '/v1/workspace', { body: { trash_days: 3 }, headers });
+      assert.equal(replay.status, 200, replay.text);
+      assert.deepEqual(replay.body, first.body);
+      await setTrash(0);
+    });
+
     test('bulk delete: atomic, foreign and duplicate ids, idempotent, over the limit', async () => {
       const a = await make('alpaca');
       const b = await make('bonobo');

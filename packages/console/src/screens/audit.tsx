@@ -8,13 +8,27 @@ import { ErrorBanner, Field, PageTitle, useDebounced } from '../ui.js';
 // the actions the server records (AuditEvent.action); the filter also takes any other text
 const ACTIONS = [
   'conversation.deleted',
+  'conversation.trashed',
+  'conversations.bulk_deleted',
+  'conversation.restored',
+  'conversations.purged',
   'conversation.archived',
   'conversation.unarchived',
   'conversation.renamed',
+  'conversations.exported',
+  'conversations.imported',
+  'message.deleted',
+  'hold.created',
+  'hold.released',
+  'webhook.created',
+  'webhook.updated',
+  'webhook.deleted',
+  'webhook.secret_rotated',
   'api_key.created',
   'api_key.revoked',
   'workspace.created',
   'workspace.renamed',
+  'workspace.updated',
 ];
 
 interface Filters {

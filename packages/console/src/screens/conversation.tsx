@@ -2,6 +2,7 @@ import { Fragment } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import {
   type Conversation,
+  type Hold,
   isAbort,
   type Message,
   type Problem,
@@ -14,6 +15,7 @@ import { exportConversation } from '../export.js';
 import { json, plural, when } from '../format.js';
 import { href, navigate } from '../router.js';
 import { Dialog, ErrorBanner, Field, PageTitle } from '../ui.js';
+import { holdCovers, holdTarget } from './holds.js';
 
 type Live = 'connecting' | 'live' | 'offline' | 'ended';
 type Entry = { kind: 'message'; m: Message; sort: string } | { kind: 'tool'; t: ToolInvocation; sort: string };
@@ -49,7 +51,7 @@ function isEmpty(o: unknown): boolean {
 }
 
 export function ConversationScreen({ id }: { id: string }) {
-  const { client, announce } = useConsole();
+  const { client, announce, session, workspace } = useConsole();
   const [conv, setConv] = useState<Conversation | null>(null);
   const [messages, setMessages] = useState<Message[]>([]);
   const [tools, setTools] = useState<ToolInvocation[]>([]);
@@ -62,6 +64,7 @@ export function ConversationScreen({ id }: { id: string }) {
   const [renaming, setRenaming] = useState(false);
   const [deleting, setDeleting] = useState(false);
   const [busy, setBusy] = useState(false);
+  const [holds, setHolds] = useState<Hold[]>([]);
   const stream = useRef<AbortController | null>(null);
   const known = useRef(new Set<string>());
 
@@ -153,6 +156,15 @@ export function ConversationScreen({ id }: { id: string }) {
     };
   }, [id]);
 
+  // the active legal holds (admin keys may read them): the ones covering this conversation are shown
+  useEffect(() => {
+    if (!session.admin) return;
+    client.holds
+      .list({ limit: 100 })
+      .toArray()
+      .then(setHolds, () => undefined);
+  }, [id]);
+
   const loadOlder = async () => {
     if (!older) return;
     setLoadingOlder(true);
@@ -205,6 +217,7 @@ export function ConversationScreen({ id }: { id: string }) {
 
   const entries = timeline(messages, tools);
   const title = conv.title ?? 'Untitled conversation';
+  const held = holds.filter((h) => holdCovers(h, conv));
   return (
     <section class="screen conversation">
       <p class="back">
@@ -232,6 +245,7 @@ export function ConversationScreen({ id }: { id: string }) {
         <p class="conv-sub">
           <LiveBadge live={gone ? 'ended' : live} />
           {conv.archived ? <span class="badge">Archived</span> : null}
+          {held.length > 0 ? <span class="badge held">Legal hold</span> : null}
           <span class="muted">
             {plural(conv.message_count, 'message')} · {plural(conv.tool_invocation_count, 'tool step')} · updated{' '}
             {when(conv.updated_at)}
@@ -267,6 +281,7 @@ export function ConversationScreen({ id }: { id: string }) {
             </button>
           </div>
         )}
+        {held.length > 0 && !gone ? <HeldNotice held={held} /> : null}
         <ErrorBanner problem={actionProblem} />
       </div>
 
@@ -326,15 +341,39 @@ export function ConversationScreen({ id }: { id: string }) {
       {deleting ? (
         <DeleteDialog
           conv={conv}
+          held={held}
+          trashDays={workspace?.trash_days ?? null}
           onCancel={() => setDeleting(false)}
           onDeleted={() => {
             stream.current?.abort();
-            announce(`Deleted “${title}”.`);
+            announce(workspace?.trash_days ? `Moved “${title}” to the trash.` : `Deleted “${title}”.`);
             navigate(href.conversations);
           }}
         />
       ) : null}
     </section>
+  );
+}
+
+function HeldNotice({ held }: { held: Hold[] }) {
+  return (
+    <div class="notice held-notice">
+      <p>
+        <strong>Under legal hold.</strong> It cannot be deleted, purged or erased until{' '}
+        {held.length === 1 ? 'this hold is' : 'these holds are'} released (reads, appends and changes still work):
+      </p>
+      <ul>
+        {held.map((h) => (
+          <li key={h.id}>
+            {holdTarget(h)}
+            {h.reason ? ` — “${h.reason}”` : ''} <span class="muted">({h.id})</span>
+          </li>
+        ))}
+      </ul>
+      <p>
+        <a href={href.holds}>Manage legal holds</a>
+      </p>
+    </div>
   );
 }
 
@@ -450,14 +489,21 @@ function ExportButton({ id, onProblem }: { id: string; onProblem: (p: Problem | 
         }
       }}
     >
-      {busy ? 'Exporting…' : 'Export JSON'}
+      {busy ? 'Exporting…' : 'Export'}
     </button>
   );
 }
 
-function DeleteDialog(props: { conv: Conversation; onCancel: () => void; onDeleted: () => void }) {
+function DeleteDialog(props: {
+  conv: Conversation;
+  held: Hold[];
+  /** The workspace's trash window; null when this key may not read it. */
+  trashDays: number | null;
+  onCancel: () => void;
+  onDeleted: () => void;
+}) {
   const { client } = useConsole();
-  const { conv } = props;
+  const { conv, trashDays } = props;
   const [busy, setBusy] = useState(false);
   const [exported, setExported] = useState<string | null>(null);
   const [problem, setProblem] = useState<Problem | null>(null);
@@ -484,26 +530,46 @@ function DeleteDialog(props: { conv: Conversation; onCancel: () => void; onDelet
       setBusy(false);
     }
   };
+  const name = <strong>{conv.title ?? conv.id}</strong>;
   return (
     <Dialog title="Delete this conversation?" onClose={props.onCancel} initialFocus="[data-cancel]" locked={busy}>
-      <p>
-        <strong>{conv.title ?? conv.id}</strong> will be deleted for good, with everything it holds:
-      </p>
+      {trashDays ? (
+        <p>{name} goes to the trash with everything it holds:</p>
+      ) : (
+        <p>{name} will be deleted with everything it holds:</p>
+      )}
       <ul class="will-go">
         <li>{plural(conv.message_count, 'message')}</li>
         <li>{plural(conv.tool_invocation_count, 'tool invocation')}</li>
         <li>its search index entries; anyone watching it live is disconnected</li>
       </ul>
-      <p class="muted">This cannot be undone. Export it first to keep a copy.</p>
+      {trashDays ? (
+        <p class="muted">
+          It can be restored from the Trash for {plural(trashDays, 'day')}; then it is erased for good.
+        </p>
+      ) : trashDays === 0 ? (
+        <p class="muted">The trash is off in this workspace: this cannot be undone. Export it first to keep a copy.</p>
+      ) : (
+        <p class="muted">
+          If this workspace keeps a trash it can be restored from there until it is purged; otherwise this cannot be
+          undone. Export it first to keep a copy.
+        </p>
+      )}
+      {props.held.length > 0 ? (
+        <p class="warn">
+          A legal hold covers it ({props.held.map((h) => h.reason ?? h.id).join('; ')}): the server refuses to delete it
+          until the hold is released.
+        </p>
+      ) : null}
       {exported ? (
         <p class="ok" role="status">
           {exported}
         </p>
       ) : null}
-      <ErrorBanner problem={problem} />
+      <ErrorBanner problem={problem} title="Not deleted" />
       <div class="dialog-actions">
         <button type="button" class="secondary" onClick={exportFirst} disabled={busy}>
-          Export JSON first
+          Export first
         </button>
         <span class="spacer" />
         <button type="button" class="secondary" data-cancel onClick={props.onCancel} disabled={busy}>

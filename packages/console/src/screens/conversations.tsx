@@ -326,15 +326,20 @@ export function ConversationsScreen() {
   );
 }
 
-type Outcome = { state: 'waiting' } | { state: 'deleted' } | { state: 'failed'; problem: Problem };
+type Outcome = 'deleted' | 'held' | 'not_found';
 
-/** Deletes the selection one by one (there is no bulk endpoint), showing each one's result. */
+/**
+ * Deletes the selection in one request (`bulk-delete`, not atomic: what is not held goes), then
+ * shows each one's result; the list in the dialog says what goes, and where (the trash, when on).
+ */
 function BulkDelete({ items, onClose }: { items: Conversation[]; onClose: (deleted: string[]) => void }) {
-  const { client } = useConsole();
-  const [outcomes, setOutcomes] = useState<Record<string, Outcome>>({});
+  const { client, workspace } = useConsole();
+  const [outcomes, setOutcomes] = useState<Record<string, { state: Outcome; hold?: string | undefined }>>({});
+  const [problem, setProblem] = useState<Problem | null>(null);
   const [phase, setPhase] = useState<'confirm' | 'running' | 'done'>('confirm');
   const messages = items.reduce((n, c) => n + c.message_count, 0);
   const tools = items.reduce((n, c) => n + c.tool_invocation_count, 0);
+  const days = workspace?.trash_days;
   const deleted = () =>
     Object.entries(outcomes)
       .filter(([, o]) => o.state === 'deleted')
@@ -342,16 +347,20 @@ function BulkDelete({ items, onClose }: { items: Conversation[]; onClose: (delet
 
   const run = async () => {
     setPhase('running');
-    for (const c of items) {
-      setOutcomes((o) => ({ ...o, [c.id]: { state: 'waiting' } }));
-      try {
-        await client.conversations.delete(c.id);
-        setOutcomes((o) => ({ ...o, [c.id]: { state: 'deleted' } }));
-      } catch (e) {
-        setOutcomes((o) => ({ ...o, [c.id]: { state: 'failed', problem: toProblem(e) } }));
-      }
+    setProblem(null);
+    try {
+      const r = await client.conversations.bulkDelete({ ids: items.map((c) => c.id), atomic: false });
+      setOutcomes(Object.fromEntries(r.data.map((x) => [x.id, { state: x.status, hold: x.hold_id }])));
+      setPhase('done');
+    } catch (e) {
+      setProblem(toProblem(e));
+      setPhase('confirm');
     }
-    setPhase('done');
+  };
+  const label: Record<Outcome, string> = {
+    deleted: days ? ' — moved to the trash' : ' — deleted',
+    held: ' — not deleted: under legal hold',
+    not_found: ' — already gone',
   };
 
   return (
@@ -363,8 +372,14 @@ function BulkDelete({ items, onClose }: { items: Conversation[]; onClose: (delet
       wide
     >
       <p>
-        This permanently deletes {plural(items.length, 'conversation')} with {plural(messages, 'message')} and{' '}
-        {plural(tools, 'tool invocation')}. It cannot be undone.
+        This deletes {plural(items.length, 'conversation')} with {plural(messages, 'message')} and{' '}
+        {plural(tools, 'tool invocation')}.{' '}
+        {days
+          ? `They go to the trash, restorable for ${plural(days, 'day')}.`
+          : days === 0
+            ? 'The trash is off: it cannot be undone.'
+            : 'Unless the workspace keeps a trash, it cannot be undone.'}{' '}
+        Conversations under a legal hold stay.
       </p>
       <ul class="bulk-results">
         {items.map((c) => {
@@ -378,14 +393,15 @@ function BulkDelete({ items, onClose }: { items: Conversation[]; onClose: (delet
               </span>
               {o ? (
                 <span class={`result ${o.state}`}>
-                  {o.state === 'waiting' ? ' — deleting…' : o.state === 'deleted' ? ' — deleted' : ' — failed'}
+                  {label[o.state]}
+                  {o.hold ? <span class="muted"> ({o.hold})</span> : null}
                 </span>
               ) : null}
-              {o?.state === 'failed' ? <ErrorBanner problem={o.problem} /> : null}
             </li>
           );
         })}
       </ul>
+      <ErrorBanner problem={problem} title="Nothing deleted" />
       <div class="dialog-actions">
         {phase === 'done' ? (
           <button type="button" class="primary" data-cancel onClick={() => onClose(deleted())}>

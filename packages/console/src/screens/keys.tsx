@@ -2,7 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { type ApiKey, type Problem, toProblem } from '../api.js';
 import { useConsole } from '../context.js';
 import { dayBound, when } from '../format.js';
-import { Dialog, ErrorBanner, Field, PageTitle } from '../ui.js';
+import { Confirm, ErrorBanner, Field, PageTitle, ShownOnce, TableHead, useAction } from '../ui.js';
 
 type Scope = ApiKey['scopes'][number];
 const SCOPES: Array<[Scope, string]> = [
@@ -45,25 +45,12 @@ export function KeysScreen() {
       </div>
       <ErrorBanner problem={problem} />
       {created ? (
-        <section class="secret" aria-labelledby="secret-title">
-          <h2 id="secret-title">Copy the key “{created.key.name}” now</h2>
-          {created.secret ? (
-            <>
-              <p>It is shown only this once; Parley keeps a hash, never the key.</p>
-              <div class="secret-row">
-                <code id="new-secret" class="secret-value">
-                  {created.secret}
-                </code>
-                <CopyButton text={created.secret} />
-              </div>
-            </>
-          ) : (
-            <p>The server answered a repeated request: the secret was shown to the first one only.</p>
-          )}
-          <button type="button" class="secondary" onClick={() => setCreated(null)}>
-            Done, I stored it
-          </button>
-        </section>
+        <ShownOnce
+          title={`Copy the key “${created.key.name}” now`}
+          secret={created.secret}
+          kept="Parley keeps a hash, never the key."
+          onDone={() => setCreated(null)}
+        />
       ) : null}
 
       <div class="keys-layout">
@@ -73,20 +60,11 @@ export function KeysScreen() {
           {keys && keys.length === 0 ? <p class="empty">No keys.</p> : null}
           {keys && keys.length > 0 ? (
             <table class="table">
-              <caption class="visually-hidden">API keys</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Prefix</th>
-                  <th scope="col">Scopes</th>
-                  <th scope="col">User</th>
-                  <th scope="col">Last used</th>
-                  <th scope="col">State</th>
-                  <th scope="col">
-                    <span class="visually-hidden">Actions</span>
-                  </th>
-                </tr>
-              </thead>
+              <TableHead
+                caption="API keys"
+                columns={['Name', 'Prefix', 'Scopes', 'User', 'Last used', 'State']}
+                actions
+              />
               <tbody>
                 {keys.map((k) => {
                   const state = keyState(k);
@@ -155,41 +133,16 @@ export function KeysScreen() {
   );
 }
 
-function CopyButton({ text }: { text: string }) {
-  const [copied, setCopied] = useState(false);
-  return (
-    <button
-      type="button"
-      class="secondary"
-      onClick={async () => {
-        try {
-          await navigator.clipboard.writeText(text);
-          setCopied(true);
-        } catch {
-          // no clipboard permission: the key is on screen to select by hand
-          const el = document.getElementById('new-secret');
-          if (el) getSelection()?.selectAllChildren(el);
-        }
-      }}
-    >
-      {copied ? 'Copied' : 'Copy'}
-    </button>
-  );
-}
-
 function CreateKey({ onCreated }: { onCreated: (c: { key: ApiKey; secret: string | null }) => void }) {
   const { client } = useConsole();
   const [name, setName] = useState('');
   const [scopes, setScopes] = useState<Scope[]>(['read:ai']);
   const [userId, setUserId] = useState('');
   const [expires, setExpires] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [problem, setProblem] = useState<Problem | null>(null);
-  const submit = async (e: Event) => {
+  const { busy, problem, run } = useAction();
+  const submit = (e: Event) => {
     e.preventDefault();
-    setBusy(true);
-    setProblem(null);
-    try {
+    void run(async () => {
       const body: Parameters<typeof client.keys.create>[0] = { name: name.trim(), scopes };
       if (userId.trim()) body.user_id = userId.trim();
       const exp = dayBound(expires);
@@ -199,11 +152,7 @@ function CreateKey({ onCreated }: { onCreated: (c: { key: ApiKey; secret: string
       setName('');
       setUserId('');
       setExpires('');
-    } catch (err) {
-      setProblem(toProblem(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <form class="panel" onSubmit={submit} aria-labelledby="create-key-title">
@@ -249,43 +198,20 @@ function CreateKey({ onCreated }: { onCreated: (c: { key: ApiKey; secret: string
 
 function RevokeDialog(props: { apiKey: ApiKey; own: boolean; onClose: (done: boolean) => void }) {
   const { client } = useConsole();
-  const [busy, setBusy] = useState(false);
-  const [problem, setProblem] = useState<Problem | null>(null);
   const k = props.apiKey;
   return (
-    <Dialog
+    <Confirm
       title={`Revoke “${k.name}”?`}
-      onClose={() => props.onClose(false)}
-      initialFocus="[data-cancel]"
-      locked={busy}
+      action="Revoke key"
+      onConfirm={async () => {
+        await client.keys.revoke(k.id);
+      }}
+      onClose={props.onClose}
     >
       <p>
         Requests with <code>{k.prefix}…</code> fail with <code>invalid_key</code> from now on. This cannot be undone.
       </p>
       {props.own ? <p class="warn">This is the key this console is signed in with: you will be signed out.</p> : null}
-      <ErrorBanner problem={problem} />
-      <div class="dialog-actions">
-        <button type="button" class="secondary" data-cancel disabled={busy} onClick={() => props.onClose(false)}>
-          Cancel
-        </button>
-        <button
-          type="button"
-          class="danger"
-          disabled={busy}
-          onClick={async () => {
-            setBusy(true);
-            try {
-              await client.keys.revoke(k.id);
-              props.onClose(true);
-            } catch (e) {
-              setProblem(toProblem(e));
-              setBusy(false);
-            }
-          }}
-        >
-          Revoke key
-        </button>
-      </div>
-    </Dialog>
+    </Confirm>
   );
 }

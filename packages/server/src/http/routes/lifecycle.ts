@@ -1,5 +1,5 @@
 import { type TSchema, Type } from 'typebox';
-import type { Hold, RetentionPolicy, RetentionRule } from '../../domain/types.js';
+import type { Hold, RetentionPolicy, RetentionRule, Workspace } from '../../domain/types.js';
 import { BULK_DELETE_MAX, type BulkDeleteResult } from '../../services/conversations.js';
 import { HOLD_TARGET_TYPES } from '../../services/holds.js';
 import { TRASH_DAYS_MAX } from '../../services/trash.js';
@@ -268,9 +268,13 @@ export function registerLifecycleRoutes(app: App, deps: AppDeps): void {
       const auth = requireAuth(req);
       return runWrite(req, reply, {
         status: 200,
+        // the change's transaction stores the answer for an Idempotency-Key: it is the workspace
+        // (read before: only trash_days changes), never the bare number setTrashDays returns
         write: async (inTx) => {
-          await deps.trash.setTrashDays(auth, req.body.trash_days, inTx);
-          return deps.workspaces.get(auth, auth.workspaceId);
+          const before = await deps.workspaces.get(auth, auth.workspaceId);
+          const after = (days: number): Workspace => ({ ...before, trashDays: days });
+          const days = await deps.trash.setTrashDays(auth, req.body.trash_days, inTx && ((w, d) => inTx(w, after(d))));
+          return after(days);
         },
         present: (w) => ({ data: presentWorkspace(w) }),
       });
