@@ -1,6 +1,7 @@
 // How the remote commands reach a running server: the SDK, pointed by --url/--key or
 // PARLEY_URL/PARLEY_KEY; lists walked page by page up to --limit; every SDK error turned into
 // the one-line message and exit code of output.ts.
+import { createInterface } from 'node:readline/promises';
 import { type CursorPage, type Paginated, Parley } from '@parley/sdk';
 import type { Command } from 'commander';
 import { CliError, describeError, type Format, fail, printJsonLine } from '../output.js';
@@ -118,4 +119,24 @@ export function footer(shown: number, what: string, more: boolean, total?: { tot
   if (total) line = `${shown} of ${total.exact ? '' : '~'}${total.total.toLocaleString('en')} ${what}`;
   else if (more) line += ' (more: raise --limit or pass --all)';
   process.stderr.write(`${line}\n`);
+}
+
+/** Asks on the terminal; true only for an explicit yes. */
+export async function confirm(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await rl.question(question);
+    return /^y(es)?$/i.test(answer.trim());
+  } finally {
+    rl.close();
+  }
+}
+
+/** The option's value when it is one of `allowed`, else a usage error naming it. */
+export function oneOf<T extends string>(name: string, raw: string | undefined, allowed: readonly T[]): T | undefined {
+  if (raw === undefined) return undefined;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    fail(`--${name} must be one of ${allowed.join(', ')}, not ${JSON.stringify(raw)}`);
+  }
+  return raw as T;
 }

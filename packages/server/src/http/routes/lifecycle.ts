@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import type { Hold } from '../../domain/types.js';
+import type { Hold, Workspace } from '../../domain/types.js';
 import { BULK_DELETE_MAX, type BulkDeleteResult } from '../../services/conversations.js';
 import { HOLD_TARGET_TYPES } from '../../services/holds.js';
 import { TRASH_DAYS_MAX } from '../../services/trash.js';
@@ -225,8 +225,15 @@ export function registerLifecycleRoutes(app: App, deps: AppDeps): void {
       return runWrite(req, reply, {
         status: 200,
         write: async (inTx) => {
-          await deps.trash.setTrashDays(auth, req.body.trash_days, inTx);
-          return deps.workspaces.get(auth, auth.workspaceId);
+          // the stored idempotent answer is the workspace, as the first answer is, not the bare number
+          const ws = await deps.workspaces.get(auth, auth.workspaceId);
+          const withDays = (days: number): Workspace => ({ ...ws, trashDays: days });
+          const days = await deps.trash.setTrashDays(
+            auth,
+            req.body.trash_days,
+            inTx && ((tx, d) => inTx(tx, withDays(d))),
+          );
+          return withDays(days);
         },
         present: (w) => ({ data: presentWorkspace(w) }),
       });
