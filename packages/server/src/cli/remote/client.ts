@@ -140,3 +140,8 @@ export function oneOf<T extends string>(name: string, raw: string | undefined, a
   }
   return raw as T;
 }
+
+/** "1 conversation", "3 conversations". */
+export function plural(n: number, what: string): string {
+  return `${n.toLocaleString('en')} ${what}${n === 1 ? '' : 's'}`;
+}

@@ -13,7 +13,7 @@ import type { ExportFormat } from '@parley/sdk';
 import type { Command } from 'commander';
 import { CliError, EXIT, fail, printJson } from '../output.js';
 import { progressAllowed, startProgress } from '../progress.js';
-import { oneOf, type RemoteOptions, remoteOptions, withServer } from './client.js';
+import { oneOf, plural, type RemoteOptions, remoteOptions, withServer } from './client.js';
 
 interface ExportOptions extends RemoteOptions {
   user?: string;
@@ -212,7 +212,7 @@ async function runExport(id: string | undefined, opts: ExportOptions): Promise<v
       if (opts.json) printJson(summary);
       else
         process.stdout.write(
-          `exported ${counts.conversations} conversations, ${counts.messages} messages, ${counts.tool_invocations} tool invocations (${byteSize(meter.bytes)}) to ${opts.out}\n`,
+          `exported ${plural(counts.conversations, 'conversation')}, ${plural(counts.messages, 'message')}, ${plural(counts.tool_invocations, 'tool invocation')} (${byteSize(meter.bytes)}) to ${opts.out}\n`,
         );
     } catch (err) {
       dropTemp();

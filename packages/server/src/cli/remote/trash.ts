@@ -10,6 +10,7 @@ import {
   listOptions,
   oneOf,
   pageSize,
+  plural,
   type RemoteOptions,
   remoteOptions,
   withServer,
@@ -112,7 +113,7 @@ async function purge(opts: RemoteOptions & { all?: boolean; yes?: boolean; json?
     if (opts.json) printJson(r);
     else {
       process.stdout.write(
-        `purged ${r.purged} conversations (${r.messages} messages)${r.held > 0 ? `; ${r.held} held by a legal hold stay in the trash` : ''}\n`,
+        `purged ${plural(r.purged, 'conversation')} (${plural(r.messages, 'message')})${r.held > 0 ? `; ${r.held} held by a legal hold ${r.held === 1 ? 'stays' : 'stay'} in the trash` : ''}\n`,
       );
     }
   });
