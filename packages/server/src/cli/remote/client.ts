@@ -4,7 +4,16 @@
 import { createInterface } from 'node:readline/promises';
 import { type CursorPage, type Paginated, Parley } from '@parley/sdk';
 import type { Command } from 'commander';
-import { CliError, describeError, type Format, fail, printJsonLine } from '../output.js';
+import {
+  CliError,
+  type Column,
+  describeError,
+  type Format,
+  fail,
+  formatOf,
+  printJsonLine,
+  printList,
+} from '../output.js';
 
 export interface RemoteOptions {
   url?: string;
@@ -144,4 +153,35 @@ export function oneOf<T extends string>(name: string, raw: string | undefined, a
 /** "1 conversation", "3 conversations". */
 export function plural(n: number, what: string): string {
   return `${n.toLocaleString('en')} ${what}${n === 1 ? '' : 's'}`;
+}
+
+/** The options `listOptions` adds, with the server's. */
+export interface ListOptions extends RemoteOptions {
+  limit?: string;
+  pageSize?: string;
+  all?: boolean;
+  json?: boolean;
+  jsonl?: boolean;
+}
+
+/**
+ * A list command's whole run: the pages `open` gives walked up to --limit, printed as a table with
+ * a count on stderr, a JSON array, or JSON Lines as they arrive.
+ */
+export async function printPages<T, P extends CursorPage<T>>(
+  opts: ListOptions,
+  defaultLimit: number,
+  columns: readonly Column<T>[],
+  what: string,
+  open: (parley: Parley, pageSize: number) => Paginated<T, P>,
+): Promise<void> {
+  const format = formatOf(opts);
+  const limit = itemLimit(opts, defaultLimit);
+  const size = pageSize(limit, opts.pageSize);
+  await withServer(opts, async (parley) => {
+    const got = await collect(open(parley, size), limit, format);
+    if (format === 'jsonl') return;
+    printList(got.items, columns, format);
+    if (format === 'table') footer(got.items.length, what, got.more);
+  });
 }

@@ -1,28 +1,18 @@
 // `parley holds list|create|release`: legal holds on a conversation, a user or a context id.
+import type { ResultOf } from '@parley/sdk';
 import type { Command } from 'commander';
-import { type Column, fail, formatOf, printJson, printList } from '../output.js';
+import { type Column, fail, printJson } from '../output.js';
 import {
-  collect,
-  footer,
-  itemLimit,
+  type ListOptions,
   listOptions,
   oneOf,
-  pageSize,
+  printPages,
   type RemoteOptions,
   remoteOptions,
   withServer,
 } from './client.js';
 
-interface Hold {
-  id: string;
-  target_type: 'conversation' | 'user' | 'contact_id' | 'deal_id' | 'matter_id';
-  target_value: string;
-  reason: string | null;
-  active: boolean;
-  created_at: string;
-  created_by: string | null;
-  released_at: string | null;
-}
+type Hold = ResultOf<'/v1/holds/{id}', 'get'>['data'];
 
 const COLUMNS: Column<Hold>[] = [
   { header: 'ID', value: (h) => h.id, fixed: true },
@@ -33,31 +23,12 @@ const COLUMNS: Column<Hold>[] = [
   { header: 'REASON', value: (h) => h.reason, flex: true },
 ];
 
-async function list(
-  opts: RemoteOptions & {
-    includeReleased?: boolean;
-    order?: string;
-    limit?: string;
-    pageSize?: string;
-    all?: boolean;
-    json?: boolean;
-    jsonl?: boolean;
-  },
-) {
-  const format = formatOf(opts);
-  const limit = itemLimit(opts, 50);
+async function list(opts: ListOptions & { includeReleased?: boolean; order?: string }) {
   const order = oneOf('order', opts.order, ['asc', 'desc'] as const);
-  await withServer(opts, async (parley) => {
-    const params = {
-      limit: pageSize(limit, opts.pageSize),
-      order,
-      include_released: opts.includeReleased ? ('true' as const) : undefined,
-    };
-    const got = await collect(parley.holds.list(params), limit, format);
-    if (format === 'jsonl') return;
-    printList(got.items as Hold[], COLUMNS, format);
-    if (format === 'table') footer(got.items.length, 'holds', got.more);
-  });
+  const include_released = opts.includeReleased ? ('true' as const) : undefined;
+  await printPages(opts, 50, COLUMNS, 'holds', (parley, limit) =>
+    parley.holds.list({ limit, order, include_released }),
+  );
 }
 
 interface CreateOptions extends RemoteOptions {
@@ -93,7 +64,7 @@ async function release(ids: string[], opts: RemoteOptions & { json?: boolean }) 
   await withServer(opts, async (parley) => {
     const released: Hold[] = [];
     for (const id of ids) {
-      const h = (await parley.holds.release(id)) as Hold;
+      const h = await parley.holds.release(id);
       released.push(h);
       if (!opts.json) process.stdout.write(`released ${h.id} (${h.target_type} ${h.target_value})\n`);
     }

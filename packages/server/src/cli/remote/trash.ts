@@ -1,26 +1,20 @@
 // `parley purge` and `parley trash list|restore|days`: the workspace's trash through the SDK.
-import { ParleyError } from '@parley/sdk';
+import { ParleyError, type ResultOf } from '@parley/sdk';
 import type { Command } from 'commander';
-import { type Column, describeError, EXIT, fail, formatOf, printJson, printList } from '../output.js';
+import { type Column, describeError, EXIT, fail, printJson } from '../output.js';
 import {
-  collect,
   confirm,
-  footer,
-  itemLimit,
+  type ListOptions,
   listOptions,
   oneOf,
-  pageSize,
   plural,
+  printPages,
   type RemoteOptions,
   remoteOptions,
   withServer,
 } from './client.js';
 
-interface TrashItem {
-  conversation: { id: string; title: string | null; user_id: string | null; message_count: number };
-  trashed_at: string;
-  purge_at: string;
-}
+type TrashItem = ResultOf<'/v1/trash', 'get'>['data'][number];
 
 const when = (iso: string) => iso.slice(0, 19).replace('T', ' ');
 
@@ -33,25 +27,11 @@ const COLUMNS: Column<TrashItem>[] = [
   { header: 'TITLE', value: (t) => t.conversation.title, flex: true },
 ];
 
-async function list(
-  opts: RemoteOptions & {
-    order?: string;
-    limit?: string;
-    pageSize?: string;
-    all?: boolean;
-    json?: boolean;
-    jsonl?: boolean;
-  },
-) {
-  const format = formatOf(opts);
-  const limit = itemLimit(opts, 50);
+async function list(opts: ListOptions & { order?: string }) {
   const order = oneOf('order', opts.order, ['asc', 'desc'] as const);
-  await withServer(opts, async (parley) => {
-    const got = await collect(parley.trash.list({ limit: pageSize(limit, opts.pageSize), order }), limit, format);
-    if (format === 'jsonl') return;
-    printList(got.items, COLUMNS, format);
-    if (format === 'table') footer(got.items.length, 'conversations in the trash', got.more);
-  });
+  await printPages(opts, 50, COLUMNS, 'conversations in the trash', (parley, limit) =>
+    parley.trash.list({ limit, order }),
+  );
 }
 
 async function restore(ids: string[], opts: RemoteOptions & { json?: boolean }) {

@@ -1,37 +1,11 @@
 // `parley webhooks list|create|delete|rotate|deliveries|retry`: the workspace's webhook endpoints.
+import type { Schemas } from '@parley/sdk';
 import type { Command } from 'commander';
-import { type Column, fail, formatOf, printJson, printList } from '../output.js';
-import {
-  collect,
-  footer,
-  itemLimit,
-  listOptions,
-  pageSize,
-  type RemoteOptions,
-  remoteOptions,
-  withServer,
-} from './client.js';
+import { type Column, fail, printJson } from '../output.js';
+import { type ListOptions, listOptions, printPages, type RemoteOptions, remoteOptions, withServer } from './client.js';
 
-interface Webhook {
-  id: string;
-  url: string;
-  events: string[];
-  enabled: boolean;
-  description: string | null;
-  previous_secret_expires_at: string | null;
-  created_at: string;
-}
-
-interface Delivery {
-  id: string;
-  event_type: string;
-  state: string;
-  attempts: number;
-  last_status: number | null;
-  last_error: string | null;
-  next_attempt_at: string | null;
-  created_at: string;
-}
+type Webhook = Schemas['Webhook'];
+type Delivery = Schemas['WebhookDelivery'];
 
 const when = (iso: string | null) => (iso === null ? null : iso.slice(0, 19).replace('T', ' '));
 
@@ -53,17 +27,8 @@ const DELIVERY_COLUMNS: Column<Delivery>[] = [
   { header: 'NEXT', value: (d) => when(d.next_attempt_at) },
 ];
 
-type ListOpts = RemoteOptions & { limit?: string; pageSize?: string; all?: boolean; json?: boolean; jsonl?: boolean };
-
-async function list(opts: ListOpts) {
-  const format = formatOf(opts);
-  const limit = itemLimit(opts, 50);
-  await withServer(opts, async (parley) => {
-    const got = await collect(parley.webhooks.list({ limit: pageSize(limit, opts.pageSize) }), limit, format);
-    if (format === 'jsonl') return;
-    printList(got.items as Webhook[], COLUMNS, format);
-    if (format === 'table') footer(got.items.length, 'webhooks', got.more);
-  });
+async function list(opts: ListOptions) {
+  await printPages(opts, 50, COLUMNS, 'webhooks', (parley, limit) => parley.webhooks.list({ limit }));
 }
 
 function secretShown(made: { webhook: { id: string }; secret: string | null }, json?: boolean) {
@@ -109,15 +74,10 @@ async function rotate(id: string, opts: RemoteOptions & { json?: boolean }) {
   });
 }
 
-async function deliveries(id: string, opts: ListOpts) {
-  const format = formatOf(opts);
-  const limit = itemLimit(opts, 50);
-  await withServer(opts, async (parley) => {
-    const got = await collect(parley.webhooks.deliveries(id, { limit: pageSize(limit, opts.pageSize) }), limit, format);
-    if (format === 'jsonl') return;
-    printList(got.items as Delivery[], DELIVERY_COLUMNS, format);
-    if (format === 'table') footer(got.items.length, 'deliveries', got.more);
-  });
+async function deliveries(id: string, opts: ListOptions) {
+  await printPages(opts, 50, DELIVERY_COLUMNS, 'deliveries', (parley, limit) =>
+    parley.webhooks.deliveries(id, { limit }),
+  );
 }
 
 async function retry(id: string, deliveryId: string, opts: RemoteOptions & { json?: boolean }) {
@@ -132,7 +92,7 @@ export function registerWebhooks(program: Command): void {
   const hooks = program
     .command('webhooks')
     .description('webhook endpoints of the workspace: signed POSTs for conversation and lifecycle events (admin key)');
-  listOptions(remoteOptions(hooks.command('list').description('the endpoints')), 50).action((opts: ListOpts) =>
+  listOptions(remoteOptions(hooks.command('list').description('the endpoints')), 50).action((opts: ListOptions) =>
     list(opts),
   );
   remoteOptions(
@@ -167,7 +127,7 @@ export function registerWebhooks(program: Command): void {
         .description('the delivery log of an endpoint, newest first'),
     ),
     50,
-  ).action((id: string, opts: ListOpts) => deliveries(id, opts));
+  ).action((id: string, opts: ListOptions) => deliveries(id, opts));
   remoteOptions(
     hooks
       .command('retry')
