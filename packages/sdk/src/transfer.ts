@@ -27,8 +27,11 @@ export interface ExportDownload {
   requestId: string | undefined;
 }
 
-/** What an import reads: JSONL text or bytes, or records (export records or chats) sent one line each. */
-export type ImportInput = string | Uint8Array | Iterable<object> | AsyncIterable<object>;
+/**
+ * What an import reads: JSONL text or bytes, a stream of JSONL bytes (a file as it is read), or
+ * records (export records or chats) sent one line each.
+ */
+export type ImportInput = string | Uint8Array | ReadableStream<Uint8Array> | Iterable<object> | AsyncIterable<object>;
 
 function filenameOf(header: string | null): string | null {
   if (header === null) return null;
@@ -132,7 +135,8 @@ export class Imports {
 
   /**
    * Sends the lines and answers the report. Text and bytes are sent as they are (and retried like
-   * any call: the import skips what exists); records are sent one JSON line each, as a stream, once.
+   * any call: the import skips what exists); a byte stream is sent as it is read, and records one
+   * JSON line each, as a stream, once.
    */
   async send(input: ImportInput, opts: CallOptions = {}): Promise<ImportReport> {
     if (typeof input === 'string' || input instanceof Uint8Array) {
@@ -142,6 +146,7 @@ export class Imports {
       );
       return r.data.data;
     }
+    if (input instanceof ReadableStream) return this.stream(input, opts);
     const encoder = new TextEncoder();
     const iterator =
       Symbol.asyncIterator in input
@@ -157,6 +162,11 @@ export class Imports {
         await iterator.return?.();
       },
     });
+    return this.stream(body, opts);
+  }
+
+  /** One attempt (a stream cannot be sent twice) with the body sent as it is read. */
+  private async stream(body: ReadableStream<Uint8Array>, opts: CallOptions): Promise<ImportReport> {
     const res = await this.t.attempt(
       this.t.url('/v1/import'),
       {

@@ -136,6 +136,7 @@ export class Transport {
   /**
    * One fetch with its own timeout, also ended by the caller's signal. The body is read under the
    * same deadline and handed back buffered, unless `stream` (the deadline then covers the headers).
+   * A network failure is a ParleyConnectionError (its cause the runtime's error).
    */
   async attempt(
     url: string,
@@ -161,7 +162,8 @@ export class Transport {
     } catch (err) {
       if (signal?.aborted) throw signal.reason;
       if (timer.signal.aborted && timer.signal.reason instanceof ParleyTimeoutError) throw timer.signal.reason;
-      throw err;
+      // typed for every caller, those that send once (streamed bodies, downloads) included
+      throw err instanceof ParleyConnectionError ? err : connectionError(err);
     } finally {
       clearTimeout(timeout);
     }

@@ -9,7 +9,12 @@ import { EXIT, reportError } from './output.js';
 import { registerAudit } from './remote/audit.js';
 import { registerConversations } from './remote/conversations.js';
 import { registerErase } from './remote/erase.js';
+import { registerExport } from './remote/export.js';
+import { registerHolds } from './remote/holds.js';
+import { registerImport } from './remote/import.js';
 import { registerMessages } from './remote/messages.js';
+import { registerTrash } from './remote/trash.js';
+import { registerWebhooks } from './remote/webhooks.js';
 import { type SeedDataOptions, seedDataCommand } from './seed-data.js';
 import { serve } from './serve.js';
 
@@ -25,11 +30,14 @@ Examples:
   parley conversations show conv_… --json
   parley conversations delete conv_… --yes
   parley audit --action conversation.deleted --all --jsonl
+  parley export --user u_42 --out u_42.jsonl         a user's conversations, whole or not at all
+  parley import u_42.jsonl                           idempotent: a second run creates nothing new
+  parley holds create --matter m-7 --reason "dispute 2026-114"
 
 Operator commands read the server's configuration from PARLEY_* variables (README.md) and act on
 its database directly. keys and workspaces go to a server instead when --url or PARLEY_URL is set
 (--local forces the database); conversations, messages and audit always go to a server, with the
-key from --key or PARLEY_KEY.
+key from --key or PARLEY_KEY. So do export, import, purge, trash, holds and webhooks.
 
 Exit codes: 0 ok; 1 the server answered with an error (or an operator command failed);
 2 usage (unknown command or option, bad value); 3 cannot connect to the server; 4 the key was
@@ -66,6 +74,12 @@ export function buildProgram(): Command {
   registerMessages(program);
   registerAudit(program);
   registerErase(program);
+  // data lifecycle: export, import, trash and purge, legal holds, webhooks
+  registerExport(program);
+  registerImport(program);
+  registerTrash(program);
+  registerHolds(program);
+  registerWebhooks(program);
 
   // every command and group rejects what it does not know, with its own help after the error
   const strict = (cmd: Command) => {

@@ -23,16 +23,22 @@ export function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return { ...env, PARLEY_LOG_LEVEL: 'info', ...extra };
 }
 
-export function startCli(args: string[], env: Record<string, string>): ChildProcess {
+export function startCli(
+  args: string[],
+  env: Record<string, string>,
+  stdin: 'ignore' | 'pipe' = 'ignore',
+): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
     cwd: REPO_ROOT,
     env: cleanEnv(env),
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [stdin, 'pipe', 'pipe'],
   });
 }
 
-export function runCli(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const child = startCli(args, env);
+/** Runs the CLI to its end; `stdin` is piped in when given (else stdin is closed). */
+export function runCli(args: string[], env: Record<string, string> = {}, opts: { stdin?: string } = {}): Promise<Run> {
+  const child = startCli(args, env, opts.stdin === undefined ? 'ignore' : 'pipe');
+  if (opts.stdin !== undefined) child.stdin?.end(opts.stdin);
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (c: Buffer) => {

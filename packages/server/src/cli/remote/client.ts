@@ -1,9 +1,19 @@
 // How the remote commands reach a running server: the SDK, pointed by --url/--key or
 // PARLEY_URL/PARLEY_KEY; lists walked page by page up to --limit; every SDK error turned into
 // the one-line message and exit code of output.ts.
+import { createInterface } from 'node:readline/promises';
 import { type CursorPage, type Paginated, Parley } from '@parley/sdk';
 import type { Command } from 'commander';
-import { CliError, describeError, type Format, fail, printJsonLine } from '../output.js';
+import {
+  CliError,
+  type Column,
+  describeError,
+  type Format,
+  fail,
+  formatOf,
+  printJsonLine,
+  printList,
+} from '../output.js';
 
 export interface RemoteOptions {
   url?: string;
@@ -118,4 +128,60 @@ export function footer(shown: number, what: string, more: boolean, total?: { tot
   if (total) line = `${shown} of ${total.exact ? '' : '~'}${total.total.toLocaleString('en')} ${what}`;
   else if (more) line += ' (more: raise --limit or pass --all)';
   process.stderr.write(`${line}\n`);
+}
+
+/** Asks on the terminal; true only for an explicit yes. */
+export async function confirm(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await rl.question(question);
+    return /^y(es)?$/i.test(answer.trim());
+  } finally {
+    rl.close();
+  }
+}
+
+/** The option's value when it is one of `allowed`, else a usage error naming it. */
+export function oneOf<T extends string>(name: string, raw: string | undefined, allowed: readonly T[]): T | undefined {
+  if (raw === undefined) return undefined;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    fail(`--${name} must be one of ${allowed.join(', ')}, not ${JSON.stringify(raw)}`);
+  }
+  return raw as T;
+}
+
+/** "1 conversation", "3 conversations". */
+export function plural(n: number, what: string): string {
+  return `${n.toLocaleString('en')} ${what}${n === 1 ? '' : 's'}`;
+}
+
+/** The options `listOptions` adds, with the server's. */
+export interface ListOptions extends RemoteOptions {
+  limit?: string;
+  pageSize?: string;
+  all?: boolean;
+  json?: boolean;
+  jsonl?: boolean;
+}
+
+/**
+ * A list command's whole run: the pages `open` gives walked up to --limit, printed as a table with
+ * a count on stderr, a JSON array, or JSON Lines as they arrive.
+ */
+export async function printPages<T, P extends CursorPage<T>>(
+  opts: ListOptions,
+  defaultLimit: number,
+  columns: readonly Column<T>[],
+  what: string,
+  open: (parley: Parley, pageSize: number) => Paginated<T, P>,
+): Promise<void> {
+  const format = formatOf(opts);
+  const limit = itemLimit(opts, defaultLimit);
+  const size = pageSize(limit, opts.pageSize);
+  await withServer(opts, async (parley) => {
+    const got = await collect(open(parley, size), limit, format);
+    if (format === 'jsonl') return;
+    printList(got.items, columns, format);
+    if (format === 'table') footer(got.items.length, what, got.more);
+  });
 }

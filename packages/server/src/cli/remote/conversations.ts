@@ -1,10 +1,11 @@
 // `parley conversations list|search|show|delete`, against a running server through the SDK.
-import { createInterface } from 'node:readline/promises';
 import type { Conversation } from '@parley/sdk';
 import type { Command } from 'commander';
 import { type Column, EXIT, fail, formatFields, formatOf, printJson, printList } from '../output.js';
+import { registerBulkDelete } from './bulk-delete.js';
 import {
   collect,
+  confirm,
   footer,
   itemLimit,
   listOptions,
@@ -148,17 +149,6 @@ async function show(id: string, opts: RemoteOptions & { limit?: string; all?: bo
   });
 }
 
-/** Asks on the terminal; true only for an explicit yes. */
-export async function confirm(question: string): Promise<boolean> {
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    const answer = await rl.question(question);
-    return /^y(es)?$/i.test(answer.trim());
-  } finally {
-    rl.close();
-  }
-}
-
 async function remove(id: string, opts: RemoteOptions & { yes?: boolean; ifIdle?: boolean; json?: boolean }) {
   if (!opts.yes && !process.stdin.isTTY) {
     fail(`not deleting ${id} without --yes: there is no terminal to confirm on`);
@@ -223,4 +213,6 @@ export function registerConversations(program: Command): void {
       .option('--if-idle', 'refuse (409 conversation_busy) while live streams are open on it')
       .option('--json', 'print {"id", "deleted": true}'),
   ).action((id: string, opts) => remove(id, opts));
+
+  registerBulkDelete(group);
 }

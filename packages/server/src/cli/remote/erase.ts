@@ -10,7 +10,7 @@ import type { Command } from 'commander';
 import { EXIT, fail, printJson } from '../output.js';
 import { startProgress } from '../progress.js';
 import { type RemoteOptions, remoteOptions, withServer } from './client.js';
-import { confirm } from './conversations.js';
+import { confirm } from './client.js';
 
 interface EraseOptions extends RemoteOptions {
   yes?: boolean;
