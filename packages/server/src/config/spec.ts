@@ -139,6 +139,18 @@ export const CONFIG_SPEC = {
       doc: 'The database: a SQLite file, or PostgreSQL.',
       secret: true,
     }),
+    groupCommitMaxWrites: variable({
+      env: 'PARLEY_GROUP_COMMIT_MAX_WRITES',
+      default: '64',
+      parser: int(1, 10_000),
+      doc: 'Group commit (SQLite): concurrent writes that arrive while a transaction runs share the next one, at most this many (each in its own savepoint, answered after the shared commit). 1 turns it off.',
+    }),
+    groupCommitWindowMs: variable({
+      env: 'PARLEY_GROUP_COMMIT_WINDOW_MS',
+      default: '10',
+      parser: int(0, 1000),
+      doc: 'Group commit: a shared transaction takes no new write once it has been open this long (ms); it never waits for writes to come. 0 turns group commit off.',
+    }),
   },
   pg: {
     poolSize: variable({

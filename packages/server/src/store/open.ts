@@ -1,3 +1,4 @@
+import type { GroupCommitSettings } from './kysely/group-commit.js';
 import { createPostgresStore, type PgSettings } from './postgres/index.js';
 import { createSqliteStore } from './sqlite/index.js';
 import type { Store } from './types.js';
@@ -6,11 +7,15 @@ import type { Store } from './types.js';
 export interface StoreConfig {
   readonly databaseUrl: string;
   readonly pg?: Partial<PgSettings>;
+  /** Group commit of concurrent writes; off when unset. */
+  readonly groupCommit?: GroupCommitSettings;
 }
 
 /** Opens (and, unless told not to, migrates) the store named by the database URL. */
 export async function openStore(config: StoreConfig, opts: { migrate?: boolean } = {}): Promise<Store> {
-  if (config.databaseUrl.startsWith('sqlite:')) return createSqliteStore(config.databaseUrl, opts);
+  if (config.databaseUrl.startsWith('sqlite:')) {
+    return createSqliteStore(config.databaseUrl, { ...opts, groupCommit: config.groupCommit });
+  }
   if (/^postgres(ql)?:\/\//.test(config.databaseUrl)) {
     return createPostgresStore(config.databaseUrl, { ...opts, settings: { ...config.pg } });
   }

@@ -23,6 +23,8 @@ export abstract class KyselyStore implements Store {
   abstract readonly engine: 'sqlite' | 'postgres';
   readonly instance: InstanceReader;
   private readonly outside: Conn;
+  /** Told the size of each group of writes committed together (group commit on). */
+  protected groupObserver: ((size: number) => void) | undefined;
 
   constructor(
     readonly kysely: Kysely<Database>,
@@ -53,6 +55,10 @@ export abstract class KyselyStore implements Store {
     return this.runTransaction((db, lockRows) =>
       fn(new KyselyInstanceWriter({ db, search: this.search, lockRows, direct: undefined })),
     );
+  }
+
+  observeGroups(fn: (size: number) => void): void {
+    this.groupObserver = fn;
   }
 
   abstract migrate(): Promise<MigrationReport>;
