@@ -73,6 +73,7 @@ export async function createParley(config: Config, opts: ParleyOptions = {}): Pr
   const store = await openStore({
     databaseUrl: config.database.url,
     pg: config.pg,
+    sqliteSynchronous: config.database.sqliteSynchronous,
     groupCommit: { maxWrites: config.database.groupCommitMaxWrites, windowMs: config.database.groupCommitWindowMs },
   });
   let redis: ReturnType<typeof createRedis> | null = null;

@@ -30,7 +30,7 @@ for (const engine of testEngines()) {
       // a second store on the same database, grouping like the server's, for writes the API cannot fail on demand
       store = await openStore({
         databaseUrl: server.parley.config.database.url,
-        groupCommit: { maxWrites: 64, windowMs: 50 },
+        groupCommit: { maxWrites: 64, windowMs: 1000 },
       });
       store.observeGroups((n) => groups.push(n));
     });

@@ -139,11 +139,17 @@ export const CONFIG_SPEC = {
       doc: 'The database: a SQLite file, or PostgreSQL.',
       secret: true,
     }),
+    sqliteSynchronous: variable({
+      env: 'PARLEY_SQLITE_SYNCHRONOUS',
+      default: 'normal',
+      parser: oneOf(['normal', 'full'] as const),
+      doc: 'SQLite durability: `normal` (WAL; a commit survives a process crash, an OS crash or power loss may lose the last ones) or `full` (every commit fsynced first). A write is answered only once its commit is durable in this mode; group commit shares one commit (and fsync) among concurrent writes.',
+    }),
     groupCommitMaxWrites: variable({
       env: 'PARLEY_GROUP_COMMIT_MAX_WRITES',
       default: '64',
       parser: int(1, 10_000),
-      doc: 'Group commit (SQLite): concurrent writes that arrive while a transaction runs share the next one, at most this many (each in its own savepoint, answered after the shared commit). 1 turns it off.',
+      doc: 'Group commit: concurrent writes that arrive while a transaction runs share the next one (SQLite: all writes; PostgreSQL: those of one workspace), at most this many, each in its own savepoint and answered after the shared commit. 1 turns it off.',
     }),
     groupCommitWindowMs: variable({
       env: 'PARLEY_GROUP_COMMIT_WINDOW_MS',

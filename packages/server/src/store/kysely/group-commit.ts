@@ -51,50 +51,57 @@ const lost = (cause: unknown) =>
  * with its own error.
  */
 export class GroupCommitter<C> {
-  private readonly queue: Array<Pending<C>> = [];
-  private running = 0;
+  /** Waiting writes per partition (a workspace on PostgreSQL; one for all on SQLite). */
+  private readonly queues = new Map<string, Array<Pending<C>>>();
+  /** Partitions with a group running: at most one each, so two groups never wait on each other's rows. */
+  private readonly busy = new Set<string>();
   private scheduled = false;
 
   constructor(
     private readonly settings: GroupCommitSettings,
     private readonly tx: GroupTransaction<C>,
-    /** Groups that may run at once (1 on SQLite: one writer). */
+    /** Groups that may run at once, over all partitions (1 on SQLite: one writer). */
     private readonly concurrency: number,
     /** Told the size of each committed group. */
     private readonly observe: (size: number) => void,
   ) {}
 
-  run<T>(fn: (conn: C) => Promise<T>): Promise<T> {
+  run<T>(partition: string, fn: (conn: C) => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject, attempts: 0 });
+      let queue = this.queues.get(partition);
+      if (queue === undefined) this.queues.set(partition, (queue = []));
+      queue.push({ fn, resolve: resolve as (v: unknown) => void, reject, attempts: 0 });
       this.kick();
     });
   }
 
-  /** Starts a group on the next turn of the event loop, so that writes arriving in this one join it. */
+  /** Starts groups on the next turn of the event loop, so that writes arriving in this one join them. */
   private kick(): void {
-    if (this.scheduled || this.running >= this.concurrency || this.queue.length === 0) return;
+    if (this.scheduled || this.busy.size >= this.concurrency || this.queues.size === 0) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
-      while (this.running < this.concurrency && this.queue.length > 0) {
-        this.running++;
-        void this.group().finally(() => {
-          this.running--;
+      for (const [partition, queue] of this.queues) {
+        if (this.busy.size >= this.concurrency) break;
+        if (this.busy.has(partition)) continue;
+        this.busy.add(partition);
+        void this.group(queue).finally(() => {
+          this.busy.delete(partition);
+          if (queue.length === 0 && this.queues.get(partition) === queue) this.queues.delete(partition);
           this.kick();
         });
       }
     });
   }
 
-  private async group(): Promise<void> {
+  private async group(queue: Array<Pending<C>>): Promise<void> {
     const members: Array<Pending<C>> = [];
     try {
       await this.tx.run(async (conn) => {
         const opened = performance.now();
-        while (this.queue.length > 0 && members.length < this.settings.maxWrites) {
+        while (queue.length > 0 && members.length < this.settings.maxWrites) {
           if (members.length > 0 && performance.now() - opened >= this.settings.windowMs) break;
-          const p = this.queue.shift() as Pending<C>;
+          const p = queue.shift() as Pending<C>;
           members.push(p);
           await this.tx.savepoint(conn);
           try {
@@ -106,10 +113,11 @@ export class GroupCommitter<C> {
             p.error = err;
             await this.tx.rollbackTo(conn); // throws when the transaction is gone: the group fails
             if (this.tx.retryable?.(err) && p.attempts < 3) {
-              // undone; runs again in a later group (another group held what it needed)
+              // undone; runs again in a later group (a transaction elsewhere held what it needed)
               p.attempts++;
               members.pop();
-              this.queue.push(p);
+              queue.push(p);
+              break;
             }
           }
         }

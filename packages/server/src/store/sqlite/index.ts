@@ -175,7 +175,8 @@ export class SqliteStore extends KyselyStore {
   }
 
   protected runTransaction<T>(fn: (db: Kysely<Database>, lockRows: boolean) => Promise<T>): Promise<T> {
-    if (this.groups !== null) return this.groups.run((conn) => fn(conn, false));
+    // one writer: every write joins the one queue, whatever its workspace
+    if (this.groups !== null) return this.groups.run('', (conn) => fn(conn, false));
     return this.transaction((conn) => fn(conn, false));
   }
 
@@ -223,9 +224,9 @@ export class SqliteStore extends KyselyStore {
 
 export function createSqliteStore(
   databaseUrl: string,
-  opts: { migrate?: boolean; groupCommit?: GroupCommitSettings | undefined } = {},
+  opts: { migrate?: boolean; groupCommit?: GroupCommitSettings | undefined; synchronous?: 'NORMAL' | 'FULL' } = {},
 ): SqliteStore {
-  const raw = openSqlite(sqlitePath(databaseUrl));
+  const raw = openSqlite(sqlitePath(databaseUrl), opts.synchronous);
   if (opts.migrate !== false) migrateSqlite(raw);
   return new SqliteStore(raw, { groupCommit: opts.groupCommit });
 }
