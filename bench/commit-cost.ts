@@ -31,11 +31,9 @@ const ws = db.prepare('SELECT rowid AS r, id FROM workspaces ORDER BY rowid LIMI
   id: string;
 };
 const tag = workspaceTag(ws.r);
-const convs = (
-  db
-    .prepare('SELECT rowid AS r, id FROM conversations WHERE workspace_id = ? ORDER BY updated_at DESC LIMIT 50')
-    .all(ws.id) as Array<{ r: number; id: string }>
-).map((c) => c);
+const convs = db
+  .prepare('SELECT rowid AS r, id FROM conversations WHERE workspace_id = ? ORDER BY updated_at DESC LIMIT 50')
+  .all(ws.id) as Array<{ r: number; id: string }>;
 const content = 'Appended during the benchmark: please confirm the renewal invoice for the quarter.';
 const body = taggedBody(tag, content);
 
@@ -152,8 +150,8 @@ for (let r = 0; r < reps; r++) {
       runMode(mode, ops);
       const cpu = (cpuUs() - c0) / ops;
       const ms = performance.now() - t0;
-      (results[key] ??= []).push(cpu);
-      (wall[key] ??= []).push((ops / ms) * 1000);
+      results[key] = [...(results[key] ?? []), cpu];
+      wall[key] = [...(wall[key] ?? []), (ops / ms) * 1000];
     }
   }
 }
@@ -181,7 +179,9 @@ mem.exec(`CREATE VIRTUAL TABLE pre USING fts5(body, ${opts}, prefix = '3 4 5')`)
 const load = (t: string) => {
   const ins = mem.prepare(`INSERT INTO ${t} (rowid, body) VALUES (?, ?)`);
   const c0 = cpuUs();
-  mem.transaction(() => sample.forEach((b, i) => ins.run(i + 1, b)))();
+  mem.transaction(() => {
+    for (let i = 0; i < sample.length; i++) ins.run(i + 1, sample[i] as string);
+  })();
   const c1 = cpuUs();
   // one row at a time, each its own transaction: the append path
   const c2 = cpuUs();

@@ -69,7 +69,10 @@ export class GroupCommitter<C> {
   run<T>(partition: string, fn: (conn: C) => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       let queue = this.queues.get(partition);
-      if (queue === undefined) this.queues.set(partition, (queue = []));
+      if (queue === undefined) {
+        queue = [];
+        this.queues.set(partition, queue);
+      }
       queue.push({ fn, resolve: resolve as (v: unknown) => void, reject, attempts: 0 });
       this.kick();
     });
