@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { counterIncrements } from '../../src/store/counters.js';
+import { groupedCommits } from './harness.js';
 import { bootstrapKey, type ParleyProcess, sleep, spawnParley } from './processes.js';
 
 /**
@@ -28,13 +29,6 @@ export interface KillStats {
   lockWaits: number;
   /** Commits that held more than one write (group commit), read from /metrics just before each kill. */
   grouped: number;
-}
-
-/** Commits of more than one write so far, from a server's parley_group_commit_size histogram. */
-export async function groupedCommits(url: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
-  const num = (re: RegExp) => Number(re.exec(text)?.[1] ?? 0);
-  return num(/^parley_group_commit_size_count (\d+)$/m) - num(/^parley_group_commit_size_bucket\{le="1"\} (\d+)$/m);
 }
 
 interface Pending {
