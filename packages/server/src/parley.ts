@@ -74,7 +74,11 @@ export async function createParley(config: Config, opts: ParleyOptions = {}): Pr
     databaseUrl: config.database.url,
     pg: config.pg,
     sqliteSynchronous: config.database.sqliteSynchronous,
-    groupCommit: { maxWrites: config.database.groupCommitMaxWrites, windowMs: config.database.groupCommitWindowMs },
+    // on SQLite by default; on PostgreSQL only when asked (PARLEY_PG_GROUP_COMMIT)
+    groupCommit:
+      config.database.url.startsWith('sqlite:') || config.pg.groupCommit
+        ? { maxWrites: config.database.groupCommitMaxWrites, windowMs: config.database.groupCommitWindowMs }
+        : undefined,
   });
   let redis: ReturnType<typeof createRedis> | null = null;
   let realtime: Realtime | undefined;

@@ -21,7 +21,7 @@ for (const engine of testEngines()) {
     const groups: number[] = [];
 
     before(async () => {
-      server = await startServer(engine);
+      server = await startServer(engine, { pg: { groupCommit: true } });
       const ws = await newWorkspace(server);
       workspaceId = ws.id;
       api = (await ws.key(['read:ai', 'write:ai'], { rate_limit: 1_000_000 })).client;

@@ -149,7 +149,7 @@ export const CONFIG_SPEC = {
       env: 'PARLEY_GROUP_COMMIT_MAX_WRITES',
       default: '64',
       parser: int(1, 10_000),
-      doc: 'Group commit: concurrent writes that arrive while a transaction runs share the next one (SQLite: all writes; PostgreSQL: those of one workspace), at most this many, each in its own savepoint and answered after the shared commit. 1 turns it off.',
+      doc: 'Group commit: concurrent writes that arrive while a transaction runs share the next one (SQLite: all writes; PostgreSQL with `PARLEY_PG_GROUP_COMMIT`: those of one workspace), at most this many, each in its own savepoint and answered after the shared commit. 1 turns it off.',
     }),
     groupCommitWindowMs: variable({
       env: 'PARLEY_GROUP_COMMIT_WINDOW_MS',
@@ -176,6 +176,12 @@ export const CONFIG_SPEC = {
       default: '3000',
       parser: int(100, 10_000),
       doc: 'Wait at most this long (ms) for a PostgreSQL connection (new, or a free one in a full pool) before answering 503.',
+    }),
+    groupCommit: variable({
+      env: 'PARLEY_PG_GROUP_COMMIT',
+      default: 'false',
+      parser: bool(),
+      doc: 'Group commit on PostgreSQL too (`PARLEY_GROUP_COMMIT_*`; one group per workspace at a time). Off by default: not yet measured to pay there.',
     }),
   },
   redis: {

@@ -10,7 +10,7 @@ export interface StoreConfig {
   /** SQLite: `synchronous` of the connection (default normal). */
   readonly sqliteSynchronous?: 'normal' | 'full';
   /** Group commit of concurrent writes; off when unset. */
-  readonly groupCommit?: GroupCommitSettings;
+  readonly groupCommit?: GroupCommitSettings | undefined;
 }
 
 /** Opens (and, unless told not to, migrates) the store named by the database URL. */
