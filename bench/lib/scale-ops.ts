@@ -41,7 +41,8 @@ export function openDb(databaseUrl: string): Db {
   if (databaseUrl.startsWith('sqlite:')) {
     const raw = new BetterSqlite3(databaseUrl.replace(/^sqlite:(\/\/)?/, ''));
     raw.pragma('journal_mode = WAL');
-    raw.pragma('synchronous = NORMAL');
+    // the same durability as the Parley it is compared with (PARLEY_SQLITE_SYNCHRONOUS given to the run)
+    raw.pragma(`synchronous = ${process.env.PARLEY_SQLITE_SYNCHRONOUS === 'full' ? 'FULL' : 'NORMAL'}`);
     raw.pragma('busy_timeout = 5000');
     raw.pragma('foreign_keys = ON');
     const cache = new Map<string, BetterSqlite3.Statement>();

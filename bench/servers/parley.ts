@@ -11,15 +11,19 @@ import { createParley } from '../../packages/server/src/parley.js';
 
 const opts = JSON.parse(process.argv[2] ?? '{}') as { databaseUrl: string; log: 'silent' | 'info-devnull' };
 const logLevel = opts.log === 'silent' ? 'silent' : 'info';
-const config = loadConfig(
-  {},
-  {
-    http: { host: '127.0.0.1', port: 0 },
-    database: { dataDir: os.tmpdir(), url: opts.databaseUrl },
-    log: { level: logLevel },
-    lifecycle: { bootstrap: false },
-  },
+// group commit's settings and SQLite's synchronous mode may be given to the run
+// (PARLEY_GROUP_COMMIT_MAX_WRITES=1 measures it off)
+const env = Object.fromEntries(
+  Object.entries(process.env).filter(
+    ([k]) => k.startsWith('PARLEY_GROUP_COMMIT_') || k === 'PARLEY_SQLITE_SYNCHRONOUS',
+  ),
 );
+const config = loadConfig(env, {
+  http: { host: '127.0.0.1', port: 0 },
+  database: { dataDir: os.tmpdir(), url: opts.databaseUrl },
+  log: { level: logLevel },
+  lifecycle: { bootstrap: false },
+});
 const logger =
   opts.log === 'silent'
     ? createLogger({ level: logLevel })

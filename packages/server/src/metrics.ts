@@ -43,6 +43,12 @@ export function createMetrics(sources: MetricsSources = {}) {
         if (sources.liveStreams) this.set(sources.liveStreams());
       },
     }),
+    groupCommitSize: new Histogram({
+      name: 'parley_group_commit_size',
+      help: 'Writes committed together in one transaction (group commit)',
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128],
+      registers: [registry],
+    }),
     presenceUp: new Gauge({
       name: 'parley_presence_up',
       help: '1 when live-connection presence can be read (in memory, or Redis answering), 0 when DELETE would answer 503',

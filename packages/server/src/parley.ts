@@ -80,7 +80,16 @@ export async function createParley(config: Config, opts: ParleyOptions = {}): Pr
   const logger = opts.logger ?? createLogger(config.log);
   // an unreachable Redis stops the start (once running, Redis trouble only means fallback)
   if (config.redis.url !== null) await checkRedis(config.redis.url, config.redis.timeoutMs);
-  const store = await openStore({ databaseUrl: config.database.url, pg: config.pg });
+  const store = await openStore({
+    databaseUrl: config.database.url,
+    pg: config.pg,
+    sqliteSynchronous: config.database.sqliteSynchronous,
+    // on SQLite by default; on PostgreSQL only when asked (PARLEY_PG_GROUP_COMMIT)
+    groupCommit:
+      config.database.url.startsWith('sqlite:') || config.pg.groupCommit
+        ? { maxWrites: config.database.groupCommitMaxWrites, windowMs: config.database.groupCommitWindowMs }
+        : undefined,
+  });
   let redis: ReturnType<typeof createRedis> | null = null;
   let realtime: Realtime | undefined;
   try {
@@ -159,6 +168,7 @@ export async function createParley(config: Config, opts: ParleyOptions = {}): Pr
       liveStreams: () => rt0.liveHere,
       presenceUp: async () => ((await rt0.presenceState()) === 'unavailable' ? 0 : 1),
     });
+    store.observeGroups((size) => metrics.groupCommitSize.observe(size));
     let limiter: RateLimiter;
     let readiness: () => Promise<Record<string, unknown>> = async () => ({
       presence: await rt0.presenceState(),

@@ -56,8 +56,14 @@ describe('loadConfig', () => {
         trustProxy: false,
         corsOrigins: null,
       },
-      database: { dataDir, url: `sqlite:${path.join(dataDir, 'parley.db')}` },
-      pg: { poolSize: 10, statementTimeoutMs: 5000, connectTimeoutMs: 3000 },
+      database: {
+        dataDir,
+        url: `sqlite:${path.join(dataDir, 'parley.db')}`,
+        sqliteSynchronous: 'normal',
+        groupCommitMaxWrites: 64,
+        groupCommitWindowMs: 10,
+      },
+      pg: { poolSize: 10, statementTimeoutMs: 5000, connectTimeoutMs: 3000, groupCommit: false },
       redis: { url: null, prefix: 'parley:', timeoutMs: 300 },
       ws: {
         allowedOrigins: null,

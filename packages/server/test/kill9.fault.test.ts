@@ -13,4 +13,5 @@ test('kill -9 under a mixed writer, 2 rounds: nothing acknowledged lost, lost an
   console.log(`# kill -9: ${JSON.stringify(stats)}`);
   assert.equal(stats.rounds, 2);
   assert.ok(stats.creates + stats.appends > 0, 'the writer made acknowledged writes before the kill');
+  assert.ok(stats.grouped > 0, 'writes were group-committed (commits of several writes) before the kills');
 });

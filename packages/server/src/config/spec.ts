@@ -139,6 +139,24 @@ export const CONFIG_SPEC = {
       doc: 'The database: a SQLite file, or PostgreSQL.',
       secret: true,
     }),
+    sqliteSynchronous: variable({
+      env: 'PARLEY_SQLITE_SYNCHRONOUS',
+      default: 'normal',
+      parser: oneOf(['normal', 'full'] as const),
+      doc: 'SQLite durability: `normal` (WAL; a commit survives a process crash, an OS crash or power loss may lose the last ones) or `full` (every commit fsynced first). A write is answered only once its commit is durable in this mode; group commit shares one commit (and fsync) among concurrent writes.',
+    }),
+    groupCommitMaxWrites: variable({
+      env: 'PARLEY_GROUP_COMMIT_MAX_WRITES',
+      default: '64',
+      parser: int(1, 10_000),
+      doc: 'Group commit: concurrent writes that arrive while a transaction runs share the next one (SQLite: all writes; PostgreSQL with `PARLEY_PG_GROUP_COMMIT`: those of one workspace), at most this many, each in its own savepoint and answered after the shared commit. 1 turns it off.',
+    }),
+    groupCommitWindowMs: variable({
+      env: 'PARLEY_GROUP_COMMIT_WINDOW_MS',
+      default: '10',
+      parser: int(0, 1000),
+      doc: 'Group commit: a shared transaction takes no new write once it has been open this long (ms); it never waits for writes to come. 0 turns group commit off.',
+    }),
   },
   pg: {
     poolSize: variable({
@@ -158,6 +176,12 @@ export const CONFIG_SPEC = {
       default: '3000',
       parser: int(100, 10_000),
       doc: 'Wait at most this long (ms) for a PostgreSQL connection (new, or a free one in a full pool) before answering 503.',
+    }),
+    groupCommit: variable({
+      env: 'PARLEY_PG_GROUP_COMMIT',
+      default: 'false',
+      parser: bool(),
+      doc: 'Group commit on PostgreSQL too (`PARLEY_GROUP_COMMIT_*`; one group per workspace at a time). Off by default: not yet measured to pay there.',
     }),
   },
   redis: {

@@ -1,3 +1,4 @@
+import type { GroupCommitSettings } from './kysely/group-commit.js';
 import { createPostgresStore, type PgSettings } from './postgres/index.js';
 import { createSqliteStore } from './sqlite/index.js';
 import type { Store } from './types.js';
@@ -6,13 +7,27 @@ import type { Store } from './types.js';
 export interface StoreConfig {
   readonly databaseUrl: string;
   readonly pg?: Partial<PgSettings>;
+  /** SQLite: `synchronous` of the connection (default normal). */
+  readonly sqliteSynchronous?: 'normal' | 'full';
+  /** Group commit of concurrent writes; off when unset. */
+  readonly groupCommit?: GroupCommitSettings | undefined;
 }
 
 /** Opens (and, unless told not to, migrates) the store named by the database URL. */
 export async function openStore(config: StoreConfig, opts: { migrate?: boolean } = {}): Promise<Store> {
-  if (config.databaseUrl.startsWith('sqlite:')) return createSqliteStore(config.databaseUrl, opts);
+  if (config.databaseUrl.startsWith('sqlite:')) {
+    return createSqliteStore(config.databaseUrl, {
+      ...opts,
+      groupCommit: config.groupCommit,
+      synchronous: config.sqliteSynchronous === 'full' ? 'FULL' : 'NORMAL',
+    });
+  }
   if (/^postgres(ql)?:\/\//.test(config.databaseUrl)) {
-    return createPostgresStore(config.databaseUrl, { ...opts, settings: { ...config.pg } });
+    return createPostgresStore(config.databaseUrl, {
+      ...opts,
+      settings: { ...config.pg },
+      groupCommit: config.groupCommit,
+    });
   }
   throw new Error('PARLEY_DATABASE_URL must start with sqlite: or postgres://');
 }

@@ -575,6 +575,8 @@ export interface Store {
   readonly instance: InstanceReader;
   /** Runs fn in one short transaction over the instance (workspaces, metadata, purges). */
   transactInstance<T>(fn: (w: InstanceWriter) => Promise<T>): Promise<T>;
+  /** Told the number of writes each committed group held (only when group commit is on). */
+  observeGroups(fn: (size: number) => void): void;
   /** Applies the engine's pending migrations (idempotent; opening the store runs it by default). */
   migrate(): Promise<MigrationReport>;
   /**

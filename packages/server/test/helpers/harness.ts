@@ -159,3 +159,10 @@ export async function newWorkspace(server: TestServer, name = 'test'): Promise<T
     },
   };
 }
+
+/** Commits of more than one write so far, from a server's parley_group_commit_size histogram. */
+export async function groupedCommits(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+  const num = (re: RegExp) => Number(re.exec(text)?.[1] ?? 0);
+  return num(/^parley_group_commit_size_count (\d+)$/m) - num(/^parley_group_commit_size_bucket\{le="1"\} (\d+)$/m);
+}

@@ -4,10 +4,12 @@ import os from 'node:os';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { counterIncrements } from '../../src/store/counters.js';
+import { groupedCommits } from './harness.js';
 import { bootstrapKey, type ParleyProcess, sleep, spawnParley } from './processes.js';
 
 /**
- * kill -9 under a mixed writer, on SQLite: four writers create conversations, append messages and
+ * kill -9 under a mixed writer, on SQLite (group commit on, as by default: the kill lands among
+ * writes sharing commits): four writers create conversations, append messages and
  * delete conversations (every write keyed) against a real `parley serve`, which is killed with
  * SIGKILL at a random moment and restarted on the same file. After each restart: every
  * acknowledged create and append is there, every acknowledged delete is gone, each request whose
@@ -25,6 +27,8 @@ export interface KillStats {
   replayed: number;
   /** Of those, found still claimed by the killed process (409 + Retry-After) and retried after the lock. */
   lockWaits: number;
+  /** Commits that held more than one write (group commit), read from /metrics just before each kill. */
+  grouped: number;
 }
 
 interface Pending {
@@ -91,7 +95,16 @@ export async function killRounds(rounds: number, log: (s: string) => void = () =
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'parley-kill-'));
   const dbPath = path.join(dataDir, 'parley.db');
   const env = { PARLEY_DATA_DIR: dataDir, PARLEY_DATABASE_URL: `sqlite:${dbPath}`, PARLEY_RATE_LIMIT: '10000000' };
-  const stats: KillStats = { rounds: 0, creates: 0, appends: 0, deletes: 0, retried: 0, replayed: 0, lockWaits: 0 };
+  const stats: KillStats = {
+    rounds: 0,
+    creates: 0,
+    appends: 0,
+    deletes: 0,
+    retried: 0,
+    replayed: 0,
+    lockWaits: 0,
+    grouped: 0,
+  };
   let proc: ParleyProcess | undefined = await spawnParley(env);
   try {
     const instance = bootstrapKey(proc.output());
@@ -189,6 +202,8 @@ export async function killRounds(rounds: number, log: (s: string) => void = () =
       };
       const writers = Array.from({ length: 4 }, writer);
       await sleep(300 + Math.random() * 1200);
+      // writes keep going while the metrics are read: the kill still lands among grouped writes
+      stats.grouped += await groupedCommits(url).catch(() => 0);
       proc.child.kill('SIGKILL');
       await new Promise((r) => (proc?.child.exitCode !== null ? r(null) : proc?.child.once('exit', r)));
       stop = true;

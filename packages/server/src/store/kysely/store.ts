@@ -24,6 +24,8 @@ export abstract class KyselyStore implements Store {
   abstract readonly engine: 'sqlite' | 'postgres';
   readonly instance: InstanceReader;
   private readonly outside: Conn;
+  /** Told the size of each group of writes committed together (group commit on). */
+  protected groupObserver: ((size: number) => void) | undefined;
 
   constructor(
     readonly kysely: Kysely<Database>,
@@ -36,24 +38,35 @@ export abstract class KyselyStore implements Store {
 
   /**
    * Runs fn in one transaction; `lockRows` says whether a loaded conversation is locked until
-   * commit (PostgreSQL, whose writers do not queue on one file lock).
+   * commit (PostgreSQL, whose writers do not queue on one file lock). `partition` is the
+   * workspace (or '' for the instance): group commit never runs two groups of one partition at once.
    */
-  protected abstract runTransaction<T>(fn: (db: Kysely<Database>, lockRows: boolean) => Promise<T>): Promise<T>;
+  protected abstract runTransaction<T>(
+    fn: (db: Kysely<Database>, lockRows: boolean) => Promise<T>,
+    partition: string,
+  ): Promise<T>;
 
   read<T>(workspaceId: string, fn: (r: WorkspaceReader) => Promise<T>): Promise<T> {
     return fn(new KyselyWorkspaceReader({ ...this.outside, ws: workspaceId }));
   }
 
   transact<T>(workspaceId: string, fn: (w: WorkspaceWriter) => Promise<T>): Promise<T> {
-    return this.runTransaction((db, lockRows) =>
-      fn(new KyselyWorkspaceWriter({ db, search: this.search, lockRows, direct: undefined, ws: workspaceId })),
+    return this.runTransaction(
+      (db, lockRows) =>
+        fn(new KyselyWorkspaceWriter({ db, search: this.search, lockRows, direct: undefined, ws: workspaceId })),
+      workspaceId,
     );
   }
 
   transactInstance<T>(fn: (w: InstanceWriter) => Promise<T>): Promise<T> {
-    return this.runTransaction((db, lockRows) =>
-      fn(new KyselyInstanceWriter({ db, search: this.search, lockRows, direct: undefined })),
+    return this.runTransaction(
+      (db, lockRows) => fn(new KyselyInstanceWriter({ db, search: this.search, lockRows, direct: undefined })),
+      '',
     );
+  }
+
+  observeGroups(fn: (size: number) => void): void {
+    this.groupObserver = fn;
   }
 
   abstract reclaim(tables: readonly string[], mode: 'plain' | 'full'): Promise<ReclaimReport>;

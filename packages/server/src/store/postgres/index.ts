@@ -1,6 +1,7 @@
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { notFound, ParleyError } from '../../errors.js';
+import { type GroupCommitSettings, GroupCommitter, groupCommitOn } from '../kysely/group-commit.js';
 import { KyselyStore } from '../kysely/store.js';
 import type { DirectRead } from '../query-template.js';
 import type { Database } from '../schema.js';
@@ -198,8 +199,9 @@ export class StartupError extends Error {
 export class PostgresStore extends KyselyStore {
   readonly engine = 'postgres' as const;
   readonly pool: pg.Pool;
+  private readonly groups: GroupCommitter<Kysely<Database>> | null;
 
-  constructor(pool: pg.Pool) {
+  constructor(pool: pg.Pool, opts: { groupCommit?: GroupCommitSettings | undefined } = {}) {
     const db = new Kysely<Database>({
       dialect: new PostgresDialect({ pool: mappedPool(pool) as unknown as pg.Pool }),
     });
@@ -214,9 +216,52 @@ export class PostgresStore extends KyselyStore {
       );
     super(db, pgSearch, direct);
     this.pool = pool;
+    const sp = (text: string) => (conn: Kysely<Database>) =>
+      sql
+        .raw(text)
+        .execute(conn)
+        .then(() => undefined);
+    // one group per workspace at a time (its writes lock the same counter rows), several
+    // workspaces' groups at once, always leaving connections for reads
+    this.groups = groupCommitOn(opts.groupCommit)
+      ? new GroupCommitter(
+          opts.groupCommit,
+          {
+            run: (body) =>
+              this.kysely.connection().execute(async (conn) => {
+                await sql`BEGIN`.execute(conn);
+                try {
+                  await body(conn);
+                  await sql`COMMIT`.execute(conn);
+                } catch (err) {
+                  await sql`ROLLBACK`.execute(conn).catch(() => undefined);
+                  throw err;
+                }
+              }),
+            savepoint: sp('SAVEPOINT w'),
+            release: sp('RELEASE SAVEPOINT w'),
+            rollbackTo: sp('ROLLBACK TO SAVEPOINT w'),
+            retryable: (err) => RETRYABLE_STATES.has(pgCode(err) ?? ''),
+          },
+          Math.max(1, Math.floor(pool.options.max / 2)),
+          (size) => this.groupObserver?.(size),
+        )
+      : null;
   }
 
-  protected async runTransaction<T>(fn: (db: Kysely<Database>, lockRows: boolean) => Promise<T>): Promise<T> {
+  protected async runTransaction<T>(
+    fn: (db: Kysely<Database>, lockRows: boolean) => Promise<T>,
+    partition: string,
+  ): Promise<T> {
+    if (this.groups !== null) {
+      try {
+        return await this.groups.run(partition, (conn) => fn(conn, true));
+      } catch (err) {
+        // a write still deadlocked or serialization-failed after its retries: 503, like below
+        if (RETRYABLE_STATES.has(pgCode(err) ?? '')) throw unavailable(err);
+        throw mapPgError(err);
+      }
+    }
     // READ COMMITTED plus a row lock on the conversation a write loads (lockRows), so concurrent
     // writers of one conversation queue up as they do on SQLite; a deadlock or serialization
     // failure is retried a few times, then reported as 503 with Retry-After.
@@ -298,7 +343,12 @@ export class PostgresStore extends KyselyStore {
 
 export async function createPostgresStore(
   url: string,
-  opts: { migrate?: boolean; settings?: Partial<PgSettings>; onPoolError?: (err: Error) => void } = {},
+  opts: {
+    migrate?: boolean;
+    settings?: Partial<PgSettings>;
+    onPoolError?: (err: Error) => void;
+    groupCommit?: GroupCommitSettings | undefined;
+  } = {},
 ): Promise<PostgresStore> {
   const settings = { ...PG_DEFAULTS, ...opts.settings };
   const pool = createPool(url, settings, opts.onPoolError ?? (() => undefined));
@@ -318,5 +368,5 @@ export async function createPostgresStore(
       throw err;
     }
   }
-  return new PostgresStore(pool);
+  return new PostgresStore(pool, { groupCommit: opts.groupCommit });
 }

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, type SqliteDatabase, SqliteDialect, type SqliteStatement, sql } from 'kysely';
+import { type GroupCommitSettings, GroupCommitter, groupCommitOn } from '../kysely/group-commit.js';
 import { KyselyStore } from '../kysely/store.js';
 import type { DirectRead } from '../query-template.js';
 import type { Database } from '../schema.js';
@@ -117,8 +118,12 @@ export class SqliteStore extends KyselyStore {
   readonly engine = 'sqlite' as const;
   readonly raw: BetterSqlite3.Database;
   private readonly checkpointTimer: NodeJS.Timeout;
+  private readonly groups: GroupCommitter<Kysely<Database>> | null;
 
-  constructor(raw: BetterSqlite3.Database, opts: { checkpointIntervalMs?: number } = {}) {
+  constructor(
+    raw: BetterSqlite3.Database,
+    opts: { checkpointIntervalMs?: number; groupCommit?: GroupCommitSettings | undefined } = {},
+  ) {
     const statements = withStatementCache(raw);
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: statements }) });
     // Hot reads outside a transaction run the cached statement at once. Inside one (BEGIN ..
@@ -139,6 +144,24 @@ export class SqliteStore extends KyselyStore {
       }
     }, opts.checkpointIntervalMs ?? CHECKPOINT_INTERVAL_MS);
     this.checkpointTimer.unref();
+    this.groups = groupCommitOn(opts.groupCommit)
+      ? new GroupCommitter(
+          opts.groupCommit,
+          {
+            run: (body) => this.transaction((conn) => body(conn)),
+            savepoint: (conn) => sql`SAVEPOINT w`.execute(conn).then(() => undefined),
+            release: (conn) => sql`RELEASE w`.execute(conn).then(() => undefined),
+            rollbackTo: async (conn) => {
+              // some failures (disk full, I/O) end the whole transaction, savepoints and all
+              if (!this.raw.inTransaction) throw new Error('the transaction was rolled back');
+              await sql`ROLLBACK TO w`.execute(conn);
+              await sql`RELEASE w`.execute(conn);
+            },
+          },
+          1,
+          (size) => this.groupObserver?.(size),
+        )
+      : null;
   }
 
   /**
@@ -152,12 +175,19 @@ export class SqliteStore extends KyselyStore {
   }
 
   protected runTransaction<T>(fn: (db: Kysely<Database>, lockRows: boolean) => Promise<T>): Promise<T> {
+    // one writer: every write joins the one queue, whatever its workspace
+    if (this.groups !== null) return this.groups.run('', (conn) => fn(conn, false));
+    return this.transaction((conn) => fn(conn, false));
+  }
+
+  /** One transaction on the connection (the group commit's, or one write's when it is off). */
+  private transaction<T>(fn: (db: Kysely<Database>) => Promise<T>): Promise<T> {
     // BEGIN IMMEDIATE takes the write lock up front, so a second process (the CLI) waits on
     // busy_timeout instead of failing mid-transaction on a lock upgrade.
     return this.kysely.connection().execute(async (conn) => {
       await sql`BEGIN IMMEDIATE`.execute(conn);
       try {
-        const result = await fn(conn, false);
+        const result = await fn(conn);
         await sql`COMMIT`.execute(conn);
         return result;
       } catch (err) {
@@ -202,8 +232,11 @@ export class SqliteStore extends KyselyStore {
   }
 }
 
-export function createSqliteStore(databaseUrl: string, opts: { migrate?: boolean } = {}): SqliteStore {
-  const raw = openSqlite(sqlitePath(databaseUrl));
+export function createSqliteStore(
+  databaseUrl: string,
+  opts: { migrate?: boolean; groupCommit?: GroupCommitSettings | undefined; synchronous?: 'NORMAL' | 'FULL' } = {},
+): SqliteStore {
+  const raw = openSqlite(sqlitePath(databaseUrl), opts.synchronous);
   if (opts.migrate !== false) migrateSqlite(raw);
-  return new SqliteStore(raw);
+  return new SqliteStore(raw, { groupCommit: opts.groupCommit });
 }
