@@ -59,7 +59,7 @@ export const ERROR_CATALOG = {
   conversation_deleted: {
     status: 410,
     description:
-      'A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it.',
+      'A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it, or is withheld while the conversation is in the trash (a restore makes it replayable again).',
   },
   payload_too_large: { status: 413, description: 'The request body is larger than the configured limit.' },
   unsupported_media_type: {

@@ -92,6 +92,11 @@ export interface IdempotencyRecord {
   responseBody: string | null;
   createdAt: number;
   lockedUntil: number;
+  /**
+   * The stored answer is about a conversation that is out of view now (in the trash or being
+   * erased): a replay must not return its content. False when it is about none, or a visible one.
+   */
+  conversationHidden?: boolean;
 }
 
 export interface DeleteCounts {
