@@ -52,6 +52,11 @@ export const ERROR_CATALOG = {
     description:
       'An active legal hold covers the conversation: it cannot be deleted, purged or erased until the hold is released (bulk answers say which ids are held).',
   },
+  conversation_in_trash: {
+    status: 409,
+    description:
+      'The id names a conversation of this workspace that is in the trash (or still being erased): restore it, or let it be purged, then try again (an import answers this per line).',
+  },
   last_admin_key: {
     status: 409,
     description: 'The key is the last active admin key of its workspace; create another admin key first.',

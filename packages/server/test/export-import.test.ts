@@ -317,6 +317,43 @@ for (const engine of testEngines()) {
       assert.equal(wrong.body.error.code, 'unsupported_media_type');
     });
 
+    test('an id that names a trashed conversation of the workspace: a per-line conflict, nothing inserted; after restore it is skipped', async () => {
+      const ws = await newWorkspace(server, 'trash-import');
+      assert.equal((await ws.admin.patch('/v1/workspace', { trash_days: 7 })).status, 200);
+      const made = await ws.admin.post('/v1/conversations', {
+        title: 'ibex trashed',
+        messages: [{ role: 'user', content: 'ibex words' }],
+      });
+      assert.equal(made.status, 201, made.text);
+      const id = made.body.data.id as string;
+      const { records } = await exportAll(ws.admin);
+      const chat = JSON.stringify({ messages: [{ role: 'user', content: 'ibex chat' }], external_id: 'ibex-chat' });
+      const chatMade = await importText(ws.admin, chat);
+      assert.equal(chatMade.results[0].status, 'created');
+      const chatId = chatMade.results[0].id as string;
+      assert.equal((await ws.admin.delete(`/v1/conversations/${id}`)).status, 204);
+      assert.equal((await ws.admin.delete(`/v1/conversations/${chatId}`)).status, 204);
+      const text = records.map((r) => JSON.stringify(r)).join('\n');
+      const again = await importText(ws.admin, text);
+      assert.deepEqual(again.conversations, { created: 0, skipped: 0, failed: 1 });
+      assert.deepEqual(again.messages, { created: 0, skipped: 0, failed: 1 });
+      const line = again.results.find((r: any) => r.type === 'conversation');
+      assert.equal(line.status, 'error');
+      assert.equal(line.error.code, 'conversation_in_trash');
+      const chatAgain = await importText(ws.admin, chat);
+      assert.equal(chatAgain.results[0].status, 'error');
+      assert.equal(chatAgain.results[0].error.code, 'conversation_in_trash');
+      // nothing came back into view, the trash holds the two as they were
+      assert.equal((await ws.admin.get(`/v1/conversations/${id}`)).status, 404);
+      assert.equal((await ws.admin.get('/v1/conversations?archived=true')).body.meta.total, 0);
+      // restored, the same file finds it there: skipped, not duplicated
+      assert.equal((await ws.admin.post(`/v1/conversations/${id}/restore`)).status, 200);
+      const restored = await importText(ws.admin, text);
+      assert.deepEqual(restored.conversations, { created: 0, skipped: 1, failed: 0 });
+      assert.deepEqual(restored.messages, { created: 0, skipped: 1, failed: 0 });
+      assert.equal((await ws.admin.get(`/v1/conversations/${id}`)).body.data.message_count, 1);
+    });
+
     test('OpenAI-style chats: created once (by content or external_id), roles mapped, titles made', async () => {
       const ws = await newWorkspace(server, 'chats');
       const chats = [
