@@ -84,6 +84,11 @@ export const ERROR_CATALOG = {
     status: 500,
     description: 'An unexpected error; the message never carries internal details. Report the request id.',
   },
+  insufficient_storage: {
+    status: 507,
+    description:
+      "The database's disk is full: nothing of the write was stored. Reads still work; retry once space is freed (Retry-After).",
+  },
   service_unavailable: {
     status: 503,
     description: 'A backing service (database, Redis) is unavailable; retry after the Retry-After delay.',

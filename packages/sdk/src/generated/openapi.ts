@@ -534,7 +534,7 @@ export interface components {
         Error: {
             error: {
                 /** @enum {string} */
-                code: "validation_failed" | "invalid_json" | "invalid_cursor" | "invalid_idempotency_key" | "webhook_address_not_allowed" | "invalid_key" | "insufficient_permissions" | "origin_not_allowed" | "not_found" | "method_not_allowed" | "idempotency_in_progress" | "conversation_busy" | "legal_hold" | "last_admin_key" | "conversation_deleted" | "payload_too_large" | "unsupported_media_type" | "idempotency_key_reused" | "rate_limited" | "internal_error" | "service_unavailable";
+                code: "validation_failed" | "invalid_json" | "invalid_cursor" | "invalid_idempotency_key" | "webhook_address_not_allowed" | "invalid_key" | "insufficient_permissions" | "origin_not_allowed" | "not_found" | "method_not_allowed" | "idempotency_in_progress" | "conversation_busy" | "legal_hold" | "conversation_in_trash" | "last_admin_key" | "conversation_deleted" | "payload_too_large" | "unsupported_media_type" | "idempotency_key_reused" | "rate_limited" | "internal_error" | "insufficient_storage" | "service_unavailable";
                 message: string;
                 request_id: string;
                 details?: {
@@ -1098,7 +1098,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it. */
+            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it, or is withheld while the conversation is in the trash (a restore makes it replayable again). */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -1154,6 +1154,15 @@ export interface operations {
             };
             /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_storage`: The database's disk is full: nothing of the write was stored. Reads still work; retry once space is freed (Retry-After). */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1441,7 +1450,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it. */
+            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it, or is withheld while the conversation is in the trash (a restore makes it replayable again). */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -1497,6 +1506,15 @@ export interface operations {
             };
             /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_storage`: The database's disk is full: nothing of the write was stored. Reads still work; retry once space is freed (Retry-After). */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1631,7 +1649,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it. */
+            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it, or is withheld while the conversation is in the trash (a restore makes it replayable again). */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -1687,6 +1705,15 @@ export interface operations {
             };
             /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_storage`: The database's disk is full: nothing of the write was stored. Reads still work; retry once space is freed (Retry-After). */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1941,7 +1968,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it. */
+            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it, or is withheld while the conversation is in the trash (a restore makes it replayable again). */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -1997,6 +2024,15 @@ export interface operations {
             };
             /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_storage`: The database's disk is full: nothing of the write was stored. Reads still work; retry once space is freed (Retry-After). */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2240,7 +2276,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it. */
+            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it, or is withheld while the conversation is in the trash (a restore makes it replayable again). */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -2296,6 +2332,15 @@ export interface operations {
             };
             /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_storage`: The database's disk is full: nothing of the write was stored. Reads still work; retry once space is freed (Retry-After). */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2525,7 +2570,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it. */
+            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it, or is withheld while the conversation is in the trash (a restore makes it replayable again). */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -2581,6 +2626,15 @@ export interface operations {
             };
             /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_storage`: The database's disk is full: nothing of the write was stored. Reads still work; retry once space is freed (Retry-After). */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2896,7 +2950,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it. */
+            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it, or is withheld while the conversation is in the trash (a restore makes it replayable again). */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -2952,6 +3006,15 @@ export interface operations {
             };
             /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_storage`: The database's disk is full: nothing of the write was stored. Reads still work; retry once space is freed (Retry-After). */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3135,7 +3198,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it. */
+            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it, or is withheld while the conversation is in the trash (a restore makes it replayable again). */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -3191,6 +3254,15 @@ export interface operations {
             };
             /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_storage`: The database's disk is full: nothing of the write was stored. Reads still work; retry once space is freed (Retry-After). */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3367,7 +3439,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it. */
+            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it, or is withheld while the conversation is in the trash (a restore makes it replayable again). */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -3423,6 +3495,15 @@ export interface operations {
             };
             /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_storage`: The database's disk is full: nothing of the write was stored. Reads still work; retry once space is freed (Retry-After). */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3612,7 +3693,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it. */
+            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it, or is withheld while the conversation is in the trash (a restore makes it replayable again). */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -3668,6 +3749,15 @@ export interface operations {
             };
             /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_storage`: The database's disk is full: nothing of the write was stored. Reads still work; retry once space is freed (Retry-After). */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3975,7 +4065,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it. */
+            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it, or is withheld while the conversation is in the trash (a restore makes it replayable again). */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -4031,6 +4121,15 @@ export interface operations {
             };
             /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_storage`: The database's disk is full: nothing of the write was stored. Reads still work; retry once space is freed (Retry-After). */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4117,7 +4216,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it. */
+            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it, or is withheld while the conversation is in the trash (a restore makes it replayable again). */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -4173,6 +4272,15 @@ export interface operations {
             };
             /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_storage`: The database's disk is full: nothing of the write was stored. Reads still work; retry once space is freed (Retry-After). */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4360,7 +4468,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it. */
+            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it, or is withheld while the conversation is in the trash (a restore makes it replayable again). */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -4416,6 +4524,15 @@ export interface operations {
             };
             /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_storage`: The database's disk is full: nothing of the write was stored. Reads still work; retry once space is freed (Retry-After). */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4582,7 +4699,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it. */
+            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it, or is withheld while the conversation is in the trash (a restore makes it replayable again). */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -4638,6 +4755,15 @@ export interface operations {
             };
             /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_storage`: The database's disk is full: nothing of the write was stored. Reads still work; retry once space is freed (Retry-After). */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4842,7 +4968,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it. */
+            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it, or is withheld while the conversation is in the trash (a restore makes it replayable again). */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -4898,6 +5024,15 @@ export interface operations {
             };
             /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_storage`: The database's disk is full: nothing of the write was stored. Reads still work; retry once space is freed (Retry-After). */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5107,7 +5242,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it. */
+            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it, or is withheld while the conversation is in the trash (a restore makes it replayable again). */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -5163,6 +5298,15 @@ export interface operations {
             };
             /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_storage`: The database's disk is full: nothing of the write was stored. Reads still work; retry once space is freed (Retry-After). */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5344,7 +5488,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it. */
+            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it, or is withheld while the conversation is in the trash (a restore makes it replayable again). */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -5400,6 +5544,15 @@ export interface operations {
             };
             /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_storage`: The database's disk is full: nothing of the write was stored. Reads still work; retry once space is freed (Retry-After). */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5579,7 +5732,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it. */
+            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it, or is withheld while the conversation is in the trash (a restore makes it replayable again). */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -5635,6 +5788,15 @@ export interface operations {
             };
             /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_storage`: The database's disk is full: nothing of the write was stored. Reads still work; retry once space is freed (Retry-After). */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5730,7 +5892,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it. */
+            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it, or is withheld while the conversation is in the trash (a restore makes it replayable again). */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -5786,6 +5948,15 @@ export interface operations {
             };
             /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_storage`: The database's disk is full: nothing of the write was stored. Reads still work; retry once space is freed (Retry-After). */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5876,7 +6047,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it. */
+            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it, or is withheld while the conversation is in the trash (a restore makes it replayable again). */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -5932,6 +6103,15 @@ export interface operations {
             };
             /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_storage`: The database's disk is full: nothing of the write was stored. Reads still work; retry once space is freed (Retry-After). */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6125,7 +6305,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it. */
+            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it, or is withheld while the conversation is in the trash (a restore makes it replayable again). */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -6181,6 +6361,15 @@ export interface operations {
             };
             /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_storage`: The database's disk is full: nothing of the write was stored. Reads still work; retry once space is freed (Retry-After). */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6625,7 +6814,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it. */
+            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it, or is withheld while the conversation is in the trash (a restore makes it replayable again). */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -6681,6 +6870,15 @@ export interface operations {
             };
             /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_storage`: The database's disk is full: nothing of the write was stored. Reads still work; retry once space is freed (Retry-After). */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
