@@ -52,6 +52,11 @@ export const ERROR_CATALOG = {
     description:
       'An active legal hold covers the conversation: it cannot be deleted, purged or erased until the hold is released (bulk answers say which ids are held).',
   },
+  conversation_in_trash: {
+    status: 409,
+    description:
+      'The id names a conversation of this workspace that is in the trash (or still being erased): restore it, or let it be purged, then try again (an import answers this per line).',
+  },
   last_admin_key: {
     status: 409,
     description: 'The key is the last active admin key of its workspace; create another admin key first.',
@@ -59,7 +64,7 @@ export const ERROR_CATALOG = {
   conversation_deleted: {
     status: 410,
     description:
-      'A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it.',
+      'A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it, or is withheld while the conversation is in the trash (a restore makes it replayable again).',
   },
   payload_too_large: { status: 413, description: 'The request body is larger than the configured limit.' },
   unsupported_media_type: {
@@ -78,6 +83,11 @@ export const ERROR_CATALOG = {
   internal_error: {
     status: 500,
     description: 'An unexpected error; the message never carries internal details. Report the request id.',
+  },
+  insufficient_storage: {
+    status: 507,
+    description:
+      "The database's disk is full: nothing of the write was stored. Reads still work; retry once space is freed (Retry-After).",
   },
   service_unavailable: {
     status: 503,

@@ -70,6 +70,66 @@ async function populate(ws: TestWorkspace) {
   return { alice: id, bob: b.body.data.id as string, empty: empty.body.data.id as string };
 }
 
+/**
+ * Writes `conversations` × `per` messages into a workspace through the bulk loader (the
+ * `seed-data` path: rows, counters and full-text entries as the API writes them) on the running
+ * server's own store: seconds where HTTP took minutes. On SQLite the loader's steps are
+ * synchronous on the server's one connection, so each is started only while that connection is
+ * outside a transaction (a background job of the server may hold one across an await); a second
+ * connection would wait on such a transaction with the event loop blocked, i.e. for ever.
+ */
+async function bulkSeed(
+  live: import('../src/store/types.js').Store,
+  workspaceId: string,
+  shape: { conversations: number; per: number; content: (i: number) => string; title: (c: number) => string | null },
+): Promise<void> {
+  const { openBulkLoader } = await import('../src/seed/bulk-load.js');
+  const raw = live.engine === 'sqlite' ? (live as unknown as { raw: { inTransaction: boolean } }).raw : null;
+  const idle = async () => {
+    for (let i = 0; raw?.inTransaction; i++) {
+      if (i > 2000) throw new Error('the server stayed inside a transaction for 10 s');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  };
+  await idle();
+  const loader = await openBulkLoader(live, { deferIndexes: false });
+  const t0 = Date.now() - shape.conversations * shape.per;
+  try {
+    for (let c = 0; c < shape.conversations; c++) {
+      const at = t0 + c * shape.per;
+      const batch = [
+        {
+          workspaceId,
+          id: newId('conversation', at),
+          userId: null,
+          botId: null,
+          title: shape.title(c),
+          titleSource: shape.title(c) === null ? null : 'user',
+          contactId: null,
+          dealId: null,
+          matterId: null,
+          archived: false,
+          createdAt: at,
+          updatedAt: at + shape.per - 1,
+          lastMessageAt: at + shape.per - 1,
+          messages: Array.from({ length: shape.per }, (_, i) => ({
+            id: newId('message', at + i),
+            role: i % 2 ? 'assistant' : 'user',
+            content: shape.content(i),
+            createdAt: at + i,
+          })),
+          tools: [],
+        },
+      ];
+      await idle();
+      assert.equal(await loader.write(batch), shape.per);
+    }
+  } finally {
+    await idle();
+    await loader.finish();
+  }
+}
+
 const body = (records: any[]) => records.filter((r) => r.type !== 'export' && r.type !== 'end');
 
 for (const engine of testEngines()) {
@@ -317,6 +377,43 @@ for (const engine of testEngines()) {
       assert.equal(wrong.body.error.code, 'unsupported_media_type');
     });
 
+    test('an id that names a trashed conversation of the workspace: a per-line conflict, nothing inserted; after restore it is skipped', async () => {
+      const ws = await newWorkspace(server, 'trash-import');
+      assert.equal((await ws.admin.patch('/v1/workspace', { trash_days: 7 })).status, 200);
+      const made = await ws.admin.post('/v1/conversations', {
+        title: 'ibex trashed',
+        messages: [{ role: 'user', content: 'ibex words' }],
+      });
+      assert.equal(made.status, 201, made.text);
+      const id = made.body.data.id as string;
+      const { records } = await exportAll(ws.admin);
+      const chat = JSON.stringify({ messages: [{ role: 'user', content: 'ibex chat' }], external_id: 'ibex-chat' });
+      const chatMade = await importText(ws.admin, chat);
+      assert.equal(chatMade.results[0].status, 'created');
+      const chatId = chatMade.results[0].id as string;
+      assert.equal((await ws.admin.delete(`/v1/conversations/${id}`)).status, 204);
+      assert.equal((await ws.admin.delete(`/v1/conversations/${chatId}`)).status, 204);
+      const text = records.map((r) => JSON.stringify(r)).join('\n');
+      const again = await importText(ws.admin, text);
+      assert.deepEqual(again.conversations, { created: 0, skipped: 0, failed: 1 });
+      assert.deepEqual(again.messages, { created: 0, skipped: 0, failed: 1 });
+      const line = again.results.find((r: any) => r.type === 'conversation');
+      assert.equal(line.status, 'error');
+      assert.equal(line.error.code, 'conversation_in_trash');
+      const chatAgain = await importText(ws.admin, chat);
+      assert.equal(chatAgain.results[0].status, 'error');
+      assert.equal(chatAgain.results[0].error.code, 'conversation_in_trash');
+      // nothing came back into view, the trash holds the two as they were
+      assert.equal((await ws.admin.get(`/v1/conversations/${id}`)).status, 404);
+      assert.equal((await ws.admin.get('/v1/conversations?archived=true')).body.meta.total, 0);
+      // restored, the same file finds it there: skipped, not duplicated
+      assert.equal((await ws.admin.post(`/v1/conversations/${id}/restore`)).status, 200);
+      const restored = await importText(ws.admin, text);
+      assert.deepEqual(restored.conversations, { created: 0, skipped: 1, failed: 0 });
+      assert.deepEqual(restored.messages, { created: 0, skipped: 1, failed: 0 });
+      assert.equal((await ws.admin.get(`/v1/conversations/${id}`)).body.data.message_count, 1);
+    });
+
     test('OpenAI-style chats: created once (by content or external_id), roles mapped, titles made', async () => {
       const ws = await newWorkspace(server, 'chats');
       const chats = [
@@ -483,18 +580,21 @@ for (const engine of testEngines()) {
       async () => {
         server = await startServer(engine, { limits: { rate: 1_000_000 }, http: { bodyLimit: 4 * 1024 * 1024 } });
         ws = await newWorkspace(server, 'big');
-        for (let c = 0; c < CONVERSATIONS; c++) {
-          const r = await ws.admin.post('/v1/conversations', {
-            title: `big ${c}`,
-            messages: Array.from({ length: PER }, (_, i) => ({
-              role: i % 2 ? 'assistant' : 'user',
-              content: content(i),
-            })),
-          });
-          assert.equal(r.status, 201, r.text);
-        }
+        // seeded through the bulk loader: 50,000 messages through HTTP took minutes per engine
+        await bulkSeed(server.parley.store, ws.id, {
+          conversations: CONVERSATIONS,
+          per: PER,
+          content,
+          title: (c) => `big ${c}`,
+        });
+        const listed = await ws.admin.get('/v1/conversations?per_page=1');
+        assert.equal(listed.body.meta.total, CONVERSATIONS, 'the counters moved with the rows');
+        const one = await ws.admin.get(`/v1/conversations/${listed.body.data[0].id}`);
+        assert.equal(one.body.data.message_count, PER);
+        const found = await ws.admin.get('/v1/conversations?search=lorem&per_page=1');
+        assert.equal(found.body.data.length, 1, 'the full-text entries were written');
       },
-      { timeout: 600_000 },
+      { timeout: 300_000 },
     );
     after(async () => server.close());
 
@@ -585,12 +685,14 @@ for (const engine of testEngines()) {
         const api = new (await import('./helpers/harness.js')).Client(url, key);
         // ~20 MB: more than every buffer between the server and this reader holds
         const long = (i: number) => `${i} ${'the quick brown fox jumps over the lazy dog '.repeat(90)}`;
-        for (let c = 0; c < 50; c++) {
-          const r = await api.post('/v1/conversations', {
-            messages: Array.from({ length: 100 }, (_, i) => ({ role: 'user', content: long(i) })),
-          });
-          assert.equal(r.status, 201, r.text);
-        }
+        // written by the bulk loader (HTTP took half a minute under load)
+        await bulkSeed(parley.store, parley.bootstrapped?.workspace.id ?? '', {
+          conversations: 50,
+          per: 100,
+          content: long,
+          title: () => null,
+        });
+        assert.equal((await api.get('/v1/conversations?per_page=1')).body.meta.total, 50);
         const res = await fetch(`${url}/v1/export`, { headers: { authorization: `Bearer ${key}` } });
         assert.equal(res.status, 200);
         const reader = (res.body as ReadableStream<Uint8Array>).getReader();

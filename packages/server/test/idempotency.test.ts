@@ -204,6 +204,51 @@ for (const engine of testEngines()) {
       assert.equal((await api.get(`/v1/conversations/${id}`)).status, 404, 'and nothing was created again');
     });
 
+    test('a replay about a trashed conversation: 410 conversation_deleted while in the trash, the stored answer again after restore', async () => {
+      // a workspace of its own: the trash is on there only
+      const tws = await newWorkspace(server, 'trash-replay');
+      assert.equal((await tws.admin.patch('/v1/workspace', { trash_days: 7 })).status, 200);
+      const h = (k: string) => ({ 'idempotency-key': k });
+      const body = { title: 'quokkatrash', messages: [{ role: 'user' as const, content: 'quokkatrash content' }] };
+      const created = await tws.admin.post('/v1/conversations', body, h('trash-create'));
+      assert.equal(created.status, 201, created.text);
+      const id = created.body.data.id as string;
+      const msg = { role: 'user', content: 'quokkatrash 2' };
+      const appended = await tws.admin.post(`/v1/conversations/${id}/messages`, msg, h('trash-append'));
+      assert.equal(appended.status, 201, appended.text);
+      assert.equal((await tws.admin.delete(`/v1/conversations/${id}`)).status, 204);
+      assert.equal((await tws.admin.get(`/v1/conversations/${id}`)).status, 404, 'in the trash: out of view');
+      for (const [path, b, key] of [
+        ['/v1/conversations', body, 'trash-create'],
+        [`/v1/conversations/${id}/messages`, msg, 'trash-append'],
+      ] as const) {
+        const again = await tws.admin.post(path, b, h(key));
+        assert.equal(again.status, 410, again.text);
+        assert.equal(again.body.error.code, 'conversation_deleted');
+        assert.ok(!again.text.includes('quokkatrash'), 'no content of the trashed conversation');
+      }
+      // a compat surface answers it in its own shape
+      const oa = await tws.admin.post('/openai/v1/conversations', { metadata: { k: 'quokkatrash' } }, h('trash-oa'));
+      assert.equal(oa.status, 200, oa.text);
+      assert.equal((await tws.admin.delete(`/v1/conversations/${oa.body.id}`)).status, 204);
+      const oaAgain = await tws.admin.post(
+        '/openai/v1/conversations',
+        { metadata: { k: 'quokkatrash' } },
+        h('trash-oa'),
+      );
+      assert.equal(oaAgain.status, 410, oaAgain.text);
+      assert.equal(oaAgain.body.error.type, 'invalid_request_error');
+      // restored: the same keys replay the stored answers again, and nothing ran twice
+      assert.equal((await tws.admin.post(`/v1/conversations/${id}/restore`)).status, 200);
+      const replayed = await tws.admin.post('/v1/conversations', body, h('trash-create'));
+      assertReplay(created, replayed);
+      const replayedAppend = await tws.admin.post(`/v1/conversations/${id}/messages`, msg, h('trash-append'));
+      assertReplay(appended, replayedAppend);
+      assert.equal((await tws.admin.get(`/v1/conversations/${id}`)).body.data.message_count, 2);
+      const list = await tws.admin.get('/v1/conversations?archived=true&per_page=10');
+      assert.equal(list.body.meta.total, 1, 'one conversation: the replays made none');
+    });
+
     test('DELETE conversation: a keyed repeat answers 204 again, an unkeyed repeat 404', async () => {
       const c = await newConversation();
       const before = await total();

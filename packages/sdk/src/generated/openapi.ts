@@ -641,7 +641,7 @@ export interface components {
         Error: {
             error: {
                 /** @enum {string} */
-                code: "validation_failed" | "invalid_json" | "invalid_cursor" | "invalid_idempotency_key" | "webhook_address_not_allowed" | "invalid_key" | "insufficient_permissions" | "origin_not_allowed" | "not_found" | "method_not_allowed" | "idempotency_in_progress" | "conversation_busy" | "legal_hold" | "last_admin_key" | "conversation_deleted" | "payload_too_large" | "unsupported_media_type" | "idempotency_key_reused" | "rate_limited" | "internal_error" | "service_unavailable";
+                code: "validation_failed" | "invalid_json" | "invalid_cursor" | "invalid_idempotency_key" | "webhook_address_not_allowed" | "invalid_key" | "insufficient_permissions" | "origin_not_allowed" | "not_found" | "method_not_allowed" | "idempotency_in_progress" | "conversation_busy" | "legal_hold" | "conversation_in_trash" | "last_admin_key" | "conversation_deleted" | "payload_too_large" | "unsupported_media_type" | "idempotency_key_reused" | "rate_limited" | "internal_error" | "insufficient_storage" | "service_unavailable";
                 message: string;
                 request_id: string;
                 details?: {
@@ -1256,7 +1256,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it. */
+            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it, or is withheld while the conversation is in the trash (a restore makes it replayable again). */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -1312,6 +1312,15 @@ export interface operations {
             };
             /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_storage`: The database's disk is full: nothing of the write was stored. Reads still work; retry once space is freed (Retry-After). */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1599,7 +1608,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it. */
+            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it, or is withheld while the conversation is in the trash (a restore makes it replayable again). */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -1655,6 +1664,15 @@ export interface operations {
             };
             /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_storage`: The database's disk is full: nothing of the write was stored. Reads still work; retry once space is freed (Retry-After). */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1789,7 +1807,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it. */
+            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it, or is withheld while the conversation is in the trash (a restore makes it replayable again). */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -1845,6 +1863,15 @@ export interface operations {
             };
             /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_storage`: The database's disk is full: nothing of the write was stored. Reads still work; retry once space is freed (Retry-After). */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2099,7 +2126,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it. */
+            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it, or is withheld while the conversation is in the trash (a restore makes it replayable again). */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -2155,6 +2182,15 @@ export interface operations {
             };
             /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_storage`: The database's disk is full: nothing of the write was stored. Reads still work; retry once space is freed (Retry-After). */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2398,7 +2434,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it. */
+            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it, or is withheld while the conversation is in the trash (a restore makes it replayable again). */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -2454,6 +2490,15 @@ export interface operations {
             };
             /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_storage`: The database's disk is full: nothing of the write was stored. Reads still work; retry once space is freed (Retry-After). */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2683,7 +2728,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it. */
+            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it, or is withheld while the conversation is in the trash (a restore makes it replayable again). */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -2739,6 +2784,15 @@ export interface operations {
             };
             /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_storage`: The database's disk is full: nothing of the write was stored. Reads still work; retry once space is freed (Retry-After). */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3054,7 +3108,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it. */
+            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it, or is withheld while the conversation is in the trash (a restore makes it replayable again). */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -3110,6 +3164,15 @@ export interface operations {
             };
             /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_storage`: The database's disk is full: nothing of the write was stored. Reads still work; retry once space is freed (Retry-After). */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3293,7 +3356,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it. */
+            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it, or is withheld while the conversation is in the trash (a restore makes it replayable again). */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -3349,6 +3412,15 @@ export interface operations {
             };
             /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_storage`: The database's disk is full: nothing of the write was stored. Reads still work; retry once space is freed (Retry-After). */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3525,7 +3597,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it. */
+            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it, or is withheld while the conversation is in the trash (a restore makes it replayable again). */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -3581,6 +3653,15 @@ export interface operations {
             };
             /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_storage`: The database's disk is full: nothing of the write was stored. Reads still work; retry once space is freed (Retry-After). */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3770,7 +3851,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it. */
+            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it, or is withheld while the conversation is in the trash (a restore makes it replayable again). */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -3826,6 +3907,15 @@ export interface operations {
             };
             /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_storage`: The database's disk is full: nothing of the write was stored. Reads still work; retry once space is freed (Retry-After). */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4133,7 +4223,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it. */
+            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it, or is withheld while the conversation is in the trash (a restore makes it replayable again). */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -4189,6 +4279,15 @@ export interface operations {
             };
             /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_storage`: The database's disk is full: nothing of the write was stored. Reads still work; retry once space is freed (Retry-After). */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4275,7 +4374,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it. */
+            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it, or is withheld while the conversation is in the trash (a restore makes it replayable again). */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -4331,6 +4430,15 @@ export interface operations {
             };
             /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_storage`: The database's disk is full: nothing of the write was stored. Reads still work; retry once space is freed (Retry-After). */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4518,7 +4626,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it. */
+            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it, or is withheld while the conversation is in the trash (a restore makes it replayable again). */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -4574,6 +4682,15 @@ export interface operations {
             };
             /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_storage`: The database's disk is full: nothing of the write was stored. Reads still work; retry once space is freed (Retry-After). */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4740,7 +4857,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it. */
+            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it, or is withheld while the conversation is in the trash (a restore makes it replayable again). */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -4796,6 +4913,15 @@ export interface operations {
             };
             /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_storage`: The database's disk is full: nothing of the write was stored. Reads still work; retry once space is freed (Retry-After). */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5000,7 +5126,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it. */
+            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it, or is withheld while the conversation is in the trash (a restore makes it replayable again). */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -5056,6 +5182,15 @@ export interface operations {
             };
             /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_storage`: The database's disk is full: nothing of the write was stored. Reads still work; retry once space is freed (Retry-After). */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5265,7 +5400,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it. */
+            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it, or is withheld while the conversation is in the trash (a restore makes it replayable again). */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -5321,6 +5456,15 @@ export interface operations {
             };
             /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_storage`: The database's disk is full: nothing of the write was stored. Reads still work; retry once space is freed (Retry-After). */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6514,7 +6658,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it. */
+            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it, or is withheld while the conversation is in the trash (a restore makes it replayable again). */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -6570,6 +6714,15 @@ export interface operations {
             };
             /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_storage`: The database's disk is full: nothing of the write was stored. Reads still work; retry once space is freed (Retry-After). */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6749,7 +6902,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it. */
+            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it, or is withheld while the conversation is in the trash (a restore makes it replayable again). */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -6805,6 +6958,15 @@ export interface operations {
             };
             /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_storage`: The database's disk is full: nothing of the write was stored. Reads still work; retry once space is freed (Retry-After). */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6900,7 +7062,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it. */
+            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it, or is withheld while the conversation is in the trash (a restore makes it replayable again). */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -6956,6 +7118,15 @@ export interface operations {
             };
             /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_storage`: The database's disk is full: nothing of the write was stored. Reads still work; retry once space is freed (Retry-After). */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7046,7 +7217,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it. */
+            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it, or is withheld while the conversation is in the trash (a restore makes it replayable again). */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -7102,6 +7273,15 @@ export interface operations {
             };
             /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_storage`: The database's disk is full: nothing of the write was stored. Reads still work; retry once space is freed (Retry-After). */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7295,7 +7475,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it. */
+            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it, or is withheld while the conversation is in the trash (a restore makes it replayable again). */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -7351,6 +7531,15 @@ export interface operations {
             };
             /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_storage`: The database's disk is full: nothing of the write was stored. Reads still work; retry once space is freed (Retry-After). */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7795,7 +7984,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it. */
+            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it, or is withheld while the conversation is in the trash (a restore makes it replayable again). */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -7851,6 +8040,15 @@ export interface operations {
             };
             /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_storage`: The database's disk is full: nothing of the write was stored. Reads still work; retry once space is freed (Retry-After). */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };

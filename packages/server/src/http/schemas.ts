@@ -90,6 +90,7 @@ export const WRITE_ERRORS: ErrorCode[] = [
   'idempotency_key_reused',
   'idempotency_in_progress',
   'conversation_deleted',
+  'insufficient_storage',
 ];
 
 // ---- resources ------------------------------------------------------------------------

@@ -84,10 +84,18 @@ export class IdempotencyService {
           );
         }
         if (existing.state === 'done') {
-          if (existing.statusCode === ERASED_ANSWER_STATUS && existing.responseBody === null) {
+          // erased with its conversation (a tombstone), or about one now in the trash: the same
+          // 410 either way, so a trashed conversation's content never comes back through a replay;
+          // a restore makes the stored answer replayable again
+          if (
+            (existing.statusCode === ERASED_ANSWER_STATUS && existing.responseBody === null) ||
+            existing.conversationHidden === true
+          ) {
             throw new ParleyError(
               'conversation_deleted',
-              'The conversation this Idempotency-Key created or changed was deleted; its stored answer was erased with it',
+              existing.conversationHidden === true
+                ? 'The conversation this Idempotency-Key created or changed is deleted (in the trash); its stored answer is not replayed unless the conversation is restored'
+                : 'The conversation this Idempotency-Key created or changed was deleted; its stored answer was erased with it',
             );
           }
           return { kind: 'replay', statusCode: existing.statusCode ?? 200, body: existing.responseBody };

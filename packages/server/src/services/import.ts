@@ -117,6 +117,9 @@ const IMPORT_BATCH_CHARS = 1_000_000;
 /** Report entries kept; totals stay exact past it. */
 export const RESULTS_MAX = 10_000;
 
+const IN_TRASH =
+  'the id names a conversation of this workspace that is in the trash (or being erased): restore it to have this line skipped, or import again after it is purged';
+
 /** A unique violation: another import of the same rows committed first. */
 const isUniqueViolation = (err: unknown) => {
   const code = (err as { code?: unknown }).code;
@@ -338,6 +341,11 @@ export class ImportService {
             break;
           }
           const placed = await this.place(auth, w, rec.id, `conversation\0${auth.userId ?? ''}\0${rec.id}`);
+          if (placed === 'hidden') {
+            fail(rec.line, 'conversation', 'conversation_in_trash', IN_TRASH, 'conversations');
+            current = this.failedConversation(rec.line, rec.id, now);
+            break;
+          }
           if (placed === null) {
             fail(
               rec.line,
@@ -476,8 +484,14 @@ export class ImportService {
           const key = rec.externalId !== undefined ? `external\0${rec.externalId}` : `content\0${rec.contentHash}`;
           const id = derivedId('conversation', `chat\0${user ?? ''}\0${key}`, 0);
           const existing = await w.conversation(id);
-          if (existing) {
-            if (canReach(auth, existing)) {
+          const hidden = existing ? null : await w.hiddenConversation(id);
+          if (hidden && canReach(auth, hidden)) {
+            fail(rec.line, 'chat', 'conversation_in_trash', IN_TRASH, 'conversations');
+            for (let i = 0; i < rec.messages.length; i++) count('messages', 'failed');
+            break;
+          }
+          if (existing || hidden) {
+            if (existing && canReach(auth, existing)) {
               results.push({ line: rec.line, type: 'chat', status: 'skipped', id });
               count('conversations', 'skipped');
               for (let i = 0; i < rec.messages.length; i++) count('messages', 'skipped');
@@ -587,14 +601,18 @@ export class ImportService {
     w: TransferWriter,
     fileId: string,
     seed: string,
-  ): Promise<{ id: string; existing: Conversation | null; derived: boolean } | null> {
-    const own = await w.conversation(fileId);
+  ): Promise<{ id: string; existing: Conversation | null; derived: boolean } | null | 'hidden'> {
+    // out of view is not free: a trashed (or erasing) conversation still holds its id. The caller
+    // is told so only about a conversation it could reach; another user's is passed over as a
+    // visible one is, so a user-bound key learns nothing of it
+    const own = (await w.conversation(fileId)) ?? (await w.hiddenConversation(fileId));
     if (!own) return { id: fileId, existing: null, derived: false };
-    if (canReach(auth, own)) return { id: fileId, existing: own, derived: false };
+    if (canReach(auth, own)) return 'hidden' in own ? 'hidden' : { id: fileId, existing: own, derived: false };
     const id = derivedId('conversation', seed, ulidTime(fileId));
-    const there = await w.conversation(id);
+    const there = (await w.conversation(id)) ?? (await w.hiddenConversation(id));
     if (!there) return { id, existing: null, derived: true };
-    return canReach(auth, there) ? { id, existing: there, derived: true } : null;
+    if (!canReach(auth, there)) return null;
+    return 'hidden' in there ? 'hidden' : { id, existing: there, derived: true };
   }
 
   /**

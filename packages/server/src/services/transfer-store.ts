@@ -21,6 +21,8 @@ export interface TransferReader {
 
 export interface TransferWriter {
   conversation(id: string): Promise<Conversation | null>;
+  /** The conversation out of view here (in the trash, or being erased) that holds this id: it cannot be taken. */
+  hiddenConversation(id: string): Promise<{ hidden: true; userId: string | null } | null>;
   /** The conversation a message id belongs to in this workspace, or null when the id is free. */
   messageOwner(id: string): Promise<string | null>;
   toolInvocationOwner(id: string): Promise<string | null>;
@@ -55,6 +57,10 @@ export function transferStore(store: Store): TransferStore {
       store.transact(ws, (w) =>
         fn({
           conversation: (id) => w.conversations.get(id),
+          hiddenConversation: async (id) => {
+            const h = await w.conversations.hiddenState(id);
+            return h && { hidden: true, userId: h.userId };
+          },
           messageOwner: async (id) => (await w.messages.find(id))?.conversationId ?? null,
           toolInvocationOwner: async (id) => (await w.toolInvocations.find(id))?.conversationId ?? null,
           insertConversation: (c) => w.conversations.insert({ ...c, workspaceId: ws }),

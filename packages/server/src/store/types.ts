@@ -94,6 +94,11 @@ export interface IdempotencyRecord {
   responseBody: string | null;
   createdAt: number;
   lockedUntil: number;
+  /**
+   * The stored answer is about a conversation that is out of view now (in the trash or being
+   * erased): a replay must not return its content. False when it is about none, or a visible one.
+   */
+  conversationHidden?: boolean;
 }
 
 export interface DeleteCounts {
@@ -164,6 +169,12 @@ export interface ConversationReads {
   total(f: ConversationFilter, cap: number): Promise<TotalAnswer>;
   /** A list query with `search`: each matching conversation with its score and best hit. */
   search(q: ConversationListQuery): Promise<SearchRow[]>;
+  /**
+   * Whether the id names a conversation of this workspace that is out of view ('trash', or
+   * 'erasing': a delete whose rows are still being erased); null when it is in view or missing.
+   * For the few callers that must not take a hidden conversation's id (import).
+   */
+  hiddenState(id: string): Promise<{ state: 'trash' | 'erasing'; userId: string | null } | null>;
   /** The conversations in view among `ids` (any order), each with its last event seq; locked on PostgreSQL in a writer. */
   getMany(ids: readonly string[]): Promise<Array<{ conversation: Conversation; eventSeq: number }>>;
 }

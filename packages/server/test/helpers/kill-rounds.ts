@@ -3,12 +3,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
+import pg from 'pg';
 import { counterIncrements } from '../../src/store/counters.js';
-import { groupedCommits } from './harness.js';
-import { bootstrapKey, type ParleyProcess, sleep, spawnParley } from './processes.js';
+import { type Engine, groupedCommits } from './harness.js';
+import { freshPostgresDatabase } from './postgres.js';
+import { type ParleyProcess, sleep, spawnParley, waitForBootstrapKey } from './processes.js';
 
 /**
- * kill -9 under a mixed writer, on SQLite (group commit on, as by default: the kill lands among
+ * kill -9 under a mixed writer, on SQLite or PostgreSQL (on SQLite with group commit on, as by default: the kill lands among
  * writes sharing commits): four writers create conversations, append messages and
  * delete conversations (every write keyed) against a real `parley serve`, which is killed with
  * SIGKILL at a random moment and restarted on the same file. After each restart: every
@@ -38,76 +40,128 @@ interface Pending {
   conv?: string;
 }
 
-function checkFile(dbPath: string, workspaceId: string): void {
-  const db = new BetterSqlite3(dbPath, { readonly: true, fileMustExist: true });
+/** Plain SQL on the database a spawned server uses: `?` placeholders on both engines. */
+export interface RawDb {
+  all<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
+  close(): Promise<void>;
+}
+
+export async function openRawDb(engine: Engine, url: string): Promise<RawDb> {
+  if (engine === 'sqlite') {
+    const db = new BetterSqlite3(url.replace(/^sqlite:/, ''), { fileMustExist: true });
+    db.pragma('busy_timeout = 5000');
+    return {
+      all: async (text, params = []) => {
+        const stmt = db.prepare(text);
+        return (stmt.reader ? stmt.all(...params) : (stmt.run(...params), [])) as never;
+      },
+      close: async () => void db.close(),
+    };
+  }
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  return {
+    all: async (text, params = []) => {
+      let n = 0;
+      return (
+        await client.query(
+          text.replace(/\?/g, () => `$${++n}`),
+          params,
+        )
+      ).rows;
+    },
+    close: () => client.end(),
+  };
+}
+
+/** A database for a spawned server: a file in `dataDir`, or a fresh PostgreSQL database. */
+export async function processDatabase(engine: Engine, dataDir: string) {
+  if (engine === 'sqlite') return { url: `sqlite:${path.join(dataDir, 'parley.db')}`, drop: async () => {} };
+  return freshPostgresDatabase();
+}
+
+/**
+ * What must hold after any crash: counters equal the rows (per conversation and per workspace, for
+ * the conversations in view), no orphan message or tool invocation, and on SQLite
+ * `PRAGMA integrity_check` ok.
+ */
+export async function checkRows(engine: Engine, url: string, workspaceId: string): Promise<void> {
+  const db = await openRawDb(engine, url);
   try {
-    const integrity = db.prepare('PRAGMA integrity_check').all() as Array<{ integrity_check: string }>;
-    assert.deepEqual(
-      integrity.map((r) => r.integrity_check),
-      ['ok'],
-      'PRAGMA integrity_check',
-    );
-    const convs = db
-      .prepare(
-        `SELECT id, user_id AS userId, bot_id AS botId, archived, message_count AS mc, tool_invocation_count AS tc,
-          (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id) AS mr,
-          (SELECT count(*) FROM tool_invocations t WHERE t.conversation_id = c.id) AS tr
-         FROM conversations c WHERE workspace_id = ?`,
-      )
-      .all(workspaceId) as Array<{
+    if (engine === 'sqlite') {
+      const integrity = await db.all<{ integrity_check: string }>('PRAGMA integrity_check');
+      assert.deepEqual(
+        integrity.map((r) => r.integrity_check),
+        ['ok'],
+        'PRAGMA integrity_check',
+      );
+    }
+    const convs = await db.all<{
       id: string;
       userId: string | null;
       botId: string | null;
       archived: number;
+      hidden: string | null;
       mc: number;
       tc: number;
       mr: number;
       tr: number;
-    }>;
+    }>(
+      `SELECT id, user_id AS "userId", bot_id AS "botId", archived, deleted_state AS hidden,
+          message_count AS mc, tool_invocation_count AS tc,
+          (SELECT count(*) FROM messages m WHERE m.workspace_id = c.workspace_id AND m.conversation_id = c.id) AS mr,
+          (SELECT count(*) FROM tool_invocations t WHERE t.workspace_id = c.workspace_id AND t.conversation_id = c.id) AS tr
+         FROM conversations c WHERE workspace_id = ?`,
+      [workspaceId],
+    );
     for (const c of convs) {
-      assert.equal(c.mc, c.mr, `${c.id}: message_count equals its message rows`);
-      assert.equal(c.tc, c.tr, `${c.id}: tool_invocation_count equals its rows`);
+      assert.equal(Number(c.mc), Number(c.mr), `${c.id}: message_count equals its message rows`);
+      assert.equal(Number(c.tc), Number(c.tr), `${c.id}: tool_invocation_count equals its rows`);
     }
     const want: Record<string, number> = {};
     for (const inc of counterIncrements(
-      convs.map((c) => ({ workspaceId, userId: c.userId, botId: c.botId, archived: c.archived === 1 })),
+      convs
+        .filter((c) => c.hidden === null)
+        .map((c) => ({ workspaceId, userId: c.userId, botId: c.botId, archived: Number(c.archived) === 1 })),
     )) {
-      want[inc.name] = inc.value;
+      want[inc.name] = (want[inc.name] ?? 0) + inc.value;
     }
     const stored: Record<string, number> = {};
-    for (const r of db.prepare('SELECT name, value FROM counters WHERE workspace_id = ?').all(workspaceId) as Array<{
-      name: string;
-      value: number;
-    }>) {
+    for (const r of await db.all<{ name: string; value: number }>(
+      'SELECT name, value FROM counters WHERE workspace_id = ?',
+      [workspaceId],
+    )) {
       if (Number(r.value) !== 0) stored[r.name] = Number(r.value);
     }
     assert.deepEqual(stored, want, 'the counters equal the rows');
-    const orphans = db
-      .prepare('SELECT count(*) AS n FROM messages WHERE conversation_id NOT IN (SELECT id FROM conversations)')
-      .get() as { n: number };
-    assert.equal(orphans.n, 0, 'no message outlives its conversation');
+    const [orphans] = await db.all<{ n: number }>(
+      `SELECT count(*) AS n FROM messages m WHERE NOT EXISTS
+        (SELECT 1 FROM conversations c WHERE c.workspace_id = m.workspace_id AND c.id = m.conversation_id)`,
+    );
+    assert.equal(Number(orphans?.n), 0, 'no message outlives its conversation');
+    const [toolOrphans] = await db.all<{ n: number }>(
+      `SELECT count(*) AS n FROM tool_invocations t WHERE NOT EXISTS
+        (SELECT 1 FROM conversations c WHERE c.workspace_id = t.workspace_id AND c.id = t.conversation_id)`,
+    );
+    assert.equal(Number(toolOrphans?.n), 0, 'no tool invocation outlives its conversation');
   } finally {
-    db.close();
+    await db.close();
   }
 }
 
-export async function killRounds(rounds: number, log: (s: string) => void = () => {}): Promise<KillStats> {
+export async function killRounds(
+  rounds: number,
+  engine: Engine = 'sqlite',
+  log: (s: string) => void = () => {},
+): Promise<KillStats> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'parley-kill-'));
-  const dbPath = path.join(dataDir, 'parley.db');
-  const env = { PARLEY_DATA_DIR: dataDir, PARLEY_DATABASE_URL: `sqlite:${dbPath}`, PARLEY_RATE_LIMIT: '10000000' };
-  const stats: KillStats = {
-    rounds: 0,
-    creates: 0,
-    appends: 0,
-    deletes: 0,
-    retried: 0,
-    replayed: 0,
-    lockWaits: 0,
-    grouped: 0,
-  };
+  const database = await processDatabase(engine, dataDir);
+  const dbUrl = database.url;
+  const env = { PARLEY_DATA_DIR: dataDir, PARLEY_DATABASE_URL: dbUrl, PARLEY_RATE_LIMIT: '10000000' };
+  const stats: KillStats = { rounds: 0, creates: 0, appends: 0, deletes: 0, retried: 0, replayed: 0, lockWaits: 0, grouped: 0 };
   let proc: ParleyProcess | undefined = await spawnParley(env);
   try {
-    const instance = bootstrapKey(proc.output());
+    const instance = await waitForBootstrapKey(proc);
     const made = await fetch(`${proc.url}/v1/workspaces`, {
       method: 'POST',
       headers: { authorization: `Bearer ${instance}`, 'content-type': 'application/json' },
@@ -209,7 +263,7 @@ export async function killRounds(rounds: number, log: (s: string) => void = () =
       stop = true;
       await Promise.all(writers);
 
-      checkFile(dbPath, workspaceId);
+      await checkRows(engine, dbUrl, workspaceId);
       proc = await spawnParley(env);
       const again = proc.url;
       const get = async (p: string) => {
@@ -294,13 +348,14 @@ export async function killRounds(rounds: number, log: (s: string) => void = () =
         assert.equal(c.body.data.message_count, contents.length, `${id}: message_count`);
       }
       for (const id of deleted) assert.equal((await get(`/v1/conversations/${id}`)).status, 404, `${id} stays deleted`);
-      checkFile(dbPath, workspaceId);
+      await checkRows(engine, dbUrl, workspaceId);
       stats.rounds++;
       log(`round ${round + 1}: ${live.size} live, ${deleted.size} deleted, ${pending.length} retried after the kill`);
     }
     return stats;
   } finally {
     await proc?.stop();
+    await database.drop();
     rmSync(dataDir, { recursive: true, force: true });
   }
 }

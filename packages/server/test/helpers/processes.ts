@@ -53,8 +53,8 @@ export async function spawnParley(env: Record<string, string>): Promise<ParleyPr
     out += String(d);
   });
   const url = `http://127.0.0.1:${port}`;
-  // bounded, but generous: loading the server through tsx takes seconds on a busy shared machine
-  const deadline = Date.now() + 90_000;
+  // bounded, but generous: on a loaded shared machine tsx takes 45 s to start the server
+  const deadline = Date.now() + 120_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`parley exited with ${child.exitCode}:\n${out}`);
     try {
@@ -98,4 +98,17 @@ export function pgBin(name: string): string {
   const found = r.stdout.trim();
   if (!found) throw new Error(`PostgreSQL binary ${name} not found under /usr/lib/postgresql/*/bin`);
   return found;
+}
+
+/** The instance admin key, waiting (bounded) for the banner: it is printed just after /readyz answers. */
+export async function waitForBootstrapKey(proc: { output: () => string }): Promise<string> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    try {
+      return bootstrapKey(proc.output());
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await sleep(100);
+    }
+  }
 }

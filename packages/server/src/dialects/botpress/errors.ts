@@ -19,6 +19,7 @@ const TYPE_BY_STATUS: Record<number, string> = {
   429: 'RateLimited',
   500: 'Internal',
   503: 'Internal',
+  507: 'Internal',
 };
 
 const pad = (n: number, w = 2) => String(n).padStart(w, '0');

@@ -89,6 +89,18 @@ export class ConversationsReader implements ConversationReads {
     return r ? toConversation(r) : null;
   }
 
+  async hiddenState(id: string): Promise<{ state: 'trash' | 'erasing'; userId: string | null } | null> {
+    const r = await this.b.db
+      .selectFrom('conversations')
+      .select(['deleted_state', 'user_id'])
+      .where('workspace_id', '=', this.b.ws)
+      .where('id', '=', id)
+      .where('deleted_state', 'is not', null)
+      .executeTakeFirst();
+    if (!r) return null;
+    return { state: r.deleted_state === 'trash' ? 'trash' : 'erasing', userId: r.user_id };
+  }
+
   list(q: ConversationListQuery): Promise<Conversation[]> {
     return listConversations(this.b, q);
   }

@@ -25,12 +25,19 @@ export class IdempotencyReader implements IdempotencyReads {
 
   async get(key: string): Promise<IdempotencyRecord | null> {
     const r = await this.b.db
-      .selectFrom('idempotency_records')
-      .select(IDEMPOTENCY_COLUMNS)
-      .where('workspace_id', '=', this.b.ws)
-      .where('idem_key', '=', key)
+      .selectFrom('idempotency_records as i')
+      .leftJoin('conversations as c', (j) =>
+        j.onRef('c.id', '=', 'i.conversation_id').onRef('c.workspace_id', '=', 'i.workspace_id'),
+      )
+      .select(IDEMPOTENCY_COLUMNS.map((col) => `i.${col}` as const))
+      .select('c.deleted_state')
+      .where('i.workspace_id', '=', this.b.ws)
+      .where('i.idem_key', '=', key)
       .executeTakeFirst();
-    return r ? toIdem(r) : null;
+    if (!r) return null;
+    // the answer is about a conversation now out of view (in the trash, or being erased): its
+    // content must not come back through a replay until the conversation is restored
+    return { ...toIdem(r), conversationHidden: r.deleted_state !== null && r.deleted_state !== undefined };
   }
 }
 
