@@ -225,9 +225,12 @@ export async function runHttp(
       pin(loader.pid, LOAD_CORE);
       const defs = engine.targets(ds).filter((t) => !settings.targets || settings.targets.includes(t.name));
       for (const dir of settings.baselines ?? []) {
+        // a directory named twice runs twice (two processes of one code: their spread is the noise)
+        let name = `parley@${path.basename(dir)}`;
+        for (let n = 2; defs.some((d) => d.name === name); n++) name = `parley@${path.basename(dir)}#${n}`;
         const options = { databaseUrl: ds.databaseUrl, log: 'silent' };
         defs.push({
-          name: `parley@${path.basename(dir)}`,
+          name,
           kind: 'parley',
           script: path.join(dir, 'bench/servers/parley.ts'),
           options,
