@@ -114,10 +114,11 @@ export function cpuSeconds(pid: number | undefined): number {
 /** BENCH_CPU_PROF=<dir> writes a V8 CPU profile of every process forked with `profile` there. */
 const cpuProfDir = process.env.BENCH_CPU_PROF;
 
-/** Forks a TypeScript script of bench/ with tsx; IPC for control messages. */
+/** Forks a TypeScript script of bench/ (or an absolute path) with tsx; IPC for control messages. */
 export function forkTs(script: string, argv: string[], opts: { profile?: boolean; execArgv?: string[] } = {}) {
-  const prof = opts.profile && cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [];
-  return fork(path.join(benchDir, script), argv, {
+  const prof =
+    opts.profile && cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`, '--cpu-prof-interval=200'] : [];
+  return fork(path.resolve(benchDir, script), argv, {
     execArgv: ['--import', 'tsx', ...prof, ...(opts.execArgv ?? [])],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -164,7 +165,9 @@ export async function startServer(
   options: unknown,
   extra: { execArgv?: string[] } = {},
 ): Promise<Server> {
-  const child = forkTs(script, [JSON.stringify(options)], { profile: kind === 'parley', ...extra });
+  // peers too with BENCH_CPU_PROF_PEERS=1: where the bare side's time goes, for comparison
+  const profile = kind === 'parley' || process.env.BENCH_CPU_PROF_PEERS === '1';
+  const child = forkTs(script, [JSON.stringify(options)], { profile, ...extra });
   const { url } = await nextMessage<{ url: string }>(child, 'ready');
   pin(child.pid, SERVER_CORE);
   return { name, kind, child, url };

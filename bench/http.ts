@@ -5,6 +5,8 @@
  * peer/Parley ratio of server CPU per request per round (from /proc: much less disturbed by
  * other work on the machine than req/s); throughput ratios beside it.
  */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { request } from 'undici';
 import {
   alternate,
@@ -67,9 +69,16 @@ export interface HttpSettings {
   conversations: number;
   /** Only these targets (names), when given. */
   targets?: string[];
+  /**
+   * Other checkouts of Parley (worktree directories) whose own bench/servers/parley.ts runs as an
+   * extra target `parley@<dir name>` on the same data, in the same alternating rounds: before / after
+   * a change measured in the same minutes. Informational (CPU ratio against the judged Parley).
+   */
+  baselines?: string[];
 }
 
 export function httpSettings(quick: boolean, o: Partial<Record<keyof HttpSettings, string>>): HttpSettings {
+  const list = (v: string | undefined) => (v ? v.split(',').filter(Boolean) : undefined);
   const s = {
     rounds: Number(o.rounds ?? (quick ? 2 : 5)),
     durationS: Number(o.durationS ?? (quick ? 0.5 : 5)),
@@ -80,7 +89,13 @@ export function httpSettings(quick: boolean, o: Partial<Record<keyof HttpSetting
   for (const [k, v] of Object.entries(s)) {
     if (!Number.isFinite(v) || v <= 0) throw new Error(`--${k} must be a positive number`);
   }
-  return { ...s, ...(o.targets ? { targets: o.targets.split(',').filter(Boolean) } : {}) };
+  const targets = list(o.targets);
+  const baselines = list(o.baselines)?.map((d) => path.resolve(d));
+  for (const d of baselines ?? []) {
+    if (!existsSync(path.join(d, 'bench/servers/parley.ts')))
+      throw new Error(`--baseline ${d}: no bench/servers/parley.ts`);
+  }
+  return { ...s, ...(targets ? { targets } : {}), ...(baselines ? { baselines } : {}) };
 }
 
 /** The answer both sides must give alike: the whole JSON, cursors aside (they differ by secret). */
@@ -135,6 +150,12 @@ async function runOne(
   const parleys = servers.filter((s) => s.kind === 'parley').map((s) => s.name);
   const peers = servers.filter((s) => s.kind === 'peer').map((s) => s.name);
   const verdicts: Verdict[] = [];
+  const judged = parleys[0];
+  for (const base of parleys.filter((p) => p.startsWith('parley@'))) {
+    if (judged === undefined || judged === base) continue;
+    const c = ratio(rows, judged, base, 'cpu');
+    verdicts.push(verdict(`${judged} vs ${base}, CPU per request (${base} / ${judged})`, c.median, 'x', null, c));
+  }
   parleys.forEach((p, i) => {
     for (const peer of peers) {
       // only the first Parley variant (the production-like one) is judged
@@ -203,6 +224,18 @@ export async function runHttp(
       await nextMessage(loader, 'ready');
       pin(loader.pid, LOAD_CORE);
       const defs = engine.targets(ds).filter((t) => !settings.targets || settings.targets.includes(t.name));
+      for (const dir of settings.baselines ?? []) {
+        // a directory named twice runs twice (two processes of one code: their spread is the noise)
+        let name = `parley@${path.basename(dir)}`;
+        for (let n = 2; defs.some((d) => d.name === name); n++) name = `parley@${path.basename(dir)}#${n}`;
+        const options = { databaseUrl: ds.databaseUrl, log: 'silent' };
+        defs.push({
+          name,
+          kind: 'parley',
+          script: path.join(dir, 'bench/servers/parley.ts'),
+          options,
+        });
+      }
       for (const d of defs) servers.push(await startServer(d.name, d.kind, d.script, d.options));
       for (const sc of scenarios) out.push(...(await runOne(engine, sc, ds, servers, loader, settings, sink)));
     } finally {

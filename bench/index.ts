@@ -2,6 +2,7 @@
  * npm run bench -- [--scenario get,list,fanout,seed,search,deep-cursor,total,delete-big,append]
  *                  [--engine sqlite,postgres] [--quick] [--rounds N] [--out DIR] [--md FILE|none]
  *                  [--duration S] [--connections C] [--conversations N] [--targets a,b] [--size 1m|100k|quick]
+ *                  [--baseline DIR,DIR] (get/list: other checkouts' Parley as extra targets, same rounds)
  *
  * The one entry for every benchmark, all on one harness (bench/harness.ts): the HTTP scenarios
  * (get, list: bench/http.ts), fan-out over Redis (bench/lib/fanout.ts), the bulk load (seed:
@@ -29,6 +30,7 @@ const { values } = parseArgs({
     connections: { type: 'string' },
     conversations: { type: 'string' },
     targets: { type: 'string' },
+    baseline: { type: 'string' },
     size: { type: 'string' },
   },
 });
@@ -65,6 +67,7 @@ async function main(): Promise<void> {
       connections: values.connections,
       conversations: values.conversations,
       targets: values.targets,
+      baselines: values.baseline,
     });
     verdicts.push(...(await runHttp(http, engines, settings, sink)));
   }

@@ -1,6 +1,9 @@
 /**
  * Summarises a V8 .cpuprofile (from BENCH_CPU_PROF): self time by function and by package,
- * so "where does Parley's time go" has a short answer. Usage: node --import tsx bench/profile-summary.ts FILE
+ * so "where does Parley's time go" has a short answer.
+ * Usage: node --import tsx bench/profile-summary.ts FILE [LAST_SECONDS]
+ * With LAST_SECONDS only the samples of the profile's last seconds count (the steady load, not the
+ * start-up: module loading and schema compilation), and idle time is left out of the percentages.
  */
 import { readFileSync } from 'node:fs';
 
@@ -10,7 +13,28 @@ interface Node {
   hitCount: number;
   children?: number[];
 }
-const prof = JSON.parse(readFileSync(process.argv[2] as string, 'utf8')) as { nodes: Node[] };
+const prof = JSON.parse(readFileSync(process.argv[2] as string, 'utf8')) as {
+  nodes: Node[];
+  samples?: number[];
+  timeDeltas?: number[];
+};
+const lastS = process.argv[3] ? Number(process.argv[3]) : null;
+if (lastS !== null && prof.samples && prof.timeDeltas) {
+  // recount hits from the sample stream, keeping the window's samples only and leaving idle out
+  const times: number[] = [];
+  let t = 0;
+  for (const d of prof.timeDeltas) {
+    t += d;
+    times.push(t);
+  }
+  const from = t - lastS * 1e6;
+  const idle = new Set(prof.nodes.filter((n) => n.callFrame.functionName === '(idle)').map((n) => n.id));
+  const hits = new Map<number, number>();
+  prof.samples.forEach((id, i) => {
+    if ((times[i] as number) >= from && !idle.has(id)) hits.set(id, (hits.get(id) ?? 0) + 1);
+  });
+  for (const n of prof.nodes) n.hitCount = hits.get(n.id) ?? 0;
+}
 const total = prof.nodes.reduce((a, n) => a + n.hitCount, 0);
 const byFn = new Map<string, number>();
 const byPkg = new Map<string, number>();

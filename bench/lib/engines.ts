@@ -101,6 +101,13 @@ export const sqliteEngine: EngineDef = {
   targets: (ds) => [
     ...parleyTargets(ds),
     { name: 'node-http', kind: 'peer', script: 'servers/peer-sqlite.ts', options: { databaseUrl: ds.databaseUrl } },
+    // informational: the same work on a bare Fastify, the floor of any Fastify app doing it
+    {
+      name: 'fastify',
+      kind: 'peer',
+      script: 'servers/peer-sqlite.ts',
+      options: { databaseUrl: ds.databaseUrl, framework: 'fastify' },
+    },
   ],
   cpuGoals: { get: { 'node-http': 0.85 }, list: { 'node-http': 0.8 } },
 };

@@ -4,11 +4,13 @@
  * SHA-256 of the bearer token (revocation, expiry and scope checked), the id parsed, JSON columns
  * parsed and re-serialised, ISO timestamps, counters for the total, an HMAC'd next cursor.
  * What it does not have is what Parley adds on top: request ids, rate limits, schema validation,
- * metrics, logs, error envelopes for every case.
+ * metrics, logs, error envelopes for every case. With `framework: 'fastify'` the same work runs on a
+ * bare Fastify instead (the framework's own floor).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import BetterSqlite3 from 'better-sqlite3';
+import Fastify from 'fastify';
 import {
   type ConvRow,
   type KeyRow,
@@ -19,7 +21,7 @@ import {
   ULID,
 } from './peer-shape.js';
 
-const opts = JSON.parse(process.argv[2] ?? '{}') as { databaseUrl: string };
+const opts = JSON.parse(process.argv[2] ?? '{}') as { databaseUrl: string; framework?: 'node-http' | 'fastify' };
 const db = new BetterSqlite3(opts.databaseUrl.replace(/^sqlite:(\/\/)?/, ''));
 db.pragma('journal_mode = WAL');
 db.pragma('synchronous = NORMAL');
@@ -50,19 +52,16 @@ const listPageUser = db.prepare(
 const counters = db.prepare('SELECT "name", "value" FROM "counters" WHERE "workspace_id" = ? AND "name" IN (?, ?)');
 const cursorSecret = randomBytes(32).toString('hex');
 
-function send(res: http.ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-  });
-  res.end(text);
+interface Answer {
+  status: number;
+  body: unknown;
 }
+const answer = (status: number, body: unknown): Answer => ({ status, body });
+const notFound = (message: string) => answer(404, { error: { code: 'not_found', message } });
 
-function authenticate(req: http.IncomingMessage): KeyRow | null {
-  const h = req.headers.authorization;
-  if (typeof h !== 'string' || !h.startsWith('Bearer ')) return null;
-  const hash = createHash('sha256').update(h.slice(7).trim()).digest('hex');
+function authenticate(authorization: string | undefined): KeyRow | null {
+  if (typeof authorization !== 'string' || !authorization.startsWith('Bearer ')) return null;
+  const hash = createHash('sha256').update(authorization.slice(7).trim()).digest('hex');
   const key = keyByHash.get(hash) as KeyRow | undefined;
   if (!key || key.revoked_at !== null || (key.expires_at !== null && key.expires_at <= Date.now())) return null;
   return key;
@@ -71,15 +70,16 @@ function authenticate(req: http.IncomingMessage): KeyRow | null {
 /** Live streams per conversation, as Parley keeps them in-process without Redis. */
 const presence = new Map<string, Set<string>>();
 
-const server = http.createServer((req, res) => {
-  const url = new URL(req.url ?? '/', 'http://x');
-  const key = authenticate(req);
-  if (!key) return send(res, 401, { error: { code: 'invalid_key', message: 'Invalid or expired API key' } });
+/** The whole request's work, whatever server carries it. */
+function handle(method: string | undefined, rawUrl: string | undefined, authorization: string | undefined): Answer {
+  const url = new URL(rawUrl ?? '/', 'http://x');
+  const key = authenticate(authorization);
+  if (!key) return answer(401, { error: { code: 'invalid_key', message: 'Invalid or expired API key' } });
   const scopes = key.scopes.split(' ');
   if (!scopes.includes('read:ai') && !scopes.includes('admin')) {
-    return send(res, 403, { error: { code: 'insufficient_permissions', message: 'missing read:ai' } });
+    return answer(403, { error: { code: 'insufficient_permissions', message: 'missing read:ai' } });
   }
-  if (req.method === 'GET' && url.pathname === '/v1/conversations') {
+  if (method === 'GET' && url.pathname === '/v1/conversations') {
     const perPage = Number(url.searchParams.get('per_page') ?? 25);
     const userId = url.searchParams.get('user_id') ?? key.user_id;
     const rows = (
@@ -96,7 +96,7 @@ const server = http.createServer((req, res) => {
     if (rows.length > perPage && last) {
       nextCursor = listCursor(cursorSecret, key.workspace_id, last, perPage);
     }
-    return send(res, 200, {
+    return answer(200, {
       data: items.map(presentConversation),
       meta: {
         total: get(names[0]) - get(names[1]),
@@ -107,15 +107,15 @@ const server = http.createServer((req, res) => {
       },
     });
   }
-  const m = req.method === 'GET' ? /^\/v1\/conversations\/conv_([0-9A-Za-z]{26})$/.exec(url.pathname) : null;
+  const m = method === 'GET' ? /^\/v1\/conversations\/conv_([0-9A-Za-z]{26})$/.exec(url.pathname) : null;
   if (m) {
     const body = (m[1] as string).toUpperCase();
-    if (!ULID.test(body)) return send(res, 404, { error: { code: 'not_found', message: 'Not found' } });
+    if (!ULID.test(body)) return notFound('Not found');
     const conv = convById.get(key.workspace_id, `conv_${body}`) as ConvRow | undefined;
-    if (!conv) return send(res, 404, { error: { code: 'not_found', message: 'Not found' } });
+    if (!conv) return notFound('Not found');
     const limit = Number(url.searchParams.get('limit') ?? 200);
     const messages = recentMessages.all(key.workspace_id, conv.id, limit) as MsgRow[];
-    return send(res, 200, {
+    return answer(200, {
       data: {
         ...presentConversation(conv),
         // the most recent `limit`, presented oldest first as Parley does
@@ -125,8 +125,36 @@ const server = http.createServer((req, res) => {
       },
     });
   }
-  send(res, 404, { error: { code: 'not_found', message: 'No route' } });
-});
+  return notFound('No route');
+}
+
+function nodeHttpServer(): http.Server {
+  return http.createServer((req, res) => {
+    const a = handle(req.method, req.url, req.headers.authorization);
+    const text = JSON.stringify(a.body);
+    res.writeHead(a.status, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(text),
+    });
+    res.end(text);
+  });
+}
+
+/**
+ * The same work on a bare Fastify (no hooks, no schemas, its default JSON serializer): the
+ * framework's own cost per request, measured beside Parley, which is built on it.
+ */
+async function fastifyServer(): Promise<http.Server> {
+  const app = Fastify();
+  app.get('/*', (req, reply) => {
+    const a = handle(req.method, req.url, req.headers.authorization);
+    return reply.code(a.status).send(a.body);
+  });
+  await app.ready();
+  return app.server;
+}
+
+const server = opts.framework === 'fastify' ? await fastifyServer() : nodeHttpServer();
 server.keepAliveTimeout = 72_000;
 server.listen(0, '127.0.0.1', () => {
   const addr = server.address();

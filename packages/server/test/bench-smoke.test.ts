@@ -70,7 +70,7 @@ describe('bench smoke (--quick)', () => {
         const doc = docs.get(key);
         assert.ok(doc);
         const targets = new Set(doc.record.rows.map((r: { target: string }) => r.target));
-        assert.deepEqual([...targets].sort(), ['node-http', 'parley', 'parley-info']);
+        assert.deepEqual([...targets].sort(), ['fastify', 'node-http', 'parley', 'parley-info']);
         for (const row of doc.record.rows)
           assert.ok(row.ops > 0 && Number.isFinite(row.cpuUsPerOp), 'CPU per request read');
         assertJudgedCpu(doc.verdicts, 'node-http', goal);

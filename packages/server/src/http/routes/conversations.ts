@@ -23,6 +23,7 @@ import {
   ToolParams,
   WRITE_ERRORS,
 } from '../schemas.js';
+import { answerPlainJson } from '../serializer.js';
 import type { App, AppDeps } from '../types.js';
 import { runWrite } from '../write.js';
 
@@ -48,6 +49,24 @@ const DetailSchema = Type.Object({
 const data = <T extends import('typebox').TSchema>(schema: T) => Type.Object({ data: schema });
 const dataPage = <T extends import('typebox').TSchema>(schema: T) =>
   Type.Object({ data: Type.Array(schema), meta: CursorMeta });
+
+/** The list's answer (its serializer is plain JSON: see answerPlainJson). */
+export const ListAnswer = Type.Object({
+  data: Type.Array(Type.Ref('Conversation')),
+  meta: Type.Object({
+    total: Type.Integer(),
+    total_exact: Type.Boolean({
+      description:
+        'false when the count stopped at its cap: 1,000 for a search, 10,000 for other filters that counters cannot answer',
+    }),
+    page: Type.Union([Type.Integer(), Type.Null()]),
+    per_page: Type.Integer(),
+    next_cursor: Type.Union([Type.String(), Type.Null()]),
+  }),
+});
+
+/** GET /v1/conversations/:id's answer (plain JSON too). */
+export const DetailAnswer = data(DetailSchema);
 
 function presentDetail(d: ConversationDetail, live?: number | null) {
   // one object, filled in place: the wire order is the schema's either way
@@ -108,24 +127,12 @@ export function registerConversationRoutes(app: App, deps: AppDeps): void {
         summary: 'List conversations (page/per_page or keyset cursor/limit), filter and search',
         querystring: ListConversationsQuery,
         response: {
-          200: Type.Object({
-            data: Type.Array(Type.Ref('Conversation')),
-            meta: Type.Object({
-              total: Type.Integer(),
-              total_exact: Type.Boolean({
-                description:
-                  'false when the count stopped at its cap: 1,000 for a search, 10,000 for other filters that counters cannot answer',
-              }),
-              page: Type.Union([Type.Integer(), Type.Null()]),
-              per_page: Type.Integer(),
-              next_cursor: Type.Union([Type.String(), Type.Null()]),
-            }),
-          }),
+          200: ListAnswer,
           ...errorResponses(...AUTHED_ERRORS, 'invalid_cursor'),
         },
       },
     },
-    async (req) => {
+    async (req, reply) => {
       const q = req.query;
       // two names for one number: both at once is a mistake to point out, not to settle silently
       if (q.per_page !== undefined && q.limit !== undefined) {
@@ -149,6 +156,7 @@ export function registerConversationRoutes(app: App, deps: AppDeps): void {
         order: q.order,
         search: q.search,
       });
+      answerPlainJson(reply);
       return {
         data: page.items.map((c, i) => {
           const m = page.matches?.[i];
@@ -179,10 +187,10 @@ export function registerConversationRoutes(app: App, deps: AppDeps): void {
         summary: 'Get a conversation with its most recent messages, oldest first (order=desc: newest first)',
         params: ConversationParams,
         querystring: GetConversationQuery,
-        response: { 200: data(DetailSchema), ...errorResponses(...AUTHED_ERRORS, 'not_found') },
+        response: { 200: DetailAnswer, ...errorResponses(...AUTHED_ERRORS, 'not_found') },
       },
     },
-    async (req) => {
+    async (req, reply) => {
       const auth = requireAuth(req);
       const d = await svc.get(auth, req.params.id, {
         limit: req.query.limit,
@@ -194,6 +202,7 @@ export function registerConversationRoutes(app: App, deps: AppDeps): void {
         ? (rt.liveConnectionsNow(auth.workspaceId, d.conversation.id) ??
           (await rt.liveConnections(auth.workspaceId, d.conversation.id).catch(() => null)))
         : 0;
+      answerPlainJson(reply);
       return { data: presentDetail(d, live) };
     },
   );
