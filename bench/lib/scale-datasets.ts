@@ -37,15 +37,29 @@ export interface ScaleDataset {
 }
 
 export async function prepareScale(engine: 'sqlite' | 'postgres', size: SizeName, seed = 1): Promise<ScaleDataset> {
+  const ds = await prepareCached(engine, size, { ...SIZES[size], seed, now: Date.UTC(2026, 10, 1) });
+  return { ...ds, size };
+}
+
+/**
+ * A generated dataset (`opts`), built once by the bulk loader and cached under `name`: SQLite in
+ * bench/.data/<engine>-<name>-seed<seed>.db, PostgreSQL in database parley_bench_<name>[_s<seed>]
+ * (`name` must be a valid identifier part). Rebuilt when a load was cut short.
+ */
+export async function prepareCached(
+  engine: 'sqlite' | 'postgres',
+  name: string,
+  opts: SeedOptions,
+): Promise<Omit<ScaleDataset, 'size'>> {
   mkdirSync(dataDir, { recursive: true });
-  const opts: SeedOptions = { ...SIZES[size], seed, now: Date.UTC(2026, 10, 1) };
-  const key = `${engine}-${size}-seed${seed}`;
+  const seed = opts.seed;
+  const key = `${engine}-${name}-seed${seed}`;
   const metaFile = path.join(dataDir, `${key}.json`);
   const plan = new SeedGenerator(opts);
   const expected = plan.plan.reduce((a, b) => a + b, 0);
   let databaseUrl: string;
   if (engine === 'sqlite') databaseUrl = `sqlite:${path.join(dataDir, `${key}.db`)}`;
-  else databaseUrl = pgDatabaseUrl(`parley_bench_${size}${seed === 1 ? '' : `_s${seed}`}`);
+  else databaseUrl = pgDatabaseUrl(`parley_bench_${name}${seed === 1 ? '' : `_s${seed}`}`);
   // complete = every generated conversation is there (a load cut short is rebuilt)
   const complete = async (): Promise<boolean> => {
     if (engine === 'sqlite') {
@@ -79,7 +93,7 @@ export async function prepareScale(engine: 'sqlite' | 'postgres', size: SizeName
     rmSync(metaFile, { force: true });
     const store = await openStore({ databaseUrl });
     try {
-      const bar = startProgress({ unit: 'messages', total: opts.messages, enabled: size !== 'quick' });
+      const bar = startProgress({ unit: 'messages', total: opts.messages, enabled: opts.messages >= 100_000 });
       try {
         // the bulk loader refreshes the statistics when it finishes
         seedReport = await seedData(store, opts, { onProgress: (done, total) => bar.update(done, total) });
@@ -109,7 +123,6 @@ export async function prepareScale(engine: 'sqlite' | 'postgres', size: SizeName
   }
   return {
     engine,
-    size,
     databaseUrl,
     opts,
     workspaces: plan.workspaceIds,
