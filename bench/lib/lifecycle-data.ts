@@ -10,6 +10,7 @@ import { openBulkLoader } from '../../packages/server/src/seed/bulk-load.js';
 import { type SeedConversation, SeedGenerator } from '../../packages/server/src/seed/generator.js';
 import { KeysService } from '../../packages/server/src/services/keys.js';
 import { openStore } from '../../packages/server/src/store/open.js';
+import { PG_DEFAULTS } from '../../packages/server/src/store/postgres/index.js';
 import { type Dataset, postgresEngine, sqliteEngine } from './engines.js';
 import { prepareCached, type ScaleDataset } from './scale-datasets.js';
 import type { Db } from './scale-ops.js';
@@ -50,7 +51,8 @@ export function copySqlite(databaseUrl: string, suffix: string): string {
 
 /** Writes conversations into a workspace with the bulk loader (indexes kept, as a live database has them). */
 export async function loadConversations(databaseUrl: string, convs: readonly SeedConversation[]): Promise<void> {
-  const store = await openStore({ databaseUrl });
+  // a loaded machine can starve this process mid-transaction past the default idle-in-transaction cut-off
+  const store = await openStore({ databaseUrl, pg: { ...PG_DEFAULTS, statementTimeoutMs: 120_000 } });
   try {
     const loader = await openBulkLoader(store, { deferIndexes: false });
     try {

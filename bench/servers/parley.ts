@@ -20,6 +20,8 @@ const opts = JSON.parse(process.argv[2] ?? '{}') as {
   erasure?: 'on' | 'off';
   /** PARLEY_REQUEST_TIMEOUT_MS (also the socket's idle timeout): the lifecycle scenarios' long calls need more than 30 s on a loaded machine. */
   requestTimeoutMs?: number;
+  /** PARLEY_PG_STATEMENT_TIMEOUT_MS (idle-in-transaction is twice it), for the same reason. */
+  pgStatementTimeoutMs?: number;
 };
 const logLevel = opts.log === 'silent' ? 'silent' : 'info';
 const config = loadConfig(
@@ -33,6 +35,7 @@ const config = loadConfig(
     database: { dataDir: os.tmpdir(), url: opts.databaseUrl },
     log: { level: logLevel },
     lifecycle: { bootstrap: false },
+    ...(opts.pgStatementTimeoutMs ? { pg: { statementTimeoutMs: opts.pgStatementTimeoutMs } } : {}),
   },
 );
 const logger =
