@@ -14,7 +14,11 @@ import { SeedGenerator, type SeedOptions } from '../../packages/server/src/seed/
 import { seedData } from '../../packages/server/src/seed/run.js';
 import { KeysService } from '../../packages/server/src/services/keys.js';
 import { openStore } from '../../packages/server/src/store/open.js';
+import { PG_DEFAULTS } from '../../packages/server/src/store/postgres/index.js';
 import { pgAdmin, databaseUrl as pgDatabaseUrl } from './pg-admin.js';
+
+/** Bulk loads on a loaded machine can be starved mid-transaction past the default idle-in-transaction cut-off (10 s). */
+const LONG_PG = { ...PG_DEFAULTS, statementTimeoutMs: 120_000 };
 
 const dataDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '.data');
 
@@ -69,7 +73,7 @@ export async function prepareCached(
       const exists = await pgAdmin((c) => c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]));
       if (exists.rowCount === 0) return false;
     }
-    const store = await openStore({ databaseUrl });
+    const store = await openStore({ databaseUrl, pg: LONG_PG });
     try {
       const n = await countConversations(store);
       return n >= expected;
@@ -91,7 +95,7 @@ export async function prepareCached(
       });
     }
     rmSync(metaFile, { force: true });
-    const store = await openStore({ databaseUrl });
+    const store = await openStore({ databaseUrl, pg: LONG_PG });
     try {
       const bar = startProgress({ unit: 'messages', total: opts.messages, enabled: opts.messages >= 100_000 });
       try {
@@ -107,7 +111,7 @@ export async function prepareCached(
   let keys: Record<string, string> = existsSync(metaFile) ? JSON.parse(readFileSync(metaFile, 'utf8')).keys : {};
   if (Object.keys(keys).length !== plan.workspaceIds.length) {
     keys = {};
-    const store = await openStore({ databaseUrl });
+    const store = await openStore({ databaseUrl, pg: LONG_PG });
     try {
       const svc = new KeysService({ store, clock: systemClock });
       for (const ws of plan.workspaceIds) {
