@@ -58,6 +58,15 @@ import { bigConversation } from './lib/scale-scenarios.js';
 /** The request timeout (and socket idle timeout) of the scenarios' Parley servers: a 1,000-id bulk delete can outlast the default 30 s on a loaded machine. */
 const LONG_MS = 600_000;
 
+/** Parley as the lifecycle scenarios run it: silent logs, long request and statement timeouts (LONG_MS). */
+const startParley = (databaseUrl: string) =>
+  startServer('parley', 'parley', 'servers/parley.ts', {
+    databaseUrl,
+    log: 'silent',
+    requestTimeoutMs: LONG_MS,
+    pgStatementTimeoutMs: 60_000,
+  });
+
 export const LIFECYCLE_SCENARIOS = ['bulk-delete', 'export', 'secure-delete'] as const;
 export type LifecycleScenario = (typeof LIFECYCLE_SCENARIOS)[number];
 
@@ -168,12 +177,7 @@ async function postJson(url: string, path: string, key: string, body: unknown): 
 async function runBulkDelete(engine: EngineName, s: LifecycleSettings, sink: ReportSink): Promise<Verdict[]> {
   const base = await prepareBase(engine, s.quick ? 500 : 2000);
   const db = openDb(base.databaseUrl);
-  const parley = await startServer('parley', 'parley', 'servers/parley.ts', {
-    databaseUrl: base.databaseUrl,
-    log: 'silent',
-    requestTimeoutMs: LONG_MS,
-    pgStatementTimeoutMs: 60_000,
-  });
+  const parley = await startParley(base.databaseUrl);
   const peer = await startServer('bare-sql', 'peer', 'servers/peer-lifecycle.ts', { databaseUrl: base.databaseUrl });
   const baselineMs = s.quick ? 1000 : 3000;
   try {
@@ -406,12 +410,7 @@ async function runExport(engine: EngineName, s: LifecycleSettings, sink: ReportS
   const ds = await prepareExport(engine, s.exportSize);
   const ws = ds.workspaces[0] as string;
   const key = ds.keys[ws] as string;
-  const parley = await startServer('parley', 'parley', 'servers/parley.ts', {
-    databaseUrl: ds.databaseUrl,
-    log: 'silent',
-    requestTimeoutMs: LONG_MS,
-    pgStatementTimeoutMs: 60_000,
-  });
+  const parley = await startParley(ds.databaseUrl);
   const peer = await startServer('node-http', 'peer', 'servers/peer-lifecycle.ts', { databaseUrl: ds.databaseUrl });
   const growthAll: Record<string, number[]> = { parley: [], 'node-http': [] };
   const reads: Record<string, ExportRead> = {};
