@@ -14,7 +14,11 @@ import { SeedGenerator, type SeedOptions } from '../../packages/server/src/seed/
 import { seedData } from '../../packages/server/src/seed/run.js';
 import { KeysService } from '../../packages/server/src/services/keys.js';
 import { openStore } from '../../packages/server/src/store/open.js';
+import { PG_DEFAULTS } from '../../packages/server/src/store/postgres/index.js';
 import { pgAdmin, databaseUrl as pgDatabaseUrl } from './pg-admin.js';
+
+/** Bulk loads on a loaded machine can be starved mid-transaction past the default idle-in-transaction cut-off (10 s). */
+const LONG_PG = { ...PG_DEFAULTS, statementTimeoutMs: 120_000 };
 
 const dataDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '.data');
 
@@ -37,15 +41,29 @@ export interface ScaleDataset {
 }
 
 export async function prepareScale(engine: 'sqlite' | 'postgres', size: SizeName, seed = 1): Promise<ScaleDataset> {
+  const ds = await prepareCached(engine, size, { ...SIZES[size], seed, now: Date.UTC(2026, 10, 1) });
+  return { ...ds, size };
+}
+
+/**
+ * A generated dataset (`opts`), built once by the bulk loader and cached under `name`: SQLite in
+ * bench/.data/<engine>-<name>-seed<seed>.db, PostgreSQL in database parley_bench_<name>[_s<seed>]
+ * (`name` must be a valid identifier part). Rebuilt when a load was cut short.
+ */
+export async function prepareCached(
+  engine: 'sqlite' | 'postgres',
+  name: string,
+  opts: SeedOptions,
+): Promise<Omit<ScaleDataset, 'size'>> {
   mkdirSync(dataDir, { recursive: true });
-  const opts: SeedOptions = { ...SIZES[size], seed, now: Date.UTC(2026, 10, 1) };
-  const key = `${engine}-${size}-seed${seed}`;
+  const seed = opts.seed;
+  const key = `${engine}-${name}-seed${seed}`;
   const metaFile = path.join(dataDir, `${key}.json`);
   const plan = new SeedGenerator(opts);
   const expected = plan.plan.reduce((a, b) => a + b, 0);
   let databaseUrl: string;
   if (engine === 'sqlite') databaseUrl = `sqlite:${path.join(dataDir, `${key}.db`)}`;
-  else databaseUrl = pgDatabaseUrl(`parley_bench_${size}${seed === 1 ? '' : `_s${seed}`}`);
+  else databaseUrl = pgDatabaseUrl(`parley_bench_${name}${seed === 1 ? '' : `_s${seed}`}`);
   // complete = every generated conversation is there (a load cut short is rebuilt)
   const complete = async (): Promise<boolean> => {
     if (engine === 'sqlite') {
@@ -55,7 +73,7 @@ export async function prepareScale(engine: 'sqlite' | 'postgres', size: SizeName
       const exists = await pgAdmin((c) => c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]));
       if (exists.rowCount === 0) return false;
     }
-    const store = await openStore({ databaseUrl });
+    const store = await openStore({ databaseUrl, pg: LONG_PG });
     try {
       const n = await countConversations(store);
       return n >= expected;
@@ -77,9 +95,9 @@ export async function prepareScale(engine: 'sqlite' | 'postgres', size: SizeName
       });
     }
     rmSync(metaFile, { force: true });
-    const store = await openStore({ databaseUrl });
+    const store = await openStore({ databaseUrl, pg: LONG_PG });
     try {
-      const bar = startProgress({ unit: 'messages', total: opts.messages, enabled: size !== 'quick' });
+      const bar = startProgress({ unit: 'messages', total: opts.messages, enabled: opts.messages >= 100_000 });
       try {
         // the bulk loader refreshes the statistics when it finishes
         seedReport = await seedData(store, opts, { onProgress: (done, total) => bar.update(done, total) });
@@ -93,7 +111,7 @@ export async function prepareScale(engine: 'sqlite' | 'postgres', size: SizeName
   let keys: Record<string, string> = existsSync(metaFile) ? JSON.parse(readFileSync(metaFile, 'utf8')).keys : {};
   if (Object.keys(keys).length !== plan.workspaceIds.length) {
     keys = {};
-    const store = await openStore({ databaseUrl });
+    const store = await openStore({ databaseUrl, pg: LONG_PG });
     try {
       const svc = new KeysService({ store, clock: systemClock });
       for (const ws of plan.workspaceIds) {
@@ -109,7 +127,6 @@ export async function prepareScale(engine: 'sqlite' | 'postgres', size: SizeName
   }
   return {
     engine,
-    size,
     databaseUrl,
     opts,
     workspaces: plan.workspaceIds,

@@ -203,14 +203,14 @@ export async function totalOp(db: Db, a: { ws: string }): Promise<{ total: numbe
   return { total: await counterTotal(db, a.ws) };
 }
 
-const counterNames = (userId: unknown, botId: unknown, archived: boolean) => {
+export const counterNames = (userId: unknown, botId: unknown, archived: boolean) => {
   const names = archived ? ['archived'] : ['all'];
   if (userId !== null) names.push(archived ? `user_archived:${userId}` : `user:${userId}`);
   if (botId !== null) names.push(archived ? `bot_archived:${botId}` : `bot:${botId}`);
   return names;
 };
 
-async function bump(db: Db, ws: string, names: string[], delta: number): Promise<void> {
+export async function bump(db: Db, ws: string, names: string[], delta: number): Promise<void> {
   for (const name of names) {
     await db.run(
       `INSERT INTO counters (workspace_id, name, value) VALUES (?, ?, ?)

@@ -96,7 +96,7 @@ async function getJson(
 const p = (parts: PartStats[], name: string) => parts.find((x) => x.part === name);
 
 /** One conversation of `messages` messages and `tools` tool invocations, in the given workspace. */
-function bigConversation(ws: string, messages: number, tools: number, salt: number): SeedConversation {
+export function bigConversation(ws: string, messages: number, tools: number, salt: number): SeedConversation {
   const t0 = Date.UTC(2026, 9, 1) + salt * 1000;
   const msgs = Array.from({ length: messages }, (_, i) => ({
     id: newId('message', t0 + i),

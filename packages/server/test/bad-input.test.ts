@@ -164,7 +164,10 @@ for (const engine of testEngines()) {
       for (const p of parts) assert.equal(p.status, 200, p.text);
       // a key's last_used_at moves (at most once a minute, off the response path) because the
       // refused request used the key: that is bookkeeping, not a write the request made
-      return JSON.stringify(parts.map((p) => p.body), (k, v) => (k === 'last_used_at' ? undefined : v));
+      return JSON.stringify(
+        parts.map((p) => p.body),
+        (k, v) => (k === 'last_used_at' ? undefined : v),
+      );
     }
 
     /** Runs a failing write and checks that nothing changed. */

@@ -158,7 +158,16 @@ export async function killRounds(
   const database = await processDatabase(engine, dataDir);
   const dbUrl = database.url;
   const env = { PARLEY_DATA_DIR: dataDir, PARLEY_DATABASE_URL: dbUrl, PARLEY_RATE_LIMIT: '10000000' };
-  const stats: KillStats = { rounds: 0, creates: 0, appends: 0, deletes: 0, retried: 0, replayed: 0, lockWaits: 0, grouped: 0 };
+  const stats: KillStats = {
+    rounds: 0,
+    creates: 0,
+    appends: 0,
+    deletes: 0,
+    retried: 0,
+    replayed: 0,
+    lockWaits: 0,
+    grouped: 0,
+  };
   let proc: ParleyProcess | undefined = await spawnParley(env);
   try {
     const instance = await waitForBootstrapKey(proc);

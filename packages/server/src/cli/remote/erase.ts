@@ -9,8 +9,7 @@ import type { Parley } from '@parley/sdk';
 import type { Command } from 'commander';
 import { EXIT, fail, printJson } from '../output.js';
 import { startProgress } from '../progress.js';
-import { type RemoteOptions, remoteOptions, withServer } from './client.js';
-import { confirm } from './client.js';
+import { confirm, type RemoteOptions, remoteOptions, withServer } from './client.js';
 
 interface EraseOptions extends RemoteOptions {
   yes?: boolean;
