@@ -5930,7 +5930,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it. */
+            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it, or is withheld while the conversation is in the trash (a restore makes it replayable again). */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -5986,6 +5986,15 @@ export interface operations {
             };
             /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_storage`: The database's disk is full: nothing of the write was stored. Reads still work; retry once space is freed (Retry-After). */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6256,7 +6265,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it. */
+            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it, or is withheld while the conversation is in the trash (a restore makes it replayable again). */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -6312,6 +6321,15 @@ export interface operations {
             };
             /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_storage`: The database's disk is full: nothing of the write was stored. Reads still work; retry once space is freed (Retry-After). */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6421,7 +6439,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it. */
+            /** @description `conversation_deleted`: A retry with this Idempotency-Key: the conversation its request created or changed was deleted since, and the stored answer (which held its content) was erased with it, or is withheld while the conversation is in the trash (a restore makes it replayable again). */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -6477,6 +6495,15 @@ export interface operations {
             };
             /** @description `service_unavailable`: A backing service (database, Redis) is unavailable; retry after the Retry-After delay. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `insufficient_storage`: The database's disk is full: nothing of the write was stored. Reads still work; retry once space is freed (Retry-After). */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -116,7 +116,7 @@ export function registerDocs(app: App, more: DocsAdditions): void {
           'Self-hosted conversation store for AI assistants. Every response carries X-Request-ID and ' +
           'X-RateLimit-Limit / -Remaining / -Reset (Unix seconds). Errors: {"error":{"code","message","request_id","details"?}}; ' +
           `every code, its status and meaning are listed at [${ERRORS_URL}](${ERRORS_URL}) (and in docs/errors.md). ` +
-          'POST, PATCH and DELETE accept an Idempotency-Key header (kept 24 h). ' +
+          'POST, PUT, PATCH and DELETE accept an Idempotency-Key header (kept 24 h). ' +
           'To browse, search, read and delete conversations with an API key, open the web console at [/console](/console). ' +
           more.notes.join(' '),
       } as never,
