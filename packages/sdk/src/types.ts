@@ -44,7 +44,7 @@ export interface CallOptions {
   maxRetries?: number;
 }
 
-/** Options of a write (POST, PATCH, DELETE). */
+/** Options of a write (POST, PUT, PATCH, DELETE). */
 export interface WriteOptions extends CallOptions {
   /** Sent as `Idempotency-Key` on every attempt of this call; default: one random UUID per call. */
   idempotencyKey?: string;
