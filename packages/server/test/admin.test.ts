@@ -231,8 +231,11 @@ for (const engine of testEngines()) {
       const b = await ws.key(['read:ai', 'write:ai']);
       const start = server.clock.now();
       const made: string[] = [];
+      // an hour between deletes: the real time the requests take (seconds on a busy machine) never
+      // moves a delete across the window's edges below
+      const step = 3600_000;
       for (let i = 0; i < 5; i++) {
-        server.clock.advance(1000);
+        server.clock.advance(step);
         const who = i % 2 === 0 ? a : b;
         const c = await who.client.post('/v1/conversations', { title: `f${i}` });
         made.push(c.body.data.id);
@@ -256,8 +259,8 @@ for (const engine of testEngines()) {
         [['conversation.deleted', b.id]],
       );
       // a time window: the 2nd to 4th delete (created_after inclusive, created_before exclusive)
-      const from = new Date(start + 2000).toISOString();
-      const to = new Date(start + 5000).toISOString();
+      const from = new Date(start + 2 * step).toISOString();
+      const to = new Date(start + 5 * step).toISOString();
       const windowed = await allPages(
         ws.admin,
         `?action=conversation.deleted&created_after=${from}&created_before=${to}&limit=1`,
@@ -267,7 +270,7 @@ for (const engine of testEngines()) {
         [made[3], made[2], made[1]],
       );
       for (const e of windowed)
-        assert.ok(Date.parse(e.created_at) >= start + 2000 && Date.parse(e.created_at) < start + 5000);
+        assert.ok(Date.parse(e.created_at) >= start + 2 * step && Date.parse(e.created_at) < start + 5 * step);
       // nothing matches: an empty page, not an error
       assert.deepEqual(await audit(ws.admin, `?actor_key_id=${newId('apiKey')}`), []);
     });
@@ -410,13 +413,15 @@ for (const engine of testEngines()) {
       // the clock is real time plus an offset: the request ran a few ms after t0
       assert.ok(firstAt >= t0 && firstAt < t0 + 5_000, `the time of the first use: ${first}`);
 
+      // 50 s of moved clock inside the first minute, leaving 10 s for the requests' own real time
+      // (a busy machine takes seconds); then 15 s more puts the next request past the minute
       server.clock.advance(30_000);
       for (let i = 0; i < 5; i++) assert.equal((await k.client.get('/v1/conversations')).status, 200);
-      server.clock.advance(29_000);
+      server.clock.advance(20_000);
       assert.equal((await k.client.get('/v1/conversations')).status, 200);
       assert.equal(writes.filter((w) => w === k.id).length, 1, 'one write in the first minute, for 7 requests');
 
-      server.clock.advance(2_000);
+      server.clock.advance(15_000);
       const t1 = server.clock.now();
       assert.equal((await k.client.get('/v1/conversations')).status, 200);
       assert.equal(writes.filter((w) => w === k.id).length, 2, 'a minute later, one more');

@@ -263,7 +263,10 @@ describe('loadConfig', () => {
   });
 
   test('the PostgreSQL store defaults (for callers without a config) equal the spec defaults', () => {
-    assert.deepEqual({ ...PG_DEFAULTS }, { ...loadConfig({}).pg });
+    // groupCommit is Parley's switch (whether it hands the store group settings), not a pool setting
+    const { groupCommit, ...pool } = loadConfig({}).pg;
+    assert.deepEqual({ ...PG_DEFAULTS }, pool);
+    assert.equal(groupCommit, false);
   });
 
   test('no source file but the config loader reads a PARLEY_ variable (the remote CLI aside: its URL and key)', () => {

@@ -181,7 +181,7 @@ export const CONFIG_SPEC = {
       env: 'PARLEY_PG_GROUP_COMMIT',
       default: 'false',
       parser: bool(),
-      doc: 'Group commit on PostgreSQL too (`PARLEY_GROUP_COMMIT_*`; one group per workspace at a time). Off by default: not yet measured to pay there.',
+      doc: 'Group commit on PostgreSQL too (`PARLEY_GROUP_COMMIT_MAX_WRITES`, `PARLEY_GROUP_COMMIT_WINDOW_MS`; one group per workspace at a time). Off by default: not yet measured to pay there.',
     }),
   },
   redis: {

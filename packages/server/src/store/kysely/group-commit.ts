@@ -126,7 +126,10 @@ export class GroupCommitter<C> {
         }
       });
     } catch (err) {
-      for (const p of members) p.reject(p.ok === false ? p.error : lost(err));
+      // an error the engine already mapped (a full disk: 507; busy / unavailable: 503) says why
+      // nothing of the group was kept, so every write gets it; anything else is a lost commit
+      const shared = err instanceof ParleyError ? err : lost(err);
+      for (const p of members) p.reject(p.ok === false ? p.error : shared);
       return;
     }
     this.observe(members.length);
