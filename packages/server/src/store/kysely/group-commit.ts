@@ -129,6 +129,9 @@ export class GroupCommitter<C> {
       // an error the engine already mapped (a full disk: 507; busy / unavailable: 503) says why
       // nothing of the group was kept, so every write gets it; anything else is a lost commit
       const shared = err instanceof ParleyError ? err : lost(err);
+      // the transaction could not even begin (a closed or unreachable database): the waiting
+      // writes fail as a single write would, instead of being offered to the next group for ever
+      if (members.length === 0) members.push(...queue.splice(0, this.settings.maxWrites));
       for (const p of members) p.reject(p.ok === false ? p.error : shared);
       return;
     }
