@@ -3,7 +3,6 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import BetterSqlite3 from 'better-sqlite3';
 import { Redis } from 'ioredis';
 import { type Kysely, sql } from 'kysely';
 import { createLogger } from '../src/log.js';
@@ -12,6 +11,7 @@ import type { SqliteStore } from '../src/store/sqlite/index.js';
 import { newWorkspace, startServer, type TestServer, type TestWorkspace, testEngines } from './helpers/harness.js';
 import { waitForJob } from './helpers/jobs.js';
 import { rawInspector } from './helpers/raw-rows.js';
+import { pagesHolding } from './helpers/sqlite-pages.js';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
 
@@ -83,29 +83,6 @@ async function pgFilesMentioning(db: Kysely<Database>, canary: string): Promise<
     }
   }
   return out;
-}
-
-/** Pages of the SQLite file that hold the canary, with the table or index each belongs to. */
-function canaryPages(file: string, canary: string): Array<{ page: number; owner: string }> {
-  const bytes = readFileSync(file);
-  const db = new BetterSqlite3(file, { readonly: true });
-  try {
-    const pageSize = db.pragma('page_size', { simple: true }) as number;
-    const owners = new Map(
-      (db.prepare('SELECT pageno, name FROM dbstat').all() as Array<{ pageno: number; name: string }>).map((r) => [
-        r.pageno,
-        r.name,
-      ]),
-    );
-    const out: Array<{ page: number; owner: string }> = [];
-    for (let i = bytes.indexOf(canary); i !== -1; i = bytes.indexOf(canary, i + 1)) {
-      const page = Math.floor(i / pageSize) + 1;
-      out.push({ page, owner: owners.get(page) ?? 'free page' });
-    }
-    return out;
-  } finally {
-    db.close();
-  }
 }
 
 /** The canary planted everywhere a conversation can carry content. */
@@ -222,7 +199,7 @@ for (const engine of testEngines()) {
           assert.equal((server.parley.store as SqliteStore).checkpoint().busy, false);
           assert.equal(existsSync(`${file}-wal`) ? statSync(`${file}-wal`).size : 0, 0, 'WAL truncated');
           // what may remain is the full-text term dictionary's bare term (README, Durability)
-          const left = canaryPages(file, canary).filter((p) => !/^(message|title)_idx_(data|idx)$/.test(p.owner));
+          const left = pagesHolding(file, canary).filter((p) => !/^(message|title)_idx_(data|idx)$/.test(p.owner));
           assert.deepEqual(left, [], 'no row, index or free page outside the term dictionary');
         } else {
           const db = (server.parley.store as unknown as { kysely: Kysely<Database> }).kysely;

@@ -1,35 +1,13 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import BetterSqlite3 from 'better-sqlite3';
 import type { SqliteStore } from '../src/store/sqlite/index.js';
 import { Client, startServer, type TestServer } from './helpers/harness.js';
 
-const CANARY = 'zqxcanaryword';
+import { pagesHolding } from './helpers/sqlite-pages.js';
 
-/** Pages of the database file that hold the canary, with the table or index each belongs to. */
-function canaryPages(file: string): Array<{ page: number; owner: string }> {
-  const bytes = readFileSync(file);
-  const db = new BetterSqlite3(file, { readonly: true });
-  try {
-    const pageSize = db.pragma('page_size', { simple: true }) as number;
-    const owners = new Map(
-      (db.prepare('SELECT pageno, name FROM dbstat').all() as Array<{ pageno: number; name: string }>).map((r) => [
-        r.pageno,
-        r.name,
-      ]),
-    );
-    const out: Array<{ page: number; owner: string }> = [];
-    for (let i = bytes.indexOf(CANARY); i !== -1; i = bytes.indexOf(CANARY, i + 1)) {
-      const page = Math.floor(i / pageSize) + 1;
-      out.push({ page, owner: owners.get(page) ?? 'free page' });
-    }
-    return out;
-  } finally {
-    db.close();
-  }
-}
+const CANARY = 'zqxcanaryword';
 
 describe('SQLite erasure settings', () => {
   let server: TestServer;
@@ -72,12 +50,12 @@ describe('SQLite erasure settings', () => {
       ids.push(c.body.data.id);
     }
     store.checkpoint();
-    assert.ok(canaryPages(file).length >= 20, 'the canary is on disk before the delete');
+    assert.ok(pagesHolding(file, CANARY).length >= 20, 'the canary is on disk before the delete');
     for (const id of ids) assert.equal((await api.delete(`/v1/conversations/${id}`)).status, 204);
     assert.equal(store.checkpoint().busy, false);
     assert.equal(existsSync(`${file}-wal`) ? statSync(`${file}-wal`).size : 0, 0, 'the WAL is truncated');
     // what may remain is the full-text term dictionary's bare term (README, Durability)
-    const left = canaryPages(file).filter((p) => !/^(message|title)_idx_(data|idx)$/.test(p.owner));
+    const left = pagesHolding(file, CANARY).filter((p) => !/^(message|title)_idx_(data|idx)$/.test(p.owner));
     assert.deepEqual(left, [], 'no row, index or free page outside the term dictionary holds the canary');
   });
 });
