@@ -29,11 +29,17 @@ export interface ParleyProcess {
   stop(): Promise<void>;
 }
 
-/** `parley serve` as a child process (the real CLI), ready when /readyz answers 200. */
-export async function spawnParley(env: Record<string, string>): Promise<ParleyProcess> {
+/**
+ * `parley serve` as a child process (the real CLI), ready when /readyz answers 200. `nodeArgs`
+ * come before the script (e.g. `--import` of a test fixture).
+ */
+export async function spawnParley(
+  env: Record<string, string>,
+  opts: { nodeArgs?: readonly string[] } = {},
+): Promise<ParleyProcess> {
   const port = await freePort();
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'parley-proc-'));
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve'], {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', 'src/cli/main.ts', 'serve'], {
     cwd: serverRoot,
     env: {
       PATH: process.env.PATH ?? '',
