@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { testEngines } from './helpers/harness.js';
 import { openRawDb, processDatabase } from './helpers/kill-rounds.js';
-import { type ParleyProcess, spawnParley, waitForBootstrapKey } from './helpers/processes.js';
+import { firstWorkspace, type ParleyProcess, spawnParley } from './helpers/processes.js';
 
 /**
  * The crash between commit and response, made deterministic: a spawned `parley serve` carries a
@@ -77,16 +77,7 @@ for (const engine of testEngines()) {
       async () => {
         database = await processDatabase(engine, dataDir);
         proc = await start();
-        const instance = await waitForBootstrapKey(proc);
-        const made = await fetch(`${proc.url}/v1/workspaces`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${instance}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ name: 'lost-answer' }),
-        });
-        assert.equal(made.status, 201);
-        const madeBody = (await made.json()) as { data: { secret: string; workspace: { id: string } } };
-        key = madeBody.data.secret;
-        workspaceId = madeBody.data.workspace.id;
+        ({ key, workspaceId } = await firstWorkspace(proc, 'lost-answer'));
       },
       { timeout: 180_000 },
     );

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Engine } from './harness.js';
 import { checkRows, openRawDb, processDatabase } from './kill-rounds.js';
-import { type ParleyProcess, sleep, spawnParley, waitForBootstrapKey } from './processes.js';
+import { firstWorkspace, type ParleyProcess, sleep, spawnParley } from './processes.js';
 
 /**
  * kill -9 during a bulk delete (trash off: marked 'erasing' in one transaction, rows erased in
@@ -46,16 +46,7 @@ export async function lifecycleKillRounds(
   let proc: ParleyProcess | undefined = await spawnParley(env);
   const raw = await openRawDb(engine, database.url);
   try {
-    const instance = await waitForBootstrapKey(proc);
-    const made = await fetch(`${proc.url}/v1/workspaces`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${instance}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'kill-lifecycle' }),
-    });
-    assert.equal(made.status, 201);
-    const madeBody = (await made.json()) as { data: { secret: string; workspace: { id: string } } };
-    const key = madeBody.data.secret;
-    const ws = madeBody.data.workspace.id;
+    const { key, workspaceId: ws } = await firstWorkspace(proc, 'kill-lifecycle');
     let purgedBefore = 0;
 
     for (let round = 0; round < rounds; round++) {

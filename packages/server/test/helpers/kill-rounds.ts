@@ -7,7 +7,7 @@ import pg from 'pg';
 import { counterIncrements } from '../../src/store/counters.js';
 import { type Engine, groupedCommits } from './harness.js';
 import { freshPostgresDatabase } from './postgres.js';
-import { type ParleyProcess, sleep, spawnParley, waitForBootstrapKey } from './processes.js';
+import { firstWorkspace, type ParleyProcess, sleep, spawnParley } from './processes.js';
 
 /**
  * kill -9 under a mixed writer, on SQLite or PostgreSQL (on SQLite with group commit on, as by default: the kill lands among
@@ -53,7 +53,9 @@ export async function openRawDb(engine: Engine, url: string): Promise<RawDb> {
     return {
       all: async (text, params = []) => {
         const stmt = db.prepare(text);
-        return (stmt.reader ? stmt.all(...params) : (stmt.run(...params), [])) as never;
+        if (stmt.reader) return stmt.all(...params) as never;
+        stmt.run(...params);
+        return [] as never;
       },
       close: async () => void db.close(),
     };
@@ -170,16 +172,7 @@ export async function killRounds(
   };
   let proc: ParleyProcess | undefined = await spawnParley(env);
   try {
-    const instance = await waitForBootstrapKey(proc);
-    const made = await fetch(`${proc.url}/v1/workspaces`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${instance}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'kill' }),
-    });
-    assert.equal(made.status, 201);
-    const madeBody = (await made.json()) as { data: { secret: string; workspace: { id: string } } };
-    const key = madeBody.data.secret;
-    const workspaceId = madeBody.data.workspace.id;
+    const { key, workspaceId } = await firstWorkspace(proc, 'kill');
     // what the server acknowledged, across every round
     const live = new Map<string, Set<string>>(); // conversation -> its acknowledged message markers
     const deleted = new Set<string>();

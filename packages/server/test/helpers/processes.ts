@@ -118,3 +118,19 @@ export async function waitForBootstrapKey(proc: { output: () => string }): Promi
     }
   }
 }
+
+/**
+ * On a first start: the instance admin key from the banner, then a workspace made with it; its
+ * admin key (shown once) and id.
+ */
+export async function firstWorkspace(proc: ParleyProcess, name: string): Promise<{ key: string; workspaceId: string }> {
+  const instance = await waitForBootstrapKey(proc);
+  const made = await fetch(`${proc.url}/v1/workspaces`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${instance}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name }),
+  });
+  if (made.status !== 201) throw new Error(`creating workspace ${name}: ${made.status} ${await made.text()}`);
+  const body = (await made.json()) as { data: { secret: string; workspace: { id: string } } };
+  return { key: body.data.secret, workspaceId: body.data.workspace.id };
+}
