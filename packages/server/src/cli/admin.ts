@@ -1,21 +1,16 @@
 // `parley keys …` and `parley workspaces …`: each acts on the database directly as the operator,
 // or, when a server is named (--url or PARLEY_URL), on that server through its API with a key.
 import type { Command } from 'commander';
-import {
-  type KeyCreateOptions,
-  keysCreate,
-  keysList,
-  keysRevoke,
-  operatorConfig,
-  workspacesCreate,
-  workspacesList,
-} from './local-admin.js';
+import type { KeyCreateOptions } from './local-admin.js';
 import { fail } from './output.js';
 import { listOptions, type RemoteOptions, remoteOptions, remoteUrl } from './remote/client.js';
 import { remoteKeysCreate, remoteKeysList, remoteKeysRevoke } from './remote/keys.js';
 import { remoteWorkspacesCreate, remoteWorkspacesList } from './remote/workspaces.js';
 
 type Opts = RemoteOptions & { local?: boolean };
+
+/** The operator's side (the store, the services) is loaded only when a command acts locally. */
+const local = () => import('./local-admin.js');
 
 const FLAG: Record<string, string> = {
   workspace: '--workspace',
@@ -75,7 +70,8 @@ export function registerAdmin(program: Command): void {
     ),
   ).action(async (opts: Opts & KeyCreateOptions) => {
     if (isRemote(opts, ['workspace', 'instanceAdmin'], [])) return remoteKeysCreate(opts);
-    return keysCreate(operatorConfig(), opts);
+    const l = await local();
+    return l.keysCreate(l.operatorConfig(), opts);
   });
 
   localOption(
@@ -90,7 +86,8 @@ export function registerAdmin(program: Command): void {
   ).action(async (opts: Opts & { json?: boolean; jsonl?: boolean }) => {
     if (isRemote(opts, ['workspace'], [])) return remoteKeysList(opts);
     if (opts.json && opts.jsonl) fail('give --json or --jsonl, not both');
-    return keysList(operatorConfig(), opts);
+    const l = await local();
+    return l.keysList(l.operatorConfig(), opts);
   });
 
   localOption(
@@ -105,7 +102,8 @@ export function registerAdmin(program: Command): void {
     ),
   ).action(async (keyId: string, opts: Opts & { workspace?: string; force?: boolean; json?: boolean }) => {
     if (isRemote(opts, ['workspace', 'force'], [])) return remoteKeysRevoke(keyId, opts);
-    return keysRevoke(operatorConfig(), keyId, opts);
+    const l = await local();
+    return l.keysRevoke(l.operatorConfig(), keyId, opts);
   });
 
   const workspaces = program
@@ -124,7 +122,8 @@ export function registerAdmin(program: Command): void {
     ),
   ).action(async (name: string, opts: Opts & { json?: boolean }) => {
     if (isRemote(opts, [], [])) return remoteWorkspacesCreate(name, opts);
-    return workspacesCreate(operatorConfig(), name, opts);
+    const l = await local();
+    return l.workspacesCreate(l.operatorConfig(), name, opts);
   });
 
   localOption(
@@ -132,6 +131,7 @@ export function registerAdmin(program: Command): void {
   ).action(async (opts: Opts & { json?: boolean; jsonl?: boolean }) => {
     if (isRemote(opts, [], ['limit', 'all', 'pageSize'])) return remoteWorkspacesList(opts);
     if (opts.json && opts.jsonl) fail('give --json or --jsonl, not both');
-    return workspacesList(operatorConfig(), opts);
+    const l = await local();
+    return l.workspacesList(l.operatorConfig(), opts);
   });
 }

@@ -3,8 +3,6 @@
 // the database named by PARLEY_DATABASE_URL; remote commands talk to a running server through the SDK.
 import { Command, CommanderError } from 'commander';
 import { registerAdmin } from './admin.js';
-import { operatorConfig } from './local-admin.js';
-import { migrate } from './migrate.js';
 import { EXIT, reportError } from './output.js';
 import { registerAudit } from './remote/audit.js';
 import { registerConversations } from './remote/conversations.js';
@@ -15,8 +13,7 @@ import { registerImport } from './remote/import.js';
 import { registerMessages } from './remote/messages.js';
 import { registerTrash } from './remote/trash.js';
 import { registerWebhooks } from './remote/webhooks.js';
-import { type SeedDataOptions, seedDataCommand } from './seed-data.js';
-import { serve } from './serve.js';
+import type { SeedDataOptions } from './seed-data.js';
 
 const MORE_HELP = `
 Examples:
@@ -55,11 +52,17 @@ export function buildProgram(): Command {
   program
     .command('serve')
     .description('start the HTTP server (the default command)')
-    .action(() => serve(operatorConfig()));
+    .action(async () => {
+      const [{ serve }, { operatorConfig }] = await Promise.all([import('./serve.js'), import('./local-admin.js')]);
+      return serve(operatorConfig());
+    });
   program
     .command('migrate')
     .description('apply database migrations and exit')
-    .action(() => migrate(operatorConfig()));
+    .action(async () => {
+      const [{ migrate }, { operatorConfig }] = await Promise.all([import('./migrate.js'), import('./local-admin.js')]);
+      return migrate(operatorConfig());
+    });
   registerAdmin(program);
   program
     .command('seed-data')
@@ -69,7 +72,13 @@ export function buildProgram(): Command {
     .option('--messages <n>', 'messages (default 1000000)')
     .option('--seed <n>', 'random seed (default 1)')
     .option('--json', 'print the report as JSON (and no progress bar)')
-    .action((opts: SeedDataOptions) => seedDataCommand(operatorConfig(), opts));
+    .action(async (opts: SeedDataOptions) => {
+      const [{ seedDataCommand }, { operatorConfig }] = await Promise.all([
+        import('./seed-data.js'),
+        import('./local-admin.js'),
+      ]);
+      return seedDataCommand(operatorConfig(), opts);
+    });
   registerConversations(program);
   registerMessages(program);
   registerAudit(program);

@@ -1,6 +1,6 @@
 // `parley keys list|create|revoke` against a running server (an admin key of the workspace).
 import type { ApiKey } from '@parley/sdk';
-import { parseKeyLimits, parseScopes } from '../local-admin.js';
+import { parseKeyLimits, parseScopes } from '../key-options.js';
 import { type Column, fail, formatOf, printJson, printList } from '../output.js';
 import { type RemoteOptions, withServer } from './client.js';
 
