@@ -13,6 +13,10 @@ export { Parley };
 export type Hold = ResultOf<'/v1/holds/{id}', 'get'>['data'];
 export type Trashed = ResultOf<'/v1/trash', 'get'>['data'][number];
 export type Webhook = Schemas['Webhook'];
+export type Job = Schemas['Job'];
+export type RetentionPolicy = ResultOf<'/v1/retention', 'get'>['data'];
+export type RetentionRule = NonNullable<RetentionPolicy['default']>;
+export type DryRun = ResultOf<'/v1/retention/run', 'post'>['data'];
 export type WebhookDelivery = Schemas['WebhookDelivery'];
 
 // The key lives in this tab's sessionStorage only: never in a URL, a cookie or localStorage, and it

@@ -15,8 +15,10 @@ import { href, type Route, useRoute } from './router.js';
 import { AuditScreen } from './screens/audit.js';
 import { ConversationScreen } from './screens/conversation.js';
 import { ConversationsScreen } from './screens/conversations.js';
+import { EraseScreen } from './screens/erase.js';
 import { HoldsScreen } from './screens/holds.js';
 import { KeysScreen } from './screens/keys.js';
+import { RetentionScreen } from './screens/retention.js';
 import { SettingsScreen } from './screens/settings.js';
 import { TrashScreen } from './screens/trash.js';
 import { WebhooksScreen } from './screens/webhooks.js';
@@ -125,7 +127,7 @@ function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void
     () => ({ client, session, announce: setNote, signOut: onSignOut, workspace, setWorkspace }),
     [client, session, workspace],
   );
-  // the trash is readable with read:ai; holds, webhooks, keys, audit and settings need admin
+  // the trash is readable with read:ai; holds, retention, erasure, webhooks, keys, audit and settings need admin
   const nav: Array<[string, string, Route['name'][]]> = [
     ['Conversations', href.conversations, ['conversations', 'conversation']],
     ['Trash', href.trash, ['trash']],
@@ -133,6 +135,8 @@ function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void
   if (session.admin) {
     nav.push(
       ['Legal holds', href.holds, ['holds']],
+      ['Retention', href.retention, ['retention']],
+      ['Erase a user', href.erase, ['erase']],
       ['Webhooks', href.webhooks, ['webhooks']],
       ['API keys', href.keys, ['keys']],
       ['Audit log', href.audit, ['audit']],
@@ -193,6 +197,10 @@ function Screen({ route }: { route: Route }) {
       return <HoldsScreen />;
     case 'webhooks':
       return <WebhooksScreen />;
+    case 'retention':
+      return <RetentionScreen />;
+    case 'erase':
+      return <EraseScreen />;
     case 'settings':
       return <SettingsScreen />;
     default:

@@ -6,6 +6,15 @@ const dateTime = new Intl.DateTimeFormat('en-GB', {
   minute: '2-digit',
   timeZone: 'UTC',
 });
+const dateTimeSeconds = new Intl.DateTimeFormat('en-GB', {
+  year: 'numeric',
+  month: 'short',
+  day: 'numeric',
+  hour: '2-digit',
+  minute: '2-digit',
+  second: '2-digit',
+  timeZone: 'UTC',
+});
 const count = new Intl.NumberFormat('en-US');
 
 /** "15 Jan 2026, 09:30 UTC"; every time the console shows is UTC, as the API's are. */
@@ -13,6 +22,13 @@ export function when(iso: string | null | undefined): string {
   if (!iso) return '—';
   const d = new Date(iso);
   return Number.isNaN(d.getTime()) ? iso : `${dateTime.format(d)} UTC`;
+}
+
+/** "15 Jan 2026, 09:30:12 UTC", for a receipt's timestamps. */
+export function whenExact(iso: string | null | undefined): string {
+  if (!iso) return '—';
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : `${dateTimeSeconds.format(d)} UTC`;
 }
 
 export function num(n: number): string {

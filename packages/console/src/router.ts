@@ -10,9 +10,11 @@ export type Route =
   | { name: 'trash' }
   | { name: 'holds' }
   | { name: 'webhooks' }
+  | { name: 'retention' }
+  | { name: 'erase' }
   | { name: 'settings' };
 
-const SIMPLE = ['keys', 'audit', 'trash', 'holds', 'webhooks', 'settings'] as const;
+const SIMPLE = ['keys', 'audit', 'trash', 'holds', 'webhooks', 'retention', 'erase', 'settings'] as const;
 
 export function parseRoute(hash: string): Route {
   const path = hash.replace(/^#/, '');
@@ -31,6 +33,8 @@ export const href = {
   trash: '#/trash',
   holds: '#/holds',
   webhooks: '#/webhooks',
+  retention: '#/retention',
+  erase: '#/erase',
   settings: '#/settings',
 };
 

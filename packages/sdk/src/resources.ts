@@ -381,10 +381,14 @@ export class Retention extends Resource {
     return (await this.send<ResultOf<'/v1/retention', 'put'>>('PUT', '/v1/retention', body, opts)).data;
   }
 
-  /** Enforces the policy now (a job); with `{ dryRun: true }`, what it would do, changing nothing. */
-  async run(params: { dryRun?: boolean } = {}, opts: WriteOptions = {}) {
+  /**
+   * Enforces the policy now (a job); with `{ dryRun: true }`, what it would do, changing nothing;
+   * with `{ dryRun: true, policy }`, what that policy would do, without saving it.
+   */
+  async run(params: { dryRun?: boolean; policy?: BodyOf<'/v1/retention', 'put'> } = {}, opts: WriteOptions = {}) {
     const query = params.dryRun ? { dry_run: true } : undefined;
-    return (await this.send<{ data: unknown }>('POST', '/v1/retention/run', {}, opts, query)).data as
+    const body = params.policy ? { policy: params.policy } : {};
+    return (await this.send<{ data: unknown }>('POST', '/v1/retention/run', body, opts, query)).data as
       | ResultOf<'/v1/retention/run', 'post'>['data']
       | Job;
   }

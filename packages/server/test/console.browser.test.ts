@@ -17,7 +17,9 @@ import { bootstrapKey, type ParleyProcess, sleep, spawnParley } from './helpers/
  * /console, Debian's chromium (driven by playwright-core, never a downloaded browser) signs in with
  * the key the first start printed and uses every screen: search, filters, infinite scroll, a
  * conversation updating live while a message is appended over HTTP, rename, export, delete with
- * its confirmation, bulk delete, keys (create, shown once, revoke) and the audit log. Every screen
+ * its confirmation, bulk delete, keys (create, shown once, revoke), the audit log, webhooks (enabled
+ * and disabled), a retention policy (dry run of the form, save, run) and erasing a user (export
+ * first, progress, receipt, the export downloaded). Every screen
  * passes axe-core with no serious or critical violation, at 1280 px and at a 390 px phone width,
  * and the page's own Content-Security-Policy stays enforced (no violation is reported). Screenshots
  * of each screen at both widths go to test-artifacts/console/ (ignored by git).
@@ -610,6 +612,31 @@ for (const engine of testEngines()) {
         assert.match(await text(page.locator('.secret')), /The previous secret also signs/);
         await page.getByRole('button', { name: 'Done, I stored it' }).click();
 
+        // disabled: an event meanwhile gets no delivery; enabled again: the next one is delivered
+        await page.getByRole('button', { name: `Disable ${hookUrl}` }).click();
+        await page.getByText(`Disabled the webhook endpoint ${hookUrl}.`).waitFor();
+        const hookRow = page.locator('tbody tr', { hasText: hookUrl });
+        await hookRow.getByText('disabled', { exact: true }).waitFor();
+        assert.equal((await api.webhooks.get(hook!.id)).enabled, false);
+        // focus stays on the button, which now enables
+        assert.equal(
+          await page.evaluate(() => document.activeElement?.getAttribute('aria-label')),
+          `Enable ${hookUrl}`,
+        );
+        await check(page, engine, 'webhook-disabled');
+        const quiet = await api.conversations.create({ title: 'While disabled' });
+        // deliveries are recorded with the change itself: none was for the disabled endpoint
+        assert.equal((await api.webhooks.deliveries(hook!.id).toArray()).length, 1);
+        await page.keyboard.press('Enter');
+        await page.getByText(`Enabled the webhook endpoint ${hookUrl}.`).waitFor();
+        await hookRow.getByText('enabled', { exact: true }).waitFor();
+        assert.equal((await api.webhooks.get(hook!.id)).enabled, true);
+        const loud = await api.conversations.create({ title: 'After enabling' });
+        for (let i = 0; i < 300 && received.length < 3; i++) await sleep(50);
+        assert.equal(received.length, 3, 'the event after enabling was delivered');
+        assert.equal(JSON.parse(received[2]!.body).data.conversation.id, loud.id);
+        assert.ok(!received.some((r) => r.body.includes(quiet.id)), 'nothing of the disabled time was sent');
+
         // delete, confirmed
         await page.getByRole('button', { name: `Delete ${hookUrl}` }).click();
         await page
@@ -622,6 +649,221 @@ for (const engine of testEngines()) {
       } finally {
         await context.close();
         await new Promise((r) => receiver.close(r));
+      }
+    });
+
+    test('1280 px: retention (a wrong rule refused with its code, dry run of the form, save, run now, recent runs)', async () => {
+      // two conversations nobody touched for 400 days (an import keeps their times)
+      const longAgo = new Date(Date.now() - 400 * 86_400_000).toISOString();
+      const old = (id: string, user: string) => ({
+        type: 'conversation' as const,
+        id,
+        title: `Old ${user}`,
+        user_id: user,
+        bot_id: 'legacy',
+        created_at: longAgo,
+        updated_at: longAgo,
+      });
+      const stale = `conv_01HQ${'0'.repeat(21)}1`;
+      const kept = `conv_01HQ${'0'.repeat(21)}2`;
+      const report = await api.imports.send([
+        { type: 'export', format: 'parley.export', version: 1, exported_at: new Date().toISOString() },
+        old(stale, 'u-old'),
+        old(kept, 'u-keep'),
+        { type: 'end', conversations: 2, messages: 0, tool_invocations: 0 },
+      ]);
+      assert.equal(report.conversations.created, 2, JSON.stringify(report));
+      const { context, page } = await open(1280);
+      try {
+        await signIn(page);
+        await page.getByRole('link', { name: 'Retention' }).click();
+        await page.getByRole('heading', { level: 1, name: 'Retention' }).waitFor();
+        await page.getByText('no policy saved').waitFor();
+        await page.getByText('No run yet.').waitFor();
+        await check(page, engine, 'retention');
+
+        // default: archive after 365 days; u-keep keeps 1000; the legacy bot's are deleted after 200
+        await page.getByLabel('Action').first().selectOption('archive');
+        await page.locator('#rule-default-days').fill('0');
+        await page.getByRole('button', { name: 'Add an override' }).click();
+        // the new row's first field has focus
+        assert.equal(await page.evaluate(() => document.activeElement?.tagName), 'SELECT');
+        await page.keyboard.press('Tab');
+        await page.keyboard.type('u-keep');
+        const rows = page.locator('fieldset.rule-row:not(.default-rule)');
+        await rows.nth(0).getByLabel('Action').selectOption('archive');
+        await rows.nth(0).getByLabel('After days inactive').fill('1000');
+        await page.getByRole('button', { name: 'Add an override' }).click();
+        await rows.nth(1).getByLabel('For').selectOption('bot');
+        await rows.nth(1).getByLabel('Bot id').fill('legacy');
+        await rows.nth(1).getByLabel('Action').selectOption('delete');
+        await rows.nth(1).getByLabel('After days inactive').fill('200');
+
+        // 0 days: the server refuses the rule, and the page says why with the catalog's code
+        await page.getByRole('button', { name: 'Dry run' }).click();
+        const refusal = page.locator('form.policy').getByRole('alert');
+        await refusal.waitFor();
+        assert.match(await text(refusal), /code validation_failed/);
+        assert.match(await text(refusal), /inactive_days/);
+        assert.match(await text(refusal), /request req_/);
+        await check(page, engine, 'retention-refused');
+        await page.locator('#rule-default-days').fill('365');
+
+        // the dry run of the form (not saved): the stale one would go, u-keep's rule keeps the other
+        await page.getByRole('button', { name: 'Dry run' }).click();
+        const dry = page.locator('.dry-run');
+        await dry.waitFor();
+        assert.match(await text(dry), /Would delete1/);
+        assert.match(await text(dry), /Would archive0/);
+        assert.deepEqual(await dry.locator('.sample a').allInnerTexts(), [stale]);
+        assert.equal((await api.retention.get()).updated_at, null, 'a dry run saves nothing');
+        await check(page, engine, 'retention-dry-run');
+
+        // save: the dialog says what it would do now
+        await page.getByRole('button', { name: 'Save policy…' }).click();
+        const save = page.getByRole('dialog', { name: 'Save this retention policy?' });
+        assert.match(await text(save), /would delete 1 conversation and archive 0 conversations/);
+        // the settings test turned the trash on
+        assert.match(await text(save), /Deleted conversations go to the trash, restorable for 7 days/);
+        await check(page, engine, 'retention-save-dialog');
+        await save.getByRole('button', { name: 'Save policy' }).click();
+        await page.getByText('Saved the retention policy.').waitFor();
+        const saved = await api.retention.get();
+        assert.deepEqual(
+          { default: saved.default, users: saved.users, bots: saved.bots },
+          {
+            default: { action: 'archive', inactive_days: 365 },
+            users: { 'u-keep': { action: 'archive', inactive_days: 1000 } },
+            bots: { legacy: { action: 'delete', inactive_days: 200 } },
+          },
+        );
+        assert.match(await text(page.locator('.total')), /^saved /);
+
+        // run now: the run shows in the recent runs with what it did
+        await page.getByRole('button', { name: 'Run the saved policy now…' }).click();
+        await page
+          .getByRole('dialog', { name: 'Run the retention policy now?' })
+          .getByRole('button', { name: 'Run now' })
+          .click();
+        await page.getByText('Retention run finished.').waitFor();
+        const run = page.locator('.run').first();
+        await run.getByText('succeeded').waitFor();
+        assert.match(await text(run), /1 deleted, 0 archived, 0 held/);
+        await check(page, engine, 'retention-ran');
+        await assert.rejects(api.conversations.get(stale), (e) => e instanceof ParleyError && e.code === 'not_found');
+        assert.equal((await api.conversations.get(kept)).archived, false);
+        assert.deepEqual(await cspViolations(page), []);
+      } finally {
+        await context.close();
+      }
+    });
+
+    test('1280 px: erase a user (a hold refuses it; export first, progress, receipt, the export downloaded)', async () => {
+      const erased: string[] = [];
+      for (const t of ['Erase me 1', 'Erase me 2']) {
+        const c = await api.conversations.create({
+          title: t,
+          user_id: 'u-erase',
+          messages: [
+            { role: 'user', content: `${t}: my address is 1 Main St` },
+            { role: 'assistant', content: 'Noted.' },
+          ],
+        });
+        erased.push(c.id);
+      }
+      await api.conversations.create({
+        title: 'Held user',
+        user_id: 'u-held',
+        messages: [{ role: 'user', content: 'x' }],
+      });
+      const hold = await api.holds.create({ target_type: 'user', target_value: 'u-held', reason: 'Case 9' });
+      const { context, page } = await open(1280);
+      try {
+        await signIn(page);
+        await page.getByRole('link', { name: 'Erase a user' }).click();
+        await page.getByRole('heading', { level: 1, name: 'Erase a user' }).waitFor();
+        await page.getByText('No user has been erased yet.').waitFor();
+        await check(page, engine, 'erase');
+
+        // a held user: the server refuses, and the dialog shows its catalog message
+        await page.getByLabel('User id').fill('u-held');
+        await page.getByRole('button', { name: 'Count their conversations' }).click();
+        await page.getByText('has 1 conversation in view').waitFor();
+        await page.getByRole('button', { name: 'Erase u-held…' }).click();
+        const heldDialog = page.getByRole('dialog', { name: 'Erase user u-held?' });
+        await heldDialog.getByRole('button', { name: 'Erase user' }).click();
+        const refusal = heldDialog.getByRole('alert');
+        await refusal.waitFor();
+        assert.match(await text(refusal), /legal hold/i);
+        assert.match(await text(refusal), /code legal_hold/);
+        assert.match(await text(refusal), /request req_/);
+        await check(page, engine, 'erase-refused-dialog');
+        await page.keyboard.press('Escape');
+        await heldDialog.waitFor({ state: 'detached' });
+        assert.equal((await api.jobs.list({ kind: 'user.erase' }).toArray()).length, 0);
+
+        // u-erase: counted, confirmed with export first, erased
+        await page.getByLabel('User id').fill('u-erase');
+        await page.getByRole('button', { name: 'Count their conversations' }).click();
+        await page.getByText('has 2 conversations in view').waitFor();
+        await page.getByRole('button', { name: 'Erase u-erase…' }).click();
+        const dialog = page.getByRole('dialog', { name: 'Erase user u-erase?' });
+        assert.match(await text(dialog), /2 conversations and those in the trash/);
+        assert.equal(await dialog.getByLabel(/^Export first/).isChecked(), true);
+        assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Cancel');
+        await check(page, engine, 'erase-dialog');
+        // the job's answer is queued: its progress bar shows before any poll (recorded as the page changes)
+        await page.evaluate(() => {
+          const w = window as unknown as { sawProgress: boolean };
+          w.sawProgress = false;
+          new window.MutationObserver(() => {
+            if (document.querySelector('#erase-progress')) w.sawProgress = true;
+          }).observe(document.body, { childList: true, subtree: true });
+        });
+        await dialog.getByRole('button', { name: 'Erase user' }).click();
+        await page.getByRole('heading', { name: 'Receipt: u-erase erased' }).waitFor({ timeout: 30_000 });
+        assert.equal(await page.evaluate(() => (window as unknown as { sawProgress: boolean }).sawProgress), true);
+        const receipt = page.locator('.job');
+        assert.deepEqual((await receipt.locator('.id-list code').allInnerTexts()).sort(), [...erased].sort());
+        assert.match(await text(receipt.locator('.receipt')), /Conversations2Messages4/);
+        const [job] = await api.jobs.list({ kind: 'user.erase' }).toArray();
+        assert.equal(job?.state, 'succeeded');
+        assert.match(await text(receipt.locator('.receipt')), new RegExp(`Job${job!.id}`));
+        await check(page, engine, 'erase-receipt');
+
+        // the export: fetched with the key in a header, saved from a blob: URL (never the key in a URL)
+        const [download] = await Promise.all([
+          page.waitForEvent('download'),
+          page.getByRole('button', { name: 'Download the export' }).click(),
+        ]);
+        assert.equal(download.suggestedFilename(), `erase-u-erase-${job!.id}.jsonl`);
+        assert.match(download.url(), /^blob:/);
+        const records = readFileSync((await download.path()) as string, 'utf8')
+          .trimEnd()
+          .split('\n')
+          .map((l) => JSON.parse(l));
+        assert.deepEqual(
+          records
+            .filter((r) => r.type === 'conversation')
+            .map((r) => r.id)
+            .sort(),
+          [...erased].sort(),
+        );
+        assert.ok(records.some((r) => r.type === 'message' && r.content === 'Erase me 1: my address is 1 Main St'));
+        assert.deepEqual(records.at(-1), { type: 'end', conversations: 2, messages: 4, tool_invocations: 0 });
+        await page.locator('.job .ok').getByText(`erase-u-erase-${job!.id}.jsonl`).waitFor();
+
+        // the past erasures list names it; the conversations are gone
+        const row = page.locator('tbody tr', { hasText: 'u-erase' });
+        await row.getByText('succeeded').waitFor();
+        assert.match(await text(row), /2 conversations/);
+        for (const id of erased) {
+          await assert.rejects(api.conversations.get(id), (e) => e instanceof ParleyError && e.code === 'not_found');
+        }
+        assert.deepEqual(await cspViolations(page), []);
+      } finally {
+        await context.close();
+        await api.holds.release(hold.id);
       }
     });
 
@@ -650,7 +892,7 @@ for (const engine of testEngines()) {
         await page.waitForFunction(() => document.querySelectorAll('.conv').length > 0);
         await page.keyboard.press('Tab');
         assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Skip to content');
-        for (let i = 0; i < 10 && (await page.evaluate(() => document.activeElement?.id)) !== 'search'; i++) {
+        for (let i = 0; i < 20 && (await page.evaluate(() => document.activeElement?.id)) !== 'search'; i++) {
           await page.keyboard.press('Tab');
         }
         await page.keyboard.type('refund');
@@ -689,21 +931,48 @@ for (const engine of testEngines()) {
         await page.getByRole('link', { name: 'Audit log' }).click();
         await page.locator('tbody tr').first().waitFor();
         await check(page, engine, 'audit');
+        // an endpoint with a long URL, disabled (nothing is sent to it), for the webhooks cards
+        await api.webhooks.create({
+          url: `https://hooks.example.com/parley/${'a-rather-long-path-segment-'.repeat(3)}end`,
+          events: ['*'],
+          enabled: false,
+        });
         // the lifecycle screens (the earlier tests left a conversation in the trash and a released hold)
         for (const [link, ready] of [
           ['Trash', '.conv'],
           ['Legal holds', '#create-hold-title'],
-          ['Webhooks', '#create-hook-title'],
+          ['Webhooks', '.table.hooks tbody tr'],
+          ['Retention', '#policy-title'],
+          ['Erase a user', '#erase-form-title'],
           ['Settings', '#trash-days'],
         ] as const) {
           await page.getByRole('link', { name: link, exact: true }).click();
           await page.getByRole('heading', { level: 1, name: link }).waitFor();
           await page.locator(ready).first().waitFor();
-          await check(page, engine, link.toLowerCase().replace(' ', '-'));
+          await check(page, engine, link.toLowerCase().replaceAll(' ', '-'));
           // nothing is wider than the phone
           const wider = await page.evaluate(() => document.documentElement.scrollWidth - innerWidth);
           assert.ok(wider <= 0, `${link}: the page is ${wider}px wider than the screen`);
         }
+        // retention's saved policy as the earlier test left it, with a dry run's ids; an erase receipt
+        await page.getByRole('link', { name: 'Retention', exact: true }).click();
+        await page.locator('#rule-default-days').waitFor();
+        await page.getByRole('button', { name: 'Dry run' }).focus();
+        await page.keyboard.press('Enter');
+        await page.locator('.dry-run').waitFor();
+        await page.waitForFunction(() => document.activeElement?.id === 'dry-run-title');
+        await check(page, engine, 'retention-dry-run');
+        const dryWider = await page.evaluate(() => document.documentElement.scrollWidth - innerWidth);
+        assert.ok(dryWider <= 0, `retention dry run: the page is ${dryWider}px wider than the screen`);
+        await page.getByRole('link', { name: 'Erase a user', exact: true }).click();
+        const receiptButton = page.getByRole('button', { name: /^Receipt of u-erase/ });
+        await receiptButton.focus();
+        await page.keyboard.press('Enter');
+        await page.getByRole('heading', { name: 'Receipt: u-erase erased' }).waitFor();
+        await page.waitForFunction(() => document.activeElement?.id === 'job-title');
+        await check(page, engine, 'erase-receipt');
+        const receiptWider = await page.evaluate(() => document.documentElement.scrollWidth - innerWidth);
+        assert.ok(receiptWider <= 0, `erase receipt: the page is ${receiptWider}px wider than the screen`);
         // the holds table as cards (the released hold of the earlier test)
         await page.getByRole('link', { name: 'Legal holds', exact: true }).click();
         await page.getByLabel('Show released holds').check();

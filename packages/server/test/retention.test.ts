@@ -101,6 +101,48 @@ for (const engine of testEngines()) {
       assert.deepEqual(audit.body.data[0].counts, done2.result.counts);
     });
 
+    test('dry run of a draft policy: what it would do, nothing saved; a real run refuses a draft', async () => {
+      const w = await newWorkspace(server, 'draft');
+      const saved = { default: { action: 'archive', inactive_days: 300 }, users: {}, bots: {} };
+      assert.equal((await w.admin.request('PUT', '/v1/retention', { body: saved })).status, 200);
+      const oldBot = await make(w, { bot_id: 'legacy' });
+      const oldUser = await make(w, { user_id: 'gone', bot_id: 'legacy' });
+      server.clock.advance(10 * DAY);
+      const draft = {
+        default: null,
+        users: { gone: { action: 'archive' as const, inactive_days: 5 } },
+        bots: { legacy: { action: 'delete' as const, inactive_days: 5 } },
+      };
+      const dry = await w.admin.post('/v1/retention/run?dry_run=true', { policy: draft });
+      assert.equal(dry.status, 200, dry.text);
+      assert.deepEqual(dry.body.data.counts, { scanned: 2, deleted: 1, archived: 1, held: 0 });
+      assert.deepEqual(dry.body.data.sample, { delete: [oldBot], archive: [oldUser], held: [] });
+      // the saved policy (300 days) would do nothing, and it is still the one saved
+      const savedDry = await w.admin.post('/v1/retention/run?dry_run=true', {});
+      assert.deepEqual({ ...savedDry.body.data.counts, scanned: 0 }, { scanned: 0, deleted: 0, archived: 0, held: 0 });
+      const got = await w.admin.get('/v1/retention');
+      assert.deepEqual({ ...got.body.data, updated_at: null }, { ...saved, updated_at: null });
+      // an empty draft (no rule) would do nothing; a bad one is refused like PUT refuses it
+      const none = await w.admin.post('/v1/retention/run?dry_run=true', {
+        policy: { default: null, users: {}, bots: {} },
+      });
+      assert.equal(none.status, 200, none.text);
+      assert.equal(none.body.data.counts.deleted + none.body.data.counts.archived, 0);
+      const bad = await w.admin.post('/v1/retention/run?dry_run=true', {
+        policy: { default: { action: 'delete', inactive_days: 0 }, users: {}, bots: {} },
+      });
+      assert.equal(bad.status, 400);
+      assert.equal(bad.body.error.code, 'validation_failed');
+      const real = await w.admin.post('/v1/retention/run', { policy: draft });
+      assert.equal(real.status, 400, real.text);
+      assert.equal(real.body.error.code, 'validation_failed');
+      assert.equal((await w.admin.get(`/v1/conversations/${oldBot}`)).status, 200);
+      // the SDK sends the draft
+      const sdk = new Parley({ baseUrl: server.url, apiKey: w.admin.key ?? '' });
+      const viaSdk = await sdk.retention.run({ dryRun: true, policy: draft });
+      assert.ok('dry_run' in viaSdk && viaSdk.counts.deleted === 1);
+    });
+
     test('SDK: retention.get/put/run, users.erase, jobs.get/list/wait', async () => {
       const secret = (await ws.key(['admin'])).secret;
       const sdk = new Parley({ baseUrl: server.url, apiKey: secret });

@@ -4,18 +4,24 @@ import { useConsole } from '../context.js';
 import { plural, when } from '../format.js';
 import { Confirm, ErrorBanner, Field, PageTitle, ShownOnce, TableHead, useAction } from '../ui.js';
 
-// the event types the server delivers (its webhooks/events.ts; it refuses others with validation_failed)
-const EVENTS = [
-  'conversation.created',
-  'conversation.updated',
-  'conversation.archived',
-  'conversation.deleted',
-  'conversation.trashed',
-  'conversation.restored',
-  'conversation.purged',
-  'user.erased',
-  'retention.ran',
-];
+type EventType = Exclude<Webhook['events'][number], '*'>;
+/**
+ * The event types the server delivers, in the order shown. Their set comes from the server's
+ * schema (webhooks/events.ts → OpenAPI → the SDK's types): a type added there and missing here, or
+ * one here the server dropped, fails the console's typecheck.
+ */
+const EVENT_ORDER: Record<EventType, number> = {
+  'conversation.created': 1,
+  'conversation.updated': 2,
+  'conversation.archived': 3,
+  'conversation.deleted': 4,
+  'conversation.trashed': 5,
+  'conversation.restored': 6,
+  'conversation.purged': 7,
+  'user.erased': 8,
+  'retention.ran': 9,
+};
+const EVENTS = (Object.keys(EVENT_ORDER) as EventType[]).sort((a, b) => EVENT_ORDER[a] - EVENT_ORDER[b]);
 
 export function WebhooksScreen() {
   const { client, announce } = useConsole();
@@ -37,6 +43,25 @@ export function WebhooksScreen() {
   useEffect(() => {
     void reload();
   }, []);
+
+  // a disabled endpoint gets no delivery for what happens meanwhile; enabling it again does not send those
+  const [toggling, setToggling] = useState<string | null>(null);
+  // the button stays focusable while the change is under way (a disabled button would drop focus)
+  const toggle = async (h: Webhook) => {
+    if (toggling) return;
+    setToggling(h.id);
+    try {
+      const updated = await client.webhooks.update(h.id, { enabled: !h.enabled });
+      setHooks((prev) => prev?.map((x) => (x.id === h.id ? updated : x)) ?? null);
+      if (open?.id === h.id) setOpen(updated);
+      announce(`${updated.enabled ? 'Enabled' : 'Disabled'} the webhook endpoint ${updated.url}.`);
+      setProblem(null);
+    } catch (e) {
+      setProblem(toProblem(e));
+    } finally {
+      setToggling(null);
+    }
+  };
 
   return (
     <section class="screen">
@@ -64,7 +89,7 @@ export function WebhooksScreen() {
           {hooks === null && !problem ? <p class="muted">Loading…</p> : null}
           {hooks && hooks.length === 0 ? <p class="empty">No endpoints yet.</p> : null}
           {hooks && hooks.length > 0 ? (
-            <table class="table">
+            <table class="table hooks">
               <TableHead caption="Webhook endpoints" columns={['URL', 'Events', 'State']} actions />
               <tbody>
                 {hooks.map((h) => (
@@ -93,6 +118,15 @@ export function WebhooksScreen() {
                           onClick={() => setOpen(open?.id === h.id ? null : h)}
                         >
                           Deliveries
+                        </button>
+                        <button
+                          type="button"
+                          class="secondary small"
+                          aria-disabled={toggling === h.id ? 'true' : undefined}
+                          aria-label={`${h.enabled ? 'Disable' : 'Enable'} ${h.url}`}
+                          onClick={() => toggle(h)}
+                        >
+                          {h.enabled ? 'Disable' : 'Enable'}
                         </button>
                         <button
                           type="button"
@@ -182,7 +216,7 @@ function CreateWebhook({ onCreated }: { onCreated: (h: Webhook, secret: string |
   const [url, setUrl] = useState('');
   const [description, setDescription] = useState('');
   const [all, setAll] = useState(true);
-  const [events, setEvents] = useState<string[]>([]);
+  const [events, setEvents] = useState<EventType[]>([]);
   const { busy, problem, setProblem, run } = useAction();
   const submit = (e: Event) => {
     e.preventDefault();

@@ -463,7 +463,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Enforce the retention policy now, as a job (202); with dry_run=true, answer what it would do (counts and a sample of ids) and change nothing (200) */
+        /**
+         * Enforce the retention policy now, as a job (202); with dry_run=true, answer what it would do (counts and a sample of ids) and change nothing (200)
+         * @description A dry run may name a policy in the body (`policy`, the shape PUT /v1/retention takes): it answers what that policy would do, without saving it. A real run always enforces the saved policy: `policy` without dry_run=true is refused (validation_failed).
+         */
         post: operations["runRetention"];
         delete?: never;
         options?: never;
@@ -801,7 +804,7 @@ export interface components {
             id: string;
             url: string;
             /** @description Event types delivered, or ["*"] for all */
-            events: string[];
+            events: ("*" | "conversation.created" | "conversation.updated" | "conversation.archived" | "conversation.deleted" | "conversation.trashed" | "conversation.restored" | "conversation.purged" | "user.erased" | "retention.ran")[];
             enabled: boolean;
             description: string | null;
             /** @description Until then the secret before the last rotation still signs (a second signature) */
@@ -6350,7 +6353,44 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, never>;
+                "application/json": {
+                    policy?: {
+                        /** @description For conversations no other rule names */
+                        default: {
+                            /**
+                             * @description delete: as a DELETE (to the trash when the workspace keeps one); archive: set archived
+                             * @enum {string}
+                             */
+                            action: "delete" | "archive";
+                            /** @description Days without an update or message */
+                            inactive_days: number;
+                        } | null;
+                        /** @description By user_id; a user's rule wins over a bot's */
+                        users: {
+                            [key: string]: {
+                                /**
+                                 * @description delete: as a DELETE (to the trash when the workspace keeps one); archive: set archived
+                                 * @enum {string}
+                                 */
+                                action: "delete" | "archive";
+                                /** @description Days without an update or message */
+                                inactive_days: number;
+                            };
+                        };
+                        /** @description By bot_id; wins over the default */
+                        bots: {
+                            [key: string]: {
+                                /**
+                                 * @description delete: as a DELETE (to the trash when the workspace keeps one); archive: set archived
+                                 * @enum {string}
+                                 */
+                                action: "delete" | "archive";
+                                /** @description Days without an update or message */
+                                inactive_days: number;
+                            };
+                        };
+                    };
+                };
             };
         };
         responses: {

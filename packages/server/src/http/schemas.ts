@@ -1,6 +1,7 @@
 import { type Static, type TProperties, type TSchema, Type } from 'typebox';
 import { ACTOR_TYPES, JOB_KINDS, JOB_STATES, ROLES, SCOPES, TOOL_STATUSES } from '../domain/types.js';
 import { ERROR_CATALOG, ERROR_CODES, type ErrorCode } from '../errors.js';
+import { WEBHOOK_EVENT_TYPES } from '../webhooks/events.js';
 
 /**
  * Wire schemas: one source for validation, response serialization, TypeScript types and OpenAPI.
@@ -235,7 +236,12 @@ export const WebhookSchema = Type.Object(
   {
     id: Type.String(),
     url: Type.String(),
-    events: Type.Array(Type.String(), { description: 'Event types delivered, or ["*"] for all' }),
+    // the answer names the server's event types (webhooks/events.ts), so the SDK's types and the
+    // console's event list are checked against them; requests are judged by the service, whose
+    // validation_failed names the unknown type
+    events: Type.Array(OneOf(['*', ...WEBHOOK_EVENT_TYPES] as const), {
+      description: 'Event types delivered, or ["*"] for all',
+    }),
     enabled: Type.Boolean(),
     description: Type.Union([Type.String(), Type.Null()]),
     previous_secret_expires_at: Type.Union([Timestamp, Type.Null()], {

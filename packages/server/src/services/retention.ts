@@ -136,13 +136,19 @@ export class RetentionService implements JobHandler {
     );
   }
 
-  /** What a run now would do: counts and a sample of ids per action, nothing changed. */
-  async dryRun(auth: AuthContext): Promise<DryRun> {
+  /**
+   * What a run now would do: counts and a sample of ids per action, nothing changed. With `draft`,
+   * what that policy would do (the console shows it before the policy is saved); `null` is none.
+   */
+  async dryRun(auth: AuthContext, draft?: RetentionPolicy | null): Promise<DryRun> {
     requireAdmin(auth);
     const asOf = this.deps.clock.now();
     const counts = emptyCounts();
     const sample = { delete: [] as string[], archive: [] as string[], held: [] as string[] };
-    const stored = await this.deps.store.read(auth.workspaceId, (r) => r.retention.get());
+    const stored =
+      draft === undefined
+        ? await this.deps.store.read(auth.workspaceId, (r) => r.retention.get())
+        : draft && { policy: draft };
     if (!stored) return { asOf, counts, sample };
     const before = oldestDue(stored.policy, asOf);
     let after: string | undefined;

@@ -1,5 +1,6 @@
 import { type TSchema, Type } from 'typebox';
 import type { Hold, RetentionPolicy, RetentionRule, Workspace } from '../../domain/types.js';
+import { ParleyError } from '../../errors.js';
 import { BULK_DELETE_MAX, type BulkDeleteResult } from '../../services/conversations.js';
 import { HOLD_TARGET_TYPES } from '../../services/holds.js';
 import { TRASH_DAYS_MAX } from '../../services/trash.js';
@@ -539,8 +540,16 @@ export function registerLifecycleRoutes(app: App, deps: AppDeps): void {
         tags,
         summary:
           'Enforce the retention policy now, as a job (202); with dry_run=true, answer what it would do (counts and a sample of ids) and change nothing (200)',
+        description:
+          'A dry run may name a policy in the body (`policy`, the shape PUT /v1/retention takes): it answers what ' +
+          'that policy would do, without saving it. A real run always enforces the saved policy: `policy` without ' +
+          'dry_run=true is refused (validation_failed).',
         querystring: Closed({ dry_run: Type.Optional(Type.Boolean()) }),
-        body: Type.Optional(Closed({})),
+        body: Type.Optional(
+          Closed({
+            policy: Type.Optional(RetentionPolicySchema),
+          }),
+        ),
         response: {
           200: Type.Object({
             data: Type.Object({
@@ -566,12 +575,22 @@ export function registerLifecycleRoutes(app: App, deps: AppDeps): void {
     },
     async (req, reply) => {
       const auth = requireAuth(req);
+      const draft = req.body?.policy;
       if (req.query.dry_run === true) {
-        const d = await deps.retention.dryRun(auth);
+        const d = await deps.retention.dryRun(auth, draft === undefined ? undefined : policyFromWire(draft));
         reply.code(200);
         return {
           data: { dry_run: true as const, as_of: new Date(d.asOf).toISOString(), counts: d.counts, sample: d.sample },
         };
+      }
+      if (draft !== undefined) {
+        throw new ParleyError(
+          'validation_failed',
+          'A real run enforces the saved policy; `policy` goes with dry_run=true',
+          {
+            details: [{ field: '/body/policy', message: 'only with dry_run=true' }],
+          },
+        );
       }
       return runWrite(req, reply, {
         status: 202,
