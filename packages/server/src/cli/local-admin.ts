@@ -2,7 +2,6 @@
 // no key; whoever can open the database is the operator), and their audit events say so.
 import { systemClock } from '../clock.js';
 import { type Config, ConfigError, loadConfig } from '../config.js';
-import { SCOPES, type Scope } from '../domain/types.js';
 import { ParleyError } from '../errors.js';
 import { presentKey, presentWorkspace } from '../http/presenters.js';
 import { operatorAuth } from '../services/context.js';
