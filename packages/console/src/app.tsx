@@ -157,7 +157,8 @@ function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void
           <ul>
             {nav.map(([label, to, names]) => (
               <li key={to}>
-                <a href={to} aria-current={names.includes(route.name) ? 'page' : undefined}>
+                {/* a screen chosen from the menu starts without the last screen's status line */}
+                <a href={to} aria-current={names.includes(route.name) ? 'page' : undefined} onClick={() => setNote('')}>
                   {label}
                 </a>
               </li>

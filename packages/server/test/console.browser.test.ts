@@ -964,7 +964,11 @@ for (const engine of testEngines()) {
         await check(page, engine, 'retention-dry-run');
         const dryWider = await page.evaluate(() => document.documentElement.scrollWidth - innerWidth);
         assert.ok(dryWider <= 0, `retention dry run: the page is ${dryWider}px wider than the screen`);
+        assert.match(await text(page.locator('.announce')), /^Dry run: /);
         await page.getByRole('link', { name: 'Erase a user', exact: true }).click();
+        // another screen chosen from the menu does not carry the dry run's status line
+        await page.getByRole('heading', { level: 1, name: 'Erase a user' }).waitFor();
+        assert.equal(await text(page.locator('.announce')), '');
         const receiptButton = page.getByRole('button', { name: /^Receipt of u-erase/ });
         await receiptButton.focus();
         await page.keyboard.press('Enter');
