@@ -47,7 +47,12 @@ if (!runBrowser) {
 }
 // Every app the tests build serves /console from packages/console/dist: build it once here, before
 // any test starts (it would otherwise be built by the first server of each test process at once).
-const consoleBuild = spawnSync(process.execPath, [path.join(root, '..', 'console', 'build.mjs')], { stdio: 'inherit' });
+// PARLEY_TEST_CONSOLE_BUILT=1 skips it (CI's legs that run at the same time as each other, after a
+// leg that built it: two builds at once would rewrite the files one leg's tests are serving).
+const consoleBuild =
+  process.env.PARLEY_TEST_CONSOLE_BUILT === '1'
+    ? { status: 0 }
+    : spawnSync(process.execPath, [path.join(root, '..', 'console', 'build.mjs')], { stdio: 'inherit' });
 if (consoleBuild.status !== 0) {
   console.error('parley tests: the console build failed (packages/console/build.mjs)');
   process.exit(1);
