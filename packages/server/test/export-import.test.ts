@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { newId } from '../src/ids.js';
+import type { KyselyStore } from '../src/store/kysely/store.js';
 import {
   type Client,
   newWorkspace,
@@ -697,6 +698,37 @@ for (const engine of testEngines()) {
           ]),
         ),
       );
+    });
+
+    test('counters short of the rows (rows added after the page was read): the batch is read again one by one, nothing lost', async () => {
+      const v = await newWorkspace(server, 'stale');
+      const a = await v.admin.post('/v1/conversations', {
+        title: 'grew',
+        messages: Array.from({ length: 250 }, (_, i) => ({ role: 'user', content: `m ${i}` })),
+      });
+      const b = await v.admin.post('/v1/conversations', {
+        title: 'next',
+        messages: [{ role: 'user', content: 'b' }],
+      });
+      assert.equal(a.status, 201, a.text);
+      assert.equal(b.status, 201, b.text);
+      // what an export sees when 245 messages arrive between its page read and its batch read
+      await (server.parley.store as unknown as KyselyStore).kysely
+        .updateTable('conversations')
+        .set({ message_count: 5 })
+        .where('id', '=', a.body.data.id)
+        .execute();
+      const records = lines((await v.admin.get('/v1/export')).text);
+      const ofA = records.filter((r) => r.type === 'message' && r.conversation_id === a.body.data.id);
+      assert.deepEqual(
+        ofA.map((m) => m.content),
+        Array.from({ length: 250 }, (_, i) => `m ${i}`),
+      );
+      assert.deepEqual(
+        records.map((r) => r.type).filter((t, k, all) => t !== all[k - 1]),
+        ['export', 'conversation', 'message', 'conversation', 'message', 'end'],
+      );
+      assert.deepEqual(records.at(-1), { type: 'end', conversations: 2, messages: 251, tool_invocations: 0 });
     });
   });
 
