@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { newId } from '../src/ids.js';
+import type { KyselyStore } from '../src/store/kysely/store.js';
 import {
   type Client,
   newWorkspace,
@@ -570,6 +571,167 @@ for (const engine of testEngines()) {
 }
 
 for (const engine of testEngines()) {
+  describe(`export: conversations read in batches and in pages [${engine}]`, () => {
+    let server: TestServer;
+    let w: TestWorkspace;
+    const convIds: string[] = [];
+    const tricky = (i: number) =>
+      i % 7 === 0 ? `quote " backslash \\ tab \t nl \n ctl \u0001 é ✓ 😀 ${i}` : `message ${i} ${'x'.repeat(i % 50)}`;
+
+    /** Every page of a list endpoint (messages, tool invocations), oldest first. */
+    async function listAll(path: string): Promise<any[]> {
+      const out: any[] = [];
+      let cursor: string | null = null;
+      do {
+        const r: { status: number; text: string; body: any } = await w.admin.get(
+          `${path}?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+        );
+        assert.equal(r.status, 200, r.text);
+        out.push(...r.body.data);
+        cursor = r.body.meta.next_cursor;
+      } while (cursor);
+      return out;
+    }
+
+    before(
+      async () => {
+        server = await startServer(engine, { limits: { rate: 1_000_000 } });
+        w = await newWorkspace(server, 'batches');
+        // one conversation of 280 messages (more than a read's 200 rows) with tool invocations among them
+        const big = await w.admin.post('/v1/conversations', {
+          title: 'big',
+          messages: Array.from({ length: 250 }, (_, i) => ({
+            role: i % 2 ? 'assistant' : 'user',
+            content: tricky(i),
+            ...(i % 11 === 0 ? { metadata: { i, tags: ['a', 'b'], nested: { ok: true } } } : {}),
+          })),
+        });
+        assert.equal(big.status, 201, big.text);
+        convIds.push(big.body.data.id);
+        const tool = async (conv: string, n: number) => {
+          const t = await w.admin.post(`/v1/conversations/${conv}/tool-invocations`, {
+            tool_name: `tool_${n}`,
+            input: { n, text: tricky(n) },
+            status: 'succeeded',
+            output: { ok: n },
+            started_at: '2026-01-01T00:00:00.000Z',
+            finished_at: '2026-01-01T00:00:00.125Z',
+          });
+          assert.equal(t.status, 201, t.text);
+        };
+        await tool(big.body.data.id, 1);
+        for (let i = 0; i < 30; i++) {
+          const m = await w.admin.post(`/v1/conversations/${big.body.data.id}/messages`, {
+            role: 'user',
+            content: tricky(250 + i),
+          });
+          assert.equal(m.status, 201, m.text);
+          if (i % 10 === 4) await tool(big.body.data.id, 2 + i);
+        }
+        // small ones, read together: empty, messages only, tools only, both, one of exactly 200 rows
+        for (let c = 0; c < 14; c++) {
+          const n = c === 13 ? 199 : (c * 7) % 23;
+          const r = await w.admin.post('/v1/conversations', {
+            title: `small ${c}`,
+            ...(n > 0
+              ? { messages: Array.from({ length: n }, (_, i) => ({ role: 'user', content: tricky(i + c) })) }
+              : {}),
+          });
+          assert.equal(r.status, 201, r.text);
+          convIds.push(r.body.data.id);
+          if (c % 3 === 1 || c === 13) await tool(r.body.data.id, 100 + c);
+        }
+      },
+      { timeout: 300_000 },
+    );
+    after(async () => server.close());
+
+    test('JSONL: each line is byte for byte the API object with its type; all rows, in order, whatever the batch', async () => {
+      const r = await w.admin.get('/v1/export');
+      assert.equal(r.status, 200);
+      const got = r.text.split('\n');
+      assert.equal(got.pop(), '', 'ends with a newline');
+      const expected: string[] = [];
+      let messages = 0;
+      let tools = 0;
+      for (const id of convIds) {
+        const conv = (await w.admin.get(`/v1/conversations/${id}`)).body.data;
+        const { messages: _m, tool_invocations: _t, live_connections: _l, ...head } = conv;
+        expected.push(JSON.stringify({ type: 'conversation', ...head }));
+        const ms = await listAll(`/v1/conversations/${id}/messages`);
+        const ts = await listAll(`/v1/conversations/${id}/tool-invocations`);
+        for (const m of ms) expected.push(JSON.stringify({ type: 'message', ...m }));
+        for (const t of ts) expected.push(JSON.stringify({ type: 'tool_invocation', ...t }));
+        messages += ms.length;
+        tools += ts.length;
+      }
+      assert.equal(messages, 280 + [...Array(13).keys()].reduce((a, c) => a + ((c * 7) % 23), 0) + 199);
+      expected.push(JSON.stringify({ type: 'end', conversations: convIds.length, messages, tool_invocations: tools }));
+      assert.deepEqual(got.slice(1), expected);
+    });
+
+    test('Markdown: messages and tool invocations of a conversation in time order, across read pages', async () => {
+      const id = convIds[0] as string;
+      const ms = await listAll(`/v1/conversations/${id}/messages`);
+      const ts = await listAll(`/v1/conversations/${id}/tool-invocations`);
+      assert.ok(ms.length > 200 && ts.length >= 4);
+      // the model: both by the ULID part of their ids, a message before a tool invocation on a tie
+      const ulid = (x: string) => x.slice(x.indexOf('_') + 1);
+      const order = [...ms.map((m) => ({ id: m.id, k: 0 })), ...ts.map((t) => ({ id: t.id, k: 1 }))]
+        .sort((a, b) => (ulid(a.id) < ulid(b.id) ? -1 : ulid(a.id) > ulid(b.id) ? 1 : a.k - b.k))
+        .map((x) => x.id);
+      for (const path of [`/v1/conversations/${id}/export?format=markdown`, '/v1/export?format=markdown']) {
+        const md = await w.admin.get(path);
+        assert.equal(md.status, 200);
+        const section = md.text.slice(0, md.text.indexOf('## small 0'));
+        const seen = [...section.matchAll(/^<sub>((?:msg|tool)_[0-9A-Z]+)/gm)].map((m) => m[1]);
+        assert.deepEqual(seen, order, path);
+      }
+      const json = JSON.parse((await w.admin.get('/v1/export?format=json')).text);
+      assert.deepEqual(
+        json.conversations.map((c: any) => [c.id, c.messages.length, c.tool_invocations.length]),
+        await Promise.all(
+          convIds.map(async (c) => [
+            c,
+            (await listAll(`/v1/conversations/${c}/messages`)).length,
+            (await listAll(`/v1/conversations/${c}/tool-invocations`)).length,
+          ]),
+        ),
+      );
+    });
+
+    test('counters short of the rows (rows added after the page was read): the batch is read again one by one, nothing lost', async () => {
+      const v = await newWorkspace(server, 'stale');
+      const a = await v.admin.post('/v1/conversations', {
+        title: 'grew',
+        messages: Array.from({ length: 250 }, (_, i) => ({ role: 'user', content: `m ${i}` })),
+      });
+      const b = await v.admin.post('/v1/conversations', {
+        title: 'next',
+        messages: [{ role: 'user', content: 'b' }],
+      });
+      assert.equal(a.status, 201, a.text);
+      assert.equal(b.status, 201, b.text);
+      // what an export sees when 245 messages arrive between its page read and its batch read
+      await (server.parley.store as unknown as KyselyStore).kysely
+        .updateTable('conversations')
+        .set({ message_count: 5 })
+        .where('id', '=', a.body.data.id)
+        .execute();
+      const records = lines((await v.admin.get('/v1/export')).text);
+      const ofA = records.filter((r) => r.type === 'message' && r.conversation_id === a.body.data.id);
+      assert.deepEqual(
+        ofA.map((m) => m.content),
+        Array.from({ length: 250 }, (_, i) => `m ${i}`),
+      );
+      assert.deepEqual(
+        records.map((r) => r.type).filter((t, k, all) => t !== all[k - 1]),
+        ['export', 'conversation', 'message', 'conversation', 'message', 'end'],
+      );
+      assert.deepEqual(records.at(-1), { type: 'end', conversations: 2, messages: 251, tool_invocations: 0 });
+    });
+  });
+
   describe(`export and import: SDK, size, failure [${engine}]`, () => {
     let server: TestServer;
     let ws: TestWorkspace;

@@ -74,6 +74,23 @@ export function presentTool(t: ToolInvocation) {
   };
 }
 
+// presentMessage and presentTool as JSON text, written field by field: an export writes a million
+// of them, and building each object to stringify it cost more than the text. Byte for byte what
+// JSON.stringify({ type, ...present*(x) }) writes (test/export-import.test.ts holds them to it).
+const q = JSON.stringify;
+const isoText = (ms: number | null): string => (ms === null ? 'null' : `"${iso(ms)}"`);
+
+/** `{"type":<type>,…presentMessage(m)}` as JSON text. */
+export function messageJson(type: string, m: Message): string {
+  return `{"type":${q(type)},"id":${q(m.id)},"conversation_id":${q(m.conversationId)},"role":${q(m.role)},"content":${q(m.content)},"metadata":${q(m.metadata)},"created_at":"${iso(m.createdAt)}"}`;
+}
+
+/** `{"type":<type>,…presentTool(t)}` as JSON text. */
+export function toolJson(type: string, t: ToolInvocation): string {
+  const duration = t.startedAt !== null && t.finishedAt !== null ? t.finishedAt - t.startedAt : null;
+  return `{"type":${q(type)},"id":${q(t.id)},"conversation_id":${q(t.conversationId)},"message_id":${q(t.messageId)},"tool_name":${q(t.toolName)},"input":${q(t.input)},"output":${q(t.output)},"status":${q(t.status)},"started_at":${isoText(t.startedAt)},"finished_at":${isoText(t.finishedAt)},"duration_ms":${q(duration)},"created_at":"${iso(t.createdAt)}","updated_at":"${iso(t.updatedAt)}"}`;
+}
+
 export function presentKey(k: ApiKey) {
   return {
     id: k.id,

@@ -118,7 +118,7 @@ export type UserExporter = (
   auth: AuthContext,
   userId: string,
   exportedAt: string,
-  write: (piece: string) => Promise<void>,
+  write: (piece: Uint8Array) => Promise<void>,
 ) => Promise<ExportCounts>;
 
 export interface EraseSettings {

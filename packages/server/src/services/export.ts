@@ -3,14 +3,19 @@ import type { Clock } from '../clock.js';
 import type { AuthContext, Conversation, Message, ToolInvocation } from '../domain/types.js';
 import { notFound } from '../errors.js';
 import { newId, parseId } from '../ids.js';
-import type { ConversationFilter, KeysetPosition } from '../store/types.js';
+import { type ConversationFilter, type KeysetPosition, MANY_CONVERSATIONS } from '../store/types.js';
 import { actingUser, actorKeyId, canReach, requireScope } from './context.js';
 import type { ListConversationsInput } from './conversations.js';
 import type { TransferReader, TransferStore } from './transfer-store.js';
 
-/** Rows read per statement: each page is one short read, so the memory an export holds never grows with its size. */
+/**
+ * Rows read per statement, and so what an export holds at once: a page of conversations, then
+ * either a batch of small conversations whose counted messages and tool invocations fit in
+ * ROW_PAGE (one read per table for the whole batch), or one big conversation's keyset pages of
+ * ROW_PAGE. Memory never grows with the export's size.
+ */
 const CONVERSATION_PAGE = 100;
-const ITEM_PAGE = 200;
+const ROW_PAGE = 200;
 
 export interface ExportCounts {
   conversations: number;
@@ -18,11 +23,15 @@ export interface ExportCounts {
   tool_invocations: number;
 }
 
-/** What an export yields, in order; a format writer turns each into text. */
+/**
+ * What an export yields, in order; a format writer turns each record into text. Messages and tool
+ * invocations come in runs (consecutive records of one kind), and the items in batches: one step of
+ * the stream per read, not per record (a step of an async generator costs more than a record's text).
+ */
 export type ExportItem =
   | { kind: 'conversation'; conversation: Conversation }
-  | { kind: 'message'; message: Message }
-  | { kind: 'tool'; tool: ToolInvocation }
+  | { kind: 'messages'; messages: readonly Message[] }
+  | { kind: 'tools'; tools: readonly ToolInvocation[] }
   | { kind: 'conversation_end' }
   | { kind: 'end'; counts: ExportCounts };
 
@@ -44,8 +53,8 @@ export type ExportFilterInput = Pick<
 export interface OpenedExport {
   /** What the audit row names: one conversation, one user's conversations, or the workspace's. */
   target: { type: 'conversation' | 'user' | 'workspace'; id: string };
-  /** Pulled as the response drains: nothing is read ahead of what the client takes. */
-  items: AsyncGenerator<ExportItem, void, undefined>;
+  /** Batches of items, pulled as the response drains: nothing is read ahead of what the client takes. */
+  items: AsyncGenerator<ExportItem[], void, undefined>;
 }
 
 export interface ExportOptions {
@@ -125,24 +134,21 @@ export class ExportService {
   ): OpenedExport {
     const counts: ExportCounts = { conversations: 0, messages: 0, tool_invocations: 0 };
     const self = this;
-    async function* items(): AsyncGenerator<ExportItem, void, undefined> {
+    async function* items(): AsyncGenerator<ExportItem[], void, undefined> {
       let complete = false;
       let failed = false;
       try {
         for await (const page of pages) {
-          for (const conversation of page) {
-            counts.conversations++;
-            yield { kind: 'conversation', conversation };
-            for await (const item of self.contents(reader, conversation, opts.interleave)) {
-              if (item.kind === 'message') counts.messages++;
-              else counts.tool_invocations++;
-              yield item;
-            }
-            yield { kind: 'conversation_end' };
+          for (const batch of batchesOf(page)) {
+            const read = batch.small
+              ? await self.smallBatch(reader, batch.conversations, opts.interleave, counts)
+              : null;
+            if (read !== null) yield read;
+            else for (const c of batch.conversations) yield* self.bigConversation(reader, c, opts.interleave, counts);
           }
         }
         complete = true;
-        yield { kind: 'end', counts: { ...counts } };
+        yield [{ kind: 'end', counts: { ...counts } }];
       } catch (err) {
         failed = true;
         self.logger.error(
@@ -158,34 +164,112 @@ export class ExportService {
     return { target, items: items() };
   }
 
-  /** A conversation's messages then tool invocations, or both in time order (interleave). */
-  private async *contents(
+  /**
+   * Conversations whose counters add up to at most ROW_PAGE rows: one read per table for all of
+   * them, each conversation's rows then taken from it in order. The counters move in the same
+   * transactions as the rows, but rows may have been added since the page was read: a read that
+   * comes back full was short of some: null, and the batch is read one conversation at a time.
+   */
+  private async smallBatch(
+    reader: TransferReader,
+    conversations: readonly Conversation[],
+    interleave: boolean,
+    counts: ExportCounts,
+  ): Promise<ExportItem[] | null> {
+    // the counters are kept in the same transactions as the rows: an empty side costs no read
+    const withMessages = conversations.filter((c) => c.messageCount > 0).map((c) => c.id);
+    const withTools = conversations.filter((c) => c.toolInvocationCount > 0).map((c) => c.id);
+    const [messages, tools] = await Promise.all([
+      withMessages.length > 0 ? reader.messagesOf(withMessages, ROW_PAGE + 1) : [],
+      withTools.length > 0 ? reader.toolInvocationsOf(withTools, ROW_PAGE + 1) : [],
+    ]);
+    if (messages.length > ROW_PAGE || tools.length > ROW_PAGE) return null;
+    const messagesOf = byConversation(messages);
+    const toolsOf = byConversation(tools);
+    const out: ExportItem[] = [];
+    for (const c of conversations) {
+      out.push({ kind: 'conversation', conversation: c });
+      const ms = messagesOf.get(c.id) ?? [];
+      const ts = toolsOf.get(c.id) ?? [];
+      counts.conversations++;
+      counts.messages += ms.length;
+      counts.tool_invocations += ts.length;
+      if (!interleave) {
+        if (ms.length > 0) out.push({ kind: 'messages', messages: ms });
+        if (ts.length > 0) out.push({ kind: 'tools', tools: ts });
+      } else {
+        let i = 0;
+        let j = 0;
+        while (i < ms.length || j < ts.length) {
+          const from = i;
+          while (i < ms.length && (j === ts.length || ulidOf(at(ms, i).id) <= ulidOf(at(ts, j).id))) i++;
+          if (i > from) out.push({ kind: 'messages', messages: ms.slice(from, i) });
+          const fromTool = j;
+          while (j < ts.length && (i === ms.length || ulidOf(at(ts, j).id) < ulidOf(at(ms, i).id))) j++;
+          if (j > fromTool) out.push({ kind: 'tools', tools: ts.slice(fromTool, j) });
+        }
+      }
+      out.push({ kind: 'conversation_end' });
+    }
+    return out;
+  }
+
+  /** One conversation read in keyset pages per table: messages then tool invocations, or both in time order (interleave). */
+  private async *bigConversation(
     reader: TransferReader,
     c: Conversation,
     interleave: boolean,
-  ): AsyncGenerator<{ kind: 'message'; message: Message } | { kind: 'tool'; tool: ToolInvocation }> {
-    // the counters are kept in the same transactions as the rows: an empty side costs no read
-    const messages: AsyncGenerator<Message, void, undefined> =
-      c.messageCount > 0 ? pagesOf((after) => reader.messagesAfter(c.id, after, ITEM_PAGE)) : none();
-    const tools: AsyncGenerator<ToolInvocation, void, undefined> =
-      c.toolInvocationCount > 0 ? pagesOf((after) => reader.toolInvocationsAfter(c.id, after, ITEM_PAGE)) : none();
+    counts: ExportCounts,
+  ): AsyncGenerator<ExportItem[], void, undefined> {
+    counts.conversations++;
+    yield [{ kind: 'conversation', conversation: c }];
+    const m = new PageCursor(c.messageCount > 0 ? (after) => reader.messagesAfter(c.id, after, ROW_PAGE) : null);
+    const t = new PageCursor(
+      c.toolInvocationCount > 0 ? (after) => reader.toolInvocationsAfter(c.id, after, ROW_PAGE) : null,
+    );
     if (!interleave) {
-      for await (const message of messages) yield { kind: 'message', message };
-      for await (const tool of tools) yield { kind: 'tool', tool };
+      for (await m.next(); !m.done; await m.next()) {
+        counts.messages += m.page.length;
+        yield [{ kind: 'messages', messages: m.page }];
+      }
+      for (await t.next(); !t.done; await t.next()) {
+        counts.tool_invocations += t.page.length;
+        yield [{ kind: 'tools', tools: t.page }];
+      }
+      yield [{ kind: 'conversation_end' }];
       return;
     }
-    // a merge of two ordered streams: one row of each is held, never a whole side
-    let m = await messages.next();
-    let t = await tools.next();
+    // a merge of two ordered streams in runs: one page of each side is held, never a whole side
+    await m.next();
+    await t.next();
+    let out: ExportItem[] = [];
+    let rows = 0;
     while (!m.done || !t.done) {
-      if (!m.done && (t.done || ulidOf(m.value.id) <= ulidOf(t.value.id))) {
-        yield { kind: 'message', message: m.value };
-        m = await messages.next();
-      } else if (!t.done) {
-        yield { kind: 'tool', tool: t.value };
-        t = await tools.next();
+      if (!m.done && (t.done || ulidOf(m.head.id) <= ulidOf(t.head.id))) {
+        const bound = t.done ? null : ulidOf(t.head.id);
+        const from = m.i;
+        while (m.i < m.page.length && (bound === null || ulidOf(at(m.page, m.i).id) <= bound)) m.i++;
+        out.push({ kind: 'messages', messages: m.page.slice(from, m.i) });
+        counts.messages += m.i - from;
+        rows += m.i - from;
+        if (m.i === m.page.length) await m.next();
+      } else {
+        const bound = m.done ? null : ulidOf(m.head.id);
+        const from = t.i;
+        while (t.i < t.page.length && (bound === null || ulidOf(at(t.page, t.i).id) < bound)) t.i++;
+        out.push({ kind: 'tools', tools: t.page.slice(from, t.i) });
+        counts.tool_invocations += t.i - from;
+        rows += t.i - from;
+        if (t.i === t.page.length) await t.next();
+      }
+      if (rows >= ROW_PAGE) {
+        yield out;
+        out = [];
+        rows = 0;
       }
     }
+    out.push({ kind: 'conversation_end' });
+    yield out;
   }
 
   private async record(
@@ -214,17 +298,78 @@ export class ExportService {
   }
 }
 
-async function* none<T>(): AsyncGenerator<T, void, undefined> {}
+const at = <T>(rows: readonly T[], i: number) => rows[i] as T;
 
-/** Every row of a keyset-paged read by id, one page in memory at a time. */
-async function* pagesOf<T extends { id: string }>(
-  read: (afterId: string | undefined) => Promise<T[]>,
-): AsyncGenerator<T, void, undefined> {
-  let after: string | undefined;
-  for (;;) {
-    const page = await read(after);
-    for (const row of page) yield row;
-    if (page.length < ITEM_PAGE) return;
-    after = (page[page.length - 1] as T).id;
+/**
+ * A page of conversations cut into batches in order: runs of small ones whose counted rows fit in
+ * ROW_PAGE together (read with one statement per table), and each big one alone (read in pages).
+ */
+function batchesOf(page: readonly Conversation[]): Array<{ small: boolean; conversations: Conversation[] }> {
+  const out: Array<{ small: boolean; conversations: Conversation[] }> = [];
+  let run: Conversation[] = [];
+  let rows = 0;
+  for (const c of page) {
+    const own = c.messageCount + c.toolInvocationCount;
+    if (own > ROW_PAGE) {
+      if (run.length > 0) out.push({ small: true, conversations: run });
+      out.push({ small: false, conversations: [c] });
+      run = [];
+      rows = 0;
+      continue;
+    }
+    if (rows + own > ROW_PAGE || run.length === MANY_CONVERSATIONS) {
+      out.push({ small: true, conversations: run });
+      run = [];
+      rows = 0;
+    }
+    run.push(c);
+    rows += own;
+  }
+  if (run.length > 0) out.push({ small: true, conversations: run });
+  return out;
+}
+
+/** Rows ordered by conversation id, as lists per conversation. */
+function byConversation<T extends { conversationId: string }>(rows: readonly T[]): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  let from = 0;
+  for (let i = 1; i <= rows.length; i++) {
+    if (i === rows.length || at(rows, i).conversationId !== at(rows, from).conversationId) {
+      out.set(at(rows, from).conversationId, rows.slice(from, i));
+      from = i;
+    }
+  }
+  return out;
+}
+
+/** A keyset-paged read by id, a page at a time: `next` reads the following page, `done` once none is left. */
+class PageCursor<T extends { id: string }> {
+  page: readonly T[] = [];
+  /** The position in `page` of the first row not yet taken (the interleaving merge's). */
+  i = 0;
+  done = false;
+  private after: string | undefined;
+  private last = false;
+
+  constructor(private readonly read: ((afterId: string | undefined) => Promise<T[]>) | null) {}
+
+  get head(): T {
+    return at(this.page, this.i);
+  }
+
+  async next(): Promise<void> {
+    if (this.read === null || this.last) {
+      this.done = true;
+      this.page = [];
+      return;
+    }
+    this.page = await this.read(this.after);
+    this.i = 0;
+    if (this.page.length < ROW_PAGE) this.last = true;
+    if (this.page.length === 0) {
+      this.done = true;
+      return;
+    }
+    this.after = at(this.page, this.page.length - 1).id;
   }
 }

@@ -38,7 +38,7 @@ export class JobArtifacts {
   async write<T>(
     workspaceId: string,
     jobId: string,
-    produce: (write: (piece: string) => Promise<void>) => Promise<T>,
+    produce: (write: (piece: string | Uint8Array) => Promise<void>) => Promise<T>,
   ): Promise<WrittenArtifact & { value: T }> {
     const final = this.fileOf(workspaceId, jobId);
     await mkdir(path.dirname(final), { recursive: true, mode: 0o700 });
@@ -48,7 +48,7 @@ export class JobArtifacts {
     let bytes = 0;
     try {
       const value = await produce(async (piece) => {
-        const buf = Buffer.from(piece, 'utf8');
+        const buf = typeof piece === 'string' ? Buffer.from(piece, 'utf8') : piece;
         hash.update(buf);
         bytes += buf.length;
         await fh.write(buf);

@@ -17,6 +17,9 @@ export interface TransferReader {
   /** A conversation's messages by id (time-ordered ULIDs) ascending, strictly after `afterId`. */
   messagesAfter(conversationId: string, afterId: string | undefined, limit: number): Promise<Message[]>;
   toolInvocationsAfter(conversationId: string, afterId: string | undefined, limit: number): Promise<ToolInvocation[]>;
+  /** The messages of several conversations (at most MANY_CONVERSATIONS), by conversation id then id, at most `limit`. */
+  messagesOf(conversationIds: readonly string[], limit: number): Promise<Message[]>;
+  toolInvocationsOf(conversationIds: readonly string[], limit: number): Promise<ToolInvocation[]>;
 }
 
 export interface TransferWriter {
@@ -52,6 +55,8 @@ export function transferStore(store: Store): TransferStore {
         store.read(ws, (r) => r.messages.list(conversationId, { after: afterId, order: 'asc', limit })),
       toolInvocationsAfter: (conversationId, afterId, limit) =>
         store.read(ws, (r) => r.toolInvocations.list(conversationId, { after: afterId, order: 'asc', limit })),
+      messagesOf: (ids, limit) => store.read(ws, (r) => r.messages.listMany(ids, limit)),
+      toolInvocationsOf: (ids, limit) => store.read(ws, (r) => r.toolInvocations.listMany(ids, limit)),
     }),
     transact: (ws, fn) =>
       store.transact(ws, (w) =>

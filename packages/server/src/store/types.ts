@@ -56,6 +56,9 @@ export interface ConversationPatch {
   updatedAt: number;
 }
 
+/** The most conversation ids a listMany read takes at once. */
+export const MANY_CONVERSATIONS = 100;
+
 export interface PageQuery {
   after?: string | undefined;
   order: 'asc' | 'desc';
@@ -276,6 +279,11 @@ export interface MessageReads {
   exists(conversationId: string, id: string): Promise<boolean>;
   /** The conversation's oldest message of this role (what an automatic title is made from). */
   firstOfRole(conversationId: string, role: Role): Promise<Message | null>;
+  /**
+   * The messages of several conversations (at most MANY_CONVERSATIONS ids) in one statement, by
+   * conversation id then id, at most `limit` rows: the export's read of a batch of small ones.
+   */
+  listMany(conversationIds: readonly string[], limit: number): Promise<Message[]>;
 }
 
 export interface MessageWrites extends MessageReads {
@@ -299,6 +307,8 @@ export interface ToolInvocationReads {
   /** A tool invocation by its id alone (ids are unique in a workspace). */
   find(id: string): Promise<ToolInvocation | null>;
   list(conversationId: string, q: PageQuery): Promise<ToolInvocation[]>;
+  /** As MessageReads.listMany: several conversations' tool invocations by conversation id then id, at most `limit`. */
+  listMany(conversationIds: readonly string[], limit: number): Promise<ToolInvocation[]>;
 }
 
 export interface ToolInvocationWrites extends ToolInvocationReads {

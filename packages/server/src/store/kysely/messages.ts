@@ -4,10 +4,12 @@ import { TemplateFamily } from '../query-template.js';
 import type { MessagesTable } from '../schema.js';
 import type { MessageReads, MessageWrites, PageQuery } from '../types.js';
 import { type Bound, hot } from './bound.js';
+import { type ManyParams, manyKeys, manyParams } from './many.js';
 import { MESSAGE_COLUMNS, toMessage } from './rows.js';
 
 type MessagePageParams = { ws: string; conv: string; limit: number; after?: string; offset?: number };
 const messagePages = new TemplateFamily<MessagePageParams, Selectable<MessagesTable>>();
+const messagesOfMany = new TemplateFamily<ManyParams, Selectable<MessagesTable>>();
 
 export class MessagesReader implements MessageReads {
   constructor(protected readonly b: Bound) {}
@@ -27,6 +29,28 @@ export class MessagesReader implements MessageReads {
       const page = query.orderBy('id', q.order).limit(p.limit);
       return q.offset ? page.offset(p.offset as number) : page;
     });
+    const rows = await hot(this.b, template, params);
+    return rows.map(toMessage);
+  }
+
+  async listMany(conversationIds: readonly string[], limit: number): Promise<Message[]> {
+    const { size, params } = manyParams(this.b.ws, conversationIds, limit);
+    const template = messagesOfMany.get(
+      String(size),
+      () => (db, p) =>
+        db
+          .selectFrom('messages')
+          .select(MESSAGE_COLUMNS)
+          .where('workspace_id', '=', p.ws)
+          .where(
+            'conversation_id',
+            'in',
+            manyKeys(size).map((k) => p[k] as string),
+          )
+          .orderBy('conversation_id')
+          .orderBy('id')
+          .limit(p.limit),
+    );
     const rows = await hot(this.b, template, params);
     return rows.map(toMessage);
   }

@@ -1,8 +1,13 @@
+import type { Selectable } from 'kysely';
 import type { ToolInvocation } from '../../domain/types.js';
+import { TemplateFamily } from '../query-template.js';
 import type { ToolInvocationsTable } from '../schema.js';
 import type { PageQuery, ToolInvocationPatch, ToolInvocationReads, ToolInvocationWrites } from '../types.js';
-import type { Bound } from './bound.js';
+import { type Bound, hot } from './bound.js';
+import { type ManyParams, manyKeys, manyParams } from './many.js';
 import { TOOL_COLUMNS, toTool } from './rows.js';
+
+const toolsOfMany = new TemplateFamily<ManyParams, Selectable<ToolInvocationsTable>>();
 
 export class ToolInvocationsReader implements ToolInvocationReads {
   constructor(protected readonly b: Bound) {}
@@ -34,6 +39,28 @@ export class ToolInvocationsReader implements ToolInvocationReads {
     let query = this.ofConversation(conversationId);
     if (q.after !== undefined) query = query.where('id', q.order === 'desc' ? '<' : '>', q.after);
     const rows = await query.orderBy('id', q.order).limit(q.limit).execute();
+    return rows.map(toTool);
+  }
+
+  async listMany(conversationIds: readonly string[], limit: number): Promise<ToolInvocation[]> {
+    const { size, params } = manyParams(this.b.ws, conversationIds, limit);
+    const template = toolsOfMany.get(
+      String(size),
+      () => (db, p) =>
+        db
+          .selectFrom('tool_invocations')
+          .select(TOOL_COLUMNS)
+          .where('workspace_id', '=', p.ws)
+          .where(
+            'conversation_id',
+            'in',
+            manyKeys(size).map((k) => p[k] as string),
+          )
+          .orderBy('conversation_id')
+          .orderBy('id')
+          .limit(p.limit),
+    );
+    const rows = await hot(this.b, template, params);
     return rows.map(toTool);
   }
 }
