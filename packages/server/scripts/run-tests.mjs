@@ -76,6 +76,12 @@ const NOT_IN_RUNTIME_SUBSET = [
   /[\\/]webhooks-restart\.test\.ts$/,
   /[\\/]bench-smoke\.test\.ts$/,
   /[\\/]sdk-runtimes\.test\.ts$/,
+  // route × key × target tables and the model-based store property: Parley's own logic, the same on
+  // every runtime, and among the slowest files (the battery of malformed requests, which meets
+  // Node's HTTP parser, stays)
+  /[\\/]authorization-matrix\.test\.ts$/,
+  /[\\/]route-contract\.test\.ts$/,
+  /[\\/]model\.property\.test\.ts$/,
 ];
 const filter = process.argv.slice(2).filter((a) => a !== '--slow' && a !== '--runtime-subset');
 const isSlow = (f) => f.includes(`${path.sep}test${path.sep}slow${path.sep}`) || f.endsWith('.slow.test.ts');
