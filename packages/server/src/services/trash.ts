@@ -4,7 +4,7 @@ import type { DeleteCounts } from '../store/types.js';
 import { recordAudit } from './audit.js';
 import { actorKeyId, type InTransaction, requireScope, type ServiceDeps } from './context.js';
 import type { CursorCodec } from './cursor.js';
-import { addCounts, EraseBatch, emptyCounts, holdCandidate } from './erase.js';
+import { addCounts, EraseBatch, emptyCounts, holdCandidate, yieldAfterErase } from './erase.js';
 import { idPage, type Page } from './pages.js';
 import type { UnitOfWork } from './unit-of-work.js';
 
@@ -170,12 +170,13 @@ export async function purgeWorkspace(
       return { purged, counts, newlyHeld, taken: free.length };
     });
     if (step === null) return report;
-    batch.took(performance.now() - began, step.taken);
+    const held = performance.now() - began;
+    batch.took(held, step.taken);
     for (const id of step.newlyHeld) heldIds.add(id);
     report.purged += step.purged;
     report.held = heldIds.size;
     addCounts(report.counts, step.counts);
     if (step.purged === 0 && step.newlyHeld.length === 0) return report;
-    await new Promise((r) => setImmediate(r));
+    await yieldAfterErase(held);
   }
 }
