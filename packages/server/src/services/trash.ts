@@ -4,7 +4,7 @@ import type { DeleteCounts } from '../store/types.js';
 import { recordAudit } from './audit.js';
 import { actorKeyId, type InTransaction, requireScope, type ServiceDeps } from './context.js';
 import type { CursorCodec } from './cursor.js';
-import { addCounts, EraseBatch, emptyCounts, holdCandidate, yieldAfterErase } from './erase.js';
+import { addCounts, EraseBatch, emptyCounts, holdCandidate } from './erase.js';
 import { idPage, type Page } from './pages.js';
 import type { UnitOfWork } from './unit-of-work.js';
 
@@ -90,7 +90,14 @@ export class TrashService {
     requireScope(auth, 'admin');
     requireUnbound(auth, 'purge the trash');
     const dueBy = all ? Number.MAX_SAFE_INTEGER : this.deps.clock.now();
-    return purgeWorkspace(this.uow, auth.workspaceId, dueBy, actorKeyId(auth), () => this.deps.clock.now());
+    return purgeWorkspace(
+      this.uow,
+      auth.workspaceId,
+      dueBy,
+      actorKeyId(auth),
+      () => this.deps.clock.now(),
+      EraseBatch.for(this.deps.store.engine),
+    );
   }
 
   /** The periodic sweep over every workspace (Parley.start): what is due now. */
@@ -105,7 +112,14 @@ export class TrashService {
       if (workspaces.length === 0) return total;
       for (const ws of workspaces) {
         done.add(ws);
-        const r = await purgeWorkspace(this.uow, ws, now, null, () => this.deps.clock.now());
+        const r = await purgeWorkspace(
+          this.uow,
+          ws,
+          now,
+          null,
+          () => this.deps.clock.now(),
+          EraseBatch.for(this.deps.store.engine),
+        );
         total.purged += r.purged;
         total.held += r.held;
         addCounts(total.counts, r.counts);
@@ -127,7 +141,7 @@ export async function purgeWorkspace(
   dueBy: number,
   actor: string | null,
   now: () => number,
-  batch = new EraseBatch(),
+  batch: EraseBatch,
 ): Promise<PurgeReport> {
   const report: PurgeReport = { purged: 0, held: 0, counts: emptyCounts() };
   const heldIds = new Set<string>();
@@ -177,6 +191,6 @@ export async function purgeWorkspace(
     report.held = heldIds.size;
     addCounts(report.counts, step.counts);
     if (step.purged === 0 && step.newlyHeld.length === 0) return report;
-    await yieldAfterErase(held);
+    await batch.rest(held);
   }
 }
