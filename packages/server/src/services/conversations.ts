@@ -29,7 +29,7 @@ import {
   type ListParams,
   listParams,
 } from './cursor.js';
-import { DAY_MS, eraseInBatches, holdCandidate, legalHoldError } from './erase.js';
+import { DAY_MS, EraseBatch, eraseInBatches, holdCandidate, legalHoldError } from './erase.js';
 import { loadConversation, parseConversationId } from './lookup.js';
 import { autoTitle, insertMessages, type NewMessageInput } from './messages.js';
 import type { UnitOfWork, Work } from './unit-of-work.js';
@@ -599,7 +599,9 @@ export class ConversationsService {
     if (toErase.length > 0) {
       // already out of view and answered for; a failure here leaves them marked, and the purge
       // sweep erases them
-      await eraseInBatches(this.uow, auth.workspaceId, toErase).catch(() => undefined);
+      await eraseInBatches(this.uow, auth.workspaceId, toErase, EraseBatch.for(this.deps.store.engine)).catch(
+        () => undefined,
+      );
     }
     return result;
   }

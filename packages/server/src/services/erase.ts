@@ -1,7 +1,6 @@
-import { setImmediate as yieldToOthers } from 'node:timers/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { AuthContext, Conversation, Hold, Job, JsonObject } from '../domain/types.js';
 import { ParleyError, validation } from '../errors.js';
-import type { ConversationEvent } from '../realtime/events.js';
 import type { DeleteCounts, HeldCandidate, ReclaimReport, Store, WorkspaceReader } from '../store/types.js';
 import { recordAudit } from './audit.js';
 import { actorKeyId, type InTransaction, type ServiceDeps } from './context.js';
@@ -11,7 +10,8 @@ import { advanceJob, enqueueJob, type JobHandler, type JobLease, jobActor, Lease
 import type { UnitOfWork } from './unit-of-work.js';
 
 // One erase path for every delete: bulk delete, purge and the trash (eraseInBatches, below) and
-// erasing a user (UsersService) all remove rows through ConversationWrites.delete.
+// erasing a user (UsersService) all remove rows through ConversationWrites.deleteMany (a single
+// delete is a set of one), in transactions sized by EraseBatch.
 
 export const DAY_MS = 86_400_000;
 
@@ -56,39 +56,85 @@ export function addCounts(into: DeleteCounts, c: DeleteCounts): void {
 }
 
 /**
- * Erases conversations already out of view, a few per short transaction (ERASE_BUDGET_MS), yielding
- * between them so other requests run. Each conversation goes whole in one transaction: after a
- * crash every one is either erased or still marked, and the purge sweep finishes the marked ones.
+ * PostgreSQL has no single writer: an erase transaction locks only the conversations it erases
+ * (already out of view) and, at its very end, the workspace's counter rows. It may run longer, so
+ * it pays fewer round trips per conversation.
+ */
+export const PG_ERASE_BUDGET_MS = 250;
+
+/**
+ * How many conversations the next erase transaction takes, learnt from the last ones: a set-based
+ * erase costs per row, so the batch doubles while a transaction ends well inside its budget
+ * (ERASE_BUDGET_MS on SQLite, PG_ERASE_BUDGET_MS on PostgreSQL) and halves when one runs over it
+ * (conversations differ in size; the machine's load varies).
+ */
+export class EraseBatch {
+  static readonly MIN = 1;
+  static readonly MAX = 1000;
+  private n = 16;
+
+  constructor(
+    private readonly budgetMs: number,
+    /** SQLite: rest between transactions (see `rest`). */
+    private readonly yields: boolean,
+  ) {}
+
+  static for(engine: Store['engine']): EraseBatch {
+    return engine === 'sqlite' ? new EraseBatch(ERASE_BUDGET_MS, true) : new EraseBatch(PG_ERASE_BUDGET_MS, false);
+  }
+
+  get size(): number {
+    return this.n;
+  }
+
+  /** Feeds back how long a transaction of `taken` conversations held the writer. */
+  took(ms: number, taken: number): void {
+    if (ms > this.budgetMs) this.n = Math.max(EraseBatch.MIN, Math.floor(Math.min(this.n, taken) / 2));
+    else if (ms < this.budgetMs / 2 && taken >= this.n) this.n = Math.min(EraseBatch.MAX, this.n * 2);
+  }
+
+  /**
+   * Between two erase transactions. On SQLite, after one that held the writer `heldMs`, the eraser
+   * waits half as long: one turn of the event loop (setImmediate) is not enough, as a client on a
+   * keep-alive connection gets one request answered per turn, so with transactions back to back a
+   * few busy connections were served once per transaction, far below their rate, and their
+   * requests queued for seconds behind a long erase. Waiting gives them the event loop (and the
+   * writer) a third of the time. PostgreSQL's queries do not hold the event loop: one turn.
+   */
+  rest(heldMs: number): Promise<void> {
+    if (!this.yields) return new Promise((r) => setImmediate(r));
+    return sleep(Math.max(1, Math.min(ERASE_BUDGET_MS, heldMs / 2)));
+  }
+}
+
+/**
+ * Erases conversations already out of view in short transactions (a set-based `deleteMany` of an
+ * EraseBatch each, near ERASE_BUDGET_MS), yielding between them so other requests run. Each
+ * conversation goes whole in one transaction: after a crash every one is either erased or still
+ * marked, and the purge sweep finishes the marked ones.
  */
 export async function eraseInBatches(
   uow: UnitOfWork,
   workspaceId: string,
   ids: readonly string[],
+  batch: EraseBatch,
 ): Promise<{ erased: number; counts: DeleteCounts }> {
   const counts = emptyCounts();
   let erased = 0;
-  let next = 0;
-  while (next < ids.length) {
-    const done = await uow.write(workspaceId, async ({ w }) => {
-      const start = performance.now();
-      let j = next;
-      const batch = emptyCounts();
-      let n = 0;
-      while (j < ids.length && (j === next || performance.now() - start < ERASE_BUDGET_MS)) {
-        const id = ids[j] as string;
-        j++;
-        const c = await w.conversations.delete(id);
-        if (c) {
-          addCounts(batch, c);
-          n++;
-        }
-      }
-      return { j, batch, n };
+  for (let next = 0; next < ids.length; ) {
+    const part = ids.slice(next, next + batch.size);
+    let began = 0;
+    const done = await uow.write(workspaceId, ({ w }) => {
+      began = performance.now();
+      return w.conversations.deleteMany(part);
     });
-    next = done.j;
-    erased += done.n;
-    addCounts(counts, done.batch);
-    await yieldToOthers();
+    // from the transaction's first statement to its commit: the time the writer was held
+    const held = performance.now() - began;
+    batch.took(held, part.length);
+    next += part.length;
+    erased += done.conversations.length;
+    addCounts(counts, done.rows);
+    await batch.rest(held);
   }
   return { erased, counts };
 }
@@ -192,6 +238,18 @@ export class UsersService implements JobHandler {
     private readonly onQueued: () => void = () => {},
   ) {}
 
+  /** Each running job's batch size, learnt from its own transactions (EraseBatch). */
+  private readonly batches = new Map<string, EraseBatch>();
+
+  private batchOf(jobId: string): EraseBatch {
+    let b = this.batches.get(jobId);
+    if (!b) {
+      b = EraseBatch.for(this.deps.store.engine);
+      this.batches.set(jobId, b);
+    }
+    return b;
+  }
+
   /**
    * Queues the erasure of `userId` (202 with the job). Refused up front with 409 legal_hold when
    * the user or any of their conversations is held; an erasure of the user already queued or
@@ -242,13 +300,15 @@ export class UsersService implements JobHandler {
       return 'more';
     }
     if (cursor.phase === 'erase') {
+      const size = this.batchOf(job.id);
+      const limit = Math.min(this.settings.batchSize, size.size);
+      let began = 0;
+      let taken = 0;
       await this.uow.write(job.workspaceId, async ({ w, announce }) => {
+        began = performance.now();
         const now = this.deps.clock.now();
-        const batch = await w.lifecycle.subjects({
-          userId,
-          afterId: cursor.after ?? undefined,
-          limit: this.settings.batchSize,
-        });
+        const batch = await w.lifecycle.subjects({ userId, afterId: cursor.after ?? undefined, limit });
+        taken = batch.length;
         // a hold placed after the request was accepted stops the job here: nothing of it is skipped silently
         const user = await w.holds.activeFor('user', userId);
         const held = await w.holds.heldAmong(batch);
@@ -257,43 +317,44 @@ export class UsersService implements JobHandler {
         const add = (k: string, n: number) => {
           counts[k] = (counts[k] ?? 0) + n;
         };
-        const erased = [...cursor.erased];
-        for (const c of batch) {
-          // null for one out of view (in the trash, or a delete being finished): erased all the same
-          const lastSeq = await w.events.lastSeq(c.id);
-          const removed = await w.conversations.delete(c.id);
-          if (!removed) continue;
-          add('conversations', 1);
-          add('messages', removed.messages);
-          add('tool_invocations', removed.tool_invocations);
-          add('search_entries', removed.search_entries);
-          add('events', removed.events);
-          add('stored_answers', removed.stored_answers);
-          erased.push(c.id);
-          // the deleted event ends the conversation's live streams on every instance (one out of
-          // view has none left: they ended when it left)
-          if (lastSeq === null) continue;
-          const event: ConversationEvent = {
+        // those still in view have live streams to end (one out of view has none left: they ended
+        // when it left); then the whole batch is erased at once, in the trash or not
+        const ids = batch.map((c) => c.id);
+        const live = await w.conversations.getMany(ids);
+        const removed = await w.conversations.deleteMany(ids);
+        add('conversations', removed.conversations.length);
+        add('messages', removed.rows.messages);
+        add('tool_invocations', removed.rows.tool_invocations);
+        add('search_entries', removed.rows.search_entries);
+        add('events', removed.rows.events);
+        add('stored_answers', removed.rows.stored_answers);
+        const erased = [...cursor.erased, ...removed.conversations.map((c) => c.id)];
+        for (const { conversation: c, eventSeq } of live) {
+          // the deleted event ends the conversation's live streams on every instance
+          announce({
             workspaceId: job.workspaceId,
             conversationId: c.id,
-            seq: lastSeq + 1,
+            seq: eventSeq + 1,
             type: 'conversation.deleted',
             payload: JSON.stringify({ id: c.id }),
             createdAt: now,
-          };
-          announce(event);
+          });
         }
         const last = batch[batch.length - 1];
         const next: EraseCursor =
-          batch.length < this.settings.batchSize
+          batch.length < limit
             ? { ...cursor, phase: 'reclaim', after: null, erased }
             : { ...cursor, phase: 'erase', after: last?.id ?? cursor.after, erased };
         const done = counts.conversations ?? 0;
         const progress = { done, total: Math.max(job.progress.total ?? 0, done), counts };
         await advanceJob(w, job, lease, next, progress, now);
       });
+      const held = performance.now() - began;
+      size.took(held, taken);
+      await size.rest(held);
       return 'more';
     }
+    this.batches.delete(job.id);
     // the rows are gone; now the space they held (outside any transaction), then the receipt
     // SQLite's checkpoint is cheap and always runs; PARLEY_ERASE_VACUUM=off skips PostgreSQL's VACUUM
     // dead rows an open transaction still sees are kept by VACUUM: retried a few times, then

@@ -4,14 +4,12 @@ import type { DeleteCounts } from '../store/types.js';
 import { recordAudit } from './audit.js';
 import { actorKeyId, type InTransaction, requireScope, type ServiceDeps } from './context.js';
 import type { CursorCodec } from './cursor.js';
-import { addCounts, ERASE_BUDGET_MS, emptyCounts, holdCandidate } from './erase.js';
+import { addCounts, EraseBatch, emptyCounts, holdCandidate } from './erase.js';
 import { idPage, type Page } from './pages.js';
 import type { UnitOfWork } from './unit-of-work.js';
 
 /** Most days a workspace may keep deleted conversations in its trash. */
 export const TRASH_DAYS_MAX = 3650;
-/** Conversations one purge transaction claims. */
-const PURGE_CLAIM = 50;
 
 export interface PurgeReport {
   purged: number;
@@ -92,7 +90,14 @@ export class TrashService {
     requireScope(auth, 'admin');
     requireUnbound(auth, 'purge the trash');
     const dueBy = all ? Number.MAX_SAFE_INTEGER : this.deps.clock.now();
-    return purgeWorkspace(this.uow, auth.workspaceId, dueBy, actorKeyId(auth), () => this.deps.clock.now());
+    return purgeWorkspace(
+      this.uow,
+      auth.workspaceId,
+      dueBy,
+      actorKeyId(auth),
+      () => this.deps.clock.now(),
+      EraseBatch.for(this.deps.store.engine),
+    );
   }
 
   /** The periodic sweep over every workspace (Parley.start): what is due now. */
@@ -107,7 +112,14 @@ export class TrashService {
       if (workspaces.length === 0) return total;
       for (const ws of workspaces) {
         done.add(ws);
-        const r = await purgeWorkspace(this.uow, ws, now, null, () => this.deps.clock.now());
+        const r = await purgeWorkspace(
+          this.uow,
+          ws,
+          now,
+          null,
+          () => this.deps.clock.now(),
+          EraseBatch.for(this.deps.store.engine),
+        );
         total.purged += r.purged;
         total.held += r.held;
         addCounts(total.counts, r.counts);
@@ -118,8 +130,9 @@ export class TrashService {
 
 /**
  * Erases the workspace's conversations out of view that are due by `dueBy`, in short
- * transactions (ERASE_BUDGET_MS each) that claim what they erase (PostgreSQL: SKIP LOCKED, so
- * several instances share the work); held ones stay. Each transaction writes its audit row.
+ * transactions that claim what they erase (PostgreSQL: SKIP LOCKED, so several instances share
+ * the work) and erase it set-based (`deleteMany`), as many per transaction as keep it near
+ * ERASE_BUDGET_MS (EraseBatch); held ones stay. Each transaction writes its audit row.
  * Resumable by nature: a crash leaves the rest marked and due, and the next run takes them.
  */
 export async function purgeWorkspace(
@@ -128,40 +141,36 @@ export async function purgeWorkspace(
   dueBy: number,
   actor: string | null,
   now: () => number,
+  batch: EraseBatch,
 ): Promise<PurgeReport> {
   const report: PurgeReport = { purged: 0, held: 0, counts: emptyCounts() };
   const heldIds = new Set<string>();
   for (;;) {
+    let began = 0;
+    const size = batch.size;
     const step = await uow.write(workspaceId, async ({ w, notify }) => {
-      const start = performance.now();
-      const claimed = (await w.trash.claimDue(dueBy, PURGE_CLAIM + heldIds.size)).filter(
+      began = performance.now();
+      const claimed = (await w.trash.claimDue(dueBy, size + heldIds.size)).filter(
         (d) => !heldIds.has(d.conversation.id),
       );
       if (claimed.length === 0) return null;
       const holds: Map<string, Hold> = await w.holds.heldAmong(claimed.map((d) => holdCandidate(d.conversation)));
-      const counts = emptyCounts();
-      const newlyHeld: string[] = [];
-      let purged = 0;
-      for (const d of claimed) {
-        if (holds.has(d.conversation.id)) {
-          newlyHeld.push(d.conversation.id);
-          continue;
-        }
-        if (purged > 0 && performance.now() - start >= ERASE_BUDGET_MS) break;
-        const c = await w.conversations.delete(d.conversation.id);
-        if (c) {
-          addCounts(counts, c);
-          purged++;
-          // a conversation from the trash is announced as purged; a permanent delete being
-          // finished was announced as deleted when it left view
-          if (d.state === 'trash') {
-            await notify('conversation.purged', {
-              conversation: { id: d.conversation.id, user_id: d.conversation.userId },
-              counts: { messages: c.messages, tool_invocations: c.tool_invocations },
-            });
-          }
-        }
+      const newlyHeld = claimed.filter((d) => holds.has(d.conversation.id)).map((d) => d.conversation.id);
+      const free = claimed.filter((d) => !holds.has(d.conversation.id)).slice(0, size);
+      const removed = await w.conversations.deleteMany(free.map((d) => d.conversation.id));
+      const gone = new Set(removed.conversations.map((c) => c.id));
+      for (const d of free) {
+        // a conversation from the trash is announced as purged; a permanent delete being
+        // finished was announced as deleted when it left view
+        if (d.state !== 'trash' || !gone.has(d.conversation.id)) continue;
+        await notify('conversation.purged', {
+          conversation: { id: d.conversation.id, user_id: d.conversation.userId },
+          counts: { messages: d.conversation.messageCount, tool_invocations: d.conversation.toolInvocationCount },
+        });
       }
+      const purged = removed.conversations.length;
+      const counts = emptyCounts();
+      addCounts(counts, removed.rows);
       if (purged > 0) {
         await recordAudit(w, {
           actor,
@@ -172,14 +181,16 @@ export async function purgeWorkspace(
           at: now(),
         });
       }
-      return { purged, counts, newlyHeld };
+      return { purged, counts, newlyHeld, taken: free.length };
     });
     if (step === null) return report;
+    const held = performance.now() - began;
+    batch.took(held, step.taken);
     for (const id of step.newlyHeld) heldIds.add(id);
     report.purged += step.purged;
     report.held = heldIds.size;
     addCounts(report.counts, step.counts);
     if (step.purged === 0 && step.newlyHeld.length === 0) return report;
-    await new Promise((r) => setImmediate(r));
+    await batch.rest(held);
   }
 }

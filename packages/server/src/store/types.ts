@@ -116,6 +116,12 @@ export interface ErasedRows extends DeleteCounts {
   stored_answers: number;
 }
 
+/** What a set-based erase removed: the conversations (as they were) and their rows, summed. */
+export interface ErasedMany {
+  conversations: Conversation[];
+  rows: ErasedRows;
+}
+
 export interface NewStoredEvent {
   conversationId: string;
   type: string;
@@ -192,6 +198,14 @@ export interface ConversationWrites extends ConversationReads {
    * Erases a conversation out of view (trash, erasing) too: the one erase path.
    */
   delete(id: string): Promise<ErasedRows | null>;
+  /**
+   * `delete` for many conversations at once, set-based: one statement per table per chunk of ids
+   * (full-text entries, tool invocations, messages, events, the rows, stored answers made
+   * tombstones, the counters once), so its cost is per row, not per conversation. Ids missing or of
+   * another workspace are skipped. Returns the conversations it erased (as they were) and the rows
+   * it removed, summed.
+   */
+  deleteMany(ids: readonly string[]): Promise<ErasedMany>;
   /**
    * Takes the conversations in view among `ids` out of view at once (every read, list, search
    * and total stops seeing them): 'trash' is restorable until `purgeAt`, 'erasing' is a delete

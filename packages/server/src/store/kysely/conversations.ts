@@ -9,6 +9,7 @@ import type {
   ConversationPatch,
   ConversationReads,
   ConversationWrites,
+  ErasedMany,
   ErasedRows,
   SearchRow,
   TotalAnswer,
@@ -40,14 +41,15 @@ const byIdForUpdate = new QueryTemplate((db, p: { ws: string; id: string }) =>
     .forUpdate(),
 );
 
-/** A conversation in view or not (the erase path); locked on PostgreSQL. */
-const anyStateById = (b: Bound, id: string) => {
+/** Conversations in view or not (the erase path); locked on PostgreSQL, in id order (no deadlock between two erasers). */
+const anyStateByIds = (b: Bound, ids: readonly string[]) => {
   const q = b.db
     .selectFrom('conversations as c')
     .select([...CONVERSATION_COLUMNS, 'c.deleted_state'])
     .where('c.workspace_id', '=', b.ws)
-    .where('c.id', '=', id);
-  return (b.lockRows ? q.forUpdate() : q).executeTakeFirst();
+    .where('c.id', 'in', ids)
+    .orderBy('c.id');
+  return (b.lockRows ? q.forUpdate() : q).execute();
 };
 
 // the append path's writes, compiled once (see query-template.ts)
@@ -181,46 +183,60 @@ export class ConversationsWriter extends ConversationsReader implements Conversa
   }
 
   async delete(id: string): Promise<ErasedRows | null> {
+    // the one erase path: a single delete is a set of one
+    const { conversations, rows } = await this.deleteMany([id]);
+    return conversations.length === 0 ? null : rows;
+  }
+
+  async deleteMany(ids: readonly string[]): Promise<ErasedMany> {
     const { db, search, ws } = this.b;
-    const row = await anyStateById(this.b, id);
-    if (!row) return null;
-    const before = toConversation(row);
-    // a conversation out of view left the counters when it left view
-    const counted = row.deleted_state === null;
-    // derived rows first: the external-content index needs the rows it indexed
-    const searchEntries = await search.removeConversation(db, ws, id);
-    const tools = await db
-      .deleteFrom('tool_invocations')
-      .where('workspace_id', '=', ws)
-      .where('conversation_id', '=', id)
-      .executeTakeFirst();
-    const messages = await db
-      .deleteFrom('messages')
-      .where('workspace_id', '=', ws)
-      .where('conversation_id', '=', id)
-      .executeTakeFirst();
-    const events = await db
-      .deleteFrom('conversation_events')
-      .where('workspace_id', '=', ws)
-      .where('conversation_id', '=', id)
-      .executeTakeFirst();
-    await db.deleteFrom('conversations').where('workspace_id', '=', ws).where('id', '=', id).execute();
-    // stored answers of writes to it carry its content: kept as content-free tombstones, so a retry
-    // with the same key is told the conversation is gone instead of running again (services/idempotency.ts)
-    const answers = await db
-      .updateTable('idempotency_records')
-      .set({ response_body: null, status_code: ERASED_ANSWER_STATUS, conversation_id: null })
-      .where('workspace_id', '=', ws)
-      .where('conversation_id', '=', id)
-      .executeTakeFirst();
-    if (counted) await this.countOut([before], -1);
-    return {
-      messages: Number(messages.numDeletedRows),
-      tool_invocations: Number(tools.numDeletedRows),
-      search_entries: searchEntries,
-      events: Number(events.numDeletedRows),
-      stored_answers: Number(answers.numUpdatedRows),
-    };
+    const rows: ErasedRows = { messages: 0, tool_invocations: 0, search_entries: 0, events: 0, stored_answers: 0 };
+    const erased: Conversation[] = [];
+    const inView: Conversation[] = [];
+    for (let i = 0; i < ids.length; i += IN_CHUNK) {
+      const found = await anyStateByIds(this.b, ids.slice(i, i + IN_CHUNK));
+      if (found.length === 0) continue;
+      const chunk = found.map((r) => r.id);
+      // derived rows first: the full-text entries are found through the rows they index
+      rows.search_entries += await search.removeConversations(db, ws, chunk);
+      const tools = await db
+        .deleteFrom('tool_invocations')
+        .where('workspace_id', '=', ws)
+        .where('conversation_id', 'in', chunk)
+        .executeTakeFirst();
+      const messages = await db
+        .deleteFrom('messages')
+        .where('workspace_id', '=', ws)
+        .where('conversation_id', 'in', chunk)
+        .executeTakeFirst();
+      const events = await db
+        .deleteFrom('conversation_events')
+        .where('workspace_id', '=', ws)
+        .where('conversation_id', 'in', chunk)
+        .executeTakeFirst();
+      await db.deleteFrom('conversations').where('workspace_id', '=', ws).where('id', 'in', chunk).execute();
+      // stored answers of writes to them carry their content: kept as content-free tombstones, so a
+      // retry with the same key is told the conversation is gone instead of running again
+      // (services/idempotency.ts)
+      const answers = await db
+        .updateTable('idempotency_records')
+        .set({ response_body: null, status_code: ERASED_ANSWER_STATUS, conversation_id: null })
+        .where('workspace_id', '=', ws)
+        .where('conversation_id', 'in', chunk)
+        .executeTakeFirst();
+      rows.tool_invocations += Number(tools.numDeletedRows);
+      rows.messages += Number(messages.numDeletedRows);
+      rows.events += Number(events.numDeletedRows);
+      rows.stored_answers += Number(answers.numUpdatedRows);
+      for (const r of found) {
+        const c = toConversation(r);
+        erased.push(c);
+        // a conversation out of view left the counters when it left view
+        if (r.deleted_state === null) inView.push(c);
+      }
+    }
+    await this.countOut(inView, -1);
+    return { conversations: erased, rows };
   }
 
   async touch(

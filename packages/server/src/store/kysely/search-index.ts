@@ -26,8 +26,11 @@ export interface SearchIndex {
   reindexMessage(db: Kysely<Database>, workspaceId: string, messageId: string, content: string): Promise<void>;
   /** Removes a message's index entry (before its row goes); returns how many went (0 or 1). */
   removeMessage(db: Kysely<Database>, workspaceId: string, messageId: string): Promise<number>;
-  /** Removes every index entry of a conversation; returns how many went. */
-  removeConversation(db: Kysely<Database>, workspaceId: string, conversationId: string): Promise<number>;
+  /**
+   * Removes every index entry of these conversations (before their rows go), one statement per
+   * index for the whole list; returns how many went.
+   */
+  removeConversations(db: Kysely<Database>, workspaceId: string, conversationIds: readonly string[]): Promise<number>;
   /** A condition on `conversations` (aliased `c`) that keeps rows matching the text, or null for "matches nothing". */
   matchCondition(
     eb: ExpressionBuilder<Database & { c: ConversationsTable }, 'c'>,

@@ -101,13 +101,17 @@ export const pgSearch: SearchIndex = {
     return Number(r.rows[0]?.n ?? 0);
   },
 
-  async removeConversation(db, workspaceId, conversationId) {
+  async removeConversations(db, workspaceId, conversationIds) {
+    if (conversationIds.length === 0) return 0;
     // The index entries go with their rows; count them the way the SQLite index does (one per
     // message, one per title) so the audit event reads the same on both engines.
     const r = await sql<{ n: number }>`
-      SELECT (SELECT count(*) FROM messages WHERE workspace_id = ${workspaceId} AND conversation_id = ${conversationId})
+      SELECT (SELECT count(*) FROM messages
+              WHERE workspace_id = ${workspaceId} AND conversation_id = ANY(${conversationIds}::text[]))
            + (SELECT count(*) FROM conversations
-              WHERE workspace_id = ${workspaceId} AND id = ${conversationId} AND title IS NOT NULL) AS n`.execute(db);
+              WHERE workspace_id = ${workspaceId} AND id = ANY(${conversationIds}::text[]) AND title IS NOT NULL) AS n`.execute(
+      db,
+    );
     return Number(r.rows[0]?.n ?? 0);
   },
 

@@ -171,11 +171,15 @@ export function createSqliteSearch(): SearchIndex {
       return Number(m.numAffectedRows ?? 0n);
     },
 
-    async removeConversation(db, workspaceId, conversationId) {
+    async removeConversations(db, workspaceId, conversationIds) {
+      if (conversationIds.length === 0) return 0;
+      // contentless_delete: an entry goes by rowid (no text needed); the rowids come from the rows
+      // still there. Each removal adds a tombstone to its segment (secure-delete; merged away later)
+      const ids = sql.join(conversationIds);
       const m = await sql`DELETE FROM message_idx WHERE rowid IN (SELECT rowid FROM messages
-        WHERE workspace_id = ${workspaceId} AND conversation_id = ${conversationId})`.execute(db);
+        WHERE workspace_id = ${workspaceId} AND conversation_id IN (${ids}))`.execute(db);
       const t = await sql`DELETE FROM title_idx WHERE rowid IN (SELECT rowid FROM conversations
-        WHERE workspace_id = ${workspaceId} AND id = ${conversationId} AND title IS NOT NULL)`.execute(db);
+        WHERE workspace_id = ${workspaceId} AND id IN (${ids}) AND title IS NOT NULL)`.execute(db);
       return Number(m.numAffectedRows ?? 0n) + Number(t.numAffectedRows ?? 0n);
     },
 
