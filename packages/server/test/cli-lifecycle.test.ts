@@ -37,7 +37,13 @@ for (const engine of testEngines()) {
     const ids: string[] = [];
 
     before(async () => {
-      server = await startServer(engine, { limits: { rate: 1_000_000 }, webhooks: { allowPrivate: true } });
+      // the periodic purge sweep kept out of the way (a day apart): with the clock moved past the trash
+      // window, a sweep between the move and `parley purge` would purge what the command is to report
+      server = await startServer(engine, {
+        limits: { rate: 1_000_000 },
+        webhooks: { allowPrivate: true },
+        lifecycle: { purgeIntervalSeconds: 86_400 },
+      });
       source = await newSdkWorkspace(server, 'source');
       target = await newSdkWorkspace(server, 'target');
       dir = mkdtempSync(path.join(os.tmpdir(), 'parley-cli-lifecycle-'));
