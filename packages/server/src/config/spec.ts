@@ -353,7 +353,7 @@ export const CONFIG_SPEC = {
       env: 'PARLEY_JOB_BATCH_SIZE',
       default: '200',
       parser: int(1, 10_000),
-      doc: 'Conversations per batch of a lifecycle job; each batch is one short transaction.',
+      doc: 'Most conversations per batch of a lifecycle job (retention run, user erase); each batch is one short transaction, and an erase takes fewer when a transaction runs past its time budget (~25 ms on SQLite).',
     }),
     eraseVacuum: variable({
       env: 'PARLEY_ERASE_VACUUM',
