@@ -182,6 +182,8 @@ export class ConversationsWriter extends ConversationsReader implements Conversa
 
   async delete(id: string): Promise<ErasedRows | null> {
     const { db, search, ws } = this.b;
+    const erase = this.b.statements?.eraseConversation;
+    if (erase) return erase(db, ws, id);
     const row = await anyStateById(this.b, id);
     if (!row) return null;
     const before = toConversation(row);

@@ -1,7 +1,9 @@
-import { sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type pg from 'pg';
-import type { RankedHit, SearchIndex } from '../kysely/search-index.js';
-import { indexTokens, literalTerms } from '../search-terms.js';
+import { num } from '../kysely/rows.js';
+import type { FilteredConversations, RankedHit, SearchIndex } from '../kysely/search-index.js';
+import type { Database } from '../schema.js';
+import { indexTokens, literalTerms, type SearchTerm } from '../search-terms.js';
 
 /**
  * PostgreSQL full text (migration 4): a `search_tsv tsvector` column on messages (content) and on
@@ -81,61 +83,148 @@ export async function backfillPgSearch(client: pg.PoolClient | pg.Client): Promi
   }
 }
 
-export const pgSearch: SearchIndex = {
-  // ts_rank_cd reads only the row's own tsvector
-  stableScores: true,
-  messageValues: (content) => ({ search_tsv: sql`${tsvLiteral(content)}::tsvector` }),
-  titleValues: (title) => ({ search_tsv: title === null ? null : sql`${tsvLiteral(title)}::tsvector` }),
-  async prepare() {},
-  async indexMessage() {},
-  async indexTitle() {},
+/**
+ * How the bounded total of a search is counted (countMatches): `index` takes every match from the
+ * GIN index, `scan` walks the newest conversations first; `auto` picks by the text's share of
+ * messages in the planner statistics. The result is the same either way; tests force each.
+ */
+export type TotalPlan = 'auto' | 'index' | 'scan';
 
-  async reindexMessage() {
-    // the UPDATE wrote search_tsv through messageValues
-  },
+/**
+ * A text whose every term is in at least this share of messages counts through the scan: from
+ * about here on, testing conversations newest first until cap + 1 of them match reads fewer
+ * rows than taking the word's matches from the index (figures in docs/search.md).
+ */
+export const COMMON_SHARE = 0.15;
+/** The scan tests at most this many conversations per cap + 1 it needs before it falls back to the index. */
+const SCAN_PER_HIT = 4;
+/** Planner statistics are re-read at most this often. */
+const STATS_TTL_MS = 60_000;
 
-  async removeMessage(db, workspaceId, messageId) {
-    // the tsvector is in the row and goes with it; counted as SQLite counts its entry
-    const r = await sql<{ n: number }>`SELECT count(*) AS n FROM messages
+/** Lexeme frequencies of messages.search_tsv from pg_stats (ANALYZE's most common elements). */
+interface LexemeStats {
+  at: number;
+  share: Map<string, number>;
+  /** Sorted, for prefix sums. */
+  sorted: string[];
+}
+
+async function readLexemeStats(db: Kysely<Database>): Promise<LexemeStats> {
+  const r = await sql<{ elems: string[] | null; freqs: number[] | null }>`
+    SELECT array_to_json(s.most_common_elems::text::text[]) AS elems,
+           array_to_json(s.most_common_elem_freqs) AS freqs
+    FROM pg_stats s
+    WHERE s.schemaname = current_schema() AND s.tablename = 'messages' AND s.attname = 'search_tsv'`.execute(db);
+  const row = r.rows[0];
+  const share = new Map<string, number>();
+  const elems = row?.elems ?? [];
+  const freqs = row?.freqs ?? [];
+  elems.forEach((e, i) => share.set(e, Number(freqs[i] ?? 0)));
+  return { at: Date.now(), share, sorted: [...share.keys()].sort() };
+}
+
+/** The share of messages holding a word (a prefix: any word it starts), 0 when below the statistics' floor. */
+function wordShare(stats: LexemeStats, word: string, prefix: boolean): number {
+  if (!prefix) return stats.share.get(word) ?? 0;
+  let lo = 0;
+  let hi = stats.sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((stats.sorted[mid] as string) < word) lo = mid + 1;
+    else hi = mid;
+  }
+  let sum = 0;
+  for (let i = lo; i < stats.sorted.length && (stats.sorted[i] as string).startsWith(word); i++) {
+    sum += stats.share.get(stats.sorted[i] as string) ?? 0;
+  }
+  return Math.min(1, sum);
+}
+
+/** An upper bound of the share of messages matching every term (each term's rarest word). */
+export function textShare(stats: LexemeStats, terms: readonly SearchTerm[]): number {
+  let share = 1;
+  for (const t of terms) {
+    t.words.forEach((w, i) => {
+      share = Math.min(share, wordShare(stats, w, t.prefix && i === t.words.length - 1));
+    });
+  }
+  return terms.length === 0 ? 0 : share;
+}
+
+export interface PgSearch extends SearchIndex {
+  /** Forces the total's plan (tests); `auto` by default. */
+  totalPlan: TotalPlan;
+}
+
+/** One per store: it caches the planner statistics of its database. */
+export function createPgSearch(): PgSearch {
+  let stats: LexemeStats | null = null;
+  let loading: Promise<LexemeStats> | null = null;
+  const statsOf = async (db: Kysely<Database>): Promise<LexemeStats> => {
+    if (stats !== null && Date.now() - stats.at < STATS_TTL_MS) return stats;
+    loading ??= readLexemeStats(db).finally(() => {
+      loading = null;
+    });
+    stats = await loading;
+    return stats;
+  };
+  return {
+    totalPlan: 'auto',
+
+    // ts_rank_cd reads only the row's own tsvector
+    stableScores: true,
+    messageValues: (content) => ({ search_tsv: sql`${tsvLiteral(content)}::tsvector` }),
+    titleValues: (title) => ({ search_tsv: title === null ? null : sql`${tsvLiteral(title)}::tsvector` }),
+    async prepare() {},
+    async indexMessage() {},
+    async indexTitle() {},
+
+    async reindexMessage() {
+      // the UPDATE wrote search_tsv through messageValues
+    },
+
+    async removeMessage(db, workspaceId, messageId) {
+      // the tsvector is in the row and goes with it; counted as SQLite counts its entry
+      const r = await sql<{ n: number }>`SELECT count(*) AS n FROM messages
       WHERE workspace_id = ${workspaceId} AND id = ${messageId}`.execute(db);
-    return Number(r.rows[0]?.n ?? 0);
-  },
+      return Number(r.rows[0]?.n ?? 0);
+    },
 
-  async removeConversation(db, workspaceId, conversationId) {
-    // The index entries go with their rows; count them the way the SQLite index does (one per
-    // message, one per title) so the audit event reads the same on both engines.
-    const r = await sql<{ n: number }>`
+    async removeConversation(db, workspaceId, conversationId) {
+      // The index entries go with their rows; count them the way the SQLite index does (one per
+      // message, one per title) so the audit event reads the same on both engines.
+      const r = await sql<{ n: number }>`
       SELECT (SELECT count(*) FROM messages WHERE workspace_id = ${workspaceId} AND conversation_id = ${conversationId})
            + (SELECT count(*) FROM conversations
               WHERE workspace_id = ${workspaceId} AND id = ${conversationId} AND title IS NOT NULL) AS n`.execute(db);
-    return Number(r.rows[0]?.n ?? 0);
-  },
+      return Number(r.rows[0]?.n ?? 0);
+    },
 
-  matchCondition(_eb, workspaceId, text) {
-    const q = tsqueryLiteral(text);
-    if (q === null) return null;
-    // One IN over a UNION ALL (a semi-join): `IN (titles) OR IN (messages)` made PostgreSQL test
-    // each conversation against an unhashed list of a common word's matching messages (> 30 s at
-    // 1 M messages)
-    return sql<boolean>`c.id IN (SELECT t.id FROM conversations t
+    matchCondition(_eb, workspaceId, text) {
+      const q = tsqueryLiteral(text);
+      if (q === null) return null;
+      // One IN over a UNION ALL (a semi-join): `IN (titles) OR IN (messages)` made PostgreSQL test
+      // each conversation against an unhashed list of a common word's matching messages (> 30 s at
+      // 1 M messages)
+      return sql<boolean>`c.id IN (SELECT t.id FROM conversations t
         WHERE t.workspace_id = ${workspaceId} AND t.search_tsv @@ ${q}::tsquery
       UNION ALL
       SELECT m.conversation_id FROM messages m
         WHERE m.workspace_id = ${workspaceId} AND m.search_tsv @@ ${q}::tsquery)`;
-  },
+    },
 
-  ranked(workspaceId, text, candidates) {
-    const q = tsqueryLiteral(text);
-    if (q === null) return null;
-    // The candidates are the newest matches (ids are ULIDs: id order is creation order), cut
-    // before any ts_rank_cd runs. The planner picks by the term's frequency: a rare word through
-    // the (workspace_id, search_tsv) GIN index and a top-N sort on id; a very common one by
-    // walking the primary key backwards and testing @@ until it has the candidates.
-    const window = candidates === null ? sql`` : sql`ORDER BY x.id DESC LIMIT ${candidates}`;
-    // ts_rank_cd with normalization 1 (divided by 1 + log length); negated so that, as with
-    // SQLite's bm25, lower is better; float8 so the value round-trips exactly through a cursor
-    return {
-      source: sql<RankedHit>`(SELECT DISTINCT ON (cid) cid, hit, score FROM (
+    ranked(workspaceId, text, candidates) {
+      const q = tsqueryLiteral(text);
+      if (q === null) return null;
+      // The candidates are the newest matches (ids are ULIDs: id order is creation order), cut
+      // before any ts_rank_cd runs. The planner picks by the term's frequency: a rare word through
+      // the (workspace_id, search_tsv) GIN index and a top-N sort on id; a very common one by
+      // walking the primary key backwards and testing @@ until it has the candidates.
+      const window = candidates === null ? sql`` : sql`ORDER BY x.id DESC LIMIT ${candidates}`;
+      // ts_rank_cd with normalization 1 (divided by 1 + log length); negated so that, as with
+      // SQLite's bm25, lower is better; float8 so the value round-trips exactly through a cursor
+      return {
+        source: sql<RankedHit>`(SELECT DISTINCT ON (cid) cid, hit, score FROM (
           SELECT m.cid, m.hit, -(ts_rank_cd(m.tsv, ${q}::tsquery, 1)::float8) AS score FROM (
             SELECT x.conversation_id AS cid, x.id AS hit, x.search_tsv AS tsv FROM messages x
             WHERE x.workspace_id = ${workspaceId} AND x.search_tsv @@ ${q}::tsquery ${window}) m
@@ -144,17 +233,68 @@ export const pgSearch: SearchIndex = {
             SELECT x.id AS cid, x.search_tsv AS tsv FROM conversations x
             WHERE x.workspace_id = ${workspaceId} AND x.search_tsv @@ ${q}::tsquery ${window}) t
         ) h ORDER BY cid, score, hit NULLS FIRST)`,
-      on: sql<boolean>`best.cid = c.id`,
-    };
-  },
+        on: sql<boolean>`best.cid = c.id`,
+      };
+    },
 
-  async hitMessages(db, workspaceId, hits) {
-    const keys = hits.filter((h): h is number | string => h !== null).map(String);
-    const out = new Map<string, { id: string; content: string }>();
-    if (keys.length === 0) return out;
-    const rows = await sql<{ id: string; content: string }>`SELECT id, content FROM messages
+    async countMatches(db, workspaceId, text, filtered, cap) {
+      const q = tsqueryLiteral(text);
+      if (q === null) return 0;
+      const tsq = sql`${q}::tsquery`;
+      // Every match (titles and messages) from the GIN indexes, each conversation once as it streams
+      // (a recursive CTE's UNION drops repeats without waiting for the end of its input), so the
+      // join stops at cap + 1 conversations: a common word fetches the rows of about cap + 1
+      // conversations' matches instead of every match (a GROUP BY or IN would read them all).
+      const hits = sql<{ cid: string }>`(WITH RECURSIVE hit(cid) AS (
+        (SELECT t.id FROM conversations t WHERE t.workspace_id = ${workspaceId} AND t.search_tsv @@ ${tsq}
+         UNION ALL
+         SELECT m.conversation_id FROM messages m WHERE m.workspace_id = ${workspaceId} AND m.search_tsv @@ ${tsq})
+        UNION SELECT cid FROM hit WHERE false)
+      SELECT cid FROM hit)`;
+      const every = filtered
+        .innerJoin(hits.as('h'), (j) => j.onRef('h.cid', '=', 'c.id'))
+        .select('c.id')
+        .limit(cap + 1);
+      let plan = this.totalPlan;
+      if (plan === 'auto') plan = textShare(await statsOf(db), literalTerms(text)) >= COMMON_SHARE ? 'scan' : 'index';
+      if (plan === 'index') {
+        const r = await db
+          .selectFrom(every.as('e'))
+          .select((eb) => eb.fn.countAll<number | string>().as('n'))
+          .executeTakeFirstOrThrow();
+        return num(r.n);
+      }
+      // A common word: the newest conversations first, each tested by its title, then its messages
+      // until the first match (a scalar subquery with LIMIT 1 stays a per-row test; the planner
+      // would turn EXISTS into a join over every match). At most SCAN_PER_HIT * (cap + 1) of them:
+      // a word common elsewhere but rare in this workspace then falls back to the index count,
+      // evaluated only in that case (a CASE branch's subquery runs only when taken).
+      const newest = filtered
+        .select(['c.workspace_id as w', 'c.id as i', 'c.search_tsv as t'])
+        .orderBy('c.id', 'desc')
+        .limit(SCAN_PER_HIT * (cap + 1));
+      const found = db
+        .selectFrom(newest.as('n'))
+        .select(sql<number>`1`.as('one'))
+        .where(
+          sql<boolean>`(n.t @@ ${tsq} OR (SELECT true FROM messages m
+          WHERE m.workspace_id = n.w AND m.conversation_id = n.i AND m.search_tsv @@ ${tsq} LIMIT 1))`,
+        )
+        .limit(cap + 1);
+      const r = await sql<{ n: number | string }>`SELECT CASE
+        WHEN (SELECT count(*) FROM (${found}) f) > ${cap} THEN ${cap + 1}
+        ELSE (SELECT count(*) FROM (${every}) e) END AS n`.execute(db);
+      return num(r.rows[0]?.n ?? 0);
+    },
+
+    async hitMessages(db, workspaceId, hits) {
+      const keys = hits.filter((h): h is number | string => h !== null).map(String);
+      const out = new Map<string, { id: string; content: string }>();
+      if (keys.length === 0) return out;
+      const rows = await sql<{ id: string; content: string }>`SELECT id, content FROM messages
       WHERE workspace_id = ${workspaceId} AND id IN (${sql.join(keys)})`.execute(db);
-    for (const r of rows.rows) out.set(r.id, { id: r.id, content: r.content });
-    return out;
-  },
-};
+      for (const r of rows.rows) out.set(r.id, { id: r.id, content: r.content });
+      return out;
+    },
+  };
+}
