@@ -1,7 +1,7 @@
 import { type Kysely, sql } from 'kysely';
 import type pg from 'pg';
 import { num } from '../kysely/rows.js';
-import type { FilteredConversations, RankedHit, SearchIndex } from '../kysely/search-index.js';
+import type { RankedHit, SearchIndex } from '../kysely/search-index.js';
 import type { Database } from '../schema.js';
 import { indexTokens, literalTerms, type SearchTerm } from '../search-terms.js';
 
@@ -119,7 +119,9 @@ async function readLexemeStats(db: Kysely<Database>): Promise<LexemeStats> {
   const share = new Map<string, number>();
   const elems = row?.elems ?? [];
   const freqs = row?.freqs ?? [];
-  elems.forEach((e, i) => share.set(e, Number(freqs[i] ?? 0)));
+  elems.forEach((e, i) => {
+    share.set(e, Number(freqs[i] ?? 0));
+  });
   return { at: Date.now(), share, sorted: [...share.keys()].sort() };
 }
 
