@@ -341,4 +341,11 @@ CREATE TABLE leases (
 ALTER TABLE audit_events ADD COLUMN details TEXT;
 `,
   },
+  {
+    version: 11,
+    name: 'tool invocations restrict the delete of their message',
+    // PostgreSQL migration 10 makes that foreign key ON DELETE RESTRICT (a cheaper trigger there);
+    // SQLite checks foreign keys in-process and keeps NO ACTION, which means the same here.
+    sql: '',
+  },
 ];
