@@ -91,11 +91,13 @@ export async function backfillPgSearch(client: pg.PoolClient | pg.Client): Promi
 export type TotalPlan = 'auto' | 'index' | 'scan';
 
 /**
- * A text whose every term is in at least this share of messages counts through the scan: from
- * about here on, testing conversations newest first until cap + 1 of them match reads fewer
- * rows than taking the word's matches from the index (figures in docs/search.md).
+ * A text whose every term is in at least this share of messages counts through the scan. Below it
+ * the index plan reads fewer pages (a 6 %-word: 7 k buffers against 39 k; a 17 %-word: 6 k against
+ * 22 k); above it the index plan's bitmap over a very common prefix can go lossy and re-test whole
+ * pages (`with:*`, 45 %: 63 k buffers against 12 k), or the planner seq-scans the whole table for
+ * it, while the scan stays at 6-12 k (EXPLAIN ANALYZE at 1 M messages, bench/RESULTS.md).
  */
-export const COMMON_SHARE = 0.15;
+export const COMMON_SHARE = 0.25;
 /** The scan tests at most this many conversations per cap + 1 it needs before it falls back to the index. */
 const SCAN_PER_HIT = 4;
 /** Planner statistics are re-read at most this often. */
