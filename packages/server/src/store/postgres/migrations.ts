@@ -402,7 +402,7 @@ ALTER TABLE audit_events ADD COLUMN details TEXT;
     // (a second query per row), which RESTRICT skips: half the trigger time for a 1,000-message
     // erase (EXPLAIN ANALYZE, bench/RESULTS.md). The two differ only for deferred checks and keys
     // re-inserted in the same statement; this constraint is not deferrable and ids are never reused.
-    // SQLite migration 10 is empty: its foreign keys are checked in-process. NOT VALID and no
+    // SQLite migration 11 is empty: its foreign keys are checked in-process. NOT VALID and no
     // VALIDATE: every existing row was checked by the constraint this replaces, dropped in this same
     // transaction (so no row came in between), and validating would hold the table locked while
     // it reads every tool invocation (longer than the statement timeout at 1 M messages).
