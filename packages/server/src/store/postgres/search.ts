@@ -83,6 +83,84 @@ export async function backfillPgSearch(client: pg.PoolClient | pg.Client): Promi
   }
 }
 
+export const pgSearch: SearchIndex = {
+  // ts_rank_cd reads only the row's own tsvector
+  stableScores: true,
+  messageValues: (content) => ({ search_tsv: sql`${tsvLiteral(content)}::tsvector` }),
+  titleValues: (title) => ({ search_tsv: title === null ? null : sql`${tsvLiteral(title)}::tsvector` }),
+  async prepare() {},
+  async indexMessage() {},
+  async indexTitle() {},
+
+  async reindexMessage() {
+    // the UPDATE wrote search_tsv through messageValues
+  },
+
+  async removeMessage(db, workspaceId, messageId) {
+    // the tsvector is in the row and goes with it; counted as SQLite counts its entry
+    const r = await sql<{ n: number }>`SELECT count(*) AS n FROM messages
+      WHERE workspace_id = ${workspaceId} AND id = ${messageId}`.execute(db);
+    return Number(r.rows[0]?.n ?? 0);
+  },
+
+  async removeConversation(db, workspaceId, conversationId) {
+    // The index entries go with their rows; count them the way the SQLite index does (one per
+    // message, one per title) so the audit event reads the same on both engines.
+    const r = await sql<{ n: number }>`
+      SELECT (SELECT count(*) FROM messages WHERE workspace_id = ${workspaceId} AND conversation_id = ${conversationId})
+           + (SELECT count(*) FROM conversations
+              WHERE workspace_id = ${workspaceId} AND id = ${conversationId} AND title IS NOT NULL) AS n`.execute(db);
+    return Number(r.rows[0]?.n ?? 0);
+  },
+
+  matchCondition(_eb, workspaceId, text) {
+    const q = tsqueryLiteral(text);
+    if (q === null) return null;
+    // One IN over a UNION ALL (a semi-join): `IN (titles) OR IN (messages)` made PostgreSQL test
+    // each conversation against an unhashed list of a common word's matching messages (> 30 s at
+    // 1 M messages)
+    return sql<boolean>`c.id IN (SELECT t.id FROM conversations t
+        WHERE t.workspace_id = ${workspaceId} AND t.search_tsv @@ ${q}::tsquery
+      UNION ALL
+      SELECT m.conversation_id FROM messages m
+        WHERE m.workspace_id = ${workspaceId} AND m.search_tsv @@ ${q}::tsquery)`;
+  },
+
+  ranked(workspaceId, text, candidates) {
+    const q = tsqueryLiteral(text);
+    if (q === null) return null;
+    // The candidates are the newest matches (ids are ULIDs: id order is creation order), cut
+    // before any ts_rank_cd runs. The planner picks by the term's frequency: a rare word through
+    // the (workspace_id, search_tsv) GIN index and a top-N sort on id; a very common one by
+    // walking the primary key backwards and testing @@ until it has the candidates.
+    const window = candidates === null ? sql`` : sql`ORDER BY x.id DESC LIMIT ${candidates}`;
+    // ts_rank_cd with normalization 1 (divided by 1 + log length); negated so that, as with
+    // SQLite's bm25, lower is better; float8 so the value round-trips exactly through a cursor
+    return {
+      source: sql<RankedHit>`(SELECT DISTINCT ON (cid) cid, hit, score FROM (
+          SELECT m.cid, m.hit, -(ts_rank_cd(m.tsv, ${q}::tsquery, 1)::float8) AS score FROM (
+            SELECT x.conversation_id AS cid, x.id AS hit, x.search_tsv AS tsv FROM messages x
+            WHERE x.workspace_id = ${workspaceId} AND x.search_tsv @@ ${q}::tsquery ${window}) m
+          UNION ALL
+          SELECT t.cid, NULL, -(ts_rank_cd(t.tsv, ${q}::tsquery, 1)::float8) * ${TITLE_WEIGHT} FROM (
+            SELECT x.id AS cid, x.search_tsv AS tsv FROM conversations x
+            WHERE x.workspace_id = ${workspaceId} AND x.search_tsv @@ ${q}::tsquery ${window}) t
+        ) h ORDER BY cid, score, hit NULLS FIRST)`,
+      on: sql<boolean>`best.cid = c.id`,
+    };
+  },
+
+  async hitMessages(db, workspaceId, hits) {
+    const keys = hits.filter((h): h is number | string => h !== null).map(String);
+    const out = new Map<string, { id: string; content: string }>();
+    if (keys.length === 0) return out;
+    const rows = await sql<{ id: string; content: string }>`SELECT id, content FROM messages
+      WHERE workspace_id = ${workspaceId} AND id IN (${sql.join(keys)})`.execute(db);
+    for (const r of rows.rows) out.set(r.id, { id: r.id, content: r.content });
+    return out;
+  },
+};
+
 /**
  * How the bounded total of a search is counted (countMatches): `index` takes every match from the
  * GIN index, `scan` walks the newest conversations first; `auto` picks by the text's share of
@@ -173,73 +251,8 @@ export function createPgSearch(): PgSearch {
     return stats;
   };
   return {
+    ...pgSearch,
     totalPlan: 'auto',
-
-    // ts_rank_cd reads only the row's own tsvector
-    stableScores: true,
-    messageValues: (content) => ({ search_tsv: sql`${tsvLiteral(content)}::tsvector` }),
-    titleValues: (title) => ({ search_tsv: title === null ? null : sql`${tsvLiteral(title)}::tsvector` }),
-    async prepare() {},
-    async indexMessage() {},
-    async indexTitle() {},
-
-    async reindexMessage() {
-      // the UPDATE wrote search_tsv through messageValues
-    },
-
-    async removeMessage(db, workspaceId, messageId) {
-      // the tsvector is in the row and goes with it; counted as SQLite counts its entry
-      const r = await sql<{ n: number }>`SELECT count(*) AS n FROM messages
-      WHERE workspace_id = ${workspaceId} AND id = ${messageId}`.execute(db);
-      return Number(r.rows[0]?.n ?? 0);
-    },
-
-    async removeConversation(db, workspaceId, conversationId) {
-      // The index entries go with their rows; count them the way the SQLite index does (one per
-      // message, one per title) so the audit event reads the same on both engines.
-      const r = await sql<{ n: number }>`
-      SELECT (SELECT count(*) FROM messages WHERE workspace_id = ${workspaceId} AND conversation_id = ${conversationId})
-           + (SELECT count(*) FROM conversations
-              WHERE workspace_id = ${workspaceId} AND id = ${conversationId} AND title IS NOT NULL) AS n`.execute(db);
-      return Number(r.rows[0]?.n ?? 0);
-    },
-
-    matchCondition(_eb, workspaceId, text) {
-      const q = tsqueryLiteral(text);
-      if (q === null) return null;
-      // One IN over a UNION ALL (a semi-join): `IN (titles) OR IN (messages)` made PostgreSQL test
-      // each conversation against an unhashed list of a common word's matching messages (> 30 s at
-      // 1 M messages)
-      return sql<boolean>`c.id IN (SELECT t.id FROM conversations t
-        WHERE t.workspace_id = ${workspaceId} AND t.search_tsv @@ ${q}::tsquery
-      UNION ALL
-      SELECT m.conversation_id FROM messages m
-        WHERE m.workspace_id = ${workspaceId} AND m.search_tsv @@ ${q}::tsquery)`;
-    },
-
-    ranked(workspaceId, text, candidates) {
-      const q = tsqueryLiteral(text);
-      if (q === null) return null;
-      // The candidates are the newest matches (ids are ULIDs: id order is creation order), cut
-      // before any ts_rank_cd runs. The planner picks by the term's frequency: a rare word through
-      // the (workspace_id, search_tsv) GIN index and a top-N sort on id; a very common one by
-      // walking the primary key backwards and testing @@ until it has the candidates.
-      const window = candidates === null ? sql`` : sql`ORDER BY x.id DESC LIMIT ${candidates}`;
-      // ts_rank_cd with normalization 1 (divided by 1 + log length); negated so that, as with
-      // SQLite's bm25, lower is better; float8 so the value round-trips exactly through a cursor
-      return {
-        source: sql<RankedHit>`(SELECT DISTINCT ON (cid) cid, hit, score FROM (
-          SELECT m.cid, m.hit, -(ts_rank_cd(m.tsv, ${q}::tsquery, 1)::float8) AS score FROM (
-            SELECT x.conversation_id AS cid, x.id AS hit, x.search_tsv AS tsv FROM messages x
-            WHERE x.workspace_id = ${workspaceId} AND x.search_tsv @@ ${q}::tsquery ${window}) m
-          UNION ALL
-          SELECT t.cid, NULL, -(ts_rank_cd(t.tsv, ${q}::tsquery, 1)::float8) * ${TITLE_WEIGHT} FROM (
-            SELECT x.id AS cid, x.search_tsv AS tsv FROM conversations x
-            WHERE x.workspace_id = ${workspaceId} AND x.search_tsv @@ ${q}::tsquery ${window}) t
-        ) h ORDER BY cid, score, hit NULLS FIRST)`,
-        on: sql<boolean>`best.cid = c.id`,
-      };
-    },
 
     async countMatches(db, workspaceId, text, filtered, cap) {
       const q = tsqueryLiteral(text);
@@ -289,16 +302,6 @@ export function createPgSearch(): PgSearch {
         WHEN (SELECT count(*) FROM (${found}) f) > ${cap} THEN ${cap + 1}
         ELSE (SELECT count(*) FROM (${every}) e) END AS n`.execute(db);
       return num(r.rows[0]?.n ?? 0);
-    },
-
-    async hitMessages(db, workspaceId, hits) {
-      const keys = hits.filter((h): h is number | string => h !== null).map(String);
-      const out = new Map<string, { id: string; content: string }>();
-      if (keys.length === 0) return out;
-      const rows = await sql<{ id: string; content: string }>`SELECT id, content FROM messages
-      WHERE workspace_id = ${workspaceId} AND id IN (${sql.join(keys)})`.execute(db);
-      for (const r of rows.rows) out.set(r.id, { id: r.id, content: r.content });
-      return out;
     },
   };
 }
