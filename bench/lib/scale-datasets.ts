@@ -24,6 +24,7 @@ const dataDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 
 export const SIZES = {
   '1m': { workspaces: 10, conversations: 100_000, messages: 1_000_000 },
+  '100k': { workspaces: 10, conversations: 10_000, messages: 100_000 },
   quick: { workspaces: 4, conversations: 1_000, messages: 10_000 },
 } as const;
 export type SizeName = keyof typeof SIZES;
@@ -38,6 +39,12 @@ export interface ScaleDataset {
   conversationsPerWorkspace: number[];
   keys: Record<string, string>;
   seedReport: unknown;
+}
+
+function dbTag(): string {
+  const tag = process.env.PARLEY_BENCH_DB_TAG ?? '';
+  if (!/^[a-z0-9_]*$/.test(tag)) throw new Error('PARLEY_BENCH_DB_TAG: lower-case letters, digits and _ only');
+  return tag === '' ? '' : `_${tag}`;
 }
 
 export async function prepareScale(engine: 'sqlite' | 'postgres', size: SizeName, seed = 1): Promise<ScaleDataset> {
@@ -63,7 +70,8 @@ export async function prepareCached(
   const expected = plan.plan.reduce((a, b) => a + b, 0);
   let databaseUrl: string;
   if (engine === 'sqlite') databaseUrl = `sqlite:${path.join(dataDir, `${key}.db`)}`;
-  else databaseUrl = pgDatabaseUrl(`parley_bench_${name}${seed === 1 ? '' : `_s${seed}`}`);
+  // PARLEY_BENCH_DB_TAG keeps several checkouts sharing one PostgreSQL server off each other's data
+  else databaseUrl = pgDatabaseUrl(`parley_bench_${name}${seed === 1 ? '' : `_s${seed}`}${dbTag()}`);
   // complete = every generated conversation is there (a load cut short is rebuilt)
   const complete = async (): Promise<boolean> => {
     if (engine === 'sqlite') {

@@ -11,6 +11,7 @@
  */
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
+import { SEARCH_TOTAL_CAP } from '../../packages/server/src/services/conversations.js';
 import { openStore } from '../../packages/server/src/store/open.js';
 import { tsvLiteral } from '../../packages/server/src/store/postgres/search.js';
 import { literalTerms, makeSnippet } from '../../packages/server/src/store/search-terms.js';
@@ -136,7 +137,6 @@ export function openDb(databaseUrl: string): Db {
 const COLS = `c.workspace_id, c.id, c.user_id, c.bot_id, c.title, c.title_source, c.contact_id, c.deal_id,
   c.matter_id, c.context_extra, c.metadata, c.archived, c.message_count, c.tool_invocation_count,
   c.last_message_at, c.created_at, c.updated_at`;
-const TOTAL_CAP = 10_000;
 
 async function counterTotal(db: Db, ws: string): Promise<number> {
   const rows = await db.all(`SELECT name, value FROM counters WHERE workspace_id = ? AND name IN (?, ?)`, [
@@ -167,7 +167,8 @@ export async function searchOp(
   const store = await db.store();
   const filter = { archived: 'exclude' as const, search: a.search };
   const { total, rows } = await store.read(a.ws, async (r) => ({
-    total: await r.conversations.total(filter, TOTAL_CAP),
+    // the service's cap for a search's total (counters answer the unfiltered lists)
+    total: await r.conversations.total(filter, SEARCH_TOTAL_CAP),
     rows: await r.conversations.search({ ...filter, orderBy: 'relevance', order: 'asc', limit: a.perPage + 1 }),
   }));
   const terms = literalTerms(a.search);

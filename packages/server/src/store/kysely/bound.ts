@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { DirectRead, QueryTemplate } from '../query-template.js';
 import type { Database } from '../schema.js';
+import type { ErasedRows } from '../types.js';
 import type { SearchIndex } from './search-index.js';
 
 /** A connection as the shared queries use it: outside a transaction, or inside one. */
@@ -11,6 +12,21 @@ export interface Conn {
   readonly lockRows: boolean;
   /** The engine's direct path for hot reads; only outside transactions (see DirectRead). */
   readonly direct: DirectRead | undefined;
+  /** Statements the engine runs its own way instead of the shared queries (see EngineStatements). */
+  readonly statements?: EngineStatements | undefined;
+}
+
+/**
+ * Writes an engine does in fewer round trips than the shared Kysely queries; each is optional and
+ * must mean exactly what the shared path does.
+ */
+export interface EngineStatements {
+  /**
+   * Erases one conversation whole, whatever its deleted_state (tool invocations, messages and their
+   * index entries, events, the row; stored answers to tombstones; off the counters when in view);
+   * null when it does not exist. ConversationsWriter.delete's contract.
+   */
+  eraseConversation?(db: Kysely<Database>, workspaceId: string, id: string): Promise<ErasedRows | null>;
 }
 
 /** A connection bound to one workspace: every query of a reader or writer filters on `ws`. */

@@ -189,6 +189,11 @@ export async function totalConversations(b: Bound, f: ConversationFilter, cap: n
   }
   // Bounded: count at most `cap` matching rows.
   if (f.search !== undefined) await b.search.prepare(b.db, b.ws);
+  if (f.search !== undefined && b.search.countMatches) {
+    const filtered = filteredOn(b.db, b.search, b.ws, { ...f, search: undefined });
+    const n = await b.search.countMatches(b.db, b.ws, f.search, filtered, cap);
+    return n > cap ? { total: cap, exact: false } : { total: n, exact: true };
+  }
   const inner = filteredOn(b.db, b.search, b.ws, f)
     .select('c.id')
     .limit(cap + 1);

@@ -1,5 +1,8 @@
-import type { ExpressionBuilder, Kysely, RawBuilder, sql } from 'kysely';
+import type { ExpressionBuilder, Kysely, RawBuilder, SelectQueryBuilder, sql } from 'kysely';
 import type { ConversationsTable, Database } from '../schema.js';
+
+/** A list query on `conversations as c` with every filter of a total but the search text. */
+export type FilteredConversations = SelectQueryBuilder<Database & { c: ConversationsTable }, 'c', object>;
 
 /**
  * The parts of storage that differ per engine: full-text indexing and search. Everything else
@@ -50,6 +53,18 @@ export interface SearchIndex {
     text: string,
     candidates: number | null,
   ): { source: RawBuilder<RankedHit>; on: RawBuilder<boolean> } | null;
+  /**
+   * Optional: how many conversations of `filtered` match the text, counted up to `cap + 1` (a
+   * bounded total; the caller turns cap + 1 into "more than cap"). Without it the total counts
+   * `filtered` narrowed by matchCondition.
+   */
+  countMatches?(
+    db: Kysely<Database>,
+    workspaceId: string,
+    text: string,
+    filtered: FilteredConversations,
+    cap: number,
+  ): Promise<number>;
   /** The messages behind `hit` keys, by String(key). */
   hitMessages(
     db: Kysely<Database>,

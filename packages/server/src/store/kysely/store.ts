@@ -10,7 +10,7 @@ import type {
   WorkspaceReader,
   WorkspaceWriter,
 } from '../types.js';
-import type { Conn } from './bound.js';
+import type { Conn, EngineStatements } from './bound.js';
 import { KyselyInstanceReader, KyselyInstanceWriter } from './instance.js';
 import type { SearchIndex } from './search-index.js';
 import { KyselyWorkspaceReader, KyselyWorkspaceWriter } from './workspace.js';
@@ -31,8 +31,9 @@ export abstract class KyselyStore implements Store {
     readonly kysely: Kysely<Database>,
     protected readonly search: SearchIndex,
     direct: DirectRead | undefined,
+    protected readonly statements?: EngineStatements,
   ) {
-    this.outside = { db: kysely, search, lockRows: false, direct };
+    this.outside = { db: kysely, search, lockRows: false, direct, statements };
     this.instance = new KyselyInstanceReader(this.outside);
   }
 
@@ -53,14 +54,32 @@ export abstract class KyselyStore implements Store {
   transact<T>(workspaceId: string, fn: (w: WorkspaceWriter) => Promise<T>): Promise<T> {
     return this.runTransaction(
       (db, lockRows) =>
-        fn(new KyselyWorkspaceWriter({ db, search: this.search, lockRows, direct: undefined, ws: workspaceId })),
+        fn(
+          new KyselyWorkspaceWriter({
+            db,
+            search: this.search,
+            lockRows,
+            direct: undefined,
+            statements: this.statements,
+            ws: workspaceId,
+          }),
+        ),
       workspaceId,
     );
   }
 
   transactInstance<T>(fn: (w: InstanceWriter) => Promise<T>): Promise<T> {
     return this.runTransaction(
-      (db, lockRows) => fn(new KyselyInstanceWriter({ db, search: this.search, lockRows, direct: undefined })),
+      (db, lockRows) =>
+        fn(
+          new KyselyInstanceWriter({
+            db,
+            search: this.search,
+            lockRows,
+            direct: undefined,
+            statements: this.statements,
+          }),
+        ),
       '',
     );
   }

@@ -6,8 +6,9 @@ import { KyselyStore } from '../kysely/store.js';
 import type { DirectRead } from '../query-template.js';
 import type { Database } from '../schema.js';
 import type { MigrationReport, ReclaimReport } from '../types.js';
+import { pgStatements } from './erase.js';
 import { PG_MIGRATIONS } from './migrations.js';
-import { pgSearch } from './search.js';
+import { createPgSearch, type PgSearch } from './search.js';
 
 export interface PgSettings {
   poolSize: number;
@@ -82,6 +83,10 @@ function poolConfig(url: string, s: PgSettings): pg.PoolConfig {
     // a stalled server (no RST, no answer) must not hold a request past the statement timeout
     query_timeout: s.statementTimeoutMs + 1000,
     idle_in_transaction_session_timeout: Math.max(10_000, s.statementTimeoutMs * 2),
+    // Every statement here is request-sized; JIT compiles whenever a plan's *estimated* cost passes
+    // jit_above_cost, e.g. a search total whose fallback branch is costed but never run, and the
+    // compile took 90-150 ms on such queries (EXPLAIN ANALYZE, 1 M messages), more than the query.
+    options: '-c jit=off',
     keepAlive: true,
     // BIGINT epoch-ms timestamps and count(*) come back as JS numbers, for this pool only
     types: {
@@ -200,6 +205,8 @@ export class PostgresStore extends KyselyStore {
   readonly engine = 'postgres' as const;
   readonly pool: pg.Pool;
   private readonly groups: GroupCommitter<Kysely<Database>> | null;
+  /** The store's full-text side; tests force its total plan (PgSearch.totalPlan). */
+  readonly searchIndex: PgSearch;
 
   constructor(pool: pg.Pool, opts: { groupCommit?: GroupCommitSettings | undefined } = {}) {
     const db = new Kysely<Database>({
@@ -214,7 +221,8 @@ export class PostgresStore extends KyselyStore {
           throw mapPgError(err);
         },
       );
-    super(db, pgSearch, direct);
+    const search = createPgSearch();
+    super(db, search, direct, pgStatements);
     this.pool = pool;
     const sp = (text: string) => (conn: Kysely<Database>) =>
       sql
@@ -247,6 +255,7 @@ export class PostgresStore extends KyselyStore {
           (size) => this.groupObserver?.(size),
         )
       : null;
+    this.searchIndex = search;
   }
 
   protected async runTransaction<T>(

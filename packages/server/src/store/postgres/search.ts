@@ -1,7 +1,9 @@
-import { sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type pg from 'pg';
+import { num } from '../kysely/rows.js';
 import type { RankedHit, SearchIndex } from '../kysely/search-index.js';
-import { indexTokens, literalTerms } from '../search-terms.js';
+import type { Database } from '../schema.js';
+import { indexTokens, literalTerms, type SearchTerm } from '../search-terms.js';
 
 /**
  * PostgreSQL full text (migration 4): a `search_tsv tsvector` column on messages (content) and on
@@ -162,3 +164,148 @@ export const pgSearch: SearchIndex = {
     return out;
   },
 };
+
+/**
+ * How the bounded total of a search is counted (countMatches): `index` takes every match from the
+ * GIN index, `scan` walks the newest conversations first; `auto` picks by the text's share of
+ * messages in the planner statistics. The result is the same either way; tests force each.
+ */
+export type TotalPlan = 'auto' | 'index' | 'scan';
+
+/**
+ * A text whose every term is in at least this share of messages counts through the scan. Below it
+ * the index plan reads fewer pages (a 6 %-word: 7 k buffers against 39 k; a 17 %-word: 6 k against
+ * 22 k); above it the index plan's bitmap over a very common prefix can go lossy and re-test whole
+ * pages (`with:*`, 45 %: 63 k buffers against 12 k), or the planner seq-scans the whole table for
+ * it, while the scan stays at 6-12 k (EXPLAIN ANALYZE at 1 M messages, bench/RESULTS.md).
+ */
+export const COMMON_SHARE = 0.25;
+/** The scan tests at most this many conversations per cap + 1 it needs before it falls back to the index. */
+const SCAN_PER_HIT = 4;
+/** Planner statistics are re-read at most this often. */
+const STATS_TTL_MS = 60_000;
+
+/** Lexeme frequencies of messages.search_tsv from pg_stats (ANALYZE's most common elements). */
+interface LexemeStats {
+  at: number;
+  share: Map<string, number>;
+  /** Sorted, for prefix sums. */
+  sorted: string[];
+}
+
+async function readLexemeStats(db: Kysely<Database>): Promise<LexemeStats> {
+  const r = await sql<{ elems: string[] | null; freqs: number[] | null }>`
+    SELECT array_to_json(s.most_common_elems::text::text[]) AS elems,
+           array_to_json(s.most_common_elem_freqs) AS freqs
+    FROM pg_stats s
+    WHERE s.schemaname = current_schema() AND s.tablename = 'messages' AND s.attname = 'search_tsv'`.execute(db);
+  const row = r.rows[0];
+  const share = new Map<string, number>();
+  const elems = row?.elems ?? [];
+  const freqs = row?.freqs ?? [];
+  elems.forEach((e, i) => {
+    share.set(e, Number(freqs[i] ?? 0));
+  });
+  return { at: Date.now(), share, sorted: [...share.keys()].sort() };
+}
+
+/** The share of messages holding a word (a prefix: any word it starts), 0 when below the statistics' floor. */
+function wordShare(stats: LexemeStats, word: string, prefix: boolean): number {
+  if (!prefix) return stats.share.get(word) ?? 0;
+  let lo = 0;
+  let hi = stats.sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((stats.sorted[mid] as string) < word) lo = mid + 1;
+    else hi = mid;
+  }
+  let sum = 0;
+  for (let i = lo; i < stats.sorted.length && (stats.sorted[i] as string).startsWith(word); i++) {
+    sum += stats.share.get(stats.sorted[i] as string) ?? 0;
+  }
+  return Math.min(1, sum);
+}
+
+/** An upper bound of the share of messages matching every term (each term's rarest word). */
+export function textShare(stats: LexemeStats, terms: readonly SearchTerm[]): number {
+  let share = 1;
+  for (const t of terms) {
+    t.words.forEach((w, i) => {
+      share = Math.min(share, wordShare(stats, w, t.prefix && i === t.words.length - 1));
+    });
+  }
+  return terms.length === 0 ? 0 : share;
+}
+
+export interface PgSearch extends SearchIndex {
+  /** Forces the total's plan (tests); `auto` by default. */
+  totalPlan: TotalPlan;
+}
+
+/** One per store: it caches the planner statistics of its database. */
+export function createPgSearch(): PgSearch {
+  let stats: LexemeStats | null = null;
+  let loading: Promise<LexemeStats> | null = null;
+  const statsOf = async (db: Kysely<Database>): Promise<LexemeStats> => {
+    if (stats !== null && Date.now() - stats.at < STATS_TTL_MS) return stats;
+    loading ??= readLexemeStats(db).finally(() => {
+      loading = null;
+    });
+    stats = await loading;
+    return stats;
+  };
+  return {
+    ...pgSearch,
+    totalPlan: 'auto',
+
+    async countMatches(db, workspaceId, text, filtered, cap) {
+      const q = tsqueryLiteral(text);
+      if (q === null) return 0;
+      const tsq = sql`${q}::tsquery`;
+      // Every match (titles and messages) from the GIN indexes, each conversation once as it streams
+      // (a recursive CTE's UNION drops repeats without waiting for the end of its input), so the
+      // join stops at cap + 1 conversations: a common word fetches the rows of about cap + 1
+      // conversations' matches instead of every match (a GROUP BY or IN would read them all).
+      const hits = sql<{ cid: string }>`(WITH RECURSIVE hit(cid) AS (
+        (SELECT t.id FROM conversations t WHERE t.workspace_id = ${workspaceId} AND t.search_tsv @@ ${tsq}
+         UNION ALL
+         SELECT m.conversation_id FROM messages m WHERE m.workspace_id = ${workspaceId} AND m.search_tsv @@ ${tsq})
+        UNION SELECT cid FROM hit WHERE false)
+      SELECT cid FROM hit)`;
+      const every = filtered
+        .innerJoin(hits.as('h'), (j) => j.onRef('h.cid', '=', 'c.id'))
+        .select('c.id')
+        .limit(cap + 1);
+      let plan = this.totalPlan;
+      if (plan === 'auto') plan = textShare(await statsOf(db), literalTerms(text)) >= COMMON_SHARE ? 'scan' : 'index';
+      if (plan === 'index') {
+        const r = await db
+          .selectFrom(every.as('e'))
+          .select((eb) => eb.fn.countAll<number | string>().as('n'))
+          .executeTakeFirstOrThrow();
+        return num(r.n);
+      }
+      // A common word: the newest conversations first, each tested by its title, then its messages
+      // until the first match (a scalar subquery with LIMIT 1 stays a per-row test; the planner
+      // would turn EXISTS into a join over every match). At most SCAN_PER_HIT * (cap + 1) of them:
+      // a word common elsewhere but rare in this workspace then falls back to the index count,
+      // evaluated only in that case (a CASE branch's subquery runs only when taken).
+      const newest = filtered
+        .select(['c.workspace_id as w', 'c.id as i', 'c.search_tsv as t'])
+        .orderBy('c.id', 'desc')
+        .limit(SCAN_PER_HIT * (cap + 1));
+      const found = db
+        .selectFrom(newest.as('n'))
+        .select(sql<number>`1`.as('one'))
+        .where(
+          sql<boolean>`(n.t @@ ${tsq} OR (SELECT true FROM messages m
+          WHERE m.workspace_id = n.w AND m.conversation_id = n.i AND m.search_tsv @@ ${tsq} LIMIT 1))`,
+        )
+        .limit(cap + 1);
+      const r = await sql<{ n: number | string }>`SELECT CASE
+        WHEN (SELECT count(*) FROM (${found}) f) > ${cap} THEN ${cap + 1}
+        ELSE (SELECT count(*) FROM (${every}) e) END AS n`.execute(db);
+      return num(r.rows[0]?.n ?? 0);
+    },
+  };
+}

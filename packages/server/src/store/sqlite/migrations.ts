@@ -341,4 +341,12 @@ CREATE TABLE leases (
 ALTER TABLE audit_events ADD COLUMN details TEXT;
 `,
   },
+  {
+    version: 11,
+    name: 'tool invocations restrict the delete of their message',
+    // PostgreSQL migration 11 makes that foreign key ON DELETE RESTRICT (a cheaper trigger there);
+    // SQLite checks foreign keys in-process (no per-row trigger query to save) and keeps NO ACTION,
+    // which means the same here; the empty entry keeps both engines' migration numbers in step.
+    sql: '',
+  },
 ];
