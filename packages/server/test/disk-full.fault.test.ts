@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
-import { bootstrapKey, type ParleyProcess, spawnParley } from './helpers/processes.js';
+import { bootstrapKey, jsonCaller, type ParleyProcess, spawnParley } from './helpers/processes.js';
 
 /**
  * The disk filling up under SQLite. The test mounts a small tmpfs of its own (root; a machine
@@ -36,19 +36,7 @@ test('disk full under SQLite: 507 (never 500), no corruption, writes resume when
     const env = { PARLEY_DATA_DIR: mount, PARLEY_DATABASE_URL: `sqlite:${dbPath}`, PARLEY_RATE_LIMIT: '10000000' };
     proc = await spawnParley(env);
     const key = bootstrapKey(proc.output());
-    const url = proc.url;
-    const call = async (method: string, p: string, body?: unknown) => {
-      const res = await fetch(url + p, {
-        method,
-        headers: {
-          authorization: `Bearer ${key}`,
-          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-        },
-        body: body !== undefined ? JSON.stringify(body) : undefined,
-        signal: AbortSignal.timeout(20_000),
-      });
-      return { status: res.status, headers: res.headers, text: await res.text() };
-    };
+    const call = jsonCaller(proc.url, key, 20_000);
     const made = await call('POST', '/v1/conversations', { title: 'disk full' });
     assert.equal(made.status, 201, made.text);
     const conv = (JSON.parse(made.text) as { data: { id: string } }).data.id;

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Engine } from './harness.js';
 import { checkRows, openRawDb, processDatabase } from './kill-rounds.js';
-import { firstWorkspace, type ParleyProcess, sleep, spawnParley } from './processes.js';
+import { firstWorkspace, jsonCaller, type ParleyProcess, sleep, spawnParley } from './processes.js';
 
 /**
  * kill -9 during a bulk delete (trash off: marked 'erasing' in one transaction, rows erased in
@@ -50,19 +50,7 @@ export async function lifecycleKillRounds(
     let purgedBefore = 0;
 
     for (let round = 0; round < rounds; round++) {
-      const url = proc.url;
-      const call = async (method: string, p: string, body?: unknown) => {
-        const res = await fetch(url + p, {
-          method,
-          headers: {
-            authorization: `Bearer ${key}`,
-            ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-          },
-          body: body !== undefined ? JSON.stringify(body) : undefined,
-          signal: AbortSignal.timeout(30_000),
-        });
-        return { status: res.status, text: await res.text() };
-      };
+      const call = jsonCaller(proc.url, key, 30_000);
       assert.equal((await call('PATCH', '/v1/workspace', { trash_days: kind === 'purge' ? 7 : 0 })).status, 200);
       const ids: string[] = [];
       for (let i = 0; i < PER_ROUND; i++) {

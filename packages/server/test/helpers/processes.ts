@@ -134,3 +134,22 @@ export async function firstWorkspace(proc: ParleyProcess, name: string): Promise
   const body = (await made.json()) as { data: { secret: string; workspace: { id: string } } };
   return { key: body.data.secret, workspaceId: body.data.workspace.id };
 }
+
+/**
+ * A JSON caller for a spawned server with one key: the status, headers and body text of each answer;
+ * every call bounded by `timeoutMs`.
+ */
+export function jsonCaller(url: string, key: string, timeoutMs: number) {
+  return async (method: string, p: string, body?: unknown) => {
+    const res = await fetch(url + p, {
+      method,
+      headers: {
+        authorization: `Bearer ${key}`,
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
+      body: body !== undefined ? JSON.stringify(body) : undefined,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    return { status: res.status, headers: res.headers, text: await res.text() };
+  };
+}
