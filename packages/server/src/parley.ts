@@ -163,7 +163,11 @@ export async function createParley(config: Config, opts: ParleyOptions = {}): Pr
     const retention = new RetentionService(deps, uow, config.jobs.batchSize, kick);
     runner.register(users);
     runner.register(retention);
-    const idempotency = new IdempotencyService(deps, config.idempotency.ttlSeconds * 1000);
+    const idempotency = new IdempotencyService(
+      deps,
+      config.idempotency.ttlSeconds * 1000,
+      config.idempotency.lockSeconds * 1000,
+    );
     const metrics = createMetrics({
       liveStreams: () => rt0.liveHere,
       presenceUp: async () => ((await rt0.presenceState()) === 'unavailable' ? 0 : 1),

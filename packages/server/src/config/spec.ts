@@ -269,6 +269,12 @@ export const CONFIG_SPEC = {
       parser: int(60, 30 * 86_400),
       doc: 'Seconds an Idempotency-Key and its stored answer are kept.',
     }),
+    lockSeconds: variable({
+      env: 'PARLEY_IDEMPOTENCY_LOCK',
+      default: '60',
+      parser: int(2, 3600),
+      doc: "Seconds a running request holds its Idempotency-Key; a retry meanwhile gets 409 idempotency_in_progress. After an instance dies, its requests' keys are free again after this long, so keep it above the longest write request takes.",
+    }),
   },
   log: {
     level: variable({

@@ -5,8 +5,6 @@ import { ERASED_ANSWER_STATUS } from '../store/kysely/idempotency.js';
 import type { WorkspaceWriter } from '../store/types.js';
 import type { ServiceDeps } from './context.js';
 
-/** How long a running request holds its key before another may take it over (its owner died). */
-const LOCK_MS = 60_000;
 const KEY_RE = /^[\x21-\x7e]{1,255}$/;
 
 export type IdempotencyStart =
@@ -39,12 +37,14 @@ export function fingerprint(method: string, url: string, body: unknown, userId: 
  * Idempotency-Key handling. The record is claimed (inserted as running) before the effect; the
  * effect's own transaction marks it done with the stored answer, so effect and record commit
  * together. A crash before that commit leaves only a running record, which expires after
- * LOCK_MS and is taken over by the next retry; the effect never happened, so running it then is right.
+ * the lock time and is taken over by the next retry; the effect never happened, so running it then is right.
  */
 export class IdempotencyService {
   constructor(
     private readonly deps: ServiceDeps,
     private readonly ttlMs: number,
+    /** How long a running request holds its key before another may take it over (its owner died). */
+    private readonly lockMs = 60_000,
   ) {}
 
   static validateKey(raw: string): void {
@@ -66,7 +66,7 @@ export class IdempotencyService {
         statusCode: null,
         responseBody: null,
         createdAt: now,
-        lockedUntil: now + LOCK_MS,
+        lockedUntil: now + this.lockMs,
       };
       const existing = await store.read(workspaceId, (r) => r.idempotency.get(key));
       if (existing === null) {

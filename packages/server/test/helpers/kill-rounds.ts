@@ -151,6 +151,8 @@ export async function checkRows(engine: Engine, url: string, workspaceId: string
   }
 }
 
+const LOCK_SECONDS = 5;
+
 export async function killRounds(
   rounds: number,
   engine: Engine = 'sqlite',
@@ -159,7 +161,14 @@ export async function killRounds(
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'parley-kill-'));
   const database = await processDatabase(engine, dataDir);
   const dbUrl = database.url;
-  const env = { PARLEY_DATA_DIR: dataDir, PARLEY_DATABASE_URL: dbUrl, PARLEY_RATE_LIMIT: '10000000' };
+  // a request claimed but not committed at a kill holds its key for the lock time: 5 s here (the
+  // default 60 s is the same code with a longer wait), so the retries after each kill take seconds
+  const env = {
+    PARLEY_DATA_DIR: dataDir,
+    PARLEY_DATABASE_URL: dbUrl,
+    PARLEY_RATE_LIMIT: '10000000',
+    PARLEY_IDEMPOTENCY_LOCK: String(LOCK_SECONDS),
+  };
   const stats: KillStats = {
     rounds: 0,
     creates: 0,
@@ -200,6 +209,8 @@ export async function killRounds(
         const ids = [...live.keys()];
         return ids[Math.floor(Math.random() * ids.length)];
       };
+      // another writer's delete of the same conversation in flight
+      const deleting = (op: Pending) => pending.some((p) => p !== op && p.kind === 'delete' && p.conv === op.conv);
       const writer = async () => {
         while (!stop) {
           const r = Math.random();
@@ -229,8 +240,9 @@ export async function killRounds(
                 role: 'user',
                 content: op.marker,
               });
-              // another writer may have deleted it meanwhile
-              if (a.status === 404 && (deleted.has(op.conv as string) || !live.has(op.conv as string))) {
+              // another writer may have deleted it meanwhile: acknowledged, or committed with its 204 still
+              // on the way back (that delete is still in `pending`)
+              if (a.status === 404 && (deleted.has(op.conv as string) || deleting(op))) {
                 pending.splice(pending.indexOf(op), 1);
                 continue;
               }
@@ -239,7 +251,7 @@ export async function killRounds(
               stats.appends++;
             } else {
               const a = await send('DELETE', `/v1/conversations/${op.conv}`, idem);
-              if (a.status === 404 && deleted.has(op.conv as string)) {
+              if (a.status === 404 && (deleted.has(op.conv as string) || deleting(op))) {
                 pending.splice(pending.indexOf(op), 1);
                 continue;
               }
@@ -279,8 +291,8 @@ export async function killRounds(
         // a request claimed but not committed at the kill holds its key until the lock lapses: the
         // answer is 409 idempotency_in_progress with Retry-After, and the client tries again then
         const resend = async (method: string, p: string, body?: unknown): Promise<Response> => {
-          // the lock is 60 s: a bound of 90 s on the waiting, whatever Retry-After says each time
-          const deadline = Date.now() + 90_000;
+          // a bound on the waiting, whatever Retry-After says each time
+          const deadline = Date.now() + LOCK_SECONDS * 1000 + 30_000;
           for (;;) {
             const res = await once(method, p, body);
             if (res.status !== 409 || Date.now() > deadline) return res;
