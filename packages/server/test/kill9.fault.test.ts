@@ -7,7 +7,7 @@ import { killRounds } from './helpers/kill-rounds.js';
 /**
  * A small sample of kill -9 rounds on each engine: under a mixed writer (helpers/kill-rounds.ts),
  * during a bulk delete and during a purge (helpers/kill-lifecycle.ts). `npm run test:slow` runs
- * 18 more of each (test/slow/kill9.slow.test.ts).
+ * 18 more of each (test/slow/kill9-writer.slow.test.ts, kill9-lifecycle.slow.test.ts).
  */
 for (const engine of testEngines()) {
   describe(`kill -9 [${engine}]`, () => {
