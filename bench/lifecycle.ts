@@ -9,6 +9,8 @@
  *   against a bare node:http server streaming the same rows; messages/s and the server's RSS
  *   growth (VmRSS from /proc sampled every 20 ms); both streams must carry the same records in the
  *   same order (types and ids hashed, the first messages compared whole).
+ * - erase: a user of N conversations (10 k) erased through POST /v1/users/{id}/erase, the job
+ *   polled to its end (no peer: the goal is absolute, <= 5 s).
  * - secure-delete (SQLite): DELETE of a 1,000-message conversation by Parley as shipped vs the
  *   same Parley with erasure off (a bench-only server setting, bench/servers/parley.ts), each on
  *   its own copy of the data.
@@ -48,26 +50,28 @@ import {
   type ExportSize,
   generateInto,
   holdings,
+  insertKey,
   loadConversations,
   prepareBase,
   prepareExport,
 } from './lib/lifecycle-data.js';
-import { openDb } from './lib/scale-ops.js';
+import { type Db, openDb } from './lib/scale-ops.js';
 import { bigConversation } from './lib/scale-scenarios.js';
 
 /** The request timeout (and socket idle timeout) of the scenarios' Parley servers: a 1,000-id bulk delete can outlast the default 30 s on a loaded machine. */
 const LONG_MS = 600_000;
 
 /** Parley as the lifecycle scenarios run it: silent logs, long request and statement timeouts (LONG_MS). */
-const startParley = (databaseUrl: string) =>
+const startParley = (databaseUrl: string, extra: { jobPollMs?: number } = {}) =>
   startServer('parley', 'parley', 'servers/parley.ts', {
     databaseUrl,
     log: 'silent',
     requestTimeoutMs: LONG_MS,
     pgStatementTimeoutMs: 60_000,
+    ...extra,
   });
 
-export const LIFECYCLE_SCENARIOS = ['bulk-delete', 'export', 'secure-delete'] as const;
+export const LIFECYCLE_SCENARIOS = ['bulk-delete', 'export', 'secure-delete', 'erase'] as const;
 export type LifecycleScenario = (typeof LIFECYCLE_SCENARIOS)[number];
 
 export interface LifecycleSettings {
@@ -144,33 +148,77 @@ function getLoad(url: string, key: string, ids: readonly string[], rate: number,
     }
   };
   const loops = Array.from({ length: connections }, (_, c) => loop(c));
+  // the latencies since the last cut (a phase of the turn: the delete, then the compaction after it)
+  const cut = () => {
+    const sorted = Float64Array.from(latencies.splice(0)).sort();
+    return {
+      count: sorted.length,
+      p50: percentile(sorted, 50),
+      p99: percentile(sorted, 99),
+      max: sorted[sorted.length - 1] ?? Number.NaN,
+    };
+  };
   return {
+    cut,
     async stop() {
       running = false;
       await Promise.all(loops);
       await pool.close();
       if (failure) throw new Error(failure);
-      const sorted = Float64Array.from(latencies).sort();
-      return {
-        count: sorted.length,
-        p50: percentile(sorted, 50),
-        p99: percentile(sorted, 99),
-        max: sorted[sorted.length - 1] ?? Number.NaN,
-      };
+      return cut();
     },
   };
 }
 
+// ---- the full-text compaction after a delete (SQLite) --------------------------------------------
+
+/** Tombstone pages of an FTS5 table sit at rowids >= 2^53 of its `_data` table (store/sqlite/compaction.ts). */
+const TOMBSTONES_LEFT = `SELECT EXISTS (SELECT 1 FROM message_idx_data WHERE id >= 9007199254740992)
+  OR EXISTS (SELECT 1 FROM title_idx_data WHERE id >= 9007199254740992) AS t`;
+
+async function tombstonesLeft(db: Db): Promise<boolean> {
+  return Number((await db.all(TOMBSTONES_LEFT, []))[0]?.t ?? 0) === 1;
+}
+
+/** Whether the server runs the background full-text compaction (a Parley without it — main before it — never clears tombstones). */
+async function compacts(url: string): Promise<boolean> {
+  const res = await request(`${url}/metrics`);
+  return (await res.body.text()).includes('parley_fts_compaction_active');
+}
+
+/**
+ * Waits until Parley's compaction left no tombstone (polling the database; SQLite only), at most
+ * `limitMs`: the seconds from the call (the delete's end) to then, or NaN when it has none.
+ */
+async function awaitCompaction(db: Db, enabled: boolean, limitMs = 600_000): Promise<number> {
+  if (db.engine !== 'sqlite' || !enabled) return Number.NaN;
+  const t0 = performance.now();
+  while (await tombstonesLeft(db)) {
+    if (performance.now() - t0 > limitMs) throw new Error(`tombstones still there after ${limitMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return (performance.now() - t0) / 1000;
+}
+
+/** The bench merges tombstones a peer's delete left (untimed), so every turn starts from an index without them. */
+async function mergeTombstones(db: Db): Promise<void> {
+  if (db.engine !== 'sqlite') return;
+  while (await tombstonesLeft(db)) {
+    await db.run(`INSERT INTO message_idx (message_idx, rank) VALUES ('merge', -2000)`, []);
+    await db.run(`INSERT INTO title_idx (title_idx, rank) VALUES ('merge', -2000)`, []);
+  }
+}
+
 // ---- bulk-delete -----------------------------------------------------------------------------
 
-async function postJson(url: string, path: string, key: string, body: unknown): Promise<unknown> {
+async function postJson(url: string, path: string, key: string, body: unknown, status = 200): Promise<unknown> {
   const res = await request(url + path, {
     method: 'POST',
     headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
     body: JSON.stringify(body),
   });
   const text = await res.body.text();
-  if (res.statusCode !== 200) throw new Error(`${res.statusCode} POST ${path}: ${text.slice(0, 300)}`);
+  if (res.statusCode !== status) throw new Error(`${res.statusCode} POST ${path}: ${text.slice(0, 300)}`);
   return JSON.parse(text);
 }
 
@@ -181,6 +229,7 @@ async function runBulkDelete(engine: EngineName, s: LifecycleSettings, sink: Rep
   const peer = await startServer('bare-sql', 'peer', 'servers/peer-lifecycle.ts', { databaseUrl: base.databaseUrl });
   const baselineMs = s.quick ? 1000 : 3000;
   try {
+    const compacting = await compacts(parley.url);
     const before = await holdings(db, base.workspaceId);
     let seed = 1000;
     const loaded: number[] = [];
@@ -225,9 +274,15 @@ async function runBulkDelete(engine: EngineName, s: LifecycleSettings, sink: Rep
           await new Promise((r) => setTimeout(r, baselineMs));
         }
         const durationMs = performance.now() - t0;
-        const gets = await load.stop();
+        const gets = load.cut();
         const parleyCpuS = cpuSeconds(parley.child.pid) - parleyCpu0;
         const peerCpuS = cpuSeconds(peer.child.pid) - peerCpu0;
+        // after Parley's delete, its background compaction (the GET load still running); after the
+        // bare delete, the bench merges the tombstones itself, untimed
+        const compactS = t.name === 'parley' ? await awaitCompaction(db, compacting) : Number.NaN;
+        const compactCpuS = cpuSeconds(parley.child.pid) - parleyCpu0 - parleyCpuS;
+        const during = await load.stop();
+        if (t.name === 'bare-sql' || (t.name === 'parley' && !compacting)) await mergeTombstones(db);
         if (t.name !== 'no-delete') {
           // the answer check: whichever side deleted, the workspace holds what it held before
           assertSameAnswers(`the workspace after ${t.name}'s delete`, [
@@ -246,6 +301,9 @@ async function runBulkDelete(engine: EngineName, s: LifecycleSettings, sink: Rep
             gets: gets.count,
             parleyCpuS,
             peerCpuS,
+            compactS,
+            compactCpuS: Number.isNaN(compactS) ? Number.NaN : compactCpuS,
+            compactGetP99: Number.isNaN(compactS) ? Number.NaN : during.p99,
           },
         };
       },
@@ -260,6 +318,20 @@ async function runBulkDelete(engine: EngineName, s: LifecycleSettings, sink: Rep
 
 const fig = (rows: readonly RoundRow[], target: string, k: string) =>
   rows.filter((r) => r.target === target).map((r) => r.figures?.[k] ?? Number.NaN);
+
+/** The compaction after Parley's deletes (SQLite with it; none on PostgreSQL or a Parley without it). */
+function compactionVerdicts(rows: readonly RoundRow[], target = 'parley'): Verdict[] {
+  const secs = fig(rows, target, 'compactS').filter((x) => !Number.isNaN(x));
+  if (secs.length === 0) return [];
+  const cpu = spread(fig(rows, target, 'compactCpuS').filter((x) => !Number.isNaN(x)));
+  const p99 = spread(fig(rows, target, 'compactGetP99').filter((x) => !Number.isNaN(x)));
+  const sec = spread(secs);
+  return [
+    verdict('full-text compaction after the delete: until no tombstone is left (wall)', sec.median, ' s', null, sec),
+    verdict('Parley process CPU during that compaction (its GETs included)', cpu.median, ' s', null, cpu),
+    verdict('concurrent GET p99 during the compaction', p99.median, ' ms', null, p99),
+  ];
+}
 
 function reportBulkDelete(
   engine: EngineName,
@@ -302,6 +374,7 @@ function reportBulkDelete(
     ),
     verdict('concurrent GET p99 while Parley deletes', p99.median, ' ms', { op: '<=', value: 200 }, p99),
     verdict('GET p99 with no delete running (baseline)', base99.median, ' ms', null, base99),
+    ...compactionVerdicts(rows),
     verdict('Parley wall time / bare SQL wall time', median(per), 'x', null, spread(per)),
     verdict('CPU of the deleting process, Parley / bare SQL', median(cpuPer), 'x', null, spread(cpuPer)),
   ];
@@ -327,6 +400,9 @@ function reportBulkDelete(
         'GETs',
         'Parley CPU s',
         'peer CPU s',
+        'compaction s',
+        'its CPU s',
+        'its GET p99 ms',
       ],
       rows: sum.map((x) => [
         x.target,
@@ -338,12 +414,147 @@ function reportBulkDelete(
         fmt(x.figures.gets ?? Number.NaN, 0),
         fmt(x.figures.parleyCpuS ?? Number.NaN),
         fmt(x.figures.peerCpuS ?? Number.NaN),
+        fmt(x.figures.compactS ?? Number.NaN),
+        fmt(x.figures.compactCpuS ?? Number.NaN),
+        fmt(x.figures.compactGetP99 ?? Number.NaN),
       ]),
     },
     verdicts,
     record: { settings: s, data, rows },
   });
   return verdicts;
+}
+
+// ---- erase a user ----------------------------------------------------------------------------
+
+interface JobView {
+  state: string;
+  error?: unknown;
+  result?: { receipt?: { counts?: { conversations?: number } } };
+}
+
+/**
+ * Erase a user of N conversations (10 k, ~100 k messages): POST /v1/users/{id}/erase, then the job
+ * polled every 20 ms (the runner polls every 50 ms); wall from the POST to the job's end (its
+ * reclaim included). The user's conversations are bulk-loaded untimed before each turn into a
+ * workspace that holds others; after it the workspace must hold exactly what it held before.
+ * SQLite: the full-text compaction after the job is timed apart, as in bulk-delete.
+ */
+async function runErase(engine: EngineName, s: LifecycleSettings, sink: ReportSink): Promise<Verdict[]> {
+  const base = await prepareBase(engine, s.quick ? 500 : 2000);
+  const db = openDb(base.databaseUrl);
+  const admin = await insertKey(base.databaseUrl, base.workspaceId, 'bench admin', ['admin', 'read:ai', 'write:ai']);
+  const parley = await startParley(base.databaseUrl, { jobPollMs: 50 });
+  try {
+    const compacting = await compacts(parley.url);
+    const before = await holdings(db, base.workspaceId);
+    let seed = 5000;
+    const rows = await alternate(
+      [{ name: 'parley', kind: 'parley' as const }],
+      { rounds: s.rounds, warmups: 1, label: `${engine} erase` },
+      async (_t, round) => {
+        const n = round < 1 ? Math.max(1, Math.ceil(s.deleteConversations / 10)) : s.deleteConversations;
+        const user = `bench-erased-${++seed}`;
+        const convs = generateInto(base.workspaceId, n, n * 10, seed).map((c) => ({ ...c, userId: user }));
+        await loadConversations(base.databaseUrl, convs);
+        await new Promise((r) => setTimeout(r, 500));
+        const cpu0 = cpuSeconds(parley.child.pid);
+        const t0 = performance.now();
+        const started = (await postJson(parley.url, `/v1/users/${user}/erase`, admin, {}, 202)) as {
+          data: { id: string };
+        };
+        let job: JobView;
+        for (;;) {
+          const res = await request(`${parley.url}/v1/jobs/${started.data.id}`, {
+            headers: { authorization: `Bearer ${admin}` },
+          });
+          job = ((await res.body.json()) as { data: JobView }).data;
+          if (job.state !== 'queued' && job.state !== 'running') break;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        const durationMs = performance.now() - t0;
+        const parleyCpuS = cpuSeconds(parley.child.pid) - cpu0;
+        if (job.state !== 'succeeded') throw new Error(`erase job ${job.state}: ${JSON.stringify(job.error)}`);
+        const erased = job.result?.receipt?.counts?.conversations;
+        if (erased !== n) throw new Error(`erase job erased ${erased} of ${n} conversations`);
+        const compactS = await awaitCompaction(db, compacting);
+        const compactCpuS = cpuSeconds(parley.child.pid) - cpu0 - parleyCpuS;
+        if (!compacting) await mergeTombstones(db);
+        assertSameAnswers(`the workspace after the erase`, [
+          { target: 'before', data: before },
+          { target: 'parley', data: await holdings(db, base.workspaceId) },
+        ]);
+        return {
+          ops: n,
+          durationMs,
+          figures: {
+            seconds: durationMs / 1000,
+            parleyCpuS,
+            compactS,
+            compactCpuS: Number.isNaN(compactS) ? Number.NaN : compactCpuS,
+          },
+        };
+      },
+    );
+    const sec = spread(fig(rows, 'parley', 'seconds'));
+    const cpu = spread(fig(rows, 'parley', 'parleyCpuS'));
+    const secs = fig(rows, 'parley', 'compactS').filter((x) => !Number.isNaN(x));
+    const verdicts = [
+      verdict(
+        `Parley: a user of ${s.deleteConversations.toLocaleString('en')} conversations erased in (wall, POST to job end)`,
+        sec.median,
+        ' s',
+        { op: '<=', value: 5 },
+        sec,
+      ),
+      verdict('Parley process CPU during the erase', cpu.median, ' s', null, cpu),
+      ...(secs.length === 0
+        ? []
+        : [
+            verdict(
+              'full-text compaction after the job: until no tombstone is left (wall)',
+              median(secs),
+              ' s',
+              null,
+              spread(secs),
+            ),
+            verdict(
+              'Parley process CPU during that compaction',
+              median(fig(rows, 'parley', 'compactCpuS')),
+              ' s',
+              null,
+              spread(fig(rows, 'parley', 'compactCpuS')),
+            ),
+          ]),
+    ];
+    report(sink, {
+      key: `${engine}:lifecycle-erase`,
+      title: `${engine} / erase (lifecycle)`,
+      description: `A user of ${s.deleteConversations.toLocaleString('en')} conversations (~${(s.deleteConversations * 10).toLocaleString('en')} messages) erased: POST /v1/users/{id}/erase, the job polled every 20 ms until it ends (the runner polls every 50 ms)`,
+      facts: [
+        `Data: a workspace of ${before.conversations} conversations / ${before.messages} messages of other users; before each turn the user's conversations bulk-loaded untimed; after it the workspace must hold exactly what it held before`,
+        `${s.rounds} measured rounds after a warm-up round (a tenth of the conversations); the machine is shared with other sessions (load average below)`,
+      ],
+      table: {
+        head: ['round', 'seconds', 'conv/s', 'Parley CPU s', 'compaction s', 'its CPU s'],
+        rows: rows.map((x) => [
+          String(x.round),
+          fmt(x.figures?.seconds ?? Number.NaN),
+          fmt(x.perSecond, 0),
+          fmt(x.figures?.parleyCpuS ?? Number.NaN),
+          fmt(x.figures?.compactS ?? Number.NaN),
+          fmt(x.figures?.compactCpuS ?? Number.NaN),
+        ]),
+      },
+      verdicts,
+      record: { settings: s, before, rows },
+    });
+    return verdicts;
+  } finally {
+    await stop(parley.child);
+    await db.close();
+    await base.drop();
+  }
 }
 
 // ---- export ----------------------------------------------------------------------------------
@@ -626,6 +837,7 @@ export async function runLifecycle(
     if (scenarios.includes('bulk-delete')) out.push(...(await runBulkDelete(engine, s, sink)));
     if (scenarios.includes('export')) out.push(...(await runExport(engine, s, sink)));
     if (scenarios.includes('secure-delete') && engine === 'sqlite') out.push(...(await runSecureDelete(s, sink)));
+    if (scenarios.includes('erase')) out.push(...(await runErase(engine, s, sink)));
   }
   return out;
 }

@@ -40,6 +40,23 @@ export async function prepareBase(engine: EngineName, conversations: number): Pr
   }
 }
 
+/** Inserts an API key into a workspace straight through the store; returns its secret. */
+export async function insertKey(
+  databaseUrl: string,
+  ws: string,
+  name: string,
+  scopes: Array<'admin' | 'read:ai' | 'write:ai'>,
+): Promise<string> {
+  const store = await openStore({ databaseUrl });
+  try {
+    const keys = new KeysService({ store, clock: systemClock });
+    const k = await store.transact(ws, (w) => keys.insert(w, { name, scopes, rateLimit: 100_000_000 }));
+    return k.secret;
+  } finally {
+    await store.close();
+  }
+}
+
 /** A copy of a SQLite dataset's file (closed, checkpointed) under another name. */
 export function copySqlite(databaseUrl: string, suffix: string): string {
   const file = databaseUrl.replace(/^sqlite:(\/\/)?/, '');

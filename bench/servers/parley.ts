@@ -22,6 +22,8 @@ const opts = JSON.parse(process.argv[2] ?? '{}') as {
   requestTimeoutMs?: number;
   /** PARLEY_PG_STATEMENT_TIMEOUT_MS (idle-in-transaction is twice it), for the same reason. */
   pgStatementTimeoutMs?: number;
+  /** PARLEY_JOB_POLL_MS (the erase scenario: 50). */
+  jobPollMs?: number;
 };
 const logLevel = opts.log === 'silent' ? 'silent' : 'info';
 // group commit's settings and SQLite's synchronous mode may be given to the run
@@ -41,6 +43,7 @@ const config = loadConfig(env, {
   log: { level: logLevel },
   lifecycle: { bootstrap: false },
   ...(opts.pgStatementTimeoutMs ? { pg: { statementTimeoutMs: opts.pgStatementTimeoutMs } } : {}),
+  ...(opts.jobPollMs ? { jobs: { pollMs: opts.jobPollMs } } : {}),
 });
 const logger =
   opts.log === 'silent'

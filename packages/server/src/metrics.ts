@@ -49,6 +49,27 @@ export function createMetrics(sources: MetricsSources = {}) {
       buckets: [1, 2, 4, 8, 16, 32, 64, 128],
       registers: [registry],
     }),
+    compactionSlices: new Counter({
+      name: 'parley_fts_compaction_slices_total',
+      help: 'SQLite full-text compaction: merge slices run (each one short write transaction)',
+      registers: [registry],
+    }),
+    compactionSeconds: new Counter({
+      name: 'parley_fts_compaction_seconds_total',
+      help: 'SQLite full-text compaction: time its slices held the writer',
+      registers: [registry],
+    }),
+    compactionRuns: new Counter({
+      name: 'parley_fts_compaction_runs_total',
+      help: 'SQLite full-text compaction: runs by outcome (done: no tombstone left; failed)',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    compactionActive: new Gauge({
+      name: 'parley_fts_compaction_active',
+      help: "SQLite full-text compaction: 1 while a run is under way (deleted rows' postings still in the index)",
+      registers: [registry],
+    }),
     presenceUp: new Gauge({
       name: 'parley_presence_up',
       help: '1 when live-connection presence can be read (in memory, or Redis answering), 0 when DELETE would answer 503',

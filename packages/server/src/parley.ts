@@ -33,6 +33,7 @@ import { type CreatedWorkspace, WorkspacesService } from './services/workspaces.
 import { checkRedis, createRedis } from './shared/redis.js';
 import { RedisRateLimiter } from './shared/redis-rate-limiter.js';
 import { openStore } from './store/open.js';
+import type { FullTextCompaction } from './store/sqlite/compaction.js';
 import type { Store } from './store/types.js';
 import { DeliveryWorker } from './webhooks/worker.js';
 
@@ -173,6 +174,29 @@ export async function createParley(config: Config, opts: ParleyOptions = {}): Pr
       presenceUp: async () => ((await rt0.presenceState()) === 'unavailable' ? 0 : 1),
     });
     store.observeGroups((size) => metrics.groupCommitSize.observe(size));
+    // SQLite: the background full-text compaction after erasures (store/sqlite/compaction.ts)
+    const compaction = (store as { compaction?: FullTextCompaction }).compaction;
+    if (compaction) {
+      const log = logger.child({ subsystem: 'fts-compaction' });
+      compaction.observe((e) => {
+        if (e.kind === 'slice') {
+          metrics.compactionActive.set(1);
+          metrics.compactionSlices.inc();
+          metrics.compactionSeconds.inc(e.ms / 1000);
+          log.trace({ ms: Math.round(e.ms * 10) / 10, pages: e.pages }, 'full-text compaction slice');
+        } else if (e.kind === 'done') {
+          metrics.compactionActive.set(0);
+          metrics.compactionRuns.inc({ outcome: 'done' });
+          if ((e.slices ?? 0) > 0)
+            log.info({ slices: e.slices, ms: Math.round(e.ms) }, 'full-text compaction done: no tombstone left');
+        } else {
+          metrics.compactionActive.set(0);
+          metrics.compactionRuns.inc({ outcome: 'failed' });
+          log.warn({ err: e.error }, 'full-text compaction failed; the next erasure or restart tries again');
+        }
+      });
+      compaction.start();
+    }
     let limiter: RateLimiter;
     let readiness: () => Promise<Record<string, unknown>> = async () => ({
       presence: await rt0.presenceState(),

@@ -180,16 +180,28 @@ for (const engine of testEngines()) {
             'full',
           );
         }
-        // every table
+        const dictionary = (t: string) => /^(message|title)_idx_(data|idx)$/.test(t);
+        if (engine === 'sqlite') {
+          // until the full-text compaction has run, a deleted row's terms stay in the index
+          // segments (contentless_delete leaves a tombstone); the term dictionary may hold it
+          const raw = rawInspector(engine, server);
+          try {
+            const left = await raw.rowsMentioning(canary);
+            assert.deepEqual(
+              Object.keys(left).filter((t) => !dictionary(t)),
+              [],
+              `rows before the compaction: ${JSON.stringify(left)}`,
+            );
+          } finally {
+            await raw.close();
+          }
+          // the compaction (it runs in the background after erasures; here awaited)
+          await (server.parley.store as SqliteStore).compaction.runNow();
+        }
+        // every table, the full-text index's included
         const raw = rawInspector(engine, server);
         try {
-          const left = await raw.rowsMentioning(canary);
-          const dictionary = (t: string) => /^(message|title)_idx_(data|idx)$/.test(t);
-          assert.deepEqual(
-            Object.keys(left).filter((t) => !dictionary(t)),
-            [],
-            `rows: ${JSON.stringify(left)}`,
-          );
+          assert.deepEqual(await raw.rowsMentioning(canary), {}, 'rows');
         } finally {
           await raw.close();
         }
@@ -198,9 +210,7 @@ for (const engine of testEngines()) {
           const file = path.join(server.dataDir, 'parley.db');
           assert.equal((server.parley.store as SqliteStore).checkpoint().busy, false);
           assert.equal(existsSync(`${file}-wal`) ? statSync(`${file}-wal`).size : 0, 0, 'WAL truncated');
-          // what may remain is the full-text term dictionary's bare term (README, Durability)
-          const left = pagesHolding(file, canary).filter((p) => !/^(message|title)_idx_(data|idx)$/.test(p.owner));
-          assert.deepEqual(left, [], 'no row, index or free page outside the term dictionary');
+          assert.deepEqual(pagesHolding(file, canary), [], 'no row, index entry, index segment or free page');
         } else {
           const db = (server.parley.store as unknown as { kysely: Kysely<Database> }).kysely;
           // the job's VACUUM keeps dead rows that an open transaction (other suites share this

@@ -7,6 +7,7 @@ import { KyselyStore } from '../kysely/store.js';
 import type { DirectRead } from '../query-template.js';
 import type { Database } from '../schema.js';
 import type { MigrationReport, ReclaimReport } from '../types.js';
+import { FullTextCompaction } from './compaction.js';
 import { mapSqliteError } from './errors.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { createSqliteSearch } from './search.js';
@@ -118,6 +119,8 @@ export class SqliteStore extends KyselyStore {
   readonly engine = 'sqlite' as const;
   readonly raw: BetterSqlite3.Database;
   private readonly checkpointTimer: NodeJS.Timeout;
+  /** Merges deleted rows' postings out of the full-text index after erasures (compaction.ts); started by the server. */
+  readonly compaction: FullTextCompaction;
   private readonly groups: GroupCommitter<Kysely<Database>> | null;
 
   constructor(
@@ -134,8 +137,16 @@ export class SqliteStore extends KyselyStore {
       const stmt = statements.prepare(text);
       return stmt.reader ? stmt.all(parameters) : undefined;
     };
-    super(db, createSqliteSearch(), direct);
+    // every removal from the full-text index wakes the compaction (created just below)
+    let compaction: FullTextCompaction | undefined;
+    super(
+      db,
+      createSqliteSearch(() => compaction?.noteRemoval()),
+      direct,
+    );
     this.raw = raw;
+    compaction = new FullTextCompaction((fn) => this.runTransaction((conn) => fn(conn)));
+    this.compaction = compaction;
     this.checkpointTimer = setInterval(() => {
       try {
         this.checkpoint();
@@ -221,6 +232,8 @@ export class SqliteStore extends KyselyStore {
 
   async close(): Promise<void> {
     clearInterval(this.checkpointTimer);
+    // a slice under way commits first; what is left is found again at the next start
+    await this.compaction.close();
     if (this.raw.open) {
       try {
         this.checkpoint();

@@ -349,4 +349,17 @@ ALTER TABLE audit_events ADD COLUMN details TEXT;
     // which means the same here; the empty entry keeps both engines' migration numbers in step.
     sql: '',
   },
+  {
+    version: 12,
+    name: 'full-text deletes leave merging to the compaction',
+    // With contentless_delete a removal adds a tombstone to the segment holding the row, and FTS5
+    // rewrote a whole level inside the deleting transaction once `deletemerge` (10 %) of it was
+    // tombstoned: most of a bulk delete's cost. 0 turns that off; the background full-text
+    // compaction (compaction.ts) merges the tombstoned segments away after erasures, in short
+    // slices. The option is persistent, like secure-delete (migration 4).
+    sql: `
+INSERT INTO message_idx (message_idx, rank) VALUES ('deletemerge', 0);
+INSERT INTO title_idx (title_idx, rank) VALUES ('deletemerge', 0);
+`,
+  },
 ];

@@ -106,7 +106,7 @@ export function rebuildSqliteSearch(raw: BetterSqlite3.Database): { messages: nu
 }
 
 /** One SearchIndex per SQLite store: it caches workspace tags (a workspace's rowid never changes). */
-export function createSqliteSearch(): SearchIndex {
+export function createSqliteSearch(onRemoved: () => void = () => {}): SearchIndex {
   const tags = new Map<string, string>();
   const tagOf = async (db: Kysely<Database>, workspaceId: string): Promise<string | null> => {
     const known = tags.get(workspaceId);
@@ -148,7 +148,8 @@ export function createSqliteSearch(): SearchIndex {
         WHERE workspace_id = ${workspaceId} AND id = ${conversationId}`.execute(db);
       const row = r.rows[0];
       if (!row) return;
-      await sql`DELETE FROM title_idx WHERE rowid = ${row.r}`.execute(db);
+      const gone = await sql`DELETE FROM title_idx WHERE rowid = ${row.r}`.execute(db);
+      if (Number(gone.numAffectedRows ?? 0n) > 0) onRemoved();
       if (title !== null) {
         await sql`INSERT INTO title_idx (rowid, body) VALUES (${row.r}, ${taggedBody(tag, title)})`.execute(db);
       }
@@ -157,8 +158,9 @@ export function createSqliteSearch(): SearchIndex {
     async reindexMessage(db, workspaceId, messageId, content) {
       const tag = await tagOf(db, workspaceId);
       if (tag === null) return;
-      await sql`DELETE FROM message_idx WHERE rowid IN (SELECT rowid FROM messages
+      const gone = await sql`DELETE FROM message_idx WHERE rowid IN (SELECT rowid FROM messages
         WHERE workspace_id = ${workspaceId} AND id = ${messageId})`.execute(db);
+      if (Number(gone.numAffectedRows ?? 0n) > 0) onRemoved();
       await sql`INSERT INTO message_idx (rowid, conv, body)
         SELECT m.rowid, c.rowid, ${taggedBody(tag, content)} FROM messages m
         JOIN conversations c ON c.workspace_id = m.workspace_id AND c.id = m.conversation_id
@@ -168,19 +170,25 @@ export function createSqliteSearch(): SearchIndex {
     async removeMessage(db, workspaceId, messageId) {
       const m = await sql`DELETE FROM message_idx WHERE rowid IN (SELECT rowid FROM messages
         WHERE workspace_id = ${workspaceId} AND id = ${messageId})`.execute(db);
-      return Number(m.numAffectedRows ?? 0n);
+      const n = Number(m.numAffectedRows ?? 0n);
+      if (n > 0) onRemoved();
+      return n;
     },
 
     async removeConversations(db, workspaceId, conversationIds) {
       if (conversationIds.length === 0) return 0;
       // contentless_delete: an entry goes by rowid (no text needed); the rowids come from the rows
-      // still there. Each removal adds a tombstone to its segment (secure-delete; merged away later)
+      // still there. Each removal adds a tombstone to its segment, and the row's postings stay in
+      // it until the background compaction merges the segment (compaction.ts; FTS5 secure-delete
+      // applies to tokenized deletes only, not to these)
       const ids = sql.join(conversationIds);
       const m = await sql`DELETE FROM message_idx WHERE rowid IN (SELECT rowid FROM messages
         WHERE workspace_id = ${workspaceId} AND conversation_id IN (${ids}))`.execute(db);
       const t = await sql`DELETE FROM title_idx WHERE rowid IN (SELECT rowid FROM conversations
         WHERE workspace_id = ${workspaceId} AND id IN (${ids}) AND title IS NOT NULL)`.execute(db);
-      return Number(m.numAffectedRows ?? 0n) + Number(t.numAffectedRows ?? 0n);
+      const n = Number(m.numAffectedRows ?? 0n) + Number(t.numAffectedRows ?? 0n);
+      if (n > 0) onRemoved();
+      return n;
     },
 
     matchCondition(_eb, workspaceId, text) {
