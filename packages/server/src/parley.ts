@@ -85,6 +85,7 @@ export async function createParley(config: Config, opts: ParleyOptions = {}): Pr
     databaseUrl: config.database.url,
     pg: config.pg,
     sqliteSynchronous: config.database.sqliteSynchronous,
+    ftsCompactionIntervalMs: config.database.ftsCompactionInterval * 1000,
     // on SQLite by default; on PostgreSQL only when asked (PARLEY_PG_GROUP_COMMIT)
     groupCommit:
       config.database.url.startsWith('sqlite:') || config.pg.groupCommit

@@ -60,6 +60,7 @@ describe('loadConfig', () => {
         dataDir,
         url: `sqlite:${path.join(dataDir, 'parley.db')}`,
         sqliteSynchronous: 'normal',
+        ftsCompactionInterval: 600,
         groupCommitMaxWrites: 64,
         groupCommitWindowMs: 10,
       },
@@ -74,7 +75,7 @@ describe('loadConfig', () => {
         presenceLeaseMs: 30_000,
       },
       limits: { rate: 1200, rateAnonymous: 120, windowSeconds: 60 },
-      idempotency: { ttlSeconds: 86_400 },
+      idempotency: { ttlSeconds: 86_400, lockSeconds: 60 },
       log: { level: 'info' },
       lifecycle: { bootstrap: true, shutdownGraceMs: 10_000, purgeIntervalSeconds: 60 },
       webhooks: {

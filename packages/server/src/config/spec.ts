@@ -145,6 +145,12 @@ export const CONFIG_SPEC = {
       parser: oneOf(['normal', 'full'] as const),
       doc: 'SQLite durability: `normal` (WAL; a commit survives a process crash, an OS crash or power loss may lose the last ones) or `full` (every commit fsynced first). A write is answered only once its commit is durable in this mode; group commit shares one commit (and fsync) among concurrent writes.',
     }),
+    ftsCompactionInterval: variable({
+      env: 'PARLEY_FTS_COMPACTION_INTERVAL',
+      default: '600',
+      parser: int(0, 86_400),
+      doc: "SQLite: the background full-text compaction, which merges deleted and edited rows' words out of the index, starts at most once per this many seconds (and only once erasures have been quiet for a second); each run rewrites the index segments holding tombstones, so a short interval costs writes on a large index. 0: after every burst of erasures. The first run after a start comes at once.",
+    }),
     groupCommitMaxWrites: variable({
       env: 'PARLEY_GROUP_COMMIT_MAX_WRITES',
       default: '64',

@@ -9,6 +9,8 @@ export interface StoreConfig {
   readonly pg?: Partial<PgSettings>;
   /** SQLite: `synchronous` of the connection (default normal). */
   readonly sqliteSynchronous?: 'normal' | 'full';
+  /** SQLite: the least time between two full-text compaction runs (compaction.ts). */
+  readonly ftsCompactionIntervalMs?: number;
   /** Group commit of concurrent writes; off when unset. */
   readonly groupCommit?: GroupCommitSettings | undefined;
 }
@@ -20,6 +22,7 @@ export async function openStore(config: StoreConfig, opts: { migrate?: boolean }
       ...opts,
       groupCommit: config.groupCommit,
       synchronous: config.sqliteSynchronous === 'full' ? 'FULL' : 'NORMAL',
+      ftsCompactionIntervalMs: config.ftsCompactionIntervalMs,
     });
   }
   if (/^postgres(ql)?:\/\//.test(config.databaseUrl)) {

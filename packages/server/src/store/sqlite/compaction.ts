@@ -39,14 +39,22 @@ export interface CompactionSettings {
   quietMs: number;
   /** A slice should hold the writer about this long (the erase budget). */
   budgetMs: number;
+  /**
+   * A run starts at least this long after the previous one ended: each run rewrites the segments
+   * holding tombstones (on a large index, most of it), so erasures are gathered for a while
+   * rather than compacted one burst at a time. The first run after a start is not held back.
+   */
+  intervalMs: number;
 }
 
-export const COMPACTION_DEFAULTS: CompactionSettings = { quietMs: 1000, budgetMs: 25 };
+export const COMPACTION_DEFAULTS: CompactionSettings = { quietMs: 1000, budgetMs: 25, intervalMs: 600_000 };
 
 type Tx = <T>(fn: (db: Kysely<Database>) => Promise<T>) => Promise<T>;
 
 export class FullTextCompaction {
   private lastRemovalAt = 0;
+  /** When the last run ended (performance.now()); none yet: the first run is not held back. */
+  private lastDoneAt = Number.NEGATIVE_INFINITY;
   private started = false;
   private closed = false;
   private running: Promise<void> | null = null;
@@ -102,6 +110,7 @@ export class FullTextCompaction {
 
   private schedule(): void {
     if (this.closed || this.running || this.timer) return;
+    const wait = Math.max(this.settings.quietMs, this.lastDoneAt + this.settings.intervalMs - performance.now());
     this.timer = setTimeout(() => {
       this.timer = null;
       if (this.closed || this.running) return;
@@ -110,7 +119,7 @@ export class FullTextCompaction {
         .finally(() => {
           this.running = null;
         });
-    }, this.settings.quietMs);
+    }, wait);
     this.timer.unref();
   }
 
@@ -151,6 +160,8 @@ export class FullTextCompaction {
       // background work: at most half of the writer's time (rest as long as the slice held it)
       await sleep(Math.max(2, Math.min(this.settings.budgetMs, held)));
     }
+    // a run that found nothing to merge does not hold the next one back
+    if (slices > 0) this.lastDoneAt = performance.now();
     if (!this.closed) this.emit({ kind: 'done', ms: performance.now() - t0, slices });
   }
 }

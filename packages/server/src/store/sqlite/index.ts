@@ -7,7 +7,7 @@ import { KyselyStore } from '../kysely/store.js';
 import type { DirectRead } from '../query-template.js';
 import type { Database } from '../schema.js';
 import type { MigrationReport, ReclaimReport } from '../types.js';
-import { FullTextCompaction } from './compaction.js';
+import { COMPACTION_DEFAULTS, FullTextCompaction } from './compaction.js';
 import { mapSqliteError } from './errors.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { createSqliteSearch } from './search.js';
@@ -125,7 +125,11 @@ export class SqliteStore extends KyselyStore {
 
   constructor(
     raw: BetterSqlite3.Database,
-    opts: { checkpointIntervalMs?: number; groupCommit?: GroupCommitSettings | undefined } = {},
+    opts: {
+      checkpointIntervalMs?: number;
+      groupCommit?: GroupCommitSettings | undefined;
+      ftsCompactionIntervalMs?: number | undefined;
+    } = {},
   ) {
     const statements = withStatementCache(raw);
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: statements }) });
@@ -145,7 +149,10 @@ export class SqliteStore extends KyselyStore {
       direct,
     );
     this.raw = raw;
-    compaction = new FullTextCompaction((fn) => this.runTransaction((conn) => fn(conn)));
+    compaction = new FullTextCompaction((fn) => this.runTransaction((conn) => fn(conn)), {
+      ...COMPACTION_DEFAULTS,
+      ...(opts.ftsCompactionIntervalMs !== undefined ? { intervalMs: opts.ftsCompactionIntervalMs } : {}),
+    });
     this.compaction = compaction;
     this.checkpointTimer = setInterval(() => {
       try {
@@ -247,9 +254,14 @@ export class SqliteStore extends KyselyStore {
 
 export function createSqliteStore(
   databaseUrl: string,
-  opts: { migrate?: boolean; groupCommit?: GroupCommitSettings | undefined; synchronous?: 'NORMAL' | 'FULL' } = {},
+  opts: {
+    migrate?: boolean;
+    groupCommit?: GroupCommitSettings | undefined;
+    synchronous?: 'NORMAL' | 'FULL';
+    ftsCompactionIntervalMs?: number | undefined;
+  } = {},
 ): SqliteStore {
   const raw = openSqlite(sqlitePath(databaseUrl), opts.synchronous);
   if (opts.migrate !== false) migrateSqlite(raw);
-  return new SqliteStore(raw, { groupCommit: opts.groupCommit });
+  return new SqliteStore(raw, { groupCommit: opts.groupCommit, ftsCompactionIntervalMs: opts.ftsCompactionIntervalMs });
 }
