@@ -111,4 +111,50 @@ if (testEngines().includes('sqlite')) {
       }
     });
   });
+
+  describe('full-text compaction interval [sqlite]', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'parley-compaction-interval-'));
+    after(() => rmSync(dir, { recursive: true, force: true }));
+
+    /** A store with 200 indexed rows; `remove` deletes some of them through SQL, as a delete would. */
+    const open = (name: string, intervalMs: number) => {
+      const store = createSqliteStore(`sqlite:${path.join(dir, name)}`, { ftsCompactionIntervalMs: intervalMs });
+      const insert = store.raw.prepare('INSERT INTO message_idx (rowid, conv, body) VALUES (?, ?, ?)');
+      store.raw.transaction(() => {
+        for (let i = 1; i <= 200; i++) insert.run(i, 1, `t_zqxinterval${i % 5} t_common`);
+      })();
+      const remove = (from: number, to: number) => {
+        store.raw.prepare('DELETE FROM message_idx WHERE rowid BETWEEN ? AND ?').run(from, to);
+        store.compaction.noteRemoval();
+      };
+      return { store, remove };
+    };
+
+    test('after a run that merged something, the next waits for the interval; with 0 it follows at once', async () => {
+      const held = open('held.db', 600_000);
+      const eager = open('eager.db', 0);
+      try {
+        for (const { store, remove } of [held, eager]) {
+          store.compaction.start();
+          remove(1, 50);
+          await until('first run', async () => !(await tombstones(store)) && !store.compaction.active);
+          assert.ok(store.compaction.slices > 0, 'the first run merged');
+          remove(51, 100);
+        }
+        // the eager store compacts the second burst after its quiet second; the held one keeps it
+        await until(
+          'second run (interval 0)',
+          async () => !(await tombstones(eager.store)) && !eager.store.compaction.active,
+        );
+        await new Promise((r) => setTimeout(r, 1500));
+        assert.equal(await tombstones(held.store), true, 'held back by the interval');
+        // an explicit run is not held back
+        await held.store.compaction.runNow();
+        assert.equal(await tombstones(held.store), false);
+      } finally {
+        await held.store.close();
+        await eager.store.close();
+      }
+    });
+  });
 }
