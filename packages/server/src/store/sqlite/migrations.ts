@@ -184,9 +184,10 @@ ${SQLITE_SEARCH_DDL}`,
   {
     version: 4,
     name: 'full-text secure-delete',
-    // A deleted row's tokens are removed from the index segments at once (FTS5 secure-delete,
-    // SQLite >= 3.44) instead of being left behind as tombstones until a merge; with the
-    // connection's secure_delete pragma the freed bytes are zeroed. The option is persistent.
+    // FTS5 secure-delete (SQLite >= 3.44; persistent): a tokenized delete removes the row's
+    // entries from the segments at once. These tables are contentless with contentless_delete,
+    // whose deletes go by rowid and leave a tombstone instead (measured: the option does not
+    // change that); their postings go when the segment is merged (migration 12, compaction.ts).
     sql: `
 INSERT INTO message_idx (message_idx, rank) VALUES ('secure-delete', 1);
 INSERT INTO title_idx (title_idx, rank) VALUES ('secure-delete', 1);
