@@ -8,7 +8,7 @@
  * The one entry for every benchmark, all on one harness (bench/harness.ts): the HTTP scenarios
  * (get, list: bench/http.ts), fan-out over Redis (bench/lib/fanout.ts), the bulk load (seed:
  * bench/seed.ts, SQLite), the scale scenarios on the 1 M-message dataset (bench/scale.ts) and the
- * data-lifecycle ones (bulk-delete, export, secure-delete: bench/lifecycle.ts; --size names the
+ * data-lifecycle ones (bulk-delete, export, secure-delete, erase: bench/lifecycle.ts; --size names the
  * export's dataset, --conversations the bulk delete's count).
  * Without --scenario every one runs, on both engines. Each prints its table and a verdict per
  * row against its goal, refreshes its section of bench/RESULTS.md and writes its JSON to
@@ -40,7 +40,7 @@ const { values } = parseArgs({
 
 const HTTP = HTTP_SCENARIOS.map((s) => s.name);
 const SCALE = SCALE_SCENARIOS.map((s) => s.name);
-const LIFECYCLE: readonly string[] = ['bulk-delete', 'export', 'secure-delete'];
+const LIFECYCLE: readonly string[] = ['bulk-delete', 'export', 'secure-delete', 'erase'];
 const KNOWN = [...HTTP, 'fanout', 'seed', ...SCALE, ...LIFECYCLE];
 const wanted = values.scenario ? values.scenario.split(',').map((s) => s.trim()) : KNOWN;
 const unknown = wanted.filter((s) => !KNOWN.includes(s));

@@ -12,11 +12,18 @@
  * - secure-delete (SQLite): DELETE of a 1,000-message conversation by Parley as shipped vs the
  *   same Parley with erasure off (a bench-only server setting, bench/servers/parley.ts), each on
  *   its own copy of the data.
+ * - erase: POST /v1/users/{user_id}/erase of a user who owns N conversations (10 k, ~100 k
+ *   messages), the job polled to its end (its closing VACUUM on PostgreSQL included); the rows are
+ *   bulk-loaded, untimed, before each turn, and afterwards the workspace must hold what it held
+ *   before. No peer in the run: the bulk-delete scenario's bare SQL is the floor of the same erase.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { Pool, request } from 'undici';
+import { systemClock } from '../packages/server/src/clock.js';
+import { KeysService } from '../packages/server/src/services/keys.js';
+import { openStore } from '../packages/server/src/store/open.js';
 import {
   alternate,
   assertSameAnswers,
@@ -67,7 +74,7 @@ const startParley = (databaseUrl: string) =>
     pgStatementTimeoutMs: 60_000,
   });
 
-export const LIFECYCLE_SCENARIOS = ['bulk-delete', 'export', 'secure-delete'] as const;
+export const LIFECYCLE_SCENARIOS = ['bulk-delete', 'export', 'secure-delete', 'erase'] as const;
 export type LifecycleScenario = (typeof LIFECYCLE_SCENARIOS)[number];
 
 export interface LifecycleSettings {
@@ -613,6 +620,125 @@ async function runSecureDelete(s: LifecycleSettings, sink: ReportSink): Promise<
   }
 }
 
+// ---- erase (a user) --------------------------------------------------------------------------
+
+async function getJson(url: string, path: string, key: string): Promise<unknown> {
+  const res = await request(url + path, { headers: { authorization: `Bearer ${key}` } });
+  const text = await res.body.text();
+  if (res.statusCode !== 200) throw new Error(`${res.statusCode} GET ${path}: ${text.slice(0, 300)}`);
+  return JSON.parse(text);
+}
+
+/** An admin key of the base dataset's workspace (erase needs `admin`). */
+async function adminKey(databaseUrl: string, workspaceId: string): Promise<string> {
+  const store = await openStore({ databaseUrl });
+  try {
+    const keys = new KeysService({ store, clock: systemClock });
+    const k = await store.transact(workspaceId, (w) =>
+      keys.insert(w, { name: 'bench admin', scopes: ['admin', 'read:ai', 'write:ai'], rateLimit: 100_000_000 }),
+    );
+    return k.secret;
+  } finally {
+    await store.close();
+  }
+}
+
+async function runEraseUser(engine: EngineName, s: LifecycleSettings, sink: ReportSink): Promise<Verdict[]> {
+  const base = await prepareBase(engine, s.quick ? 500 : 2000);
+  const db = openDb(base.databaseUrl);
+  const admin = await adminKey(base.databaseUrl, base.workspaceId);
+  const parley = await startParley(base.databaseUrl);
+  try {
+    const before = await holdings(db, base.workspaceId);
+    let seed = 5000;
+    const loaded: number[] = [];
+    const rows = await alternate(
+      [{ name: 'parley', kind: 'parley' as const }],
+      { rounds: s.rounds, warmups: 1, label: `${engine} erase` },
+      async (_t, round) => {
+        const n = round < 1 ? Math.max(1, Math.ceil(s.deleteConversations / 10)) : s.deleteConversations;
+        const user = `erase-user-${++seed}`;
+        const convs = generateInto(base.workspaceId, n, n * 10, seed).map((c) => ({ ...c, userId: user }));
+        loaded.push(convs.reduce((a, c) => a + c.messages.length, 0));
+        await loadConversations(base.databaseUrl, convs);
+        await new Promise((r) => setTimeout(r, 500));
+        const cpu0 = cpuSeconds(parley.child.pid);
+        const t0 = performance.now();
+        const res = await request(`${parley.url}/v1/users/${user}/erase`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+          body: '{}',
+        });
+        const text = await res.body.text();
+        if (res.statusCode !== 202) throw new Error(`${res.statusCode} POST erase: ${text.slice(0, 300)}`);
+        const jobId = (JSON.parse(text) as { data: { id: string } }).data.id;
+        let job: { state: string; progress: { counts: Record<string, number> }; error: unknown };
+        for (;;) {
+          job = ((await getJson(parley.url, `/v1/jobs/${jobId}`, admin)) as { data: typeof job }).data;
+          if (job.state !== 'queued' && job.state !== 'running') break;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        const durationMs = performance.now() - t0;
+        const cpuS = cpuSeconds(parley.child.pid) - cpu0;
+        if (job.state !== 'succeeded')
+          throw new Error(`erase job ${jobId} ended ${job.state}: ${JSON.stringify(job.error)}`);
+        if (job.progress.counts.conversations !== n)
+          throw new Error(`erase job erased ${job.progress.counts.conversations} of ${n} conversations`);
+        // the answer check: the workspace holds what it held before the user's conversations came
+        assertSameAnswers(`the workspace after the erase of ${user}`, [
+          { target: 'before', data: before },
+          { target: 'parley', data: await holdings(db, base.workspaceId) },
+        ]);
+        return { ops: n, durationMs, figures: { seconds: durationMs / 1000, parleyCpuS: cpuS } };
+      },
+    );
+    const sec = spread(fig(rows, 'parley', 'seconds'));
+    const cpu = spread(fig(rows, 'parley', 'parleyCpuS'));
+    const verdicts = [
+      verdict(
+        `Parley: a user of ${s.deleteConversations.toLocaleString('en')} conversations erased in (wall, POST to the job's end)`,
+        sec.median,
+        ' s',
+        { op: '<=', value: 5 },
+        sec,
+      ),
+      verdict(
+        `Parley process CPU during the erase${engine === 'sqlite' ? ' (SQLite runs in it)' : ' (the database server’s not counted)'}`,
+        cpu.median,
+        ' s',
+        null,
+        cpu,
+      ),
+    ];
+    const sum = summarise(rows);
+    report(sink, {
+      key: `${engine}:lifecycle-erase`,
+      title: `${engine} / erase a user (lifecycle)`,
+      description: `POST /v1/users/{user_id}/erase of a user owning ${s.deleteConversations.toLocaleString('en')} conversations, then GET /v1/jobs/{id} every 20 ms until the job ends; wall from the POST to the poll that sees it succeeded (its batches, the closing VACUUM on PostgreSQL and the receipt included)`,
+      facts: [
+        `Data: a workspace of ${before.conversations} conversations / ${before.messages} messages; before each turn ${s.deleteConversations.toLocaleString('en')} generated conversations of one new user (~${Math.round(Math.max(...loaded)).toLocaleString('en')} messages, with tool invocations) bulk-loaded untimed; after each turn the workspace must hold exactly what it held before`,
+        `${s.rounds} measured rounds after a warm-up round (a tenth of the conversations); Parley's job settings are its defaults (PARLEY_JOB_BATCH_SIZE, PARLEY_ERASE_VACUUM); ${pinningNote}; the machine is shared with other sessions (load average below)`,
+      ],
+      table: {
+        head: ['target', 'seconds', 'conv/s', 'Parley CPU s'],
+        rows: sum.map((x) => [
+          x.target,
+          fmt(x.figures.seconds ?? Number.NaN),
+          fmt(x.perSecond, 0),
+          fmt(x.figures.parleyCpuS ?? Number.NaN),
+        ]),
+      },
+      verdicts,
+      record: { settings: s, before, loaded, rows },
+    });
+    return verdicts;
+  } finally {
+    await stop(parley.child);
+    await db.close();
+    await base.drop();
+  }
+}
+
 /** Runs the chosen lifecycle scenarios on the chosen engines (secure-delete: SQLite only). */
 export async function runLifecycle(
   scenarios: readonly LifecycleScenario[],
@@ -626,6 +752,7 @@ export async function runLifecycle(
     if (scenarios.includes('bulk-delete')) out.push(...(await runBulkDelete(engine, s, sink)));
     if (scenarios.includes('export')) out.push(...(await runExport(engine, s, sink)));
     if (scenarios.includes('secure-delete') && engine === 'sqlite') out.push(...(await runSecureDelete(s, sink)));
+    if (scenarios.includes('erase')) out.push(...(await runEraseUser(engine, s, sink)));
   }
   return out;
 }
