@@ -59,6 +59,7 @@ import {
   prepareBase,
   prepareExport,
 } from './lib/lifecycle-data.js';
+import { pgBackends, pgCpuSince, pgDatabaseName } from './lib/pg-cpu.js';
 import { openDb } from './lib/scale-ops.js';
 import { bigConversation } from './lib/scale-scenarios.js';
 
@@ -184,6 +185,7 @@ async function postJson(url: string, path: string, key: string, body: unknown): 
 async function runBulkDelete(engine: EngineName, s: LifecycleSettings, sink: ReportSink): Promise<Verdict[]> {
   const base = await prepareBase(engine, s.quick ? 500 : 2000);
   const db = openDb(base.databaseUrl);
+  const pgDb = pgDatabaseName(base.databaseUrl);
   const parley = await startParley(base.databaseUrl);
   const peer = await startServer('bare-sql', 'peer', 'servers/peer-lifecycle.ts', { databaseUrl: base.databaseUrl });
   const baselineMs = s.quick ? 1000 : 3000;
@@ -212,6 +214,7 @@ async function runBulkDelete(engine: EngineName, s: LifecycleSettings, sink: Rep
         }
         const parleyCpu0 = cpuSeconds(parley.child.pid);
         const peerCpu0 = cpuSeconds(peer.child.pid);
+        const pg0 = pgDb ? pgBackends(pgDb) : null;
         const load = getLoad(parley.url, base.apiKey, base.conversationIds, s.getRate, s.getConnections);
         const t0 = performance.now();
         if (t.name === 'parley') {
@@ -235,6 +238,7 @@ async function runBulkDelete(engine: EngineName, s: LifecycleSettings, sink: Rep
         const gets = await load.stop();
         const parleyCpuS = cpuSeconds(parley.child.pid) - parleyCpu0;
         const peerCpuS = cpuSeconds(peer.child.pid) - peerCpu0;
+        const pgCpuS = pgDb && pg0 ? pgCpuSince(pgDb, pg0) : Number.NaN;
         if (t.name !== 'no-delete') {
           // the answer check: whichever side deleted, the workspace holds what it held before
           assertSameAnswers(`the workspace after ${t.name}'s delete`, [
@@ -253,6 +257,7 @@ async function runBulkDelete(engine: EngineName, s: LifecycleSettings, sink: Rep
             gets: gets.count,
             parleyCpuS,
             peerCpuS,
+            pgCpuS,
           },
         };
       },
@@ -289,6 +294,12 @@ function reportBulkDelete(
     bare: f(at('bare-sql', round), 'peerCpuS'),
   }));
   const parCpu = spread(deleteCpu.map((d) => d.parley));
+  // PostgreSQL: the database server's backends of the bench database, per turn (bench/lib/pg-cpu.ts)
+  const pgCpu = rounds.map((round) => ({
+    parley: f(at('parley', round), 'pgCpuS'),
+    bare: f(at('bare-sql', round), 'pgCpuS'),
+  }));
+  const pgPer = pgCpu.map((d) => d.parley / d.bare);
   const per = rounds.map((round) => f(at('parley', round), 'seconds') / f(at('bare-sql', round), 'seconds'));
   const cpuPer = deleteCpu.map((d) => d.parley / d.bare);
   const goal = { op: '<=' as const, value: engine === 'sqlite' ? 3 : 1 };
@@ -311,6 +322,25 @@ function reportBulkDelete(
     verdict('GET p99 with no delete running (baseline)', base99.median, ' ms', null, base99),
     verdict('Parley wall time / bare SQL wall time', median(per), 'x', null, spread(per)),
     verdict('CPU of the deleting process, Parley / bare SQL', median(cpuPer), 'x', null, spread(cpuPer)),
+    ...(engine === 'postgres'
+      ? [
+          verdict(
+            'PostgreSQL server CPU during Parley’s delete (its backends of the bench database, GETs included)',
+            spread(pgCpu.map((d) => d.parley)).median,
+            ' s',
+            null,
+            spread(pgCpu.map((d) => d.parley)),
+          ),
+          verdict(
+            'PostgreSQL server CPU during the bare SQL delete',
+            spread(pgCpu.map((d) => d.bare)).median,
+            ' s',
+            null,
+            spread(pgCpu.map((d) => d.bare)),
+          ),
+          verdict('PostgreSQL server CPU, Parley / bare SQL', median(pgPer), 'x', null, spread(pgPer)),
+        ]
+      : []),
   ];
   const sum = summarise(rows);
   report(sink, {
@@ -321,6 +351,11 @@ function reportBulkDelete(
       `Data: a workspace of ${data.before.conversations} conversations / ${data.before.messages} messages (the GET targets); before each delete turn ${s.deleteConversations.toLocaleString('en')} generated conversations (~${Math.round(data.loaded).toLocaleString('en')} messages, with tool invocations) bulk-loaded untimed into the same workspace; after each turn the workspace must hold exactly what it held before (conversations, messages, tool invocations, counter, full-text rows)`,
       `Parley runs with a ${LONG_MS / 1000} s request timeout and (PostgreSQL) a 60 s statement timeout: on the loaded shared machine the defaults (30 s, 5 s) cut a 1,000-id call before it answers`,
       `GET latency counted from each request's scheduled time (a stall shows as latency, not as fewer requests); the baseline runs the same load for ${s.quick ? 1 : 3} s`,
+      ...(engine === 'postgres'
+        ? [
+            'PG CPU: user + system CPU of the PostgreSQL backends serving the bench database over the turn (/proc; autovacuum left out; bench/lib/pg-cpu.ts): the figure a shared machine disturbs least',
+          ]
+        : []),
       `${s.rounds} measured rounds after a warm-up round (a tenth of the conversations), order flipping each round; ${pinningNote}; the machine is shared with other sessions (load average below): wall times and latencies carry their load, the CPU rows much less`,
     ],
     table: {
@@ -334,6 +369,7 @@ function reportBulkDelete(
         'GETs',
         'Parley CPU s',
         'peer CPU s',
+        ...(engine === 'postgres' ? ['PG CPU s'] : []),
       ],
       rows: sum.map((x) => [
         x.target,
@@ -345,6 +381,7 @@ function reportBulkDelete(
         fmt(x.figures.gets ?? Number.NaN, 0),
         fmt(x.figures.parleyCpuS ?? Number.NaN),
         fmt(x.figures.peerCpuS ?? Number.NaN),
+        ...(engine === 'postgres' ? [fmt(x.figures.pgCpuS ?? Number.NaN)] : []),
       ]),
     },
     verdicts,
@@ -647,6 +684,7 @@ async function runEraseUser(engine: EngineName, s: LifecycleSettings, sink: Repo
   const base = await prepareBase(engine, s.quick ? 500 : 2000);
   const db = openDb(base.databaseUrl);
   const admin = await adminKey(base.databaseUrl, base.workspaceId);
+  const pgDb = pgDatabaseName(base.databaseUrl);
   const parley = await startParley(base.databaseUrl);
   try {
     const before = await holdings(db, base.workspaceId);
@@ -663,6 +701,7 @@ async function runEraseUser(engine: EngineName, s: LifecycleSettings, sink: Repo
         await loadConversations(base.databaseUrl, convs);
         await new Promise((r) => setTimeout(r, 500));
         const cpu0 = cpuSeconds(parley.child.pid);
+        const pg0 = pgDb ? pgBackends(pgDb) : null;
         const t0 = performance.now();
         const res = await request(`${parley.url}/v1/users/${user}/erase`, {
           method: 'POST',
@@ -680,6 +719,7 @@ async function runEraseUser(engine: EngineName, s: LifecycleSettings, sink: Repo
         }
         const durationMs = performance.now() - t0;
         const cpuS = cpuSeconds(parley.child.pid) - cpu0;
+        const pgCpuS = pgDb && pg0 ? pgCpuSince(pgDb, pg0) : Number.NaN;
         if (job.state !== 'succeeded')
           throw new Error(`erase job ${jobId} ended ${job.state}: ${JSON.stringify(job.error)}`);
         if (job.progress.counts.conversations !== n)
@@ -689,7 +729,7 @@ async function runEraseUser(engine: EngineName, s: LifecycleSettings, sink: Repo
           { target: 'before', data: before },
           { target: 'parley', data: await holdings(db, base.workspaceId) },
         ]);
-        return { ops: n, durationMs, figures: { seconds: durationMs / 1000, parleyCpuS: cpuS } };
+        return { ops: n, durationMs, figures: { seconds: durationMs / 1000, parleyCpuS: cpuS, pgCpuS } };
       },
     );
     const sec = spread(fig(rows, 'parley', 'seconds'));
@@ -709,6 +749,17 @@ async function runEraseUser(engine: EngineName, s: LifecycleSettings, sink: Repo
         null,
         cpu,
       ),
+      ...(engine === 'postgres'
+        ? [
+            verdict(
+              'PostgreSQL server CPU during the erase (its backends of the bench database; the VACUUM included)',
+              spread(fig(rows, 'parley', 'pgCpuS')).median,
+              ' s',
+              null,
+              spread(fig(rows, 'parley', 'pgCpuS')),
+            ),
+          ]
+        : []),
     ];
     const sum = summarise(rows);
     report(sink, {
@@ -720,12 +771,13 @@ async function runEraseUser(engine: EngineName, s: LifecycleSettings, sink: Repo
         `${s.rounds} measured rounds after a warm-up round (a tenth of the conversations); Parley's job settings are its defaults (PARLEY_JOB_BATCH_SIZE, PARLEY_ERASE_VACUUM); ${pinningNote}; the machine is shared with other sessions (load average below)`,
       ],
       table: {
-        head: ['target', 'seconds', 'conv/s', 'Parley CPU s'],
+        head: ['target', 'seconds', 'conv/s', 'Parley CPU s', 'PG CPU s'],
         rows: sum.map((x) => [
           x.target,
           fmt(x.figures.seconds ?? Number.NaN),
           fmt(x.perSecond, 0),
           fmt(x.figures.parleyCpuS ?? Number.NaN),
+          fmt(x.figures.pgCpuS ?? Number.NaN),
         ]),
       },
       verdicts,
