@@ -186,12 +186,13 @@ export async function deleteConversationIn(
   id: string,
   now: number,
 ): Promise<{ counts: DeleteCounts; event: ConversationEvent; trashed: boolean } | null> {
-  const c = await w.conversations.get(id);
-  if (!c || !canReach(auth, c)) return null;
+  // the row (locked on PostgreSQL) and its last event seq in one read
+  const [found] = await w.conversations.getMany([id]);
+  if (!found || !canReach(auth, found.conversation)) return null;
+  const c = found.conversation;
+  const lastSeq = found.eventSeq;
   const hold = (await w.holds.heldAmong([holdCandidate(c)])).get(id);
   if (hold) throw legalHoldError([{ id, hold }]);
-  const lastSeq = await w.events.lastSeq(id);
-  if (lastSeq === null) return null;
   const days = await w.trash.days();
   let counts: DeleteCounts;
   if (days > 0) {
