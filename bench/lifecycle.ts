@@ -711,9 +711,18 @@ async function runEraseUser(engine: EngineName, s: LifecycleSettings, sink: Repo
         const text = await res.body.text();
         if (res.statusCode !== 202) throw new Error(`${res.statusCode} POST erase: ${text.slice(0, 300)}`);
         const jobId = (JSON.parse(text) as { data: { id: string } }).data.id;
-        let job: { state: string; progress: { counts: Record<string, number> }; error: unknown };
+        let job: {
+          state: string;
+          progress: { counts: Record<string, number> };
+          error: unknown;
+          result: { receipt?: { storage?: { dead_rows_kept?: number } } } | null;
+        };
+        // the first poll that sees every conversation erased: the rest is the reclaim and the receipt
+        let erasedMs = Number.NaN;
         for (;;) {
           job = ((await getJson(parley.url, `/v1/jobs/${jobId}`, admin)) as { data: typeof job }).data;
+          if (Number.isNaN(erasedMs) && (job.progress.counts.conversations ?? 0) >= n)
+            erasedMs = performance.now() - t0;
           if (job.state !== 'queued' && job.state !== 'running') break;
           await new Promise((r) => setTimeout(r, 20));
         }
@@ -729,7 +738,17 @@ async function runEraseUser(engine: EngineName, s: LifecycleSettings, sink: Repo
           { target: 'before', data: before },
           { target: 'parley', data: await holdings(db, base.workspaceId) },
         ]);
-        return { ops: n, durationMs, figures: { seconds: durationMs / 1000, parleyCpuS: cpuS, pgCpuS } };
+        return {
+          ops: n,
+          durationMs,
+          figures: {
+            seconds: durationMs / 1000,
+            erasedS: erasedMs / 1000,
+            parleyCpuS: cpuS,
+            pgCpuS,
+            deadRowsKept: job.result?.receipt?.storage?.dead_rows_kept ?? Number.NaN,
+          },
+        };
       },
     );
     const sec = spread(fig(rows, 'parley', 'seconds'));
@@ -771,10 +790,11 @@ async function runEraseUser(engine: EngineName, s: LifecycleSettings, sink: Repo
         `${s.rounds} measured rounds after a warm-up round (a tenth of the conversations); Parley's job settings are its defaults (PARLEY_JOB_BATCH_SIZE, PARLEY_ERASE_VACUUM); ${pinningNote}; the machine is shared with other sessions (load average below)`,
       ],
       table: {
-        head: ['target', 'seconds', 'conv/s', 'Parley CPU s', 'PG CPU s'],
+        head: ['target', 'seconds', 'rows erased at s', 'conv/s', 'Parley CPU s', 'PG CPU s'],
         rows: sum.map((x) => [
           x.target,
           fmt(x.figures.seconds ?? Number.NaN),
+          fmt(x.figures.erasedS ?? Number.NaN),
           fmt(x.perSecond, 0),
           fmt(x.figures.parleyCpuS ?? Number.NaN),
           fmt(x.figures.pgCpuS ?? Number.NaN),
