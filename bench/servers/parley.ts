@@ -26,11 +26,11 @@ const opts = JSON.parse(process.argv[2] ?? '{}') as {
   jobPollMs?: number;
 };
 const logLevel = opts.log === 'silent' ? 'silent' : 'info';
-// group commit's settings and SQLite's synchronous mode may be given to the run
-// (PARLEY_GROUP_COMMIT_MAX_WRITES=1 measures it off)
+// group commit's settings, SQLite's synchronous mode and the jobs' batch size may be given to the
+// run (PARLEY_GROUP_COMMIT_MAX_WRITES=1 measures group commit off)
 const env = Object.fromEntries(
   Object.entries(process.env).filter(
-    ([k]) => k.startsWith('PARLEY_GROUP_COMMIT_') || k === 'PARLEY_SQLITE_SYNCHRONOUS',
+    ([k]) => k.startsWith('PARLEY_GROUP_COMMIT_') || k === 'PARLEY_SQLITE_SYNCHRONOUS' || k === 'PARLEY_JOB_BATCH_SIZE',
   ),
 );
 const config = loadConfig(env, {

@@ -246,6 +246,25 @@ for (const engine of testEngines()) {
         message_id: 'msg_01ARZ3NDEKTSV4RRFFQ69G5FAV',
       });
       assert.equal(badMsg.status, 400);
+      // a message of another conversation of the same workspace is refused too, on create and on
+      // update: the service is what keeps the link inside its conversation (PostgreSQL has no
+      // foreign key from tool_invocations.message_id since migration 13)
+      const other = (await api.post('/v1/conversations', { messages: [{ role: 'user', content: 'elsewhere' }] })).body
+        .data.id as string;
+      const otherMsg = (await api.get(`/v1/conversations/${other}/messages`)).body.data[0].id as string;
+      const crossCreate = await api.post(`/v1/conversations/${c.id}/tool-invocations`, {
+        tool_name: 'x',
+        message_id: otherMsg,
+      });
+      assert.equal(crossCreate.status, 400, crossCreate.text);
+      const crossUpdate = await api.patch(`/v1/conversations/${c.id}/tool-invocations/${t.body.data.id}`, {
+        message_id: otherMsg,
+      });
+      assert.equal(crossUpdate.status, 400, crossUpdate.text);
+      assert.equal(
+        (await api.get(`/v1/conversations/${c.id}/tool-invocations/${t.body.data.id}`)).body.data.message_id,
+        msgId,
+      );
       const bad = await api.patch(`/v1/conversations/${c.id}/tool-invocations/${t.body.data.id}`, {
         started_at: '2030-01-01T00:00:00Z',
         finished_at: '2029-01-01T00:00:00Z',

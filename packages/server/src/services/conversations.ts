@@ -186,12 +186,13 @@ export async function deleteConversationIn(
   id: string,
   now: number,
 ): Promise<{ counts: DeleteCounts; event: ConversationEvent; trashed: boolean } | null> {
-  const c = await w.conversations.get(id);
-  if (!c || !canReach(auth, c)) return null;
+  // the row (locked on PostgreSQL) and its last event seq in one read
+  const [found] = await w.conversations.getMany([id]);
+  if (!found || !canReach(auth, found.conversation)) return null;
+  const c = found.conversation;
+  const lastSeq = found.eventSeq;
   const hold = (await w.holds.heldAmong([holdCandidate(c)])).get(id);
   if (hold) throw legalHoldError([{ id, hold }]);
-  const lastSeq = await w.events.lastSeq(id);
-  if (lastSeq === null) return null;
   const days = await w.trash.days();
   let counts: DeleteCounts;
   if (days > 0) {
@@ -518,7 +519,9 @@ export class ConversationsService {
    * workspace's, out of a user-bound key's reach: indistinguishable). Not atomic: held ids are
    * skipped and reported. All chosen conversations leave view in one short transaction (the
    * answer and the audit row commit with it); with the trash off their rows are then erased in
-   * short batches (eraseInBatches), and the purge sweep finishes any a crash left.
+   * short batches (eraseInBatches), and the purge sweep finishes any a crash left. On PostgreSQL
+   * a set that fits one erase batch (EraseBatch.fitsOne) is erased in that first transaction
+   * instead: nothing marked, nothing left for a second phase.
    */
   async bulkDelete(
     auth: AuthContext,
@@ -533,6 +536,7 @@ export class ConversationsService {
     // a repeated id is answered once, at its first place
     const asked = [...new Set(rawIds)].map((raw, index) => ({ raw, index, id: parseId('conversation', raw) }));
     let toErase: string[] = [];
+    const batch = EraseBatch.for(this.deps.store);
     const result = await this.uow.write(
       auth.workspaceId,
       async ({ w, announce, notify }) => {
@@ -553,8 +557,17 @@ export class ConversationsService {
         }
         const chosen = [...found.keys()].filter((id) => !held.has(id));
         const days = await w.trash.days();
+        // the set leaves view now: into the trash, erased here when it fits one erase batch
+        // (PostgreSQL: no hide, no second phase, all or nothing by this transaction), else marked
+        // 'erasing' and erased in batches after the answer
+        let erasedHere = false;
         if (days > 0) await w.conversations.hide(chosen, 'trash', now, now + days * DAY_MS);
-        else await w.conversations.hide(chosen, 'erasing', now, now);
+        else if (chosen.length > 0 && batch.fitsOne(chosen.length)) {
+          const began = performance.now();
+          await w.conversations.deleteMany(chosen);
+          batch.took(performance.now() - began, chosen.length);
+          erasedHere = true;
+        } else await w.conversations.hide(chosen, 'erasing', now, now);
         for (const id of chosen) {
           const { conversation: c, eventSeq } = found.get(id) as { conversation: Conversation; eventSeq: number };
           announce(deletedEvent(auth.workspaceId, id, eventSeq, now));
@@ -564,7 +577,7 @@ export class ConversationsService {
             ...(days > 0 ? { purge_at: new Date(now + days * DAY_MS).toISOString() } : {}),
           });
         }
-        toErase = days > 0 ? [] : chosen;
+        toErase = days > 0 || erasedHere ? [] : chosen;
         const results = asked.map((a) => {
           const hold = a.id === null ? undefined : held.get(a.id);
           if (hold) return { id: a.raw, status: 'held' as const, holdId: hold.id };
@@ -599,9 +612,7 @@ export class ConversationsService {
     if (toErase.length > 0) {
       // already out of view and answered for; a failure here leaves them marked, and the purge
       // sweep erases them
-      await eraseInBatches(this.uow, auth.workspaceId, toErase, EraseBatch.for(this.deps.store.engine)).catch(
-        () => undefined,
-      );
+      await eraseInBatches(this.uow, auth.workspaceId, toErase, batch).catch(() => undefined);
     }
     return result;
   }

@@ -71,26 +71,47 @@ export const PG_ERASE_BUDGET_MS = 250;
 export class EraseBatch {
   static readonly MIN = 1;
   static readonly MAX = 1000;
-  private n = 16;
+  static readonly FIRST = 16;
+  /**
+   * PostgreSQL: the size each store's last erase settled on, where its next eraser starts (a bulk
+   * delete or a job would otherwise climb from FIRST again: six transactions for 1,000).
+   */
+  private static readonly settled = new WeakMap<Store, number>();
+  private n: number;
 
   constructor(
     private readonly budgetMs: number,
     /** SQLite: rest between transactions (see `rest`). */
     private readonly yields: boolean,
-  ) {}
+    private readonly store?: Store,
+  ) {
+    this.n = (store && EraseBatch.settled.get(store)) ?? EraseBatch.FIRST;
+  }
 
-  static for(engine: Store['engine']): EraseBatch {
-    return engine === 'sqlite' ? new EraseBatch(ERASE_BUDGET_MS, true) : new EraseBatch(PG_ERASE_BUDGET_MS, false);
+  static for(store: Store): EraseBatch {
+    return store.engine === 'sqlite'
+      ? new EraseBatch(ERASE_BUDGET_MS, true)
+      : new EraseBatch(PG_ERASE_BUDGET_MS, false, store);
   }
 
   get size(): number {
     return this.n;
   }
 
+  /**
+   * Whether `n` conversations may be erased inside the transaction that takes them out of view
+   * (no hide, no second phase): on PostgreSQL when they fit one batch. Never on SQLite, where
+   * that transaction must stay short for the one writer.
+   */
+  fitsOne(n: number): boolean {
+    return !this.yields && n <= this.n;
+  }
+
   /** Feeds back how long a transaction of `taken` conversations held the writer. */
   took(ms: number, taken: number): void {
     if (ms > this.budgetMs) this.n = Math.max(EraseBatch.MIN, Math.floor(Math.min(this.n, taken) / 2));
     else if (ms < this.budgetMs / 2 && taken >= this.n) this.n = Math.min(EraseBatch.MAX, this.n * 2);
+    if (this.store) EraseBatch.settled.set(this.store, this.n);
   }
 
   /**
@@ -244,7 +265,7 @@ export class UsersService implements JobHandler {
   private batchOf(jobId: string): EraseBatch {
     let b = this.batches.get(jobId);
     if (!b) {
-      b = EraseBatch.for(this.deps.store.engine);
+      b = EraseBatch.for(this.deps.store);
       this.batches.set(jobId, b);
     }
     return b;

@@ -96,7 +96,7 @@ export class TrashService {
       dueBy,
       actorKeyId(auth),
       () => this.deps.clock.now(),
-      EraseBatch.for(this.deps.store.engine),
+      EraseBatch.for(this.deps.store),
     );
   }
 
@@ -118,7 +118,7 @@ export class TrashService {
           now,
           null,
           () => this.deps.clock.now(),
-          EraseBatch.for(this.deps.store.engine),
+          EraseBatch.for(this.deps.store),
         );
         total.purged += r.purged;
         total.held += r.held;

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { DirectRead, QueryTemplate } from '../query-template.js';
 import type { Database } from '../schema.js';
-import type { ErasedRows } from '../types.js';
+import type { ErasedMany, ErasedRows } from '../types.js';
 import type { SearchIndex } from './search-index.js';
 
 /** A connection as the shared queries use it: outside a transaction, or inside one. */
@@ -27,6 +27,8 @@ export interface EngineStatements {
    * null when it does not exist. ConversationsWriter.delete's contract.
    */
   eraseConversation?(db: Kysely<Database>, workspaceId: string, id: string): Promise<ErasedRows | null>;
+  /** ConversationsWriter.deleteMany's contract, in one statement. */
+  eraseConversations?(db: Kysely<Database>, workspaceId: string, ids: readonly string[]): Promise<ErasedMany>;
 }
 
 /** A connection bound to one workspace: every query of a reader or writer filters on `ws`. */

@@ -193,6 +193,9 @@ export class ConversationsWriter extends ConversationsReader implements Conversa
   }
 
   async deleteMany(ids: readonly string[]): Promise<ErasedMany> {
+    // PostgreSQL erases the whole set in one statement (store/postgres/erase.ts)
+    const eraseMany = this.b.statements?.eraseConversations;
+    if (eraseMany) return eraseMany(this.b.db, this.b.ws, ids);
     const { db, search, ws } = this.b;
     const rows: ErasedRows = { messages: 0, tool_invocations: 0, search_entries: 0, events: 0, stored_answers: 0 };
     const erased: Conversation[] = [];

@@ -412,4 +412,28 @@ ALTER TABLE tool_invocations ADD CONSTRAINT tool_invocations_workspace_id_messag
   FOREIGN KEY (workspace_id, message_id) REFERENCES messages (workspace_id, id) ON DELETE RESTRICT NOT VALID;
 `,
   },
+  {
+    version: 13,
+    name: 'erase without a foreign key check per message',
+    // An erase deleted ~10 messages per conversation, and the foreign key tool_invocations.message_id
+    // -> messages ran its trigger query once per deleted message: 35-55 % of a set-based erase's time
+    // (EXPLAIN ANALYZE, bench/RESULTS.md 2026-12-01), and the largest part of a single 1,000-message
+    // delete. That key goes; what it guarded stays guarded by the writes themselves, each under the
+    // conversation's row lock: a tool invocation names a message only after checkMessage found it in
+    // the same conversation (create, update, import), a message's delete detaches its tool
+    // invocations first, and an erase deletes both in one statement. The keys to conversations
+    // stay (one check per conversation), as ON DELETE RESTRICT: the same rule for a constraint that
+    // is not deferrable and ids that are never reused, one trigger query instead of two (migration
+    // 11's reasoning; NOT VALID for the same reason). SQLite keeps its keys: it checks them
+    // in-process (migration 13 is empty there).
+    sql: `
+ALTER TABLE tool_invocations DROP CONSTRAINT IF EXISTS tool_invocations_workspace_id_message_id_fkey;
+ALTER TABLE messages DROP CONSTRAINT messages_workspace_id_conversation_id_fkey;
+ALTER TABLE messages ADD CONSTRAINT messages_workspace_id_conversation_id_fkey
+  FOREIGN KEY (workspace_id, conversation_id) REFERENCES conversations (workspace_id, id) ON DELETE RESTRICT NOT VALID;
+ALTER TABLE tool_invocations DROP CONSTRAINT tool_invocations_workspace_id_conversation_id_fkey;
+ALTER TABLE tool_invocations ADD CONSTRAINT tool_invocations_workspace_id_conversation_id_fkey
+  FOREIGN KEY (workspace_id, conversation_id) REFERENCES conversations (workspace_id, id) ON DELETE RESTRICT NOT VALID;
+`,
+  },
 ];
