@@ -413,6 +413,13 @@ ALTER TABLE tool_invocations ADD CONSTRAINT tool_invocations_workspace_id_messag
 `,
   },
   {
+    version: 12,
+    name: 'full-text deletes leave merging to the compaction',
+    // SQLite's FTS5 merge setting (its migration 12); PostgreSQL's GIN index has no such thing. Empty,
+    // for the numbers.
+    sql: '',
+  },
+  {
     version: 13,
     name: 'erase without a foreign key check per message',
     // An erase deleted ~10 messages per conversation, and the foreign key tool_invocations.message_id
