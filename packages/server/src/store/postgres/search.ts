@@ -86,6 +86,9 @@ export async function backfillPgSearch(client: pg.PoolClient | pg.Client): Promi
 export const pgSearch: SearchIndex = {
   // ts_rank_cd reads only the row's own tsvector
   stableScores: true,
+  // a page's ranked rows often hold more than the total's cap of conversations: then the total
+  // needs no count of its own (searchPage)
+  windowTotal: true,
   messageValues: (content) => ({ search_tsv: sql`${tsvLiteral(content)}::tsvector` }),
   titleValues: (title) => ({ search_tsv: title === null ? null : sql`${tsvLiteral(title)}::tsvector` }),
   async prepare() {},
