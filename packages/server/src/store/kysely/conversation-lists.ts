@@ -71,7 +71,7 @@ function listQueryOn(db: Kysely<Database>, search: SearchIndex, workspaceId: str
 /** What a counted search saw: the matching conversations its ranked rows held, before cursor and offset. */
 interface WindowCount {
   n: number;
-  /** True when the ranked rows are every match (no candidate window). */
+  /** True when the ranked rows are every match (no candidate window, or no window was cut). */
   all: boolean;
 }
 
@@ -166,7 +166,13 @@ async function countedSearch(
 ): Promise<SearchRow[]> {
   const inner = filteredOn(b.db, b.search, b.ws, { ...q, search: undefined })
     .innerJoin(ranked.source.as('best'), (j) => j.on(ranked.on))
-    .select([...CONVERSATION_COLUMNS, 'best.score', 'best.hit', sql<number | string>`count(*) over ()`.as('window_n')]);
+    .select([
+      ...CONVERSATION_COLUMNS,
+      'best.score',
+      'best.hit',
+      'best.cut',
+      sql<number | string>`count(*) over ()`.as('window_n'),
+    ]);
   let where = sql<boolean>`true`;
   let order: RawBuilder<unknown>;
   if (q.orderBy === 'relevance') {
@@ -190,8 +196,10 @@ async function countedSearch(
     WHERE ${where} ORDER BY ${order} LIMIT ${q.limit}${offset}`.execute(b.db);
   // count(*) over () sits on every row: an empty page (past the end) reads it again without the cursor
   const first = r.rows[0];
-  if (first) counted.n = num(first.window_n);
-  else if (q.after || q.offset) {
+  if (first) {
+    counted.n = num(first.window_n);
+    if (first.cut === false) counted.all = true;
+  } else if (q.after || q.offset) {
     const c = await b.db
       .selectFrom(inner.as('s'))
       .select((eb) => eb.fn.countAll<number | string>().as('n'))

@@ -91,4 +91,9 @@ export const SEARCH_CANDIDATES = 2_000;
 export interface RankedHit {
   score: number | string;
   hit: number | string | null;
+  /**
+   * windowTotal engines: true when a candidate window stopped at its limit (more matches exist
+   * than were ranked), false when the ranked rows are every match.
+   */
+  cut?: boolean | null;
 }
