@@ -194,6 +194,8 @@ export async function runScale(
 ): Promise<Verdict[]> {
   pin(process.pid, LOAD_CORE);
   const out: Verdict[] = [];
+  /** Each scenario's parts per engine, for the goals that compare engines in one run. */
+  const across = new Map<ScaleScenario, Record<string, PartResult[]>>();
   for (const engine of engines) {
     const ds = await prepareScale(engine, settings.size);
     const parley = await startServer('parley', 'parley', 'servers/parley.ts', {
@@ -209,6 +211,7 @@ export async function runScale(
           parts.push(await measurePart(part, ds, parley, peer, settings.rounds));
         const verdicts = sc.judge(engine, parts);
         out.push(...verdicts);
+        across.set(sc, { ...across.get(sc), [engine]: parts });
         report(sink, {
           key: `${engine}:scale-${sc.name}`,
           title: `${engine} / ${sc.name} (scale)`,
@@ -242,6 +245,26 @@ export async function runScale(
     } finally {
       await Promise.all([stop(parley.child), stop(peer.child)]);
     }
+  }
+  for (const [sc, byEngine] of across) {
+    const verdicts = sc.judgeAcross?.(byEngine) ?? [];
+    if (verdicts.length === 0) continue;
+    out.push(...verdicts);
+    const names = Object.keys(byEngine);
+    report(sink, {
+      key: `across:scale-${sc.name}`,
+      title: `${names.join(' vs ')} / ${sc.name} (scale)`,
+      description: `Goals comparing the engines measured in this run (${sc.name})`,
+      facts: [`Figures from the ${names.join(' and ')} sections of this run (same settings, minutes apart)`],
+      table: {
+        head: ['part', 'engine', 'Parley p50 ms', 'Parley p95 ms'],
+        rows: Object.entries(byEngine).flatMap(([engine, parts]) =>
+          parts.map((p) => [p.part, engine, fmt(p.perTarget.parley.p50), fmt(p.perTarget.parley.p95)]),
+        ),
+      },
+      verdicts,
+      record: { settings, byEngine },
+    });
   }
   return out;
 }

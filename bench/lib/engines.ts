@@ -11,6 +11,7 @@ import { SeedGenerator, type SeedOptions } from '../../packages/server/src/seed/
 import { seedData } from '../../packages/server/src/seed/run.js';
 import { KeysService } from '../../packages/server/src/services/keys.js';
 import { openStore } from '../../packages/server/src/store/open.js';
+import { PG_DEFAULTS } from '../../packages/server/src/store/postgres/index.js';
 import { freshDatabase } from './pg-admin.js';
 
 /** Same as Parley's default pool (PARLEY_PG_POOL_SIZE); the PostgreSQL peers use it too. */
@@ -56,7 +57,9 @@ async function fill(databaseUrl: string, conversations: number) {
   const opts = datasetOptions(conversations);
   const plan = new SeedGenerator(opts);
   const workspaceId = plan.workspaceIds[0] as string;
-  const store = await openStore({ databaseUrl });
+  // as for the scale datasets: on a loaded machine a bulk load's transaction can sit idle past the
+  // default idle-in-transaction cut-off (twice the statement timeout) while its generator threads wait for a core
+  const store = await openStore({ databaseUrl, pg: { ...PG_DEFAULTS, statementTimeoutMs: 120_000 } });
   try {
     const started = Date.now();
     const seeded = await seedData(store, opts);

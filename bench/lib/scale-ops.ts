@@ -166,11 +166,13 @@ export async function searchOp(
 ): Promise<{ items: Record<string, unknown>[]; total: number }> {
   const store = await db.store();
   const filter = { archived: 'exclude' as const, search: a.search };
-  const { total, rows } = await store.read(a.ws, async (r) => ({
-    // the service's cap for a search's total (counters answer the unfiltered lists)
-    total: await r.conversations.total(filter, SEARCH_TOTAL_CAP),
-    rows: await r.conversations.search({ ...filter, orderBy: 'relevance', order: 'asc', limit: a.perPage + 1 }),
-  }));
+  // the page and its total as the service asks for them (the service's cap for a search's total)
+  const { total, rows } = await store.read(a.ws, (r) =>
+    r.conversations.searchPage(
+      { ...filter, orderBy: 'relevance', order: 'asc', limit: a.perPage + 1 },
+      SEARCH_TOTAL_CAP,
+    ),
+  );
   const terms = literalTerms(a.search);
   const items = rows.slice(0, a.perPage).map((r) => ({
     ...r.conversation,

@@ -113,4 +113,37 @@ describe('bounded search totals: both PostgreSQL plans give the same answer [pos
       store.searchIndex.totalPlan = 'auto';
     }
   });
+
+  test('searchPage (the total from the ranked rows where they say it): the rows of search and the total of total', async () => {
+    const store = server.parley.store as PostgresStore;
+    assert.equal(store.searchIndex.windowTotal, true, 'PostgreSQL counts from the ranked rows');
+    for (const [key, n] of expected) {
+      const [text, mode] = key.split('|') as [string, string];
+      const filter: ConversationFilter =
+        mode === 'user'
+          ? { archived: 'exclude', search: text, userId: 'u_walrus' }
+          : { archived: mode as 'exclude' | 'include' | 'only', search: text };
+      for (const cap of [1, 2, 5, 19, 1000]) {
+        const want = n > cap ? { total: cap, exact: false } : { total: n, exact: true };
+        // first page, a page by offset, a page past the end, and a cursor page
+        for (const page of [{}, { offset: 2 }, { offset: 50 }]) {
+          const q = { ...filter, orderBy: 'relevance' as const, order: 'asc' as const, limit: 3, ...page };
+          const got = await server.parley.store.read(wsId, (r) => r.conversations.searchPage(q, cap));
+          const rows = await server.parley.store.read(wsId, (r) => r.conversations.search(q));
+          assert.deepEqual(got.total, want, `${key} cap ${cap} ${JSON.stringify(page)}`);
+          assert.deepEqual(got.rows, rows, `${key} cap ${cap} ${JSON.stringify(page)}: rows`);
+          const last = rows[rows.length - 1];
+          if (last === undefined) continue;
+          const after = { value: last.score, id: last.conversation.id };
+          const next = await server.parley.store.read(wsId, (r) => r.conversations.searchPage({ ...q, after }, cap));
+          assert.deepEqual(next.total, want, `${key} cap ${cap} after a cursor`);
+          assert.deepEqual(
+            next.rows,
+            await server.parley.store.read(wsId, (r) => r.conversations.search({ ...q, after })),
+            `${key} cap ${cap}: cursor rows`,
+          );
+        }
+      }
+    }
+  });
 });

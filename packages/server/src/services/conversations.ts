@@ -341,7 +341,9 @@ export class ConversationsService {
     };
     const cap = filter.search !== undefined ? SEARCH_TOTAL_CAP : TOTAL_CAP;
     return this.deps.store.read(auth.workspaceId, async (r) => {
-      const total = await r.conversations.total(filter, cap);
+      // a search counts its total with its page (searchPage: one statement where the ranked rows say it)
+      const searched = input.search !== undefined ? await r.conversations.searchPage(query, cap) : null;
+      const total = searched ? searched.total : await r.conversations.total(filter, cap);
       const position = (c: Conversation, score: number) =>
         orderBy === 'relevance' ? score : orderBy === 'created_at' ? c.createdAt : c.updatedAt;
       // bound to the workspace (MAC) and, inside, to the list's filters and sort
@@ -355,8 +357,8 @@ export class ConversationsService {
               n: perPage,
             })
           : null;
-      if (input.search !== undefined) {
-        const rows = (await r.conversations.search(query)).slice(0, perPage + 1);
+      if (searched !== null && input.search !== undefined) {
+        const rows = searched.rows.slice(0, perPage + 1);
         const shown = rows.slice(0, perPage);
         const terms = literalTerms(input.search);
         const last = shown[shown.length - 1];

@@ -179,6 +179,12 @@ export interface ConversationReads {
   /** A list query with `search`: each matching conversation with its score and best hit. */
   search(q: ConversationListQuery): Promise<SearchRow[]>;
   /**
+   * search(q) and total(q, cap) together: the same answers as the two calls, but an engine that
+   * can count from the ranked rows (SearchIndex.windowTotal) skips the separate count when the
+   * ranking already saw more than `cap` matching conversations, or every match.
+   */
+  searchPage(q: ConversationListQuery, cap: number): Promise<{ rows: SearchRow[]; total: TotalAnswer }>;
+  /**
    * Whether the id names a conversation of this workspace that is out of view ('trash', or
    * 'erasing': a delete whose rows are still being erased); null when it is in view or missing.
    * For the few callers that must not take a hidden conversation's id (import).

@@ -1,11 +1,11 @@
-import { type Kysely, type Selectable, sql } from 'kysely';
+import { type Kysely, type RawBuilder, type Selectable, sql } from 'kysely';
 import type { Conversation } from '../../domain/types.js';
 import { QueryTemplate, TemplateFamily } from '../query-template.js';
 import type { ConversationsTable, Database } from '../schema.js';
 import type { ConversationFilter, ConversationListQuery, SearchRow, TotalAnswer } from '../types.js';
 import { type Bound, hot } from './bound.js';
 import { CONVERSATION_COLUMNS, num, toConversation } from './rows.js';
-import { SEARCH_CANDIDATES, type SearchIndex } from './search-index.js';
+import { type RankedHit, SEARCH_CANDIDATES, type SearchIndex } from './search-index.js';
 
 // Conversation lists of one workspace: filtered keyset pages, full-text search, and totals.
 
@@ -68,7 +68,18 @@ function listQueryOn(db: Kysely<Database>, search: SearchIndex, workspaceId: str
   return query;
 }
 
-export async function searchConversations(b: Bound, q: ConversationListQuery): Promise<SearchRow[]> {
+/** What a counted search saw: the matching conversations its ranked rows held, before cursor and offset. */
+interface WindowCount {
+  n: number;
+  /** True when the ranked rows are every match (no candidate window, or no window was cut). */
+  all: boolean;
+}
+
+export async function searchConversations(
+  b: Bound,
+  q: ConversationListQuery,
+  counted?: WindowCount,
+): Promise<SearchRow[]> {
   await b.search.prepare(b.db, b.ws);
   // A narrowing filter applies after the candidate window, which could then miss every row it
   // keeps: such searches rank all matches (the filter bounds the answer, not the cost).
@@ -83,7 +94,9 @@ export async function searchConversations(b: Bound, q: ConversationListQuery): P
     q.updatedAfter !== undefined ||
     q.updatedBefore !== undefined;
   const ranked = b.search.ranked(b.ws, q.search ?? '', narrowed ? null : SEARCH_CANDIDATES);
+  if (counted) counted.all = narrowed;
   if (ranked === null) return [];
+  if (counted) return countedSearch(b, q, ranked, counted);
   let query = filteredOn(b.db, b.search, b.ws, { ...q, search: undefined })
     .innerJoin(ranked.source.as('best'), (j) => j.on(ranked.on))
     .select([...CONVERSATION_COLUMNS, 'best.score', 'best.hit']);
@@ -118,7 +131,12 @@ export async function searchConversations(b: Bound, q: ConversationListQuery): P
   }
   query = query.limit(q.limit);
   if (q.offset) query = query.offset(q.offset);
-  const rows = await query.execute();
+  return withHits(b, await query.execute());
+}
+
+type RankedRow = Parameters<typeof toConversation>[0] & RankedHit;
+
+async function withHits(b: Bound, rows: RankedRow[]): Promise<SearchRow[]> {
   const messages = await b.search.hitMessages(
     b.db,
     b.ws,
@@ -132,6 +150,81 @@ export async function searchConversations(b: Bound, q: ConversationListQuery): P
       : { field: 'title', messageId: null, text: conversation.title ?? '' };
     return { conversation, score: num(r.score), hit };
   });
+}
+
+/**
+ * A search page that also counts the matching conversations of its ranked rows (windowTotal):
+ * the ranked join (filters applied) is a derived table carrying count(*) over all its rows, and
+ * the cursor, order and limit apply outside it, so the count is the page's whole ranked set.
+ * Only for stable scores (no anchor re-read; windowTotal engines have them).
+ */
+async function countedSearch(
+  b: Bound,
+  q: ConversationListQuery,
+  ranked: NonNullable<ReturnType<SearchIndex['ranked']>>,
+  counted: WindowCount,
+): Promise<SearchRow[]> {
+  const inner = filteredOn(b.db, b.search, b.ws, { ...q, search: undefined })
+    .innerJoin(ranked.source.as('best'), (j) => j.on(ranked.on))
+    .select([
+      ...CONVERSATION_COLUMNS,
+      'best.score',
+      'best.hit',
+      'best.cut',
+      sql<number | string>`count(*) over ()`.as('window_n'),
+    ]);
+  let where = sql<boolean>`true`;
+  let order: RawBuilder<unknown>;
+  if (q.orderBy === 'relevance') {
+    if (q.after) {
+      const { value, id } = q.after;
+      where = sql<boolean>`(s.score > ${value} OR (s.score = ${value} AND s.id > ${id}))`;
+    }
+    order = sql`s.score, s.id`;
+  } else {
+    const col = sql.ref(q.orderBy === 'created_at' ? 's.created_at' : 's.updated_at');
+    const dir = sql.raw(q.order === 'desc' ? 'DESC' : 'ASC');
+    if (q.after) {
+      const { value, id } = q.after;
+      const cmp = sql.raw(q.order === 'desc' ? '<' : '>');
+      where = sql<boolean>`(${col} ${cmp} ${value} OR (${col} = ${value} AND s.id ${cmp} ${id}))`;
+    }
+    order = sql`${col} ${dir}, s.id ${dir}`;
+  }
+  const offset = q.offset ? sql` OFFSET ${q.offset}` : sql``;
+  const r = await sql<RankedRow & { window_n: number | string }>`SELECT * FROM (${inner}) s
+    WHERE ${where} ORDER BY ${order} LIMIT ${q.limit}${offset}`.execute(b.db);
+  // count(*) over () sits on every row: an empty page (past the end) reads it again without the cursor
+  const first = r.rows[0];
+  if (first) {
+    counted.n = num(first.window_n);
+    if (first.cut === false) counted.all = true;
+  } else if (q.after || q.offset) {
+    const c = await b.db
+      .selectFrom(inner.as('s'))
+      .select((eb) => eb.fn.countAll<number | string>().as('n'))
+      .executeTakeFirstOrThrow();
+    counted.n = num(c.n);
+  } else counted.n = 0;
+  return withHits(b, r.rows);
+}
+
+/** search(q) and its bounded total (ConversationReads.searchPage). */
+export async function searchPage(
+  b: Bound,
+  q: ConversationListQuery,
+  cap: number,
+): Promise<{ rows: SearchRow[]; total: TotalAnswer }> {
+  if (!b.search.windowTotal || !b.search.stableScores) {
+    const total = await totalConversations(b, q, cap);
+    return { total, rows: await searchConversations(b, q) };
+  }
+  const counted: WindowCount = { n: 0, all: false };
+  const rows = await searchConversations(b, q, counted);
+  // more than the cap among the ranked rows, or the ranked rows are every match: that is the total
+  if (counted.n > cap) return { rows, total: { total: cap, exact: false } };
+  if (counted.all) return { rows, total: { total: counted.n, exact: true } };
+  return { rows, total: await totalConversations(b, q, cap) };
 }
 
 export async function listConversations(b: Bound, q: ConversationListQuery): Promise<Conversation[]> {

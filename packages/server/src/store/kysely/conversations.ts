@@ -15,7 +15,7 @@ import type {
   TotalAnswer,
 } from '../types.js';
 import { type Bound, hot, sameWorkspace } from './bound.js';
-import { listConversations, searchConversations, totalConversations } from './conversation-lists.js';
+import { listConversations, searchConversations, searchPage, totalConversations } from './conversation-lists.js';
 import { ERASED_ANSWER_STATUS } from './idempotency.js';
 import { CONVERSATION_COLUMNS, contextColumns, num, toConversation } from './rows.js';
 
@@ -113,6 +113,10 @@ export class ConversationsReader implements ConversationReads {
 
   search(q: ConversationListQuery): Promise<SearchRow[]> {
     return searchConversations(this.b, q);
+  }
+
+  searchPage(q: ConversationListQuery, cap: number): Promise<{ rows: SearchRow[]; total: TotalAnswer }> {
+    return searchPage(this.b, q, cap);
   }
 
   async getMany(ids: readonly string[]): Promise<Array<{ conversation: Conversation; eventSeq: number }>> {

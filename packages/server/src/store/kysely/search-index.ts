@@ -11,6 +11,13 @@ export type FilteredConversations = SelectQueryBuilder<Database & { c: Conversat
 export interface SearchIndex {
   /** True when a row's score depends only on the row and the query (not on other rows). */
   readonly stableScores: boolean;
+  /**
+   * True when a search page should also count the conversations its ranked rows hold (before
+   * any cursor or offset), so that searchPage answers the total from them when they already say
+   * it: more than the cap, or every match (a narrowed search ranks them all). False: the total
+   * is always counted on its own (countMatches or the generic count).
+   */
+  readonly windowTotal?: boolean;
   /** Extra column values for a message's INSERT (an engine that keeps its index in the row). */
   messageValues(content: string): Record<string, unknown>;
   /** Extra column values for a conversation's INSERT, or its UPDATE when the title changes. */
@@ -84,4 +91,9 @@ export const SEARCH_CANDIDATES = 2_000;
 export interface RankedHit {
   score: number | string;
   hit: number | string | null;
+  /**
+   * windowTotal engines: true when a candidate window stopped at its limit (more matches exist
+   * than were ranked), false when the ranked rows are every match.
+   */
+  cut?: boolean | null;
 }

@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, type RawBuilder, sql } from 'kysely';
 import type pg from 'pg';
 import { num } from '../kysely/rows.js';
 import type { RankedHit, SearchIndex } from '../kysely/search-index.js';
@@ -86,6 +86,9 @@ export async function backfillPgSearch(client: pg.PoolClient | pg.Client): Promi
 export const pgSearch: SearchIndex = {
   // ts_rank_cd reads only the row's own tsvector
   stableScores: true,
+  // a page's ranked rows often hold more than the total's cap of conversations: then the total
+  // needs no count of its own (searchPage)
+  windowTotal: true,
   messageValues: (content) => ({ search_tsv: sql`${tsvLiteral(content)}::tsvector` }),
   titleValues: (title) => ({ search_tsv: title === null ? null : sql`${tsvLiteral(title)}::tsvector` }),
   async prepare() {},
@@ -137,19 +140,30 @@ export const pgSearch: SearchIndex = {
     // before any ts_rank_cd runs. The planner picks by the term's frequency: a rare word through
     // the (workspace_id, search_tsv) GIN index and a top-N sort on id; a very common one by
     // walking the primary key backwards and testing @@ until it has the candidates.
-    const window = candidates === null ? sql`` : sql`ORDER BY x.id DESC LIMIT ${candidates}`;
+    const messages = sql`SELECT x.conversation_id AS cid, x.id AS hit, x.search_tsv AS tsv FROM messages x
+      WHERE x.workspace_id = ${workspaceId} AND x.search_tsv @@ ${q}::tsquery`;
+    const titles = sql`SELECT x.id AS cid, x.search_tsv AS tsv FROM conversations x
+      WHERE x.workspace_id = ${workspaceId} AND x.search_tsv @@ ${q}::tsquery`;
     // ts_rank_cd with normalization 1 (divided by 1 + log length); negated so that, as with
     // SQLite's bm25, lower is better; float8 so the value round-trips exactly through a cursor
-    return {
-      source: sql<RankedHit>`(SELECT DISTINCT ON (cid) cid, hit, score FROM (
-          SELECT m.cid, m.hit, -(ts_rank_cd(m.tsv, ${q}::tsquery, 1)::float8) AS score FROM (
-            SELECT x.conversation_id AS cid, x.id AS hit, x.search_tsv AS tsv FROM messages x
-            WHERE x.workspace_id = ${workspaceId} AND x.search_tsv @@ ${q}::tsquery ${window}) m
+    const best = (m: RawBuilder<unknown>, t: RawBuilder<unknown>, cut: RawBuilder<unknown>) =>
+      sql`SELECT DISTINCT ON (cid) cid, hit, score, ${cut} AS cut FROM (
+          SELECT m.cid, m.hit, -(ts_rank_cd(m.tsv, ${q}::tsquery, 1)::float8) AS score FROM ${m} m
           UNION ALL
-          SELECT t.cid, NULL, -(ts_rank_cd(t.tsv, ${q}::tsquery, 1)::float8) * ${TITLE_WEIGHT} FROM (
-            SELECT x.id AS cid, x.search_tsv AS tsv FROM conversations x
-            WHERE x.workspace_id = ${workspaceId} AND x.search_tsv @@ ${q}::tsquery ${window}) t
-        ) h ORDER BY cid, score, hit NULLS FIRST)`,
+          SELECT t.cid, NULL, -(ts_rank_cd(t.tsv, ${q}::tsquery, 1)::float8) * ${TITLE_WEIGHT} FROM ${t} t
+        ) h ORDER BY cid, score, hit NULLS FIRST`;
+    if (candidates === null) {
+      return {
+        source: sql<RankedHit>`(${best(sql`(${messages})`, sql`(${titles})`, sql`false`)})`,
+        on: sql<boolean>`best.cid = c.id`,
+      };
+    }
+    // Each window kept once (MATERIALIZED), so that every row can also say whether a window was
+    // cut at its limit: when neither was, the ranked rows are every match (searchPage's total).
+    return {
+      source: sql<RankedHit>`(WITH mw AS MATERIALIZED (${messages} ORDER BY x.id DESC LIMIT ${candidates}),
+          tw AS MATERIALIZED (${titles} ORDER BY x.id DESC LIMIT ${candidates})
+        ${best(sql`mw`, sql`tw`, sql`((SELECT count(*) FROM mw) >= ${candidates} OR (SELECT count(*) FROM tw) >= ${candidates})`)})`,
       on: sql<boolean>`best.cid = c.id`,
     };
   },
@@ -302,8 +316,17 @@ export function createPgSearch(): PgSearch {
           WHERE m.workspace_id = n.w AND m.conversation_id = n.i AND m.search_tsv @@ ${tsq} LIMIT 1))`,
         )
         .limit(cap + 1);
-      const r = await sql<{ n: number | string }>`SELECT CASE
-        WHEN (SELECT count(*) FROM (${found}) f) > ${cap} THEN ${cap + 1}
+      // When the workspace has fewer such conversations than the scan may test, the scan saw all
+      // of them and its count is the answer: no fallback.
+      const seen = filtered
+        .select('c.id')
+        .orderBy('c.id', 'desc')
+        .limit(SCAN_PER_HIT * (cap + 1));
+      const r = await sql<{
+        n: number | string;
+      }>`WITH f AS MATERIALIZED (SELECT count(*) AS n FROM (${found}) f) SELECT CASE
+        WHEN (SELECT n FROM f) > ${cap} THEN ${cap + 1}
+        WHEN (SELECT count(*) FROM (${seen}) s) < ${SCAN_PER_HIT * (cap + 1)} THEN (SELECT n FROM f)
         ELSE (SELECT count(*) FROM (${every}) e) END AS n`.execute(db);
       return num(r.rows[0]?.n ?? 0);
     },
