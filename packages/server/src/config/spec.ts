@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { bool, directory, int, oneOf, origins, type Parser, text, url } from './parsers.js';
 
@@ -156,6 +157,15 @@ export const CONFIG_SPEC = {
       default: '10',
       parser: int(0, 1000),
       doc: 'Group commit: a shared transaction takes no new write once it has been open this long (ms); it never waits for writes to come. 0 turns group commit off.',
+    }),
+    exportWorkers: variable({
+      env: 'PARLEY_EXPORT_WORKERS',
+      default: {
+        derive: () => String(Math.max(1, Math.min(2, availableParallelism() - 1))),
+        doc: '1 per CPU core beyond the first, 1 to 2',
+      },
+      parser: int(0, 16),
+      doc: 'SQLite: worker threads that read and render exports (GET /v1/export, GET /v1/conversations/{id}/export) beside the main thread, each with a read-only connection of its own; started by the first export and stopped after a minute without one. 0 exports on the main thread. PostgreSQL exports always run on the main thread.',
     }),
   },
   pg: {

@@ -53,8 +53,8 @@ export function jsonlWriter(): FormatWriter {
  * {"format":"parley.export","version":1,"exported_at":…,"conversations":[{…Conversation,
  *  "messages":[…],"tool_invocations":[…]}, …],"counts":{…}}. A cut stream is invalid JSON.
  */
-export function jsonWriter(): FormatWriter {
-  let conversations = 0;
+export function jsonWriter(conversationsBefore = 0): FormatWriter {
+  let conversations = conversationsBefore;
   let inConversation: 'messages' | 'tools' | null = null;
   let itemsInArray = 0;
   return {
@@ -155,8 +155,12 @@ export const EXPORT_MEDIA: Record<ExportFormat, { contentType: string; extension
   markdown: { contentType: 'text/markdown; charset=utf-8', extension: 'md' },
 };
 
-export function writerFor(format: ExportFormat): FormatWriter {
-  return format === 'json' ? jsonWriter() : format === 'jsonl' ? jsonlWriter() : markdownWriter();
+/**
+ * A writer of `format`; `conversationsBefore` says how many conversations were written before
+ * this writer's first (a writer that starts mid-export: an export worker's, per batch).
+ */
+export function writerFor(format: ExportFormat, conversationsBefore = 0): FormatWriter {
+  return format === 'json' ? jsonWriter(conversationsBefore) : format === 'jsonl' ? jsonlWriter() : markdownWriter();
 }
 
 /** Bytes are sent in chunks of at least this size: few writes, and at most this much waits per chunk. */
@@ -167,7 +171,7 @@ const CHUNK_BYTES = 64 * 1024;
  * adding the pieces up into one long string for the stream to flatten and encode (measured:
  * ~25 % less time encoding an export of long, mostly non-Latin-1 messages).
  */
-class ChunkBuffer {
+export class ChunkBuffer {
   private readonly buf = Buffer.allocUnsafe(2 * CHUNK_BYTES);
   private pos = 0;
   /** Chunks ready to send, in order. */
@@ -194,6 +198,39 @@ class ChunkBuffer {
   }
 }
 
+/**
+ * One batch of items as text into `out`; `sent` is called whenever chunks are ready, so a batch of
+ * long messages is not held whole as text.
+ */
+export function* writeItems(batch: readonly ExportItem[], writer: FormatWriter, out: ChunkBuffer): Generator<Buffer> {
+  for (const it of batch) {
+    switch (it.kind) {
+      case 'conversation':
+        out.add(writer.conversation(it.conversation));
+        break;
+      case 'messages':
+        for (const m of it.messages) {
+          out.add(writer.message(m));
+          if (out.ready.length > 0) yield* out.ready.splice(0);
+        }
+        break;
+      case 'tools':
+        for (const t of it.tools) {
+          out.add(writer.tool(t));
+          if (out.ready.length > 0) yield* out.ready.splice(0);
+        }
+        break;
+      case 'conversation_end':
+        out.add(writer.conversationEnd());
+        break;
+      case 'end':
+        out.add(writer.end(it.counts));
+        break;
+    }
+    if (out.ready.length > 0) yield* out.ready.splice(0);
+  }
+}
+
 /** The items as chunks of about CHUNK_BYTES, pulled only as fast as the response drains. */
 export async function* renderExport(
   batches: AsyncIterable<ExportItem[]>,
@@ -202,35 +239,7 @@ export async function* renderExport(
 ): AsyncGenerator<Buffer, void, undefined> {
   const out = new ChunkBuffer();
   out.add(writer.begin(exportedAt));
-  for await (const batch of batches) {
-    for (const it of batch) {
-      switch (it.kind) {
-        case 'conversation':
-          out.add(writer.conversation(it.conversation));
-          break;
-        case 'messages':
-          for (const m of it.messages) {
-            out.add(writer.message(m));
-            // sent as they fill: a batch of long messages is not held whole as text
-            if (out.ready.length > 0) yield* out.ready.splice(0);
-          }
-          break;
-        case 'tools':
-          for (const t of it.tools) {
-            out.add(writer.tool(t));
-            if (out.ready.length > 0) yield* out.ready.splice(0);
-          }
-          break;
-        case 'conversation_end':
-          out.add(writer.conversationEnd());
-          break;
-        case 'end':
-          out.add(writer.end(it.counts));
-          break;
-      }
-      if (out.ready.length > 0) yield* out.ready.splice(0);
-    }
-  }
+  for await (const batch of batches) yield* writeItems(batch, writer, out);
   out.cut();
   yield* out.ready.splice(0);
 }
