@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { bool, directory, int, oneOf, origins, type Parser, text, url } from './parsers.js';
 
@@ -160,12 +159,9 @@ export const CONFIG_SPEC = {
     }),
     exportWorkers: variable({
       env: 'PARLEY_EXPORT_WORKERS',
-      default: {
-        derive: () => String(Math.max(1, Math.min(2, availableParallelism() - 1))),
-        doc: '1 per CPU core beyond the first, 1 to 2',
-      },
+      default: '0',
       parser: int(0, 16),
-      doc: 'SQLite: worker threads that read and render exports (GET /v1/export, GET /v1/conversations/{id}/export) beside the main thread, each with a read-only connection of its own; started by the first export and stopped after a minute without one. 0 exports on the main thread. PostgreSQL exports always run on the main thread.',
+      doc: 'SQLite: worker threads that read and render exports (GET /v1/export, GET /v1/conversations/{id}/export) beside the main thread, each with a read-only connection of its own; started by the first export, stopped after a minute without one. 0 (the default) exports on the main thread: on a shared 2-core machine the workers cost more CPU per message and memory than they gained (bench/RESULTS.md, export round three). PostgreSQL exports always run on the main thread.',
     }),
   },
   pg: {

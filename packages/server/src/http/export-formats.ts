@@ -1,6 +1,9 @@
 import type { AuthContext, Conversation, Message, ToolInvocation } from '../domain/types.js';
 import type { ExportCounts, ExportItem, ExportService } from '../services/export.js';
-import { messageJson, presentConversation, presentMessage, presentTool, toolJson } from './presenters.js';
+import { iso, messageJson, presentConversation, presentMessage, presentTool, toolJson } from './presenters.js';
+
+const q = JSON.stringify;
+const isoText = (ms: number | null): string => (ms === null ? 'null' : `"${iso(ms)}"`);
 
 /**
  * The three export formats as writers of text pieces, fed one record at a time (from batches of
@@ -190,6 +193,20 @@ export class ChunkBuffer {
     if (this.pos >= CHUNK_BYTES) this.cut();
   }
 
+  /** Bytes already encoded (a JSONL line the database wrote). */
+  addBytes(bytes: Uint8Array): void {
+    if (bytes.length > this.buf.length - this.pos) {
+      this.cut();
+      if (bytes.length > this.buf.length) {
+        this.ready.push(Buffer.from(bytes));
+        return;
+      }
+    }
+    this.buf.set(bytes, this.pos);
+    this.pos += bytes.length;
+    if (this.pos >= CHUNK_BYTES) this.cut();
+  }
+
   /** Whatever is written so far becomes a chunk of its own (a copy of its size: the buffer is reused). */
   cut(): void {
     if (this.pos === 0) return;
@@ -217,6 +234,25 @@ export function* writeItems(batch: readonly ExportItem[], writer: FormatWriter, 
       case 'tools':
         for (const t of it.tools) {
           out.add(writer.tool(t));
+          if (out.ready.length > 0) yield* out.ready.splice(0);
+        }
+        break;
+      case 'messageParts':
+        // only a JSONL export asks for them (ExportOptions.lines): messageJson's line, from the parts
+        for (const r of it.rows) {
+          out.add(`{"type":"message","id":${q(r[1])},"conversation_id":${q(r[0])},"role":${q(r[2])},"content":`);
+          out.addBytes(r[3]);
+          out.add(`,"metadata":${r[4]},"created_at":"${iso(r[5])}"}\n`);
+          if (out.ready.length > 0) yield* out.ready.splice(0);
+        }
+        break;
+      case 'toolParts':
+        // toolJson's line, from the parts
+        for (const r of it.rows) {
+          const duration = r[7] !== null && r[8] !== null ? r[8] - r[7] : null;
+          out.add(
+            `{"type":"tool_invocation","id":${q(r[1])},"conversation_id":${q(r[0])},"message_id":${q(r[2])},"tool_name":${q(r[3])},"input":${r[4]},"output":${r[5]},"status":${q(r[6])},"started_at":${isoText(r[7])},"finished_at":${isoText(r[8])},"duration_ms":${q(duration)},"created_at":"${iso(r[9])}","updated_at":"${iso(r[10])}"}\n`,
+          );
           if (out.ready.length > 0) yield* out.ready.splice(0);
         }
         break;
@@ -256,7 +292,7 @@ export async function exportUserJsonl(
   exportedAt: string,
   write: (piece: Uint8Array) => Promise<void>,
 ): Promise<ExportCounts> {
-  const opened = await exporter.openMany(auth, { userId }, { interleave: false, format: 'jsonl' });
+  const opened = await exporter.openMany(auth, { userId }, { interleave: false, format: 'jsonl', lines: true });
   let counts: ExportCounts | undefined;
   async function* tap() {
     for await (const batch of opened.items) {

@@ -175,6 +175,8 @@ export class ExportPool {
     opened: OpenedExport,
     format: ExportFormat,
     exportedAt: string,
+    /** JSONL lines written by the database (ExportOptions.lines). */
+    lines: boolean,
   ): AsyncGenerator<Buffer, void, undefined> {
     const writer = writerFor(format);
     const counts: ExportCounts = { conversations: 0, messages: 0, tool_invocations: 0 };
@@ -184,11 +186,17 @@ export class ExportPool {
     let conversationsBefore = 0;
     let complete = false;
     let failed: unknown;
-    const open = (o: Omit<OpenStream, 'workspaceId' | 'format' | 'interleave'>) => {
+    const open = (o: Omit<OpenStream, 'workspaceId' | 'format' | 'interleave' | 'lines'>) => {
       const worker = this.pick();
       const id = this.nextId++;
       worker.streams++;
-      const chunk = worker.pull(id, { workspaceId: opened.workspaceId, format, interleave: writer.interleave, ...o });
+      const chunk = worker.pull(id, {
+        workspaceId: opened.workspaceId,
+        format,
+        interleave: writer.interleave,
+        lines,
+        ...o,
+      });
       chunk.catch(() => undefined); // awaited in turn below
       inFlight.push({ worker, id, chunk });
     };

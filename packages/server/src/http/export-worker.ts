@@ -20,6 +20,8 @@ export interface OpenStream {
   workspaceId: string;
   format: ExportFormat;
   interleave: boolean;
+  /** JSONL lines written by the database (ExportOptions.lines). */
+  lines: boolean;
   /** Conversations written before this batch's first (the JSON writer's separator). */
   conversationsBefore: number;
   batch: ExportBatch;
@@ -75,7 +77,7 @@ function serve(file: string): void {
       if (open === undefined) throw new Error(`export worker: no stream ${id}`);
       const counts: ExportCounts = { conversations: 0, messages: 0, tool_invocations: 0 };
       const reader = transfer.reader(open.workspaceId);
-      const steps = readBatch(reader, open.batch, open.interleave, counts);
+      const steps = readBatch(reader, open.batch, { interleave: open.interleave, lines: open.lines }, counts);
       s = { steps, writer: writerFor(open.format, open.conversationsBefore), counts, ahead: null };
       streams.set(id, s);
     }

@@ -6,7 +6,7 @@ import { newId, parseId } from '../ids.js';
 import { type ConversationFilter, type KeysetPosition, MANY_CONVERSATIONS } from '../store/types.js';
 import { actingUser, actorKeyId, canReach, requireScope } from './context.js';
 import type { ListConversationsInput } from './conversations.js';
-import type { TransferReader, TransferStore } from './transfer-store.js';
+import type { ExportLines, MessageParts, ToolParts, TransferReader, TransferStore } from './transfer-store.js';
 
 /**
  * Rows read per statement, and so what an export holds at once: a page of conversations, then
@@ -32,6 +32,9 @@ export type ExportItem =
   | { kind: 'conversation'; conversation: Conversation }
   | { kind: 'messages'; messages: readonly Message[] }
   | { kind: 'tools'; tools: readonly ToolInvocation[] }
+  /** Messages / tool invocations as the JSONL writer takes them from SQLite (ExportLines), not as objects. */
+  | { kind: 'messageParts'; rows: readonly MessageParts[] }
+  | { kind: 'toolParts'; rows: readonly ToolParts[] }
   | { kind: 'conversation_end' }
   | { kind: 'end'; counts: ExportCounts };
 
@@ -77,7 +80,7 @@ export interface ExportBatch {
 /** The reads an export makes of a batch's rows (TransferReader's, also served by an export worker's own connection). */
 export type RowReader = Pick<
   TransferReader,
-  'messagesAfter' | 'toolInvocationsAfter' | 'messagesOf' | 'toolInvocationsOf'
+  'messagesAfter' | 'toolInvocationsAfter' | 'messagesOf' | 'toolInvocationsOf' | 'lines'
 >;
 
 export interface ExportOptions {
@@ -85,6 +88,17 @@ export interface ExportOptions {
   interleave: boolean;
   /** Recorded in the audit row's counts as format_<name>: 1. */
   format: string;
+  /**
+   * JSONL: where the store can (SQLite), message and tool invocation lines come written by the
+   * database ('lines' items), byte for byte what the JSONL writer writes from the objects.
+   */
+  lines?: boolean;
+}
+
+/** How a batch is read: interleaved (Markdown), and/or as JSONL lines (JSONL on SQLite). */
+export interface ReadShape {
+  interleave: boolean;
+  lines: boolean;
 }
 
 /** The ULID part of a prefixed id: messages and tool invocations sort together by it (both are time-ordered). */
@@ -172,7 +186,8 @@ export class ExportService {
       let complete = false;
       let failed: unknown;
       try {
-        for await (const batch of batches()) yield* readBatch(reader, batch, opts.interleave, counts);
+        const shape = { interleave: opts.interleave, lines: opts.lines === true };
+        for await (const batch of batches()) yield* readBatch(reader, batch, shape, counts);
         complete = true;
         yield [{ kind: 'end', counts: { ...counts } }];
       } catch (err) {
@@ -221,12 +236,124 @@ const at = <T>(rows: readonly T[], i: number) => rows[i] as T;
 export async function* readBatch(
   reader: RowReader,
   batch: ExportBatch,
-  interleave: boolean,
+  shape: ReadShape,
   counts: ExportCounts,
 ): AsyncGenerator<ExportItem[], void, undefined> {
-  const read = batch.small ? await smallBatch(reader, batch.conversations, interleave, counts) : null;
+  const lines = shape.lines && !shape.interleave ? reader.lines : undefined;
+  let read: ExportItem[] | null | undefined = null;
+  if (batch.small) {
+    if (lines !== undefined) read = smallBatchLines(lines, batch.conversations, counts);
+    if (read === undefined || lines === undefined)
+      read = await smallBatch(reader, batch.conversations, shape.interleave, counts);
+  }
   if (read !== null) yield read;
-  else for (const c of batch.conversations) yield* bigConversation(reader, c, interleave, counts);
+  else
+    for (const c of batch.conversations) {
+      if (lines !== undefined) yield* bigConversationLines(reader, lines, c, counts);
+      else yield* bigConversation(reader, c, shape.interleave, counts);
+    }
+}
+
+/**
+ * smallBatch (not interleaved) with the rows as the JSONL writer takes them; undefined when they
+ * cannot be had now (the store's connection is inside a transaction): the caller reads objects.
+ */
+function smallBatchLines(
+  lines: ExportLines,
+  conversations: readonly Conversation[],
+  counts: ExportCounts,
+): ExportItem[] | null | undefined {
+  const withMessages = conversations.filter((c) => c.messageCount > 0).map((c) => c.id);
+  const withTools = conversations.filter((c) => c.toolInvocationCount > 0).map((c) => c.id);
+  const messages = withMessages.length > 0 ? lines.messagesOf(withMessages, ROW_PAGE + 1) : [];
+  if (messages === undefined) return undefined;
+  const tools = withTools.length > 0 ? lines.toolsOf(withTools, ROW_PAGE + 1) : [];
+  if (tools === undefined) return undefined;
+  if (messages.length > ROW_PAGE || tools.length > ROW_PAGE) return null;
+  const messagesOf = partsByConversation(messages);
+  const toolsOf = partsByConversation(tools);
+  const out: ExportItem[] = [];
+  for (const c of conversations) {
+    out.push({ kind: 'conversation', conversation: c });
+    const ms = messagesOf.get(c.id);
+    const ts = toolsOf.get(c.id);
+    counts.conversations++;
+    if (ms !== undefined) {
+      counts.messages += ms.length;
+      out.push({ kind: 'messageParts', rows: ms });
+    }
+    if (ts !== undefined) {
+      counts.tool_invocations += ts.length;
+      out.push({ kind: 'toolParts', rows: ts });
+    }
+    out.push({ kind: 'conversation_end' });
+  }
+  return out;
+}
+
+/** bigConversation (not interleaved) with its rows as the JSONL writer takes them, page by page; a page that cannot be had so is read as objects. */
+async function* bigConversationLines(
+  reader: RowReader,
+  lines: ExportLines,
+  c: Conversation,
+  counts: ExportCounts,
+): AsyncGenerator<ExportItem[], void, undefined> {
+  counts.conversations++;
+  yield [{ kind: 'conversation', conversation: c }];
+  for (const table of ['messages', 'tool_invocations'] as const) {
+    if ((table === 'messages' ? c.messageCount : c.toolInvocationCount) === 0) continue;
+    let after: string | undefined;
+    for (;;) {
+      let item: ExportItem;
+      let n: number;
+      let last: string | undefined;
+      if (table === 'messages') {
+        const parts = lines.messagesAfter(c.id, after, ROW_PAGE);
+        if (parts !== undefined) {
+          item = { kind: 'messageParts', rows: parts };
+          n = parts.length;
+          last = parts[n - 1]?.[1];
+        } else {
+          const page = await reader.messagesAfter(c.id, after, ROW_PAGE);
+          item = { kind: 'messages', messages: page };
+          n = page.length;
+          last = page[n - 1]?.id;
+        }
+      } else {
+        const parts = lines.toolsAfter(c.id, after, ROW_PAGE);
+        if (parts !== undefined) {
+          item = { kind: 'toolParts', rows: parts };
+          n = parts.length;
+          last = parts[n - 1]?.[1];
+        } else {
+          const page = await reader.toolInvocationsAfter(c.id, after, ROW_PAGE);
+          item = { kind: 'tools', tools: page };
+          n = page.length;
+          last = page[n - 1]?.id;
+        }
+      }
+      if (n === 0) break;
+      if (table === 'messages') counts.messages += n;
+      else counts.tool_invocations += n;
+      yield [item];
+      if (n < ROW_PAGE) break;
+      after = last;
+    }
+  }
+  yield [{ kind: 'conversation_end' }];
+}
+
+/** Rows (conversation id first) ordered by conversation id, as lists per conversation. */
+function partsByConversation<T extends readonly [string, ...unknown[]]>(rows: readonly T[]): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  let from = 0;
+  for (let i = 1; i <= rows.length; i++) {
+    if (i === rows.length || at(rows, i)[0] !== at(rows, from)[0]) {
+      out.set(at(rows, from)[0], rows.slice(from, i));
+      from = i;
+    }
+  }
+  return out;
 }
 
 /**

@@ -134,6 +134,7 @@ export function registerTransferRoutes(app: App, deps: AppDeps): void {
       ? new ExportPool({
           file: sqliteFile,
           workers: deps.config.database.exportWorkers,
+          youngGenerationMb: process.env.TMP_YOUNG ? Number(process.env.TMP_YOUNG) : undefined,
           logger: deps.logger.child({ subsystem: 'export' }),
         })
       : null;
@@ -160,7 +161,7 @@ export function registerTransferRoutes(app: App, deps: AppDeps): void {
     const workers = await startedPool();
     const body =
       workers !== null
-        ? workers.render(opened, format, exportedAt)
+        ? workers.render(opened, format, exportedAt, format === 'jsonl')
         : renderExport(opened.items, writerFor(format), exportedAt);
     reply.header('Content-Type', media.contentType);
     reply.header('Content-Disposition', contentDisposition(`${filename}.${media.extension}`));
@@ -187,6 +188,7 @@ export function registerTransferRoutes(app: App, deps: AppDeps): void {
       const opened = await exporter.openConversation(requireAuth(req), req.params.id, {
         interleave: format === 'markdown',
         format,
+        lines: format === 'jsonl',
       });
       return send(reply, opened, format, `parley-${opened.target.id}`);
     },
@@ -226,7 +228,7 @@ export function registerTransferRoutes(app: App, deps: AppDeps): void {
           updatedAfter: ms(q.updated_after),
           updatedBefore: ms(q.updated_before),
         },
-        { interleave: format === 'markdown', format },
+        { interleave: format === 'markdown', format, lines: format === 'jsonl' },
       );
       const stamp = new Date(deps.clock.now()).toISOString().replace(/[-:]/g, '').replace(/\..*$/, 'Z');
       const who = opened.target.type === 'user' ? `user-${opened.target.id}` : auth.workspaceId;
