@@ -134,7 +134,7 @@ export function registerTransferRoutes(app: App, deps: AppDeps): void {
       ? new ExportPool({
           file: sqliteFile,
           workers: deps.config.database.exportWorkers,
-          youngGenerationMb: process.env.TMP_YOUNG ? Number(process.env.TMP_YOUNG) : undefined,
+          youngGenerationMb: 16,
           logger: deps.logger.child({ subsystem: 'export' }),
         })
       : null;
