@@ -25,14 +25,10 @@ const opts = JSON.parse(process.argv[2] ?? '{}') as {
 };
 const logLevel = opts.log === 'silent' ? 'silent' : 'info';
 // group commit's settings and SQLite's synchronous mode may be given to the run
-// (PARLEY_GROUP_COMMIT_MAX_WRITES=1 measures it off), and the export workers (PARLEY_EXPORT_WORKERS=0: none)
+// (PARLEY_GROUP_COMMIT_MAX_WRITES=1 measures it off), and the export workers (PARLEY_EXPORT_WORKERS=2: two)
 const env = Object.fromEntries(
   Object.entries(process.env).filter(
-    ([k]) =>
-      k.startsWith('PARLEY_GROUP_COMMIT_') ||
-      k === 'PARLEY_SQLITE_SYNCHRONOUS' ||
-      k === 'PARLEY_EXPORT_WORKERS' ||
-      k === 'TMP_YOUNG',
+    ([k]) => k.startsWith('PARLEY_GROUP_COMMIT_') || k === 'PARLEY_SQLITE_SYNCHRONOUS' || k === 'PARLEY_EXPORT_WORKERS',
   ),
 );
 const config = loadConfig(env, {
