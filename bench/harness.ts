@@ -171,7 +171,12 @@ export async function startServer(
 ): Promise<Server> {
   // peers too with BENCH_CPU_PROF_PEERS=1: where the bare side's time goes, for comparison
   const profile = kind === 'parley' || process.env.BENCH_CPU_PROF_PEERS === '1';
-  const child = forkTs(script, [JSON.stringify(options)], { profile, ...extra });
+  // BENCH_PARLEY_EXEC_ARGV: node options for every Parley server (e.g. --max-semi-space-size=16)
+  const parleyArgv = kind === 'parley' ? (process.env.BENCH_PARLEY_EXEC_ARGV ?? '').split(' ').filter(Boolean) : [];
+  const child = forkTs(script, [JSON.stringify(options)], {
+    profile,
+    execArgv: [...parleyArgv, ...(extra.execArgv ?? [])],
+  });
   const { url } = await nextMessage<{ url: string }>(child, 'ready');
   pin(child.pid, extra.cores ?? SERVER_CORE);
   return { name, kind, child, url };

@@ -410,8 +410,8 @@ async function readExport(url: string, key: string): Promise<ExportRead> {
 
 /**
  * The export's Parley: its threads may use both cores (the export workers run beside the main
- * thread; the driver shares core LOAD_CORE with them). BENCH_PARLEY_EXEC_ARGV adds node options
- * (e.g. `--max-semi-space-size=16`); `root` runs another tree's Parley (BENCH_EXPORT_BASELINE).
+ * thread; the driver shares core LOAD_CORE with them); `root` runs another tree's Parley
+ * (BENCH_EXPORT_BASELINE). BENCH_PARLEY_EXEC_ARGV (harness.ts) adds node options to every Parley.
  */
 const exportParley = (databaseUrl: string, name: string, root?: string) =>
   startServer(
@@ -419,10 +419,7 @@ const exportParley = (databaseUrl: string, name: string, root?: string) =>
     'parley',
     root === undefined ? 'servers/parley.ts' : path.join(root, 'bench/servers/parley.ts'),
     { databaseUrl, log: 'silent', requestTimeoutMs: LONG_MS, pgStatementTimeoutMs: 60_000 },
-    {
-      cores: [SERVER_CORE, LOAD_CORE],
-      execArgv: (process.env.BENCH_PARLEY_EXEC_ARGV ?? '').split(' ').filter(Boolean),
-    },
+    { cores: [SERVER_CORE, LOAD_CORE] },
   );
 
 async function runExport(engine: EngineName, s: LifecycleSettings, sink: ReportSink): Promise<Verdict[]> {

@@ -62,6 +62,7 @@ describe('loadConfig', () => {
         sqliteSynchronous: 'normal',
         groupCommitMaxWrites: 64,
         groupCommitWindowMs: 10,
+        exportWorkers: 0,
       },
       pg: { poolSize: 10, statementTimeoutMs: 5000, connectTimeoutMs: 3000, groupCommit: false },
       redis: { url: null, prefix: 'parley:', timeoutMs: 300 },
@@ -74,7 +75,7 @@ describe('loadConfig', () => {
         presenceLeaseMs: 30_000,
       },
       limits: { rate: 1200, rateAnonymous: 120, windowSeconds: 60 },
-      idempotency: { ttlSeconds: 86_400 },
+      idempotency: { ttlSeconds: 86_400, lockSeconds: 60 },
       log: { level: 'info' },
       lifecycle: { bootstrap: true, shutdownGraceMs: 10_000, purgeIntervalSeconds: 60 },
       webhooks: {
