@@ -131,7 +131,7 @@ for (const engine of testEngines()) {
     let ws: TestWorkspace;
 
     before(async () => {
-      server = await startServer(engine, { limits: { rate: 1_000_000 } });
+      server = await startServer(engine, { limits: { rate: 1_000_000 }, http: { requestTimeoutMs: 300_000 } });
       ws = await newWorkspace(server, 'lines');
       const r = await ws.admin.request('POST', '/v1/import', { raw: importFile(40), headers: JSONL });
       assert.equal(r.status, 200, r.text);
@@ -181,19 +181,24 @@ for (const engine of testEngines()) {
     before(async () => {
       server = await startServer(
         engine,
-        { limits: { rate: 1_000_000 }, database: { exportWorkers: 2 }, log: { level: 'error' } },
+        {
+          limits: { rate: 1_000_000 },
+          http: { requestTimeoutMs: 300_000 },
+          database: { exportWorkers: 2 },
+          log: { level: 'error' },
+        },
         { logger: createLogger({ level: 'error' }, { write: (s: string) => void logs.push(s) }) },
       );
       ws = await newWorkspace(server, 'workers');
       const r = await ws.admin.request('POST', '/v1/import', { raw: importFile(60), headers: JSONL });
       assert.equal(r.status, 200, r.text);
       assert.equal(r.body.data.errors, 0);
-      // and one long conversation (~16 MB of Markdown: more than the socket buffers between server and client hold)
+      // and one long conversation (~10 MB of Markdown: more than the socket buffers between server and client hold)
       const conv = 'conv_01KF0Z8J1R5Q0V7M4T2B9Y0000';
       const long = [
         JSON.stringify({ type: 'conversation', id: conv, title: 'long', created_at: '2026-02-01T00:00:00.000Z' }),
       ];
-      for (let i = 0; i < 4000; i++) {
+      for (let i = 0; i < 2500; i++) {
         long.push(
           JSON.stringify({
             type: 'message',
@@ -255,7 +260,7 @@ for (const engine of testEngines()) {
       assert.equal(row.counts.complete, 0);
       assert.equal(row.counts.failed, 0);
       const again = await httpExport(server.url, ws.admin.key ?? '', 'format=jsonl');
-      assert.match(again, /\{"type":"end","conversations":61,"messages":4743,"tool_invocations":90\}\n$/);
+      assert.match(again, /\{"type":"end","conversations":61,"messages":3243,"tool_invocations":90\}\n$/);
     });
 
     test('a failure inside a worker cuts the stream (no end), is logged and audited failed, not a 500 or a hang', async () => {
