@@ -127,7 +127,8 @@ export function registerTransferRoutes(app: App, deps: AppDeps): void {
   const exporter = new ExportService(store, deps.clock, deps.logger.child({ subsystem: 'export' }));
   const importer = new ImportService(store, deps.clock, deps.logger.child({ subsystem: 'import' }));
 
-  // SQLite (a file): exports are read and rendered by worker threads with their own connections
+  // SQLite (a file) with PARLEY_EXPORT_WORKERS > 0: exports are read and rendered by worker threads
+  // with their own read-only connections (off by default: it did not pay on a shared 2-core machine)
   const sqliteFile = deps.store.engine === 'sqlite' ? sqlitePath(deps.config.database.url) : null;
   const pool =
     sqliteFile !== null && sqliteFile !== ':memory:' && deps.config.database.exportWorkers > 0
