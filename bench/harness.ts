@@ -85,10 +85,11 @@ export const pinningNote = pinning
   ? `servers pinned to core ${SERVER_CORE}, load generator / driver to core ${LOAD_CORE} (taskset)`
   : 'not pinned (taskset or a second core missing)';
 
-/** Pins every thread of a running process to one core (no-op where taskset or a 2nd core is missing). */
-export function pin(pid: number | undefined, core: number): void {
+/** Pins every thread of a running process to one core, or to a list of cores (no-op where taskset or a 2nd core is missing). */
+export function pin(pid: number | undefined, core: number | readonly number[]): void {
   if (!pinning || pid === undefined) return;
-  execFileSync('taskset', ['-a', '-p', '-c', String(core), String(pid)], { stdio: 'ignore' });
+  const cores = typeof core === 'number' ? String(core) : core.join(',');
+  execFileSync('taskset', ['-a', '-p', '-c', cores, String(pid)], { stdio: 'ignore' });
 }
 
 const CLOCK_TICKS = (() => {
@@ -157,19 +158,27 @@ export interface Server {
   url: string;
 }
 
-/** Forks a server script (it answers IPC `ready` with its URL) and pins it to the server core. */
+/**
+ * Forks a server script (it answers IPC `ready` with its URL) and pins it to the server core, or to
+ * `extra.cores` (a server whose threads may use both cores: the export scenario's Parley).
+ */
 export async function startServer(
   name: string,
   kind: 'parley' | 'peer',
   script: string,
   options: unknown,
-  extra: { execArgv?: string[] } = {},
+  extra: { execArgv?: string[]; cores?: readonly number[] } = {},
 ): Promise<Server> {
   // peers too with BENCH_CPU_PROF_PEERS=1: where the bare side's time goes, for comparison
   const profile = kind === 'parley' || process.env.BENCH_CPU_PROF_PEERS === '1';
-  const child = forkTs(script, [JSON.stringify(options)], { profile, ...extra });
+  // BENCH_PARLEY_EXEC_ARGV: node options for every Parley server (e.g. --max-semi-space-size=16)
+  const parleyArgv = kind === 'parley' ? (process.env.BENCH_PARLEY_EXEC_ARGV ?? '').split(' ').filter(Boolean) : [];
+  const child = forkTs(script, [JSON.stringify(options)], {
+    profile,
+    execArgv: [...parleyArgv, ...(extra.execArgv ?? [])],
+  });
   const { url } = await nextMessage<{ url: string }>(child, 'ready');
-  pin(child.pid, SERVER_CORE);
+  pin(child.pid, extra.cores ?? SERVER_CORE);
   return { name, kind, child, url };
 }
 

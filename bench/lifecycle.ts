@@ -21,6 +21,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Pool, request } from 'undici';
 import { systemClock } from '../packages/server/src/clock.js';
@@ -41,6 +42,7 @@ import {
   type RoundRow,
   ratio,
   report,
+  SERVER_CORE,
   type Server,
   spread,
   startServer,
@@ -661,19 +663,41 @@ async function readExport(url: string, key: string): Promise<ExportRead> {
   return out;
 }
 
+/**
+ * The export's Parley: its threads may use both cores (the export workers run beside the main
+ * thread; the driver shares core LOAD_CORE with them); `root` runs another tree's Parley
+ * (BENCH_EXPORT_BASELINE). BENCH_PARLEY_EXEC_ARGV (harness.ts) adds node options to every Parley.
+ */
+const exportParley = (databaseUrl: string, name: string, root?: string) =>
+  startServer(
+    name,
+    'parley',
+    root === undefined ? 'servers/parley.ts' : path.join(root, 'bench/servers/parley.ts'),
+    { databaseUrl, log: 'silent', requestTimeoutMs: LONG_MS, pgStatementTimeoutMs: 60_000 },
+    { cores: [SERVER_CORE, LOAD_CORE] },
+  );
+
 async function runExport(engine: EngineName, s: LifecycleSettings, sink: ReportSink): Promise<Verdict[]> {
   const ds = await prepareExport(engine, s.exportSize);
   const ws = ds.workspaces[0] as string;
   const key = ds.keys[ws] as string;
-  const parley = await startParley(ds.databaseUrl);
+  const parley = await exportParley(ds.databaseUrl, 'parley');
   const peer = await startServer('node-http', 'peer', 'servers/peer-lifecycle.ts', { databaseUrl: ds.databaseUrl });
-  const growthAll: Record<string, number[]> = { parley: [], 'node-http': [] };
+  // BENCH_EXPORT_BASELINE=<a checkout of another commit, with node_modules>: its Parley as a third target (before → after in the same rounds)
+  const baselineRoot = process.env.BENCH_EXPORT_BASELINE;
+  const baseline = baselineRoot ? await exportParley(ds.databaseUrl, 'parley-baseline', baselineRoot) : null;
+  const growthAll: Record<string, number[]> = { parley: [], 'node-http': [], 'parley-baseline': [] };
   const reads: Record<string, ExportRead> = {};
   try {
-    const servers: Record<string, Server> = { parley, 'node-http': peer };
+    const servers: Record<string, Server> = {
+      parley,
+      'node-http': peer,
+      ...(baseline ? { 'parley-baseline': baseline } : {}),
+    };
     const targets = [
       { name: 'parley', kind: 'parley' as const, pid: parley.child.pid },
       { name: 'node-http', kind: 'peer' as const, pid: peer.child.pid },
+      ...(baseline ? [{ name: 'parley-baseline', kind: 'parley' as const, pid: baseline.child.pid }] : []),
     ];
     const rows = await alternate(
       targets,
@@ -742,6 +766,21 @@ async function runExport(engine: EngineName, s: LifecycleSettings, sink: ReportS
       verdict('Parley messages/s / the node:http peer’s', thr.median, 'x', null, thr),
       verdict('server CPU per message, peer / Parley', cpu.median, 'x', null, cpu),
     ];
+    if (baseline) {
+      const vsBase = ratio(rows, 'parley', 'parley-baseline', 'throughput');
+      const cpuBase = ratio(rows, 'parley', 'parley-baseline', 'cpu');
+      verdicts.push(
+        verdict('Parley messages/s / the baseline’s (BENCH_EXPORT_BASELINE)', vsBase.median, 'x', null, vsBase),
+        verdict('server CPU per message, baseline / Parley', cpuBase.median, 'x', null, cpuBase),
+        verdict(
+          'baseline RSS growth during an export, worst turn',
+          Math.max(...(growthAll['parley-baseline'] ?? [])),
+          ' MB',
+          null,
+          spread(growthAll['parley-baseline'] ?? []),
+        ),
+      );
+    }
     report(sink, {
       key: `${engine}:lifecycle-export`,
       title: `${engine} / export (lifecycle)`,
@@ -749,7 +788,7 @@ async function runExport(engine: EngineName, s: LifecycleSettings, sink: ReportS
       facts: [
         `Data: one workspace, ${ds.opts.conversations.toLocaleString('en')} conversations, ~${ds.opts.messages.toLocaleString('en')} messages with tool invocations (\`parley seed-data\`'s generator and bulk loader, size ${s.exportSize}, cached in bench/.data or parley_bench_export_${s.exportSize}); the driver reads each stream to its end`,
         'Answer check every round: both streams carry the same records (types and ids, SHA-1 in order) and the same first 20 messages field for field',
-        `${s.rounds} rounds, no warm-up (the first Parley turn is the first export into a fresh server: the worst case for RSS growth), order flipping each round; ${pinningNote}; the machine is shared with other sessions (load average below)`,
+        `${s.rounds} rounds, no warm-up (the first Parley turn is the first export into a fresh server: the worst case for RSS growth), order flipping each round; ${pinningNote}, except Parley's export server${baseline ? 's' : ''}, whose threads may use cores ${SERVER_CORE} and ${LOAD_CORE} (export workers beside the main thread)${process.env.PARLEY_EXPORT_WORKERS !== undefined ? `; PARLEY_EXPORT_WORKERS=${process.env.PARLEY_EXPORT_WORKERS}` : ''}${process.env.BENCH_PARLEY_EXEC_ARGV ? `; node options ${process.env.BENCH_PARLEY_EXEC_ARGV}` : ''}${baseline ? `; parley-baseline: the Parley of ${baselineRoot}` : ''}; the machine is shared with other sessions (load average below)`,
       ],
       table: {
         head: ['target', 'messages/s', 'MB/s', 'CPU us/message', 'RSS growth MB (median)', 'RSS peak MB'],
@@ -767,7 +806,7 @@ async function runExport(engine: EngineName, s: LifecycleSettings, sink: ReportS
     });
     return verdicts;
   } finally {
-    await Promise.all([stop(parley.child), stop(peer.child)]);
+    await Promise.all([stop(parley.child), stop(peer.child), ...(baseline ? [stop(baseline.child)] : [])]);
   }
 }
 

@@ -63,6 +63,7 @@ describe('loadConfig', () => {
         ftsCompactionInterval: 600,
         groupCommitMaxWrites: 64,
         groupCommitWindowMs: 10,
+        exportWorkers: 0,
       },
       pg: { poolSize: 10, statementTimeoutMs: 5000, connectTimeoutMs: 3000, groupCommit: false },
       redis: { url: null, prefix: 'parley:', timeoutMs: 300 },

@@ -163,6 +163,12 @@ export const CONFIG_SPEC = {
       parser: int(0, 1000),
       doc: 'Group commit: a shared transaction takes no new write once it has been open this long (ms); it never waits for writes to come. 0 turns group commit off.',
     }),
+    exportWorkers: variable({
+      env: 'PARLEY_EXPORT_WORKERS',
+      default: '0',
+      parser: int(0, 16),
+      doc: 'SQLite: worker threads that read and render exports (GET /v1/export, GET /v1/conversations/{id}/export) beside the main thread, each with a read-only connection of its own; started by the first export, stopped after a minute without one. 0 (the default) exports on the main thread: on a shared 2-core machine the workers cost more CPU per message and memory than they gained (bench/RESULTS.md, export round three). PostgreSQL exports always run on the main thread.',
+    }),
   },
   pg: {
     poolSize: variable({

@@ -1,6 +1,9 @@
 import type { AuthContext, Conversation, Message, ToolInvocation } from '../domain/types.js';
 import type { ExportCounts, ExportItem, ExportService } from '../services/export.js';
-import { messageJson, presentConversation, presentMessage, presentTool, toolJson } from './presenters.js';
+import { iso, messageJson, presentConversation, presentMessage, presentTool, toolJson } from './presenters.js';
+
+const q = JSON.stringify;
+const isoText = (ms: number | null): string => (ms === null ? 'null' : `"${iso(ms)}"`);
 
 /**
  * The three export formats as writers of text pieces, fed one record at a time (from batches of
@@ -53,8 +56,8 @@ export function jsonlWriter(): FormatWriter {
  * {"format":"parley.export","version":1,"exported_at":…,"conversations":[{…Conversation,
  *  "messages":[…],"tool_invocations":[…]}, …],"counts":{…}}. A cut stream is invalid JSON.
  */
-export function jsonWriter(): FormatWriter {
-  let conversations = 0;
+export function jsonWriter(conversationsBefore = 0): FormatWriter {
+  let conversations = conversationsBefore;
   let inConversation: 'messages' | 'tools' | null = null;
   let itemsInArray = 0;
   return {
@@ -155,8 +158,12 @@ export const EXPORT_MEDIA: Record<ExportFormat, { contentType: string; extension
   markdown: { contentType: 'text/markdown; charset=utf-8', extension: 'md' },
 };
 
-export function writerFor(format: ExportFormat): FormatWriter {
-  return format === 'json' ? jsonWriter() : format === 'jsonl' ? jsonlWriter() : markdownWriter();
+/**
+ * A writer of `format`; `conversationsBefore` says how many conversations were written before
+ * this writer's first (a writer that starts mid-export: an export worker's, per batch).
+ */
+export function writerFor(format: ExportFormat, conversationsBefore = 0): FormatWriter {
+  return format === 'json' ? jsonWriter(conversationsBefore) : format === 'jsonl' ? jsonlWriter() : markdownWriter();
 }
 
 /** Bytes are sent in chunks of at least this size: few writes, and at most this much waits per chunk. */
@@ -167,7 +174,7 @@ const CHUNK_BYTES = 64 * 1024;
  * adding the pieces up into one long string for the stream to flatten and encode (measured:
  * ~25 % less time encoding an export of long, mostly non-Latin-1 messages).
  */
-class ChunkBuffer {
+export class ChunkBuffer {
   private readonly buf = Buffer.allocUnsafe(2 * CHUNK_BYTES);
   private pos = 0;
   /** Chunks ready to send, in order. */
@@ -186,11 +193,77 @@ class ChunkBuffer {
     if (this.pos >= CHUNK_BYTES) this.cut();
   }
 
+  /** Bytes already encoded (a JSONL line the database wrote). */
+  addBytes(bytes: Uint8Array): void {
+    if (bytes.length > this.buf.length - this.pos) {
+      this.cut();
+      if (bytes.length > this.buf.length) {
+        this.ready.push(Buffer.from(bytes));
+        return;
+      }
+    }
+    this.buf.set(bytes, this.pos);
+    this.pos += bytes.length;
+    if (this.pos >= CHUNK_BYTES) this.cut();
+  }
+
   /** Whatever is written so far becomes a chunk of its own (a copy of its size: the buffer is reused). */
   cut(): void {
     if (this.pos === 0) return;
     this.ready.push(Buffer.from(this.buf.subarray(0, this.pos)));
     this.pos = 0;
+  }
+}
+
+/**
+ * One batch of items as text into `out`; `sent` is called whenever chunks are ready, so a batch of
+ * long messages is not held whole as text.
+ */
+export function* writeItems(batch: readonly ExportItem[], writer: FormatWriter, out: ChunkBuffer): Generator<Buffer> {
+  for (const it of batch) {
+    switch (it.kind) {
+      case 'conversation':
+        out.add(writer.conversation(it.conversation));
+        break;
+      case 'messages':
+        for (const m of it.messages) {
+          out.add(writer.message(m));
+          if (out.ready.length > 0) yield* out.ready.splice(0);
+        }
+        break;
+      case 'tools':
+        for (const t of it.tools) {
+          out.add(writer.tool(t));
+          if (out.ready.length > 0) yield* out.ready.splice(0);
+        }
+        break;
+      case 'messageParts':
+        // only a JSONL export asks for them (ExportOptions.lines): messageJson's line, from the parts
+        for (const r of it.rows) {
+          out.add(`{"type":"message","id":${q(r[1])},"conversation_id":${q(r[0])},"role":${q(r[2])},"content":`);
+          out.addBytes(r[3]);
+          out.add(`,"metadata":${r[4]},"created_at":"${iso(r[5])}"}\n`);
+          if (out.ready.length > 0) yield* out.ready.splice(0);
+        }
+        break;
+      case 'toolParts':
+        // toolJson's line, from the parts
+        for (const r of it.rows) {
+          const duration = r[7] !== null && r[8] !== null ? r[8] - r[7] : null;
+          out.add(
+            `{"type":"tool_invocation","id":${q(r[1])},"conversation_id":${q(r[0])},"message_id":${q(r[2])},"tool_name":${q(r[3])},"input":${r[4]},"output":${r[5]},"status":${q(r[6])},"started_at":${isoText(r[7])},"finished_at":${isoText(r[8])},"duration_ms":${q(duration)},"created_at":"${iso(r[9])}","updated_at":"${iso(r[10])}"}\n`,
+          );
+          if (out.ready.length > 0) yield* out.ready.splice(0);
+        }
+        break;
+      case 'conversation_end':
+        out.add(writer.conversationEnd());
+        break;
+      case 'end':
+        out.add(writer.end(it.counts));
+        break;
+    }
+    if (out.ready.length > 0) yield* out.ready.splice(0);
   }
 }
 
@@ -202,35 +275,7 @@ export async function* renderExport(
 ): AsyncGenerator<Buffer, void, undefined> {
   const out = new ChunkBuffer();
   out.add(writer.begin(exportedAt));
-  for await (const batch of batches) {
-    for (const it of batch) {
-      switch (it.kind) {
-        case 'conversation':
-          out.add(writer.conversation(it.conversation));
-          break;
-        case 'messages':
-          for (const m of it.messages) {
-            out.add(writer.message(m));
-            // sent as they fill: a batch of long messages is not held whole as text
-            if (out.ready.length > 0) yield* out.ready.splice(0);
-          }
-          break;
-        case 'tools':
-          for (const t of it.tools) {
-            out.add(writer.tool(t));
-            if (out.ready.length > 0) yield* out.ready.splice(0);
-          }
-          break;
-        case 'conversation_end':
-          out.add(writer.conversationEnd());
-          break;
-        case 'end':
-          out.add(writer.end(it.counts));
-          break;
-      }
-      if (out.ready.length > 0) yield* out.ready.splice(0);
-    }
-  }
+  for await (const batch of batches) yield* writeItems(batch, writer, out);
   out.cut();
   yield* out.ready.splice(0);
 }
@@ -247,7 +292,7 @@ export async function exportUserJsonl(
   exportedAt: string,
   write: (piece: Uint8Array) => Promise<void>,
 ): Promise<ExportCounts> {
-  const opened = await exporter.openMany(auth, { userId }, { interleave: false, format: 'jsonl' });
+  const opened = await exporter.openMany(auth, { userId }, { interleave: false, format: 'jsonl', lines: true });
   let counts: ExportCounts | undefined;
   async function* tap() {
     for await (const batch of opened.items) {

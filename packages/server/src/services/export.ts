@@ -6,7 +6,7 @@ import { newId, parseId } from '../ids.js';
 import { type ConversationFilter, type KeysetPosition, MANY_CONVERSATIONS } from '../store/types.js';
 import { actingUser, actorKeyId, canReach, requireScope } from './context.js';
 import type { ListConversationsInput } from './conversations.js';
-import type { TransferReader, TransferStore } from './transfer-store.js';
+import type { ExportLines, MessageParts, ToolParts, TransferReader, TransferStore } from './transfer-store.js';
 
 /**
  * Rows read per statement, and so what an export holds at once: a page of conversations, then
@@ -32,6 +32,9 @@ export type ExportItem =
   | { kind: 'conversation'; conversation: Conversation }
   | { kind: 'messages'; messages: readonly Message[] }
   | { kind: 'tools'; tools: readonly ToolInvocation[] }
+  /** Messages / tool invocations as the JSONL writer takes them from SQLite (ExportLines), not as objects. */
+  | { kind: 'messageParts'; rows: readonly MessageParts[] }
+  | { kind: 'toolParts'; rows: readonly ToolParts[] }
   | { kind: 'conversation_end' }
   | { kind: 'end'; counts: ExportCounts };
 
@@ -53,15 +56,49 @@ export type ExportFilterInput = Pick<
 export interface OpenedExport {
   /** What the audit row names: one conversation, one user's conversations, or the workspace's. */
   target: { type: 'conversation' | 'user' | 'workspace'; id: string };
-  /** Batches of items, pulled as the response drains: nothing is read ahead of what the client takes. */
+  workspaceId: string;
+  /**
+   * Batches of items read here, pulled as the response drains: nothing is read ahead of what the
+   * client takes. Audited when it ends. Use either this or `batches`, not both.
+   */
   items: AsyncGenerator<ExportItem[], void, undefined>;
+  /**
+   * The same export as batches of conversations, in order, for a reader elsewhere (the export
+   * workers) that reads each batch's rows with `readBatch`; the caller audits with `record`.
+   */
+  batches(): AsyncGenerator<ExportBatch, void, undefined>;
+  /** Writes the audit row (never throws: a failure is logged) and, when `failed`, logs the cut stream. */
+  record(counts: ExportCounts, complete: boolean, failed: unknown): Promise<void>;
 }
+
+/** Conversations read together: a run of small ones (one read per table), or one big one alone (keyset pages). */
+export interface ExportBatch {
+  small: boolean;
+  conversations: Conversation[];
+}
+
+/** The reads an export makes of a batch's rows (TransferReader's, also served by an export worker's own connection). */
+export type RowReader = Pick<
+  TransferReader,
+  'messagesAfter' | 'toolInvocationsAfter' | 'messagesOf' | 'toolInvocationsOf' | 'lines'
+>;
 
 export interface ExportOptions {
   /** Tool invocations among the messages in time order (Markdown) instead of after them. */
   interleave: boolean;
   /** Recorded in the audit row's counts as format_<name>: 1. */
   format: string;
+  /**
+   * JSONL: where the store can (SQLite), message and tool invocation lines come written by the
+   * database ('lines' items), byte for byte what the JSONL writer writes from the objects.
+   */
+  lines?: boolean;
+}
+
+/** How a batch is read: interleaved (Markdown), and/or as JSONL lines (JSONL on SQLite). */
+export interface ReadShape {
+  interleave: boolean;
+  lines: boolean;
 }
 
 /** The ULID part of a prefixed id: messages and tool invocations sort together by it (both are time-ordered). */
@@ -132,144 +169,36 @@ export class ExportService {
     pages: AsyncGenerator<Conversation[]>,
     opts: ExportOptions,
   ): OpenedExport {
-    const counts: ExportCounts = { conversations: 0, messages: 0, tool_invocations: 0 };
-    const self = this;
+    const record = async (counts: ExportCounts, complete: boolean, failed: unknown) => {
+      if (failed !== undefined) {
+        this.logger.error(
+          { err: failed, workspace_id: auth.workspaceId, target_type: target.type, ...counts },
+          'export failed mid-stream; the response was cut',
+        );
+      }
+      await this.record(auth, target, counts, opts.format, complete, failed !== undefined);
+    };
+    async function* batches(): AsyncGenerator<ExportBatch, void, undefined> {
+      for await (const page of pages) yield* batchesOf(page);
+    }
     async function* items(): AsyncGenerator<ExportItem[], void, undefined> {
+      const counts: ExportCounts = { conversations: 0, messages: 0, tool_invocations: 0 };
       let complete = false;
-      let failed = false;
+      let failed: unknown;
       try {
-        for await (const page of pages) {
-          for (const batch of batchesOf(page)) {
-            const read = batch.small
-              ? await self.smallBatch(reader, batch.conversations, opts.interleave, counts)
-              : null;
-            if (read !== null) yield read;
-            else for (const c of batch.conversations) yield* self.bigConversation(reader, c, opts.interleave, counts);
-          }
-        }
+        const shape = { interleave: opts.interleave, lines: opts.lines === true };
+        for await (const batch of batches()) yield* readBatch(reader, batch, shape, counts);
         complete = true;
         yield [{ kind: 'end', counts: { ...counts } }];
       } catch (err) {
-        failed = true;
-        self.logger.error(
-          { err, workspace_id: auth.workspaceId, target_type: target.type, ...counts },
-          'export failed mid-stream; the response was cut',
-        );
+        failed = err;
         throw err;
       } finally {
         // also when the client went away (the stream was destroyed): what it took is on record
-        await self.record(auth, target, counts, opts.format, complete, failed);
+        await record(counts, complete, failed);
       }
     }
-    return { target, items: items() };
-  }
-
-  /**
-   * Conversations whose counters add up to at most ROW_PAGE rows: one read per table for all of
-   * them, each conversation's rows then taken from it in order. The counters move in the same
-   * transactions as the rows, but rows may have been added since the page was read: a read that
-   * comes back full was short of some: null, and the batch is read one conversation at a time.
-   */
-  private async smallBatch(
-    reader: TransferReader,
-    conversations: readonly Conversation[],
-    interleave: boolean,
-    counts: ExportCounts,
-  ): Promise<ExportItem[] | null> {
-    // the counters are kept in the same transactions as the rows: an empty side costs no read
-    const withMessages = conversations.filter((c) => c.messageCount > 0).map((c) => c.id);
-    const withTools = conversations.filter((c) => c.toolInvocationCount > 0).map((c) => c.id);
-    const [messages, tools] = await Promise.all([
-      withMessages.length > 0 ? reader.messagesOf(withMessages, ROW_PAGE + 1) : [],
-      withTools.length > 0 ? reader.toolInvocationsOf(withTools, ROW_PAGE + 1) : [],
-    ]);
-    if (messages.length > ROW_PAGE || tools.length > ROW_PAGE) return null;
-    const messagesOf = byConversation(messages);
-    const toolsOf = byConversation(tools);
-    const out: ExportItem[] = [];
-    for (const c of conversations) {
-      out.push({ kind: 'conversation', conversation: c });
-      const ms = messagesOf.get(c.id) ?? [];
-      const ts = toolsOf.get(c.id) ?? [];
-      counts.conversations++;
-      counts.messages += ms.length;
-      counts.tool_invocations += ts.length;
-      if (!interleave) {
-        if (ms.length > 0) out.push({ kind: 'messages', messages: ms });
-        if (ts.length > 0) out.push({ kind: 'tools', tools: ts });
-      } else {
-        let i = 0;
-        let j = 0;
-        while (i < ms.length || j < ts.length) {
-          const from = i;
-          while (i < ms.length && (j === ts.length || ulidOf(at(ms, i).id) <= ulidOf(at(ts, j).id))) i++;
-          if (i > from) out.push({ kind: 'messages', messages: ms.slice(from, i) });
-          const fromTool = j;
-          while (j < ts.length && (i === ms.length || ulidOf(at(ts, j).id) < ulidOf(at(ms, i).id))) j++;
-          if (j > fromTool) out.push({ kind: 'tools', tools: ts.slice(fromTool, j) });
-        }
-      }
-      out.push({ kind: 'conversation_end' });
-    }
-    return out;
-  }
-
-  /** One conversation read in keyset pages per table: messages then tool invocations, or both in time order (interleave). */
-  private async *bigConversation(
-    reader: TransferReader,
-    c: Conversation,
-    interleave: boolean,
-    counts: ExportCounts,
-  ): AsyncGenerator<ExportItem[], void, undefined> {
-    counts.conversations++;
-    yield [{ kind: 'conversation', conversation: c }];
-    const m = new PageCursor(c.messageCount > 0 ? (after) => reader.messagesAfter(c.id, after, ROW_PAGE) : null);
-    const t = new PageCursor(
-      c.toolInvocationCount > 0 ? (after) => reader.toolInvocationsAfter(c.id, after, ROW_PAGE) : null,
-    );
-    if (!interleave) {
-      for (await m.next(); !m.done; await m.next()) {
-        counts.messages += m.page.length;
-        yield [{ kind: 'messages', messages: m.page }];
-      }
-      for (await t.next(); !t.done; await t.next()) {
-        counts.tool_invocations += t.page.length;
-        yield [{ kind: 'tools', tools: t.page }];
-      }
-      yield [{ kind: 'conversation_end' }];
-      return;
-    }
-    // a merge of two ordered streams in runs: one page of each side is held, never a whole side
-    await m.next();
-    await t.next();
-    let out: ExportItem[] = [];
-    let rows = 0;
-    while (!m.done || !t.done) {
-      if (!m.done && (t.done || ulidOf(m.head.id) <= ulidOf(t.head.id))) {
-        const bound = t.done ? null : ulidOf(t.head.id);
-        const from = m.i;
-        while (m.i < m.page.length && (bound === null || ulidOf(at(m.page, m.i).id) <= bound)) m.i++;
-        out.push({ kind: 'messages', messages: m.page.slice(from, m.i) });
-        counts.messages += m.i - from;
-        rows += m.i - from;
-        if (m.i === m.page.length) await m.next();
-      } else {
-        const bound = m.done ? null : ulidOf(m.head.id);
-        const from = t.i;
-        while (t.i < t.page.length && (bound === null || ulidOf(at(t.page, t.i).id) < bound)) t.i++;
-        out.push({ kind: 'tools', tools: t.page.slice(from, t.i) });
-        counts.tool_invocations += t.i - from;
-        rows += t.i - from;
-        if (t.i === t.page.length) await t.next();
-      }
-      if (rows >= ROW_PAGE) {
-        yield out;
-        out = [];
-        rows = 0;
-      }
-    }
-    out.push({ kind: 'conversation_end' });
-    yield out;
+    return { target, workspaceId: auth.workspaceId, items: items(), batches, record };
   }
 
   private async record(
@@ -301,11 +230,246 @@ export class ExportService {
 const at = <T>(rows: readonly T[], i: number) => rows[i] as T;
 
 /**
+ * A batch's items, read with `reader`, added to `counts`: one step for a batch of small
+ * conversations, keyset pages for a big one (or for small ones whose read came back full).
+ */
+export async function* readBatch(
+  reader: RowReader,
+  batch: ExportBatch,
+  shape: ReadShape,
+  counts: ExportCounts,
+): AsyncGenerator<ExportItem[], void, undefined> {
+  const lines = shape.lines && !shape.interleave ? reader.lines : undefined;
+  let read: ExportItem[] | null | undefined = null;
+  if (batch.small) {
+    if (lines !== undefined) read = smallBatchLines(lines, batch.conversations, counts);
+    if (read === undefined || lines === undefined)
+      read = await smallBatch(reader, batch.conversations, shape.interleave, counts);
+  }
+  if (read !== null) yield read;
+  else
+    for (const c of batch.conversations) {
+      if (lines !== undefined) yield* bigConversationLines(reader, lines, c, counts);
+      else yield* bigConversation(reader, c, shape.interleave, counts);
+    }
+}
+
+/**
+ * smallBatch (not interleaved) with the rows as the JSONL writer takes them; undefined when they
+ * cannot be had now (the store's connection is inside a transaction): the caller reads objects.
+ */
+function smallBatchLines(
+  lines: ExportLines,
+  conversations: readonly Conversation[],
+  counts: ExportCounts,
+): ExportItem[] | null | undefined {
+  const withMessages = conversations.filter((c) => c.messageCount > 0).map((c) => c.id);
+  const withTools = conversations.filter((c) => c.toolInvocationCount > 0).map((c) => c.id);
+  const messages = withMessages.length > 0 ? lines.messagesOf(withMessages, ROW_PAGE + 1) : [];
+  if (messages === undefined) return undefined;
+  const tools = withTools.length > 0 ? lines.toolsOf(withTools, ROW_PAGE + 1) : [];
+  if (tools === undefined) return undefined;
+  if (messages.length > ROW_PAGE || tools.length > ROW_PAGE) return null;
+  const messagesOf = partsByConversation(messages);
+  const toolsOf = partsByConversation(tools);
+  const out: ExportItem[] = [];
+  for (const c of conversations) {
+    out.push({ kind: 'conversation', conversation: c });
+    const ms = messagesOf.get(c.id);
+    const ts = toolsOf.get(c.id);
+    counts.conversations++;
+    if (ms !== undefined) {
+      counts.messages += ms.length;
+      out.push({ kind: 'messageParts', rows: ms });
+    }
+    if (ts !== undefined) {
+      counts.tool_invocations += ts.length;
+      out.push({ kind: 'toolParts', rows: ts });
+    }
+    out.push({ kind: 'conversation_end' });
+  }
+  return out;
+}
+
+/** bigConversation (not interleaved) with its rows as the JSONL writer takes them, page by page; a page that cannot be had so is read as objects. */
+async function* bigConversationLines(
+  reader: RowReader,
+  lines: ExportLines,
+  c: Conversation,
+  counts: ExportCounts,
+): AsyncGenerator<ExportItem[], void, undefined> {
+  counts.conversations++;
+  yield [{ kind: 'conversation', conversation: c }];
+  for (const table of ['messages', 'tool_invocations'] as const) {
+    if ((table === 'messages' ? c.messageCount : c.toolInvocationCount) === 0) continue;
+    let after: string | undefined;
+    for (;;) {
+      let item: ExportItem;
+      let n: number;
+      let last: string | undefined;
+      if (table === 'messages') {
+        const parts = lines.messagesAfter(c.id, after, ROW_PAGE);
+        if (parts !== undefined) {
+          item = { kind: 'messageParts', rows: parts };
+          n = parts.length;
+          last = parts[n - 1]?.[1];
+        } else {
+          const page = await reader.messagesAfter(c.id, after, ROW_PAGE);
+          item = { kind: 'messages', messages: page };
+          n = page.length;
+          last = page[n - 1]?.id;
+        }
+      } else {
+        const parts = lines.toolsAfter(c.id, after, ROW_PAGE);
+        if (parts !== undefined) {
+          item = { kind: 'toolParts', rows: parts };
+          n = parts.length;
+          last = parts[n - 1]?.[1];
+        } else {
+          const page = await reader.toolInvocationsAfter(c.id, after, ROW_PAGE);
+          item = { kind: 'tools', tools: page };
+          n = page.length;
+          last = page[n - 1]?.id;
+        }
+      }
+      if (n === 0) break;
+      if (table === 'messages') counts.messages += n;
+      else counts.tool_invocations += n;
+      yield [item];
+      if (n < ROW_PAGE) break;
+      after = last;
+    }
+  }
+  yield [{ kind: 'conversation_end' }];
+}
+
+/** Rows (conversation id first) ordered by conversation id, as lists per conversation. */
+function partsByConversation<T extends readonly [string, ...unknown[]]>(rows: readonly T[]): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  let from = 0;
+  for (let i = 1; i <= rows.length; i++) {
+    if (i === rows.length || at(rows, i)[0] !== at(rows, from)[0]) {
+      out.set(at(rows, from)[0], rows.slice(from, i));
+      from = i;
+    }
+  }
+  return out;
+}
+
+/**
+ * Conversations whose counters add up to at most ROW_PAGE rows: one read per table for all of
+ * them, each conversation's rows then taken from it in order. The counters move in the same
+ * transactions as the rows, but rows may have been added since the page was read: a read that
+ * comes back full was short of some: null, and the batch is read one conversation at a time.
+ */
+async function smallBatch(
+  reader: RowReader,
+  conversations: readonly Conversation[],
+  interleave: boolean,
+  counts: ExportCounts,
+): Promise<ExportItem[] | null> {
+  // the counters are kept in the same transactions as the rows: an empty side costs no read
+  const withMessages = conversations.filter((c) => c.messageCount > 0).map((c) => c.id);
+  const withTools = conversations.filter((c) => c.toolInvocationCount > 0).map((c) => c.id);
+  const [messages, tools] = await Promise.all([
+    withMessages.length > 0 ? reader.messagesOf(withMessages, ROW_PAGE + 1) : [],
+    withTools.length > 0 ? reader.toolInvocationsOf(withTools, ROW_PAGE + 1) : [],
+  ]);
+  if (messages.length > ROW_PAGE || tools.length > ROW_PAGE) return null;
+  const messagesOf = byConversation(messages);
+  const toolsOf = byConversation(tools);
+  const out: ExportItem[] = [];
+  for (const c of conversations) {
+    out.push({ kind: 'conversation', conversation: c });
+    const ms = messagesOf.get(c.id) ?? [];
+    const ts = toolsOf.get(c.id) ?? [];
+    counts.conversations++;
+    counts.messages += ms.length;
+    counts.tool_invocations += ts.length;
+    if (!interleave) {
+      if (ms.length > 0) out.push({ kind: 'messages', messages: ms });
+      if (ts.length > 0) out.push({ kind: 'tools', tools: ts });
+    } else {
+      let i = 0;
+      let j = 0;
+      while (i < ms.length || j < ts.length) {
+        const from = i;
+        while (i < ms.length && (j === ts.length || ulidOf(at(ms, i).id) <= ulidOf(at(ts, j).id))) i++;
+        if (i > from) out.push({ kind: 'messages', messages: ms.slice(from, i) });
+        const fromTool = j;
+        while (j < ts.length && (i === ms.length || ulidOf(at(ts, j).id) < ulidOf(at(ms, i).id))) j++;
+        if (j > fromTool) out.push({ kind: 'tools', tools: ts.slice(fromTool, j) });
+      }
+    }
+    out.push({ kind: 'conversation_end' });
+  }
+  return out;
+}
+
+/** One conversation read in keyset pages per table: messages then tool invocations, or both in time order (interleave). */
+async function* bigConversation(
+  reader: RowReader,
+  c: Conversation,
+  interleave: boolean,
+  counts: ExportCounts,
+): AsyncGenerator<ExportItem[], void, undefined> {
+  counts.conversations++;
+  yield [{ kind: 'conversation', conversation: c }];
+  const m = new PageCursor(c.messageCount > 0 ? (after) => reader.messagesAfter(c.id, after, ROW_PAGE) : null);
+  const t = new PageCursor(
+    c.toolInvocationCount > 0 ? (after) => reader.toolInvocationsAfter(c.id, after, ROW_PAGE) : null,
+  );
+  if (!interleave) {
+    for (await m.next(); !m.done; await m.next()) {
+      counts.messages += m.page.length;
+      yield [{ kind: 'messages', messages: m.page }];
+    }
+    for (await t.next(); !t.done; await t.next()) {
+      counts.tool_invocations += t.page.length;
+      yield [{ kind: 'tools', tools: t.page }];
+    }
+    yield [{ kind: 'conversation_end' }];
+    return;
+  }
+  // a merge of two ordered streams in runs: one page of each side is held, never a whole side
+  await m.next();
+  await t.next();
+  let out: ExportItem[] = [];
+  let rows = 0;
+  while (!m.done || !t.done) {
+    if (!m.done && (t.done || ulidOf(m.head.id) <= ulidOf(t.head.id))) {
+      const bound = t.done ? null : ulidOf(t.head.id);
+      const from = m.i;
+      while (m.i < m.page.length && (bound === null || ulidOf(at(m.page, m.i).id) <= bound)) m.i++;
+      out.push({ kind: 'messages', messages: m.page.slice(from, m.i) });
+      counts.messages += m.i - from;
+      rows += m.i - from;
+      if (m.i === m.page.length) await m.next();
+    } else {
+      const bound = m.done ? null : ulidOf(m.head.id);
+      const from = t.i;
+      while (t.i < t.page.length && (bound === null || ulidOf(at(t.page, t.i).id) < bound)) t.i++;
+      out.push({ kind: 'tools', tools: t.page.slice(from, t.i) });
+      counts.tool_invocations += t.i - from;
+      rows += t.i - from;
+      if (t.i === t.page.length) await t.next();
+    }
+    if (rows >= ROW_PAGE) {
+      yield out;
+      out = [];
+      rows = 0;
+    }
+  }
+  out.push({ kind: 'conversation_end' });
+  yield out;
+}
+
+/**
  * A page of conversations cut into batches in order: runs of small ones whose counted rows fit in
  * ROW_PAGE together (read with one statement per table), and each big one alone (read in pages).
  */
-function batchesOf(page: readonly Conversation[]): Array<{ small: boolean; conversations: Conversation[] }> {
-  const out: Array<{ small: boolean; conversations: Conversation[] }> = [];
+function batchesOf(page: readonly Conversation[]): ExportBatch[] {
+  const out: ExportBatch[] = [];
   let run: Conversation[] = [];
   let rows = 0;
   for (const c of page) {

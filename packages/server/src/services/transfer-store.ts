@@ -1,4 +1,6 @@
+import type BetterSqlite3 from 'better-sqlite3';
 import type { AuditEvent, Conversation, Message, ToolInvocation } from '../domain/types.js';
+import { SqliteExportLines } from '../store/sqlite/export-lines.js';
 import type { ConversationFilter, KeysetPosition, Store } from '../store/types.js';
 
 /**
@@ -20,6 +22,45 @@ export interface TransferReader {
   /** The messages of several conversations (at most MANY_CONVERSATIONS), by conversation id then id, at most `limit`. */
   messagesOf(conversationIds: readonly string[], limit: number): Promise<Message[]>;
   toolInvocationsOf(conversationIds: readonly string[], limit: number): Promise<ToolInvocation[]>;
+  /** SQLite: the same reads of messages and tool invocations as their JSONL lines (an export's); absent on PostgreSQL. */
+  lines?: ExportLines;
+}
+
+/** A message as the JSONL writer takes it from SQLite: its content already JSON-quoted, as UTF-8 bytes; metadata as stored JSON text. */
+export type MessageParts = [
+  conversationId: string,
+  id: string,
+  role: string,
+  quotedContent: Uint8Array,
+  metadata: string,
+  createdAt: number,
+];
+
+/** A tool invocation as the JSONL writer takes it from SQLite: input and output as stored JSON text. */
+export type ToolParts = [
+  conversationId: string,
+  id: string,
+  messageId: string | null,
+  toolName: string,
+  input: string,
+  output: string,
+  status: string,
+  startedAt: number | null,
+  finishedAt: number | null,
+  createdAt: number,
+  updatedAt: number,
+];
+
+/**
+ * The reads of messagesOf / messagesAfter (and the tool invocations') with the rows as the JSONL
+ * writer takes them (store/sqlite/export-lines.ts), not as domain objects. Each answers undefined
+ * when it cannot read now (the connection is inside a transaction): read the objects instead.
+ */
+export interface ExportLines {
+  messagesOf(conversationIds: readonly string[], limit: number): MessageParts[] | undefined;
+  toolsOf(conversationIds: readonly string[], limit: number): ToolParts[] | undefined;
+  messagesAfter(conversationId: string, afterId: string | undefined, limit: number): MessageParts[] | undefined;
+  toolsAfter(conversationId: string, afterId: string | undefined, limit: number): ToolParts[] | undefined;
 }
 
 export interface TransferWriter {
@@ -46,8 +87,27 @@ export interface TransferStore {
 }
 
 export function transferStore(store: Store): TransferStore {
+  // SQLite (the server's store and an export worker's read-only one both hold their connection as `raw`)
+  const raw = store.engine === 'sqlite' ? (store as unknown as { raw?: BetterSqlite3.Database }).raw : undefined;
+  const sqliteLines = raw !== undefined ? new SqliteExportLines(raw) : null;
   return {
     reader: (ws) => ({
+      ...(sqliteLines !== null
+        ? {
+            lines: {
+              messagesOf: (ids, limit) =>
+                sqliteLines.usable ? sqliteLines.partsOf('messages', ws, ids, limit) : undefined,
+              toolsOf: (ids, limit) =>
+                sqliteLines.usable ? sqliteLines.partsOf('tool_invocations', ws, ids, limit) : undefined,
+              messagesAfter: (conversationId, afterId, limit) =>
+                sqliteLines.usable ? sqliteLines.partsAfter('messages', ws, conversationId, afterId, limit) : undefined,
+              toolsAfter: (conversationId, afterId, limit) =>
+                sqliteLines.usable
+                  ? sqliteLines.partsAfter('tool_invocations', ws, conversationId, afterId, limit)
+                  : undefined,
+            },
+          }
+        : {}),
       conversation: (id) => store.read(ws, (r) => r.conversations.get(id)),
       conversationsAfter: (filter, after, limit) =>
         store.read(ws, (r) => r.conversations.list({ ...filter, orderBy: 'created_at', order: 'asc', after, limit })),

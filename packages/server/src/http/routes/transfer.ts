@@ -6,9 +6,11 @@ import { ExportService, type OpenedExport } from '../../services/export.js';
 import { IdempotencyService } from '../../services/idempotency.js';
 import { type ImportLine, ImportService } from '../../services/import.js';
 import { transferStore } from '../../services/transfer-store.js';
+import { sqlitePath } from '../../store/sqlite/index.js';
 import { findBadText } from '../bad-text.js';
 import { requireAuth } from '../credentials.js';
 import { EXPORT_MEDIA, type ExportFormat, renderExport, writerFor } from '../export-formats.js';
+import { ExportPool } from '../export-pool.js';
 import { parseImportLine, parseImportValue, parseStrictJson } from '../import-records.js';
 import { readLines } from '../line-reader.js';
 import { AUTHED_ERRORS, Closed, ConversationParams, errorResponses, OneOf, WRITE_ERRORS } from '../schemas.js';
@@ -125,13 +127,47 @@ export function registerTransferRoutes(app: App, deps: AppDeps): void {
   const exporter = new ExportService(store, deps.clock, deps.logger.child({ subsystem: 'export' }));
   const importer = new ImportService(store, deps.clock, deps.logger.child({ subsystem: 'import' }));
 
-  const send = (reply: FastifyReply, opened: OpenedExport, format: ExportFormat, filename: string) => {
+  // SQLite (a file) with PARLEY_EXPORT_WORKERS > 0: exports are read and rendered by worker threads
+  // with their own read-only connections (off by default: it did not pay on a shared 2-core machine)
+  const sqliteFile = deps.store.engine === 'sqlite' ? sqlitePath(deps.config.database.url) : null;
+  const pool =
+    sqliteFile !== null && sqliteFile !== ':memory:' && deps.config.database.exportWorkers > 0
+      ? new ExportPool({
+          file: sqliteFile,
+          workers: deps.config.database.exportWorkers,
+          youngGenerationMb: 16,
+          logger: deps.logger.child({ subsystem: 'export' }),
+        })
+      : null;
+  if (pool !== null) app.addHook('onClose', () => pool.close());
+
+  /** The pool, started; null when there is none or it cannot start (the export then runs here). */
+  const startedPool = async (): Promise<ExportPool | null> => {
+    if (pool === null) return null;
+    try {
+      await pool.start();
+      return pool;
+    } catch (err) {
+      deps.logger.warn(
+        { err, subsystem: 'export' },
+        'the export workers could not start; exporting on the main thread',
+      );
+      return null;
+    }
+  };
+
+  const send = async (reply: FastifyReply, opened: OpenedExport, format: ExportFormat, filename: string) => {
     const media = EXPORT_MEDIA[format];
     const exportedAt = new Date(deps.clock.now()).toISOString();
+    const workers = await startedPool();
+    const body =
+      workers !== null
+        ? workers.render(opened, format, exportedAt, format === 'jsonl')
+        : renderExport(opened.items, writerFor(format), exportedAt);
     reply.header('Content-Type', media.contentType);
     reply.header('Content-Disposition', contentDisposition(`${filename}.${media.extension}`));
     reply.header('Cache-Control', 'no-store');
-    return reply.send(Readable.from(renderExport(opened.items, writerFor(format), exportedAt), { objectMode: false }));
+    return reply.send(Readable.from(body, { objectMode: false }));
   };
 
   app.get(
@@ -153,6 +189,7 @@ export function registerTransferRoutes(app: App, deps: AppDeps): void {
       const opened = await exporter.openConversation(requireAuth(req), req.params.id, {
         interleave: format === 'markdown',
         format,
+        lines: format === 'jsonl',
       });
       return send(reply, opened, format, `parley-${opened.target.id}`);
     },
@@ -192,7 +229,7 @@ export function registerTransferRoutes(app: App, deps: AppDeps): void {
           updatedAfter: ms(q.updated_after),
           updatedBefore: ms(q.updated_before),
         },
-        { interleave: format === 'markdown', format },
+        { interleave: format === 'markdown', format, lines: format === 'jsonl' },
       );
       const stamp = new Date(deps.clock.now()).toISOString().replace(/[-:]/g, '').replace(/\..*$/, 'Z');
       const who = opened.target.type === 'user' ? `user-${opened.target.id}` : auth.workspaceId;

@@ -1,0 +1,300 @@
+/**
+ * The export's fast paths, held to the plain one:
+ * - JSONL on SQLite reads messages and tool invocations as the line writer takes them (content
+ *   JSON-quoted by the database, JSON columns as stored: store/sqlite/export-lines.ts); its bytes
+ *   must equal the lines written from the domain objects, for any content;
+ * - the export workers (PARLEY_EXPORT_WORKERS, SQLite) must answer the same bytes as the main
+ *   thread in every format, stop reading when the client goes away, and turn a failure in a worker
+ *   into a cut stream that is logged and audited, never a hung response.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { renderExport, writerFor } from '../src/http/export-formats.js';
+import { createLogger } from '../src/log.js';
+import { ExportService } from '../src/services/export.js';
+import { transferStore } from '../src/services/transfer-store.js';
+import { newWorkspace, startServer, type TestServer, type TestWorkspace, testEngines } from './helpers/harness.js';
+
+const JSONL = { 'content-type': 'application/x-ndjson' };
+const ctl = Array.from({ length: 31 }, (_, i) => String.fromCharCode(i + 1)).join('');
+const tricky = [
+  'plain',
+  `quote " backslash \\ slash / ${ctl} del \u007f`,
+  'é ✓ 😀 中文 \u2028 \u2029 <script>&amp;</script>',
+  '',
+  ' leading and trailing spaces ',
+  '{"looks":"like json"}',
+];
+
+/** An import file with tricky content, metadata, tool input and output, and times from 1960 to 9999. */
+function importFile(n: number): string {
+  const lines: string[] = [];
+  for (let c = 0; c < n; c++) {
+    const conv = `conv_01KF0Z8J1R5Q0V7M4T2B9X${String(c).padStart(4, '0')}`;
+    const at = (i: number) =>
+      new Date(
+        c % 3 === 0
+          ? Date.UTC(1960, 0, 1) + i
+          : c % 3 === 1
+            ? Date.UTC(9999, 11, 31) - 1000 + i
+            : Date.UTC(2026, 0, 1) + i,
+      ).toISOString();
+    const messages = c === n - 1 ? 450 : 3 + (c % 5);
+    lines.push(
+      JSON.stringify({
+        type: 'conversation',
+        id: conv,
+        title: tricky[c % tricky.length] || null,
+        user_id: `user_${c % 2}`,
+        context: { contact_id: 'c1', extra: tricky[(c + 1) % tricky.length] },
+        metadata: { n: c, big: 9007199254740991, neg: -0.5, unicode: '\u00e9', nested: { a: [1, 'two', null, true] } },
+        created_at: at(0),
+        updated_at: at(1),
+      }),
+    );
+    for (let i = 0; i < messages; i++) {
+      lines.push(
+        JSON.stringify({
+          type: 'message',
+          id: `msg_01KF0Z8J1R5Q0V7M4T${String(c).padStart(4, '0')}${String(i).padStart(4, '0')}`,
+          conversation_id: conv,
+          role: ['user', 'assistant', 'system', 'tool'][i % 4],
+          content: `${tricky[(c + i) % tricky.length]} ${i}`,
+          metadata: i % 2 ? { k: tricky[i % tricky.length], num: i / 3 } : {},
+          created_at: at(10 + i),
+        }),
+      );
+    }
+    for (let t = 0; t < (c % 2) + 1; t++) {
+      lines.push(
+        JSON.stringify({
+          type: 'tool_invocation',
+          id: `tool_01KF0Z8J1R5Q0V7M4T${String(c).padStart(4, '0')}${String(t).padStart(4, '0')}`,
+          conversation_id: conv,
+          tool_name: `tool "${t}"`,
+          input: t ? { q: tricky[t % tricky.length], list: [1.5, -2, 'x'] } : 'a string input',
+          output: t ? null : { ok: true, text: ctl },
+          status: t ? 'running' : 'succeeded',
+          started_at: t ? at(20) : null,
+          finished_at: t ? null : at(30),
+          created_at: at(20 + t),
+          updated_at: at(40 + t),
+        }),
+      );
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** An export rendered here, from the service, with or without the SQLite line reads. */
+async function serviceExport(
+  server: TestServer,
+  ws: TestWorkspace,
+  format: 'jsonl' | 'json' | 'markdown',
+  lines: boolean,
+) {
+  const service = new ExportService(
+    transferStore(server.parley.store),
+    server.clock,
+    createLogger({ level: 'silent' }),
+  );
+  const auth = {
+    workspaceId: ws.id,
+    scopes: ['read:ai', 'write:ai'],
+    userId: null,
+    keyId: 'key_test',
+    instanceAdmin: false,
+    rateLimit: null,
+  } as never;
+  const opened = await service.openMany(auth, {}, { interleave: format === 'markdown', format, lines });
+  const chunks: Buffer[] = [];
+  for await (const c of renderExport(opened.items, writerFor(format), '2026-01-01T00:00:00.000Z')) chunks.push(c);
+  return Buffer.concat(chunks);
+}
+
+/** The time of the export masked (the only part that differs between two exports of the same data). */
+const masked = (text: string) =>
+  text.replace(/"exported_at":"[^"]*"/, '"exported_at":"…"').replace(/^Exported \S+\.$/m, 'Exported ….');
+
+/** The export through HTTP, its time masked. */
+async function httpExport(url: string, key: string, query: string): Promise<string> {
+  const res = await fetch(`${url}/v1/export?${query}`, { headers: { authorization: `Bearer ${key}` } });
+  assert.equal(res.status, 200);
+  return masked(await res.text());
+}
+
+const withoutHead = (b: Buffer) => masked(b.toString('utf8'));
+
+for (const engine of testEngines()) {
+  describe(`export: the JSONL line reads equal the objects' lines [${engine}]`, () => {
+    let server: TestServer;
+    let ws: TestWorkspace;
+
+    before(async () => {
+      server = await startServer(engine, { limits: { rate: 1_000_000 }, http: { requestTimeoutMs: 300_000 } });
+      ws = await newWorkspace(server, 'lines');
+      const r = await ws.admin.request('POST', '/v1/import', { raw: importFile(40), headers: JSONL });
+      assert.equal(r.status, 200, r.text);
+      assert.equal(
+        r.body.data.errors,
+        0,
+        JSON.stringify(r.body.data.results.filter((x: any) => x.status === 'error').slice(0, 4)),
+      );
+    });
+    after(async () => server.close());
+
+    test('the same bytes with and without the line reads, small batches and a conversation read in pages', async () => {
+      const plain = await serviceExport(server, ws, 'jsonl', false);
+      const fast = await serviceExport(server, ws, 'jsonl', true);
+      assert.ok(plain.length > 100_000, `${plain.length} bytes`);
+      assert.equal(fast.toString('utf8'), plain.toString('utf8'));
+      const records = plain
+        .toString('utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      assert.deepEqual(records.at(-1), { type: 'end', conversations: 40, messages: 643, tool_invocations: 60 });
+    });
+
+    test('each JSONL line is the API object with its type (times before 1970 and in year 9999 too)', async () => {
+      const text = await httpExport(server.url, ws.admin.key ?? '', 'format=jsonl');
+      const got = text.trim().split('\n');
+      const conv = 'conv_01KF0Z8J1R5Q0V7M4T2B9X0039';
+      const one = (await ws.admin.get(`/v1/conversations/${conv}/messages?limit=100`)).body.data;
+      for (const m of one) assert.ok(got.includes(JSON.stringify({ type: 'message', ...m })), m.id);
+      const tools = (await ws.admin.get('/v1/conversations/conv_01KF0Z8J1R5Q0V7M4T2B9X0001/tool-invocations')).body
+        .data;
+      assert.equal(tools.length, 2);
+      for (const t of tools) assert.ok(got.includes(JSON.stringify({ type: 'tool_invocation', ...t })), t.id);
+      assert.ok(got.some((l) => l.includes('"created_at":"1960-01-01T00:00:00.010Z"')));
+      assert.ok(got.some((l) => l.includes('"created_at":"9999-12-30T23:59:59.010Z"')));
+    });
+  });
+
+  if (engine !== 'sqlite') continue;
+
+  describe('export workers: same bytes, cancel, failure [sqlite]', () => {
+    let server: TestServer;
+    let ws: TestWorkspace;
+    const logs: string[] = [];
+
+    before(async () => {
+      server = await startServer(
+        engine,
+        {
+          limits: { rate: 1_000_000 },
+          http: { requestTimeoutMs: 300_000 },
+          database: { exportWorkers: 2 },
+          log: { level: 'error' },
+        },
+        { logger: createLogger({ level: 'error' }, { write: (s: string) => void logs.push(s) }) },
+      );
+      ws = await newWorkspace(server, 'workers');
+      const r = await ws.admin.request('POST', '/v1/import', { raw: importFile(60), headers: JSONL });
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.body.data.errors, 0);
+      // and one long conversation (~10 MB of Markdown: more than the socket buffers between server and client hold)
+      const conv = 'conv_01KF0Z8J1R5Q0V7M4T2B9Y0000';
+      const long = [
+        JSON.stringify({ type: 'conversation', id: conv, title: 'long', created_at: '2026-02-01T00:00:00.000Z' }),
+      ];
+      for (let i = 0; i < 2500; i++) {
+        long.push(
+          JSON.stringify({
+            type: 'message',
+            id: `msg_01KF0Z8J1R5Q0V7M4V${String(i).padStart(8, '0')}`,
+            conversation_id: conv,
+            role: 'user',
+            content: `${i} ${'the quick brown fox jumps over the lazy dog '.repeat(90)}`,
+            created_at: new Date(Date.UTC(2026, 1, 1) + i).toISOString(),
+          }),
+        );
+      }
+      const l = await ws.admin.request('POST', '/v1/import', { raw: `${long.join('\n')}\n`, headers: JSONL });
+      assert.equal(l.status, 200, l.text);
+      assert.equal(l.body.data.errors, 0);
+    });
+    after(async () => server.close());
+
+    test('JSONL, JSON and Markdown through the workers equal the main thread’s, byte for byte', async () => {
+      for (const format of ['jsonl', 'json', 'markdown'] as const) {
+        const viaWorkers = await httpExport(server.url, ws.admin.key ?? '', `format=${format}`);
+        const here = withoutHead(await serviceExport(server, ws, format, format === 'jsonl'));
+        assert.ok(viaWorkers.length > 50_000, format);
+        assert.equal(viaWorkers, here, format);
+      }
+      // one conversation, and a user's: the same scoping as the main thread's
+      const one = await fetch(`${server.url}/v1/conversations/conv_01KF0Z8J1R5Q0V7M4T2B9X0059/export`, {
+        headers: { authorization: `Bearer ${ws.admin.key}` },
+      });
+      const lines = (await one.text()).trim().split('\n');
+      assert.equal(lines.length, 1 + 1 + 450 + 2 + 1);
+      const user = await httpExport(server.url, ws.admin.key ?? '', 'user_id=user_1');
+      const convs = user.split('\n').filter((l) => l.startsWith('{"type":"conversation"'));
+      assert.equal(convs.length, 30, 'user_1 owns 30 of the 61 conversations');
+      assert.ok(convs.every((l) => l.includes('"user_id":"user_1"')));
+    });
+
+    test('a client that goes away: the export stops, is audited incomplete, and the next export is whole', async () => {
+      const markdownRows = async () =>
+        (await ws.admin.get('/v1/audit-events?action=conversations.exported&limit=100')).body.data.filter(
+          (e: any) => e.counts.format_markdown === 1,
+        );
+      const seen = (await markdownRows()).length;
+      const controller = new AbortController();
+      const res = await fetch(`${server.url}/v1/export?format=markdown`, {
+        headers: { authorization: `Bearer ${ws.admin.key}` },
+        signal: controller.signal,
+      });
+      const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+      await reader.read();
+      controller.abort();
+      await reader.read().catch(() => undefined);
+      let row: any;
+      for (let i = 0; i < 200 && row === undefined; i++) {
+        const rows = await markdownRows();
+        if (rows.length > seen) row = rows[0];
+        else await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.ok(row, 'the cut export is audited');
+      assert.equal(row.counts.complete, 0);
+      assert.equal(row.counts.failed, 0);
+      const again = await httpExport(server.url, ws.admin.key ?? '', 'format=jsonl');
+      assert.match(again, /\{"type":"end","conversations":61,"messages":3243,"tool_invocations":90\}\n$/);
+    });
+
+    test('a failure inside a worker cuts the stream (no end), is logged and audited failed, not a 500 or a hang', async () => {
+      // a row the worker cannot read back (metadata that is not JSON: Markdown parses it)
+      const raw = (server.parley.store as unknown as { raw: import('better-sqlite3').Database }).raw;
+      raw
+        .prepare("UPDATE messages SET metadata = 'not json' WHERE workspace_id = ? AND id = ?")
+        .run(ws.id, 'msg_01KF0Z8J1R5Q0V7M4T00400001');
+      try {
+        const res = await fetch(`${server.url}/v1/export?format=markdown`, {
+          headers: { authorization: `Bearer ${ws.admin.key}` },
+        });
+        assert.equal(res.status, 200);
+        let text = '';
+        await assert.rejects(async () => {
+          const decoder = new TextDecoder();
+          for await (const c of res.body as unknown as AsyncIterable<Uint8Array>)
+            text += decoder.decode(c, { stream: true });
+        }, 'the reader sees the cut');
+        assert.doesNotMatch(text, /conversation\(s\), \d+ message\(s\)/, 'no end');
+        assert.ok(
+          logs.some((l) => l.includes('export failed mid-stream')),
+          logs.map((l) => JSON.parse(l).msg).join(' | '),
+        );
+        const audit = await ws.admin.get('/v1/audit-events?action=conversations.exported');
+        assert.ok(audit.body.data.some((e: any) => e.counts.failed === 1));
+        // the workers still serve the next export
+        const again = await httpExport(server.url, ws.admin.key ?? '', 'format=jsonl');
+        assert.match(again, /"type":"end"/);
+      } finally {
+        raw
+          .prepare("UPDATE messages SET metadata = '{}' WHERE workspace_id = ? AND id = ?")
+          .run(ws.id, 'msg_01KF0Z8J1R5Q0V7M4T00400001');
+      }
+    });
+  });
+}
