@@ -248,7 +248,7 @@ describe('configuration docs', () => {
 });
 
 /** PARLEY_ names that are not server configuration: the remote CLI's server and key, the soak test's length. */
-const NOT_SERVER_CONFIG = new Set(['PARLEY_URL', 'PARLEY_KEY', 'PARLEY_SOAK_SECONDS']);
+const NOT_SERVER_CONFIG = new Set(['PARLEY_URL', 'PARLEY_KEY', 'PARLEY_SOAK_SECONDS', 'PARLEY_SOAK_RATE']);
 
 function markdownUnder(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
