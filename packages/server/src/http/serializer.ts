@@ -42,15 +42,27 @@ export function forSerialization(schema: unknown): unknown {
 
 type SerializerFactory = (externalSchemas: unknown, opts: unknown) => (route: { schema: unknown }) => unknown;
 
-/** Fastify's own serializer factory, fed the rewritten schemas (see forSerialization). */
+/**
+ * Fastify's own serializer factory, fed the rewritten schemas (see forSerialization), compiled
+ * lazily: a route's serializer is built the first time it answers with that status, not when the
+ * route is registered. Building all of them up front (five surfaces, every status of every route)
+ * was about half of a start's CPU (~2 s of ~4); a process that answers a few routes (a CLI-started
+ * server in a test, a short-lived instance) pays only for those, and each is built once.
+ */
 export function serializerFactory(): SerializerFactory {
   const base = SerializerSelector() as unknown as SerializerFactory;
   return (externalSchemas, opts) => {
     const external = Object.fromEntries(
       Object.entries((externalSchemas ?? {}) as Record<string, unknown>).map(([id, s]) => [id, forSerialization(s)]),
     );
-    const build = base(external, opts);
-    return (route) => build({ ...route, schema: forSerialization(route.schema) });
+    const build = base(external, opts) as (route: { schema: unknown }) => (data: unknown) => string;
+    return (route) => {
+      let serialize: ((data: unknown) => string) | undefined;
+      return (data: unknown) => {
+        serialize ??= build({ ...route, schema: forSerialization(route.schema) });
+        return serialize(data);
+      };
+    };
   };
 }
 
