@@ -82,6 +82,9 @@ const NOT_IN_RUNTIME_SUBSET = [
   /[\\/]authorization-matrix\.test\.ts$/,
   /[\\/]route-contract\.test\.ts$/,
   /[\\/]model\.property\.test\.ts$/,
+  // 500 to 1,500 rounds of a two-instance race over Redis (our presence and delete ordering; the
+  // WebSocket upgrade itself is covered by the realtime suites that stay)
+  /[\\/]realtime-race\.test\.ts$/,
 ];
 const filter = process.argv.slice(2).filter((a) => a !== '--slow' && a !== '--runtime-subset');
 const isSlow = (f) => f.includes(`${path.sep}test${path.sep}slow${path.sep}`) || f.endsWith('.slow.test.ts');
