@@ -6,6 +6,34 @@ import type { ConversationsTable, Database } from '../schema.js';
 import type { ErasedMany, ErasedRows } from '../types.js';
 
 /**
+ * The parts both erase statements share, each joined to `conv` (the locked conversations): the
+ * child rows deleted (tools, msgs, evs: the foreign keys are checked at the end of the statement,
+ * when all of them are gone), the stored answers that carry the content turned into tombstones
+ * (idem), and the counter names a conversation in view counts under (store/counters.ts
+ * `counterNames`), as `n(name)` rows of a LATERAL join.
+ */
+const CHILD_DELETES = sql`tools AS (
+      DELETE FROM tool_invocations t USING conv
+      WHERE t.workspace_id = conv.workspace_id AND t.conversation_id = conv.id RETURNING 1
+    ), msgs AS (
+      DELETE FROM messages m USING conv
+      WHERE m.workspace_id = conv.workspace_id AND m.conversation_id = conv.id RETURNING 1
+    ), evs AS (
+      DELETE FROM conversation_events e USING conv
+      WHERE e.workspace_id = conv.workspace_id AND e.conversation_id = conv.id RETURNING 1`;
+const ANSWER_TOMBSTONES = sql`idem AS (
+      UPDATE idempotency_records i SET response_body = NULL, status_code = ${ERASED_ANSWER_STATUS}, conversation_id = NULL
+      FROM conv WHERE i.workspace_id = conv.workspace_id AND i.conversation_id = conv.id RETURNING 1`;
+const COUNTER_NAMES = sql`CROSS JOIN LATERAL (VALUES
+          ('all'),
+          ('user:' || conv.user_id),
+          ('bot:' || conv.bot_id),
+          (CASE WHEN conv.archived = 1 THEN 'archived' END),
+          (CASE WHEN conv.archived = 1 THEN 'user_archived:' || conv.user_id END),
+          (CASE WHEN conv.archived = 1 THEN 'bot_archived:' || conv.bot_id END)
+        ) AS n(name)`;
+
+/**
  * A conversation's erase on PostgreSQL as ONE statement (data-modifying CTEs): lock the row, delete
  * its tool invocations, messages (their search_tsv goes with them), events and the row itself, turn
  * the stored idempotent answers that carry its content into tombstones, and take it off the
@@ -30,31 +58,14 @@ async function eraseConversation(db: Kysely<Database>, ws: string, id: string): 
     WITH conv AS (
       SELECT c.workspace_id, c.id, c.user_id, c.bot_id, c.archived, c.deleted_state, c.title
       FROM conversations c WHERE c.workspace_id = ${ws} AND c.id = ${id} FOR UPDATE
-    ), tools AS (
-      DELETE FROM tool_invocations t USING conv
-      WHERE t.workspace_id = conv.workspace_id AND t.conversation_id = conv.id RETURNING 1
-    ), msgs AS (
-      DELETE FROM messages m USING conv
-      WHERE m.workspace_id = conv.workspace_id AND m.conversation_id = conv.id RETURNING 1
-    ), evs AS (
-      DELETE FROM conversation_events e USING conv
-      WHERE e.workspace_id = conv.workspace_id AND e.conversation_id = conv.id RETURNING 1
+    ), ${CHILD_DELETES}
     ), gone AS (
       DELETE FROM conversations c USING conv
       WHERE c.workspace_id = conv.workspace_id AND c.id = conv.id RETURNING conv.title
-    ), idem AS (
-      UPDATE idempotency_records i SET response_body = NULL, status_code = ${ERASED_ANSWER_STATUS}, conversation_id = NULL
-      FROM conv WHERE i.workspace_id = conv.workspace_id AND i.conversation_id = conv.id RETURNING 1
+    ), ${ANSWER_TOMBSTONES}
     ), counted AS (
       INSERT INTO counters (workspace_id, name, value)
-      SELECT conv.workspace_id, n.name, -1 FROM conv CROSS JOIN LATERAL (VALUES
-          ('all'),
-          ('user:' || conv.user_id),
-          ('bot:' || conv.bot_id),
-          (CASE WHEN conv.archived = 1 THEN 'archived' END),
-          (CASE WHEN conv.archived = 1 THEN 'user_archived:' || conv.user_id END),
-          (CASE WHEN conv.archived = 1 THEN 'bot_archived:' || conv.bot_id END)
-        ) AS n(name)
+      SELECT conv.workspace_id, n.name, -1 FROM conv ${COUNTER_NAMES}
       WHERE conv.deleted_state IS NULL AND n.name IS NOT NULL
       ON CONFLICT (workspace_id, name) DO UPDATE SET value = counters.value + excluded.value
       RETURNING 1
@@ -111,31 +122,14 @@ async function eraseConversations(db: Kysely<Database>, ws: string, ids: readonl
              c.matter_id, c.context_extra, c.metadata, c.archived, c.message_count, c.tool_invocation_count,
              c.last_message_at, c.created_at, c.updated_at, c.deleted_state
       FROM conversations c WHERE c.workspace_id = ${ws} AND c.id = ANY(${ids}::text[]) ORDER BY c.id FOR UPDATE
-    ), tools AS (
-      DELETE FROM tool_invocations t USING conv
-      WHERE t.workspace_id = conv.workspace_id AND t.conversation_id = conv.id RETURNING 1
-    ), msgs AS (
-      DELETE FROM messages m USING conv
-      WHERE m.workspace_id = conv.workspace_id AND m.conversation_id = conv.id RETURNING 1
-    ), evs AS (
-      DELETE FROM conversation_events e USING conv
-      WHERE e.workspace_id = conv.workspace_id AND e.conversation_id = conv.id RETURNING 1
+    ), ${CHILD_DELETES}
     ), gone AS (
       DELETE FROM conversations c USING conv
       WHERE c.workspace_id = conv.workspace_id AND c.id = conv.id
-    ), idem AS (
-      UPDATE idempotency_records i SET response_body = NULL, status_code = ${ERASED_ANSWER_STATUS}, conversation_id = NULL
-      FROM conv WHERE i.workspace_id = conv.workspace_id AND i.conversation_id = conv.id RETURNING 1
+    ), ${ANSWER_TOMBSTONES}
     ), counted AS (
       INSERT INTO counters (workspace_id, name, value)
-      SELECT ${ws}, n.name, -count(*) FROM conv CROSS JOIN LATERAL (VALUES
-          ('all'),
-          ('user:' || conv.user_id),
-          ('bot:' || conv.bot_id),
-          (CASE WHEN conv.archived = 1 THEN 'archived' END),
-          (CASE WHEN conv.archived = 1 THEN 'user_archived:' || conv.user_id END),
-          (CASE WHEN conv.archived = 1 THEN 'bot_archived:' || conv.bot_id END)
-        ) AS n(name)
+      SELECT ${ws}, n.name, -count(*) FROM conv ${COUNTER_NAMES}
       WHERE conv.deleted_state IS NULL AND n.name IS NOT NULL
       GROUP BY n.name ORDER BY n.name
       ON CONFLICT (workspace_id, name) DO UPDATE SET value = counters.value + excluded.value
