@@ -131,16 +131,7 @@ export class SqliteStore extends KyselyStore {
       ftsCompactionIntervalMs?: number | undefined;
     } = {},
   ) {
-    const statements = withStatementCache(raw);
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: statements }) });
-    // Hot reads outside a transaction run the cached statement at once. Inside one (BEGIN ..
-    // COMMIT on the single connection) they go through Kysely and wait for it like any query, so
-    // a read never sees another request's uncommitted writes.
-    const direct: DirectRead = (text, parameters) => {
-      if (raw.inTransaction) return undefined;
-      const stmt = statements.prepare(text);
-      return stmt.reader ? stmt.all(parameters) : undefined;
-    };
+    const { db, direct } = sqliteKysely(raw);
     // every removal from the full-text index wakes the compaction (created just below)
     let compaction: FullTextCompaction | undefined;
     super(
@@ -230,11 +221,7 @@ export class SqliteStore extends KyselyStore {
   }
 
   async ping(): Promise<void> {
-    try {
-      this.raw.prepare('SELECT 1').get();
-    } catch (err) {
-      throw mapSqliteError(err);
-    }
+    pingSqlite(this.raw);
   }
 
   async close(): Promise<void> {
@@ -249,6 +236,32 @@ export class SqliteStore extends KyselyStore {
       }
     }
     await this.kysely.destroy();
+  }
+}
+
+/**
+ * Kysely over one better-sqlite3 connection (its statement cache), and the direct path of the hot
+ * reads: outside a transaction they run the cached statement at once. Inside one (BEGIN .. COMMIT
+ * on the single connection) they go through Kysely and wait for it like any query, so a read never
+ * sees another request's uncommitted writes. The server's store and a read-only one share it.
+ */
+export function sqliteKysely(raw: BetterSqlite3.Database): { db: Kysely<Database>; direct: DirectRead } {
+  const statements = withStatementCache(raw);
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: statements }) });
+  const direct: DirectRead = (text, parameters) => {
+    if (raw.inTransaction) return undefined;
+    const stmt = statements.prepare(text);
+    return stmt.reader ? stmt.all(parameters) : undefined;
+  };
+  return { db, direct };
+}
+
+/** Readiness of a SQLite connection: a trivial statement, its failure mapped like any store error. */
+export function pingSqlite(raw: BetterSqlite3.Database): void {
+  try {
+    raw.prepare('SELECT 1').get();
+  } catch (err) {
+    throw mapSqliteError(err);
   }
 }
 

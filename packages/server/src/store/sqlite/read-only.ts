@@ -1,11 +1,7 @@
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
 import { KyselyStore } from '../kysely/store.js';
-import type { DirectRead } from '../query-template.js';
-import type { Database } from '../schema.js';
 import type { MigrationReport, ReclaimReport } from '../types.js';
-import { mapSqliteError } from './errors.js';
-import { withStatementCache } from './index.js';
+import { pingSqlite, sqliteKysely } from './index.js';
 import { createSqliteSearch } from './search.js';
 
 /**
@@ -17,12 +13,8 @@ export class SqliteReadStore extends KyselyStore {
   readonly engine = 'sqlite' as const;
 
   constructor(readonly raw: BetterSqlite3.Database) {
-    const statements = withStatementCache(raw);
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: statements }) });
-    const direct: DirectRead = (text, parameters) => {
-      const stmt = statements.prepare(text);
-      return stmt.reader ? stmt.all(parameters) : undefined;
-    };
+    // never in a transaction: every read takes the direct path
+    const { db, direct } = sqliteKysely(raw);
     super(db, createSqliteSearch(), direct);
   }
 
@@ -39,11 +31,7 @@ export class SqliteReadStore extends KyselyStore {
   }
 
   async ping(): Promise<void> {
-    try {
-      this.raw.prepare('SELECT 1').get();
-    } catch (err) {
-      throw mapSqliteError(err);
-    }
+    pingSqlite(this.raw);
   }
 
   async close(): Promise<void> {
