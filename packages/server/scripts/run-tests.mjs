@@ -2,7 +2,7 @@
 // database engines this run covers. PARLEY_TEST_ENGINES=sqlite,postgres selects them; a test
 // for an engine whose server is missing fails, it never skips.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -56,6 +56,23 @@ const consoleBuild =
 if (consoleBuild.status !== 0) {
   console.error('parley tests: the console build failed (packages/console/build.mjs)');
   process.exit(1);
+}
+// Spawned servers and CLI runs start from a bundle of the server (scripts/bundle.mjs; ~1 CPU-s a
+// start against ~2.6 through tsx), made here once per run into a folder of this run's own (CI's
+// legs run at the same time from one checkout) and removed at the end; tests find it in
+// PARLEY_TEST_SERVER_BUNDLE (test/helpers/server-command.ts). PARLEY_TEST_SERVER=source runs every
+// child from the TypeScript sources instead; the tests of `npm start` always do.
+const childEnv = {};
+if (process.env.PARLEY_TEST_SERVER !== 'source') {
+  const bundleDir = path.join(root, `dist-test-${process.pid}`);
+  process.on('exit', () => rmSync(bundleDir, { recursive: true, force: true }));
+  try {
+    const { bundleServer } = await import('./bundle.mjs');
+    childEnv.PARLEY_TEST_SERVER_BUNDLE = await bundleServer(bundleDir);
+  } catch (err) {
+    console.error(`parley tests: bundling the server failed (scripts/bundle.mjs): ${err?.message ?? err}`);
+    process.exit(1);
+  }
 }
 // `--slow` (npm run test:slow) runs the long suites only: test/slow/ and *.slow.test.ts (the kill -9
 // rounds, the soak); a plain run leaves them out.
@@ -124,6 +141,6 @@ const result = spawnSync(
     '--test-reporter=spec',
     ...files,
   ],
-  { stdio: 'inherit', cwd: root, env: { ...process.env, PARLEY_TEST_ENGINES: engines.join(',') } },
+  { stdio: 'inherit', cwd: root, env: { ...process.env, ...childEnv, PARLEY_TEST_ENGINES: engines.join(',') } },
 );
 process.exit(result.status ?? 1);

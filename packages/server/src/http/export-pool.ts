@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { ERROR_CATALOG, type ErrorCode, ParleyError } from '../errors.js';
+import { workerEntry } from '../paths.js';
 import type { ExportCounts, OpenedExport } from '../services/export.js';
 import { type ExportFormat, writerFor } from './export-formats.js';
 import type { FromWorker, OpenStream, ToWorker, WorkerError } from './export-worker.js';
@@ -36,13 +37,6 @@ function fromWorkerError(e: WorkerError): Error {
   return err;
 }
 
-/** `--import tsx` for a worker when this process runs TypeScript through tsx's programmatic loader (bin/parley.mjs). */
-function workerExecArgv(): string[] {
-  const argv = process.execArgv;
-  if (argv.some((a) => a.includes('tsx'))) return argv;
-  return [...argv, '--import', import.meta.resolve('tsx')];
-}
-
 class ExportWorker {
   readonly worker: Worker;
   readonly ready: Promise<void>;
@@ -54,9 +48,10 @@ class ExportWorker {
   constructor(settings: ExportPoolSettings, onExit: (w: ExportWorker) => void) {
     const resourceLimits =
       settings.youngGenerationMb === undefined ? undefined : { maxYoungGenerationSizeMb: settings.youngGenerationMb };
-    this.worker = new Worker(new URL('./export-worker.ts', import.meta.url), {
+    const entry = workerEntry('export');
+    this.worker = new Worker(entry.url, {
       workerData: { role: 'parley-export', file: settings.file },
-      execArgv: workerExecArgv(),
+      execArgv: entry.execArgv,
       resourceLimits,
       stdout: false,
       stderr: false,

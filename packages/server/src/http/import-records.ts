@@ -118,17 +118,29 @@ const ChatRecord = Closed({
   context: Type.Optional(Context),
 });
 
-const ajv = new Ajv({ allErrors: false, coerceTypes: false, strict: false });
-addFormats.default(ajv);
-const check = {
-  export: ajv.compile(HeaderRecord),
-  end: ajv.compile(EndRecord),
-  conversation: ajv.compile(ConversationRecord),
-  message: ajv.compile(MessageRecord),
-  tool_invocation: ajv.compile(ToolRecord),
-  chat: ajv.compile(ChatRecord),
-} as const satisfies Record<string, ValidateFunction>;
-type RecordType = keyof typeof check;
+/** The record checks, compiled on the first import line (not when a server that never imports starts). */
+function compileChecks() {
+  const ajv = new Ajv({ allErrors: false, coerceTypes: false, strict: false });
+  addFormats.default(ajv);
+  return {
+    export: ajv.compile(HeaderRecord),
+    end: ajv.compile(EndRecord),
+    conversation: ajv.compile(ConversationRecord),
+    message: ajv.compile(MessageRecord),
+    tool_invocation: ajv.compile(ToolRecord),
+    chat: ajv.compile(ChatRecord),
+  } as const satisfies Record<string, ValidateFunction>;
+}
+let checks: ReturnType<typeof compileChecks> | undefined;
+type RecordType = keyof ReturnType<typeof compileChecks>;
+const RECORD_TYPES: ReadonlySet<string> = new Set<RecordType>([
+  'export',
+  'end',
+  'conversation',
+  'message',
+  'tool_invocation',
+  'chat',
+]);
 
 function problem(e: ErrorObject | undefined): string {
   if (!e) return 'is invalid';
@@ -190,7 +202,11 @@ export function parseImportValue(value: unknown, line: number): ImportLine {
   }
   const o = value as Record<string, unknown>;
   const type: RecordType | undefined =
-    'type' in o ? (typeof o.type === 'string' && o.type in check ? (o.type as RecordType) : undefined) : 'chat';
+    'type' in o
+      ? typeof o.type === 'string' && RECORD_TYPES.has(o.type)
+        ? (o.type as RecordType)
+        : undefined
+      : 'chat';
   const rawConversationId =
     type === 'conversation' && typeof o.id === 'string' ? (parseId('conversation', o.id) ?? undefined) : undefined;
   const refuse = (message: string) =>
@@ -206,7 +222,8 @@ export function parseImportValue(value: unknown, line: number): ImportLine {
   }
   const bad = findBadText(o, '');
   if (bad) return refuse(`${bad.field} ${bad.message}`);
-  const validate = check[type];
+  checks ??= compileChecks();
+  const validate = checks[type];
   if (!validate(o)) return refuse(problem(validate.errors?.[0]));
 
   const id = (kind: IdKind, raw: string, field: string): string | string[] => {

@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { WebSocket } from 'ws';
@@ -11,6 +10,7 @@ import { bearerToken } from '../http/credentials.js';
 import { AUTHED_ERRORS, Closed, ConversationParams, errorResponses } from '../http/schemas.js';
 import type { App, AppDeps } from '../http/types.js';
 import { parseId } from '../ids.js';
+import { SERVER_ROOT } from '../paths.js';
 import { requireScope } from '../services/context.js';
 import { type ConversationEvent, toWire } from './events.js';
 import type { Realtime } from './index.js';
@@ -364,9 +364,8 @@ export function registerRealtimeRoutes(app: App, deps: AppDeps, rt: Realtime): v
 }
 
 function readExample(): string | null {
-  const here = path.dirname(fileURLToPath(import.meta.url));
   try {
-    return readFileSync(path.resolve(here, '../../../../examples/live.html'), 'utf8');
+    return readFileSync(path.resolve(SERVER_ROOT, '../../examples/live.html'), 'utf8');
   } catch {
     return null;
   }

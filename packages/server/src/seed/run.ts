@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import { workerEntry } from '../paths.js';
 import type { Store } from '../store/types.js';
 import { openBulkLoader } from './bulk-load.js';
 import { type SeedConversation, SeedGenerator, type SeedOptions } from './generator.js';
@@ -30,13 +31,13 @@ export async function generateBatches(
   write: (batch: SeedConversation[]) => Promise<void>,
 ): Promise<void> {
   let queue: Promise<void> = Promise.resolve();
-  const workers = Array.from(
-    { length: generatorThreads },
-    (_, worker) =>
-      new Worker(new URL('./gen-worker-entry.mjs', import.meta.url), {
-        workerData: { opts, batchMessages, worker, workers: generatorThreads },
-      }),
-  );
+  const workers = Array.from({ length: generatorThreads }, (_, worker) => {
+    const entry = workerEntry('seed');
+    return new Worker(entry.url, {
+      workerData: { opts, batchMessages, worker, workers: generatorThreads },
+      execArgv: entry.execArgv,
+    });
+  });
   try {
     await Promise.all(
       workers.map(

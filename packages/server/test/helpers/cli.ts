@@ -3,9 +3,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cliArgv } from './server-command.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
-const MAIN = 'packages/server/src/cli/main.ts';
 /** Guards against a hung child only; nothing is asserted about time. */
 const HANG_GUARD_MS = 60_000;
 
@@ -28,7 +28,7 @@ export function startCli(
   env: Record<string, string>,
   stdin: 'ignore' | 'pipe' = 'ignore',
 ): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+  return spawn(process.execPath, [...cliArgv(), ...args], {
     cwd: REPO_ROOT,
     env: cleanEnv(env),
     stdio: [stdin, 'pipe', 'pipe'],
@@ -70,7 +70,7 @@ export function runCliOnTerminal(
   answer: string,
 ): Promise<Run & { prompted: boolean }> {
   const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-  const command = [process.execPath, '--import', 'tsx', MAIN, ...args].map(quote).join(' ');
+  const command = [process.execPath, ...cliArgv(), ...args].map(quote).join(' ');
   const child = spawn('script', ['-qec', command, '/dev/null'], {
     cwd: REPO_ROOT,
     env: cleanEnv(env),

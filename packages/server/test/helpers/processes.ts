@@ -4,6 +4,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cliArgv } from './server-command.js';
 
 const serverRoot = path.dirname(path.dirname(path.dirname(fileURLToPath(import.meta.url))));
 
@@ -30,16 +31,17 @@ export interface ParleyProcess {
 }
 
 /**
- * `parley serve` as a child process (the real CLI), ready when /readyz answers 200. `nodeArgs`
- * come before the script (e.g. `--import` of a test fixture).
+ * `parley serve` as a child process (the real CLI: the runner's bundle, or the sources through tsx
+ * with `source`), ready when /readyz answers 200. `nodeArgs` come before the script (e.g.
+ * `--import` of a test fixture).
  */
 export async function spawnParley(
   env: Record<string, string>,
-  opts: { nodeArgs?: readonly string[] } = {},
+  opts: { nodeArgs?: readonly string[]; source?: boolean } = {},
 ): Promise<ParleyProcess> {
   const port = await freePort();
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'parley-proc-'));
-  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', 'src/cli/main.ts', 'serve'], {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), ...cliArgv({ source: opts.source }), 'serve'], {
     cwd: serverRoot,
     env: {
       PATH: process.env.PATH ?? '',

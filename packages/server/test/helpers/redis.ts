@@ -4,6 +4,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { bounded } from './live.js';
+import { cliArgv } from './server-command.js';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -64,7 +65,7 @@ export interface ChildServer {
 export async function startChildServer(env: Record<string, string>): Promise<ChildServer> {
   const port = await freePort();
   const root = path.resolve(import.meta.dirname, '../..');
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve'], {
+  const child = spawn(process.execPath, [...cliArgv(), 'serve'], {
     cwd: root,
     env: { ...process.env, PARLEY_HOST: '127.0.0.1', PARLEY_PORT: String(port), PARLEY_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

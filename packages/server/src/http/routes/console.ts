@@ -1,12 +1,12 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { FastifyBaseLogger, FastifyReply } from 'fastify';
 import { ParleyError } from '../../errors.js';
+import { SERVER_ROOT } from '../../paths.js';
 import type { App } from '../types.js';
 
-const PACKAGES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
+const PACKAGES = path.dirname(SERVER_ROOT);
 const CONSOLE_DIR = path.join(PACKAGES, 'console');
 const DIST = path.join(CONSOLE_DIR, 'dist');
 /** What the bundle is made of: a change to any of these makes dist/ stale. */

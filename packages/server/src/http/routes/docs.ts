@@ -1,16 +1,16 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { Type } from 'typebox';
 import { ERROR_CATALOG, ERROR_CODES } from '../../errors.js';
+import { SERVER_ROOT } from '../../paths.js';
 import { OPERATION_EXAMPLES } from '../openapi-examples.js';
 import { operationIdFor } from '../operation-ids.js';
 import { OneOf } from '../schemas.js';
 import type { App } from '../types.js';
 
-const ASSETS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../assets');
+const ASSETS = path.join(SERVER_ROOT, 'assets');
 const LOGO = readFileSync(path.join(ASSETS, 'parley-logo.svg'));
 const FAVICON = readFileSync(path.join(ASSETS, 'favicon.svg'));
 
