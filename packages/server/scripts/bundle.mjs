@@ -1,6 +1,7 @@
 // Bundles the server into dist/ with esbuild: the CLI (dist/parley.mjs) and the worker threads'
-// entries (dist/export-worker.mjs, dist/gen-worker.mjs), our code and @parley/sdk's in each, every
-// npm dependency left as an import of node_modules. The same sources `npm start` runs through tsx,
+// entries (dist/export-worker.mjs, dist/gen-worker.mjs), with our code and @parley/sdk's in chunks
+// beside them (a command's modules load only when it runs, as from source), every npm dependency
+// left as an import of node_modules. The same sources `npm start` runs through tsx,
 // without the per-start cost of transpiling ~200 TypeScript modules (a start: ~2.6 CPU-s from
 // source, ~1 from the bundle): the test runner bundles once and spawns its servers and CLI runs from
 // it (PARLEY_TEST_SERVER_BUNDLE). src/paths.ts finds assets, the console and the workers from either.
@@ -34,6 +35,11 @@ export async function bundleServer(outdir = path.join(root, 'dist')) {
     outdir,
     outExtension: { '.js': '.mjs' },
     bundle: true,
+    // dynamic imports stay lazy (main.ts loads a command's modules, and their dependencies, only
+    // when that command runs): shared code and each lazily imported part go into chunks
+    splitting: true,
+    // beside the entries: src/paths.ts, wherever it lands, must sit one folder below the package
+    chunkNames: 'chunk-[hash]',
     platform: 'node',
     format: 'esm',
     target: 'node22',

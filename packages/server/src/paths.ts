@@ -1,10 +1,10 @@
 /**
  * Where the server's files are, whether it runs from its TypeScript sources (through tsx: `npm
  * start`, bin/parley.mjs, the tests' in-process apps) or from the bundle that scripts/bundle.mjs
- * writes into dist/ (the test runner's spawned servers). Both this file (src/paths.ts) and the
- * bundle (dist/parley.mjs) sit one folder below the package's root, so one rule finds the root from
- * either; the worker threads' entries differ (a TypeScript module loaded through tsx, or a bundled
- * twin beside the bundle).
+ * writes into dist/ (the test runner's spawned servers). This file (src/paths.ts) and the bundle's
+ * files (dist/parley.mjs and the chunk this module lands in) all sit one folder below the package's
+ * root, so one rule finds the root from either; the worker threads' entries differ (a TypeScript
+ * module loaded through tsx, or a bundled twin beside the bundle).
  */
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
