@@ -1,9 +1,6 @@
 import type { AuthContext, Conversation, Message, ToolInvocation } from '../domain/types.js';
 import type { ExportCounts, ExportItem, ExportService } from '../services/export.js';
-import { iso, messageJson, presentConversation, presentMessage, presentTool, toolJson } from './presenters.js';
-
-const q = JSON.stringify;
-const isoText = (ms: number | null): string => (ms === null ? 'null' : `"${iso(ms)}"`);
+import { messageJson, presentConversation, presentMessage, presentTool, toolJson } from './presenters.js';
 
 /**
  * The three export formats as writers of text pieces, fed one record at a time (from batches of
@@ -237,24 +234,9 @@ export function* writeItems(batch: readonly ExportItem[], writer: FormatWriter, 
           if (out.ready.length > 0) yield* out.ready.splice(0);
         }
         break;
-      case 'messageParts':
-        // only a JSONL export asks for them (ExportOptions.lines): messageJson's line, from the parts
-        for (const r of it.rows) {
-          out.add(`{"type":"message","id":${q(r[1])},"conversation_id":${q(r[0])},"role":${q(r[2])},"content":`);
-          out.addBytes(r[3]);
-          out.add(`,"metadata":${r[4]},"created_at":"${iso(r[5])}"}\n`);
-          if (out.ready.length > 0) yield* out.ready.splice(0);
-        }
-        break;
-      case 'toolParts':
-        // toolJson's line, from the parts
-        for (const r of it.rows) {
-          const duration = r[7] !== null && r[8] !== null ? r[8] - r[7] : null;
-          out.add(
-            `{"type":"tool_invocation","id":${q(r[1])},"conversation_id":${q(r[0])},"message_id":${q(r[2])},"tool_name":${q(r[3])},"input":${r[4]},"output":${r[5]},"status":${q(r[6])},"started_at":${isoText(r[7])},"finished_at":${isoText(r[8])},"duration_ms":${q(duration)},"created_at":"${iso(r[9])}","updated_at":"${iso(r[10])}"}\n`,
-          );
-          if (out.ready.length > 0) yield* out.ready.splice(0);
-        }
+      case 'lines':
+        // only a JSONL export asks for them (ExportOptions.lines): messageJson / toolJson lines, written by the database
+        out.addBytes(it.bytes);
         break;
       case 'conversation_end':
         out.add(writer.conversationEnd());
