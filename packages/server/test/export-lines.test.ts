@@ -268,6 +268,41 @@ for (const engine of testEngines()) {
         ])
           assert.ok(text.includes(t), t);
       });
+    test('a big export read slowly over HTTP: the reused chunk buffers are sent intact', async () => {
+      // ~12 MB more (one conversation of 2,500 long messages, read in pages), so that the socket backs up
+      const conv = 'conv_01KF0Z8J1R5Q0V7M4T2B9Y1111';
+      const long = [
+        JSON.stringify({ type: 'conversation', id: conv, title: 'long', created_at: '2026-03-01T00:00:00.000Z' }),
+      ];
+      for (let i = 0; i < 2500; i++)
+        long.push(
+          JSON.stringify({
+            type: 'message',
+            id: `msg_01KF0Z8J1R5Q0V7M4W${String(i).padStart(8, '0')}`,
+            conversation_id: conv,
+            role: 'user',
+            content: `${i} ${'a quick brown 狐狸 jumps over the lazy 🐕 '.repeat(110)}`,
+            created_at: new Date(Date.UTC(2026, 2, 1) + i).toISOString(),
+          }),
+        );
+      const l = await ws.admin.request('POST', '/v1/import', { raw: `${long.join('\n')}\n`, headers: JSONL });
+      assert.equal(l.status, 200, l.text);
+      assert.equal(l.body.data.errors, 0);
+      const res = await fetch(`${server.url}/v1/export?format=jsonl`, {
+        headers: { authorization: `Bearer ${ws.admin.key}` },
+      });
+      assert.equal(res.status, 200);
+      const parts: Buffer[] = [];
+      let n = 0;
+      for await (const c of res.body as unknown as AsyncIterable<Uint8Array>) {
+        parts.push(Buffer.from(c));
+        // a slow reader: the server's socket fills and its writes wait
+        if (++n % 8 === 0) await new Promise((r) => setTimeout(r, 5));
+      }
+      const viaHttp = Buffer.concat(parts);
+      assert.ok(viaHttp.length > 10_000_000, `${viaHttp.length} bytes`);
+      assert.equal(masked(viaHttp.toString('utf8')), withoutHead(await serviceExport(server, ws, 'jsonl', true)));
+    });
   });
 
   if (engine !== 'sqlite') continue;
