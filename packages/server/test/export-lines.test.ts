@@ -13,6 +13,7 @@ import { renderExport, writerFor } from '../src/http/export-formats.js';
 import { createLogger } from '../src/log.js';
 import { ExportService } from '../src/services/export.js';
 import { transferStore } from '../src/services/transfer-store.js';
+import { linesAfterSql, linesOfSql, MAX_LINE_MS, MIN_LINE_MS } from '../src/store/sqlite/export-lines.js';
 import { newWorkspace, startServer, type TestServer, type TestWorkspace, testEngines } from './helpers/harness.js';
 
 const JSONL = { 'content-type': 'application/x-ndjson' };
@@ -86,6 +87,57 @@ function importFile(n: number): string {
   return `${lines.join('\n')}\n`;
 }
 
+/**
+ * More to hold the line reads to: a message of ~300 KB (more than a response chunk), metadata with
+ * astral and escaped keys and values, and a conversation of 230 tool invocations (read in pages),
+ * some for a message, some for none, of every status.
+ */
+function extraFile(): string {
+  const conv = 'conv_01KF0Z8J1R5Q0V7M4T2B9Z0000';
+  const at = (i: number) => new Date(Date.UTC(2026, 5, 1) + i * 7).toISOString();
+  const lines: string[] = [
+    JSON.stringify({ type: 'conversation', id: conv, title: 'extra 😀', created_at: at(0), updated_at: at(1) }),
+  ];
+  const big = `${'long line with emoji 😀 and 中文 and "quotes" \\ '.repeat(4500)}end`;
+  const msgId = (i: number) => `msg_01KF0Z8J1R5Q0V7M4T2B9Z${String(i).padStart(4, '0')}`;
+  for (let i = 0; i < 5; i++)
+    lines.push(
+      JSON.stringify({
+        type: 'message',
+        id: msgId(i),
+        conversation_id: conv,
+        role: i % 2 ? 'assistant' : 'user',
+        content: i === 2 ? big : `m${i} \u{1F600}\u{1F9D1}\u200D\u{1F4BB} ${tricky[i % tricky.length]}`,
+        metadata: {
+          '😀 key': '👩‍👩‍👧',
+          'quote"key': 'tab\tnl\n',
+          deep: [{ x: 'é' }, [], {}],
+          n: 123456.789,
+          small: 1e-7,
+        },
+        created_at: at(10 + i),
+      }),
+    );
+  for (let t = 0; t < 230; t++)
+    lines.push(
+      JSON.stringify({
+        type: 'tool_invocation',
+        id: `tool_01KF0Z8J1R5Q0V7M4T2B9Z${String(t).padStart(4, '0')}`,
+        conversation_id: conv,
+        ...(t % 3 === 0 ? { message_id: msgId(t % 5) } : {}),
+        tool_name: t % 2 ? 'search 🔎' : 'calc',
+        input: t % 4 === 0 ? [t, 'x', { y: null }] : { q: `${tricky[t % tricky.length]}`, n: t },
+        output: t % 5 === 0 ? 'text out 😀' : t % 5 === 1 ? 42.5 : t % 5 === 2 ? false : { rows: [t] },
+        status: ['succeeded', 'failed', 'running', 'pending'][t % 4],
+        ...(t % 4 !== 3 ? { started_at: at(100 + t) } : {}),
+        ...(t % 4 < 2 ? { finished_at: at(200 + t * 3) } : {}),
+        created_at: at(100 + t),
+        updated_at: at(300 + t),
+      }),
+    );
+  return `${lines.join('\n')}\n`;
+}
+
 /** An export rendered here, from the service, with or without the SQLite line reads. */
 async function serviceExport(
   server: TestServer,
@@ -140,6 +192,13 @@ for (const engine of testEngines()) {
         0,
         JSON.stringify(r.body.data.results.filter((x: any) => x.status === 'error').slice(0, 4)),
       );
+      const x = await ws.admin.request('POST', '/v1/import', { raw: extraFile(), headers: JSONL });
+      assert.equal(x.status, 200, x.text);
+      assert.equal(
+        x.body.data.errors,
+        0,
+        JSON.stringify(x.body.data.results.filter((r: any) => r.status === 'error').slice(0, 4)),
+      );
     });
     after(async () => server.close());
 
@@ -153,7 +212,8 @@ for (const engine of testEngines()) {
         .trim()
         .split('\n')
         .map((l) => JSON.parse(l));
-      assert.deepEqual(records.at(-1), { type: 'end', conversations: 40, messages: 643, tool_invocations: 60 });
+      assert.deepEqual(records.at(-1), { type: 'end', conversations: 41, messages: 648, tool_invocations: 290 });
+      assert.ok(records.some((r) => r.type === 'message' && r.content.length > 200_000));
     });
 
     test('each JSONL line is the API object with its type (times before 1970 and in year 9999 too)', async () => {
@@ -168,6 +228,80 @@ for (const engine of testEngines()) {
       for (const t of tools) assert.ok(got.includes(JSON.stringify({ type: 'tool_invocation', ...t })), t.id);
       assert.ok(got.some((l) => l.includes('"created_at":"1960-01-01T00:00:00.010Z"')));
       assert.ok(got.some((l) => l.includes('"created_at":"9999-12-30T23:59:59.010Z"')));
+    });
+
+    if (engine === 'sqlite')
+      test('the line reads take no sort: a conversation’s lines are joined in the index order', async () => {
+        const raw = (server.parley.store as unknown as { raw: import('better-sqlite3').Database }).raw;
+        for (const table of ['messages', 'tool_invocations'] as const) {
+          const plans = [linesOfSql(table, 25), linesAfterSql(table, false), linesAfterSql(table, true)].map((sql) =>
+            raw
+              .prepare(`EXPLAIN QUERY PLAN ${sql}`)
+              .all(...Array.from(sql.matchAll(/\?/g), () => null))
+              .map((r: any) => r.detail)
+              .join(' | '),
+          );
+          for (const plan of plans) {
+            assert.match(plan, /USING INDEX \w+_conversation/, plan);
+            assert.doesNotMatch(plan, /TEMP B-TREE/, plan);
+          }
+        }
+      });
+
+    if (engine === 'sqlite')
+      test('times SQLite cannot write (before year 0, after 9999): those reads fall back to objects, same bytes', async () => {
+        const raw = (server.parley.store as unknown as { raw: import('better-sqlite3').Database }).raw;
+        const set = (table: string, column: string, ms: number, id: string) =>
+          raw.prepare(`UPDATE ${table} SET ${column} = ? WHERE workspace_id = ? AND id = ?`).run(ms, ws.id, id);
+        // a message of a small batch, a tool of a paged conversation, a message of a paged one
+        set('messages', 'created_at', MAX_LINE_MS + 1, 'msg_01KF0Z8J1R5Q0V7M4T00010001');
+        set('tool_invocations', 'finished_at', MIN_LINE_MS - 1, 'tool_01KF0Z8J1R5Q0V7M4T2B9Z0100');
+        set('messages', 'created_at', Date.UTC(12_000, 0, 1), 'msg_01KF0Z8J1R5Q0V7M4T00390100');
+        const plain = await serviceExport(server, ws, 'jsonl', false);
+        const fast = await serviceExport(server, ws, 'jsonl', true);
+        assert.equal(fast.toString('utf8'), plain.toString('utf8'));
+        const text = plain.toString('utf8');
+        for (const t of [
+          '"+010000-01-01T00:00:00.000Z"',
+          '"-000001-12-31T23:59:59.999Z"',
+          '"+012000-01-01T00:00:00.000Z"',
+        ])
+          assert.ok(text.includes(t), t);
+      });
+    test('a big export read slowly over HTTP: the reused chunk buffers are sent intact', async () => {
+      // ~12 MB more (one conversation of 2,500 long messages, read in pages), so that the socket backs up
+      const conv = 'conv_01KF0Z8J1R5Q0V7M4T2B9Y1111';
+      const long = [
+        JSON.stringify({ type: 'conversation', id: conv, title: 'long', created_at: '2026-03-01T00:00:00.000Z' }),
+      ];
+      for (let i = 0; i < 2500; i++)
+        long.push(
+          JSON.stringify({
+            type: 'message',
+            id: `msg_01KF0Z8J1R5Q0V7M4W${String(i).padStart(8, '0')}`,
+            conversation_id: conv,
+            role: 'user',
+            content: `${i} ${'a quick brown 狐狸 jumps over the lazy 🐕 '.repeat(110)}`,
+            created_at: new Date(Date.UTC(2026, 2, 1) + i).toISOString(),
+          }),
+        );
+      const l = await ws.admin.request('POST', '/v1/import', { raw: `${long.join('\n')}\n`, headers: JSONL });
+      assert.equal(l.status, 200, l.text);
+      assert.equal(l.body.data.errors, 0);
+      const res = await fetch(`${server.url}/v1/export?format=jsonl`, {
+        headers: { authorization: `Bearer ${ws.admin.key}` },
+      });
+      assert.equal(res.status, 200);
+      const parts: Buffer[] = [];
+      let n = 0;
+      for await (const c of res.body as unknown as AsyncIterable<Uint8Array>) {
+        parts.push(Buffer.from(c));
+        // a slow reader: the server's socket fills and its writes wait
+        if (++n % 8 === 0) await new Promise((r) => setTimeout(r, 5));
+      }
+      const viaHttp = Buffer.concat(parts);
+      assert.ok(viaHttp.length > 10_000_000, `${viaHttp.length} bytes`);
+      assert.equal(masked(viaHttp.toString('utf8')), withoutHead(await serviceExport(server, ws, 'jsonl', true)));
     });
   });
 

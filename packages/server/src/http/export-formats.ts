@@ -1,9 +1,6 @@
 import type { AuthContext, Conversation, Message, ToolInvocation } from '../domain/types.js';
 import type { ExportCounts, ExportItem, ExportService } from '../services/export.js';
-import { iso, messageJson, presentConversation, presentMessage, presentTool, toolJson } from './presenters.js';
-
-const q = JSON.stringify;
-const isoText = (ms: number | null): string => (ms === null ? 'null' : `"${iso(ms)}"`);
+import { messageJson, presentConversation, presentMessage, presentTool, toolJson } from './presenters.js';
 
 /**
  * The three export formats as writers of text pieces, fed one record at a time (from batches of
@@ -169,23 +166,45 @@ export function writerFor(format: ExportFormat, conversationsBefore = 0): Format
 /** Bytes are sent in chunks of at least this size: few writes, and at most this much waits per chunk. */
 const CHUNK_BYTES = 64 * 1024;
 
+/** Chunk buffers kept for reuse (ChunkBuffer with `pending`): more than a response holds in its buffers at once. */
+const SPARE_CHUNKS = 8;
+
 /**
  * The records' text encoded straight into chunk buffers, one record at a time: cheaper than
  * adding the pieces up into one long string for the stream to flatten and encode (measured:
  * ~25 % less time encoding an export of long, mostly non-Latin-1 messages).
+ *
+ * With `pending` (how many of the bytes handed on are still held by the consumer: the response
+ * stream's and the socket's buffers), the chunks are copies into buffers that are reused once
+ * the consumer has let them go, instead of a new buffer per chunk left to the garbage collector
+ * (an export's ~1 GB of them would otherwise pile up to V8's external-memory limit, ~64 MB,
+ * between full collections). Chunks are sent in order, so a chunk is let go once the bytes
+ * handed on minus `pending()` reach its end.
  */
 export class ChunkBuffer {
   private readonly buf = Buffer.allocUnsafe(2 * CHUNK_BYTES);
   private pos = 0;
   /** Chunks ready to send, in order. */
   readonly ready: Buffer[] = [];
+  /** Bytes put in `ready` so far (taken or not). */
+  private queued = 0;
+  /** Reusable buffers handed on, each with the count of bytes queued up to its chunk's end. */
+  private readonly lent: { buf: Buffer; end: number }[] = [];
+  private readonly spare: Buffer[] = [];
+
+  constructor(private readonly pending?: () => number) {}
+
+  private push(chunk: Buffer): void {
+    this.ready.push(chunk);
+    this.queued += chunk.length;
+  }
 
   add(text: string): void {
     // a UTF-16 code unit takes at most 3 bytes in UTF-8
     if (text.length * 3 > this.buf.length - this.pos) {
       this.cut();
       if (text.length * 3 > this.buf.length) {
-        this.ready.push(Buffer.from(text, 'utf8'));
+        this.push(Buffer.from(text, 'utf8'));
         return;
       }
     }
@@ -193,24 +212,48 @@ export class ChunkBuffer {
     if (this.pos >= CHUNK_BYTES) this.cut();
   }
 
-  /** Bytes already encoded (a JSONL line the database wrote). */
-  addBytes(bytes: Uint8Array): void {
+  /**
+   * Bytes already encoded (JSONL lines the database wrote). With `release`, `bytes` is the whole of
+   * an ArrayBuffer nobody else holds (a BLOB better-sqlite3 handed over): once copied it is
+   * detached, which frees its memory at once instead of at V8's next full collection (an export
+   * makes ~1 GB of them; left to the collector they pile up to its external-memory limit, ~64 MB).
+   */
+  addBytes(bytes: Uint8Array, release = false): void {
     if (bytes.length > this.buf.length - this.pos) {
       this.cut();
       if (bytes.length > this.buf.length) {
-        this.ready.push(Buffer.from(bytes));
+        // a chunk of its own, as it is (the response holds it until it is sent)
+        this.push(release ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length) : Buffer.from(bytes));
         return;
       }
     }
     this.buf.set(bytes, this.pos);
     this.pos += bytes.length;
+    if (release && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength)
+      (bytes.buffer as ArrayBuffer).transfer(0);
     if (this.pos >= CHUNK_BYTES) this.cut();
   }
 
   /** Whatever is written so far becomes a chunk of its own (a copy of its size: the buffer is reused). */
   cut(): void {
     if (this.pos === 0) return;
-    this.ready.push(Buffer.from(this.buf.subarray(0, this.pos)));
+    if (this.pending === undefined) {
+      this.push(Buffer.from(this.buf.subarray(0, this.pos)));
+      this.pos = 0;
+      return;
+    }
+    // bytes the consumer has let go of: queued, less those not yet taken from `ready`, less those it holds
+    let waiting = 0;
+    for (const c of this.ready) waiting += c.length;
+    const released = this.queued - waiting - this.pending();
+    while (this.lent.length > 0 && (this.lent[0] as { end: number }).end <= released) {
+      const { buf } = this.lent.shift() as { buf: Buffer };
+      if (this.spare.length < SPARE_CHUNKS) this.spare.push(buf);
+    }
+    const into = this.spare.pop() ?? Buffer.allocUnsafeSlow(this.buf.length);
+    this.buf.copy(into, 0, 0, this.pos);
+    this.push(into.subarray(0, this.pos));
+    this.lent.push({ buf: into, end: this.queued });
     this.pos = 0;
   }
 }
@@ -237,24 +280,9 @@ export function* writeItems(batch: readonly ExportItem[], writer: FormatWriter, 
           if (out.ready.length > 0) yield* out.ready.splice(0);
         }
         break;
-      case 'messageParts':
-        // only a JSONL export asks for them (ExportOptions.lines): messageJson's line, from the parts
-        for (const r of it.rows) {
-          out.add(`{"type":"message","id":${q(r[1])},"conversation_id":${q(r[0])},"role":${q(r[2])},"content":`);
-          out.addBytes(r[3]);
-          out.add(`,"metadata":${r[4]},"created_at":"${iso(r[5])}"}\n`);
-          if (out.ready.length > 0) yield* out.ready.splice(0);
-        }
-        break;
-      case 'toolParts':
-        // toolJson's line, from the parts
-        for (const r of it.rows) {
-          const duration = r[7] !== null && r[8] !== null ? r[8] - r[7] : null;
-          out.add(
-            `{"type":"tool_invocation","id":${q(r[1])},"conversation_id":${q(r[0])},"message_id":${q(r[2])},"tool_name":${q(r[3])},"input":${r[4]},"output":${r[5]},"status":${q(r[6])},"started_at":${isoText(r[7])},"finished_at":${isoText(r[8])},"duration_ms":${q(duration)},"created_at":"${iso(r[9])}","updated_at":"${iso(r[10])}"}\n`,
-          );
-          if (out.ready.length > 0) yield* out.ready.splice(0);
-        }
+      case 'lines':
+        // only a JSONL export asks for them (ExportOptions.lines): messageJson / toolJson lines, written by the database
+        out.addBytes(it.bytes, true);
         break;
       case 'conversation_end':
         out.add(writer.conversationEnd());
@@ -267,13 +295,17 @@ export function* writeItems(batch: readonly ExportItem[], writer: FormatWriter, 
   }
 }
 
-/** The items as chunks of about CHUNK_BYTES, pulled only as fast as the response drains. */
+/**
+ * The items as chunks of about CHUNK_BYTES, pulled only as fast as the response drains; with
+ * `pending` (ChunkBuffer's), the chunks' buffers are reused once the response has sent them.
+ */
 export async function* renderExport(
   batches: AsyncIterable<ExportItem[]>,
   writer: FormatWriter,
   exportedAt: string,
+  pending?: () => number,
 ): AsyncGenerator<Buffer, void, undefined> {
-  const out = new ChunkBuffer();
+  const out = new ChunkBuffer(pending);
   out.add(writer.begin(exportedAt));
   for await (const batch of batches) yield* writeItems(batch, writer, out);
   out.cut();

@@ -6,7 +6,7 @@ import { newId, parseId } from '../ids.js';
 import { type ConversationFilter, type KeysetPosition, MANY_CONVERSATIONS } from '../store/types.js';
 import { actingUser, actorKeyId, canReach, requireScope } from './context.js';
 import type { ListConversationsInput } from './conversations.js';
-import type { ExportLines, MessageParts, ToolParts, TransferReader, TransferStore } from './transfer-store.js';
+import type { ExportLines, LineRun, TransferReader, TransferStore } from './transfer-store.js';
 
 /**
  * Rows read per statement, and so what an export holds at once: a page of conversations, then
@@ -32,9 +32,8 @@ export type ExportItem =
   | { kind: 'conversation'; conversation: Conversation }
   | { kind: 'messages'; messages: readonly Message[] }
   | { kind: 'tools'; tools: readonly ToolInvocation[] }
-  /** Messages / tool invocations as the JSONL writer takes them from SQLite (ExportLines), not as objects. */
-  | { kind: 'messageParts'; rows: readonly MessageParts[] }
-  | { kind: 'toolParts'; rows: readonly ToolParts[] }
+  /** JSONL lines of messages or tool invocations written by the database (ExportLines, SQLite), as UTF-8 bytes. */
+  | { kind: 'lines'; bytes: Uint8Array }
   | { kind: 'conversation_end' }
   | { kind: 'end'; counts: ExportCounts };
 
@@ -90,7 +89,8 @@ export interface ExportOptions {
   format: string;
   /**
    * JSONL: where the store can (SQLite), message and tool invocation lines come written by the
-   * database ('lines' items), byte for byte what the JSONL writer writes from the objects.
+   * database ('lines' items, a conversation's at a time), byte for byte what the JSONL writer
+   * writes from the objects.
    */
   lines?: boolean;
 }
@@ -255,8 +255,9 @@ export async function* readBatch(
 }
 
 /**
- * smallBatch (not interleaved) with the rows as the JSONL writer takes them; undefined when they
- * cannot be had now (the store's connection is inside a transaction): the caller reads objects.
+ * smallBatch (not interleaved) as JSONL lines written by the database, a conversation's at a time;
+ * undefined when they cannot be had so (the store's connection is inside a transaction, or a row
+ * has a time out of SQLite's range): the caller reads objects.
  */
 function smallBatchLines(
   lines: ExportLines,
@@ -269,29 +270,32 @@ function smallBatchLines(
   if (messages === undefined) return undefined;
   const tools = withTools.length > 0 ? lines.toolsOf(withTools, ROW_PAGE + 1) : [];
   if (tools === undefined) return undefined;
-  if (messages.length > ROW_PAGE || tools.length > ROW_PAGE) return null;
-  const messagesOf = partsByConversation(messages);
-  const toolsOf = partsByConversation(tools);
+  if (rowsIn(messages) > ROW_PAGE || rowsIn(tools) > ROW_PAGE) return null;
   const out: ExportItem[] = [];
+  // both runs are ordered by conversation id, as the page's conversations are not: look them up
+  const messagesOf = new Map(messages.map((r) => [r.conversationId, r]));
+  const toolsOf = new Map(tools.map((r) => [r.conversationId, r]));
   for (const c of conversations) {
     out.push({ kind: 'conversation', conversation: c });
     const ms = messagesOf.get(c.id);
     const ts = toolsOf.get(c.id);
     counts.conversations++;
     if (ms !== undefined) {
-      counts.messages += ms.length;
-      out.push({ kind: 'messageParts', rows: ms });
+      counts.messages += ms.rows;
+      out.push({ kind: 'lines', bytes: ms.bytes });
     }
     if (ts !== undefined) {
-      counts.tool_invocations += ts.length;
-      out.push({ kind: 'toolParts', rows: ts });
+      counts.tool_invocations += ts.rows;
+      out.push({ kind: 'lines', bytes: ts.bytes });
     }
     out.push({ kind: 'conversation_end' });
   }
   return out;
 }
 
-/** bigConversation (not interleaved) with its rows as the JSONL writer takes them, page by page; a page that cannot be had so is read as objects. */
+const rowsIn = (runs: readonly LineRun[]) => runs.reduce((n, r) => n + r.rows, 0);
+
+/** bigConversation (not interleaved) as JSONL lines written by the database, page by page; a page that cannot be had so is read as objects. */
 async function* bigConversationLines(
   reader: RowReader,
   lines: ExportLines,
@@ -307,30 +311,22 @@ async function* bigConversationLines(
       let item: ExportItem;
       let n: number;
       let last: string | undefined;
-      if (table === 'messages') {
-        const parts = lines.messagesAfter(c.id, after, ROW_PAGE);
-        if (parts !== undefined) {
-          item = { kind: 'messageParts', rows: parts };
-          n = parts.length;
-          last = parts[n - 1]?.[1];
-        } else {
-          const page = await reader.messagesAfter(c.id, after, ROW_PAGE);
-          item = { kind: 'messages', messages: page };
-          n = page.length;
-          last = page[n - 1]?.id;
-        }
+      const page =
+        table === 'messages' ? lines.messagesAfter(c.id, after, ROW_PAGE) : lines.toolsAfter(c.id, after, ROW_PAGE);
+      if (page !== undefined) {
+        item = { kind: 'lines', bytes: page.bytes };
+        n = page.rows;
+        last = page.lastId;
+      } else if (table === 'messages') {
+        const objects = await reader.messagesAfter(c.id, after, ROW_PAGE);
+        item = { kind: 'messages', messages: objects };
+        n = objects.length;
+        last = objects[n - 1]?.id;
       } else {
-        const parts = lines.toolsAfter(c.id, after, ROW_PAGE);
-        if (parts !== undefined) {
-          item = { kind: 'toolParts', rows: parts };
-          n = parts.length;
-          last = parts[n - 1]?.[1];
-        } else {
-          const page = await reader.toolInvocationsAfter(c.id, after, ROW_PAGE);
-          item = { kind: 'tools', tools: page };
-          n = page.length;
-          last = page[n - 1]?.id;
-        }
+        const objects = await reader.toolInvocationsAfter(c.id, after, ROW_PAGE);
+        item = { kind: 'tools', tools: objects };
+        n = objects.length;
+        last = objects[n - 1]?.id;
       }
       if (n === 0) break;
       if (table === 'messages') counts.messages += n;
@@ -341,19 +337,6 @@ async function* bigConversationLines(
     }
   }
   yield [{ kind: 'conversation_end' }];
-}
-
-/** Rows (conversation id first) ordered by conversation id, as lists per conversation. */
-function partsByConversation<T extends readonly [string, ...unknown[]]>(rows: readonly T[]): Map<string, T[]> {
-  const out = new Map<string, T[]>();
-  let from = 0;
-  for (let i = 1; i <= rows.length; i++) {
-    if (i === rows.length || at(rows, i)[0] !== at(rows, from)[0]) {
-      out.set(at(rows, from)[0], rows.slice(from, i));
-      from = i;
-    }
-  }
-  return out;
 }
 
 /**

@@ -22,45 +22,35 @@ export interface TransferReader {
   /** The messages of several conversations (at most MANY_CONVERSATIONS), by conversation id then id, at most `limit`. */
   messagesOf(conversationIds: readonly string[], limit: number): Promise<Message[]>;
   toolInvocationsOf(conversationIds: readonly string[], limit: number): Promise<ToolInvocation[]>;
-  /** SQLite: the same reads of messages and tool invocations as their JSONL lines (an export's); absent on PostgreSQL. */
+  /** SQLite: the same reads of messages and tool invocations as their JSONL lines, written by the database (an export's); absent on PostgreSQL. */
   lines?: ExportLines;
 }
 
-/** A message as the JSONL writer takes it from SQLite: its content already JSON-quoted, as UTF-8 bytes; metadata as stored JSON text. */
-export type MessageParts = [
-  conversationId: string,
-  id: string,
-  role: string,
-  quotedContent: Uint8Array,
-  metadata: string,
-  createdAt: number,
-];
+/** One conversation's JSONL lines of one table (messages or tool invocations) as UTF-8 bytes, each line ending in \n, in id order. */
+export interface LineRun {
+  conversationId: string;
+  rows: number;
+  bytes: Uint8Array;
+}
 
-/** A tool invocation as the JSONL writer takes it from SQLite: input and output as stored JSON text. */
-export type ToolParts = [
-  conversationId: string,
-  id: string,
-  messageId: string | null,
-  toolName: string,
-  input: string,
-  output: string,
-  status: string,
-  startedAt: number | null,
-  finishedAt: number | null,
-  createdAt: number,
-  updatedAt: number,
-];
+/** A keyset page of one conversation's JSONL lines of one table: how many rows, the last one's id, and the lines as UTF-8 bytes. */
+export interface LinePage {
+  rows: number;
+  lastId: string | undefined;
+  bytes: Uint8Array;
+}
 
 /**
- * The reads of messagesOf / messagesAfter (and the tool invocations') with the rows as the JSONL
- * writer takes them (store/sqlite/export-lines.ts), not as domain objects. Each answers undefined
- * when it cannot read now (the connection is inside a transaction): read the objects instead.
+ * The reads of messagesOf / messagesAfter (and the tool invocations') as the JSONL lines the
+ * export writes, built by SQLite (store/sqlite/export-lines.ts), not as domain objects. Each
+ * answers undefined when it cannot read so now (the connection is inside a transaction, or a row
+ * has a time SQLite cannot write): read the objects instead.
  */
 export interface ExportLines {
-  messagesOf(conversationIds: readonly string[], limit: number): MessageParts[] | undefined;
-  toolsOf(conversationIds: readonly string[], limit: number): ToolParts[] | undefined;
-  messagesAfter(conversationId: string, afterId: string | undefined, limit: number): MessageParts[] | undefined;
-  toolsAfter(conversationId: string, afterId: string | undefined, limit: number): ToolParts[] | undefined;
+  messagesOf(conversationIds: readonly string[], limit: number): LineRun[] | undefined;
+  toolsOf(conversationIds: readonly string[], limit: number): LineRun[] | undefined;
+  messagesAfter(conversationId: string, afterId: string | undefined, limit: number): LinePage | undefined;
+  toolsAfter(conversationId: string, afterId: string | undefined, limit: number): LinePage | undefined;
 }
 
 export interface TransferWriter {
@@ -96,14 +86,14 @@ export function transferStore(store: Store): TransferStore {
         ? {
             lines: {
               messagesOf: (ids, limit) =>
-                sqliteLines.usable ? sqliteLines.partsOf('messages', ws, ids, limit) : undefined,
+                sqliteLines.usable ? sqliteLines.linesOf('messages', ws, ids, limit) : undefined,
               toolsOf: (ids, limit) =>
-                sqliteLines.usable ? sqliteLines.partsOf('tool_invocations', ws, ids, limit) : undefined,
+                sqliteLines.usable ? sqliteLines.linesOf('tool_invocations', ws, ids, limit) : undefined,
               messagesAfter: (conversationId, afterId, limit) =>
-                sqliteLines.usable ? sqliteLines.partsAfter('messages', ws, conversationId, afterId, limit) : undefined,
+                sqliteLines.usable ? sqliteLines.linesAfter('messages', ws, conversationId, afterId, limit) : undefined,
               toolsAfter: (conversationId, afterId, limit) =>
                 sqliteLines.usable
-                  ? sqliteLines.partsAfter('tool_invocations', ws, conversationId, afterId, limit)
+                  ? sqliteLines.linesAfter('tool_invocations', ws, conversationId, afterId, limit)
                   : undefined,
             },
           }

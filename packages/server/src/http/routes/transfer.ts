@@ -160,14 +160,18 @@ export function registerTransferRoutes(app: App, deps: AppDeps): void {
     const media = EXPORT_MEDIA[format];
     const exportedAt = new Date(deps.clock.now()).toISOString();
     const workers = await startedPool();
+    // what the response still holds of the chunks handed to it (the stream's buffer, then the
+    // response's and the socket's): the chunk buffers are reused once it has let them go
+    const pending = () => stream.readableLength + reply.raw.writableLength;
     const body =
       workers !== null
         ? workers.render(opened, format, exportedAt, format === 'jsonl')
-        : renderExport(opened.items, writerFor(format), exportedAt);
+        : renderExport(opened.items, writerFor(format), exportedAt, pending);
+    const stream = Readable.from(body, { objectMode: false });
     reply.header('Content-Type', media.contentType);
     reply.header('Content-Disposition', contentDisposition(`${filename}.${media.extension}`));
     reply.header('Cache-Control', 'no-store');
-    return reply.send(Readable.from(body, { objectMode: false }));
+    return reply.send(stream);
   };
 
   app.get(
