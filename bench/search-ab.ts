@@ -1,10 +1,8 @@
 /**
  * PostgreSQL search A/B through the store (no HTTP): the 40 bench terms, rotating over the
- * workspaces and in the largest, alternating, a warm-up round not kept. Modes (MODES=a,b): `old` /
- * `new` = SearchIndex.windowTotal off (the total counted on its own, then the page) / on
- * (searchPage counts from the ranked rows); `heap` / `walk` = windowTotal on and the message
- * window's plan forced (PgSearch.windowPlan: the planner over the GIN index and the primary key /
- * the index-only walk of search_lex, migration 14); `auto` = both as the server runs them. Per mode and part: wall p50/p95, PostgreSQL backend CPU per search (/proc of this
+ * workspaces and in the largest, with SearchIndex.windowTotal off (the total counted on its own,
+ * then the page) and on (searchPage counts from the ranked rows), alternating, a warm-up round not
+ * kept. Per mode and part: wall p50/p95, PostgreSQL backend CPU per search (/proc of this
  * database's backends: run it on the server's machine) and shared blocks hit/read per search
  * (pg_stat_database). Usage: node --import tsx bench/search-ab.ts <postgres-url> [rounds]
  */
@@ -58,9 +56,7 @@ const out: Record<
 for (let round = 0; round <= rounds; round++) {
   const order = round % 2 === 0 ? modes : [...modes].reverse();
   for (const mode of order) {
-    const si = (store as unknown as { searchIndex: { windowTotal: boolean; windowPlan: string } }).searchIndex;
-    si.windowTotal = mode !== 'old';
-    si.windowPlan = mode === 'heap' || mode === 'walk' ? mode : 'auto';
+    (store as unknown as { searchIndex: { windowTotal: boolean } }).searchIndex.windowTotal = mode === 'new';
     for (const part of ['rot', 'big']) {
       const lat: number[] = [];
       const c0 = await backendCpu();

@@ -443,23 +443,4 @@ ALTER TABLE tool_invocations ADD CONSTRAINT tool_invocations_workspace_id_conver
   FOREIGN KEY (workspace_id, conversation_id) REFERENCES conversations (workspace_id, id) ON DELETE RESTRICT NOT VALID;
 `,
   },
-  {
-    version: 14,
-    name: 'a narrow newest-first walk of the searchable messages',
-    // A common word's ranked search takes the newest 2,000 matching messages of the workspace
-    // (search.ts rankedHits). Through the primary key that walk read the row of every message it
-    // passed, ~2,000 / share of them, mostly not matching and mostly outside shared buffers at
-    // 1 M messages (bench/RESULTS.md). search_lex is the message's lexemes without positions
-    // (strip: what an AND of words and prefixes needs), and the index holds it beside
-    // (workspace_id, id) and conversation_id, so the walk is index-only and reads only the rows
-    // that pass. A generated column: every write (INSERT, UPDATE, COPY) keeps it, whatever the
-    // path. A btree entry holds at most ~2.7 KB: lexemes whose text form is longer than 1,500
-    // bytes (a message of several hundred distinct words) are left NULL and the walk reads such
-    // a message's row (the stored tsvector decides). Adding the column rewrites the table once.
-    sql: `
-ALTER TABLE messages ADD COLUMN search_lex tsvector GENERATED ALWAYS AS (
-  CASE WHEN octet_length(strip(search_tsv)::text) <= 1500 THEN strip(search_tsv) END) STORED;
-CREATE INDEX messages_search_walk ON messages (workspace_id, id) INCLUDE (conversation_id, search_lex);
-`,
-  },
 ];

@@ -57,22 +57,6 @@ export function tsqueryLiteral(text: string): string | null {
     .join(' & ');
 }
 
-/**
- * The same query with every phrase's `<->` as `&`: what a message's stripped lexemes (search_lex,
- * migration 14: no positions) can test. Every text matching the phrase query matches this one,
- * so it filters the candidate walk and the stored tsvector decides.
- */
-export function tsqueryLexLiteral(text: string): string | null {
-  const terms = literalTerms(text);
-  if (terms.length === 0) return null;
-  return terms
-    .map((t) =>
-      t.words.map((w, i) => (t.prefix && i === t.words.length - 1 ? `${lexeme(w)}:*` : lexeme(w))).join(' & '),
-    )
-    .map((t) => `(${t})`)
-    .join(' & ');
-}
-
 /** Fills search_tsv for rows written before migration 4, in batches by primary key. */
 export async function backfillPgSearch(client: pg.PoolClient | pg.Client): Promise<void> {
   for (const table of ['messages', 'conversations'] as const) {
@@ -150,7 +134,38 @@ export const pgSearch: SearchIndex = {
   },
 
   ranked(workspaceId, text, candidates) {
-    return rankedHits(workspaceId, text, candidates, false);
+    const q = tsqueryLiteral(text);
+    if (q === null) return null;
+    // The candidates are the newest matches (ids are ULIDs: id order is creation order), cut
+    // before any ts_rank_cd runs. The planner picks by the term's frequency: a rare word through
+    // the (workspace_id, search_tsv) GIN index and a top-N sort on id; a very common one by
+    // walking the primary key backwards and testing @@ until it has the candidates.
+    const messages = sql`SELECT x.conversation_id AS cid, x.id AS hit, x.search_tsv AS tsv FROM messages x
+      WHERE x.workspace_id = ${workspaceId} AND x.search_tsv @@ ${q}::tsquery`;
+    const titles = sql`SELECT x.id AS cid, x.search_tsv AS tsv FROM conversations x
+      WHERE x.workspace_id = ${workspaceId} AND x.search_tsv @@ ${q}::tsquery`;
+    // ts_rank_cd with normalization 1 (divided by 1 + log length); negated so that, as with
+    // SQLite's bm25, lower is better; float8 so the value round-trips exactly through a cursor
+    const best = (m: RawBuilder<unknown>, t: RawBuilder<unknown>, cut: RawBuilder<unknown>) =>
+      sql`SELECT DISTINCT ON (cid) cid, hit, score, ${cut} AS cut FROM (
+          SELECT m.cid, m.hit, -(ts_rank_cd(m.tsv, ${q}::tsquery, 1)::float8) AS score FROM ${m} m
+          UNION ALL
+          SELECT t.cid, NULL, -(ts_rank_cd(t.tsv, ${q}::tsquery, 1)::float8) * ${TITLE_WEIGHT} FROM ${t} t
+        ) h ORDER BY cid, score, hit NULLS FIRST`;
+    if (candidates === null) {
+      return {
+        source: sql<RankedHit>`(${best(sql`(${messages})`, sql`(${titles})`, sql`false`)})`,
+        on: sql<boolean>`best.cid = c.id`,
+      };
+    }
+    // Each window kept once (MATERIALIZED), so that every row can also say whether a window was
+    // cut at its limit: when neither was, the ranked rows are every match (searchPage's total).
+    return {
+      source: sql<RankedHit>`(WITH mw AS MATERIALIZED (${messages} ORDER BY x.id DESC LIMIT ${candidates}),
+          tw AS MATERIALIZED (${titles} ORDER BY x.id DESC LIMIT ${candidates})
+        ${best(sql`mw`, sql`tw`, sql`((SELECT count(*) FROM mw) >= ${candidates} OR (SELECT count(*) FROM tw) >= ${candidates})`)})`,
+      on: sql<boolean>`best.cid = c.id`,
+    };
   },
 
   async hitMessages(db, workspaceId, hits) {
@@ -163,62 +178,6 @@ export const pgSearch: SearchIndex = {
     return out;
   },
 };
-
-/**
- * SearchIndex.ranked. `walk`: the message window comes from the newest-first walk of the
- * (workspace_id, id) INCLUDE (conversation_id, search_lex) index (migration 14), index only, each
- * entry tested by its stripped lexemes; only the entries that pass read their message row, whose
- * stored tsvector decides the match (phrases) and is ranked. Without it the planner chooses between
- * the GIN index (then a top-N sort) and the primary key's backward walk, which reads the row of
- * every message it passes, matching or not (~candidates / share of them).
- */
-function rankedHits(
-  workspaceId: string,
-  text: string,
-  candidates: number | null,
-  walk: boolean,
-): ReturnType<SearchIndex['ranked']> {
-  const q = tsqueryLiteral(text);
-  if (q === null) return null;
-  // The candidates are the newest matches (ids are ULIDs: id order is creation order), cut
-  // before any ts_rank_cd runs. The planner picks by the term's frequency: a rare word through
-  // the (workspace_id, search_tsv) GIN index and a top-N sort on id; a very common one by
-  // walking the primary key backwards and testing @@ until it has the candidates.
-  const messages = sql`SELECT x.conversation_id AS cid, x.id AS hit, x.search_tsv AS tsv FROM messages x
-    WHERE x.workspace_id = ${workspaceId} AND x.search_tsv @@ ${q}::tsquery`;
-  // LIMIT 1 keeps the row's check a per-entry lookup (a subquery the planner cannot flatten into
-  // a join over every match); a NULL search_lex (lexemes too long for an index entry) always
-  // goes to the row
-  const walked = (limit: number) => sql`SELECT x.conversation_id AS cid, x.id AS hit, h.tsv FROM messages x
-    CROSS JOIN LATERAL (SELECT m.search_tsv AS tsv FROM messages m
-      WHERE m.workspace_id = ${workspaceId} AND m.id = x.id AND m.search_tsv @@ ${q}::tsquery LIMIT 1) h
-    WHERE x.workspace_id = ${workspaceId} AND (x.search_lex @@ ${tsqueryLexLiteral(text)}::tsquery OR x.search_lex IS NULL)
-    ORDER BY x.id DESC LIMIT ${limit}`;
-  const titles = sql`SELECT x.id AS cid, x.search_tsv AS tsv FROM conversations x
-    WHERE x.workspace_id = ${workspaceId} AND x.search_tsv @@ ${q}::tsquery`;
-  // ts_rank_cd with normalization 1 (divided by 1 + log length); negated so that, as with
-  // SQLite's bm25, lower is better; float8 so the value round-trips exactly through a cursor
-  const best = (m: RawBuilder<unknown>, t: RawBuilder<unknown>, cut: RawBuilder<unknown>) =>
-    sql`SELECT DISTINCT ON (cid) cid, hit, score, ${cut} AS cut FROM (
-        SELECT m.cid, m.hit, -(ts_rank_cd(m.tsv, ${q}::tsquery, 1)::float8) AS score FROM ${m} m
-        UNION ALL
-        SELECT t.cid, NULL, -(ts_rank_cd(t.tsv, ${q}::tsquery, 1)::float8) * ${TITLE_WEIGHT} FROM ${t} t
-      ) h ORDER BY cid, score, hit NULLS FIRST`;
-  if (candidates === null) {
-    return {
-      source: sql<RankedHit>`(${best(sql`(${messages})`, sql`(${titles})`, sql`false`)})`,
-      on: sql<boolean>`best.cid = c.id`,
-    };
-  }
-  // Each window kept once (MATERIALIZED), so that every row can also say whether a window was
-  // cut at its limit: when neither was, the ranked rows are every match (searchPage's total).
-  return {
-    source: sql<RankedHit>`(WITH mw AS MATERIALIZED (${walk ? walked(candidates) : sql`${messages} ORDER BY x.id DESC LIMIT ${candidates}`}),
-        tw AS MATERIALIZED (${titles} ORDER BY x.id DESC LIMIT ${candidates})
-      ${best(sql`mw`, sql`tw`, sql`((SELECT count(*) FROM mw) >= ${candidates} OR (SELECT count(*) FROM tw) >= ${candidates})`)})`,
-    on: sql<boolean>`best.cid = c.id`,
-  };
-}
 
 /**
  * How the bounded total of a search is counted (countMatches): `index` takes every match from the
@@ -292,26 +251,9 @@ export function textShare(stats: LexemeStats, terms: readonly SearchTerm[]): num
   return terms.length === 0 ? 0 : share;
 }
 
-/**
- * Where a ranked search's message window comes from (rankedHits): `walk` the index-only walk of
- * search_lex, `heap` the planner's choice over the GIN index and the primary key (reading the row
- * of every message passed); `auto` walks for a text whose share of messages (planner statistics)
- * is at least WALK_SHARE. Same rows either way; tests force each.
- */
-export type WindowPlan = 'auto' | 'walk' | 'heap';
-
-/**
- * A text in at least this share of messages takes the walk: its window passes ~candidates / share
- * index entries (2,000 / 0.02 = 100 k at most, ~40 to a page). Rarer texts go through the GIN
- * index, which fetches only their matches.
- */
-export const WALK_SHARE = 0.02;
-
 export interface PgSearch extends SearchIndex {
   /** Forces the total's plan (tests); `auto` by default. */
   totalPlan: TotalPlan;
-  /** Forces the message window's plan (tests, A/B); `auto` by default. */
-  windowPlan: WindowPlan;
 }
 
 /** One per store: it caches the planner statistics of its database. */
@@ -329,20 +271,6 @@ export function createPgSearch(): PgSearch {
   return {
     ...pgSearch,
     totalPlan: 'auto',
-    windowPlan: 'auto',
-
-    async prepare(db) {
-      // ranked() is synchronous: the statistics it chooses by are loaded here (cached)
-      if (this.windowPlan === 'auto') await statsOf(db);
-    },
-
-    ranked(workspaceId, text, candidates) {
-      let walk = this.windowPlan === 'walk';
-      if (this.windowPlan === 'auto' && candidates !== null && stats !== null) {
-        walk = textShare(stats, literalTerms(text)) >= WALK_SHARE;
-      }
-      return rankedHits(workspaceId, text, candidates, walk);
-    },
 
     async countMatches(db, workspaceId, text, filtered, cap) {
       const q = tsqueryLiteral(text);

@@ -371,12 +371,4 @@ INSERT INTO title_idx (title_idx, rank) VALUES ('deletemerge', 0);
     // they are (checked in-process; changing one means rebuilding the table); empty, for the numbers.
     sql: '',
   },
-  {
-    version: 14,
-    name: 'a narrow newest-first walk of the searchable messages',
-    // PostgreSQL migration 14 adds messages.search_lex and an index holding it, so a common word's
-    // candidate window is found without reading message rows. FTS5 finds a workspace's newest
-    // matches from its own index; empty, for the numbers.
-    sql: '',
-  },
 ];
