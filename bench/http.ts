@@ -236,7 +236,12 @@ export async function runHttp(
           options,
         });
       }
-      for (const d of defs) servers.push(await startServer(d.name, d.kind, d.script, d.options));
+      // BENCH_START_ORDER=reverse starts the targets last-first (the report keeps their order): to tell
+      // an effect of being the first-started process from one of the code
+      const startOrder = process.env.BENCH_START_ORDER === 'reverse' ? [...defs].reverse() : defs;
+      const started = new Map<string, Server>();
+      for (const d of startOrder) started.set(d.name, await startServer(d.name, d.kind, d.script, d.options));
+      for (const d of defs) servers.push(started.get(d.name) as Server);
       for (const sc of scenarios) out.push(...(await runOne(engine, sc, ds, servers, loader, settings, sink)));
     } finally {
       await Promise.all([...servers.map((s) => stop(s.child)), stop(loader)]);

@@ -88,6 +88,16 @@ for (const engine of testEngines()) {
       // and the job stays retrievable, in the list too
       const list = await a.admin.get('/v1/jobs?kind=user.erase');
       assert.ok(list.body.data.some((j: { id: string }) => j.id === job.id));
+      // the ids went to the job's items batch by batch, not into its cursor (which every batch
+      // rewrites: the job would be quadratic in its size), and the items went once the receipt held them
+      const raw = rawInspector(engine, server);
+      try {
+        const row = await raw.jobRow(a.id, job.id);
+        for (const id of ids) assert.ok(!(row.cursor ?? '').includes(id), `cursor ${row.cursor}`);
+        assert.equal(row.items, 0);
+      } finally {
+        await raw.close();
+      }
     });
 
     test('another workspace cannot see the job: 404 like a missing one', async () => {

@@ -194,6 +194,46 @@ for (const engine of testEngines()) {
       assert.ok(actions.includes('hold.created') && actions.includes('hold.released'));
     });
 
+    test('holds of every target type are checked together; each held conversation is named with its oldest active hold', async () => {
+      const byUser = await make('gecko', { user_id: 'u-mix' });
+      const byContact = await make('heron', { context: { contact_id: 'C-mix' } });
+      // held twice, by its id first: the older hold is the one named
+      const twice = await make('ibis', { context: { deal_id: 'D-mix' } });
+      const byReleased = await make('jackal', { context: { matter_id: 'M-mix' } });
+      const free = await make('kiwi');
+      const hTwice = await hold('conversation', twice);
+      const hDeal = await hold('deal_id', 'D-mix');
+      const hUser = await hold('user', 'u-mix');
+      const hContact = await hold('contact_id', 'C-mix');
+      const hReleased = await hold('matter_id', 'M-mix');
+      assert.equal((await ws.admin.post(`/v1/holds/${hReleased}/release`)).status, 200);
+      const ids = [byUser, byContact, twice, byReleased, free];
+      const refused = await api.post('/v1/conversations/bulk-delete', { ids });
+      assert.equal(refused.status, 409, refused.text);
+      assert.deepEqual(refused.body.error.held, [
+        { id: byUser, hold_id: hUser },
+        { id: byContact, hold_id: hContact },
+        { id: twice, hold_id: hTwice },
+      ]);
+      const single = await api.delete(`/v1/conversations/${twice}`);
+      assert.equal(single.status, 409, single.text);
+      assert.deepEqual(single.body.error.held, [{ id: twice, hold_id: hTwice }]);
+      const partial = await api.post('/v1/conversations/bulk-delete', { ids, atomic: false });
+      assert.equal(partial.status, 200, partial.text);
+      assert.deepEqual(partial.body.data, [
+        { id: byUser, status: 'held', hold_id: hUser },
+        { id: byContact, status: 'held', hold_id: hContact },
+        { id: twice, status: 'held', hold_id: hTwice },
+        { id: byReleased, status: 'deleted' },
+        { id: free, status: 'deleted' },
+      ]);
+      for (const h of [hTwice, hDeal, hUser, hContact]) {
+        assert.equal((await ws.admin.post(`/v1/holds/${h}/release`)).status, 200);
+      }
+      for (const id of [byUser, byContact, twice])
+        assert.equal((await api.delete(`/v1/conversations/${id}`)).status, 204);
+    });
+
     test('trash hides from every surface, restores exactly, purges with a moved clock', async () => {
       await setTrash(7);
       try {

@@ -197,11 +197,14 @@ export interface EraseSettings {
   exportUser: UserExporter;
 }
 
-/** The erase job's cursor: where the scan is, and what it erased so far (ids only). */
+/**
+ * The erase job's cursor: where the scan is. What it erased (the ids, for the receipt) is in the
+ * job's items, appended by each batch (a job started by a version that kept the ids here, in
+ * `erased`, still has those read from it).
+ */
 interface EraseCursor extends JsonObject {
   phase: 'export' | 'erase' | 'reclaim';
   after: string | null;
-  erased: string[];
   /** With export_first, once written: what the receipt says of the export file. */
   export: JsonObject | null;
 }
@@ -313,7 +316,6 @@ export class UsersService implements JobHandler {
     const cursor = (job.cursor as EraseCursor | null) ?? {
       phase: job.params.export_first === true ? 'export' : 'erase',
       after: null,
-      erased: [],
       export: null,
     };
     if (cursor.phase === 'export') {
@@ -349,7 +351,10 @@ export class UsersService implements JobHandler {
         add('search_entries', removed.rows.search_entries);
         add('events', removed.rows.events);
         add('stored_answers', removed.rows.stored_answers);
-        const erased = [...cursor.erased, ...removed.conversations.map((c) => c.id)];
+        await w.jobs.addItems(
+          job.id,
+          removed.conversations.map((c) => c.id),
+        );
         for (const { conversation: c, eventSeq } of live) {
           // the deleted event ends the conversation's live streams on every instance
           announce({
@@ -364,8 +369,8 @@ export class UsersService implements JobHandler {
         const last = batch[batch.length - 1];
         const next: EraseCursor =
           batch.length < limit
-            ? { ...cursor, phase: 'reclaim', after: null, erased }
-            : { ...cursor, phase: 'erase', after: last?.id ?? cursor.after, erased };
+            ? { ...cursor, phase: 'reclaim', after: null }
+            : { ...cursor, phase: 'erase', after: last?.id ?? cursor.after };
         const done = counts.conversations ?? 0;
         const progress = { done, total: Math.max(job.progress.total ?? 0, done), counts };
         await advanceJob(w, job, lease, next, progress, now);
@@ -394,7 +399,7 @@ export class UsersService implements JobHandler {
       const receipt: JsonObject = {
         user_id: userId,
         counts,
-        conversation_ids: cursor.erased,
+        conversation_ids: [...(Array.isArray(cursor.erased) ? cursor.erased : []), ...(await w.jobs.items(job.id))],
         ...(cursor.export ? { export: cursor.export } : {}),
         started_at: new Date(job.startedAt ?? job.createdAt).toISOString(),
         finished_at: new Date(now).toISOString(),
@@ -419,6 +424,8 @@ export class UsersService implements JobHandler {
         at: now,
       });
       if (!ok) throw new LeaseLost();
+      // the receipt holds them now
+      await w.jobs.dropItems(job.id);
     });
     return 'done';
   }
@@ -451,7 +458,7 @@ export class UsersService implements JobHandler {
         w,
         job,
         lease,
-        { phase: 'erase', after: null, erased: [], export: exported } satisfies EraseCursor,
+        { phase: 'erase', after: null, export: exported } satisfies EraseCursor,
         { ...job.progress, counts },
         now,
       );

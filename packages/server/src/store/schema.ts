@@ -162,6 +162,14 @@ export interface JobsTable {
   attempts: number;
 }
 
+/** What a job did, item by item, in order (migration 14): an erase job's erased conversation ids. */
+export interface JobItemsTable {
+  workspace_id: string;
+  job_id: string;
+  seq: number;
+  item: string;
+}
+
 /** One workspace's retention policy (migration 10), JSON. */
 export interface RetentionPoliciesTable {
   workspace_id: string;
@@ -246,6 +254,7 @@ export interface Database {
   webhook_endpoints: WebhookEndpointsTable;
   webhook_outbox: WebhookOutboxTable;
   jobs: JobsTable;
+  job_items: JobItemsTable;
   retention_policies: RetentionPoliciesTable;
   leases: LeasesTable;
 }

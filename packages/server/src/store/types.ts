@@ -487,6 +487,8 @@ export interface JobReads {
   list(q: PageQuery & { kind?: string | undefined; state?: string | undefined }): Promise<Job[]>;
   /** Queued or running jobs of a kind (at most `limit`). */
   unfinished(kind: string, limit: number): Promise<Job[]>;
+  /** The items a job recorded (addItems), in the order they were added. */
+  items(jobId: string): Promise<string[]>;
 }
 
 export interface JobWrites extends JobReads {
@@ -500,6 +502,10 @@ export interface JobWrites extends JobReads {
     owner: string,
     patch: { cursor: JsonObject | null; progress: Job['progress']; leaseUntil: number; updatedAt: number },
   ): Promise<boolean>;
+  /** Appends items to what the job did (in the batch's transaction: they land with its cursor). */
+  addItems(jobId: string, items: readonly string[]): Promise<void>;
+  /** Forgets a job's items (once its result holds them). */
+  dropItems(jobId: string): Promise<void>;
   /** Ends the job (succeeded or failed) while `owner` holds it; false otherwise. */
   finish(
     id: string,

@@ -29,6 +29,8 @@ export interface RawInspector {
    * per table; tables without one are left out. Proves content gone wherever it could be kept.
    */
   rowsMentioning(text: string): Promise<Record<string, number>>;
+  /** A job's stored cursor (as stored) and how many items (job_items) it holds. */
+  jobRow(workspaceId: string, jobId: string): Promise<{ cursor: string | null; items: number }>;
   /** Stored idempotent answers (idempotency_records.response_body) of the workspace that contain `text`. */
   storedAnswersMentioning(workspaceId: string, text: string): Promise<number>;
   close(): Promise<void>;
@@ -71,6 +73,21 @@ export function kyselyInspector(
         .where('workspace_id', '=', workspaceId)
         .execute();
       return nonZero(rows);
+    },
+    async jobRow(workspaceId, jobId) {
+      const job = await db
+        .selectFrom('jobs')
+        .select('cursor')
+        .where('workspace_id', '=', workspaceId)
+        .where('id', '=', jobId)
+        .executeTakeFirstOrThrow();
+      const items = await db
+        .selectFrom('job_items')
+        .select((eb) => eb.fn.countAll().as('n'))
+        .where('workspace_id', '=', workspaceId)
+        .where('job_id', '=', jobId)
+        .executeTakeFirstOrThrow();
+      return { cursor: job.cursor, items: Number(items.n) };
     },
     async auditRows(workspaceId) {
       const r = await sql<

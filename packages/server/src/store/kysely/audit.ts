@@ -1,6 +1,9 @@
+import type { Insertable } from 'kysely';
 import type { AuditEvent } from '../../domain/types.js';
+import { QueryTemplate } from '../query-template.js';
+import type { AuditEventsTable } from '../schema.js';
 import type { AuditListQuery, AuditReads, AuditWrites } from '../types.js';
-import { type Bound, sameWorkspace } from './bound.js';
+import { type Bound, hot, sameWorkspace } from './bound.js';
 import { AUDIT_COLUMNS, toAudit } from './rows.js';
 
 export class AuditReader implements AuditReads {
@@ -20,23 +23,36 @@ export class AuditReader implements AuditReads {
   }
 }
 
+// one per delete and every other audited write: built and compiled once
+const insertAudit = new QueryTemplate((db, p: Required<Insertable<AuditEventsTable>>) =>
+  db.insertInto('audit_events').values({
+    workspace_id: p.workspace_id,
+    id: p.id,
+    actor_key_id: p.actor_key_id,
+    actor_type: p.actor_type,
+    action: p.action,
+    target_type: p.target_type,
+    target_id: p.target_id,
+    counts: p.counts,
+    details: p.details,
+    created_at: p.created_at,
+  }),
+);
+
 export class AuditWriter extends AuditReader implements AuditWrites {
   async insert(e: AuditEvent): Promise<void> {
     sameWorkspace(this.b, e.workspaceId, 'audit event');
-    await this.b.db
-      .insertInto('audit_events')
-      .values({
-        workspace_id: this.b.ws,
-        id: e.id,
-        actor_key_id: e.actorKeyId,
-        actor_type: e.actorType ?? (e.actorKeyId === null ? 'operator' : 'api_key'),
-        action: e.action,
-        target_type: e.targetType,
-        target_id: e.targetId,
-        counts: JSON.stringify(e.counts),
-        details: e.details ? JSON.stringify(e.details) : null,
-        created_at: e.createdAt,
-      })
-      .execute();
+    await hot(this.b, insertAudit, {
+      workspace_id: this.b.ws,
+      id: e.id,
+      actor_key_id: e.actorKeyId,
+      actor_type: e.actorType ?? (e.actorKeyId === null ? 'operator' : 'api_key'),
+      action: e.action,
+      target_type: e.targetType,
+      target_id: e.targetId,
+      counts: JSON.stringify(e.counts),
+      details: e.details ? JSON.stringify(e.details) : null,
+      created_at: e.createdAt,
+    });
   }
 }

@@ -80,24 +80,33 @@ export class HoldsReader implements HoldReads {
   async heldAmong(conversations: readonly HeldCandidate[]): Promise<Map<string, Hold>> {
     const out = new Map<string, Hold>();
     if (conversations.length === 0) return out;
-    // the active holds whose target is one of the values these conversations carry, oldest first
-    const active = new Map<string, Hold>();
+    // the active holds whose target is one of the values these conversations carry, oldest first:
+    // every target type in one statement (one round trip for a single conversation's check), at
+    // most IN_CHUNK values a statement
+    const wanted: Array<{ type: HoldTargetType; value: string }> = [];
     for (const type of TARGET_TYPES) {
-      const values = [...new Set(conversations.map(TARGET_OF[type]).filter((v): v is string => v !== null))];
-      for (let i = 0; i < values.length; i += IN_CHUNK) {
-        const rows = await this.b.db
-          .selectFrom('legal_holds')
-          .select(HOLD_COLUMNS)
-          .where('workspace_id', '=', this.b.ws)
-          .where('target_type', '=', type)
-          .where('target_value', 'in', values.slice(i, i + IN_CHUNK))
-          .where('released_at', 'is', null)
-          .orderBy('id')
-          .execute();
-        for (const r of rows) {
-          const k = `${type}\u0000${r.target_value}`;
-          if (!active.has(k)) active.set(k, toHold(r));
-        }
+      for (const value of new Set(conversations.map(TARGET_OF[type]))) if (value !== null) wanted.push({ type, value });
+    }
+    const active = new Map<string, Hold>();
+    for (let i = 0; i < wanted.length; i += IN_CHUNK) {
+      const chunk = wanted.slice(i, i + IN_CHUNK);
+      const types = TARGET_TYPES.flatMap((type) => {
+        const values = chunk.filter((w) => w.type === type).map((w) => w.value);
+        return values.length > 0 ? [{ type, values }] : [];
+      });
+      const rows = await this.b.db
+        .selectFrom('legal_holds')
+        .select(HOLD_COLUMNS)
+        .where('workspace_id', '=', this.b.ws)
+        .where('released_at', 'is', null)
+        .where((eb) =>
+          eb.or(types.map((t) => eb.and([eb('target_type', '=', t.type), eb('target_value', 'in', t.values)]))),
+        )
+        .orderBy('id')
+        .execute();
+      for (const r of rows) {
+        const k = `${r.target_type}\u0000${r.target_value}`;
+        if (!active.has(k)) active.set(k, toHold(r));
       }
     }
     if (active.size === 0) return out;

@@ -83,7 +83,21 @@ export class JobsReader implements JobReads {
       .execute();
     return rows.map(toJob);
   }
+
+  async items(jobId: string): Promise<string[]> {
+    const rows = await this.b.db
+      .selectFrom('job_items')
+      .select('item')
+      .where('workspace_id', '=', this.b.ws)
+      .where('job_id', '=', jobId)
+      .orderBy('seq')
+      .execute();
+    return rows.map((r) => r.item);
+  }
 }
+
+/** Rows per INSERT of job items (4 parameters each: well under either engine's limit). */
+const ITEMS_PER_INSERT = 500;
 
 export class JobsWriter extends JobsReader implements JobWrites {
   async insert(job: Job): Promise<void> {
@@ -110,6 +124,27 @@ export class JobsWriter extends JobsReader implements JobWrites {
         attempts: 0,
       })
       .execute();
+  }
+
+  async addItems(jobId: string, items: readonly string[]): Promise<void> {
+    if (items.length === 0) return;
+    const last = await this.b.db
+      .selectFrom('job_items')
+      .select((eb) => eb.fn.max('seq').as('seq'))
+      .where('workspace_id', '=', this.b.ws)
+      .where('job_id', '=', jobId)
+      .executeTakeFirst();
+    const first = num(last?.seq ?? 0) + 1;
+    for (let at = 0; at < items.length; at += ITEMS_PER_INSERT) {
+      const values = items
+        .slice(at, at + ITEMS_PER_INSERT)
+        .map((item, i) => ({ workspace_id: this.b.ws, job_id: jobId, seq: first + at + i, item }));
+      await this.b.db.insertInto('job_items').values(values).execute();
+    }
+  }
+
+  async dropItems(jobId: string): Promise<void> {
+    await this.b.db.deleteFrom('job_items').where('workspace_id', '=', this.b.ws).where('job_id', '=', jobId).execute();
   }
 
   async advance(

@@ -1,20 +1,22 @@
 import type { TrashedConversation } from '../../domain/types.js';
+import { QueryTemplate } from '../query-template.js';
 import type { HiddenConversation, TrashListQuery, TrashReads, TrashWrites } from '../types.js';
-import type { Bound } from './bound.js';
+import { type Bound, hot } from './bound.js';
 import { CONVERSATION_COLUMNS, num, toConversation } from './rows.js';
 
 // The trash of one workspace: conversations out of view (conversations.deleted_state), and the
 // workspace's trash_days that decides whether a delete trashes or erases.
 
+// read on every delete: built and compiled once (store/query-template.ts)
+const trashDays = new QueryTemplate((db, p: { ws: string }) =>
+  db.selectFrom('workspaces').select('trash_days').where('id', '=', p.ws),
+);
+
 export class TrashReader implements TrashReads {
   constructor(protected readonly b: Bound) {}
 
   async days(): Promise<number> {
-    const r = await this.b.db
-      .selectFrom('workspaces')
-      .select('trash_days')
-      .where('id', '=', this.b.ws)
-      .executeTakeFirst();
+    const [r] = await hot(this.b, trashDays, { ws: this.b.ws });
     return r ? num(r.trash_days) : 0;
   }
 

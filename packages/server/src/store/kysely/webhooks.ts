@@ -1,5 +1,6 @@
 import type { Selectable } from 'kysely';
 import type { WebhookDelivery, WebhookDeliveryState, WebhookEndpoint } from '../../domain/types.js';
+import { QueryTemplate } from '../query-template.js';
 import type { WebhookEndpointsTable, WebhookOutboxTable } from '../schema.js';
 import type {
   ClaimedDelivery,
@@ -10,7 +11,7 @@ import type {
   WebhookReads,
   WebhookWrites,
 } from '../types.js';
-import { type Bound, type Conn, sameWorkspace } from './bound.js';
+import { type Bound, type Conn, hot, sameWorkspace } from './bound.js';
 import { num, numOrNull } from './rows.js';
 
 function toEndpoint(r: Selectable<WebhookEndpointsTable>): WebhookEndpoint {
@@ -48,6 +49,16 @@ function toDelivery(r: Selectable<WebhookOutboxTable>): WebhookDelivery {
   };
 }
 
+// read by every write that may notify (unit-of-work.ts): built and compiled once
+const enabledEndpoints = new QueryTemplate((db, p: { ws: string }) =>
+  db
+    .selectFrom('webhook_endpoints')
+    .selectAll()
+    .where('workspace_id', '=', p.ws)
+    .where('enabled', '=', 1)
+    .orderBy('id'),
+);
+
 export class WebhooksReader implements WebhookReads {
   constructor(protected readonly b: Bound) {}
 
@@ -69,13 +80,7 @@ export class WebhooksReader implements WebhookReads {
   }
 
   async enabled(): Promise<WebhookEndpoint[]> {
-    const rows = await this.b.db
-      .selectFrom('webhook_endpoints')
-      .selectAll()
-      .where('workspace_id', '=', this.b.ws)
-      .where('enabled', '=', 1)
-      .orderBy('id')
-      .execute();
+    const rows = await hot(this.b, enabledEndpoints, { ws: this.b.ws });
     return rows.map(toEndpoint);
   }
 

@@ -443,4 +443,20 @@ ALTER TABLE tool_invocations ADD CONSTRAINT tool_invocations_workspace_id_conver
   FOREIGN KEY (workspace_id, conversation_id) REFERENCES conversations (workspace_id, id) ON DELETE RESTRICT NOT VALID;
 `,
   },
+  {
+    version: 14,
+    name: 'job items',
+    // What a job has done item by item (an erase job: the ids it erased), appended by each batch in
+    // its transaction, read once when the job finishes. The ids lived in the job's cursor, which every
+    // batch rewrote whole: quadratic in the size of the job.
+    sql: `
+CREATE TABLE job_items (
+  workspace_id TEXT COLLATE "C" NOT NULL,
+  job_id TEXT COLLATE "C" NOT NULL,
+  seq INTEGER NOT NULL,
+  item TEXT NOT NULL,
+  PRIMARY KEY (workspace_id, job_id, seq)
+);
+`,
+  },
 ];

@@ -371,4 +371,20 @@ INSERT INTO title_idx (title_idx, rank) VALUES ('deletemerge', 0);
     // they are (checked in-process; changing one means rebuilding the table); empty, for the numbers.
     sql: '',
   },
+  {
+    version: 14,
+    name: 'job items',
+    // What a job has done item by item (an erase job: the ids it erased), appended by each batch in
+    // its transaction, read once when the job finishes. The ids lived in the job's cursor, which every
+    // batch rewrote whole: quadratic in the size of the job.
+    sql: `
+CREATE TABLE job_items (
+  workspace_id TEXT NOT NULL,
+  job_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  item TEXT NOT NULL,
+  PRIMARY KEY (workspace_id, job_id, seq)
+) WITHOUT ROWID;
+`,
+  },
 ];
