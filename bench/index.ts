@@ -1,9 +1,5 @@
 /**
- * npm run bench -- [--scenario get,list,fanout,seed,search,deep-cursor,total,delete-big,append,
- *                              bulk-delete,export,secure-delete,erase]
- *                  [--engine sqlite,postgres] [--quick] [--rounds N] [--out DIR] [--md FILE|none]
- *                  [--duration S] [--connections C] [--conversations N] [--targets a,b] [--size 1m|100k|quick]
- *                  [--baseline DIR,DIR] (get/list: other checkouts' Parley as extra targets, same rounds)
+ * npm run bench -- [options]   (the options and the environment it reads: USAGE below, or --help)
  *
  * The one entry for every benchmark, all on one harness (bench/harness.ts): the HTTP scenarios
  * (get, list: bench/http.ts), fan-out over Redis (bench/lib/fanout.ts), the bulk load (seed:
@@ -21,22 +17,62 @@ import { runFanoutScenario } from './lib/fanout.js';
 import { SCALE_SCENARIOS } from './lib/scale-scenarios.js';
 import { runSeed, seedSettings } from './seed.js';
 
-const { values } = parseArgs({
-  options: {
-    scenario: { type: 'string' },
-    engine: { type: 'string', default: 'sqlite,postgres' },
-    quick: { type: 'boolean', default: false },
-    rounds: { type: 'string' },
-    out: { type: 'string', default: defaultOutDir },
-    md: { type: 'string', default: defaultMarkdown },
-    duration: { type: 'string' },
-    connections: { type: 'string' },
-    conversations: { type: 'string' },
-    targets: { type: 'string' },
-    baseline: { type: 'string' },
-    size: { type: 'string' },
-  },
-});
+const USAGE = `npm run bench -- [options]
+
+  --scenario LIST     get,list,fanout,seed,search,deep-cursor,total,delete-big,append,
+                      bulk-delete,export,secure-delete,erase (default: every one)
+  --engine LIST       sqlite,postgres (default: both)
+  --quick             small sizes and short rounds (a smoke run)
+  --rounds N          measured rounds (each scenario has its own default)
+  --size S            1m | 100k | quick: the scale and export datasets
+  --duration S, --connections C, --conversations N, --targets a,b
+                      get/list load shape; --conversations also sizes bulk-delete and erase
+  --baseline DIR,DIR  get/list: other checkouts' Parley as extra targets in the same rounds
+  --out DIR           JSON results (default bench/out, ignored by git)
+  --md FILE|none      the Markdown file whose sections are refreshed (default bench/RESULTS.md)
+  -h, --help          this text
+
+Environment:
+  PARLEY_BENCH_DB_TAG=NAME   datasets of your own (cached under bench/.data and in PostgreSQL
+                             databases named with NAME), so parallel runs do not share one
+  PARLEY_BENCH_PG_URL=URL    PostgreSQL admin connection (default postgres://postgres@127.0.0.1:5432/postgres)
+  BENCH_CPU_PROF=DIR         --cpu-prof of each Parley server into DIR (BENCH_CPU_PROF_PEERS=1: peers too)
+  BENCH_PARLEY_EXEC_ARGV="…" extra node flags for Parley's servers
+  BENCH_START_ORDER=reverse  get/list: start the targets last-first
+  BENCH_DELETES_PER_ROUND=N  delete-big: deletes per target and round (default 10)
+
+Each scenario prints its table and a verdict per row; the exit code is 0 when every run completed,
+whatever the verdicts.`;
+
+function parseOptions() {
+  try {
+    return parseArgs({ options: OPTIONS });
+  } catch (err) {
+    console.error(`${(err as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+}
+
+const OPTIONS = {
+  scenario: { type: 'string' },
+  engine: { type: 'string', default: 'sqlite,postgres' },
+  quick: { type: 'boolean', default: false },
+  rounds: { type: 'string' },
+  out: { type: 'string', default: defaultOutDir },
+  md: { type: 'string', default: defaultMarkdown },
+  duration: { type: 'string' },
+  connections: { type: 'string' },
+  conversations: { type: 'string' },
+  targets: { type: 'string' },
+  baseline: { type: 'string' },
+  size: { type: 'string' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+const { values } = parseOptions();
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 
 const HTTP = HTTP_SCENARIOS.map((s) => s.name);
 const SCALE = SCALE_SCENARIOS.map((s) => s.name);
