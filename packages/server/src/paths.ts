@@ -29,13 +29,18 @@ const WORKERS = {
 export type WorkerName = keyof typeof WORKERS;
 
 /**
- * A worker's script and the `execArgv` it needs. From source: the TypeScript module, with tsx's
- * loader in `--import` (a worker inherits `--import tsx` from the process's flags, but not a loader
- * that bin/parley.mjs registered from code). In the bundle: the bundled file, the process's flags.
+ * A worker's script and the `execArgv` it needs (undefined: the worker inherits the process's
+ * options, as Node does by default). An explicit list is checked option by option and refused
+ * whole when it holds a per-process one — and a process's own `process.execArgv` can hold many (the
+ * test runner hands its children every option it was given, `--stack-trace-limit=…`,
+ * `--secure-heap=…`…) — so it is passed only where the worker needs something the process does
+ * not have: from source, tsx's loader when bin/parley.mjs registered it from code rather than
+ * through `--import`. The bundle needs nothing.
  */
-export function workerEntry(name: WorkerName): { url: URL; execArgv: string[] } {
-  const argv = process.execArgv;
-  if (!FROM_SOURCE) return { url: pathToFileURL(path.join(path.dirname(HERE), WORKERS[name].bundled)), execArgv: argv };
-  const execArgv = argv.some((a) => a.includes('tsx')) ? argv : [...argv, '--import', import.meta.resolve('tsx')];
-  return { url: pathToFileURL(path.join(SERVER_ROOT, WORKERS[name].source)), execArgv };
+export function workerEntry(name: WorkerName): { url: URL; execArgv: string[] | undefined } {
+  if (!FROM_SOURCE)
+    return { url: pathToFileURL(path.join(path.dirname(HERE), WORKERS[name].bundled)), execArgv: undefined };
+  const url = pathToFileURL(path.join(SERVER_ROOT, WORKERS[name].source));
+  if (process.execArgv.some((a) => a.includes('tsx'))) return { url, execArgv: undefined };
+  return { url, execArgv: ['--import', import.meta.resolve('tsx')] };
 }
