@@ -32,6 +32,7 @@ declare const sessionStorage: any;
 declare const localStorage: any;
 declare const innerWidth: number;
 declare function getComputedStyle(e: unknown): { outlineStyle: string };
+declare function requestAnimationFrame(callback: () => void): number;
 type Document = any;
 type Element = any;
 
@@ -528,6 +529,39 @@ for (const engine of testEngines()) {
           .getByText(/^released/)
           .waitFor();
         assert.equal((await api.holds.get(hold!.id)).active, false);
+
+        // an older answer arriving last does not replace a newer one: the screen's first list (active
+        // holds only) is held back while "Show released holds" is ticked; once it has arrived, the
+        // released hold is still what the table shows
+        let heldBack = 0;
+        const slowFirst = /\/v1\/holds\?.*include_released=false/;
+        await page.route(slowFirst, async (route) => {
+          heldBack++;
+          await new Promise((r) => setTimeout(r, 1500));
+          // the page may have given up on it meanwhile (the screen aborts a superseded list)
+          await route.continue().catch(() => undefined);
+        });
+        // settled either way: answered (arriving last) or abandoned by the page
+        const stale = new Promise<void>((resolve) => {
+          const settled = (req: { url(): string }) => {
+            if (slowFirst.test(req.url())) resolve();
+          };
+          page.on('requestfinished', settled);
+          page.on('requestfailed', settled);
+        });
+        await page.getByRole('link', { name: 'Trash', exact: true }).click();
+        await page.getByRole('heading', { level: 1, name: 'Trash' }).waitFor();
+        await page.getByRole('link', { name: 'Legal holds', exact: true }).click();
+        await page.getByLabel('Show released holds').check();
+        const releasedRow = page.locator('tbody tr', { hasText: 'Case 2026-17' });
+        await releasedRow.waitFor();
+        await stale;
+        await page.evaluate(
+          () => new Promise<void>((r) => requestAnimationFrame(() => requestAnimationFrame(() => r()))),
+        );
+        assert.equal(heldBack, 1, 'the first list was held back');
+        assert.equal(await releasedRow.count(), 1, 'the released hold is still shown after the older answer arrived');
+        await page.unroute(slowFirst);
 
         await page.goto(`${server.url}/console#/c/${held.id}`);
         await page.getByRole('heading', { level: 1, name: 'Held matter' }).waitFor();

@@ -1,5 +1,5 @@
-import { useEffect, useState } from 'preact/hooks';
-import { type Conversation, type Hold, type Problem, toProblem } from '../api.js';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { type Conversation, type Hold, isAbort, type Problem, toProblem } from '../api.js';
 import { useConsole } from '../context.js';
 import { when } from '../format.js';
 import { href } from '../router.js';
@@ -40,16 +40,27 @@ export function HoldsScreen() {
   const [problem, setProblem] = useState<Problem | null>(null);
   const [releasing, setReleasing] = useState<Hold | null>(null);
 
+  // a reload supersedes the one before it: an older answer arriving last (the active holds, after
+  // "Show released holds" was ticked) must not replace the newer one
+  const current = useRef<AbortController | null>(null);
   const reload = async () => {
+    current.current?.abort();
+    const ac = new AbortController();
+    current.current = ac;
     try {
-      setHolds(await client.holds.list({ limit: 100, include_released: released ? 'true' : 'false' }).toArray());
+      const list = await client.holds
+        .list({ limit: 100, include_released: released ? 'true' : 'false' }, { signal: ac.signal })
+        .toArray();
+      if (ac.signal.aborted) return;
+      setHolds(list);
       setProblem(null);
     } catch (e) {
-      setProblem(toProblem(e));
+      if (!isAbort(e) && !ac.signal.aborted) setProblem(toProblem(e));
     }
   };
   useEffect(() => {
     void reload();
+    return () => current.current?.abort();
   }, [released]);
 
   const active = holds?.filter((h) => h.active).length ?? 0;
