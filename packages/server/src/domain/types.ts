@@ -130,6 +130,11 @@ export interface AuditEvent {
   createdAt: number;
 }
 
+/** An event's actor type, its default (the rule AuditEvent.actorType states) applied. */
+export function actorTypeOf(e: Pick<AuditEvent, 'actorType' | 'actorKeyId'>): ActorType {
+  return e.actorType ?? (e.actorKeyId === null ? 'operator' : 'api_key');
+}
+
 /** Who is calling: built once per request from the API key. */
 export interface AuthContext {
   workspaceId: string;

@@ -12,6 +12,7 @@ import type {
   WebhookEndpoint,
   Workspace,
 } from '../domain/types.js';
+import { actorTypeOf } from '../domain/types.js';
 
 /** Domain -> wire. Field order follows the schemas so stored replays match live answers. */
 export const iso = (ms: number): string => new Date(ms).toISOString();
@@ -141,7 +142,7 @@ export function presentAudit(e: AuditEvent) {
   return {
     id: e.id,
     actor_key_id: e.actorKeyId,
-    actor_type: e.actorType ?? (e.actorKeyId === null ? 'operator' : 'api_key'),
+    actor_type: actorTypeOf(e),
     action: e.action,
     target_type: e.targetType,
     target_id: e.targetId,

@@ -1,5 +1,5 @@
 import type { Insertable } from 'kysely';
-import type { AuditEvent } from '../../domain/types.js';
+import { type AuditEvent, actorTypeOf } from '../../domain/types.js';
 import { QueryTemplate } from '../query-template.js';
 import type { AuditEventsTable } from '../schema.js';
 import type { AuditListQuery, AuditReads, AuditWrites } from '../types.js';
@@ -46,7 +46,7 @@ export class AuditWriter extends AuditReader implements AuditWrites {
       workspace_id: this.b.ws,
       id: e.id,
       actor_key_id: e.actorKeyId,
-      actor_type: e.actorType ?? (e.actorKeyId === null ? 'operator' : 'api_key'),
+      actor_type: actorTypeOf(e),
       action: e.action,
       target_type: e.targetType,
       target_id: e.targetId,
