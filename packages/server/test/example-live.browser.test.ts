@@ -151,13 +151,17 @@ for (const engine of testEngines()) {
         ],
         { stdio: 'ignore' },
       );
-      // chromium writes the port it picked into the profile
+      // chromium writes the port it picked into the profile; the file can exist before its first
+      // line is written (a loaded machine showed it: the port read as '' and fetch went to port 80)
       const portFile = path.join(profile, 'DevToolsActivePort');
-      for (let i = 0; i < 300 && !existsSync(portFile); i++) {
+      const readPort = () => (existsSync(portFile) ? readFileSync(portFile, 'utf8').split('\n')[0] : '');
+      let port = readPort();
+      for (let i = 0; i < 300 && !/^\d+$/.test(port ?? ''); i++) {
         if (browser.exitCode !== null) throw new Error(`chromium exited with ${browser.exitCode}`);
         await sleep(50);
+        port = readPort();
       }
-      const port = readFileSync(portFile, 'utf8').split('\n')[0];
+      assert.match(port ?? '', /^\d+$/, `chromium wrote no DevTools port into ${portFile}`);
       const targets = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as Array<{
         type: string;
         webSocketDebuggerUrl: string;
