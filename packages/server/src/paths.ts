@@ -12,7 +12,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const HERE = fileURLToPath(import.meta.url);
 
 /** True when this code runs from the TypeScript sources, false in the bundle. */
-export const FROM_SOURCE = HERE.endsWith('.ts');
+const FROM_SOURCE = HERE.endsWith('.ts');
 
 /** packages/server. */
 export const SERVER_ROOT = path.resolve(path.dirname(HERE), '..');

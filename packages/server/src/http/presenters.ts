@@ -1,18 +1,18 @@
-import type {
-  ApiKey,
-  AuditEvent,
-  Conversation,
-  ConversationContext,
-  Job,
-  Message,
-  RetentionPolicy,
-  RetentionRule,
-  ToolInvocation,
-  WebhookDelivery,
-  WebhookEndpoint,
-  Workspace,
+import {
+  type ApiKey,
+  type AuditEvent,
+  actorTypeOf,
+  type Conversation,
+  type ConversationContext,
+  type Job,
+  type Message,
+  type RetentionPolicy,
+  type RetentionRule,
+  type ToolInvocation,
+  type WebhookDelivery,
+  type WebhookEndpoint,
+  type Workspace,
 } from '../domain/types.js';
-import { actorTypeOf } from '../domain/types.js';
 
 /** Domain -> wire. Field order follows the schemas so stored replays match live answers. */
 export const iso = (ms: number): string => new Date(ms).toISOString();

@@ -3,10 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { cliArgv } from './server-command.js';
-
-const serverRoot = path.dirname(path.dirname(path.dirname(fileURLToPath(import.meta.url))));
+import { cliArgv, SERVER_ROOT } from './server-command.js';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -42,7 +39,7 @@ export async function spawnParley(
   const port = await freePort();
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'parley-proc-'));
   const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), ...cliArgv({ source: opts.source }), 'serve'], {
-    cwd: serverRoot,
+    cwd: SERVER_ROOT,
     env: {
       PATH: process.env.PATH ?? '',
       PARLEY_HOST: '127.0.0.1',
