@@ -181,12 +181,19 @@ for (const engine of testEngines()) {
           assert.equal(del.body.error.code, 'conversation_busy');
           // 409 means a stream was counted: it must be the one attaching, and it must attach
           await bounded(s.first, `${where}: the socket to attach or close after a 409`);
+          assert.equal((await apiA.get(`/v1/conversations/${id}`)).status, 200, `${where}: 409 must delete nothing`);
+          if (!s.ready && s.close?.code === 1013 && s.close.reason.endsWith('is unavailable; retry shortly')) {
+            // the stream was counted (hence the 409), then reading its position met a database (or
+            // Redis) too busy to answer in time — two instances writing one SQLite file on a loaded
+            // machine: the server says service_unavailable, try again later, and deleted nothing
+            count('409, attach failed: service unavailable (1013)');
+            continue;
+          }
           assert.ok(
             s.ready,
             `${where}: 409 but the socket did not attach (closed ${s.close?.code}, refused ${s.refused})`,
           );
           assert.equal(s.close, null, `${where}: 409 but the socket closed`);
-          assert.equal((await apiA.get(`/v1/conversations/${id}`)).status, 200, `${where}: 409 must delete nothing`);
           count('409, socket attached');
           boundary -= 0.5;
           s.ws.close();
