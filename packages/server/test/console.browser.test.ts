@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Parley, ParleyError, verifyWebhook } from '@parley/sdk';
 import { type Browser, type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
-import { testEngines } from './helpers/harness.js';
+import { browserEngines } from './helpers/harness.js';
 import { bootstrapKey, type ParleyProcess, sleep, spawnParley } from './helpers/processes.js';
 
 /**
@@ -88,7 +88,7 @@ async function cspViolations(page: Page): Promise<string[]> {
   return page.evaluate(() => (window as unknown as { cspViolations: string[] }).cspViolations);
 }
 
-for (const engine of testEngines()) {
+for (const engine of browserEngines()) {
   describe(`the console at /console in headless chromium [${engine}]`, { timeout: 300_000 }, () => {
     let server: ParleyProcess;
     let browser: Browser;

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import WebSocket from 'ws';
-import { Client, testEngines } from './helpers/harness.js';
+import { browserEngines, Client } from './helpers/harness.js';
 import { bounded } from './helpers/live.js';
 import { bootstrapKey, type ParleyProcess, sleep, spawnParley } from './helpers/processes.js';
 
@@ -99,7 +99,7 @@ async function pageUntil<T>(read: () => Promise<T>, ok: (v: T) => boolean, what:
   return last.value as T;
 }
 
-for (const engine of testEngines()) {
+for (const engine of browserEngines()) {
   describe(`examples/live.html in headless chromium [${engine}]`, () => {
     let server: ParleyProcess;
     let browser: ChildProcess | undefined;

@@ -14,6 +14,23 @@ export function testEngines(): Engine[] {
   return (process.env.PARLEY_TEST_ENGINES ?? 'sqlite').split(',').filter(Boolean) as Engine[];
 }
 
+/**
+ * Engines the browser suites (the console, the live example) run on: those of PARLEY_TEST_ENGINES
+ * that PARLEY_TEST_BROWSER_ENGINES names, when it is set (CI: sqlite — the pages are HTTP clients of
+ * the API, which every other suite runs on both engines). Naming an engine the run does not cover
+ * is an error, not an empty suite.
+ */
+export function browserEngines(): Engine[] {
+  const only = process.env.PARLEY_TEST_BROWSER_ENGINES?.split(',').filter(Boolean);
+  if (!only) return testEngines();
+  const run = testEngines();
+  const unknown = only.filter((e) => !run.includes(e as Engine));
+  if (unknown.length > 0) {
+    throw new Error(`PARLEY_TEST_BROWSER_ENGINES names ${unknown.join(', ')}, not in PARLEY_TEST_ENGINES`);
+  }
+  return only as Engine[];
+}
+
 export interface TestServer {
   url: string;
   parley: Parley;
