@@ -68,13 +68,13 @@ export class IdempotencyService {
         createdAt: now,
         lockedUntil: now + this.lockMs,
       };
-      const existing = await store.read(workspaceId, (r) => r.idempotency.get(key));
-      if (existing === null) {
-        if (await store.transact(workspaceId, (w) => w.idempotency.claim(fresh))) {
-          return { kind: 'proceed', key, fingerprint: fp };
-        }
-        continue; // someone claimed it between our read and insert: look again
+      // claimed first: a new key (the common case) costs the claim alone; the record is read
+      // only when the key is taken
+      if (await store.transact(workspaceId, (w) => w.idempotency.claim(fresh))) {
+        return { kind: 'proceed', key, fingerprint: fp };
       }
+      const existing = await store.read(workspaceId, (r) => r.idempotency.get(key));
+      if (existing === null) continue; // released or purged between our insert and read: claim again
       const expired = existing.createdAt < now - this.ttlMs;
       if (!expired) {
         if (existing.fingerprint !== fp) {

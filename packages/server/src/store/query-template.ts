@@ -1,4 +1,11 @@
-import { type Compilable, type CompiledQuery, createQueryId, type Kysely } from 'kysely';
+import {
+  type Compilable,
+  type CompiledQuery,
+  createQueryId,
+  type Kysely,
+  type QueryResult,
+  type RawBuilder,
+} from 'kysely';
 import type { Database } from './schema.js';
 
 type Slot = { arg: string } | { value: unknown };
@@ -9,6 +16,24 @@ type Slot = { arg: string } | { value: unknown };
  * Kysely as usual. Only readers outside a transaction pass one, never a writer.
  */
 export type DirectRead = (sql: string, parameters: readonly unknown[]) => unknown[] | Promise<unknown[]> | undefined;
+
+/**
+ * An engine's way to run a compiled statement on the connection of the transaction a writer is in,
+ * at once (SQLite: the cached prepared statement, synchronously), or undefined to go through Kysely.
+ * Only the writer of a running transaction holds one: its connection is the transaction's own.
+ */
+export type DirectExec = (sql: string, parameters: readonly unknown[]) => QueryResult<unknown> | undefined;
+
+/**
+ * Every SQL text a template compiled to (any engine). PostgreSQL runs these as named prepared
+ * statements, parsed once per connection (store/postgres/index.ts); the set is bounded by the
+ * templates' closed shapes.
+ */
+export const templateSql = new Map<string, string>();
+
+function remember(text: string): void {
+  if (!templateSql.has(text) && templateSql.size < 4096) templateSql.set(text, `parley_t${templateSql.size + 1}`);
+}
 
 /**
  * A Kysely query built and compiled once per dialect, then run with new parameter values.
@@ -39,24 +64,55 @@ export class QueryTemplate<P extends Record<string, unknown>, O> {
       if (!seen.has(k)) throw new Error(`query template: parameter ${k} is not bound in ${base.sql}`);
     }
     if (base.sql.includes('\u0000qt:')) throw new Error(`query template: a parameter was inlined in ${base.sql}`);
+    remember(base.sql);
     return { base, slots };
   }
 
-  async execute(db: Kysely<Database>, params: P, direct?: DirectRead): Promise<O[]> {
+  private bind(db: Kysely<Database>, params: P): { base: CompiledQuery<O>; parameters: unknown[] } {
     const adapter = db.getExecutor().adapter;
     let c = this.compiled.get(adapter);
     if (c === undefined) {
       c = this.compile(db, Object.keys(params));
       this.compiled.set(adapter, c);
     }
-    const parameters = c.slots.map((s) => ('arg' in s ? params[s.arg] : s.value));
+    const slots = c.slots;
+    const parameters = new Array<unknown>(slots.length);
+    for (let i = 0; i < slots.length; i++) {
+      const s = slots[i] as Slot;
+      parameters[i] = 'arg' in s ? params[s.arg] : s.value;
+    }
+    return { base: c.base, parameters };
+  }
+
+  /** The rows; a hot read outside a transaction may pass the engine's direct path. */
+  async execute(db: Kysely<Database>, params: P, direct?: DirectRead): Promise<O[]> {
+    const { base, parameters } = this.bind(db, params);
     if (direct) {
-      const rows = direct(c.base.sql, parameters);
+      const rows = direct(base.sql, parameters);
       if (rows !== undefined) return (await rows) as O[];
     }
-    const query: CompiledQuery<O> = { sql: c.base.sql, query: c.base.query, queryId: createQueryId(), parameters };
+    const query: CompiledQuery<O> = { sql: base.sql, query: base.query, queryId: createQueryId(), parameters };
     return (await db.executeQuery(query)).rows;
   }
+
+  /**
+   * The whole result (rows, affected rows, insert id); a writer inside a transaction may pass the
+   * engine's DirectExec, which runs the statement on that transaction's connection at once.
+   */
+  async run(db: Kysely<Database>, params: P, exec?: DirectExec): Promise<QueryResult<O>> {
+    const { base, parameters } = this.bind(db, params);
+    if (exec) {
+      const r = exec(base.sql, parameters);
+      if (r !== undefined) return r as QueryResult<O>;
+    }
+    const query: CompiledQuery<O> = { sql: base.sql, query: base.query, queryId: createQueryId(), parameters };
+    return db.executeQuery(query);
+  }
+}
+
+/** A template of a raw `sql` statement (what the query builder cannot say, such as FTS5 inserts). */
+export function rawTemplate<P extends Record<string, unknown>, O>(build: (p: P) => RawBuilder<O>): QueryTemplate<P, O> {
+  return new QueryTemplate<P, O>((db, p) => ({ compile: () => build(p).compile(db) }));
 }
 
 /**

@@ -1,5 +1,5 @@
-import type { Kysely } from 'kysely';
-import type { DirectRead, QueryTemplate } from '../query-template.js';
+import type { Kysely, QueryResult } from 'kysely';
+import type { DirectExec, DirectRead, QueryTemplate } from '../query-template.js';
 import type { Database } from '../schema.js';
 import type { ErasedMany, ErasedRows } from '../types.js';
 import type { SearchIndex } from './search-index.js';
@@ -12,6 +12,8 @@ export interface Conn {
   readonly lockRows: boolean;
   /** The engine's direct path for hot reads; only outside transactions (see DirectRead). */
   readonly direct: DirectRead | undefined;
+  /** The engine's direct path for a writer's statements inside its transaction (see DirectExec). */
+  readonly exec?: DirectExec | undefined;
   /** Statements the engine runs its own way instead of the shared queries (see EngineStatements). */
   readonly statements?: EngineStatements | undefined;
 }
@@ -38,7 +40,17 @@ export interface Bound extends Conn {
 
 /** A hot-read template, on the engine's direct path when it has one. */
 export function hot<P extends Record<string, unknown>, O>(c: Conn, t: QueryTemplate<P, O>, params: P): Promise<O[]> {
+  if (c.exec !== undefined) return t.run(c.db, params, c.exec).then((r) => r.rows);
   return t.execute(c.db, params, c.direct);
+}
+
+/** A template run by a writer in its transaction, on the engine's direct path when it has one. */
+export function stmt<P extends Record<string, unknown>, O>(
+  c: Conn,
+  t: QueryTemplate<P, O>,
+  params: P,
+): Promise<QueryResult<O>> {
+  return t.run(c.db, params, c.exec);
 }
 
 /** A writer is handed an object of its own workspace only; anything else is a bug in the caller. */

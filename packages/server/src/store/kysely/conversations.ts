@@ -14,7 +14,7 @@ import type {
   SearchRow,
   TotalAnswer,
 } from '../types.js';
-import { type Bound, hot, sameWorkspace } from './bound.js';
+import { type Bound, hot, sameWorkspace, stmt } from './bound.js';
 import { listConversations, searchConversations, searchPage, totalConversations } from './conversation-lists.js';
 import { ERASED_ANSWER_STATUS } from './idempotency.js';
 import { CONVERSATION_COLUMNS, contextColumns, num, toConversation } from './rows.js';
@@ -261,9 +261,8 @@ export class ConversationsWriter extends ConversationsReader implements Conversa
       tools: change.toolInvocations ?? 0,
       updatedAt: change.updatedAt,
     };
-    if (change.lastMessageAt !== undefined)
-      await touchWithLast.execute(this.b.db, { ...p, last: change.lastMessageAt });
-    else await touchOnly.execute(this.b.db, p);
+    if (change.lastMessageAt !== undefined) await stmt(this.b, touchWithLast, { ...p, last: change.lastMessageAt });
+    else await stmt(this.b, touchOnly, p);
   }
 
   async hide(ids: readonly string[], state: 'trash' | 'erasing', at: number, purgeAt: number): Promise<Conversation[]> {

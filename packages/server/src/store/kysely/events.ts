@@ -1,6 +1,6 @@
 import { QueryTemplate } from '../query-template.js';
 import type { EventReads, EventWrites, NewStoredEvent, StoredEvent } from '../types.js';
-import type { Bound } from './bound.js';
+import { type Bound, stmt } from './bound.js';
 import { num } from './rows.js';
 
 /** Takes the next event seq and returns it in one statement (the row lock / write lock orders seqs). */
@@ -66,10 +66,10 @@ export class EventsWriter extends EventsReader implements EventWrites {
   async append(e: NewStoredEvent): Promise<number | null> {
     // The UPDATE takes the conversation's row lock (PostgreSQL) / the write lock (SQLite), so
     // seqs are handed out in commit order: seq n+1 cannot commit before seq n.
-    const [bumped] = await nextEventSeq.execute(this.b.db, { ws: this.b.ws, id: e.conversationId });
+    const [bumped] = (await stmt(this.b, nextEventSeq, { ws: this.b.ws, id: e.conversationId })).rows;
     if (!bumped) return null;
     const seq = num(bumped.event_seq ?? 0);
-    await insertEvent.execute(this.b.db, {
+    await stmt(this.b, insertEvent, {
       ws: this.b.ws,
       conv: e.conversationId,
       seq,

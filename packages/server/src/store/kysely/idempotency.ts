@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import { QueryTemplate } from '../query-template.js';
 import type { Database } from '../schema.js';
 import type { IdempotencyReads, IdempotencyRecord, IdempotencyWrites, NewIdempotencyRecord } from '../types.js';
-import type { Bound } from './bound.js';
+import { type Bound, hot, stmt } from './bound.js';
 import { IDEMPOTENCY_COLUMNS, toIdem } from './rows.js';
 
 /**
@@ -20,20 +20,53 @@ const completeIdem = new QueryTemplate(
       .where('idem_key', '=', p.key),
 );
 
+// every write under an Idempotency-Key reads, then claims (see services/idempotency.ts): compiled once
+const idemByKey = new QueryTemplate((db, p: { ws: string; key: string }) =>
+  db
+    .selectFrom('idempotency_records as i')
+    .leftJoin('conversations as c', (j) =>
+      j.onRef('c.id', '=', 'i.conversation_id').onRef('c.workspace_id', '=', 'i.workspace_id'),
+    )
+    .select(IDEMPOTENCY_COLUMNS.map((col) => `i.${col}` as const))
+    .select('c.deleted_state')
+    .where('i.workspace_id', '=', p.ws)
+    .where('i.idem_key', '=', p.key),
+);
+
+const claimIdem = new QueryTemplate(
+  (
+    db,
+    p: {
+      ws: string;
+      key: string;
+      fingerprint: string;
+      state: string;
+      status: number | null;
+      body: string | null;
+      createdAt: number;
+      lockedUntil: number;
+    },
+  ) =>
+    db
+      .insertInto('idempotency_records')
+      .values({
+        workspace_id: p.ws,
+        idem_key: p.key,
+        fingerprint: p.fingerprint,
+        state: p.state,
+        status_code: p.status,
+        response_body: p.body,
+        created_at: p.createdAt,
+        locked_until: p.lockedUntil,
+      })
+      .onConflict((oc) => oc.columns(['workspace_id', 'idem_key']).doNothing()),
+);
+
 export class IdempotencyReader implements IdempotencyReads {
   constructor(protected readonly b: Bound) {}
 
   async get(key: string): Promise<IdempotencyRecord | null> {
-    const r = await this.b.db
-      .selectFrom('idempotency_records as i')
-      .leftJoin('conversations as c', (j) =>
-        j.onRef('c.id', '=', 'i.conversation_id').onRef('c.workspace_id', '=', 'i.workspace_id'),
-      )
-      .select(IDEMPOTENCY_COLUMNS.map((col) => `i.${col}` as const))
-      .select('c.deleted_state')
-      .where('i.workspace_id', '=', this.b.ws)
-      .where('i.idem_key', '=', key)
-      .executeTakeFirst();
+    const [r] = await hot(this.b, idemByKey, { ws: this.b.ws, key });
     if (!r) return null;
     // the answer is about a conversation now out of view (in the trash, or being erased): its
     // content must not come back through a replay until the conversation is restored
@@ -54,12 +87,17 @@ export class IdempotencyWriter extends IdempotencyReader implements IdempotencyW
   }
 
   async claim(rec: NewIdempotencyRecord): Promise<boolean> {
-    const r = await this.b.db
-      .insertInto('idempotency_records')
-      .values({ workspace_id: this.b.ws, idem_key: rec.key, ...this.values(rec) })
-      .onConflict((oc) => oc.columns(['workspace_id', 'idem_key']).doNothing())
-      .executeTakeFirst();
-    return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
+    const r = await stmt(this.b, claimIdem, {
+      ws: this.b.ws,
+      key: rec.key,
+      fingerprint: rec.fingerprint,
+      state: rec.state,
+      status: rec.statusCode,
+      body: rec.responseBody,
+      createdAt: rec.createdAt,
+      lockedUntil: rec.lockedUntil,
+    });
+    return Number(r.numAffectedRows ?? 0) > 0;
   }
 
   async reclaim(rec: NewIdempotencyRecord, stale: { lockedUntil: number; createdBefore: number }): Promise<boolean> {
@@ -79,7 +117,7 @@ export class IdempotencyWriter extends IdempotencyReader implements IdempotencyW
   }
 
   async complete(key: string, statusCode: number, body: string | null, conversationId: string | null): Promise<void> {
-    await completeIdem.execute(this.b.db, { ws: this.b.ws, key, status: statusCode, body, conv: conversationId });
+    await stmt(this.b, completeIdem, { ws: this.b.ws, key, status: statusCode, body, conv: conversationId });
   }
 
   async release(key: string, fingerprint: string): Promise<void> {

@@ -3,13 +3,25 @@ import type { JsonObject, Message, Role } from '../../domain/types.js';
 import { TemplateFamily } from '../query-template.js';
 import type { MessagesTable } from '../schema.js';
 import type { MessageReads, MessageWrites, PageQuery } from '../types.js';
-import { type Bound, hot } from './bound.js';
+import { type Bound, hot, stmt } from './bound.js';
 import { type ManyParams, manyKeys, manyParams } from './many.js';
 import { MESSAGE_COLUMNS, toMessage } from './rows.js';
 
 type MessagePageParams = { ws: string; conv: string; limit: number; after?: string; offset?: number };
 const messagePages = new TemplateFamily<MessagePageParams, Selectable<MessagesTable>>();
 const messagesOfMany = new TemplateFamily<ManyParams, Selectable<MessagesTable>>();
+
+type InsertParams = {
+  ws: string;
+  conv: string;
+  id: string;
+  role: string;
+  content: string;
+  metadata: string;
+  at: number;
+} & Record<string, unknown>;
+/** Every append's INSERT, compiled once per engine (its search columns: SearchIndex.messageInsert). */
+const messageInserts = new TemplateFamily<InsertParams, never>();
 
 export class MessagesReader implements MessageReads {
   constructor(protected readonly b: Bound) {}
@@ -102,19 +114,31 @@ export class MessagesReader implements MessageReads {
 export class MessagesWriter extends MessagesReader implements MessageWrites {
   async insert(m: Message): Promise<void> {
     const { db, search, ws } = this.b;
-    const inserted = await db
-      .insertInto('messages')
-      .values({
-        workspace_id: ws,
-        conversation_id: m.conversationId,
-        id: m.id,
-        role: m.role,
-        content: m.content,
-        metadata: JSON.stringify(m.metadata),
-        created_at: m.createdAt,
-        ...(search.messageValues(m.content) as object),
-      })
-      .executeTakeFirst();
+    const columns = search.messageInsert;
+    const template = messageInserts.get(
+      columns.shape,
+      () => (db, p) =>
+        db.insertInto('messages').values({
+          workspace_id: p.ws,
+          conversation_id: p.conv,
+          id: p.id,
+          role: p.role,
+          content: p.content,
+          metadata: p.metadata,
+          created_at: p.at,
+          ...(columns.values(p) as object),
+        }),
+    );
+    const inserted = await stmt(this.b, template, {
+      ws,
+      conv: m.conversationId,
+      id: m.id,
+      role: m.role,
+      content: m.content,
+      metadata: JSON.stringify(m.metadata),
+      at: m.createdAt,
+      ...columns.params(m.content),
+    });
     await search.indexMessage(db, ws, {
       rowid: inserted.insertId,
       conversationId: m.conversationId,

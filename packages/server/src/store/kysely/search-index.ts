@@ -20,6 +20,16 @@ export interface SearchIndex {
   readonly windowTotal?: boolean;
   /** Extra column values for a message's INSERT (an engine that keeps its index in the row). */
   messageValues(content: string): Record<string, unknown>;
+  /**
+   * messageValues for a message INSERT compiled once (a template): `params` are the values bound
+   * from the content, `values` the columns built from those bound parameters; `shape` names the
+   * variant (the engine's).
+   */
+  readonly messageInsert: {
+    shape: string;
+    params(content: string): Record<string, unknown>;
+    values(p: Record<string, unknown>): Record<string, unknown>;
+  };
   /** Extra column values for a conversation's INSERT, or its UPDATE when the title changes. */
   titleValues(title: string | null): Record<string, unknown>;
   /** Loads what queries of this workspace need (awaited before matchCondition / ranked). */

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { DirectRead } from '../query-template.js';
+import type { DirectExec, DirectRead } from '../query-template.js';
 import type { Database } from '../schema.js';
 import type {
   InstanceReader,
@@ -32,6 +32,8 @@ export abstract class KyselyStore implements Store {
     protected readonly search: SearchIndex,
     direct: DirectRead | undefined,
     protected readonly statements?: EngineStatements,
+    /** The engine's direct path for writers' statements in its transactions (SQLite). */
+    private readonly exec?: DirectExec,
   ) {
     this.outside = { db: kysely, search, lockRows: false, direct, statements };
     this.instance = new KyselyInstanceReader(this.outside);
@@ -60,6 +62,7 @@ export abstract class KyselyStore implements Store {
             search: this.search,
             lockRows,
             direct: undefined,
+            exec: this.exec,
             statements: this.statements,
             ws: workspaceId,
           }),
@@ -77,6 +80,7 @@ export abstract class KyselyStore implements Store {
             search: this.search,
             lockRows,
             direct: undefined,
+            exec: this.exec,
             statements: this.statements,
           }),
         ),

@@ -3,7 +3,7 @@ import pg from 'pg';
 import { notFound, ParleyError } from '../../errors.js';
 import { type GroupCommitSettings, GroupCommitter, groupCommitOn } from '../kysely/group-commit.js';
 import { KyselyStore } from '../kysely/store.js';
-import type { DirectRead } from '../query-template.js';
+import { type DirectRead, templateSql } from '../query-template.js';
 import type { Database } from '../schema.js';
 import type { MigrationReport, ReclaimReport } from '../types.js';
 import { pgStatements } from './erase.js';
@@ -109,7 +109,17 @@ function createPool(url: string, s: PgSettings, onError: (err: Error) => void): 
   return pool;
 }
 
-/** What Kysely sees: the pool with connect() and query() errors mapped. */
+/**
+ * A template's SQL (query-template.ts) as a named prepared statement: parsed once per connection
+ * (pg keeps the names each connection has parsed), then only bound and run; any other SQL as is.
+ */
+function named(text: unknown, values: unknown): pg.QueryConfig | undefined {
+  if (typeof text !== 'string') return undefined;
+  const name = templateSql.get(text);
+  return name === undefined ? undefined : { name, text, values: values as unknown[] };
+}
+
+/** What Kysely sees: the pool with connect() and query() errors mapped, templates run as named statements. */
 function mappedPool(pool: pg.Pool) {
   return {
     async connect() {
@@ -123,7 +133,12 @@ function mappedPool(pool: pg.Pool) {
       let broken: Error | undefined;
       return {
         query(...args: unknown[]) {
-          return (client.query as (...a: unknown[]) => Promise<unknown>)(...args).catch((err: unknown) => {
+          const config = named(args[0], args[1]);
+          const run =
+            config !== undefined
+              ? client.query(config)
+              : (client.query as (...a: unknown[]) => Promise<unknown>)(...args);
+          return run.catch((err: unknown) => {
             const mapped = mapPgError(err);
             if (mapped instanceof ParleyError && mapped.code === 'service_unavailable') broken = err as Error;
             throw mapped;
@@ -215,7 +230,7 @@ export class PostgresStore extends KyselyStore {
     // Hot reads outside transactions: pool.query (checkout, query, release; a client whose query
     // failed is discarded) with the same error mapping, minus Kysely's executor and our wrapper.
     const direct: DirectRead = (text, parameters) =>
-      pool.query(text, parameters as unknown[]).then(
+      pool.query(named(text, parameters) ?? { text, values: parameters as unknown[] }).then(
         (r) => r.rows,
         (err: unknown) => {
           throw mapPgError(err);

@@ -90,6 +90,11 @@ export const pgSearch: SearchIndex = {
   // needs no count of its own (searchPage)
   windowTotal: true,
   messageValues: (content) => ({ search_tsv: sql`${tsvLiteral(content)}::tsvector` }),
+  messageInsert: {
+    shape: 'tsv',
+    params: (content) => ({ tsv: tsvLiteral(content) }),
+    values: (p) => ({ search_tsv: sql`${p.tsv}::tsvector` }),
+  },
   titleValues: (title) => ({ search_tsv: title === null ? null : sql`${tsvLiteral(title)}::tsvector` }),
   async prepare() {},
   async indexMessage() {},

@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, type SqliteDatabase, SqliteDialect, type SqliteStatement, sql } from 'kysely';
+import { Kysely, type SqliteDatabase, SqliteDialect, type SqliteStatement } from 'kysely';
 import { type GroupCommitSettings, GroupCommitter, groupCommitOn } from '../kysely/group-commit.js';
 import { KyselyStore } from '../kysely/store.js';
-import type { DirectRead } from '../query-template.js';
+import type { DirectExec, DirectRead } from '../query-template.js';
 import type { Database } from '../schema.js';
 import type { MigrationReport, ReclaimReport } from '../types.js';
 import { COMPACTION_DEFAULTS, FullTextCompaction } from './compaction.js';
@@ -122,6 +122,8 @@ export class SqliteStore extends KyselyStore {
   /** Merges deleted rows' postings out of the full-text index after erasures (compaction.ts); started by the server. */
   readonly compaction: FullTextCompaction;
   private readonly groups: GroupCommitter<Kysely<Database>> | null;
+  /** Runs a transaction-control statement (BEGIN, COMMIT, SAVEPOINT…) on the connection. */
+  private readonly control: (text: string) => void;
 
   constructor(
     raw: BetterSqlite3.Database,
@@ -131,15 +133,21 @@ export class SqliteStore extends KyselyStore {
       ftsCompactionIntervalMs?: number | undefined;
     } = {},
   ) {
-    const { db, direct } = sqliteKysely(raw);
+    const { db, direct, exec, statements } = sqliteKysely(raw);
     // every removal from the full-text index wakes the compaction (created just below)
     let compaction: FullTextCompaction | undefined;
     super(
       db,
-      createSqliteSearch(() => compaction?.noteRemoval()),
+      createSqliteSearch(() => compaction?.noteRemoval(), exec),
       direct,
+      undefined,
+      exec,
     );
     this.raw = raw;
+    // the transaction's own statements, run at once on the connection Kysely lent (cached, errors mapped)
+    this.control = (text) => {
+      statements.prepare(text).run([]);
+    };
     compaction = new FullTextCompaction((fn) => this.runTransaction((conn) => fn(conn)), {
       ...COMPACTION_DEFAULTS,
       ...(opts.ftsCompactionIntervalMs !== undefined ? { intervalMs: opts.ftsCompactionIntervalMs } : {}),
@@ -158,13 +166,13 @@ export class SqliteStore extends KyselyStore {
           opts.groupCommit,
           {
             run: (body) => this.transaction((conn) => body(conn)),
-            savepoint: (conn) => sql`SAVEPOINT w`.execute(conn).then(() => undefined),
-            release: (conn) => sql`RELEASE w`.execute(conn).then(() => undefined),
-            rollbackTo: async (conn) => {
+            savepoint: async () => this.control('SAVEPOINT w'),
+            release: async () => this.control('RELEASE w'),
+            rollbackTo: async () => {
               // some failures (disk full, I/O) end the whole transaction, savepoints and all
               if (!this.raw.inTransaction) throw new Error('the transaction was rolled back');
-              await sql`ROLLBACK TO w`.execute(conn);
-              await sql`RELEASE w`.execute(conn);
+              this.control('ROLLBACK TO w');
+              this.control('RELEASE w');
             },
           },
           1,
@@ -193,14 +201,15 @@ export class SqliteStore extends KyselyStore {
   private transaction<T>(fn: (db: Kysely<Database>) => Promise<T>): Promise<T> {
     // BEGIN IMMEDIATE takes the write lock up front, so a second process (the CLI) waits on
     // busy_timeout instead of failing mid-transaction on a lock upgrade.
+    // (the connection is held, so its other users wait; the control statements run on it at once)
     return this.kysely.connection().execute(async (conn) => {
-      await sql`BEGIN IMMEDIATE`.execute(conn);
+      this.control('BEGIN IMMEDIATE');
       try {
         const result = await fn(conn);
-        await sql`COMMIT`.execute(conn);
+        this.control('COMMIT');
         return result;
       } catch (err) {
-        if (this.raw.inTransaction) await sql`ROLLBACK`.execute(conn);
+        if (this.raw.inTransaction) this.control('ROLLBACK');
         throw err;
       }
     });
@@ -245,7 +254,12 @@ export class SqliteStore extends KyselyStore {
  * on the single connection) they go through Kysely and wait for it like any query, so a read never
  * sees another request's uncommitted writes. The server's store and a read-only one share it.
  */
-export function sqliteKysely(raw: BetterSqlite3.Database): { db: Kysely<Database>; direct: DirectRead } {
+export function sqliteKysely(raw: BetterSqlite3.Database): {
+  db: Kysely<Database>;
+  direct: DirectRead;
+  exec: DirectExec;
+  statements: SqliteDatabase;
+} {
   const statements = withStatementCache(raw);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: statements }) });
   const direct: DirectRead = (text, parameters) => {
@@ -253,7 +267,17 @@ export function sqliteKysely(raw: BetterSqlite3.Database): { db: Kysely<Database
     const stmt = statements.prepare(text);
     return stmt.reader ? stmt.all(parameters) : undefined;
   };
-  return { db, direct };
+  // A writer's statements: only writers of a running transaction hold this, and the transaction
+  // holds the one connection (Kysely's connection().execute), so nothing else runs on it meanwhile.
+  // The result is what Kysely's SQLite driver makes of the same run.
+  const exec: DirectExec = (text, parameters) => {
+    if (!raw.inTransaction) return undefined;
+    const stmt = statements.prepare(text);
+    if (stmt.reader) return { rows: stmt.all(parameters) };
+    const { changes, lastInsertRowid } = stmt.run(parameters);
+    return { rows: [], numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid) };
+  };
+  return { db, direct, exec, statements };
 }
 
 /** Readiness of a SQLite connection: a trivial statement, its failure mapped like any store error. */

@@ -1,6 +1,7 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import { type Kysely, sql } from 'kysely';
 import type { RankedHit, SearchIndex } from '../kysely/search-index.js';
+import { type DirectExec, rawTemplate } from '../query-template.js';
 import type { Database } from '../schema.js';
 import { indexTokens, literalTerms } from '../search-terms.js';
 
@@ -106,7 +107,18 @@ export function rebuildSqliteSearch(raw: BetterSqlite3.Database): { messages: nu
 }
 
 /** One SearchIndex per SQLite store: it caches workspace tags (a workspace's rowid never changes). */
-export function createSqliteSearch(onRemoved: () => void = () => {}): SearchIndex {
+// a message's entry as every append writes it, compiled once (query-template.ts)
+const indexMessageEntry = rawTemplate(
+  (p: { rowid: number | bigint; body: string; ws: string; conv: string }) =>
+    sql`INSERT INTO message_idx (rowid, conv, body)
+      SELECT ${p.rowid}, rowid, ${p.body} FROM conversations WHERE workspace_id = ${p.ws} AND id = ${p.conv}`,
+);
+
+/**
+ * `exec` is the store's direct path for writers inside a transaction (DirectExec): the index
+ * writes of an append run on it.
+ */
+export function createSqliteSearch(onRemoved: () => void = () => {}, exec?: DirectExec): SearchIndex {
   const tags = new Map<string, string>();
   const tagOf = async (db: Kysely<Database>, workspaceId: string): Promise<string | null> => {
     const known = tags.get(workspaceId);
@@ -127,6 +139,7 @@ export function createSqliteSearch(onRemoved: () => void = () => {}): SearchInde
   return {
     stableScores: false,
     messageValues: () => ({}),
+    messageInsert: { shape: 'plain', params: () => ({}), values: () => ({}) },
     titleValues: () => ({}),
 
     async prepare(db, workspaceId) {
@@ -136,9 +149,8 @@ export function createSqliteSearch(onRemoved: () => void = () => {}): SearchInde
     async indexMessage(db, workspaceId, m) {
       const tag = await tagOf(db, workspaceId);
       if (tag === null || m.rowid === undefined) return;
-      await sql`INSERT INTO message_idx (rowid, conv, body)
-        SELECT ${m.rowid}, rowid, ${taggedBody(tag, m.content)} FROM conversations
-        WHERE workspace_id = ${workspaceId} AND id = ${m.conversationId}`.execute(db);
+      const p = { rowid: m.rowid, body: taggedBody(tag, m.content), ws: workspaceId, conv: m.conversationId };
+      await indexMessageEntry.run(db, p, exec);
     },
 
     async indexTitle(db, workspaceId, conversationId, title) {
