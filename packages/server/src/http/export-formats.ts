@@ -163,8 +163,6 @@ export function writerFor(format: ExportFormat, conversationsBefore = 0): Format
   return format === 'json' ? jsonWriter(conversationsBefore) : format === 'jsonl' ? jsonlWriter() : markdownWriter();
 }
 
-const utf8Encoder = new TextEncoder();
-
 /** Bytes are sent in chunks of at least this size: few writes, and at most this much waits per chunk. */
 const CHUNK_BYTES = 64 * 1024;
 
@@ -215,29 +213,8 @@ export class ChunkBuffer {
   }
 
   /**
-   * Text of any length encoded into the chunk buffer piece by piece (JSONL lines PostgreSQL wrote:
-   * a conversation's, or a page of 200 rows that may be megabytes), never as a Buffer of its own.
-   */
-  addLong(text: string): void {
-    if (text.length * 3 <= this.buf.length - this.pos) {
-      this.pos += this.buf.write(text, this.pos, 'utf8');
-      if (this.pos >= CHUNK_BYTES) this.cut();
-      return;
-    }
-    let rest = text;
-    for (;;) {
-      const { read, written } = utf8Encoder.encodeInto(rest, this.buf.subarray(this.pos));
-      this.pos += written;
-      if (read === rest.length) break;
-      rest = rest.slice(read);
-      this.cut();
-    }
-    if (this.pos >= CHUNK_BYTES) this.cut();
-  }
-
-  /**
    * Bytes already encoded (JSONL lines the database wrote). With `release`, `bytes` is the whole of
-   * an ArrayBuffer nobody else holds (a BLOB better-sqlite3 handed over): once copied it is
+   * an ArrayBuffer nobody else holds (a BLOB better-sqlite3 handed over, or PostgreSQL's COPY value copied out): once copied it is
    * detached, which frees its memory at once instead of at V8's next full collection (an export
    * makes ~1 GB of them; left to the collector they pile up to its external-memory limit, ~64 MB).
    */
@@ -305,8 +282,7 @@ export function* writeItems(batch: readonly ExportItem[], writer: FormatWriter, 
         break;
       case 'lines':
         // only a JSONL export asks for them (ExportOptions.lines): messageJson / toolJson lines, written by the database
-        if (typeof it.bytes === 'string') out.addLong(it.bytes);
-        else out.addBytes(it.bytes, true);
+        out.addBytes(it.bytes, true);
         break;
       case 'conversation_end':
         out.add(writer.conversationEnd());

@@ -6,7 +6,7 @@ import { newId, parseId } from '../ids.js';
 import { type ConversationFilter, type KeysetPosition, MANY_CONVERSATIONS } from '../store/types.js';
 import { actingUser, actorKeyId, canReach, requireScope } from './context.js';
 import type { ListConversationsInput } from './conversations.js';
-import type { ExportLines, LineBytes, LineRun, TransferReader, TransferStore } from './transfer-store.js';
+import type { ExportLines, LineRun, TransferReader, TransferStore } from './transfer-store.js';
 
 /**
  * Rows read per statement, and so what an export holds at once: a page of conversations, then
@@ -32,8 +32,8 @@ export type ExportItem =
   | { kind: 'conversation'; conversation: Conversation }
   | { kind: 'messages'; messages: readonly Message[] }
   | { kind: 'tools'; tools: readonly ToolInvocation[] }
-  /** JSONL lines of messages or tool invocations written by the database (ExportLines): UTF-8 bytes, or a string (PostgreSQL). */
-  | { kind: 'lines'; bytes: LineBytes }
+  /** JSONL lines of messages or tool invocations written by the database (ExportLines), as UTF-8 bytes. */
+  | { kind: 'lines'; bytes: Uint8Array }
   | { kind: 'conversation_end' }
   | { kind: 'end'; counts: ExportCounts };
 

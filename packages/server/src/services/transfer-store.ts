@@ -28,24 +28,18 @@ export interface TransferReader {
   lines?: ExportLines;
 }
 
-/**
- * JSONL lines as the database hands them: UTF-8 bytes (SQLite's BLOB, a Buffer of its own) or a
- * string (PostgreSQL: node-postgres decodes every value it reads).
- */
-export type LineBytes = Uint8Array | string;
-
-/** One conversation's JSONL lines of one table (messages or tool invocations), each line ending in \n, in id order. */
+/** One conversation's JSONL lines of one table (messages or tool invocations) as UTF-8 bytes in an ArrayBuffer of their own, each line ending in \n, in id order. */
 export interface LineRun {
   conversationId: string;
   rows: number;
-  bytes: LineBytes;
+  bytes: Uint8Array;
 }
 
-/** A keyset page of one conversation's JSONL lines of one table: how many rows, the last one's id, and the lines. */
+/** A keyset page of one conversation's JSONL lines of one table: how many rows, the last one's id, and the lines as UTF-8 bytes. */
 export interface LinePage {
   rows: number;
   lastId: string | undefined;
-  bytes: LineBytes;
+  bytes: Uint8Array;
 }
 
 /** An answer now (SQLite, synchronous) or later (PostgreSQL). */

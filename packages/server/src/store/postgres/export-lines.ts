@@ -6,10 +6,10 @@ import { mapPgError } from './index.js';
 /**
  * An export's JSONL lines of messages and tool invocations, written by PostgreSQL: each line is
  * built in SQL (concat, to_json, to_char) and a conversation's lines (or a keyset page of a big
- * conversation) come back joined by string_agg as ONE text value. Node then handles one string per
- * conversation, not six values and a row object per message, no JSON.parse of the JSON columns and
- * no line writer. (node-postgres decodes every value it reads as UTF-8, binary or not, so a text is
- * as close to bytes as it gets; the chunk writer encodes it straight into the response's chunks.)
+ * conversation) come back joined by string_agg as ONE value, read through a binary COPY (below) so
+ * that it arrives as bytes: Node copies them into the response's chunks and never makes a row
+ * object, a JS string or a domain object per message (no JSON.parse of the JSON columns, no line
+ * writer).
  *
  * Byte for byte what messageJson / toolJson write from the objects (test/export-lines.test.ts, which
  * also compares the two engines' exports of the same data):
@@ -30,8 +30,8 @@ import { mapPgError } from './index.js';
  *   and answers undefined, and the caller reads that batch or page as objects;
  * - duration_ms is finished_at - started_at as bigint text (JSON.stringify's form of a safe integer);
  * - a conversation's lines are joined in id order: string_agg takes them in the order the ordered,
- *   limited subquery hands them (nothing between the two reorders rows; a test holds the order
- *   with ids inserted out of order).
+ *   limited subquery hands them (nothing between the two reorders rows; the tests export rows
+ *   written out of id order, and a read without the ORDER BY fails them).
  */
 
 /** The times the lines cover, as Unix milliseconds: 0001-01-01T00:00:00.000Z to 9999-12-31T23:59:59.999Z. */
@@ -74,7 +74,7 @@ export type LineTable = 'messages' | 'tool_invocations';
 
 const LINE: Record<LineTable, string> = { messages: MESSAGE_LINE, tool_invocations: TOOL_LINE };
 
-/** The SQL of the reads (exported for the tests). $1 workspace, $2 conversation ids (text[]), $3 limit. */
+/** The query of the batch read: $1 workspace, $2 conversation ids (an array), $3 limit (each written in as a literal by PgExportLines). */
 export function pgLinesOfSql(table: LineTable): string {
   return `SELECT conversation_id, count(*)::int4 AS n, count(line)::int4 AS lines, string_agg(line, '') AS text
     FROM (SELECT conversation_id, ${LINE[table]} AS line FROM ${table}
@@ -91,10 +91,119 @@ export function pgLinesAfterSql(table: LineTable, after: boolean): string {
           ORDER BY id LIMIT ${after ? '$4' : '$3'}) page`;
 }
 
-type RunRow = { conversation_id: string; n: number; lines: number; text: string | null };
-type PageRow = { n: number; lines: number; last_id: string | null; text: string | null };
+/** The binary COPY file's signature (then a flags word and a header extension length). */
+const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 
-/** The line reads on PostgreSQL: each one statement, prepared once per connection (a named query). */
+/**
+ * `COPY (query) TO STDOUT (FORMAT binary)` as a query object pg runs like any other (it queues
+ * behind the client's earlier queries). pg hands each CopyData message over as a view of its
+ * read buffer, which it may reuse once the handler returns: `onRow` must copy what it keeps
+ * there and then. The server sends one row per message (the file header comes with the first,
+ * the trailer alone); a row split across messages is refused, never misread.
+ */
+class CopyOut {
+  readonly query_timeout: number;
+  callback?: (err: Error | null) => void;
+  private header = true;
+  private failed: Error | null = null;
+  private done = false;
+
+  constructor(
+    readonly text: string,
+    timeoutMs: number,
+    private readonly onRow: (fields: (Buffer | null)[]) => void,
+  ) {
+    this.query_timeout = timeoutMs;
+  }
+
+  submit(connection: { query(text: string): void }): void {
+    connection.query(this.text);
+  }
+
+  handleCopyData(msg: { chunk: Buffer }): void {
+    if (this.failed === null) {
+      try {
+        this.parse(msg.chunk);
+      } catch (err) {
+        this.failed = err as Error;
+      }
+    }
+  }
+
+  private parse(b: Buffer): void {
+    let at = 0;
+    const need = (n: number) => {
+      if (at + n > b.length) throw new Error('COPY: a row split across messages');
+    };
+    if (this.header) {
+      need(19);
+      if (!b.subarray(0, 11).equals(SIGNATURE)) throw new Error('COPY: not a binary COPY stream');
+      at = 19 + b.readInt32BE(15);
+      this.header = false;
+    }
+    while (at < b.length) {
+      need(2);
+      const count = b.readInt16BE(at);
+      at += 2;
+      if (count === -1) return; // the trailer
+      const fields: (Buffer | null)[] = [];
+      for (let i = 0; i < count; i++) {
+        need(4);
+        const len = b.readInt32BE(at);
+        at += 4;
+        if (len === -1) fields.push(null);
+        else {
+          need(len);
+          fields.push(b.subarray(at, at + len));
+          at += len;
+        }
+      }
+      this.onRow(fields);
+    }
+  }
+
+  handleError(err: Error): void {
+    this.finish(err);
+  }
+
+  handleReadyForQuery(): void {
+    this.finish(this.failed);
+  }
+
+  handleCopyInResponse(connection: { sendCopyFail(msg: string): void }): void {
+    connection.sendCopyFail('not a COPY FROM');
+  }
+
+  handleCommandComplete(): void {}
+  handleRowDescription(): void {}
+  handleDataRow(): void {}
+  handleEmptyQuery(): void {}
+  handlePortalSuspended(): void {}
+
+  private finish(err: Error | null): void {
+    if (this.done) return;
+    this.done = true;
+    this.callback?.(err);
+  }
+}
+
+/** A field's bytes as a Uint8Array of its own (its ArrayBuffer nobody else holds: the chunk writer frees it once copied). */
+function own(b: Buffer | null | undefined): Uint8Array {
+  if (b == null) return new Uint8Array(0);
+  const out = new Uint8Array(b.length);
+  out.set(b);
+  return out;
+}
+
+const int4 = (b: Buffer | null | undefined) => (b == null ? 0 : b.readInt32BE(0));
+
+/**
+ * The line reads on PostgreSQL, as binary COPY: node-postgres decodes every value of a normal
+ * result as UTF-8 into a JS string (binary results included), ~1 GB of short-lived strings for a
+ * 1 M export; a COPY's data comes as raw bytes, copied once into a buffer of their own and then
+ * into the response's chunk. COPY takes no bind parameters: the values are written into the
+ * statement as literals (pg's escapeLiteral; the limit a checked integer).
+ */
 export class PgExportLines {
   constructor(private readonly pool: pg.Pool) {}
 
@@ -111,13 +220,18 @@ export class PgExportLines {
   ): Promise<LineRun[] | undefined> {
     if (conversationIds.length === 0 || conversationIds.length > MANY_CONVERSATIONS)
       throw new Error(`linesOf takes 1 to ${MANY_CONVERSATIONS} conversation ids, not ${conversationIds.length}`);
-    const rows = await this.run<RunRow>(`parley_lines_of_${table}`, pgLinesOfSql(table), [ws, conversationIds, limit]);
     const out: LineRun[] = [];
-    for (const r of rows) {
-      if (r.lines !== r.n) return undefined;
-      out.push({ conversationId: r.conversation_id, rows: r.n, bytes: r.text ?? '' });
-    }
-    return out;
+    let whole = true;
+    await this.copy(
+      pgLinesOfSql(table),
+      (lit) => [lit(ws), `ARRAY[${conversationIds.map(lit).join(', ')}]`, limit],
+      (f) => {
+        const rows = int4(f[1]);
+        if (int4(f[2]) !== rows) whole = false;
+        if (whole) out.push({ conversationId: (f[0] as Buffer).toString('utf8'), rows, bytes: own(f[3]) });
+      },
+    );
+    return whole ? out : undefined;
   }
 
   /** One conversation's lines of `table` by id, strictly after `afterId`, at most `limit` rows (a keyset page); undefined as linesOf. */
@@ -129,21 +243,48 @@ export class PgExportLines {
     limit: number,
   ): Promise<LinePage | undefined> {
     const after = afterId !== undefined;
-    const rows = await this.run<PageRow>(
-      `parley_lines_after_${table}_${after}`,
+    let page: LinePage | undefined = { rows: 0, lastId: undefined, bytes: new Uint8Array(0) };
+    await this.copy(
       pgLinesAfterSql(table, after),
-      after ? [ws, conversationId, afterId, limit] : [ws, conversationId, limit],
+      (lit) => (after ? [lit(ws), lit(conversationId), lit(afterId), limit] : [lit(ws), lit(conversationId), limit]),
+      (f) => {
+        const rows = int4(f[0]);
+        page =
+          int4(f[1]) !== rows ? undefined : { rows, lastId: f[2]?.toString('utf8') ?? undefined, bytes: own(f[3]) };
+      },
     );
-    const r = rows[0] ?? { n: 0, lines: 0, last_id: null, text: null };
-    if (r.lines !== r.n) return undefined;
-    return { rows: r.n, lastId: r.last_id ?? undefined, bytes: r.text ?? '' };
+    return page;
   }
 
-  private async run<T extends pg.QueryResultRow>(name: string, text: string, values: unknown[]): Promise<T[]> {
+  /** Runs `sql` ($n replaced by `values`, strings already literals) as a binary COPY on a client of its own. */
+  private async copy(
+    sql: string,
+    values: (lit: (s: string) => string) => (string | number)[],
+    onRow: (fields: (Buffer | null)[]) => void,
+  ): Promise<void> {
+    let client: pg.PoolClient;
     try {
-      return (await this.pool.query<T>({ name, text, values })).rows;
+      client = await this.pool.connect();
     } catch (err) {
       throw mapPgError(err);
+    }
+    let broken: Error | undefined;
+    try {
+      const vals = values((s) => client.escapeLiteral(s));
+      for (const v of vals)
+        if (typeof v === 'number' && !(Number.isSafeInteger(v) && v >= 0)) throw new Error(`not a row limit: ${v}`);
+      const text = `COPY (${sql.replace(/\$(\d+)/g, (_, i: string) => String(vals[Number(i) - 1]))}) TO STDOUT (FORMAT binary)`;
+      const timeout = (this.pool.options as { query_timeout?: number }).query_timeout ?? 0;
+      const copy = new CopyOut(text, timeout, onRow);
+      await new Promise<void>((resolve, reject) => {
+        copy.callback = (err) => (err ? reject(err) : resolve());
+        (client as unknown as { query(q: CopyOut): void }).query(copy);
+      });
+    } catch (err) {
+      broken = err as Error;
+      throw mapPgError(err);
+    } finally {
+      client.release(broken);
     }
   }
 }
