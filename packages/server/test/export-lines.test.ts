@@ -10,11 +10,12 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
 import { renderExport, writerFor } from '../src/http/export-formats.js';
 import { createLogger } from '../src/log.js';
 import { ExportService } from '../src/services/export.js';
-import { transferStore } from '../src/services/transfer-store.js';
-import { MAX_PG_LINE_MS, MIN_PG_LINE_MS } from '../src/store/postgres/export-lines.js';
+import { type LinePage, type LineRun, transferStore } from '../src/services/transfer-store.js';
+import { MAX_PG_LINE_MS, MIN_PG_LINE_MS, PgExportLines } from '../src/store/postgres/export-lines.js';
 import type { PostgresStore } from '../src/store/postgres/index.js';
 import { linesAfterSql, linesOfSql, MAX_LINE_MS, MIN_LINE_MS } from '../src/store/sqlite/export-lines.js';
 import { newWorkspace, startServer, type TestServer, type TestWorkspace, testEngines } from './helpers/harness.js';
@@ -393,6 +394,64 @@ for (const engine of testEngines()) {
             before.toString('utf8'),
             'restored',
           );
+        }
+      });
+
+    if (engine === 'postgres')
+      test('without the TEMP privilege (no session functions) the line reads run inline: the same runs and pages', async () => {
+        const pool = (server.parley.store as PostgresStore).pool;
+        const db = (await pool.query('SELECT current_database() AS db')).rows[0].db as string;
+        const role = `parley_notemp_${process.pid}`;
+        await pool.query(`CREATE ROLE ${role} LOGIN`);
+        try {
+          await pool.query(`REVOKE TEMP ON DATABASE ${db} FROM PUBLIC`);
+          await pool.query(`GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${role}`);
+          const url = new URL(pool.options.connectionString as string);
+          url.username = role;
+          const bare = new pg.Pool({ connectionString: url.toString(), max: 2 });
+          try {
+            await assert.rejects(bare.query('CREATE FUNCTION pg_temp.f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$'), {
+              code: '42501',
+            });
+            const inline = new PgExportLines(bare);
+            const usual = new PgExportLines(pool);
+            // as text (a failing deepEqual of megabytes of Uint8Arrays takes minutes to diff)
+            const runs = (r: LineRun[] | undefined) =>
+              r?.map((x) => `${x.conversationId} ${x.rows}\n${Buffer.from(x.bytes).toString('utf8')}`).join('\n') ??
+              '-';
+            const page = (p: LinePage | undefined) =>
+              p === undefined ? '-' : `${p.rows} ${p.lastId}\n${Buffer.from(p.bytes).toString('utf8')}`;
+            const ids = Array.from(
+              { length: 40 },
+              (_, c) => `conv_01KF0Z8J1R5Q0V7M4T2B9X${String(c).padStart(4, '0')}`,
+            );
+            for (const table of ['messages', 'tool_invocations'] as const) {
+              const got = await inline.linesOf(table, ws.id, ids, 1000);
+              assert.ok(got !== undefined && got.length > 30, table);
+              sameLines(runs(got), runs(await usual.linesOf(table, ws.id, ids, 1000)), table);
+            }
+            const big = 'conv_01KF0Z8J1R5Q0V7M4T2B9Z0000';
+            const first = await inline.linesAfter('tool_invocations', ws.id, big, undefined, 100);
+            assert.equal(first?.rows, 100);
+            sameLines(
+              page(first),
+              page(await usual.linesAfter('tool_invocations', ws.id, big, undefined, 100)),
+              'first',
+            );
+            const next = await inline.linesAfter('tool_invocations', ws.id, big, first?.lastId, 100);
+            assert.equal(next?.rows, 100);
+            sameLines(
+              page(next),
+              page(await usual.linesAfter('tool_invocations', ws.id, big, first?.lastId, 100)),
+              'next',
+            );
+          } finally {
+            await bare.end();
+          }
+        } finally {
+          await pool.query(`GRANT TEMP ON DATABASE ${db} TO PUBLIC`);
+          await pool.query(`DROP OWNED BY ${role}`);
+          await pool.query(`DROP ROLE ${role}`);
         }
       });
 

@@ -198,13 +198,51 @@ function own(b: Buffer | null | undefined): Uint8Array {
 const int4 = (b: Buffer | null | undefined) => (b == null ? 0 : b.readInt32BE(0));
 
 /**
+ * The reads as session functions (pg_temp, created on a pooled connection the first time it serves
+ * a line read, gone with the connection): PL/pgSQL keeps each function's plan for the session, so
+ * a read costs PostgreSQL no planning; a COPY of an inline query is planned at every call (~0.5 ms
+ * a statement under load, as much as running it). Each function's body is the read above, its
+ * parameters those of the SQL ($1…).
+ */
+const FUNCTIONS = (['messages', 'tool_invocations'] as const).flatMap((table) => [
+  {
+    name: `pg_temp.parley_lines_of_${table}`,
+    args: 'text, text[], int',
+    returns: 'o_conversation text, o_rows int4, o_lines int4, o_text text',
+    body: pgLinesOfSql(table),
+  },
+  {
+    name: `pg_temp.parley_lines_first_${table}`,
+    args: 'text, text, int',
+    returns: 'o_rows int4, o_lines int4, o_last text, o_text text',
+    body: pgLinesAfterSql(table, false),
+  },
+  {
+    name: `pg_temp.parley_lines_after_${table}`,
+    args: 'text, text, text, int',
+    returns: 'o_rows int4, o_lines int4, o_last text, o_text text',
+    body: pgLinesAfterSql(table, true),
+  },
+]);
+
+const CREATE_FUNCTIONS = FUNCTIONS.map(
+  (f) =>
+    `CREATE OR REPLACE FUNCTION ${f.name}(${f.args}) RETURNS TABLE (${f.returns}) LANGUAGE plpgsql STABLE AS $fn$ BEGIN RETURN QUERY ${f.body}; END $fn$;`,
+).join('\n');
+
+/**
  * The line reads on PostgreSQL, as binary COPY: node-postgres decodes every value of a normal
  * result as UTF-8 into a JS string (binary results included), ~1 GB of short-lived strings for a
  * 1 M export; a COPY's data comes as raw bytes, copied once into a buffer of their own and then
  * into the response's chunk. COPY takes no bind parameters: the values are written into the
- * statement as literals (pg's escapeLiteral; the limit a checked integer).
+ * statement as literals (pg's escapeLiteral; the limit a checked integer), the arguments of a
+ * session function (FUNCTIONS) or, where the functions cannot be created (no TEMP privilege), of
+ * the inline query.
  */
 export class PgExportLines {
+  /** Pooled connections that have the session functions (true) or cannot have them (false). */
+  private readonly prepared = new WeakMap<pg.PoolClient, boolean>();
+
   constructor(private readonly pool: pg.Pool) {}
 
   /**
@@ -223,8 +261,9 @@ export class PgExportLines {
     const out: LineRun[] = [];
     let whole = true;
     await this.copy(
+      `pg_temp.parley_lines_of_${table}`,
       pgLinesOfSql(table),
-      (lit) => [lit(ws), `ARRAY[${conversationIds.map(lit).join(', ')}]`, limit],
+      (lit) => [lit(ws), `ARRAY[${conversationIds.map(lit).join(', ')}]::text[]`, limit],
       (f) => {
         const rows = int4(f[1]);
         if (int4(f[2]) !== rows) whole = false;
@@ -245,6 +284,7 @@ export class PgExportLines {
     const after = afterId !== undefined;
     let page: LinePage | undefined = { rows: 0, lastId: undefined, bytes: new Uint8Array(0) };
     await this.copy(
+      `pg_temp.parley_lines_${after ? 'after' : 'first'}_${table}`,
       pgLinesAfterSql(table, after),
       (lit) => (after ? [lit(ws), lit(conversationId), lit(afterId), limit] : [lit(ws), lit(conversationId), limit]),
       (f) => {
@@ -256,8 +296,12 @@ export class PgExportLines {
     return page;
   }
 
-  /** Runs `sql` ($n replaced by `values`, strings already literals) as a binary COPY on a client of its own. */
+  /**
+   * A binary COPY on a pooled client of the session function `fn` (or, without the functions, of
+   * the inline `sql`) with `values` (strings already literals) as its arguments ($n).
+   */
   private async copy(
+    fn: string,
     sql: string,
     values: (lit: (s: string) => string) => (string | number)[],
     onRow: (fields: (Buffer | null)[]) => void,
@@ -270,12 +314,26 @@ export class PgExportLines {
     }
     let broken: Error | undefined;
     try {
+      let functions = this.prepared.get(client);
+      if (functions === undefined) {
+        try {
+          await client.query(CREATE_FUNCTIONS);
+          functions = true;
+        } catch (err) {
+          // 42501 insufficient_privilege: no TEMP on this database; anything else is the database's trouble
+          if ((err as { code?: string }).code !== '42501') throw err;
+          functions = false;
+        }
+        this.prepared.set(client, functions);
+      }
       const vals = values((s) => client.escapeLiteral(s));
       for (const v of vals)
         if (typeof v === 'number' && !(Number.isSafeInteger(v) && v >= 0)) throw new Error(`not a row limit: ${v}`);
-      const text = `COPY (${sql.replace(/\$(\d+)/g, (_, i: string) => String(vals[Number(i) - 1]))}) TO STDOUT (FORMAT binary)`;
+      const query = functions
+        ? `SELECT * FROM ${fn}(${vals.join(', ')})`
+        : sql.replace(/\$(\d+)/g, (_, i: string) => String(vals[Number(i) - 1]));
       const timeout = (this.pool.options as { query_timeout?: number }).query_timeout ?? 0;
-      const copy = new CopyOut(text, timeout, onRow);
+      const copy = new CopyOut(`COPY (${query}) TO STDOUT (FORMAT binary)`, timeout, onRow);
       await new Promise<void>((resolve, reject) => {
         copy.callback = (err) => (err ? reject(err) : resolve());
         (client as unknown as { query(q: CopyOut): void }).query(copy);
