@@ -1,18 +1,22 @@
 /**
  * The export's fast paths, held to the plain one:
- * - JSONL on SQLite reads messages and tool invocations as the line writer takes them (content
- *   JSON-quoted by the database, JSON columns as stored: store/sqlite/export-lines.ts); its bytes
- *   must equal the lines written from the domain objects, for any content;
+ * - JSONL reads messages and tool invocations as the line writer takes them (content JSON-quoted
+ *   by the database, JSON columns as stored: store/sqlite/export-lines.ts,
+ *   store/postgres/export-lines.ts); its bytes must equal the lines written from the domain
+ *   objects, for any content, and the two engines' exports of the same data must be the same bytes;
  * - the export workers (PARLEY_EXPORT_WORKERS, SQLite) must answer the same bytes as the main
  *   thread in every format, stop reading when the client goes away, and turn a failure in a worker
  *   into a cut stream that is logged and audited, never a hung response.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
 import { renderExport, writerFor } from '../src/http/export-formats.js';
 import { createLogger } from '../src/log.js';
 import { ExportService } from '../src/services/export.js';
-import { transferStore } from '../src/services/transfer-store.js';
+import { type LinePage, type LineRun, transferStore } from '../src/services/transfer-store.js';
+import { MAX_PG_LINE_MS, MIN_PG_LINE_MS, PgExportLines } from '../src/store/postgres/export-lines.js';
+import type { PostgresStore } from '../src/store/postgres/index.js';
 import { linesAfterSql, linesOfSql, MAX_LINE_MS, MIN_LINE_MS } from '../src/store/sqlite/export-lines.js';
 import { newWorkspace, startServer, type TestServer, type TestWorkspace, testEngines } from './helpers/harness.js';
 
@@ -138,6 +142,76 @@ function extraFile(): string {
   return `${lines.join('\n')}\n`;
 }
 
+/**
+ * Numbers at JSON.stringify's edges (small exponents, the smallest double, -0, the largest safe
+ * integers and a fraction next to them: larger numbers are refused on input), nested tool input and output, and two conversations whose messages
+ * and tool invocations are written out of id order (one small, one of 260 messages read in
+ * pages): the lines must still come in id order.
+ */
+function numbersFile(): string {
+  const conv = (i: number) => `conv_01KF0Z8J1R5Q0V7M4T2B9W000${i}`;
+  const at = (i: number) => new Date(Date.UTC(2026, 6, 1) + i * 13).toISOString();
+  const numbers = {
+    min: 5e-324,
+    frac: 4503599627370495.5,
+    e_7: 1e-7,
+    e_6: 0.000001,
+    negzero: -0,
+    safe: 9007199254740991,
+    negsafe: -9007199254740991,
+    third: 1 / 3,
+    list: [0.1, -1.5e-300, 1e15, 123.456e5],
+    '2': 'integer-like key',
+    '\u2028 line sep \u2029': '\u2028\u2029',
+    ctl: '\u0001\u001f\u007f\u0080\u00ad\ufeff\uffff',
+  };
+  const lines: string[] = [];
+  for (let c = 0; c < 2; c++) {
+    lines.push(
+      JSON.stringify({
+        type: 'conversation',
+        id: conv(c),
+        title: `numbers ${c}`,
+        metadata: numbers,
+        created_at: at(c),
+        updated_at: at(c + 1),
+      }),
+    );
+    const n = c === 0 ? 12 : 260;
+    // ids written in a shuffled order (a fixed permutation): the rows go in so, and out by id
+    const order = Array.from({ length: n }, (_, i) => (i * 7 + 3) % n);
+    for (const i of order)
+      lines.push(
+        JSON.stringify({
+          type: 'message',
+          id: `msg_01KF0Z8J1R5Q0V7M4T2B9W${c}${String(i).padStart(3, '0')}`,
+          conversation_id: conv(c),
+          role: 'user',
+          content: `#${i} ${i % 2 ? '\u2028\u2029\u007f' : '𝄞 \u{10FFFF} \t\r\n'}`,
+          metadata: i % 3 === 0 ? numbers : { i, half: i / 2 },
+          created_at: at(100 + i),
+        }),
+      );
+    for (const t of [2, 0, 1])
+      lines.push(
+        JSON.stringify({
+          type: 'tool_invocation',
+          id: `tool_01KF0Z8J1R5Q0V7M4T2B9W${c}${String(t).padStart(3, '0')}`,
+          conversation_id: conv(c),
+          tool_name: 'nested',
+          input: { a: { b: { c: [[[numbers.list]], { d: null, e: '' }] } }, '10': 1, '9': 2, z: -0 },
+          output: [numbers, [], {}, [null], 'x'],
+          status: 'succeeded',
+          started_at: at(500 + t),
+          finished_at: at(900 + t * 1000),
+          created_at: at(500 + t),
+          updated_at: at(9000 + t),
+        }),
+      );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
 /** An export rendered here, from the service, with or without the SQLite line reads. */
 async function serviceExport(
   server: TestServer,
@@ -176,6 +250,18 @@ async function httpExport(url: string, key: string, query: string): Promise<stri
 }
 
 const withoutHead = (b: Buffer) => masked(b.toString('utf8'));
+
+/** Two exports' text equal, or the first line that differs in the message (not two whole exports). */
+function sameLines(actual: string, expected: string, what: string): void {
+  if (actual === expected) return;
+  const a = actual.split('\n');
+  const e = expected.split('\n');
+  const i = a.findIndex((l, k) => l !== e[k]);
+  const at = i < 0 ? e.length : i;
+  assert.fail(
+    `${what}: line ${at + 1} differs\n  got:      ${a[at]?.slice(0, 3000)}\n  expected: ${e[at]?.slice(0, 3000)}`,
+  );
+}
 
 for (const engine of testEngines()) {
   describe(`export: the JSONL line reads equal the objects' lines [${engine}]`, () => {
@@ -268,6 +354,107 @@ for (const engine of testEngines()) {
         ])
           assert.ok(text.includes(t), t);
       });
+    if (engine === 'postgres')
+      test('times PostgreSQL’s lines cannot write (year 0 and before, after 9999): those reads fall back to objects, same bytes', async () => {
+        const pool = (server.parley.store as PostgresStore).pool;
+        const set = async (table: string, column: string, ms: number | null, id: string) =>
+          (
+            await pool.query(
+              `UPDATE ${table} t SET ${column} = $1 FROM ${table} old
+               WHERE t.workspace_id = $2 AND t.id = $3 AND old.workspace_id = t.workspace_id AND old.id = t.id
+               RETURNING old.${column} AS was`,
+              [ms, ws.id, id],
+            )
+          ).rows[0]?.was as number | null;
+        const before = await serviceExport(server, ws, 'jsonl', false);
+        // a message of a small batch, a tool of a paged conversation, a message of a paged one
+        const changes = [
+          ['messages', 'created_at', MAX_PG_LINE_MS + 1, 'msg_01KF0Z8J1R5Q0V7M4T00010001'],
+          ['tool_invocations', 'finished_at', MIN_PG_LINE_MS - 1, 'tool_01KF0Z8J1R5Q0V7M4T2B9Z0100'],
+          ['messages', 'created_at', Date.UTC(-5, 0, 1), 'msg_01KF0Z8J1R5Q0V7M4T00390100'],
+        ] as const;
+        const was: (number | null)[] = [];
+        for (const [table, column, ms, id] of changes) was.push(await set(table, column, ms, id));
+        try {
+          const plain = await serviceExport(server, ws, 'jsonl', false);
+          const fast = await serviceExport(server, ws, 'jsonl', true);
+          sameLines(fast.toString('utf8'), plain.toString('utf8'), 'line reads vs objects');
+          const text = plain.toString('utf8');
+          for (const t of [
+            '"+010000-01-01T00:00:00.000Z"',
+            '"0000-12-31T23:59:59.999Z"',
+            '"-000005-01-01T00:00:00.000Z"',
+          ])
+            assert.ok(text.includes(t), t);
+        } finally {
+          // the times back as they were (the tests after this one compare with a fresh export)
+          for (const [i, [table, column, , id]] of changes.entries()) await set(table, column, was[i] ?? null, id);
+          sameLines(
+            (await serviceExport(server, ws, 'jsonl', false)).toString('utf8'),
+            before.toString('utf8'),
+            'restored',
+          );
+        }
+      });
+
+    if (engine === 'postgres')
+      test('without the TEMP privilege (no session functions) the line reads run inline: the same runs and pages', async () => {
+        const pool = (server.parley.store as PostgresStore).pool;
+        const db = (await pool.query('SELECT current_database() AS db')).rows[0].db as string;
+        const role = `parley_notemp_${process.pid}`;
+        await pool.query(`CREATE ROLE ${role} LOGIN`);
+        try {
+          await pool.query(`REVOKE TEMP ON DATABASE ${db} FROM PUBLIC`);
+          await pool.query(`GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${role}`);
+          const url = new URL(pool.options.connectionString as string);
+          url.username = role;
+          const bare = new pg.Pool({ connectionString: url.toString(), max: 2 });
+          try {
+            await assert.rejects(bare.query('CREATE FUNCTION pg_temp.f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$'), {
+              code: '42501',
+            });
+            const inline = new PgExportLines(bare);
+            const usual = new PgExportLines(pool);
+            // as text (a failing deepEqual of megabytes of Uint8Arrays takes minutes to diff)
+            const runs = (r: LineRun[] | undefined) =>
+              r?.map((x) => `${x.conversationId} ${x.rows}\n${Buffer.from(x.bytes).toString('utf8')}`).join('\n') ??
+              '-';
+            const page = (p: LinePage | undefined) =>
+              p === undefined ? '-' : `${p.rows} ${p.lastId}\n${Buffer.from(p.bytes).toString('utf8')}`;
+            const ids = Array.from(
+              { length: 40 },
+              (_, c) => `conv_01KF0Z8J1R5Q0V7M4T2B9X${String(c).padStart(4, '0')}`,
+            );
+            for (const table of ['messages', 'tool_invocations'] as const) {
+              const got = await inline.linesOf(table, ws.id, ids, 1000);
+              assert.ok(got !== undefined && got.length > 30, table);
+              sameLines(runs(got), runs(await usual.linesOf(table, ws.id, ids, 1000)), table);
+            }
+            const big = 'conv_01KF0Z8J1R5Q0V7M4T2B9Z0000';
+            const first = await inline.linesAfter('tool_invocations', ws.id, big, undefined, 100);
+            assert.equal(first?.rows, 100);
+            sameLines(
+              page(first),
+              page(await usual.linesAfter('tool_invocations', ws.id, big, undefined, 100)),
+              'first',
+            );
+            const next = await inline.linesAfter('tool_invocations', ws.id, big, first?.lastId, 100);
+            assert.equal(next?.rows, 100);
+            sameLines(
+              page(next),
+              page(await usual.linesAfter('tool_invocations', ws.id, big, first?.lastId, 100)),
+              'next',
+            );
+          } finally {
+            await bare.end();
+          }
+        } finally {
+          await pool.query(`GRANT TEMP ON DATABASE ${db} TO PUBLIC`);
+          await pool.query(`DROP OWNED BY ${role}`);
+          await pool.query(`DROP ROLE ${role}`);
+        }
+      });
+
     test('a big export read slowly over HTTP: the reused chunk buffers are sent intact', async () => {
       // ~12 MB more (one conversation of 2,500 long messages, read in pages), so that the socket backs up
       const conv = 'conv_01KF0Z8J1R5Q0V7M4T2B9Y1111';
@@ -439,3 +626,68 @@ for (const engine of testEngines()) {
     });
   });
 }
+
+// both engines in this run: the same data exported by each must be the same bytes
+if (testEngines().includes('sqlite') && testEngines().includes('postgres'))
+  describe('export: the same JSONL bytes from SQLite and PostgreSQL [sqlite, postgres]', () => {
+    const servers: TestServer[] = [];
+    const workspaces: TestWorkspace[] = [];
+
+    before(async () => {
+      for (const engine of ['sqlite', 'postgres'] as const) {
+        const server = await startServer(engine, { limits: { rate: 1_000_000 } });
+        servers.push(server);
+        const ws = await newWorkspace(server, 'engines');
+        workspaces.push(ws);
+        for (const file of [importFile(12), extraFile(), numbersFile()]) {
+          const r = await ws.admin.request('POST', '/v1/import', { raw: file, headers: JSONL });
+          assert.equal(r.status, 200, r.text);
+          assert.equal(
+            r.body.data.errors,
+            0,
+            JSON.stringify(r.body.data.results.filter((x: any) => x.status === 'error').slice(0, 4)),
+          );
+        }
+      }
+    });
+    after(async () => Promise.all(servers.map((s) => s.close())));
+
+    test('tricky text, numbers at the edges, nested JSON, rows written out of id order: byte for byte', async () => {
+      const [sqlite, pg] = await Promise.all(
+        servers.map(async (server, i) => {
+          const ws = workspaces[i] as TestWorkspace;
+          return {
+            http: await httpExport(server.url, ws.admin.key ?? '', 'format=jsonl'),
+            plain: withoutHead(await serviceExport(server, ws, 'jsonl', false)),
+            one: masked(
+              await (
+                await fetch(`${server.url}/v1/conversations/conv_01KF0Z8J1R5Q0V7M4T2B9W0001/export`, {
+                  headers: { authorization: `Bearer ${ws.admin.key}` },
+                })
+              ).text(),
+            ),
+          };
+        }),
+      );
+      if (sqlite === undefined || pg === undefined) throw new Error('two exports');
+      assert.ok(pg.http.length > 100_000, `${pg.http.length} characters`);
+      // each engine's line reads equal its own objects' lines, and the engines equal each other
+      sameLines(pg.http, pg.plain, 'PostgreSQL: line reads vs objects');
+      sameLines(sqlite.http, sqlite.plain, 'SQLite: line reads vs objects');
+      sameLines(pg.http, sqlite.http, 'PostgreSQL vs SQLite');
+      sameLines(pg.one, sqlite.one, 'one conversation, PostgreSQL vs SQLite');
+      const records = pg.http
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      // the shuffled conversations come out in id order
+      for (const conv of ['conv_01KF0Z8J1R5Q0V7M4T2B9W0000', 'conv_01KF0Z8J1R5Q0V7M4T2B9W0001']) {
+        const ids = records.filter((r) => r.conversation_id === conv && r.type === 'message').map((r) => r.id);
+        assert.equal(ids.length, conv.endsWith('0') ? 12 : 260);
+        assert.deepEqual(ids, [...ids].sort());
+      }
+      assert.ok(pg.http.includes('"min":5e-324,"frac":4503599627370495.5,"e_7":1e-7,"e_6":0.000001,"negzero":0'));
+      assert.ok(pg.http.includes('\u2028\u2029\u007f'));
+      assert.ok(pg.http.includes('\\u0001\\u001f\u007f'));
+    });
+  });

@@ -214,7 +214,7 @@ export class ChunkBuffer {
 
   /**
    * Bytes already encoded (JSONL lines the database wrote). With `release`, `bytes` is the whole of
-   * an ArrayBuffer nobody else holds (a BLOB better-sqlite3 handed over): once copied it is
+   * an ArrayBuffer nobody else holds (a BLOB better-sqlite3 handed over, or PostgreSQL's COPY value copied out): once copied it is
    * detached, which frees its memory at once instead of at V8's next full collection (an export
    * makes ~1 GB of them; left to the collector they pile up to its external-memory limit, ~64 MB).
    */

@@ -32,7 +32,7 @@ export type ExportItem =
   | { kind: 'conversation'; conversation: Conversation }
   | { kind: 'messages'; messages: readonly Message[] }
   | { kind: 'tools'; tools: readonly ToolInvocation[] }
-  /** JSONL lines of messages or tool invocations written by the database (ExportLines, SQLite), as UTF-8 bytes. */
+  /** JSONL lines of messages or tool invocations written by the database (ExportLines), as UTF-8 bytes. */
   | { kind: 'lines'; bytes: Uint8Array }
   | { kind: 'conversation_end' }
   | { kind: 'end'; counts: ExportCounts };
@@ -88,14 +88,13 @@ export interface ExportOptions {
   /** Recorded in the audit row's counts as format_<name>: 1. */
   format: string;
   /**
-   * JSONL: where the store can (SQLite), message and tool invocation lines come written by the
-   * database ('lines' items, a conversation's at a time), byte for byte what the JSONL writer
-   * writes from the objects.
+   * JSONL: message and tool invocation lines come written by the database ('lines' items, a
+   * conversation's at a time), byte for byte what the JSONL writer writes from the objects.
    */
   lines?: boolean;
 }
 
-/** How a batch is read: interleaved (Markdown), and/or as JSONL lines (JSONL on SQLite). */
+/** How a batch is read: interleaved (Markdown), and/or as JSONL lines (JSONL). */
 export interface ReadShape {
   interleave: boolean;
   lines: boolean;
@@ -242,7 +241,7 @@ export async function* readBatch(
   const lines = shape.lines && !shape.interleave ? reader.lines : undefined;
   let read: ExportItem[] | null | undefined = null;
   if (batch.small) {
-    if (lines !== undefined) read = smallBatchLines(lines, batch.conversations, counts);
+    if (lines !== undefined) read = await smallBatchLines(lines, batch.conversations, counts);
     if (read === undefined || lines === undefined)
       read = await smallBatch(reader, batch.conversations, shape.interleave, counts);
   }
@@ -256,20 +255,22 @@ export async function* readBatch(
 
 /**
  * smallBatch (not interleaved) as JSONL lines written by the database, a conversation's at a time;
- * undefined when they cannot be had so (the store's connection is inside a transaction, or a row
- * has a time out of SQLite's range): the caller reads objects.
+ * undefined when they cannot be had so (SQLite's connection is inside a transaction, or a row has
+ * a time out of the database's line range): the caller reads objects.
  */
-function smallBatchLines(
+async function smallBatchLines(
   lines: ExportLines,
   conversations: readonly Conversation[],
   counts: ExportCounts,
-): ExportItem[] | null | undefined {
+): Promise<ExportItem[] | null | undefined> {
   const withMessages = conversations.filter((c) => c.messageCount > 0).map((c) => c.id);
   const withTools = conversations.filter((c) => c.toolInvocationCount > 0).map((c) => c.id);
-  const messages = withMessages.length > 0 ? lines.messagesOf(withMessages, ROW_PAGE + 1) : [];
-  if (messages === undefined) return undefined;
-  const tools = withTools.length > 0 ? lines.toolsOf(withTools, ROW_PAGE + 1) : [];
-  if (tools === undefined) return undefined;
+  // both reads at once (PostgreSQL: two connections; SQLite answers each at once)
+  const [messages, tools] = await Promise.all([
+    withMessages.length > 0 ? lines.messagesOf(withMessages, ROW_PAGE + 1) : [],
+    withTools.length > 0 ? lines.toolsOf(withTools, ROW_PAGE + 1) : [],
+  ]);
+  if (messages === undefined || tools === undefined) return undefined;
   if (rowsIn(messages) > ROW_PAGE || rowsIn(tools) > ROW_PAGE) return null;
   const out: ExportItem[] = [];
   // both runs are ordered by conversation id, as the page's conversations are not: look them up
@@ -311,8 +312,9 @@ async function* bigConversationLines(
       let item: ExportItem;
       let n: number;
       let last: string | undefined;
-      const page =
-        table === 'messages' ? lines.messagesAfter(c.id, after, ROW_PAGE) : lines.toolsAfter(c.id, after, ROW_PAGE);
+      const page = await (table === 'messages'
+        ? lines.messagesAfter(c.id, after, ROW_PAGE)
+        : lines.toolsAfter(c.id, after, ROW_PAGE));
       if (page !== undefined) {
         item = { kind: 'lines', bytes: page.bytes };
         n = page.rows;

@@ -1,5 +1,7 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import type { AuditEvent, Conversation, Message, ToolInvocation } from '../domain/types.js';
+import { PgExportLines } from '../store/postgres/export-lines.js';
+import type { PostgresStore } from '../store/postgres/index.js';
 import { SqliteExportLines } from '../store/sqlite/export-lines.js';
 import type { ConversationFilter, KeysetPosition, Store } from '../store/types.js';
 
@@ -22,11 +24,11 @@ export interface TransferReader {
   /** The messages of several conversations (at most MANY_CONVERSATIONS), by conversation id then id, at most `limit`. */
   messagesOf(conversationIds: readonly string[], limit: number): Promise<Message[]>;
   toolInvocationsOf(conversationIds: readonly string[], limit: number): Promise<ToolInvocation[]>;
-  /** SQLite: the same reads of messages and tool invocations as their JSONL lines, written by the database (an export's); absent on PostgreSQL. */
+  /** The same reads of messages and tool invocations as their JSONL lines, written by the database (an export's). */
   lines?: ExportLines;
 }
 
-/** One conversation's JSONL lines of one table (messages or tool invocations) as UTF-8 bytes, each line ending in \n, in id order. */
+/** One conversation's JSONL lines of one table (messages or tool invocations) as UTF-8 bytes in an ArrayBuffer of their own, each line ending in \n, in id order. */
 export interface LineRun {
   conversationId: string;
   rows: number;
@@ -40,17 +42,21 @@ export interface LinePage {
   bytes: Uint8Array;
 }
 
+/** An answer now (SQLite, synchronous) or later (PostgreSQL). */
+type Maybe<T> = T | Promise<T>;
+
 /**
  * The reads of messagesOf / messagesAfter (and the tool invocations') as the JSONL lines the
- * export writes, built by SQLite (store/sqlite/export-lines.ts), not as domain objects. Each
- * answers undefined when it cannot read so now (the connection is inside a transaction, or a row
- * has a time SQLite cannot write): read the objects instead.
+ * export writes, built by the database (store/sqlite/export-lines.ts, store/postgres/export-lines.ts),
+ * not as domain objects. Each answers undefined when it cannot read so now (SQLite's connection
+ * is inside a transaction, or a row has a time the database's line cannot write): read the
+ * objects instead.
  */
 export interface ExportLines {
-  messagesOf(conversationIds: readonly string[], limit: number): LineRun[] | undefined;
-  toolsOf(conversationIds: readonly string[], limit: number): LineRun[] | undefined;
-  messagesAfter(conversationId: string, afterId: string | undefined, limit: number): LinePage | undefined;
-  toolsAfter(conversationId: string, afterId: string | undefined, limit: number): LinePage | undefined;
+  messagesOf(conversationIds: readonly string[], limit: number): Maybe<LineRun[] | undefined>;
+  toolsOf(conversationIds: readonly string[], limit: number): Maybe<LineRun[] | undefined>;
+  messagesAfter(conversationId: string, afterId: string | undefined, limit: number): Maybe<LinePage | undefined>;
+  toolsAfter(conversationId: string, afterId: string | undefined, limit: number): Maybe<LinePage | undefined>;
 }
 
 export interface TransferWriter {
@@ -80,8 +86,21 @@ export function transferStore(store: Store): TransferStore {
   // SQLite (the server's store and an export worker's read-only one both hold their connection as `raw`)
   const raw = store.engine === 'sqlite' ? (store as unknown as { raw?: BetterSqlite3.Database }).raw : undefined;
   const sqliteLines = raw !== undefined ? new SqliteExportLines(raw) : null;
+  const pgLines = store.engine === 'postgres' ? new PgExportLines((store as PostgresStore).pool) : null;
   return {
     reader: (ws) => ({
+      ...(pgLines !== null
+        ? {
+            lines: {
+              messagesOf: (ids, limit) => pgLines.linesOf('messages', ws, ids, limit),
+              toolsOf: (ids, limit) => pgLines.linesOf('tool_invocations', ws, ids, limit),
+              messagesAfter: (conversationId, afterId, limit) =>
+                pgLines.linesAfter('messages', ws, conversationId, afterId, limit),
+              toolsAfter: (conversationId, afterId, limit) =>
+                pgLines.linesAfter('tool_invocations', ws, conversationId, afterId, limit),
+            },
+          }
+        : {}),
       ...(sqliteLines !== null
         ? {
             lines: {
