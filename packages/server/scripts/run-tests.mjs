@@ -2,9 +2,9 @@
 // database engines this run covers. PARLEY_TEST_ENGINES=sqlite,postgres selects them; a test
 // for an engine whose server is missing fails, it never skips.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readdirSync, rmSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const KNOWN = ['sqlite', 'postgres'];
@@ -151,6 +151,17 @@ if (runtimeSubset) {
   }
   console.log(`parley tests: the runtime subset, ${files.length} files`);
 }
+// PARLEY_TEST_CPU_REPORT=<file>: every test file's process writes its CPU seconds (its own, and its
+// waited-for children's: spawned servers, CLI runs, chromium) there at exit (scripts/cpu-report.mjs),
+// and the run ends with the files that cost most. Where the suite's time goes, on a machine whose
+// wall time says little.
+const cpuReport = process.env.PARLEY_TEST_CPU_REPORT ? path.resolve(process.env.PARLEY_TEST_CPU_REPORT) : null;
+if (cpuReport) {
+  writeFileSync(cpuReport, '');
+  childEnv.PARLEY_TEST_CPU_REPORT = cpuReport;
+  const hook = `--import=${pathToFileURL(path.join(root, 'scripts', 'cpu-report.mjs')).href}`;
+  childEnv.NODE_OPTIONS = [process.env.NODE_OPTIONS, hook].filter(Boolean).join(' ');
+}
 const result = spawnSync(
   process.execPath,
   [
@@ -164,4 +175,23 @@ const result = spawnSync(
   ],
   { stdio: 'inherit', cwd: root, env: { ...process.env, ...childEnv, PARLEY_TEST_ENGINES: engines.join(',') } },
 );
+if (cpuReport) {
+  const rows = readFileSync(cpuReport, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => {
+      const [file, own, children, wall] = l.split('\t');
+      return { file, own: Number(own), children: Number(children), wall: Number(wall) };
+    })
+    .sort((a, b) => b.own + b.children - (a.own + a.children));
+  const total = rows.reduce((n, r) => n + r.own + r.children, 0);
+  console.log(
+    `parley tests: CPU seconds of ${rows.length} test files: ${total.toFixed(1)} (own + waited-for children; ${cpuReport})`,
+  );
+  for (const r of rows.slice(0, 15)) {
+    console.log(
+      `  ${(r.own + r.children).toFixed(1).padStart(7)}  (own ${r.own.toFixed(1)}, children ${r.children.toFixed(1)}, wall ${r.wall.toFixed(0)} s)  ${r.file}`,
+    );
+  }
+}
 process.exit(result.status ?? 1);
