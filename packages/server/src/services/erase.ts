@@ -21,6 +21,9 @@ export const DAY_MS = 86_400_000;
  */
 export const ERASE_BUDGET_MS = 25;
 
+/** The longest rest between two SQLite erase transactions (one that stalled for seconds). */
+const REST_MAX_MS = 1000;
+
 /** What a hold may cover on a conversation. */
 export function holdCandidate(c: Conversation): HeldCandidate {
   return {
@@ -156,11 +159,14 @@ export class EraseBatch {
    * keep-alive connection gets one request answered per turn, so with transactions back to back a
    * few busy connections were served once per transaction, far below their rate, and their
    * requests queued for seconds behind a long erase. Waiting gives them the event loop (and the
-   * writer) a third of the time. PostgreSQL's queries do not hold the event loop: one turn.
+   * writer) a third of the time, however long the transaction took: batches are sized by CPU, and
+   * on a loaded machine a transaction's wall time is several times its CPU (a rest capped at the
+   * budget then left the GETs ~15 % of the time). PostgreSQL's queries do not hold the event loop:
+   * one turn.
    */
   rest(heldMs: number): Promise<void> {
     if (!this.yields) return new Promise((r) => setImmediate(r));
-    return sleep(Math.max(1, Math.min(ERASE_BUDGET_MS, heldMs / 2)));
+    return sleep(Math.max(1, Math.min(REST_MAX_MS, heldMs / 2)));
   }
 }
 
