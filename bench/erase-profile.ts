@@ -117,12 +117,15 @@ store.checkpoint();
 const fixed = arg && arg !== 'adaptive' ? Number(arg) : null;
 const batch = EraseBatch.for(store);
 const holds: number[] = [];
+/** Each transaction's CPU on this thread, ms. */
+const cpus: number[] = [];
 timing = true;
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
 for (let next = 0; next < ids.length; ) {
   const part = ids.slice(next, next + (fixed ?? batch.size));
   let began = 0;
+  const tc0 = process.threadCpuUsage();
   await store.transact(ws, (w) => {
     began = performance.now();
     batch.begin();
@@ -134,17 +137,22 @@ for (let next = 0; next < ids.length; ) {
     batch.took(held, part.length);
   } else held = batch.end(part.length);
   holds.push(held);
+  const tc = process.threadCpuUsage(tc0);
+  cpus.push((tc.user + tc.system) / 1000);
   next += part.length;
 }
 const wall = performance.now() - t0;
 const cpu = process.cpuUsage(cpu0);
 timing = false;
 holds.sort((a, b) => a - b);
+cpus.sort((a, b) => a - b);
+const qc = (p: number) => cpus[Math.min(cpus.length - 1, Math.floor(p * cpus.length))]?.toFixed(1);
 const q = (p: number) => holds[Math.min(holds.length - 1, Math.floor(p * holds.length))]?.toFixed(1);
 console.log(
   `erase of ${ids.length}: ${holds.length} transactions (${fixed ?? 'adaptive'}), wall ${(wall / 1000).toFixed(2)} s, ` +
     `CPU ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s (user ${(cpu.user / 1e6).toFixed(2)}, sys ${(cpu.system / 1e6).toFixed(2)}), ` +
-    `hold p50 ${q(0.5)} / p99 ${q(0.99)} / max ${holds[holds.length - 1]?.toFixed(1)} ms`,
+    `hold p50 ${q(0.5)} / p99 ${q(0.99)} / max ${holds[holds.length - 1]?.toFixed(1)} ms, ` +
+    `CPU per transaction p50 ${qc(0.5)} / p99 ${qc(0.99)} / max ${cpus[cpus.length - 1]?.toFixed(1)} ms`,
 );
 if (!process.env.CALLGRIND) {
   const rows = [...byText.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, Number(process.env.TOP ?? 14));

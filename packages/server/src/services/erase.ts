@@ -21,6 +21,12 @@ export const DAY_MS = 86_400_000;
  */
 export const ERASE_BUDGET_MS = 25;
 
+/**
+ * SQLite sizes erase transactions by CPU, but a wall time over this many times the budget still
+ * counts as over it (I/O waits hold the writer without using CPU): 200 ms for the 25 ms budget.
+ */
+export const WALL_STRETCH = 8;
+
 /** The longest rest between two SQLite erase transactions (one that stalled for seconds). */
 const REST_MAX_MS = 1000;
 
@@ -147,7 +153,9 @@ export class EraseBatch {
    * writer, `cpuMs` of this thread's CPU (SQLite's measure, when given).
    */
   took(ms: number, taken: number, cpuMs?: number): void {
-    const cost = this.yields && cpuMs !== undefined ? cpuMs : ms;
+    // a wall time far past the budget counts even when the CPU was small: the transaction waited
+    // on I/O (a checkpoint, a loaded disk) while holding the writer
+    const cost = this.yields && cpuMs !== undefined ? Math.max(cpuMs, ms / WALL_STRETCH) : ms;
     if (cost > this.budgetMs) this.n = Math.max(EraseBatch.MIN, Math.floor(Math.min(this.n, taken) / 2));
     else if (cost < this.budgetMs / 2 && taken >= this.n) this.n = Math.min(EraseBatch.MAX, this.n * 2);
     if (this.store) EraseBatch.settled.set(this.store, this.n);

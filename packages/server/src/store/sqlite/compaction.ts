@@ -20,6 +20,9 @@ import type { Database } from '../schema.js';
 /** Tombstone pages live at rowid (segid + 2^16) << 37 of `<table>_data`; every segment page below 2^53. */
 const TOMBSTONE_ROWID_MIN = '9007199254740992';
 
+/** A slice whose wall time is over this many times the budget counts as over it, whatever its CPU (as EraseBatch). */
+const WALL_STRETCH = 8;
+
 /** The longest rest after a slice (one that stalled for seconds). */
 const REST_MAX_MS = 1000;
 
@@ -164,7 +167,8 @@ export class FullTextCompaction {
       const held = performance.now() - began;
       // sized by the CPU the slice took (SQLite runs in this thread), as EraseBatch does: wall time
       // also counts the time a loaded machine kept the process off the cores
-      const cost = threadCpuMs() - cpu0;
+      // (a wall time over WALL_STRETCH times the budget counts too: I/O waits hold the writer)
+      const cost = Math.max(threadCpuMs() - cpu0, held / WALL_STRETCH);
       if (!worked) break;
       slices++;
       this.slices++;
