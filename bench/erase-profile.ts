@@ -17,6 +17,7 @@
  *   SORT=id       erase in id order (ULIDs: creation order) instead of the generator's (= rowid order)
  *   CACHE=N       PRAGMA cache_size = N for the run
  *   WALL=1        adaptive: size by wall time (EraseBatch before this branch) instead of thread CPU
+ *   COMPACT=cpu|wall  then run the full-text compaction to its end (wall: slices sized by wall time)
  *   TOP=N         statements listed (default 14)
  *   CALLGRIND=1   print nothing but the totals (for valgrind runs)
  */
@@ -161,6 +162,30 @@ if (!process.env.CALLGRIND) {
     console.log(`${v.ms.toFixed(0).padStart(9)} ${v.cpu.toFixed(0).padStart(8)} ${String(v.n).padStart(6)}  ${k}`);
   const { statSync } = await import('node:fs');
   if (existsSync(`${file}-wal`)) console.log(`WAL at the end: ${(statSync(`${file}-wal`).size / 1e6).toFixed(1)} MB`);
+}
+if (process.env.COMPACT) {
+  // the background compaction's whole run after the erase; COMPACT=wall sizes its slices by wall
+  // time as before this branch (the thread's CPU clock replaced by the wall clock)
+  if (process.env.COMPACT === 'wall') {
+    const t = () => performance.now() * 1000;
+    process.threadCpuUsage = (() => ({ user: t(), system: 0 })) as typeof process.threadCpuUsage;
+  }
+  let slices = 0;
+  let maxHeld = 0;
+  store.compaction.observe((e) => {
+    if (e.kind === 'slice') {
+      slices++;
+      maxHeld = Math.max(maxHeld, e.ms);
+    }
+  });
+  const c0 = process.cpuUsage();
+  const w0 = performance.now();
+  await store.compaction.runNow();
+  const c = process.cpuUsage(c0);
+  console.log(
+    `compaction (${process.env.COMPACT}): wall ${((performance.now() - w0) / 1000).toFixed(2)} s, ` +
+      `CPU ${((c.user + c.system) / 1e6).toFixed(2)} s, ${slices} slices, longest ${maxHeld.toFixed(0)} ms`,
+  );
 }
 if (process.env.KEEP) {
   console.log(`kept ${file} (WAL not checkpointed)`);
