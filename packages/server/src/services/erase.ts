@@ -163,18 +163,19 @@ export class EraseBatch {
 
   /**
    * Between two erase transactions. On SQLite, after one that held the writer `heldMs`, the eraser
-   * waits half as long: one turn of the event loop (setImmediate) is not enough, as a client on a
+   * waits as long: one turn of the event loop (setImmediate) is not enough, as a client on a
    * keep-alive connection gets one request answered per turn, so with transactions back to back a
    * few busy connections were served once per transaction, far below their rate, and their
    * requests queued for seconds behind a long erase. Waiting gives them the event loop (and the
-   * writer) a third of the time, however long the transaction took: batches are sized by CPU, and
-   * on a loaded machine a transaction's wall time is several times its CPU (a rest capped at the
-   * budget then left the GETs ~15 % of the time). PostgreSQL's queries do not hold the event loop:
-   * one turn.
+   * writer) half of the time, however long the transaction took: batches are sized by CPU, and on a
+   * loaded machine a transaction's wall time is several times its CPU (a rest capped at the budget
+   * left the GETs ~15 % of the time; half the hold, a third, was still too little for 200 GET/s at
+   * load 6–10: they fell behind by seconds). PostgreSQL's queries do not hold the event loop: one
+   * turn.
    */
   rest(heldMs: number): Promise<void> {
     if (!this.yields) return new Promise((r) => setImmediate(r));
-    return sleep(Math.max(1, Math.min(REST_MAX_MS, heldMs / 2)));
+    return sleep(Math.max(1, Math.min(REST_MAX_MS, heldMs)));
   }
 }
 
