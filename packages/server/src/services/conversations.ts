@@ -565,9 +565,9 @@ export class ConversationsService {
         let erasedHere = false;
         if (days > 0) await w.conversations.hide(chosen, 'trash', now, now + days * DAY_MS);
         else if (chosen.length > 0 && batch.fitsOne(chosen.length)) {
-          const began = performance.now();
+          batch.begin();
           await w.conversations.deleteMany(chosen);
-          batch.took(performance.now() - began, chosen.length);
+          batch.end(chosen.length);
           erasedHere = true;
         } else await w.conversations.hide(chosen, 'erasing', now, now);
         for (const id of chosen) {

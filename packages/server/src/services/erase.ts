@@ -21,6 +21,15 @@ export const DAY_MS = 86_400_000;
  */
 export const ERASE_BUDGET_MS = 25;
 
+/**
+ * SQLite sizes erase transactions by CPU, but a wall time over this many times the budget still
+ * counts as over it (I/O waits hold the writer without using CPU): 200 ms for the 25 ms budget.
+ */
+export const WALL_STRETCH = 8;
+
+/** The longest rest between two SQLite erase transactions (one that stalled for seconds). */
+const REST_MAX_MS = 1000;
+
 /** What a hold may cover on a conversation. */
 export function holdCandidate(c: Conversation): HeldCandidate {
   return {
@@ -62,11 +71,24 @@ export function addCounts(into: DeleteCounts, c: DeleteCounts): void {
  */
 export const PG_ERASE_BUDGET_MS = 250;
 
+/** CPU time of the calling thread, ms (the main thread: where better-sqlite3 runs SQLite). */
+function threadCpuMs(): number {
+  const c = process.threadCpuUsage();
+  return (c.user + c.system) / 1000;
+}
+
 /**
  * How many conversations the next erase transaction takes, learnt from the last ones: a set-based
  * erase costs per row, so the batch doubles while a transaction ends well inside its budget
  * (ERASE_BUDGET_MS on SQLite, PG_ERASE_BUDGET_MS on PostgreSQL) and halves when one runs over it
- * (conversations differ in size; the machine's load varies).
+ * (conversations differ in size).
+ *
+ * What a transaction costs is its wall time on PostgreSQL (the work is in the server's backends),
+ * but on SQLite the CPU time this thread spent in it: SQLite runs in this thread, so that is the
+ * time it holds the writer on a core of its own. Wall time also counts the time a loaded machine
+ * kept the process off the cores, which no batch size changes; sized by it, batches fell to a few
+ * conversations at load 10+, and an erase's CPU grew ~2x (each small transaction rewrites the index
+ * pages it touches: 4 conversations a transaction cost 9.6 s of CPU for 10 k, 64 cost 4.0 s).
  */
 export class EraseBatch {
   static readonly MIN = 1;
@@ -107,24 +129,53 @@ export class EraseBatch {
     return !this.yields && n <= this.n;
   }
 
-  /** Feeds back how long a transaction of `taken` conversations held the writer. */
-  took(ms: number, taken: number): void {
-    if (ms > this.budgetMs) this.n = Math.max(EraseBatch.MIN, Math.floor(Math.min(this.n, taken) / 2));
-    else if (ms < this.budgetMs / 2 && taken >= this.n) this.n = Math.min(EraseBatch.MAX, this.n * 2);
+  private wall0 = 0;
+  private cpu0 = 0;
+
+  /** Marks the start of an erase transaction's work (call it inside the transaction, first). */
+  begin(): void {
+    this.wall0 = performance.now();
+    this.cpu0 = threadCpuMs();
+  }
+
+  /**
+   * Ends the transaction `begin` started (call it once it committed): feeds back its cost for
+   * `taken` conversations, and returns how long it held the writer (wall ms, for `rest`).
+   */
+  end(taken: number): number {
+    const held = performance.now() - this.wall0;
+    this.took(held, taken, threadCpuMs() - this.cpu0);
+    return held;
+  }
+
+  /**
+   * Feeds back what a transaction of `taken` conversations cost: `ms` of wall time holding the
+   * writer, `cpuMs` of this thread's CPU (SQLite's measure, when given).
+   */
+  took(ms: number, taken: number, cpuMs?: number): void {
+    // a wall time far past the budget counts even when the CPU was small: the transaction waited
+    // on I/O (a checkpoint, a loaded disk) while holding the writer
+    const cost = this.yields && cpuMs !== undefined ? Math.max(cpuMs, ms / WALL_STRETCH) : ms;
+    if (cost > this.budgetMs) this.n = Math.max(EraseBatch.MIN, Math.floor(Math.min(this.n, taken) / 2));
+    else if (cost < this.budgetMs / 2 && taken >= this.n) this.n = Math.min(EraseBatch.MAX, this.n * 2);
     if (this.store) EraseBatch.settled.set(this.store, this.n);
   }
 
   /**
    * Between two erase transactions. On SQLite, after one that held the writer `heldMs`, the eraser
-   * waits half as long: one turn of the event loop (setImmediate) is not enough, as a client on a
+   * waits as long: one turn of the event loop (setImmediate) is not enough, as a client on a
    * keep-alive connection gets one request answered per turn, so with transactions back to back a
    * few busy connections were served once per transaction, far below their rate, and their
    * requests queued for seconds behind a long erase. Waiting gives them the event loop (and the
-   * writer) a third of the time. PostgreSQL's queries do not hold the event loop: one turn.
+   * writer) half of the time, however long the transaction took: batches are sized by CPU, and on a
+   * loaded machine a transaction's wall time is several times its CPU (a rest capped at the budget
+   * left the GETs ~15 % of the time; half the hold, a third, was still too little for 200 GET/s at
+   * load 6–10: they fell behind by seconds). PostgreSQL's queries do not hold the event loop: one
+   * turn.
    */
   rest(heldMs: number): Promise<void> {
     if (!this.yields) return new Promise((r) => setImmediate(r));
-    return sleep(Math.max(1, Math.min(ERASE_BUDGET_MS, heldMs / 2)));
+    return sleep(Math.max(1, Math.min(REST_MAX_MS, heldMs)));
   }
 }
 
@@ -142,16 +193,17 @@ export async function eraseInBatches(
 ): Promise<{ erased: number; counts: DeleteCounts }> {
   const counts = emptyCounts();
   let erased = 0;
-  for (let next = 0; next < ids.length; ) {
-    const part = ids.slice(next, next + batch.size);
-    let began = 0;
+  // in id order (ids are ULIDs: creation order), so each transaction takes neighbours in the
+  // indexes keyed by id or time and rewrites fewer of their pages than a scattered set would
+  const ordered = [...ids].sort();
+  for (let next = 0; next < ordered.length; ) {
+    const part = ordered.slice(next, next + batch.size);
     const done = await uow.write(workspaceId, ({ w }) => {
-      began = performance.now();
+      batch.begin();
       return w.conversations.deleteMany(part);
     });
     // from the transaction's first statement to its commit: the time the writer was held
-    const held = performance.now() - began;
-    batch.took(held, part.length);
+    const held = batch.end(part.length);
     next += part.length;
     erased += done.conversations.length;
     addCounts(counts, done.rows);
@@ -325,10 +377,9 @@ export class UsersService implements JobHandler {
     if (cursor.phase === 'erase') {
       const size = this.batchOf(job.id);
       const limit = Math.min(this.settings.batchSize, size.size);
-      let began = 0;
       let taken = 0;
       await this.uow.write(job.workspaceId, async ({ w, announce }) => {
-        began = performance.now();
+        size.begin();
         const now = this.deps.clock.now();
         const batch = await w.lifecycle.subjects({ userId, afterId: cursor.after ?? undefined, limit });
         taken = batch.length;
@@ -375,8 +426,7 @@ export class UsersService implements JobHandler {
         const progress = { done, total: Math.max(job.progress.total ?? 0, done), counts };
         await advanceJob(w, job, lease, next, progress, now);
       });
-      const held = performance.now() - began;
-      size.took(held, taken);
+      const held = size.end(taken);
       await size.rest(held);
       return 'more';
     }

@@ -146,10 +146,9 @@ export async function purgeWorkspace(
   const report: PurgeReport = { purged: 0, held: 0, counts: emptyCounts() };
   const heldIds = new Set<string>();
   for (;;) {
-    let began = 0;
     const size = batch.size;
     const step = await uow.write(workspaceId, async ({ w, notify }) => {
-      began = performance.now();
+      batch.begin();
       const claimed = (await w.trash.claimDue(dueBy, size + heldIds.size)).filter(
         (d) => !heldIds.has(d.conversation.id),
       );
@@ -184,8 +183,7 @@ export async function purgeWorkspace(
       return { purged, counts, newlyHeld, taken: free.length };
     });
     if (step === null) return report;
-    const held = performance.now() - began;
-    batch.took(held, step.taken);
+    const held = batch.end(step.taken);
     for (const id of step.newlyHeld) heldIds.add(id);
     report.purged += step.purged;
     report.held = heldIds.size;

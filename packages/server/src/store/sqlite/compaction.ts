@@ -20,6 +20,18 @@ import type { Database } from '../schema.js';
 /** Tombstone pages live at rowid (segid + 2^16) << 37 of `<table>_data`; every segment page below 2^53. */
 const TOMBSTONE_ROWID_MIN = '9007199254740992';
 
+/** A slice whose wall time is over this many times the budget counts as over it, whatever its CPU (as EraseBatch). */
+const WALL_STRETCH = 8;
+
+/** The longest rest after a slice (one that stalled for seconds). */
+const REST_MAX_MS = 1000;
+
+/** CPU time of the calling thread, ms. */
+function threadCpuMs(): number {
+  const c = process.threadCpuUsage();
+  return (c.user + c.system) / 1000;
+}
+
 export const FTS_TABLES = ['message_idx', 'title_idx'] as const;
 
 export interface CompactionEvent {
@@ -59,7 +71,7 @@ export class FullTextCompaction {
   private closed = false;
   private running: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
-  /** FTS5 pages merged per table per slice, learnt like EraseBatch: doubles under half the budget, halves over it. */
+  /** FTS5 pages merged per table per slice, learnt like EraseBatch (by CPU): doubles under half the budget, halves over it. */
   private pages = 16;
   private observers: Array<(e: CompactionEvent) => void> = [];
   /** Slices run since this store opened (tests, metrics). */
@@ -139,9 +151,11 @@ export class FullTextCompaction {
         }
       }
       let began = 0;
+      let cpu0 = 0;
       const pages = this.pages;
       const worked = await this.tx(async (db) => {
         began = performance.now();
+        cpu0 = threadCpuMs();
         let any = false;
         for (const table of FTS_TABLES) {
           if (!(await hasTombstones(db, table))) continue;
@@ -151,14 +165,18 @@ export class FullTextCompaction {
         return any;
       });
       const held = performance.now() - began;
+      // sized by the CPU the slice took (SQLite runs in this thread), as EraseBatch does: wall time
+      // also counts the time a loaded machine kept the process off the cores
+      // (a wall time over WALL_STRETCH times the budget counts too: I/O waits hold the writer)
+      const cost = Math.max(threadCpuMs() - cpu0, held / WALL_STRETCH);
       if (!worked) break;
       slices++;
       this.slices++;
-      if (held > this.settings.budgetMs) this.pages = Math.max(1, Math.floor(pages / 2));
-      else if (held < this.settings.budgetMs / 2) this.pages = Math.min(4096, pages * 2);
+      if (cost > this.settings.budgetMs) this.pages = Math.max(1, Math.floor(pages / 2));
+      else if (cost < this.settings.budgetMs / 2) this.pages = Math.min(4096, pages * 2);
       this.emit({ kind: 'slice', ms: held, pages });
       // background work: at most half of the writer's time (rest as long as the slice held it)
-      await sleep(Math.max(2, Math.min(this.settings.budgetMs, held)));
+      await sleep(Math.max(2, Math.min(REST_MAX_MS, held)));
     }
     // a run that found nothing to merge does not hold the next one back
     if (slices > 0) this.lastDoneAt = performance.now();
