@@ -362,6 +362,10 @@ export class PostgresStore extends KyselyStore {
 
   async close(): Promise<void> {
     await this.kysely.destroy();
+    // Kysely ends the pool only if it ever took a connection from it; a store used only through
+    // the pool itself (`parley migrate`, the hot reads) would keep its idle connection, and the
+    // process with it, for the pool's idle timeout (30 s)
+    if (!this.pool.ending) await this.pool.end();
   }
 }
 
