@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -28,16 +28,76 @@ export interface ParleyProcess {
 }
 
 /**
+ * Whether process `pid` holds a socket listening on `port` (Linux: /proc/net/tcp{,6} and the
+ * process's descriptors). A port from freePort() is free only when it is picked: until the child
+ * binds it, another test's server may take it, and its /readyz would then answer for ours. Where
+ * /proc cannot tell, true.
+ */
+export function listensOn(pid: number, port: number): boolean {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  const inodes = new Set<string>();
+  let readable = false;
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string;
+    try {
+      text = readFileSync(table, 'utf8');
+      readable = true;
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      // sl, local address, remote address, state (0A: LISTEN), ..., inode (the 10th)
+      if (cols[3] === '0A' && cols[1]?.endsWith(hex) && cols[9]) inodes.add(cols[9]);
+    }
+  }
+  if (!readable) return true;
+  let fds: string[];
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return false;
+  }
+  return fds.some((fd) => {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      return m?.[1] !== undefined && inodes.has(m[1]);
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
  * `parley serve` as a child process (the real CLI: the runner's bundle, or the sources through tsx
- * with `source`), ready when /readyz answers 200. `nodeArgs` come before the script (e.g.
- * `--import` of a test fixture).
+ * with `source`), ready when /readyz answers 200 from that child (not from another test's server
+ * that took the port first: the child then exits with EADDRINUSE, and it starts again on another
+ * port). `nodeArgs` come before the script (e.g. `--import` of a test fixture).
  */
 export async function spawnParley(
   env: Record<string, string>,
   opts: { nodeArgs?: readonly string[]; source?: boolean } = {},
 ): Promise<ParleyProcess> {
-  const port = await freePort();
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'parley-proc-'));
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await spawnParleyOn(await freePort(), env, opts, dataDir);
+    } catch (err) {
+      if (!(err instanceof PortTaken) || attempt >= 5) throw err;
+    }
+  }
+}
+
+/** The port given to spawnParleyOn was another process's by the time the child tried to bind it. */
+export class PortTaken extends Error {}
+
+/** One start of `parley serve` on `port` (spawnParley picks the port and starts again on PortTaken). */
+export async function spawnParleyOn(
+  port: number,
+  env: Record<string, string>,
+  opts: { nodeArgs?: readonly string[]; source?: boolean },
+  dataDir: string,
+): Promise<ParleyProcess> {
   const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), ...cliArgv({ source: opts.source }), 'serve'], {
     cwd: SERVER_ROOT,
     env: {
@@ -61,10 +121,14 @@ export async function spawnParley(
   // bounded, but generous: on a loaded shared machine tsx takes 45 s to start the server
   const deadline = Date.now() + 120_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`parley exited with ${child.exitCode}:\n${out}`);
+    if (child.exitCode !== null) {
+      if (out.includes('EADDRINUSE')) throw new PortTaken(`port ${port} was taken before parley bound it`);
+      throw new Error(`parley exited with ${child.exitCode}:\n${out}`);
+    }
     try {
       const r = await fetch(`${url}/readyz`);
-      if (r.status === 200) break;
+      await r.arrayBuffer();
+      if (r.status === 200 && child.pid !== undefined && listensOn(child.pid, port)) break;
     } catch {
       // not listening yet
     }
