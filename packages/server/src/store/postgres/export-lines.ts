@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { LinePage, LineRun } from '../../services/transfer-store.js';
+import { type LineTable, lineSql } from '../export-line-sql.js';
 import { MANY_CONVERSATIONS } from '../types.js';
 import { mapPgError } from './index.js';
 
@@ -38,41 +39,17 @@ import { mapPgError } from './index.js';
 export const MIN_PG_LINE_MS = -62_135_596_800_000;
 export const MAX_PG_LINE_MS = 253_402_300_799_999;
 
-const inRange = (col: string) => `${col} BETWEEN ${MIN_PG_LINE_MS} AND ${MAX_PG_LINE_MS}`;
-const isoOf = (col: string) =>
-  `to_char(timestamp '1970-01-01' + (${col} / 1000) * interval '1 second' + (${col} % 1000) * interval '1 millisecond', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
-/** A nullable time as JSON: null, or the quoted ISO text. */
-const isoOrNull = (col: string) => `CASE WHEN ${col} IS NULL THEN 'null' ELSE concat('"', ${isoOf(col)}, '"') END`;
-
-/** messageJson('message', m) + '\n', or NULL when created_at is out of range. */
-const MESSAGE_LINE = `CASE WHEN ${inRange('created_at')} THEN concat(
-  '{"type":"message","id":', to_json(id),
-  ',"conversation_id":', to_json(conversation_id),
-  ',"role":', to_json(role),
-  ',"content":', to_json(content),
-  ',"metadata":', metadata,
-  ',"created_at":"', ${isoOf('created_at')}, E'"}\\n') END`;
-
-/** toolJson('tool_invocation', t) + '\n', or NULL when a time is out of range. */
-const TOOL_LINE = `CASE WHEN ${inRange('created_at')} AND ${inRange('updated_at')}
-  AND (started_at IS NULL OR ${inRange('started_at')}) AND (finished_at IS NULL OR ${inRange('finished_at')})
-  THEN concat(
-  '{"type":"tool_invocation","id":', to_json(id),
-  ',"conversation_id":', to_json(conversation_id),
-  ',"message_id":', coalesce(to_json(message_id)::text, 'null'),
-  ',"tool_name":', to_json(tool_name),
-  ',"input":', input,
-  ',"output":', output,
-  ',"status":', to_json(status),
-  ',"started_at":', ${isoOrNull('started_at')},
-  ',"finished_at":', ${isoOrNull('finished_at')},
-  ',"duration_ms":', coalesce((finished_at - started_at)::text, 'null'),
-  ',"created_at":"', ${isoOf('created_at')},
-  '","updated_at":"', ${isoOf('updated_at')}, E'"}\\n') END`;
-
-export type LineTable = 'messages' | 'tool_invocations';
-
-const LINE: Record<LineTable, string> = { messages: MESSAGE_LINE, tool_invocations: TOOL_LINE };
+const LINE = lineSql({
+  minMs: MIN_PG_LINE_MS,
+  maxMs: MAX_PG_LINE_MS,
+  quote: (col) => `to_json(${col})`,
+  // to_json(NULL) is NULL, which concat would drop
+  quoteOrNull: (col) => `coalesce(to_json(${col})::text, 'null')`,
+  integerOrNull: (expr) => `coalesce((${expr})::text, 'null')`,
+  iso: (col) =>
+    `to_char(timestamp '1970-01-01' + (${col} / 1000) * interval '1 second' + (${col} % 1000) * interval '1 millisecond', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`,
+  end: `E'"}\\n'`,
+});
 
 /** The query of the batch read: $1 workspace, $2 conversation ids (an array), $3 limit (each written in as a literal by PgExportLines). */
 export function pgLinesOfSql(table: LineTable): string {

@@ -1,5 +1,6 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import type { LinePage, LineRun } from '../../services/transfer-store.js';
+import { type LineTable, lineSql } from '../export-line-sql.js';
 import { MANY_CONVERSATIONS } from '../types.js';
 import { mapSqliteError } from './errors.js';
 
@@ -30,40 +31,16 @@ import { mapSqliteError } from './errors.js';
 export const MIN_LINE_MS = -62_167_219_200_000;
 export const MAX_LINE_MS = 253_402_300_799_999;
 
-const inRange = (col: string) => `${col} BETWEEN ${MIN_LINE_MS} AND ${MAX_LINE_MS}`;
-const isoOf = (col: string) => `strftime('%Y-%m-%dT%H:%M:%fZ', ${col} / 1000.0, 'unixepoch')`;
-/** A nullable time as JSON: null, or the quoted ISO text. */
-const isoOrNull = (col: string) => `CASE WHEN ${col} IS NULL THEN 'null' ELSE concat('"', ${isoOf(col)}, '"') END`;
-
-/** messageJson('message', m) + '\n', or NULL when created_at is out of range. */
-const MESSAGE_LINE = `CASE WHEN ${inRange('created_at')} THEN concat(
-  '{"type":"message","id":', json_quote(id),
-  ',"conversation_id":', json_quote(conversation_id),
-  ',"role":', json_quote(role),
-  ',"content":', json_quote(content),
-  ',"metadata":', metadata,
-  ',"created_at":"', ${isoOf('created_at')}, '"}', char(10)) END`;
-
-/** toolJson('tool_invocation', t) + '\n', or NULL when a time is out of range. */
-const TOOL_LINE = `CASE WHEN ${inRange('created_at')} AND ${inRange('updated_at')}
-  AND (started_at IS NULL OR ${inRange('started_at')}) AND (finished_at IS NULL OR ${inRange('finished_at')})
-  THEN concat(
-  '{"type":"tool_invocation","id":', json_quote(id),
-  ',"conversation_id":', json_quote(conversation_id),
-  ',"message_id":', json_quote(message_id),
-  ',"tool_name":', json_quote(tool_name),
-  ',"input":', input,
-  ',"output":', output,
-  ',"status":', json_quote(status),
-  ',"started_at":', ${isoOrNull('started_at')},
-  ',"finished_at":', ${isoOrNull('finished_at')},
-  ',"duration_ms":', coalesce(finished_at - started_at, 'null'),
-  ',"created_at":"', ${isoOf('created_at')},
-  '","updated_at":"', ${isoOf('updated_at')}, '"}', char(10)) END`;
-
-export type LineTable = 'messages' | 'tool_invocations';
-
-const LINE: Record<LineTable, string> = { messages: MESSAGE_LINE, tool_invocations: TOOL_LINE };
+const LINE = lineSql({
+  minMs: MIN_LINE_MS,
+  maxMs: MAX_LINE_MS,
+  // json_quote(NULL) is null
+  quote: (col) => `json_quote(${col})`,
+  quoteOrNull: (col) => `json_quote(${col})`,
+  integerOrNull: (expr) => `coalesce(${expr}, 'null')`,
+  iso: (col) => `strftime('%Y-%m-%dT%H:%M:%fZ', ${col} / 1000.0, 'unixepoch')`,
+  end: `'"}', char(10)`,
+});
 
 /** IN lists padded to a multiple of this, as listMany's (four statement shapes per table). */
 const STEP = 25;
