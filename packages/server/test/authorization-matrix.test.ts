@@ -561,9 +561,9 @@ for (const engine of testEngines()) {
               if (after !== before) failures.push(`${cell}: a refused write changed its target:\n${before}\n${after}`);
               else {
                 seen.set(shot, after);
-                if (handOn) unspent.set(target as Target, f);
+                if (handOn) unspent.set(target, f);
               }
-            } else if (handOn) unspent.set(target as Target, f);
+            } else if (handOn) unspent.set(target, f);
           }
         }
       }
