@@ -333,7 +333,7 @@ export const SCALE_SCENARIOS: ScaleScenario[] = [
   {
     name: 'append',
     description:
-      'POST /v1/conversations/{id}/messages with an Idempotency-Key (index, counters, event log, idempotency record), 8 concurrent',
+      'POST /v1/conversations/{id}/messages with an Idempotency-Key (index, counters, event log, idempotency record), 50 concurrent writers (BENCH_APPEND_WRITERS)',
     async parts(ds, parleyUrl) {
       const ws = ds.workspaces[0] as string;
       const key = ds.keys[ws] as string;
@@ -344,7 +344,8 @@ export const SCALE_SCENARIOS: ScaleScenario[] = [
         {
           name: 'append-message',
           description: 'appends',
-          concurrency: 8,
+          // issue 15's figure: 50 concurrent writers (until 2026-11-30 the bench used 8)
+          concurrency: appendWriters(),
           calls: Array.from({ length: n }, (_, i) => {
             const conv = ids[i % ids.length] as string;
             return {
@@ -381,3 +382,10 @@ export const SCALE_SCENARIOS: ScaleScenario[] = [
     },
   },
 ];
+
+/** BENCH_APPEND_WRITERS: concurrent writers of the append scenario (default 50, issue 15's figure). */
+function appendWriters(): number {
+  const n = Number(process.env.BENCH_APPEND_WRITERS ?? 50);
+  if (!Number.isInteger(n) || n < 1) throw new Error('BENCH_APPEND_WRITERS: a positive integer');
+  return n;
+}

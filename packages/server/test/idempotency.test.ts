@@ -572,5 +572,58 @@ for (const engine of testEngines()) {
       assert.ok(Number(busy.headers.get('retry-after')) >= 1);
       assert.equal(await total(), before + 1);
     });
+
+    test('a new key is claimed once, as a write of its own (PostgreSQL: one autocommit statement on the pool)', async () => {
+      const store = server.parley.store;
+      const key = freshKey('claim');
+      const now = server.clock.now();
+      const rec = {
+        key,
+        fingerprint: fingerprint('POST', '/v1/conversations', { title: 'claimed' }),
+        state: 'running' as const,
+        statusCode: null,
+        responseBody: null,
+        createdAt: now,
+        lockedUntil: now + 60_000,
+      };
+      // on PostgreSQL (group commit off, its default) the claim must not take a pooled client for
+      // a transaction (BEGIN, INSERT, COMMIT): count what it asks of the pool
+      const pool = store.engine === 'postgres' ? (store as unknown as { pool: import('pg').Pool }).pool : null;
+      const asked = { query: 0, connect: 0 };
+      const { query, connect } = pool ?? {};
+      if (pool) {
+        pool.query = ((...a: unknown[]) => {
+          asked.query++;
+          return (query as (...x: unknown[]) => unknown).apply(pool, a);
+        }) as typeof pool.query;
+        pool.connect = ((...a: unknown[]) => {
+          asked.connect++;
+          return (connect as (...x: unknown[]) => unknown).apply(pool, a);
+        }) as typeof pool.connect;
+      }
+      let first: boolean;
+      let second: boolean;
+      try {
+        first = await store.claimIdempotency(ws.id, rec);
+        second = await store.claimIdempotency(ws.id, { ...rec, fingerprint: 'other' });
+      } finally {
+        if (pool) {
+          pool.query = query as typeof pool.query;
+          pool.connect = connect as typeof pool.connect;
+        }
+      }
+      assert.equal(first, true, 'a new key is claimed');
+      assert.equal(second, false, 'a taken key is not claimed again');
+      // pool.query checks a client out itself (one connect each); a transaction would go through
+      // Kysely's pool.connect and the client, never pool.query
+      if (pool) assert.deepEqual(asked, { query: 2, connect: 2 }, 'two lone statements on the pool');
+      // committed: a reader outside any transaction sees the first claim, unchanged by the second
+      const got = await store.read(ws.id, (r) => r.idempotency.get(key));
+      assert.equal(got?.state, 'running');
+      assert.equal(got?.fingerprint, rec.fingerprint);
+      // a key is per workspace: the same key in another workspace is a claim of its own
+      const other = await newWorkspace(server, 'claim-other');
+      assert.equal(await store.claimIdempotency(other.id, rec), true);
+    });
   });
 }

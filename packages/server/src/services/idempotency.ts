@@ -70,7 +70,7 @@ export class IdempotencyService {
       };
       // claimed first: a new key (the common case) costs the claim alone; the record is read
       // only when the key is taken
-      if (await store.transact(workspaceId, (w) => w.idempotency.claim(fresh))) {
+      if (await store.claimIdempotency(workspaceId, fresh)) {
         return { kind: 'proceed', key, fingerprint: fp };
       }
       const existing = await store.read(workspaceId, (r) => r.idempotency.get(key));

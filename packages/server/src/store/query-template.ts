@@ -20,9 +20,14 @@ export type DirectRead = (sql: string, parameters: readonly unknown[]) => unknow
 /**
  * An engine's way to run a compiled statement on the connection of the transaction a writer is in,
  * at once (SQLite: the cached prepared statement, synchronously), or undefined to go through Kysely.
- * Only the writer of a running transaction holds one: its connection is the transaction's own.
+ * Only the writer of a running transaction holds one: its connection is the transaction's own —
+ * or, for a lone statement that is its own transaction (Store.claimIdempotency on PostgreSQL),
+ * the pool, committing the statement by itself (a promise).
  */
-export type DirectExec = (sql: string, parameters: readonly unknown[]) => QueryResult<unknown> | undefined;
+export type DirectExec = (
+  sql: string,
+  parameters: readonly unknown[],
+) => QueryResult<unknown> | Promise<QueryResult<unknown>> | undefined;
 
 /**
  * Every SQL text a template compiled to (any engine). PostgreSQL runs these as named prepared
@@ -103,7 +108,7 @@ export class QueryTemplate<P extends Record<string, unknown>, O> {
     const { base, parameters } = this.bind(db, params);
     if (exec) {
       const r = exec(base.sql, parameters);
-      if (r !== undefined) return r as QueryResult<O>;
+      if (r !== undefined) return r as QueryResult<O> | Promise<QueryResult<O>>;
     }
     const query: CompiledQuery<O> = { sql: base.sql, query: base.query, queryId: createQueryId(), parameters };
     return db.executeQuery(query);

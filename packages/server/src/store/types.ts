@@ -618,6 +618,12 @@ export interface Store {
   read<T>(workspaceId: string, fn: (r: WorkspaceReader) => Promise<T>): Promise<T>;
   /** Runs fn in one short transaction of one workspace; it must never wait on the network. */
   transact<T>(workspaceId: string, fn: (w: WorkspaceWriter) => Promise<T>): Promise<T>;
+  /**
+   * Claims a new Idempotency-Key (IdempotencyWrites.claim) as a write of its own: one statement
+   * committed by itself where the engine can (PostgreSQL without group commit: one round trip
+   * instead of BEGIN, INSERT, COMMIT), else a `transact` of just the claim. False when the key is taken.
+   */
+  claimIdempotency(workspaceId: string, rec: NewIdempotencyRecord): Promise<boolean>;
   /** Instance-level reads, outside any transaction. */
   readonly instance: InstanceReader;
   /** Runs fn in one short transaction over the instance (workspaces, metadata, purges). */

@@ -5,12 +5,14 @@ import type {
   InstanceReader,
   InstanceWriter,
   MigrationReport,
+  NewIdempotencyRecord,
   ReclaimReport,
   Store,
   WorkspaceReader,
   WorkspaceWriter,
 } from '../types.js';
 import type { Conn, EngineStatements } from './bound.js';
+import { IdempotencyWriter } from './idempotency.js';
 import { KyselyInstanceReader, KyselyInstanceWriter } from './instance.js';
 import type { SearchIndex } from './search-index.js';
 import { KyselyWorkspaceReader, KyselyWorkspaceWriter } from './workspace.js';
@@ -26,6 +28,11 @@ export abstract class KyselyStore implements Store {
   private readonly outside: Conn;
   /** Told the size of each group of writes committed together (group commit on). */
   protected groupObserver: ((size: number) => void) | undefined;
+  /**
+   * The engine's way to run one statement as a transaction of its own (PostgreSQL: on the pool,
+   * autocommit), when a lone write may skip `transact`; undefined: it may not (see claimIdempotency).
+   */
+  protected autocommit: DirectExec | undefined;
 
   constructor(
     readonly kysely: Kysely<Database>,
@@ -69,6 +76,20 @@ export abstract class KyselyStore implements Store {
         ),
       workspaceId,
     );
+  }
+
+  claimIdempotency(workspaceId: string, rec: NewIdempotencyRecord): Promise<boolean> {
+    if (this.autocommit === undefined) return this.transact(workspaceId, (w) => w.idempotency.claim(rec));
+    // the claim is one INSERT … ON CONFLICT DO NOTHING: atomic on its own, nothing else to commit with it
+    return new IdempotencyWriter({
+      db: this.kysely,
+      search: this.search,
+      lockRows: false,
+      direct: undefined,
+      exec: this.autocommit,
+      statements: this.statements,
+      ws: workspaceId,
+    }).claim(rec);
   }
 
   transactInstance<T>(fn: (w: InstanceWriter) => Promise<T>): Promise<T> {

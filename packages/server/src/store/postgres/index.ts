@@ -271,6 +271,16 @@ export class PostgresStore extends KyselyStore {
         )
       : null;
     this.searchIndex = search;
+    // with group commit the claim joins a group like any write; without it, one autocommit
+    // statement on the pool (its errors mapped as a transaction's are)
+    if (this.groups === null)
+      this.autocommit = (text, parameters) =>
+        pool.query(named(text, parameters) ?? { text, values: parameters as unknown[] }).then(
+          (r) => ({ rows: r.rows, numAffectedRows: BigInt(r.rowCount ?? 0) }),
+          (err: unknown) => {
+            throw mapPgError(err);
+          },
+        );
   }
 
   protected async runTransaction<T>(
