@@ -26,12 +26,13 @@ const opts = JSON.parse(process.argv[2] ?? '{}') as {
   jobPollMs?: number;
 };
 const logLevel = opts.log === 'silent' ? 'silent' : 'info';
-// group commit's settings, SQLite's synchronous mode, the jobs' batch size and the export workers
+// group commit's settings (PARLEY_PG_GROUP_COMMIT=true: on PostgreSQL too), SQLite's synchronous mode, the jobs' batch size and the export workers
 // may be given to the run (PARLEY_GROUP_COMMIT_MAX_WRITES=1 measures group commit off)
 const env = Object.fromEntries(
   Object.entries(process.env).filter(
     ([k]) =>
       k.startsWith('PARLEY_GROUP_COMMIT_') ||
+      k === 'PARLEY_PG_GROUP_COMMIT' ||
       k === 'PARLEY_SQLITE_SYNCHRONOUS' ||
       k === 'PARLEY_JOB_BATCH_SIZE' ||
       k === 'PARLEY_EXPORT_WORKERS',
