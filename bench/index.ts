@@ -25,8 +25,9 @@ const USAGE = `npm run bench -- [options]
   --quick             small sizes and short rounds (a smoke run)
   --rounds N          measured rounds (each scenario has its own default)
   --size S            1m | 100k | quick: the scale and export datasets
-  --duration S, --connections C, --conversations N, --targets a,b
-                      get/list load shape; --conversations also sizes bulk-delete and erase
+  --duration S, --warmup S, --connections C, --conversations N, --targets a,b
+                      get/list load shape (warm-up: 10 s per server before the rounds);
+                      --conversations also sizes bulk-delete and erase
   --baseline DIR,DIR  get/list: other checkouts' Parley as extra targets in the same rounds
   --out DIR           JSON results (default bench/out, ignored by git)
   --md FILE|none      the Markdown file whose sections are refreshed (default bench/RESULTS.md)
@@ -62,6 +63,7 @@ const OPTIONS = {
   out: { type: 'string', default: defaultOutDir },
   md: { type: 'string', default: defaultMarkdown },
   duration: { type: 'string' },
+  warmup: { type: 'string' },
   connections: { type: 'string' },
   conversations: { type: 'string' },
   targets: { type: 'string' },
@@ -105,6 +107,7 @@ async function main(): Promise<void> {
     const settings = httpSettings(quick, {
       rounds: values.rounds,
       durationS: values.duration,
+      warmupS: values.warmup,
       connections: values.connections,
       conversations: values.conversations,
       targets: values.targets,
