@@ -42,6 +42,7 @@ Environment:
   BENCH_START_ORDER=reverse  get/list: start the targets last-first
   BENCH_DELETES_PER_ROUND=N  delete-big: deletes per target and round (default 10)
   BENCH_APPEND_WRITERS=N     append: concurrent writers (default 50, issue 15's figure)
+  BENCH_APPEND_COUNT=N       append: appends per target and round (default 2,000; 200 on --size quick)
 
 Each scenario prints its table and a verdict per row; the exit code is 0 when every run completed,
 whatever the verdicts.`;

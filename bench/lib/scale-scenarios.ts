@@ -338,7 +338,9 @@ export const SCALE_SCENARIOS: ScaleScenario[] = [
       const ws = ds.workspaces[0] as string;
       const key = ds.keys[ws] as string;
       const ids = (await getJson(`${parleyUrl}/v1/conversations?per_page=50`, key)).data.map((c) => c.id);
-      const n = ds.size === 'quick' ? 200 : 2000;
+      // BENCH_APPEND_COUNT: appends per target and round (default 2,000; 200 on the quick set, a
+      // smoke size — set it to measure appends on the quick set, which the 1 M sets' searches do not share)
+      const n = Number(process.env.BENCH_APPEND_COUNT ?? (ds.size === 'quick' ? 200 : 2000));
       const content = 'Appended during the benchmark: please confirm the renewal invoice for the quarter.';
       return [
         {
