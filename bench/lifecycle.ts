@@ -71,13 +71,19 @@ import { bigConversation } from './lib/scale-scenarios.js';
 /** The request timeout (and socket idle timeout) of the scenarios' Parley servers: a 1,000-id bulk delete can outlast the default 30 s on a loaded machine. */
 const LONG_MS = 600_000;
 
-/** Parley as the lifecycle scenarios run it: silent logs, long request and statement timeouts (LONG_MS). */
+/**
+ * Parley as the lifecycle scenarios run it: silent logs, long request and statement timeouts
+ * (LONG_MS), and (SQLite) the full-text compaction after every burst of erasures: each turn times
+ * the compaction that follows its delete, which the default interval (at most one run per 10
+ * minutes after the first) would hold back for up to 10 minutes a round.
+ */
 const startParley = (databaseUrl: string, extra: { jobPollMs?: number } = {}) =>
   startServer('parley', 'parley', 'servers/parley.ts', {
     databaseUrl,
     log: 'silent',
     requestTimeoutMs: LONG_MS,
     pgStatementTimeoutMs: 60_000,
+    ftsCompactionIntervalS: 0,
     ...extra,
   });
 

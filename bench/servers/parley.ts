@@ -24,6 +24,11 @@ const opts = JSON.parse(process.argv[2] ?? '{}') as {
   pgStatementTimeoutMs?: number;
   /** PARLEY_JOB_POLL_MS (the erase scenario: 50). */
   jobPollMs?: number;
+  /**
+   * PARLEY_FTS_COMPACTION_INTERVAL, seconds (the lifecycle scenarios: 0, so the compaction they time
+   * after each turn starts once the erasures are quiet, not up to 10 minutes later).
+   */
+  ftsCompactionIntervalS?: number;
 };
 const logLevel = opts.log === 'silent' ? 'silent' : 'info';
 // group commit's settings (PARLEY_PG_GROUP_COMMIT=true: on PostgreSQL too), SQLite's synchronous mode, the jobs' batch size and the export workers
@@ -44,7 +49,11 @@ const config = loadConfig(env, {
     port: 0,
     ...(opts.requestTimeoutMs ? { requestTimeoutMs: opts.requestTimeoutMs } : {}),
   },
-  database: { dataDir: os.tmpdir(), url: opts.databaseUrl },
+  database: {
+    dataDir: os.tmpdir(),
+    url: opts.databaseUrl,
+    ...(opts.ftsCompactionIntervalS !== undefined ? { ftsCompactionInterval: opts.ftsCompactionIntervalS } : {}),
+  },
   log: { level: logLevel },
   lifecycle: { bootstrap: false },
   ...(opts.pgStatementTimeoutMs ? { pg: { statementTimeoutMs: opts.pgStatementTimeoutMs } } : {}),
