@@ -17,6 +17,7 @@
 import BetterSqlite3 from 'better-sqlite3';
 import { openStore } from '../packages/server/src/store/open.js';
 import { fts5Query, workspaceTag } from '../packages/server/src/store/sqlite/search.js';
+import { median } from './harness.js';
 import { prepareScale } from './lib/scale-datasets.js';
 import { searchTerms } from './lib/scale-scenarios.js';
 
@@ -43,10 +44,11 @@ const countAll = raw?.prepare('SELECT count(*) AS n FROM message_idx WHERE messa
 const PARTS = ['page', 'total', 'searchPage', 'ftsWindowBm25', 'ftsWindowNoRank', 'ftsWindowExactWord', 'ftsAllHits'];
 const kept = new Map<string, number[][]>(PARTS.map((p) => [p, []]));
 const hits: number[] = [];
-const timed = async (row: Map<string, number[]>, part: string, fn: () => unknown) => {
+const timed = async <T>(row: Map<string, number[]>, part: string, fn: () => T | Promise<T>): Promise<T> => {
   const t = now();
-  await fn();
+  const out = await fn();
   row.get(part)?.push(now() - t);
+  return out;
 };
 
 for (let pass = 0; pass <= passes; pass++) {
@@ -63,15 +65,12 @@ for (let pass = 0; pass <= passes; pass++) {
     await timed(row, 'ftsWindowBm25', () => ranked.all(match));
     await timed(row, 'ftsWindowNoRank', () => unranked.all(match));
     await timed(row, 'ftsWindowExactWord', () => ranked.all(match.replace(/\*$/, '')));
-    const t = now();
-    const n = (countAll.get(match) as { n: number }).n;
-    row.get('ftsAllHits')?.push(now() - t);
-    if (pass === 0) hits.push(n);
+    const all = await timed(row, 'ftsAllHits', () => countAll.get(match) as { n: number });
+    if (pass === 0) hits.push(all.n);
   }
   if (pass > 0) for (const [part, xs] of row) kept.get(part)?.push(xs);
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 console.log(`${engine}: per term the median over ${passes} passes (ms, wall); then over the 40 terms`);
 for (const [part, rows] of kept) {
   if (rows.length === 0 || (rows[0] as number[]).length === 0) continue;

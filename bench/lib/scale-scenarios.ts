@@ -286,7 +286,7 @@ export const SCALE_SCENARIOS: ScaleScenario[] = [
       const ws = ds.workspaces[0] as string;
       // 10 deletes per target and round (was 2 at the quick size, 5 at 1 M: a "p50" of 2 is their mean,
       // and the first delete on a cold path weighed half of it); BENCH_DELETES_PER_ROUND sets another count
-      const per = Number(process.env.BENCH_DELETES_PER_ROUND ?? 10);
+      const per = countSetting('BENCH_DELETES_PER_ROUND', 10);
       return [
         {
           name: 'delete-1000m-500t',
@@ -340,14 +340,14 @@ export const SCALE_SCENARIOS: ScaleScenario[] = [
       const ids = (await getJson(`${parleyUrl}/v1/conversations?per_page=50`, key)).data.map((c) => c.id);
       // BENCH_APPEND_COUNT: appends per target and round (default 2,000; 200 on the quick set, a
       // smoke size — set it to measure appends on the quick set, which the 1 M sets' searches do not share)
-      const n = Number(process.env.BENCH_APPEND_COUNT ?? (ds.size === 'quick' ? 200 : 2000));
+      const n = countSetting('BENCH_APPEND_COUNT', ds.size === 'quick' ? 200 : 2000);
       const content = 'Appended during the benchmark: please confirm the renewal invoice for the quarter.';
       return [
         {
           name: 'append-message',
           description: 'appends',
           // issue 15's figure: 50 concurrent writers (until 2026-11-30 the bench used 8)
-          concurrency: appendWriters(),
+          concurrency: countSetting('BENCH_APPEND_WRITERS', 50),
           calls: Array.from({ length: n }, (_, i) => {
             const conv = ids[i % ids.length] as string;
             return {
@@ -385,9 +385,9 @@ export const SCALE_SCENARIOS: ScaleScenario[] = [
   },
 ];
 
-/** BENCH_APPEND_WRITERS: concurrent writers of the append scenario (default 50, issue 15's figure). */
-function appendWriters(): number {
-  const n = Number(process.env.BENCH_APPEND_WRITERS ?? 50);
-  if (!Number.isInteger(n) || n < 1) throw new Error('BENCH_APPEND_WRITERS: a positive integer');
+/** A count the environment may set (BENCH_DELETES_PER_ROUND, BENCH_APPEND_COUNT, BENCH_APPEND_WRITERS): a positive integer. */
+function countSetting(name: string, fallback: number): number {
+  const n = Number(process.env[name] ?? fallback);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name}: a positive integer`);
   return n;
 }

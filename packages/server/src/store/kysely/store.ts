@@ -81,15 +81,9 @@ export abstract class KyselyStore implements Store {
   claimIdempotency(workspaceId: string, rec: NewIdempotencyRecord): Promise<boolean> {
     if (this.autocommit === undefined) return this.transact(workspaceId, (w) => w.idempotency.claim(rec));
     // the claim is one INSERT … ON CONFLICT DO NOTHING: atomic on its own, nothing else to commit with it
-    return new IdempotencyWriter({
-      db: this.kysely,
-      search: this.search,
-      lockRows: false,
-      direct: undefined,
-      exec: this.autocommit,
-      statements: this.statements,
-      ws: workspaceId,
-    }).claim(rec);
+    return new IdempotencyWriter({ ...this.outside, direct: undefined, exec: this.autocommit, ws: workspaceId }).claim(
+      rec,
+    );
   }
 
   transactInstance<T>(fn: (w: InstanceWriter) => Promise<T>): Promise<T> {

@@ -227,15 +227,14 @@ export class PostgresStore extends KyselyStore {
     const db = new Kysely<Database>({
       dialect: new PostgresDialect({ pool: mappedPool(pool) as unknown as pg.Pool }),
     });
-    // Hot reads outside transactions: pool.query (checkout, query, release; a client whose query
-    // failed is discarded) with the same error mapping, minus Kysely's executor and our wrapper.
-    const direct: DirectRead = (text, parameters) =>
-      pool.query(named(text, parameters) ?? { text, values: parameters as unknown[] }).then(
-        (r) => r.rows,
-        (err: unknown) => {
-          throw mapPgError(err);
-        },
-      );
+    // A statement on its own on the pool (checkout, query, release; a client whose query failed is
+    // discarded) with the same error mapping, minus Kysely's executor and our wrapper: the hot reads
+    // outside transactions, and a lone write that is its own transaction (autocommit, below).
+    const onPool = (text: string, parameters: readonly unknown[]) =>
+      pool.query(named(text, parameters) ?? { text, values: parameters as unknown[] }).catch((err: unknown) => {
+        throw mapPgError(err);
+      });
+    const direct: DirectRead = (text, parameters) => onPool(text, parameters).then((r) => r.rows);
     const search = createPgSearch();
     super(db, search, direct, pgStatements);
     this.pool = pool;
@@ -272,15 +271,10 @@ export class PostgresStore extends KyselyStore {
       : null;
     this.searchIndex = search;
     // with group commit the claim joins a group like any write; without it, one autocommit
-    // statement on the pool (its errors mapped as a transaction's are)
+    // statement on the pool
     if (this.groups === null)
       this.autocommit = (text, parameters) =>
-        pool.query(named(text, parameters) ?? { text, values: parameters as unknown[] }).then(
-          (r) => ({ rows: r.rows, numAffectedRows: BigInt(r.rowCount ?? 0) }),
-          (err: unknown) => {
-            throw mapPgError(err);
-          },
-        );
+        onPool(text, parameters).then((r) => ({ rows: r.rows, numAffectedRows: BigInt(r.rowCount ?? 0) }));
   }
 
   protected async runTransaction<T>(
