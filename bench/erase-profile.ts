@@ -116,7 +116,7 @@ for (let i = 0; i < ids.length; i += 1000) {
 store.checkpoint();
 
 const fixed = arg && arg !== 'adaptive' ? Number(arg) : null;
-const batch = EraseBatch.for(store);
+const batch = EraseBatch.for({ store });
 const holds: number[] = [];
 /** Each transaction's CPU on this thread, ms. */
 const cpus: number[] = [];

@@ -25,6 +25,7 @@ import { KeysService } from './services/keys.js';
 import { MessagesService } from './services/messages.js';
 import { RetentionService, scheduleRetention } from './services/retention.js';
 import { ToolInvocationsService } from './services/tool-invocations.js';
+import { Traffic } from './services/traffic.js';
 import { transferStore } from './services/transfer-store.js';
 import { TrashService } from './services/trash.js';
 import { UnitOfWork } from './services/unit-of-work.js';
@@ -62,6 +63,8 @@ export interface Parley extends AsyncDisposable {
   readonly deliveries: DeliveryWorker;
   readonly jobs: JobRunner;
   readonly retention: RetentionService;
+  /** When requests last came or went (the metrics hooks mark it; SQLite's erase batches rest by it). */
+  readonly traffic: Traffic;
   /** Set by the very first start() only: the default workspace and its instance admin key. */
   readonly bootstrapped: CreatedWorkspace | null;
   /** Listens on config.http.host:port, then bootstraps an empty database; returns the address. */
@@ -98,7 +101,9 @@ export async function createParley(config: Config, opts: ParleyOptions = {}): Pr
     await store.transactInstance((i) => i.setMetaIfAbsent('cursor_secret', randomBytes(32).toString('hex')));
     const cursorSecret = await store.instance.getMeta('cursor_secret');
     if (cursorSecret === null) throw new Error('cursor secret missing after creation');
-    const deps = { store, clock };
+    // when requests come and go (the metrics hooks mark it); erase batches rest by it
+    const traffic = new Traffic();
+    const deps = { store, clock, traffic };
     if (config.redis.url !== null) {
       // the instance's one command connection: rate limits, presence and PUBLISH share it
       redis = createRedis(config.redis.url, config.redis.timeoutMs);
@@ -224,6 +229,7 @@ export async function createParley(config: Config, opts: ParleyOptions = {}): Pr
       clock,
       logger,
       store,
+      traffic,
       limiter,
       metrics,
       keys,
@@ -330,6 +336,7 @@ export async function createParley(config: Config, opts: ParleyOptions = {}): Pr
       realtime: rt,
       jobs: runner,
       retention,
+      traffic,
       get bootstrapped() {
         return bootstrapped;
       },

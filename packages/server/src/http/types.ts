@@ -19,6 +19,7 @@ import type { KeysService } from '../services/keys.js';
 import type { MessagesService } from '../services/messages.js';
 import type { RetentionService } from '../services/retention.js';
 import type { ToolInvocationsService } from '../services/tool-invocations.js';
+import type { Traffic } from '../services/traffic.js';
 import type { TrashService } from '../services/trash.js';
 import type { WebhooksService } from '../services/webhooks.js';
 import type { WorkspacesService } from '../services/workspaces.js';
@@ -50,6 +51,8 @@ export interface AppDeps {
   retention: RetentionService;
   /** Live streams (WebSocket, SSE, presence); absent in tools that serve no HTTP streams. */
   realtime?: Realtime;
+  /** Request traffic, marked by the metrics hooks (services/traffic.ts). */
+  traffic?: Traffic;
   /** Extra readiness facts (e.g. Redis fallback) for /readyz. */
   readiness?: () => Promise<Record<string, unknown>>;
 }

@@ -2,10 +2,13 @@ import type { Clock } from '../clock.js';
 import type { AuthContext, Scope } from '../domain/types.js';
 import { ParleyError } from '../errors.js';
 import type { Store, WorkspaceWriter } from '../store/types.js';
+import type { Traffic } from './traffic.js';
 
 export interface ServiceDeps {
   store: Store;
   clock: Clock;
+  /** Request traffic as the HTTP layer sees it (absent in tools that serve no HTTP): erase batches rest by it. */
+  traffic?: Traffic;
 }
 
 /**

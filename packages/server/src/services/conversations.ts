@@ -538,7 +538,7 @@ export class ConversationsService {
     // a repeated id is answered once, at its first place
     const asked = [...new Set(rawIds)].map((raw, index) => ({ raw, index, id: parseId('conversation', raw) }));
     let toErase: string[] = [];
-    const batch = EraseBatch.for(this.deps.store);
+    const batch = EraseBatch.for(this.deps);
     const result = await this.uow.write(
       auth.workspaceId,
       async ({ w, announce, notify }) => {

@@ -7,6 +7,7 @@ import { actorKeyId, type InTransaction, type ServiceDeps } from './context.js';
 import type { ExportCounts } from './export.js';
 import type { JobArtifacts } from './job-artifacts.js';
 import { advanceJob, enqueueJob, type JobHandler, type JobLease, jobActor, LeaseLost, requireAdmin } from './jobs.js';
+import type { Traffic } from './traffic.js';
 import type { UnitOfWork } from './unit-of-work.js';
 
 // One erase path for every delete: bulk delete, purge and the trash (eraseInBatches, below) and
@@ -29,6 +30,12 @@ export const WALL_STRETCH = 8;
 
 /** The longest rest between two SQLite erase transactions (one that stalled for seconds). */
 const REST_MAX_MS = 1000;
+
+/**
+ * A SQLite eraser's rest ends once no request has arrived or been answered for this long: the
+ * clients kept waiting by the transaction have been served and sent what they had to send.
+ */
+export const QUIET_MS = 2;
 
 /** What a hold may cover on a conversation. */
 export function holdCandidate(c: Conversation): HeldCandidate {
@@ -95,8 +102,9 @@ export class EraseBatch {
   static readonly MAX = 1000;
   static readonly FIRST = 16;
   /**
-   * PostgreSQL: the size each store's last erase settled on, where its next eraser starts (a bulk
-   * delete or a job would otherwise climb from FIRST again: six transactions for 1,000).
+   * The size each store's last erase settled on, where its next eraser starts: a bulk delete, a
+   * purge or a job would otherwise climb from FIRST again (six transactions for 1,000; on SQLite,
+   * each 1,000-id bulk delete call paid its first small transactions again).
    */
   private static readonly settled = new WeakMap<Store, number>();
   private n: number;
@@ -106,14 +114,16 @@ export class EraseBatch {
     /** SQLite: rest between transactions (see `rest`). */
     private readonly yields: boolean,
     private readonly store?: Store,
+    /** SQLite: the request traffic `rest` waits on (absent: a rest as long as the hold). */
+    private readonly traffic?: Traffic,
   ) {
     this.n = (store && EraseBatch.settled.get(store)) ?? EraseBatch.FIRST;
   }
 
-  static for(store: Store): EraseBatch {
-    return store.engine === 'sqlite'
-      ? new EraseBatch(ERASE_BUDGET_MS, true)
-      : new EraseBatch(PG_ERASE_BUDGET_MS, false, store);
+  static for(deps: Pick<ServiceDeps, 'store' | 'traffic'>): EraseBatch {
+    return deps.store.engine === 'sqlite'
+      ? new EraseBatch(ERASE_BUDGET_MS, true, deps.store, deps.traffic)
+      : new EraseBatch(PG_ERASE_BUDGET_MS, false, deps.store);
   }
 
   get size(): number {
@@ -162,20 +172,33 @@ export class EraseBatch {
   }
 
   /**
-   * Between two erase transactions. On SQLite, after one that held the writer `heldMs`, the eraser
-   * waits as long: one turn of the event loop (setImmediate) is not enough, as a client on a
-   * keep-alive connection gets one request answered per turn, so with transactions back to back a
-   * few busy connections were served once per transaction, far below their rate, and their
-   * requests queued for seconds behind a long erase. Waiting gives them the event loop (and the
-   * writer) half of the time, however long the transaction took: batches are sized by CPU, and on a
-   * loaded machine a transaction's wall time is several times its CPU (a rest capped at the budget
-   * left the GETs ~15 % of the time; half the hold, a third, was still too little for 200 GET/s at
-   * load 6–10: they fell behind by seconds). PostgreSQL's queries do not hold the event loop: one
-   * turn.
+   * Between two erase transactions. PostgreSQL's queries do not hold the event loop: one turn.
+   *
+   * On SQLite the transaction held the event loop (better-sqlite3 runs in this thread) and the
+   * writer for `heldMs`; the requests that came meanwhile wait in their sockets. One turn of the
+   * event loop is not enough for them: a client on a keep-alive connection gets one request answered
+   * per turn, so with transactions back to back a few busy connections were served once per
+   * transaction, far below their rate, and queued for seconds behind a long erase. So the eraser
+   * rests until the requests are served and their clients have caught up — until no request has
+   * arrived or been answered for QUIET_MS — and never longer than the hold itself: under traffic
+   * that never pauses the requests still get half of the time, however long the transactions take
+   * (on a loaded machine a transaction's wall time is several times its CPU). Without a view of
+   * the traffic (tools that serve no HTTP) it rests as long as the hold.
    */
-  rest(heldMs: number): Promise<void> {
+  async rest(heldMs: number): Promise<void> {
     if (!this.yields) return new Promise((r) => setImmediate(r));
-    return sleep(Math.max(1, Math.min(REST_MAX_MS, heldMs)));
+    const cap = Math.max(1, Math.min(REST_MAX_MS, heldMs));
+    if (!this.traffic) return void (await sleep(cap));
+    const t0 = performance.now();
+    // first a timer: the event loop polls the sockets, so the requests that arrived during the
+    // transaction are read (and mark the traffic) before it is looked at
+    await sleep(1);
+    for (;;) {
+      const left = cap - (performance.now() - t0);
+      const idle = this.traffic.idleMs();
+      if (left <= 0 || idle >= QUIET_MS) return;
+      await sleep(Math.max(1, Math.min(left, QUIET_MS - idle)));
+    }
   }
 }
 
@@ -320,7 +343,7 @@ export class UsersService implements JobHandler {
   private batchOf(jobId: string): EraseBatch {
     let b = this.batches.get(jobId);
     if (!b) {
-      b = EraseBatch.for(this.deps.store);
+      b = EraseBatch.for(this.deps);
       this.batches.set(jobId, b);
     }
     return b;

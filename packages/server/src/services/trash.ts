@@ -96,7 +96,7 @@ export class TrashService {
       dueBy,
       actorKeyId(auth),
       () => this.deps.clock.now(),
-      EraseBatch.for(this.deps.store),
+      EraseBatch.for(this.deps),
     );
   }
 
@@ -112,14 +112,7 @@ export class TrashService {
       if (workspaces.length === 0) return total;
       for (const ws of workspaces) {
         done.add(ws);
-        const r = await purgeWorkspace(
-          this.uow,
-          ws,
-          now,
-          null,
-          () => this.deps.clock.now(),
-          EraseBatch.for(this.deps.store),
-        );
+        const r = await purgeWorkspace(this.uow, ws, now, null, () => this.deps.clock.now(), EraseBatch.for(this.deps));
         total.purged += r.purged;
         total.held += r.held;
         addCounts(total.counts, r.counts);

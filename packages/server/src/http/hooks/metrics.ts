@@ -3,10 +3,13 @@ import type { App, AppDeps } from '../types.js';
 /**
  * Requests in flight, and per (method, route, status) a count and a duration. Requests answered
  * before this hook runs (CORS preflights) are not counted in; an upgraded socket counts itself out.
+ * Both hooks also mark the request traffic erase batches rest by (services/traffic.ts).
  */
-export function registerMetrics(app: App, deps: Pick<AppDeps, 'metrics'>): void {
+export function registerMetrics(app: App, deps: Pick<AppDeps, 'metrics' | 'traffic'>): void {
+  const traffic = deps.traffic;
   app.addHook('onRequest', (_req, _reply, done) => {
     deps.metrics.inflight.inc();
+    traffic?.touch();
     done();
   });
 
@@ -16,6 +19,7 @@ export function registerMetrics(app: App, deps: Pick<AppDeps, 'metrics'>): void 
   const timed = new Map<string, { observe(v: number): void }>();
   app.addHook('onResponse', (req, reply, done) => {
     deps.metrics.inflight.dec();
+    traffic?.touch();
     const method = req.method;
     const route = req.routeOptions.url ?? 'unmatched';
     const status = reply.statusCode;
