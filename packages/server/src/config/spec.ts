@@ -371,7 +371,7 @@ export const CONFIG_SPEC = {
       env: 'PARLEY_JOB_BATCH_SIZE',
       default: '200',
       parser: int(1, 10_000),
-      doc: 'Most conversations per batch of a lifecycle job (retention run, user erase); each batch is one short transaction, and an erase takes fewer when a transaction runs past its time budget (~25 ms on SQLite).',
+      doc: 'Most conversations per batch of a lifecycle job (retention run, user erase); each batch is one short transaction, and an erase takes fewer when a transaction runs past its time budget (~40 ms on SQLite).',
     }),
     eraseVacuum: variable({
       env: 'PARLEY_ERASE_VACUUM',
