@@ -194,6 +194,31 @@ for (const engine of testEngines()) {
       assert.ok(actions.includes('hold.created') && actions.includes('hold.released'));
     });
 
+    test('a large set (more target values than one look-up probe covers): no hold in the workspace deletes all; one hold refuses the set and names it', async () => {
+      // a workspace of its own: no hold left by the other tests
+      const own = await newWorkspace(server);
+      const c = (await own.key(['read:ai', 'write:ai'])).client;
+      const ids: string[] = [];
+      for (let i = 0; i < 80; i++) {
+        // a user each: 40 conversations bring 80 target values with their ids, past the probe's threshold (64)
+        const r = await c.post('/v1/conversations', { title: `set ${i}`, user_id: `u-set-${i}` });
+        assert.equal(r.status, 201, r.text);
+        ids.push(r.body.data.id as string);
+      }
+      const first = await c.post('/v1/conversations/bulk-delete', { ids: ids.slice(0, 40) });
+      assert.equal(first.status, 200, first.text);
+      assert.deepEqual(
+        first.body.data.map((x: { status: string }) => x.status),
+        Array(40).fill('deleted'),
+      );
+      const h = await own.admin.post('/v1/holds', { target_type: 'user', target_value: 'u-set-63', reason: 'audit' });
+      assert.equal(h.status, 201, h.text);
+      const refused = await c.post('/v1/conversations/bulk-delete', { ids: ids.slice(40) });
+      assert.equal(refused.status, 409, refused.text);
+      assert.deepEqual(refused.body.error.held, [{ id: ids[63], hold_id: h.body.data.id }]);
+      assert.equal((await c.get('/v1/conversations?per_page=100')).body.data.length, 40);
+    });
+
     test('holds of every target type are checked together; each held conversation is named with its oldest active hold', async () => {
       const byUser = await make('gecko', { user_id: 'u-mix' });
       const byContact = await make('heron', { context: { contact_id: 'C-mix' } });
