@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { newId } from '../src/ids.js';
+import { EXPORT_PAGES } from '../src/services/transfer-store.js';
 import type { KyselyStore } from '../src/store/kysely/store.js';
 import {
   type Client,
@@ -572,6 +573,8 @@ for (const engine of testEngines()) {
 
 for (const engine of testEngines()) {
   describe(`export: conversations read in batches and in pages [${engine}]`, () => {
+    // rows per read on this engine: the big conversation, the batch edges and the grown counter are sized by it
+    const ROW_PAGE = EXPORT_PAGES[engine].rows;
     let server: TestServer;
     let w: TestWorkspace;
     const convIds: string[] = [];
@@ -597,10 +600,10 @@ for (const engine of testEngines()) {
       async () => {
         server = await startServer(engine, { limits: { rate: 1_000_000 } });
         w = await newWorkspace(server, 'batches');
-        // one conversation of 280 messages (more than a read's 200 rows) with tool invocations among them
+        // one conversation of ROW_PAGE + 80 messages (more than a read's rows) with tool invocations among them
         const big = await w.admin.post('/v1/conversations', {
           title: 'big',
-          messages: Array.from({ length: 250 }, (_, i) => ({
+          messages: Array.from({ length: ROW_PAGE }, (_, i) => ({
             role: i % 2 ? 'assistant' : 'user',
             content: tricky(i),
             ...(i % 11 === 0 ? { metadata: { i, tags: ['a', 'b'], nested: { ok: true } } } : {}),
@@ -620,17 +623,17 @@ for (const engine of testEngines()) {
           assert.equal(t.status, 201, t.text);
         };
         await tool(big.body.data.id, 1);
-        for (let i = 0; i < 30; i++) {
+        for (let i = 0; i < 80; i++) {
           const m = await w.admin.post(`/v1/conversations/${big.body.data.id}/messages`, {
             role: 'user',
-            content: tricky(250 + i),
+            content: tricky(ROW_PAGE + i),
           });
           assert.equal(m.status, 201, m.text);
-          if (i % 10 === 4) await tool(big.body.data.id, 2 + i);
+          if (i % 20 === 4) await tool(big.body.data.id, 2 + i);
         }
-        // small ones, read together: empty, messages only, tools only, both, one of exactly 200 rows
+        // small ones, read together: empty, messages only, tools only, both, one of exactly ROW_PAGE rows
         for (let c = 0; c < 14; c++) {
-          const n = c === 13 ? 199 : (c * 7) % 23;
+          const n = c === 13 ? ROW_PAGE - 1 : (c * 7) % 23;
           const r = await w.admin.post('/v1/conversations', {
             title: `small ${c}`,
             ...(n > 0
@@ -665,7 +668,10 @@ for (const engine of testEngines()) {
         messages += ms.length;
         tools += ts.length;
       }
-      assert.equal(messages, 280 + [...Array(13).keys()].reduce((a, c) => a + ((c * 7) % 23), 0) + 199);
+      assert.equal(
+        messages,
+        ROW_PAGE + 80 + [...Array(13).keys()].reduce((a, c) => a + ((c * 7) % 23), 0) + ROW_PAGE - 1,
+      );
       expected.push(JSON.stringify({ type: 'end', conversations: convIds.length, messages, tool_invocations: tools }));
       assert.deepEqual(got.slice(1), expected);
     });
@@ -674,7 +680,7 @@ for (const engine of testEngines()) {
       const id = convIds[0] as string;
       const ms = await listAll(`/v1/conversations/${id}/messages`);
       const ts = await listAll(`/v1/conversations/${id}/tool-invocations`);
-      assert.ok(ms.length > 200 && ts.length >= 4);
+      assert.ok(ms.length > ROW_PAGE && ts.length >= 4);
       // the model: both by the ULID part of their ids, a message before a tool invocation on a tie
       const ulid = (x: string) => x.slice(x.indexOf('_') + 1);
       const order = [...ms.map((m) => ({ id: m.id, k: 0 })), ...ts.map((t) => ({ id: t.id, k: 1 }))]
@@ -702,17 +708,25 @@ for (const engine of testEngines()) {
 
     test('counters short of the rows (rows added after the page was read): the batch is read again one by one, nothing lost', async () => {
       const v = await newWorkspace(server, 'stale');
+      // more rows than one read takes (ROW_PAGE + 50)
+      const grown = ROW_PAGE + 50;
       const a = await v.admin.post('/v1/conversations', {
         title: 'grew',
-        messages: Array.from({ length: 250 }, (_, i) => ({ role: 'user', content: `m ${i}` })),
+        messages: Array.from({ length: ROW_PAGE }, (_, i) => ({ role: 'user', content: `m ${i}` })),
       });
+      for (let i = ROW_PAGE; i < grown; i++)
+        assert.equal(
+          (await v.admin.post(`/v1/conversations/${a.body.data.id}/messages`, { role: 'user', content: `m ${i}` }))
+            .status,
+          201,
+        );
       const b = await v.admin.post('/v1/conversations', {
         title: 'next',
         messages: [{ role: 'user', content: 'b' }],
       });
       assert.equal(a.status, 201, a.text);
       assert.equal(b.status, 201, b.text);
-      // what an export sees when 245 messages arrive between its page read and its batch read
+      // what an export sees when most of its messages arrive between its page read and its batch read
       await (server.parley.store as unknown as KyselyStore).kysely
         .updateTable('conversations')
         .set({ message_count: 5 })
@@ -722,13 +736,13 @@ for (const engine of testEngines()) {
       const ofA = records.filter((r) => r.type === 'message' && r.conversation_id === a.body.data.id);
       assert.deepEqual(
         ofA.map((m) => m.content),
-        Array.from({ length: 250 }, (_, i) => `m ${i}`),
+        Array.from({ length: grown }, (_, i) => `m ${i}`),
       );
       assert.deepEqual(
         records.map((r) => r.type).filter((t, k, all) => t !== all[k - 1]),
         ['export', 'conversation', 'message', 'conversation', 'message', 'end'],
       );
-      assert.deepEqual(records.at(-1), { type: 'end', conversations: 2, messages: 251, tool_invocations: 0 });
+      assert.deepEqual(records.at(-1), { type: 'end', conversations: 2, messages: grown + 1, tool_invocations: 0 });
     });
   });
 

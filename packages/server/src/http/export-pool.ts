@@ -6,7 +6,7 @@ import type { ExportCounts, OpenedExport } from '../services/export.js';
 import { type ExportFormat, writerFor } from './export-formats.js';
 import type { FromWorker, OpenStream, ToWorker, WorkerError } from './export-worker.js';
 
-/** Batches read ahead per export (each at most ROW_PAGE rows, or one page of a big conversation): what one export holds at once. */
+/** Batches read ahead per export (each at most a read of rows, `TransferReader.pages`, or one page of a big conversation): what one export holds at once. */
 const WINDOW = 4;
 /** Workers with nothing to do for this long are stopped (their memory goes back); the next export starts them again. */
 const IDLE_MS = 60_000;

@@ -6,7 +6,7 @@
  * the rows, decoding, JSON, UTF-8) runs here, beside it.
  *
  * One stream per batch: `pull` (with `open` the first time) answers the text of the batch's next
- * read (a batch of small conversations: all of it; a big conversation: one page of ROW_PAGE
+ * read (a batch of small conversations: all of it; a big conversation: one page of a read's
  * rows); `drop` forgets a stream the main thread no longer wants (the client went away).
  */
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';

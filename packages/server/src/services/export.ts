@@ -10,12 +10,12 @@ import type { ExportLines, LineRun, TransferReader, TransferStore } from './tran
 
 /**
  * Rows read per statement, and so what an export holds at once: a page of conversations, then
- * either a batch of small conversations whose counted messages and tool invocations fit in
- * ROW_PAGE (one read per table for the whole batch), or one big conversation's keyset pages of
- * ROW_PAGE. Memory never grows with the export's size.
+ * either a batch of small conversations whose counted messages and tool invocations fit in a read
+ * (one read per table for the whole batch, at most MANY_CONVERSATIONS conversations), or one big
+ * conversation's keyset pages of that many rows. Memory never grows with the export's size. The
+ * sizes are the reader's (`TransferReader.pages`, transfer-store.ts: larger on PostgreSQL, where
+ * each read is a round trip).
  */
-const CONVERSATION_PAGE = 100;
-const ROW_PAGE = 200;
 
 export interface ExportCounts {
   conversations: number;
@@ -79,7 +79,7 @@ export interface ExportBatch {
 /** The reads an export makes of a batch's rows (TransferReader's, also served by an export worker's own connection). */
 export type RowReader = Pick<
   TransferReader,
-  'messagesAfter' | 'toolInvocationsAfter' | 'messagesOf' | 'toolInvocationsOf' | 'lines'
+  'messagesAfter' | 'toolInvocationsAfter' | 'messagesOf' | 'toolInvocationsOf' | 'lines' | 'pages'
 >;
 
 export interface ExportOptions {
@@ -145,15 +145,16 @@ export class ExportService {
       updatedBefore: input.updatedBefore,
     };
     // the first page is read now, so that a database that is down answers 503 instead of a cut stream
-    const first = await reader.conversationsAfter(filter, undefined, CONVERSATION_PAGE);
+    const size = reader.pages.conversations;
+    const first = await reader.conversationsAfter(filter, undefined, size);
     const pages = async function* () {
       let page = first;
       while (page.length > 0) {
         yield page;
-        if (page.length < CONVERSATION_PAGE) return;
+        if (page.length < size) return;
         const last = page[page.length - 1] as Conversation;
         const after: KeysetPosition = { value: last.createdAt, id: last.id };
-        page = await reader.conversationsAfter(filter, after, CONVERSATION_PAGE);
+        page = await reader.conversationsAfter(filter, after, size);
       }
     };
     const target =
@@ -178,7 +179,7 @@ export class ExportService {
       await this.record(auth, target, counts, opts.format, complete, failed !== undefined);
     };
     async function* batches(): AsyncGenerator<ExportBatch, void, undefined> {
-      for await (const page of pages) yield* batchesOf(page);
+      for await (const page of pages) yield* batchesOf(page, reader.pages.rows);
     }
     async function* items(): AsyncGenerator<ExportItem[], void, undefined> {
       const counts: ExportCounts = { conversations: 0, messages: 0, tool_invocations: 0 };
@@ -241,7 +242,7 @@ export async function* readBatch(
   const lines = shape.lines && !shape.interleave ? reader.lines : undefined;
   let read: ExportItem[] | null | undefined = null;
   if (batch.small) {
-    if (lines !== undefined) read = await smallBatchLines(lines, batch.conversations, counts);
+    if (lines !== undefined) read = await smallBatchLines(lines, batch.conversations, reader.pages.rows, counts);
     if (read === undefined || lines === undefined)
       read = await smallBatch(reader, batch.conversations, shape.interleave, counts);
   }
@@ -261,17 +262,18 @@ export async function* readBatch(
 async function smallBatchLines(
   lines: ExportLines,
   conversations: readonly Conversation[],
+  rowPage: number,
   counts: ExportCounts,
 ): Promise<ExportItem[] | null | undefined> {
   const withMessages = conversations.filter((c) => c.messageCount > 0).map((c) => c.id);
   const withTools = conversations.filter((c) => c.toolInvocationCount > 0).map((c) => c.id);
   // both reads at once (PostgreSQL: two connections; SQLite answers each at once)
   const [messages, tools] = await Promise.all([
-    withMessages.length > 0 ? lines.messagesOf(withMessages, ROW_PAGE + 1) : [],
-    withTools.length > 0 ? lines.toolsOf(withTools, ROW_PAGE + 1) : [],
+    withMessages.length > 0 ? lines.messagesOf(withMessages, rowPage + 1) : [],
+    withTools.length > 0 ? lines.toolsOf(withTools, rowPage + 1) : [],
   ]);
   if (messages === undefined || tools === undefined) return undefined;
-  if (rowsIn(messages) > ROW_PAGE || rowsIn(tools) > ROW_PAGE) return null;
+  if (rowsIn(messages) > rowPage || rowsIn(tools) > rowPage) return null;
   const out: ExportItem[] = [];
   // both runs are ordered by conversation id, as the page's conversations are not: look them up
   const messagesOf = new Map(messages.map((r) => [r.conversationId, r]));
@@ -303,6 +305,7 @@ async function* bigConversationLines(
   c: Conversation,
   counts: ExportCounts,
 ): AsyncGenerator<ExportItem[], void, undefined> {
+  const rowPage = reader.pages.rows;
   counts.conversations++;
   yield [{ kind: 'conversation', conversation: c }];
   for (const table of ['messages', 'tool_invocations'] as const) {
@@ -313,19 +316,19 @@ async function* bigConversationLines(
       let n: number;
       let last: string | undefined;
       const page = await (table === 'messages'
-        ? lines.messagesAfter(c.id, after, ROW_PAGE)
-        : lines.toolsAfter(c.id, after, ROW_PAGE));
+        ? lines.messagesAfter(c.id, after, rowPage)
+        : lines.toolsAfter(c.id, after, rowPage));
       if (page !== undefined) {
         item = { kind: 'lines', bytes: page.bytes };
         n = page.rows;
         last = page.lastId;
       } else if (table === 'messages') {
-        const objects = await reader.messagesAfter(c.id, after, ROW_PAGE);
+        const objects = await reader.messagesAfter(c.id, after, rowPage);
         item = { kind: 'messages', messages: objects };
         n = objects.length;
         last = objects[n - 1]?.id;
       } else {
-        const objects = await reader.toolInvocationsAfter(c.id, after, ROW_PAGE);
+        const objects = await reader.toolInvocationsAfter(c.id, after, rowPage);
         item = { kind: 'tools', tools: objects };
         n = objects.length;
         last = objects[n - 1]?.id;
@@ -334,7 +337,7 @@ async function* bigConversationLines(
       if (table === 'messages') counts.messages += n;
       else counts.tool_invocations += n;
       yield [item];
-      if (n < ROW_PAGE) break;
+      if (n < rowPage) break;
       after = last;
     }
   }
@@ -342,7 +345,7 @@ async function* bigConversationLines(
 }
 
 /**
- * Conversations whose counters add up to at most ROW_PAGE rows: one read per table for all of
+ * Conversations whose counters add up to at most a read's rows: one read per table for all of
  * them, each conversation's rows then taken from it in order. The counters move in the same
  * transactions as the rows, but rows may have been added since the page was read: a read that
  * comes back full was short of some: null, and the batch is read one conversation at a time.
@@ -353,14 +356,15 @@ async function smallBatch(
   interleave: boolean,
   counts: ExportCounts,
 ): Promise<ExportItem[] | null> {
+  const rowPage = reader.pages.rows;
   // the counters are kept in the same transactions as the rows: an empty side costs no read
   const withMessages = conversations.filter((c) => c.messageCount > 0).map((c) => c.id);
   const withTools = conversations.filter((c) => c.toolInvocationCount > 0).map((c) => c.id);
   const [messages, tools] = await Promise.all([
-    withMessages.length > 0 ? reader.messagesOf(withMessages, ROW_PAGE + 1) : [],
-    withTools.length > 0 ? reader.toolInvocationsOf(withTools, ROW_PAGE + 1) : [],
+    withMessages.length > 0 ? reader.messagesOf(withMessages, rowPage + 1) : [],
+    withTools.length > 0 ? reader.toolInvocationsOf(withTools, rowPage + 1) : [],
   ]);
-  if (messages.length > ROW_PAGE || tools.length > ROW_PAGE) return null;
+  if (messages.length > rowPage || tools.length > rowPage) return null;
   const messagesOf = byConversation(messages);
   const toolsOf = byConversation(tools);
   const out: ExportItem[] = [];
@@ -398,11 +402,13 @@ async function* bigConversation(
   interleave: boolean,
   counts: ExportCounts,
 ): AsyncGenerator<ExportItem[], void, undefined> {
+  const rowPage = reader.pages.rows;
   counts.conversations++;
   yield [{ kind: 'conversation', conversation: c }];
-  const m = new PageCursor(c.messageCount > 0 ? (after) => reader.messagesAfter(c.id, after, ROW_PAGE) : null);
+  const m = new PageCursor(rowPage, c.messageCount > 0 ? (after) => reader.messagesAfter(c.id, after, rowPage) : null);
   const t = new PageCursor(
-    c.toolInvocationCount > 0 ? (after) => reader.toolInvocationsAfter(c.id, after, ROW_PAGE) : null,
+    rowPage,
+    c.toolInvocationCount > 0 ? (after) => reader.toolInvocationsAfter(c.id, after, rowPage) : null,
   );
   if (!interleave) {
     for (await m.next(); !m.done; await m.next()) {
@@ -439,7 +445,7 @@ async function* bigConversation(
       rows += t.i - from;
       if (t.i === t.page.length) await t.next();
     }
-    if (rows >= ROW_PAGE) {
+    if (rows >= rowPage) {
       yield out;
       out = [];
       rows = 0;
@@ -451,22 +457,22 @@ async function* bigConversation(
 
 /**
  * A page of conversations cut into batches in order: runs of small ones whose counted rows fit in
- * ROW_PAGE together (read with one statement per table), and each big one alone (read in pages).
+ * a read together (read with one statement per table), and each big one alone (read in pages).
  */
-function batchesOf(page: readonly Conversation[]): ExportBatch[] {
+function batchesOf(page: readonly Conversation[], rowPage: number): ExportBatch[] {
   const out: ExportBatch[] = [];
   let run: Conversation[] = [];
   let rows = 0;
   for (const c of page) {
     const own = c.messageCount + c.toolInvocationCount;
-    if (own > ROW_PAGE) {
+    if (own > rowPage) {
       if (run.length > 0) out.push({ small: true, conversations: run });
       out.push({ small: false, conversations: [c] });
       run = [];
       rows = 0;
       continue;
     }
-    if (rows + own > ROW_PAGE || run.length === MANY_CONVERSATIONS) {
+    if (rows + own > rowPage || run.length === MANY_CONVERSATIONS) {
       out.push({ small: true, conversations: run });
       run = [];
       rows = 0;
@@ -500,7 +506,10 @@ class PageCursor<T extends { id: string }> {
   private after: string | undefined;
   private last = false;
 
-  constructor(private readonly read: ((afterId: string | undefined) => Promise<T[]>) | null) {}
+  constructor(
+    private readonly size: number,
+    private readonly read: ((afterId: string | undefined) => Promise<T[]>) | null,
+  ) {}
 
   get head(): T {
     return at(this.page, this.i);
@@ -514,7 +523,7 @@ class PageCursor<T extends { id: string }> {
     }
     this.page = await this.read(this.after);
     this.i = 0;
-    if (this.page.length < ROW_PAGE) this.last = true;
+    if (this.page.length < this.size) this.last = true;
     if (this.page.length === 0) {
       this.done = true;
       return;
