@@ -91,19 +91,14 @@ export class HoldsReader implements HoldReads {
       for (const value of new Set(conversations.map(TARGET_OF[type]))) if (value !== null) wanted.push({ type, value });
     }
     const active = new Map<string, Hold>();
-    // a workspace with no active hold (the usual case) answers from one probe of the active-holds
-    // index instead of statements over every target value (a 1,000-id bulk delete: ~3,000 values,
-    // 8-17 ms on PostgreSQL); both read what was committed when they ran
-    if (wanted.length > PROBE_FIRST) {
-      const any = await this.b.db
-        .selectFrom('legal_holds')
-        .select('id')
-        .where('workspace_id', '=', this.b.ws)
-        .where('released_at', 'is', null)
-        .limit(1)
-        .executeTakeFirst();
-      if (any === undefined) return out;
-    }
+    // a workspace with no active hold (the usual case) answers from one probe (the first page of
+    // its active holds, of one) instead of statements over every target value (a 1,000-id bulk
+    // delete: ~3,000 values, 8-17 ms on PostgreSQL); both read what was committed when they ran
+    if (
+      wanted.length > PROBE_FIRST &&
+      (await this.list({ includeReleased: false, order: 'asc', limit: 1 })).length === 0
+    )
+      return out;
     for (let i = 0; i < wanted.length; i += IN_CHUNK) {
       const chunk = wanted.slice(i, i + IN_CHUNK);
       const types = TARGET_TYPES.flatMap((type) => {
